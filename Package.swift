@@ -1,0 +1,48 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+/// Reel's package. The module table is in ARCHITECTURE.md §2: four system-library targets wrap the C libraries
+/// the product stands on; everything above them is Swift 6 with strict concurrency.
+let package = Package(
+    name: "Reel",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "reel", targets: ["reel"]),
+        .library(name: "ReelAPI", targets: ["ReelAPI"]),
+        .library(name: "ReelYAML", targets: ["ReelYAML"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // C libraries: module.modulemap + shim.h, found through pkg-config, installed by apt.
+        .systemLibrary(
+            name: "CPostgres", pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(
+            name: "CYAML", pkgConfig: "yaml-0.1",
+            providers: [.apt(["libyaml-dev"])]),
+        .systemLibrary(
+            name: "CCurl", pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(
+            name: "CFFmpeg", pkgConfig: "libavformat",
+            providers: [.apt(["libavformat-dev", "libavcodec-dev", "libavutil-dev", "libswscale-dev"])]),
+
+        .target(name: "ReelYAML", dependencies: ["CYAML"]),
+        .target(name: "ReelAPI", dependencies: ["ReelYAML"]),
+        .executableTarget(
+            name: "reel",
+            dependencies: [
+                "ReelAPI", "ReelYAML", "CPostgres", "CCurl", "CFFmpeg",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .target(name: "ReelTestSupport"),
+
+        .testTarget(name: "CLibrariesTests", dependencies: ["CPostgres", "CYAML", "CCurl", "CFFmpeg"]),
+        .testTarget(name: "ReelYAMLTests", dependencies: ["ReelYAML"]),
+        .testTarget(name: "ReelAPITests", dependencies: ["ReelAPI", "ReelYAML", "ReelTestSupport"]),
+        .testTarget(name: "ReelCLITests", dependencies: ["reel", "ReelAPI", "ReelTestSupport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,11 @@
+import ArgumentParser
+
+/// The `reel` command line. Thin: each command parses its flags and calls the library.
+@main
+struct Reel: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reel",
+        abstract: "Reel processes videos declared as Kubernetes-style resources.",
+        discussion: "Resources: VideoJob (vj) and WorkerPool (wp), API version reel.dev/v1alpha1.",
+        subcommands: [Validate.self, Manifests.self, Version.self])
+}
