@@ -99,7 +99,7 @@ private final class EventReader {
             if let context = p.context.map({ String(cString: $0) }) {
                 message += " (\(context) at \(p.context_mark.reelMark))"
             }
-            if character(at: p.problem_mark.reelMark) == "\t" {
+            if !problem.contains("tab"), character(at: p.problem_mark.reelMark) == "\t" {
                 message += "; a tab: YAML indents with spaces only"
             }
             return YAMLError(.syntax, message, at: p.problem_mark.reelMark)

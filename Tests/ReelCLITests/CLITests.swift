@@ -1,0 +1,118 @@
+import Foundation
+import ReelAPI
+import ReelTestSupport
+import Testing
+
+@Suite("reel command line")
+struct CLITests {
+    @Test func helpListsOnlyImplementedCommands() throws {
+        let result = try ReelPaths.reel(["--help"])
+        #expect(result.status == 0)
+        let section = result.stdout.components(separatedBy: "SUBCOMMANDS:\n").last ?? ""
+        let listing = section.components(separatedBy: "\n\n").first ?? ""
+        let commands = listing.split(separator: "\n").compactMap { line -> String? in
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            guard line.hasPrefix("  "), !line.hasPrefix("    "), let word = trimmed.split(separator: " ").first else {
+                return nil
+            }
+            return String(word)
+        }
+        #expect(commands == ["validate", "manifests", "version"])
+    }
+
+    @Test func versionNamesReelAndEachLibrary() throws {
+        let result = try ReelPaths.reel(["version"])
+        #expect(result.status == 0)
+        #expect(result.lines.count == 5)
+        #expect(result.lines.first == "reel \(API.reelVersion) (API reel.dev/v1alpha1)")
+        for prefix in ["libpq ", "libyaml ", "libcurl/", "libavformat "] {
+            #expect(result.lines.contains { $0.hasPrefix(prefix) }, "no \(prefix) line")
+        }
+    }
+
+    @Test func validExamplesExitZero() throws {
+        let result = try ReelPaths.reel(["validate", "-f", "examples", "manifests/samples"])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.isEmpty)
+        #expect(result.stderr.contains("6 resource(s) valid in 5 file(s)"))
+    }
+
+    @Test func everyProblemInEveryFileOneLineEach() throws {
+        let dir = try TemporaryDirectory(prefix: "cli")
+        try dir.write(
+            "jobs/a.yaml",
+            """
+            apiVersion: reel.dev/v1alpha1
+            kind: VideoJob
+            metadata:
+              name: Keynote
+            spec:
+              priority: hgh
+              source: {uri: "ftp://x"}
+            ---
+            apiVersion: reel.dev/v1alpha1
+            kind: WorkerPool
+            metadata: {name: analyze}
+            spec:
+              stages: [analyze]
+              maxReplicas: 200
+
+            """)
+        try dir.write("jobs/nested/b.yml", "apiVersion: reel.dev/v1alpha1\nkind: VideoJob\nmetadata: {name: ok}\nspec:\n  source: {uri: \"s3://bucket/k\"}\n  split: {targetSeconds: 0}\n")
+        try dir.write("jobs/c.yaml", "apiVersion: reel.dev/v1alpha1\nkind: VideoJob\nmetadata:\n  name: x\n\tspec: {}\n")
+        try dir.write("jobs/notes.txt", "not a manifest")
+        let good = try dir.write("good.yaml", "apiVersion: reel.dev/v1alpha1\nkind: WorkerPool\nmetadata: {name: analyze}\nspec: {stages: [split]}\n")
+
+        let result = try ReelPaths.reel(["validate", "-f", dir.path("jobs"), good], in: dir.url.path)
+        #expect(result.status == 1)
+        let jobs = dir.path("jobs")
+        #expect(
+            result.lines == [
+                "\(jobs)/a.yaml:4:9: metadata.name: must be a lower-case DNS-1123 subdomain: letters, digits, '-' and '.', starting and ending with a letter or digit",
+                "\(jobs)/a.yaml:6:13: spec.priority: unsupported value \"hgh\": must be one of low, normal, high, urgent",
+                "\(jobs)/a.yaml:7:17: spec.source.uri: must be a URI with scheme file, s3, http, https or upload",
+                "\(jobs)/a.yaml:14:16: spec.maxReplicas: must be at most 100 (is 200)",
+                "\(jobs)/c.yaml:5:1: found a tab character that violates indentation (while scanning a plain scalar at 4:9)",
+                "\(jobs)/nested/b.yml:6:26: spec.split.targetSeconds: must be at least 1 (is 0)",
+            ])
+        #expect(result.stderr.contains("6 problem(s) in 4 file(s)"))
+    }
+
+    @Test func duplicateResourcesAcrossFilesAreReported() throws {
+        let dir = try TemporaryDirectory(prefix: "cli")
+        let pool = "apiVersion: reel.dev/v1alpha1\nkind: WorkerPool\nmetadata:\n  name: analyze\nspec: {stages: [split]}\n"
+        let a = try dir.write("a.yaml", pool)
+        let b = try dir.write("b.yaml", "# same pool again\n" + pool)
+        let result = try ReelPaths.reel(["validate", "-f", a, b])
+        #expect(result.status == 1)
+        #expect(result.lines == ["\(b):5:9: metadata.name: duplicate WorkerPool default/analyze (first declared at \(a):4:9)"])
+    }
+
+    @Test func missingFilesAndEmptyDirectoriesAreProblems() throws {
+        let dir = try TemporaryDirectory(prefix: "cli")
+        let missing = try ReelPaths.reel(["validate", "-f", dir.path("nope.yaml")])
+        #expect(missing.status == 1)
+        #expect(missing.lines == ["\(dir.path("nope.yaml")): no such file or directory"])
+        let empty = try ReelPaths.reel(["validate", "-f", dir.url.path])
+        #expect(empty.status == 1)
+        #expect(empty.lines.first?.hasSuffix("no .yaml or .yml files found") == true)
+        let usage = try ReelPaths.reel(["validate"])
+        #expect(usage.status != 0 && usage.status != 1)
+    }
+
+    @Test func manifestsCRDsWritesTheCommittedFiles() throws {
+        let dir = try TemporaryDirectory(prefix: "crds")
+        let result = try ReelPaths.reel(["manifests", "crds", "--output", dir.path("a"), "--output", dir.path("b")])
+        #expect(result.status == 0, "\(result.stderr)")
+        for sub in ["a", "b"] {
+            for name in ["reel.dev_videojobs.yaml", "reel.dev_workerpools.yaml"] {
+                let written = try String(contentsOfFile: dir.path("\(sub)/\(name)"), encoding: .utf8)
+                let committed = try String(
+                    contentsOf: ReelPaths.packageRoot.appendingPathComponent("crds/\(name)"), encoding: .utf8)
+                #expect(written == committed)
+            }
+        }
+        let stdout = try ReelPaths.reel(["manifests", "crds", "--stdout"])
+        #expect(stdout.stdout.components(separatedBy: "\n---\n").count == 2)
+    }
+}

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The project's test command: set-up, build, the Swift test suites, the generated-file drift check, and the
+# schema checks that keep the CRDs, the examples and `reel validate` in agreement.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+hack/setup.sh
+venv="${REEL_TOOLS_DIR:-$HOME/.cache/reel}/venv"
+
+echo "== build"
+swift build --build-tests
+bin="$(swift build --show-bin-path)"
+
+echo "== swift test"
+swift test --skip-build
+
+echo "== generated files"
+scratch="$(mktemp -d)"
+trap 'rm -rf "$scratch"' EXIT
+"$bin/reel" manifests crds --output "$scratch/crds" >/dev/null
+for dir in crds charts/reel/crds; do
+    if ! diff -ru "$scratch/crds" "$dir"; then
+        echo "$dir drifted from the Swift types: run hack/generate.sh and commit" >&2
+        exit 1
+    fi
+done
+echo "crds/ and charts/reel/crds/ match reel manifests crds"
+
+echo "== CRDs against Kubernetes' own schemas (kubernetes-validate)"
+for version in 1.25.0 1.37.0; do
+    "$venv/bin/kubernetes-validate" --strict --quiet -k "$version" crds/*.yaml
+done
+echo "CRDs valid for Kubernetes 1.25 and 1.37 (strict)"
+
+echo "== CRD schemas, examples and reel validate agree (jsonschema)"
+"$venv/bin/python" hack/check-schemas.py --reel "$bin/reel"
+
+echo "== reel validate on the shipped manifests"
+"$bin/reel" validate -f examples manifests/samples
+
+echo "hack/test.sh: all checks passed"
