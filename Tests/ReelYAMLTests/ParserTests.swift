@@ -5,12 +5,7 @@ import Testing
 @Suite("Parsing documents")
 struct ParserTests {
     private func error(_ text: String, limits: YAMLParser.Limits = .init()) -> YAMLError? {
-        do {
-            _ = try YAMLParser.parse(text, limits: limits)
-            return nil
-        } catch {
-            return error
-        }
+        parseError(text, limits: limits)
     }
 
     @Test func marksAreOneBasedLineAndColumn() throws {
@@ -150,12 +145,10 @@ struct ParserTests {
     }
 
     @Test func invalidUTF8IsAnEncodingError() {
-        do {
-            _ = try YAMLParser.parse(bytes: Array("a: ".utf8) + [0xC3, 0x28] + Array("\n".utf8))
-            Issue.record("expected an error")
-        } catch {
-            #expect(error.code == .encoding)
+        let thrown = #expect(throws: YAMLError.self) {
+            try YAMLParser.parse(bytes: Array("a: ".utf8) + [0xC3, 0x28] + Array("\n".utf8))
         }
+        #expect(thrown?.code == .encoding)
     }
 
     @Test func complexKeysAndDeepNestingAreRefused() {
