@@ -45,4 +45,10 @@ PY
     "$venv/bin/pip" install -q --disable-pip-version-check "${python_tools[@]}"
 fi
 
+# A real Kubernetes API server for the CRD checks (and, later, the operator's tests): built once from Debian's
+# kubernetes source package and cached (about 15 minutes on 2 cores the first time). REEL_SKIP_KUBE=1 skips it.
+if [ "${REEL_SKIP_KUBE:-0}" != 1 ]; then
+    "$root/hack/build-kube.sh"
+fi
+
 echo "setup: ok ($root)"

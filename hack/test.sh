@@ -36,6 +36,17 @@ echo "CRDs valid for Kubernetes 1.25 and 1.37 (strict)"
 echo "== CRD schemas, examples and reel validate agree (jsonschema)"
 "$venv/bin/python" hack/check-schemas.py --reel "$bin/reel"
 
+if [ "${REEL_SKIP_KUBE:-0}" != 1 ]; then
+    echo "== CRDs on a real kube-apiserver 1.20"
+    kube_state="$scratch/kube"
+    trap 'hack/kube-down.sh "$kube_state"; rm -rf "$scratch"' EXIT
+    hack/kube-up.sh "$kube_state"
+    "$venv/bin/python" hack/check-apiserver.py \
+        --kubectl "${REEL_KUBE_DIR:-$HOME/.cache/reel/kube}/bin/kubectl" --state "$kube_state"
+else
+    echo "== CRDs on a real kube-apiserver: skipped (REEL_SKIP_KUBE=1)"
+fi
+
 echo "== reel validate on the shipped manifests"
 "$bin/reel" validate -f examples manifests/samples
 

@@ -57,6 +57,8 @@ public enum CRDGenerator {
 
     /// One schema node in OpenAPI v3 (structural) form.
     static func openAPI(_ schema: Schema, topLevel: Bool = false) -> YAMLNode {
+        // Structural schemas may say nothing of metadata but its type (the server owns its shape).
+        if case .metadata = schema.kind { return ["type": "object"] }
         var pairs: [(String, YAMLNode)] = [("description", .init(.string(schema.description)))]
         switch schema.kind {
         case .string: pairs.append(("type", "string"))
@@ -65,7 +67,7 @@ public enum CRDGenerator {
             pairs.append(("format", "int64"))
         case .number: pairs.append(("type", "number"))
         case .boolean: pairs.append(("type", "boolean"))
-        case .metadata: pairs.append(("type", "object"))
+        case .metadata: break  // handled above
         case .any:
             pairs.append(("x-kubernetes-preserve-unknown-fields", true))
         case .object(let properties):
