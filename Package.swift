@@ -10,9 +10,11 @@ let package = Package(
         .executable(name: "reel", targets: ["reel"]),
         .library(name: "ReelAPI", targets: ["ReelAPI"]),
         .library(name: "ReelYAML", targets: ["ReelYAML"]),
+        .library(name: "ReelStore", targets: ["ReelStore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // C libraries: module.modulemap + shim.h, found through pkg-config, installed by apt.
@@ -31,17 +33,23 @@ let package = Package(
 
         .target(name: "ReelYAML", dependencies: ["CYAML"]),
         .target(name: "ReelAPI", dependencies: ["ReelYAML"]),
+        .target(name: "ReelPostgres", dependencies: ["CPostgres"]),
+        .target(
+            name: "ReelStore",
+            dependencies: ["ReelPostgres", .product(name: "Logging", package: "swift-log")]),
         .executableTarget(
             name: "reel",
             dependencies: [
-                "ReelAPI", "ReelYAML", "CPostgres", "CCurl", "CFFmpeg",
+                "ReelAPI", "ReelYAML", "ReelPostgres", "ReelStore", "CPostgres", "CCurl", "CFFmpeg",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
-        .target(name: "ReelTestSupport"),
+        .target(name: "ReelTestSupport", dependencies: ["ReelPostgres", "ReelStore"]),
 
         .testTarget(name: "CLibrariesTests", dependencies: ["CPostgres", "CYAML", "CCurl", "CFFmpeg"]),
         .testTarget(name: "ReelYAMLTests", dependencies: ["ReelYAML"]),
         .testTarget(name: "ReelAPITests", dependencies: ["ReelAPI", "ReelYAML", "ReelTestSupport"]),
+        .testTarget(name: "ReelPostgresTests", dependencies: ["ReelPostgres", "ReelTestSupport"]),
+        .testTarget(name: "ReelStoreTests", dependencies: ["ReelStore", "ReelPostgres", "ReelTestSupport"]),
         .testTarget(name: "ReelCLITests", dependencies: ["reel", "ReelAPI", "ReelTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

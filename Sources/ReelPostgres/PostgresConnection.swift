@@ -1,0 +1,185 @@
+import CPostgres
+import Dispatch
+import Foundation
+
+/// One connection to Postgres. It owns its `PGconn*` and frees it in `deinit`; every libpq call runs on the
+/// connection's own serial dispatch queue, never on Swift's cooperative threads, and results come back through
+/// continuations. Statements run one at a time, in the order they were asked for.
+public final class PostgresConnection: @unchecked Sendable {
+    // @unchecked Sendable: `handle` is read and written only on `queue`, a serial queue, so no two threads touch
+    // the PGconn at once; every other stored property is an immutable `let`.
+    private var handle: OpaquePointer?
+    private let queue: DispatchQueue
+    /// The connection string or URL this connection was opened with.
+    public let url: String
+
+    private init(url: String, handle: OpaquePointer, queue: DispatchQueue) {
+        self.url = url
+        self.handle = handle
+        self.queue = queue
+    }
+
+    deinit {
+        if let handle { PQfinish(handle) }
+    }
+
+    /// Opens a connection. `url` is a `postgres://` / `postgresql://` URL or a `key=value` connection string
+    /// (libpq reads both); the session is set to UTC and ISO dates so values read back exactly.
+    public static func connect(_ url: String) async throws -> PostgresConnection {
+        let queue = DispatchQueue(label: "reel.postgres.connection")
+        let opened = try await run(on: queue) { () throws(PostgresError) -> OpenedHandle in
+            OpenedHandle(pointer: try openHandle(url))
+        }
+        return PostgresConnection(url: url, handle: opened.pointer, queue: queue)
+    }
+
+    /// Carries a just-opened PGconn from the queue to the connection that will own it.
+    // @unchecked Sendable: the pointer is handed over once and used by nobody in between.
+    private struct OpenedHandle: @unchecked Sendable {
+        let pointer: OpaquePointer
+    }
+
+    private static func openHandle(_ url: String) throws(PostgresError) -> OpaquePointer {
+        guard let handle = PQconnectdb(url) else {
+            throw PostgresError(.connectionFailed, "libpq could not allocate a connection")
+        }
+        guard PQstatus(handle) == CONNECTION_OK else {
+            let message = String(cString: PQerrorMessage(handle)).trimmingTrailingNewlines
+            PQfinish(handle)
+            throw PostgresError(.connectionFailed, message)
+        }
+        // Notices ("relation already exists, skipping") are not errors; keep them off stderr.
+        PQsetNoticeProcessor(handle, { _, _ in }, nil)
+        let setup = PQexec(handle, "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET extra_float_digits = 3")
+        defer { PQclear(setup) }
+        guard PQresultStatus(setup) == PGRES_COMMAND_OK else {
+            let message = String(cString: PQerrorMessage(handle)).trimmingTrailingNewlines
+            PQfinish(handle)
+            throw PostgresError(.connectionFailed, message)
+        }
+        return handle
+    }
+
+    private static func run<T: Sendable>(
+        on queue: DispatchQueue, _ work: @escaping @Sendable () throws(PostgresError) -> T
+    ) async throws(PostgresError) -> T {
+        let result: Result<T, PostgresError> = await withCheckedContinuation { continuation in
+            queue.async {
+                do throws(PostgresError) {
+                    continuation.resume(returning: .success(try work()))
+                } catch {
+                    continuation.resume(returning: .failure(error))
+                }
+            }
+        }
+        return try result.get()
+    }
+
+    /// Runs `work` with the live handle on the connection's queue.
+    private func withHandle<T: Sendable>(
+        _ work: @escaping @Sendable (OpaquePointer) throws(PostgresError) -> T
+    ) async throws(PostgresError) -> T {
+        try await Self.run(on: queue) { [self] () throws(PostgresError) -> T in
+            guard let handle else { throw PostgresError(.connectionLost, "the connection is closed") }
+            return try work(handle)
+        }
+    }
+
+    /// Whether libpq still thinks the connection is usable (it learns otherwise only when a call fails).
+    public var isHealthy: Bool {
+        get async {
+            (try? await withHandle { handle in PQstatus(handle) == CONNECTION_OK }) ?? false
+        }
+    }
+
+    /// The server's process id for this connection (what `pg_terminate_backend` takes).
+    public func backendPID() async throws(PostgresError) -> Int32 {
+        try await withHandle { handle in PQbackendPID(handle) }
+    }
+
+    /// Runs one statement with bound parameters (`$1`, `$2`, … in `sql`; `nil` is SQL NULL) and returns its rows.
+    /// Values never become part of the SQL text.
+    @discardableResult
+    public func query(_ sql: String, _ parameters: [(any PostgresEncodable)?] = []) async throws(PostgresError)
+        -> PostgresRows
+    {
+        let texts = parameters.map { $0?.postgresText }
+        return try await withHandle { handle throws(PostgresError) in
+            try Self.execute(handle, sql, texts)
+        }
+    }
+
+    /// Runs SQL text that may hold several statements and no parameters (migrations, `BEGIN`).
+    public func execute(_ sql: String) async throws(PostgresError) {
+        try await withHandle { handle throws(PostgresError) in
+            let result = PQexec(handle, sql)
+            defer { PQclear(result) }
+            try Self.check(result, handle, sql)
+        }
+    }
+
+    static func execute(_ handle: OpaquePointer, _ sql: String, _ texts: [String?]) throws(PostgresError)
+        -> PostgresRows
+    {
+        let count = Int32(texts.count)
+        // Parameters as NUL-terminated C strings that live through the call.
+        let cStrings: [UnsafeMutablePointer<CChar>?] = texts.map { $0.flatMap { strdup($0) } }
+        defer { cStrings.forEach { free($0) } }
+        let result: OpaquePointer? = cStrings.withUnsafeBufferPointer { buffer in
+            buffer.withMemoryRebound(to: UnsafePointer<CChar>?.self) { values in
+                PQexecParams(handle, sql, count, nil, values.baseAddress, nil, nil, 0)
+            }
+        }
+        defer { PQclear(result) }
+        try check(result, handle, sql)
+        return PostgresRows(result!)
+    }
+
+    private static func check(_ result: OpaquePointer?, _ handle: OpaquePointer, _ sql: String) throws(PostgresError) {
+        guard let result else {
+            let message = String(cString: PQerrorMessage(handle)).trimmingTrailingNewlines
+            throw PostgresError(
+                PQstatus(handle) == CONNECTION_BAD ? .connectionLost : .server, message, query: sql)
+        }
+        switch PQresultStatus(result) {
+        case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY: return
+        default: throw PostgresError.from(result: result, connection: handle, query: sql)
+        }
+    }
+
+    /// Runs `body` in a transaction: committed when it returns, rolled back when it throws.
+    public func transaction<T: Sendable>(
+        _ body: @Sendable (PostgresConnection) async throws -> T
+    ) async throws -> T {
+        try await execute("BEGIN")
+        do {
+            let value = try await body(self)
+            try await execute("COMMIT")
+            return value
+        } catch {
+            try? await execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    /// Closes the connection; later calls fail with `connectionLost`.
+    public func close() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            queue.async { [self] in
+                if let handle { PQfinish(handle) }
+                handle = nil
+                continuation.resume()
+            }
+        }
+    }
+
+    /// Drops the broken session and connects again with the same URL.
+    public func reconnect() async throws(PostgresError) {
+        let url = self.url
+        try await Self.run(on: queue) { [self] () throws(PostgresError) in
+            if let handle { PQfinish(handle) }
+            handle = nil
+            handle = try Self.openHandle(url)
+        }
+    }
+}

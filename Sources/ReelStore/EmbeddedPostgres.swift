@@ -1,0 +1,188 @@
+import Foundation
+import Logging
+import ReelPostgres
+
+/// A PostgreSQL server of the system's own binaries, kept in a directory: `initdb` once, then started on a Unix
+/// socket inside that directory with no TCP listener. As root it runs the server as the `postgres` user
+/// (PostgreSQL refuses root). A server already running on the directory is reused (and left running).
+public final class EmbeddedPostgres: Sendable {
+    /// Where and how the server runs.
+    public struct Configuration: Sendable {
+        /// The state directory: `data/` holds the cluster, the socket and `postgres.log` sit beside it.
+        public var directory: URL
+        /// Trade durability for speed (fsync and synchronous commit off): for tests and throwaway benches only.
+        public var unsafeFast: Bool
+        /// Extra `-c name=value` server settings.
+        public var settings: [String: String]
+
+        /// A durable server in `directory`.
+        public init(directory: URL, unsafeFast: Bool = false, settings: [String: String] = [:]) {
+            self.directory = directory.standardizedFileURL
+            self.unsafeFast = unsafeFast
+            self.settings = settings
+        }
+    }
+
+    /// Why the embedded server could not run.
+    public struct Failure: Error, CustomStringConvertible, Sendable {
+        public var description: String
+    }
+
+    public let configuration: Configuration
+    private let binaries: URL
+    private let logger: Logger
+    private let startedHere = LockedFlag()
+
+    /// Finds the server binaries (`/usr/lib/postgresql/<newest>/bin`, `pg_config --bindir`, or `PATH`).
+    public init(_ configuration: Configuration, logger: Logger) throws {
+        self.configuration = configuration
+        self.logger = logger
+        guard let binaries = Self.serverBinaries() else {
+            throw Failure(
+                description: """
+                    PostgreSQL server binaries (initdb, pg_ctl, postgres) not found in /usr/lib/postgresql/*/bin or PATH. \
+                    Install them: apt-get install postgresql (Debian/Ubuntu), or pass --database-url to use a server you run.
+                    """)
+        }
+        self.binaries = binaries
+    }
+
+    /// The directory holding the newest server binaries found (`/usr/lib/postgresql/<newest>/bin`, then `PATH`).
+    public static func serverBinaries() -> URL? {
+        let fm = FileManager.default
+        let root = URL(fileURLWithPath: "/usr/lib/postgresql")
+        let versions = ((try? fm.contentsOfDirectory(atPath: root.path)) ?? []).compactMap(Int.init).sorted(by: >)
+        for version in versions {
+            let bin = root.appendingPathComponent("\(version)/bin")
+            if fm.isExecutableFile(atPath: bin.appendingPathComponent("pg_ctl").path) { return bin }
+        }
+        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") {
+            let bin = URL(fileURLWithPath: String(dir))
+            if fm.isExecutableFile(atPath: bin.appendingPathComponent("pg_ctl").path),
+                fm.isExecutableFile(atPath: bin.appendingPathComponent("initdb").path)
+            {
+                return bin
+            }
+        }
+        return nil
+    }
+
+    private var dataDirectory: URL { configuration.directory.appendingPathComponent("data") }
+    private var socketDirectory: URL { configuration.directory }
+    private static let isRoot = getuid() == 0
+
+    /// A libpq connection string for `database` on this server (superuser `postgres`, over the socket).
+    public func url(database: String = "postgres") -> String {
+        "host=\(Self.quote(socketDirectory.path)) user=postgres dbname=\(Self.quote(database))"
+    }
+
+    private static func quote(_ value: String) -> String {
+        "'" + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'") + "'"
+    }
+
+    /// Runs a server binary, as the `postgres` user when we are root.
+    private func run(_ tool: String, _ arguments: [String]) async throws -> ProcessRunner.Output {
+        let path = binaries.appendingPathComponent(tool).path
+        if Self.isRoot {
+            return try await ProcessRunner.run("/usr/sbin/runuser", ["-u", "postgres", "--", path] + arguments)
+        }
+        return try await ProcessRunner.run(path, arguments)
+    }
+
+    /// Creates the cluster if needed and starts the server unless one already runs on the directory.
+    public func start() async throws {
+        let fm = FileManager.default
+        try fm.createDirectory(at: configuration.directory, withIntermediateDirectories: true)
+        if Self.isRoot {
+            let chown = try await ProcessRunner.run("/bin/chown", ["-R", "postgres:postgres", configuration.directory.path])
+            guard chown.status == 0 else { throw Failure(description: "chown of \(configuration.directory.path) failed: \(chown.output)") }
+        }
+        if !fm.fileExists(atPath: dataDirectory.appendingPathComponent("PG_VERSION").path) {
+            logger.info("initializing a PostgreSQL cluster", metadata: ["reel.postgres.data": "\(dataDirectory.path)"])
+            let initdb = try await run(
+                "initdb",
+                ["-D", dataDirectory.path, "--username=postgres", "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-instructions"])
+            guard initdb.status == 0 else { throw Failure(description: "initdb failed: \(initdb.output)") }
+        }
+        if try await isRunning() {
+            logger.info("reusing the PostgreSQL server already running", metadata: ["reel.postgres.data": "\(dataDirectory.path)"])
+            return
+        }
+        var options = ["-k", socketDirectory.path, "-c", "listen_addresses=", "-c", "max_connections=200"]
+        if configuration.unsafeFast {
+            options += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
+        }
+        for (name, value) in configuration.settings.sorted(by: { $0.key < $1.key }) { options += ["-c", "\(name)=\(value)"] }
+        // pg_ctl hands -o to a shell: quote every word.
+        let optionText = options.map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(separator: " ")
+        let log = configuration.directory.appendingPathComponent("postgres.log").path
+        let start = try await run("pg_ctl", ["start", "-D", dataDirectory.path, "-w", "-t", "60", "-l", log, "-o", optionText])
+        guard start.status == 0 else {
+            let tail = (try? String(contentsOfFile: log, encoding: .utf8))?.split(separator: "\n").suffix(10).joined(separator: "\n") ?? ""
+            throw Failure(description: "pg_ctl start failed: \(start.output)\n\(tail)")
+        }
+        startedHere.set(true)
+        logger.info("PostgreSQL started", metadata: ["reel.postgres.socket": "\(socketDirectory.path)"])
+    }
+
+    /// Whether a server runs on the data directory.
+    public func isRunning() async throws -> Bool {
+        guard FileManager.default.fileExists(atPath: dataDirectory.path) else { return false }
+        return try await run("pg_ctl", ["status", "-D", dataDirectory.path]).status == 0
+    }
+
+    /// Stops the server with a fast shutdown (sessions end, data is flushed) if this instance started it, or
+    /// whenever `force` is set.
+    public func stop(force: Bool = false) async throws {
+        guard force || startedHere.value else { return }
+        let stop = try await run("pg_ctl", ["stop", "-D", dataDirectory.path, "-m", "fast", "-w", "-t", "60"])
+        guard stop.status == 0 else { throw Failure(description: "pg_ctl stop failed: \(stop.output)") }
+        startedHere.set(false)
+        logger.info("PostgreSQL stopped")
+    }
+
+    /// Stops the server in `directory` at once (`-m immediate`), blocking the calling thread: for exit handlers,
+    /// where nothing asynchronous runs any more.
+    public static func stopImmediately(directory: URL) {
+        guard let pgCtl = serverBinaries()?.appendingPathComponent("pg_ctl").path else { return }
+        let arguments = ["stop", "-D", directory.appendingPathComponent("data").path, "-m", "immediate", "-w"]
+        if isRoot {
+            _ = ProcessRunner.runBlocking("/usr/sbin/runuser", ["-u", "postgres", "--", pgCtl] + arguments)
+        } else {
+            _ = ProcessRunner.runBlocking(pgCtl, arguments)
+        }
+    }
+
+    /// Creates `name` unless it exists.
+    public func createDatabase(_ name: String) async throws {
+        let connection = try await PostgresConnection.connect(url())
+        do {
+            let exists = try await connection.query("SELECT 1 FROM pg_database WHERE datname = $1", [name])
+            if exists.isEmpty {
+                // Identifiers cannot be bound parameters: quote it.
+                try await connection.execute("CREATE DATABASE \"\(name.replacingOccurrences(of: "\"", with: "\"\""))\"")
+            }
+            await connection.close()
+        } catch {
+            await connection.close()
+            throw error
+        }
+    }
+}
+
+/// A Bool guarded by a lock.
+final class LockedFlag: @unchecked Sendable {
+    // @unchecked Sendable: `flag` is only touched while holding `lock`.
+    private let lock = NSLock()
+    private var flag = false
+    var value: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return flag
+    }
+    func set(_ value: Bool) {
+        lock.lock()
+        flag = value
+        lock.unlock()
+    }
+}

@@ -1,0 +1,71 @@
+import Dispatch
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Runs a helper program to completion without blocking a Swift concurrency thread.
+///
+/// Foundation's `Process` on Linux learns of a child's exit through a socket the child inherits, so a program
+/// that leaves a daemon behind (`pg_ctl start`) never "exits". This spawns with `posix_spawn`, closes every
+/// inherited descriptor above stderr, sends output to a temporary file, and reaps the child with `waitpid` on a
+/// dispatch thread.
+enum ProcessRunner {
+    struct Output: Sendable {
+        var status: Int32
+        var output: String
+    }
+
+    struct SpawnError: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// Runs `executable` with `arguments`; standard output and error are captured together.
+    static func run(_ executable: String, _ arguments: [String]) async throws -> Output {
+        let outputPath = FileManager.default.temporaryDirectory.appendingPathComponent("reel-run-\(UUID().uuidString)").path
+        defer { unlink(outputPath) }
+        let pid = try spawn(executable, arguments, outputPath: outputPath)
+        let status: Int32 = await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(returning: reap(pid)) }
+        }
+        let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+        return Output(status: status, output: text)
+    }
+
+    /// Runs `executable` and blocks the calling thread until it exits: for process exit handlers only.
+    static func runBlocking(_ executable: String, _ arguments: [String]) -> Int32 {
+        let outputPath = "/dev/null"
+        guard let pid = try? spawn(executable, arguments, outputPath: outputPath) else { return -1 }
+        return reap(pid)
+    }
+
+    /// Waits for `pid` and returns its exit status (128 + signal when killed).
+    private static func reap(_ pid: pid_t) -> Int32 {
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        // WIFEXITED / WEXITSTATUS, spelled out (they are macros).
+        return status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+    }
+
+    private static func spawn(_ executable: String, _ arguments: [String], outputPath: String) throws -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        // Close everything else the child would inherit (glibc ignores descriptors closed meanwhile).
+        let inherited = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []).compactMap(Int32.init)
+        for fd in inherited where fd > 2 { posix_spawn_file_actions_addclose(&actions, fd) }
+
+        let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let result = posix_spawn(&pid, executable, &actions, nil, argv, environ)
+        guard result == 0 else {
+            throw SpawnError(description: "cannot run \(executable): \(String(cString: strerror(result)))")
+        }
+        return pid
+    }
+}

@@ -1,0 +1,344 @@
+import Foundation
+import ReelPostgres
+
+/// A task to put in the queue.
+public struct NewTask: Sendable, Equatable {
+    public var jobID: Int64
+    public var generation: Int64
+    public var stage: String
+    /// The chunk a per-chunk task works on; `nil` for a job-level task.
+    public var chunkIndex: Int?
+    /// Lower runs first: 0 urgent, 1 high, 2 normal, 3 low.
+    public var priority: Int
+    public var maxAttempts: Int
+    /// First retry delay; doubles per attempt up to `maxBackoffSeconds`, ±20 % jitter.
+    public var backoffSeconds: Double
+    public var maxBackoffSeconds: Double
+    /// Not before this time (now when `nil`).
+    public var runAt: Date?
+    /// What the handler needs beyond the identity (JSON object).
+    public var payload: PostgresJSON
+
+    public init(
+        jobID: Int64, generation: Int64, stage: String, chunkIndex: Int? = nil, priority: Int = 2,
+        maxAttempts: Int = 5, backoffSeconds: Double = 5, maxBackoffSeconds: Double = 600, runAt: Date? = nil,
+        payload: PostgresJSON = PostgresJSON(text: "{}")
+    ) {
+        self.jobID = jobID
+        self.generation = generation
+        self.stage = stage
+        self.chunkIndex = chunkIndex
+        self.priority = priority
+        self.maxAttempts = maxAttempts
+        self.backoffSeconds = backoffSeconds
+        self.maxBackoffSeconds = maxBackoffSeconds
+        self.runAt = runAt
+        self.payload = payload
+    }
+}
+
+/// Proof of holding a task: its id and the fencing token the claim issued. Every write about the task must
+/// present both, and is refused once the lease was rescued and the task claimed again.
+public struct Lease: Sendable, Hashable {
+    public var taskID: Int64
+    public var token: UUID
+
+    public init(taskID: Int64, token: UUID) {
+        self.taskID = taskID
+        self.token = token
+    }
+}
+
+/// A claimed task.
+public struct ClaimedTask: Sendable {
+    public var lease: Lease
+    public var jobID: Int64
+    public var generation: Int64
+    public var stage: String
+    public var chunkIndex: Int?
+    /// 1 on the first run.
+    public var attempt: Int
+    public var maxAttempts: Int
+    public var payload: PostgresJSON
+    public var leaseExpiresAt: Date
+}
+
+/// What a heartbeat found.
+public enum HeartbeatResult: Sendable, Equatable {
+    /// The lease now runs until the date.
+    case extended(until: Date)
+    /// The job was cancelled: stop the work and write nothing more.
+    case cancelled
+    /// Someone else holds the task now (the lease expired and was rescued): stop and write nothing.
+    case leaseLost
+}
+
+/// What became of a failed task.
+public enum FailureOutcome: Sendable, Equatable {
+    /// It runs again, not before the date.
+    case retrying(at: Date)
+    /// No attempts left (or the error was permanent): dead-lettered, its error history kept.
+    case discarded
+    /// The lease was no longer ours; nothing was written.
+    case leaseLost
+}
+
+/// Counts per stage and state, and how long the oldest ready task has waited.
+public struct QueueStats: Sendable, Equatable {
+    public var stage: String
+    public var counts: [String: Int]
+    public var oldestReadySeconds: Double?
+
+    /// Tasks waiting or running.
+    public var depth: Int { (counts["available"] ?? 0) + (counts["retryable"] ?? 0) + (counts["running"] ?? 0) }
+}
+
+/// The durable task queue on Postgres: claims with `FOR UPDATE SKIP LOCKED`, leases fenced by a token, retries
+/// with exponential backoff and jitter, dead-lettering, rescue of expired leases, pruning, and `NOTIFY` hints
+/// (`reel_queue` with the stage on enqueue, `reel_jobs` with the job id on every state change).
+public struct TaskQueue: Sendable {
+    public static let queueChannel = "reel_queue"
+    public static let jobsChannel = "reel_jobs"
+
+    public let pool: PostgresPool
+
+    public init(pool: PostgresPool) { self.pool = pool }
+
+    /// Inserts `tasks` in one statement; tasks already present (same job, generation, stage, chunk) are left as
+    /// they are. Returns how many were new.
+    @discardableResult
+    public func enqueue(_ tasks: [NewTask]) async throws -> Int {
+        guard !tasks.isEmpty else { return 0 }
+        let rows = try await pool.query(
+            """
+            WITH inserted AS (
+                INSERT INTO job_queue (job_id, generation, stage, chunk_index, priority, max_attempts, backoff_seconds,
+                                       max_backoff_seconds, run_at, payload)
+                SELECT t.job_id, t.generation, t.stage, t.chunk_index, t.priority, t.max_attempts, t.backoff_seconds,
+                       t.max_backoff_seconds, coalesce(t.run_at, now()), t.payload
+                FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::integer[], $5::smallint[], $6::integer[],
+                            $7::double precision[], $8::double precision[], $9::timestamptz[], $10::jsonb[])
+                     AS t(job_id, generation, stage, chunk_index, priority, max_attempts, backoff_seconds,
+                          max_backoff_seconds, run_at, payload)
+                ON CONFLICT (job_id, generation, stage, (coalesce(chunk_index, -1))) DO NOTHING
+                RETURNING stage, job_id
+            ),
+            notified AS (
+                SELECT pg_notify('\(Self.queueChannel)', stage) FROM (SELECT DISTINCT stage FROM inserted) s
+                UNION ALL
+                SELECT pg_notify('\(Self.jobsChannel)', job_id::text) FROM (SELECT DISTINCT job_id FROM inserted) j
+            )
+            SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM notified)
+            """,
+            [
+                tasks.map(\.jobID), tasks.map(\.generation), tasks.map(\.stage),
+                NullableArray(tasks.map(\.chunkIndex)), tasks.map(\.priority), tasks.map(\.maxAttempts),
+                tasks.map(\.backoffSeconds), tasks.map(\.maxBackoffSeconds), NullableArray(tasks.map(\.runAt)),
+                tasks.map(\.payload),
+            ])
+        return try rows.first?.decode(Int.self, at: 0) ?? 0
+    }
+
+    /// Claims up to `limit` ready tasks of `stages` for `worker`, most urgent first (priority, run_at, id),
+    /// skipping rows other claimers hold. Each claim counts an attempt and issues a new fencing token.
+    public func claim(stages: [String], limit: Int, worker: String, lease: Duration) async throws -> [ClaimedTask] {
+        let rows = try await pool.query(
+            """
+            WITH next AS (
+                SELECT id FROM job_queue
+                WHERE state IN ('available', 'retryable') AND stage = ANY($1::text[]) AND run_at <= now()
+                ORDER BY priority, run_at, id
+                LIMIT $2
+                FOR UPDATE SKIP LOCKED
+            )
+            UPDATE job_queue q
+            SET state = 'running', attempt = q.attempt + 1, lease_owner = $3, lease_token = gen_random_uuid(),
+                lease_expires_at = now() + make_interval(secs => $4), heartbeat_at = now(), progress = 0,
+                started_at = coalesce(q.started_at, now()), updated_at = now()
+            FROM next WHERE q.id = next.id
+            RETURNING q.id, q.lease_token, q.job_id, q.generation, q.stage, q.chunk_index, q.attempt, q.max_attempts,
+                      q.payload, q.lease_expires_at
+            """, [stages, limit, worker, lease.seconds])
+        return try rows.map { row in
+            ClaimedTask(
+                lease: Lease(taskID: try row.decode(at: 0), token: try row.decode(at: 1)),
+                jobID: try row.decode(at: 2), generation: try row.decode(at: 3), stage: try row.decode(at: 4),
+                chunkIndex: try row.decodeIfPresent(at: 5), attempt: try row.decode(at: 6),
+                maxAttempts: try row.decode(at: 7), payload: try row.decode(at: 8), leaseExpiresAt: try row.decode(at: 9))
+        }.sorted { $0.lease.taskID < $1.lease.taskID }
+    }
+
+    /// Extends the lease by `extension` and records `progress` (0–1); tells the holder when the job was
+    /// cancelled or the lease is no longer theirs.
+    public func heartbeat(_ lease: Lease, progress: Double? = nil, extendBy duration: Duration) async throws
+        -> HeartbeatResult
+    {
+        let rows = try await pool.query(
+            """
+            WITH renewed AS (
+                UPDATE job_queue
+                SET lease_expires_at = now() + make_interval(secs => $3), heartbeat_at = now(),
+                    progress = coalesce($4, progress), updated_at = now()
+                WHERE id = $1 AND lease_token = $2 AND state = 'running'
+                RETURNING lease_expires_at
+            )
+            SELECT 'renewed', (SELECT lease_expires_at FROM renewed)
+            WHERE EXISTS (SELECT 1 FROM renewed)
+            UNION ALL
+            SELECT state, NULL FROM job_queue
+            WHERE id = $1 AND lease_token = $2 AND NOT EXISTS (SELECT 1 FROM renewed)
+            """, [lease.taskID, lease.token, duration.seconds, progress.map { min(1, max(0, $0)) }])
+        guard let row = rows.first else { return .leaseLost }
+        switch try row.decode(String.self, at: 0) {
+        case "renewed": return .extended(until: try row.decode(at: 1))
+        case "cancelled": return .cancelled
+        default: return .leaseLost
+        }
+    }
+
+    /// Marks the task succeeded; `false` when the lease was no longer ours (nothing written).
+    public func complete(_ lease: Lease) async throws -> Bool {
+        try await complete([lease]).contains(lease.taskID)
+    }
+
+    /// Marks many tasks succeeded in one statement; returns the ids that were (the others' leases were stale).
+    public func complete(_ leases: [Lease]) async throws -> Set<Int64> {
+        guard !leases.isEmpty else { return [] }
+        let rows = try await pool.query(
+            """
+            WITH done AS (
+                UPDATE job_queue q
+                SET state = 'succeeded', progress = 1, finished_at = now(), updated_at = now(),
+                    lease_owner = NULL, lease_expires_at = NULL
+                FROM unnest($1::bigint[], $2::uuid[]) AS c(id, token)
+                WHERE q.id = c.id AND q.lease_token = c.token AND q.state = 'running'
+                RETURNING q.id, q.job_id
+            ),
+            notified AS (
+                SELECT pg_notify('\(Self.jobsChannel)', job_id::text) FROM (SELECT DISTINCT job_id FROM done) j
+            )
+            SELECT id FROM done WHERE (SELECT count(*) FROM notified) >= 0
+            """, [leases.map(\.taskID), leases.map(\.token)])
+        return Set(try rows.map { try $0.decode(Int64.self, at: 0) })
+    }
+
+    /// Records a failure. A retryable error with attempts left waits `min(max, base·2^(attempt-1))` ±20 %
+    /// (`jitter` in 0…1 picks where in that band) and runs again; otherwise the task is discarded. Every error is
+    /// appended to the task's history.
+    public func fail(
+        _ lease: Lease, error message: String, retryable: Bool, jitter: Double = .random(in: 0...1)
+    ) async throws -> FailureOutcome {
+        let rows = try await pool.query(
+            """
+            WITH failed AS (
+                UPDATE job_queue
+                SET state = CASE WHEN $3 AND attempt < max_attempts THEN 'retryable' ELSE 'discarded' END,
+                    run_at = CASE WHEN $3 AND attempt < max_attempts
+                        THEN now() + make_interval(secs =>
+                            least(max_backoff_seconds, backoff_seconds * power(2, attempt - 1)) * (0.8 + 0.4 * $5))
+                        ELSE run_at END,
+                    finished_at = CASE WHEN $3 AND attempt < max_attempts THEN NULL ELSE now() END,
+                    last_error = $4,
+                    errors = errors || jsonb_build_array(jsonb_build_object(
+                        'attempt', attempt, 'error', $4::text, 'retryable', $3::boolean, 'at', now())),
+                    lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
+                WHERE id = $1 AND lease_token = $2 AND state = 'running'
+                RETURNING state, run_at, job_id
+            ),
+            notified AS (SELECT pg_notify('\(Self.jobsChannel)', job_id::text) FROM failed)
+            SELECT state, run_at FROM failed WHERE (SELECT count(*) FROM notified) >= 0
+            """, [lease.taskID, lease.token, retryable, message, min(1, max(0, jitter))])
+        guard let row = rows.first else { return .leaseLost }
+        return try row.decode(String.self, at: 0) == "retryable" ? .retrying(at: try row.decode(at: 1)) : .discarded
+    }
+
+    /// Cancels a job's tasks: waiting ones at once; running ones too, so their holders' next heartbeat says
+    /// `.cancelled` and their completions are refused. Returns how many tasks were cancelled.
+    @discardableResult
+    public func cancel(jobID: Int64) async throws -> Int {
+        let rows = try await pool.query(
+            """
+            WITH cancelled AS (
+                UPDATE job_queue
+                SET state = 'cancelled', finished_at = now(), updated_at = now(), lease_expires_at = NULL
+                WHERE job_id = $1 AND state IN ('available', 'retryable', 'running')
+                RETURNING id
+            ),
+            notified AS (SELECT pg_notify('\(Self.jobsChannel)', $1::text) WHERE EXISTS (SELECT 1 FROM cancelled))
+            SELECT count(*) FROM cancelled WHERE (SELECT count(*) FROM notified) >= 0
+            """, [jobID])
+        return try rows.first?.decode(Int.self, at: 0) ?? 0
+    }
+
+    /// Returns tasks whose leases expired to the queue (or discards them when that was their last attempt).
+    /// The old holder's token stays on record only until the next claim replaces it, so its writes are refused.
+    @discardableResult
+    public func rescueExpired() async throws -> Int {
+        let rows = try await pool.query(
+            """
+            WITH rescued AS (
+                UPDATE job_queue
+                SET state = CASE WHEN attempt < max_attempts THEN 'available' ELSE 'discarded' END,
+                    finished_at = CASE WHEN attempt < max_attempts THEN NULL ELSE now() END,
+                    run_at = now(), lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL,
+                    last_error = 'lease expired (worker lost)',
+                    errors = errors || jsonb_build_array(jsonb_build_object(
+                        'attempt', attempt, 'error', 'lease expired (worker lost)', 'retryable', true, 'at', now())),
+                    updated_at = now()
+                WHERE id IN (
+                    SELECT id FROM job_queue WHERE state = 'running' AND lease_expires_at < now()
+                    FOR UPDATE SKIP LOCKED
+                )
+                RETURNING id, job_id, stage
+            ),
+            notified AS (
+                SELECT pg_notify('\(Self.queueChannel)', stage) FROM (SELECT DISTINCT stage FROM rescued) s
+                UNION ALL
+                SELECT pg_notify('\(Self.jobsChannel)', job_id::text) FROM (SELECT DISTINCT job_id FROM rescued) j
+            )
+            SELECT count(*) FROM rescued WHERE (SELECT count(*) FROM notified) >= 0
+            """)
+        return try rows.first?.decode(Int.self, at: 0) ?? 0
+    }
+
+    /// Deletes finished tasks (succeeded, discarded, cancelled) that finished more than `retention` ago.
+    @discardableResult
+    public func prune(olderThan retention: Duration) async throws -> Int {
+        let rows = try await pool.query(
+            """
+            DELETE FROM job_queue
+            WHERE state IN ('succeeded', 'discarded', 'cancelled') AND finished_at < now() - make_interval(secs => $1)
+            """, [retention.seconds])
+        return rows.affectedRows
+    }
+
+    /// Counts per stage and state, with the age of the oldest ready task per stage.
+    public func stats() async throws -> [QueueStats] {
+        let rows = try await pool.query(
+            """
+            SELECT stage, state, count(*),
+                   extract(epoch FROM now() - min(run_at) FILTER (
+                       WHERE state IN ('available', 'retryable') AND run_at <= now()))::double precision
+            FROM job_queue GROUP BY stage, state ORDER BY stage, state
+            """)
+        var byStage: [String: QueueStats] = [:]
+        for row in rows {
+            let stage: String = try row.decode(at: 0)
+            var stats = byStage[stage] ?? QueueStats(stage: stage, counts: [:], oldestReadySeconds: nil)
+            stats.counts[try row.decode(at: 1)] = try row.decode(Int.self, at: 2)
+            if let age: Double = try row.decodeIfPresent(at: 3) {
+                stats.oldestReadySeconds = max(stats.oldestReadySeconds ?? 0, age)
+            }
+            byStage[stage] = stats
+        }
+        return byStage.values.sorted { $0.stage < $1.stage }
+    }
+}
+
+extension Duration {
+    /// The duration in seconds, as a double.
+    var seconds: Double {
+        let (s, attoseconds) = components
+        return Double(s) + Double(attoseconds) / 1e18
+    }
+}
