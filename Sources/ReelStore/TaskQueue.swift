@@ -89,6 +89,12 @@ public struct QueueStats: Sendable, Equatable {
     public var counts: [String: Int]
     public var oldestReadySeconds: Double?
 
+    public init(stage: String, counts: [String: Int], oldestReadySeconds: Double?) {
+        self.stage = stage
+        self.counts = counts
+        self.oldestReadySeconds = oldestReadySeconds
+    }
+
     /// Tasks waiting or running.
     public var depth: Int { (counts["available"] ?? 0) + (counts["retryable"] ?? 0) + (counts["running"] ?? 0) }
 }
