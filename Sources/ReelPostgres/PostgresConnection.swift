@@ -9,7 +9,11 @@ public final class PostgresConnection: @unchecked Sendable {
     // @unchecked Sendable: `handle` is read and written only on `queue`, a serial queue, so no two threads touch
     // the PGconn at once; every other stored property is an immutable `let`.
     private var handle: OpaquePointer?
+    /// Names of the statements prepared on this session, by SQL text (queue-confined like `handle`).
+    private var prepared: [String: String] = [:]
     private let queue: DispatchQueue
+    /// Statements kept prepared per session; past this, statements run unprepared.
+    static let preparedLimit = 256
     /// The connection string or URL this connection was opened with.
     public let url: String
 
@@ -98,15 +102,52 @@ public final class PostgresConnection: @unchecked Sendable {
     }
 
     /// Runs one statement with bound parameters (`$1`, `$2`, … in `sql`; `nil` is SQL NULL) and returns its rows.
-    /// Values never become part of the SQL text.
+    /// Values never become part of the SQL text. The statement is prepared on first use and reused by this
+    /// session, so repeated statements are planned once.
     @discardableResult
     public func query(_ sql: String, _ parameters: [(any PostgresEncodable)?] = []) async throws(PostgresError)
         -> PostgresRows
     {
         let texts = parameters.map { $0?.postgresText }
-        return try await withHandle { handle throws(PostgresError) in
-            try Self.execute(handle, sql, texts)
+        return try await withHandle { [self] handle throws(PostgresError) in
+            try executePrepared(handle, sql, texts)
         }
+    }
+
+    /// Prepares `sql` once per session (on the queue), then executes it.
+    private func executePrepared(_ handle: OpaquePointer, _ sql: String, _ texts: [String?]) throws(PostgresError)
+        -> PostgresRows
+    {
+        var name = prepared[sql]
+        if name == nil, prepared.count < Self.preparedLimit {
+            let candidate = "reel_\(prepared.count + 1)"
+            let result = PQprepare(handle, candidate, sql, Int32(texts.count), nil)
+            defer { PQclear(result) }
+            try Self.check(result, handle, sql)
+            prepared[sql] = candidate
+            name = candidate
+        }
+        guard let name else { return try Self.execute(handle, sql, texts) }
+        return try Self.withCStrings(texts) { values throws(PostgresError) in
+            let result = PQexecPrepared(handle, name, Int32(texts.count), values, nil, nil, 0)
+            defer { PQclear(result) }
+            try Self.check(result, handle, sql)
+            return PostgresRows(result!)
+        }
+    }
+
+    /// Calls `body` with the texts as NUL-terminated C strings (NULL for nil) that live through the call.
+    private static func withCStrings<T>(
+        _ texts: [String?], _ body: (UnsafePointer<UnsafePointer<CChar>?>?) throws(PostgresError) -> T
+    ) throws(PostgresError) -> T {
+        let cStrings: [UnsafeMutablePointer<CChar>?] = texts.map { $0.flatMap { strdup($0) } }
+        defer { cStrings.forEach { free($0) } }
+        let result: Result<T, PostgresError> = cStrings.withUnsafeBufferPointer { buffer in
+            buffer.withMemoryRebound(to: UnsafePointer<CChar>?.self) { values in
+                do throws(PostgresError) { return .success(try body(values.baseAddress)) } catch { return .failure(error) }
+            }
+        }
+        return try result.get()
     }
 
     /// Runs SQL text that may hold several statements and no parameters (migrations, `BEGIN`).
@@ -121,18 +162,12 @@ public final class PostgresConnection: @unchecked Sendable {
     static func execute(_ handle: OpaquePointer, _ sql: String, _ texts: [String?]) throws(PostgresError)
         -> PostgresRows
     {
-        let count = Int32(texts.count)
-        // Parameters as NUL-terminated C strings that live through the call.
-        let cStrings: [UnsafeMutablePointer<CChar>?] = texts.map { $0.flatMap { strdup($0) } }
-        defer { cStrings.forEach { free($0) } }
-        let result: OpaquePointer? = cStrings.withUnsafeBufferPointer { buffer in
-            buffer.withMemoryRebound(to: UnsafePointer<CChar>?.self) { values in
-                PQexecParams(handle, sql, count, nil, values.baseAddress, nil, nil, 0)
-            }
+        try withCStrings(texts) { values throws(PostgresError) in
+            let result = PQexecParams(handle, sql, Int32(texts.count), nil, values, nil, nil, 0)
+            defer { PQclear(result) }
+            try check(result, handle, sql)
+            return PostgresRows(result!)
         }
-        defer { PQclear(result) }
-        try check(result, handle, sql)
-        return PostgresRows(result!)
     }
 
     private static func check(_ result: OpaquePointer?, _ handle: OpaquePointer, _ sql: String) throws(PostgresError) {
@@ -168,6 +203,7 @@ public final class PostgresConnection: @unchecked Sendable {
             queue.async { [self] in
                 if let handle { PQfinish(handle) }
                 handle = nil
+                prepared.removeAll()
                 continuation.resume()
             }
         }
@@ -179,6 +215,7 @@ public final class PostgresConnection: @unchecked Sendable {
         try await Self.run(on: queue) { [self] () throws(PostgresError) in
             if let handle { PQfinish(handle) }
             handle = nil
+            prepared.removeAll()
             handle = try Self.openHandle(url)
         }
     }

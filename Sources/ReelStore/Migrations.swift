@@ -122,7 +122,8 @@ public enum Migrator {
             -- Claims scan only ready rows, in claim order.
             CREATE INDEX job_queue_ready ON job_queue (priority, run_at, id) WHERE state IN ('available', 'retryable');
             CREATE INDEX job_queue_leases ON job_queue (lease_expires_at) WHERE state = 'running';
-            CREATE INDEX job_queue_job ON job_queue (job_id, state);
+            -- A job's tasks are found through job_queue_identity, which leads with job_id: no separate index to
+            -- maintain on every state change.
             CREATE INDEX job_queue_finished ON job_queue (finished_at) WHERE state IN ('succeeded', 'discarded', 'cancelled');
             -- The queue churns: vacuum and analyze it long before the 20 % defaults.
             ALTER TABLE job_queue SET (

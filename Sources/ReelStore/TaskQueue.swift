@@ -107,8 +107,15 @@ public struct TaskQueue: Sendable {
     public static let jobsChannel = "reel_jobs"
 
     public let pool: PostgresPool
+    /// Bounds the claim statements this process runs at once. Claimers scanning the head of the ready index
+    /// with SKIP LOCKED spend their time stepping over each other's locked rows; a few at a time claim more.
+    private let claimGate: AsyncSemaphore
 
-    public init(pool: PostgresPool) { self.pool = pool }
+    /// A queue over `pool`, running at most `maxConcurrentClaims` claim statements at once.
+    public init(pool: PostgresPool, maxConcurrentClaims: Int = 3) {
+        self.pool = pool
+        self.claimGate = AsyncSemaphore(permits: maxConcurrentClaims)
+    }
 
     /// Inserts `tasks` in one statement; tasks already present (same job, generation, stage, chunk) are left as
     /// they are. Returns how many were new.
@@ -148,15 +155,47 @@ public struct TaskQueue: Sendable {
     /// Claims up to `limit` ready tasks of `stages` for `worker`, most urgent first (priority, run_at, id),
     /// skipping rows other claimers hold. Each claim counts an attempt and issues a new fencing token.
     public func claim(stages: [String], limit: Int, worker: String, lease: Duration) async throws -> [ClaimedTask] {
-        let rows = try await pool.query(
+        let rows = try await claimGate.withPermit {
+            try await pool.query("WITH \(Self.claimCTE) SELECT * FROM claimed", [stages, limit, worker, lease.seconds])
+        }
+        return try Self.claimedTasks(rows)
+    }
+
+    /// Completes `finished` and claims up to `limit` more in one statement (one round trip, one commit): how a
+    /// busy worker moves from one batch to the next. Returns the ids completed (stale leases left out) and the
+    /// tasks claimed.
+    public func completeAndClaim(
+        _ finished: [Lease], stages: [String], limit: Int, worker: String, lease: Duration
+    ) async throws -> (completed: Set<Int64>, claimed: [ClaimedTask]) {
+        let rows = try await claimGate.withPermit {
+            try await pool.query(
             """
-            WITH next AS (
-                SELECT id FROM job_queue
-                WHERE state IN ('available', 'retryable') AND stage = ANY($1::text[]) AND run_at <= now()
-                ORDER BY priority, run_at, id
-                LIMIT $2
-                FOR UPDATE SKIP LOCKED
-            )
+            WITH \(Self.claimCTE),
+            \(Self.completeCTE(ids: "$5", tokens: "$6"))
+            SELECT *, NULL::bigint AS completed_id FROM claimed
+            UNION ALL
+            SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, id FROM done
+            WHERE (SELECT count(*) FROM notified) >= 0
+            """, [stages, limit, worker, lease.seconds, finished.map(\.taskID), finished.map(\.token)])
+        }
+        var completed: Set<Int64> = []
+        var claimedRows: [PostgresRow] = []
+        for row in rows {
+            if let id: Int64 = try row.decodeIfPresent(at: 10) { completed.insert(id) } else { claimedRows.append(row) }
+        }
+        return (completed, try Self.claimedTasks(claimedRows))
+    }
+
+    /// Picks ready tasks with `FOR UPDATE SKIP LOCKED` and leases them: $1 stages, $2 limit, $3 worker, $4 seconds.
+    private static let claimCTE = """
+        next AS (
+            SELECT id FROM job_queue
+            WHERE state IN ('available', 'retryable') AND stage = ANY($1::text[]) AND run_at <= now()
+            ORDER BY priority, run_at, id
+            LIMIT $2
+            FOR UPDATE SKIP LOCKED
+        ),
+        claimed AS (
             UPDATE job_queue q
             SET state = 'running', attempt = q.attempt + 1, lease_owner = $3, lease_token = gen_random_uuid(),
                 lease_expires_at = now() + make_interval(secs => $4), heartbeat_at = now(), progress = 0,
@@ -164,8 +203,28 @@ public struct TaskQueue: Sendable {
             FROM next WHERE q.id = next.id
             RETURNING q.id, q.lease_token, q.job_id, q.generation, q.stage, q.chunk_index, q.attempt, q.max_attempts,
                       q.payload, q.lease_expires_at
-            """, [stages, limit, worker, lease.seconds])
-        return try rows.map { row in
+        )
+        """
+
+    /// Marks the leased tasks succeeded (`done`) and notifies their jobs (`notified`).
+    private static func completeCTE(ids: String, tokens: String) -> String {
+        """
+        done AS (
+            UPDATE job_queue q
+            SET state = 'succeeded', progress = 1, finished_at = now(), updated_at = now(),
+                lease_owner = NULL, lease_expires_at = NULL
+            FROM unnest(\(ids)::bigint[], \(tokens)::uuid[]) AS c(id, token)
+            WHERE q.id = ANY(\(ids)::bigint[]) AND q.id = c.id AND q.lease_token = c.token AND q.state = 'running'
+            RETURNING q.id, q.job_id
+        ),
+        notified AS (
+            SELECT pg_notify('\(jobsChannel)', job_id::text) FROM (SELECT DISTINCT job_id FROM done) j
+        )
+        """
+    }
+
+    private static func claimedTasks(_ rows: some Sequence<PostgresRow>) throws -> [ClaimedTask] {
+        try rows.map { row in
             ClaimedTask(
                 lease: Lease(taskID: try row.decode(at: 0), token: try row.decode(at: 1)),
                 jobID: try row.decode(at: 2), generation: try row.decode(at: 3), stage: try row.decode(at: 4),
@@ -211,20 +270,8 @@ public struct TaskQueue: Sendable {
     public func complete(_ leases: [Lease]) async throws -> Set<Int64> {
         guard !leases.isEmpty else { return [] }
         let rows = try await pool.query(
-            """
-            WITH done AS (
-                UPDATE job_queue q
-                SET state = 'succeeded', progress = 1, finished_at = now(), updated_at = now(),
-                    lease_owner = NULL, lease_expires_at = NULL
-                FROM unnest($1::bigint[], $2::uuid[]) AS c(id, token)
-                WHERE q.id = c.id AND q.lease_token = c.token AND q.state = 'running'
-                RETURNING q.id, q.job_id
-            ),
-            notified AS (
-                SELECT pg_notify('\(Self.jobsChannel)', job_id::text) FROM (SELECT DISTINCT job_id FROM done) j
-            )
-            SELECT id FROM done WHERE (SELECT count(*) FROM notified) >= 0
-            """, [leases.map(\.taskID), leases.map(\.token)])
+            "WITH \(Self.completeCTE(ids: "$1", tokens: "$2")) SELECT id FROM done WHERE (SELECT count(*) FROM notified) >= 0",
+            [leases.map(\.taskID), leases.map(\.token)])
         return Set(try rows.map { try $0.decode(Int64.self, at: 0) })
     }
 

@@ -15,7 +15,7 @@ public enum Command {
     public static func run(
         _ executable: String, _ arguments: [String], in directory: String? = nil,
         environment: [String: String]? = nil
-    ) throws -> CommandResult {
+    ) async throws -> CommandResult {
         let scratch = try TemporaryDirectory(prefix: "cmd")
         let outPath = scratch.path("stdout"), errPath = scratch.path("stderr")
         guard FileManager.default.createFile(atPath: outPath, contents: nil),
@@ -31,8 +31,16 @@ public enum Command {
         process.standardOutput = out
         process.standardError = err
         process.standardInput = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
+        // Awaited through the termination handler: no cooperative thread sits blocked while the program runs.
+        let _: Void = try await withCheckedThrowingContinuation { continuation in
+            process.terminationHandler = { _ in continuation.resume() }
+            do {
+                try process.run()
+            } catch {
+                process.terminationHandler = nil
+                continuation.resume(throwing: error)
+            }
+        }
         try out.close()
         try err.close()
         return CommandResult(
@@ -68,7 +76,7 @@ public enum ReelPaths {
     }
 
     /// Runs the built `reel` with `arguments`.
-    public static func reel(_ arguments: [String], in directory: String? = nil) throws -> CommandResult {
-        try Command.run(try reelBinary, arguments, in: directory ?? packageRoot.path)
+    public static func reel(_ arguments: [String], in directory: String? = nil) async throws -> CommandResult {
+        try await Command.run(try reelBinary, arguments, in: directory ?? packageRoot.path)
     }
 }

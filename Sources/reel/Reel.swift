@@ -2,10 +2,10 @@ import ArgumentParser
 
 /// The `reel` command line. Thin: each command parses its flags and calls the library.
 @main
-struct Reel: ParsableCommand {
+struct Reel: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "reel",
         abstract: "Reel processes videos declared as Kubernetes-style resources.",
         discussion: "Resources: VideoJob (vj) and WorkerPool (wp), API version reel.dev/v1alpha1.",
-        subcommands: [Validate.self, Manifests.self, Version.self])
+        subcommands: [Validate.self, Manifests.self, Migrate.self, Bench.self, Version.self])
 }

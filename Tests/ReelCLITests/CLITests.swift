@@ -5,8 +5,8 @@ import Testing
 
 @Suite("reel command line")
 struct CLITests {
-    @Test func helpListsOnlyImplementedCommands() throws {
-        let result = try ReelPaths.reel(["--help"])
+    @Test func helpListsOnlyImplementedCommands() async throws {
+        let result = try await ReelPaths.reel(["--help"])
         #expect(result.status == 0)
         let section = result.stdout.components(separatedBy: "SUBCOMMANDS:\n").last ?? ""
         let listing = section.components(separatedBy: "\n\n").first ?? ""
@@ -17,11 +17,11 @@ struct CLITests {
             }
             return String(word)
         }
-        #expect(commands == ["validate", "manifests", "version"])
+        #expect(commands == ["validate", "manifests", "migrate", "bench", "version"])
     }
 
-    @Test func versionNamesReelAndEachLibrary() throws {
-        let result = try ReelPaths.reel(["version"])
+    @Test func versionNamesReelAndEachLibrary() async throws {
+        let result = try await ReelPaths.reel(["version"])
         #expect(result.status == 0)
         #expect(result.lines.count == 5)
         #expect(result.lines.first == "reel \(API.reelVersion) (API reel.dev/v1alpha1)")
@@ -30,14 +30,14 @@ struct CLITests {
         }
     }
 
-    @Test func validExamplesExitZero() throws {
-        let result = try ReelPaths.reel(["validate", "-f", "examples", "manifests/samples"])
+    @Test func validExamplesExitZero() async throws {
+        let result = try await ReelPaths.reel(["validate", "-f", "examples", "manifests/samples"])
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         #expect(result.stdout.isEmpty)
         #expect(result.stderr.contains("6 resource(s) valid in 5 file(s)"))
     }
 
-    @Test func everyProblemInEveryFileOneLineEach() throws {
+    @Test func everyProblemInEveryFileOneLineEach() async throws {
         let dir = try TemporaryDirectory(prefix: "cli")
         try dir.write(
             "jobs/a.yaml",
@@ -63,7 +63,7 @@ struct CLITests {
         try dir.write("jobs/notes.txt", "not a manifest")
         let good = try dir.write("good.yaml", "apiVersion: reel.dev/v1alpha1\nkind: WorkerPool\nmetadata: {name: analyze}\nspec: {stages: [split]}\n")
 
-        let result = try ReelPaths.reel(["validate", "-f", dir.path("jobs"), good], in: dir.url.path)
+        let result = try await ReelPaths.reel(["validate", "-f", dir.path("jobs"), good], in: dir.url.path)
         #expect(result.status == 1)
         let jobs = dir.path("jobs")
         #expect(
@@ -78,31 +78,31 @@ struct CLITests {
         #expect(result.stderr.contains("6 problem(s) in 4 file(s)"))
     }
 
-    @Test func duplicateResourcesAcrossFilesAreReported() throws {
+    @Test func duplicateResourcesAcrossFilesAreReported() async throws {
         let dir = try TemporaryDirectory(prefix: "cli")
         let pool = "apiVersion: reel.dev/v1alpha1\nkind: WorkerPool\nmetadata:\n  name: analyze\nspec: {stages: [split]}\n"
         let a = try dir.write("a.yaml", pool)
         let b = try dir.write("b.yaml", "# same pool again\n" + pool)
-        let result = try ReelPaths.reel(["validate", "-f", a, b])
+        let result = try await ReelPaths.reel(["validate", "-f", a, b])
         #expect(result.status == 1)
         #expect(result.lines == ["\(b):5:9: metadata.name: duplicate WorkerPool default/analyze (first declared at \(a):4:9)"])
     }
 
-    @Test func missingFilesAndEmptyDirectoriesAreProblems() throws {
+    @Test func missingFilesAndEmptyDirectoriesAreProblems() async throws {
         let dir = try TemporaryDirectory(prefix: "cli")
-        let missing = try ReelPaths.reel(["validate", "-f", dir.path("nope.yaml")])
+        let missing = try await ReelPaths.reel(["validate", "-f", dir.path("nope.yaml")])
         #expect(missing.status == 1)
         #expect(missing.lines == ["\(dir.path("nope.yaml")): no such file or directory"])
-        let empty = try ReelPaths.reel(["validate", "-f", dir.url.path])
+        let empty = try await ReelPaths.reel(["validate", "-f", dir.url.path])
         #expect(empty.status == 1)
         #expect(empty.lines.first?.hasSuffix("no .yaml or .yml files found") == true)
-        let usage = try ReelPaths.reel(["validate"])
+        let usage = try await ReelPaths.reel(["validate"])
         #expect(usage.status != 0 && usage.status != 1)
     }
 
-    @Test func manifestsCRDsWritesTheCommittedFiles() throws {
+    @Test func manifestsCRDsWritesTheCommittedFiles() async throws {
         let dir = try TemporaryDirectory(prefix: "crds")
-        let result = try ReelPaths.reel(["manifests", "crds", "--output", dir.path("a"), "--output", dir.path("b")])
+        let result = try await ReelPaths.reel(["manifests", "crds", "--output", dir.path("a"), "--output", dir.path("b")])
         #expect(result.status == 0, "\(result.stderr)")
         for sub in ["a", "b"] {
             for name in ["reel.dev_videojobs.yaml", "reel.dev_workerpools.yaml"] {
@@ -112,7 +112,31 @@ struct CLITests {
                 #expect(written == committed)
             }
         }
-        let stdout = try ReelPaths.reel(["manifests", "crds", "--stdout"])
+        let stdout = try await ReelPaths.reel(["manifests", "crds", "--stdout"])
         #expect(stdout.stdout.components(separatedBy: "\n---\n").count == 2)
     }
+
+    @Test func migrateAppliesOnceThenReportsUpToDate() async throws {
+        let url = try await TestPostgres.database("climigrate")
+        let first = try await ReelPaths.reel(["migrate", "--database-url", url])
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.lines == ["applied migrations 1, 2"])
+        let second = try await ReelPaths.reel(["migrate", "--database-url", url])
+        #expect(second.lines == ["schema is up to date"])
+        let missing = try await ReelPaths.reel(["migrate", "--database-url", "host=/nonexistent user=postgres connect_timeout=2"])
+        #expect(missing.status != 0)
+        #expect(missing.stderr.contains("connectionFailed"))
+    }
+
+    @Test func benchQueuePrintsTheDocumentedJSON() async throws {
+        let url = try await TestPostgres.database("clibench")
+        let result = try await ReelPaths.reel(["bench", "queue", "--tasks", "600", "--workers", "4", "--batch", "50", "--database-url", url, "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        #expect(Set(object.keys) == ["tasks", "workers", "completed", "duplicates", "enqueue_per_sec", "burn_down_per_sec", "claim_latency_ms", "wake_latency_ms"])
+        #expect(object["completed"] as? Int == 600)
+        #expect(object["duplicates"] as? Int == 0)
+        #expect((object["wake_latency_ms"] as? [String: Double])?.keys.sorted() == ["p50", "p99"])
+    }
 }
+

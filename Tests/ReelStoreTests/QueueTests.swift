@@ -223,3 +223,43 @@ struct MigrationTests {
         #expect(applied.sorted() == Migrator.all.map(\.version))
     }
 }
+
+@Suite("Batch moves and wake-ups")
+struct BatchAndWakeTests {
+    @Test func completeAndClaimMovesToTheNextBatchInOneStatement() async throws {
+        let f = try await QueueFixture("move")
+        try await f.queue.enqueue(f.tasks(5))
+        let first = try await f.queue.claim(stages: ["analyze"], limit: 2, worker: "w", lease: .seconds(60))
+        let stale = Lease(taskID: first[0].lease.taskID, token: UUID())
+        let (done, next) = try await f.queue.completeAndClaim(
+            [first[1].lease, stale], stages: ["analyze"], limit: 2, worker: "w", lease: .seconds(60))
+        #expect(done == [first[1].lease.taskID])
+        #expect(next.map(\.chunkIndex) == [2, 3])
+        #expect(try await f.state(of: first[0].lease.taskID) == "running")
+        await f.pool.close()
+    }
+
+    @Test func aSignalSentBeforeTheWaitIsNotLost() async {
+        let signal = WakeSignal()
+        let seen = signal.generation
+        signal.signal()
+        let start = ContinuousClock.now
+        await signal.wait(after: seen, timeout: .seconds(30))
+        #expect(ContinuousClock.now - start < .seconds(5))
+    }
+
+    @Test func signalWakesOnlyAsManyWaitersAsAsked() async {
+        let signal = WakeSignal()
+        let seen = signal.generation
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<3 { group.addTask { await signal.wait(after: seen, timeout: .seconds(30)) } }
+            while signal.waiterCount < 3 { await Task.yield() }
+            signal.signal(waking: 1)
+            await group.next()
+            #expect(signal.waiterCount == 2)
+            signal.signal()
+            await group.waitForAll()
+        }
+        #expect(signal.waiterCount == 0)
+    }
+}

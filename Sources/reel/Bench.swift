@@ -1,0 +1,61 @@
+import ArgumentParser
+import Foundation
+import ReelStore
+
+/// `reel bench …`: measurements recorded in docs/benchmarks.md.
+struct Bench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure Reel's throughput and latency.", subcommands: [QueueBench.self])
+}
+
+/// `reel bench queue`: enqueue, burn-down and wake-up of the Postgres task queue.
+struct QueueBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "queue",
+        abstract: "Enqueue N no-op tasks, burn them down with W workers, and time idle wake-ups.",
+        discussion: """
+            Without --database-url an embedded PostgreSQL (durable settings) is started in a temporary directory \
+            and removed afterwards.
+            """)
+
+    @Option(help: "Tasks to enqueue and burn down.") var tasks = 20_000
+    @Option(help: "Concurrent workers.") var workers = 8
+    @Option(help: "Tasks per claim and per completion statement.") var batch = 100
+    @Option(help: "postgres:// URL or key=value connection string of a server to use.") var databaseURL: String?
+    @Flag(help: "Print one JSON object.") var json = false
+
+    func run() async throws {
+        let logger = CLILogging.logger("reel.bench", level: .warning)
+        let options = QueueBenchmark.Options(tasks: tasks, workers: workers, batch: batch)
+        let result: QueueBenchmark.Result
+        if let databaseURL {
+            result = try await QueueBenchmark.run(url: databaseURL, options: options, logger: logger)
+        } else {
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("reel-bench-\(UUID().uuidString.prefix(8))")
+            let server = try EmbeddedPostgres(.init(directory: directory), logger: logger)
+            try await server.start()
+            do {
+                try await server.createDatabase("reel_bench")
+                result = try await QueueBenchmark.run(url: server.url(database: "reel_bench"), options: options, logger: logger)
+                try await server.stop()
+                try? FileManager.default.removeItem(at: directory)
+            } catch {
+                try? await server.stop()
+                try? FileManager.default.removeItem(at: directory)
+                throw error
+            }
+        }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            print(String(decoding: try encoder.encode(result), as: UTF8.self))
+        } else {
+            print("tasks \(result.tasks), workers \(result.workers), batch \(batch)")
+            print("enqueue      \(Int(result.enqueuePerSec)) tasks/s")
+            print("burn-down    \(Int(result.burnDownPerSec)) tasks/s (completed \(result.completed), duplicates \(result.duplicates))")
+            print("claim        p50 \(result.claimLatencyMs.p50) ms, p99 \(result.claimLatencyMs.p99) ms")
+            print("idle wake    p50 \(result.wakeLatencyMs.p50) ms, p99 \(result.wakeLatencyMs.p99) ms")
+        }
+        if result.duplicates > 0 || result.completed != result.tasks { throw ExitCode(1) }
+    }
+}

@@ -1,0 +1,35 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ReelPostgres
+import ReelStore
+
+/// `reel migrate`: applies Reel's schema to a database.
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Apply Reel's database migrations.",
+        discussion: "Idempotent, and safe to run from several processes at once (an advisory lock orders them).")
+
+    @Option(help: "postgres:// URL or key=value connection string (default: $REEL_DATABASE_URL).")
+    var databaseURL: String?
+
+    func run() async throws {
+        guard let url = databaseURL ?? ProcessInfo.processInfo.environment["REEL_DATABASE_URL"], !url.isEmpty else {
+            throw ValidationError("give --database-url or set REEL_DATABASE_URL")
+        }
+        let connection = try await PostgresConnection.connect(url)
+        let applied = try await Migrator.migrate(connection, logger: CLILogging.logger("reel.migrate"))
+        await connection.close()
+        print(applied.isEmpty ? "schema is up to date" : "applied migrations \(applied.map(String.init).joined(separator: ", "))")
+    }
+}
+
+/// How the CLI logs: to standard error, info and worse unless `REEL_LOG_LEVEL` says otherwise.
+enum CLILogging {
+    static func logger(_ label: String, level: Logger.Level? = nil) -> Logger {
+        var logger = Logger(label: label) { StreamLogHandler.standardError(label: $0) }
+        let fromEnvironment = ProcessInfo.processInfo.environment["REEL_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:))
+        logger.logLevel = fromEnvironment ?? level ?? .info
+        return logger
+    }
+}
