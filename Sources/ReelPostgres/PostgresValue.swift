@@ -21,27 +21,18 @@ extension String: PostgresEncodable, PostgresDecodable {
     public init(postgresText text: String) { self = text }
 }
 
-extension Int: PostgresEncodable, PostgresDecodable {
+extension Int: PostgresEncodable, PostgresDecodable {}
+extension Int64: PostgresEncodable, PostgresDecodable {}
+extension Int32: PostgresEncodable, PostgresDecodable {}
+
+extension PostgresEncodable where Self: FixedWidthInteger {
     public var postgresText: String { String(self) }
-    public init(postgresText text: String) throws(PostgresError) {
-        guard let v = Int(text) else { throw decodingError(text, "an integer") }
-        self = v
-    }
 }
 
-extension Int64: PostgresEncodable, PostgresDecodable {
-    public var postgresText: String { String(self) }
+extension PostgresDecodable where Self: FixedWidthInteger {
     public init(postgresText text: String) throws(PostgresError) {
-        guard let v = Int64(text) else { throw decodingError(text, "a bigint") }
-        self = v
-    }
-}
-
-extension Int32: PostgresEncodable, PostgresDecodable {
-    public var postgresText: String { String(self) }
-    public init(postgresText text: String) throws(PostgresError) {
-        guard let v = Int32(text) else { throw decodingError(text, "an integer") }
-        self = v
+        guard let value = Self(text) else { throw decodingError(text, "a \(Self.self)") }
+        self = value
     }
 }
 
