@@ -156,7 +156,9 @@ public struct TaskQueue: Sendable {
     /// skipping rows other claimers hold. Each claim counts an attempt and issues a new fencing token.
     public func claim(stages: [String], limit: Int, worker: String, lease: Duration) async throws -> [ClaimedTask] {
         let rows = try await claimGate.withPermit {
-            try await pool.query("WITH \(Self.claimCTE) SELECT * FROM claimed", [stages, limit, worker, lease.seconds])
+            try await pool.query(
+                "WITH \(Self.claimCTE) SELECT * FROM claimed WHERE (SELECT count(*) FROM claim_notified) >= 0",
+                [stages, limit, worker, lease.seconds])
         }
         return try Self.claimedTasks(rows)
     }
@@ -172,7 +174,7 @@ public struct TaskQueue: Sendable {
             """
             WITH \(Self.claimCTE),
             \(Self.completeCTE(ids: "$5", tokens: "$6"))
-            SELECT *, NULL::bigint AS completed_id FROM claimed
+            SELECT *, NULL::bigint AS completed_id FROM claimed WHERE (SELECT count(*) FROM claim_notified) >= 0
             UNION ALL
             SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, id FROM done
             WHERE (SELECT count(*) FROM notified) >= 0
@@ -186,7 +188,8 @@ public struct TaskQueue: Sendable {
         return (completed, try Self.claimedTasks(claimedRows))
     }
 
-    /// Picks ready tasks with `FOR UPDATE SKIP LOCKED` and leases them: $1 stages, $2 limit, $3 worker, $4 seconds.
+    /// Picks ready tasks with `FOR UPDATE SKIP LOCKED` and leases them (`claimed`), notifying their jobs
+    /// (`claim_notified`): $1 stages, $2 limit, $3 worker, $4 seconds.
     private static let claimCTE = """
         next AS (
             SELECT id FROM job_queue
@@ -203,6 +206,9 @@ public struct TaskQueue: Sendable {
             FROM next WHERE q.id = next.id
             RETURNING q.id, q.lease_token, q.job_id, q.generation, q.stage, q.chunk_index, q.attempt, q.max_attempts,
                       q.payload, q.lease_expires_at
+        ),
+        claim_notified AS (
+            SELECT pg_notify('\(jobsChannel)', job_id::text) FROM (SELECT DISTINCT job_id FROM claimed) j
         )
         """
 

@@ -181,7 +181,13 @@ struct QueueTests {
         var seen: [String: String] = [:]
         while seen.count < 2, case .notification(let n)? = await events.next() { seen[n.channel] = n.payload }
         #expect(seen == [TaskQueue.queueChannel: "analyze", TaskQueue.jobsChannel: String(f.jobID)])
+        // Claiming and completing are state changes too: each tells the job's channel once per statement.
         let claimed = try await f.queue.claim(stages: ["analyze"], limit: 50, worker: "w", lease: .seconds(60))
+        guard case .notification(let running)? = await events.next() else {
+            Issue.record("no notification for the claims")
+            return
+        }
+        #expect(running.channel == TaskQueue.jobsChannel && running.payload == String(f.jobID))
         _ = try await f.queue.complete(claimed.map(\.lease))
         guard case .notification(let done)? = await events.next() else {
             Issue.record("no notification for the completions")
