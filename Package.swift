@@ -34,13 +34,14 @@ let package = Package(
         .target(name: "ReelYAML", dependencies: ["CYAML"]),
         .target(name: "ReelAPI", dependencies: ["ReelYAML"]),
         .target(name: "ReelPostgres", dependencies: ["CPostgres"]),
+        .target(name: "ReelMedia", dependencies: ["CFFmpeg"]),
         .target(
             name: "ReelStore",
             dependencies: ["ReelPostgres", .product(name: "Logging", package: "swift-log")]),
         .executableTarget(
             name: "reel",
             dependencies: [
-                "ReelAPI", "ReelYAML", "ReelPostgres", "ReelStore", "CPostgres", "CCurl", "CFFmpeg",
+                "ReelAPI", "ReelYAML", "ReelPostgres", "ReelStore", "ReelMedia", "CPostgres", "CCurl", "CFFmpeg",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .target(name: "ReelTestSupport", dependencies: ["ReelPostgres", "ReelStore"]),
@@ -50,6 +51,7 @@ let package = Package(
         .testTarget(name: "ReelAPITests", dependencies: ["ReelAPI", "ReelYAML", "ReelTestSupport"]),
         .testTarget(name: "ReelPostgresTests", dependencies: ["ReelPostgres", "ReelTestSupport"]),
         .testTarget(name: "ReelStoreTests", dependencies: ["ReelStore", "ReelPostgres", "ReelTestSupport"]),
+        .testTarget(name: "ReelMediaTests", dependencies: ["ReelMedia", "ReelTestSupport"]),
         .testTarget(name: "ReelCLITests", dependencies: ["reel", "ReelAPI", "ReelTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

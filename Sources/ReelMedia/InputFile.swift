@@ -1,0 +1,47 @@
+import CFFmpeg
+import Foundation
+
+/// An opened media file: owns its `AVFormatContext` and closes it in `deinit`. Not thread-safe; used by one
+/// operation at a time, off Swift's cooperative threads (see `MediaEngine`).
+final class InputFile {
+    let context: UnsafeMutablePointer<AVFormatContext>
+    let path: String
+
+    init(path: String) throws(MediaError) {
+        self.path = path
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw MediaError(.notFound, "no such file", path: path)
+        }
+        if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int, size == 0 {
+            throw MediaError(.invalidData, "the file is empty", path: path)
+        }
+        var context: UnsafeMutablePointer<AVFormatContext>?
+        let opened = avformat_open_input(&context, path, nil, nil)
+        guard opened >= 0, let context else { throw MediaError.ffmpeg(opened, "cannot open", path: path) }
+        let found = avformat_find_stream_info(context, nil)
+        guard found >= 0 else {
+            var doomed: UnsafeMutablePointer<AVFormatContext>? = context
+            avformat_close_input(&doomed)
+            throw MediaError.ffmpeg(found, "cannot read stream information", path: path)
+        }
+        self.context = context
+    }
+
+    deinit {
+        var doomed: UnsafeMutablePointer<AVFormatContext>? = context
+        avformat_close_input(&doomed)
+    }
+
+    var streamCount: Int { Int(context.pointee.nb_streams) }
+
+    func stream(_ index: Int) -> UnsafeMutablePointer<AVStream> { context.pointee.streams[index]! }
+
+    /// The index of the best stream of `type`, or `nil`.
+    func bestStream(_ type: AVMediaType) -> Int? {
+        let index = av_find_best_stream(context, type, -1, -1, nil, 0)
+        return index >= 0 ? Int(index) : nil
+    }
+
+    /// The short name of the container ("mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm", "mpegts").
+    var formatName: String { String(cString: context.pointee.iformat.pointee.name) }
+}

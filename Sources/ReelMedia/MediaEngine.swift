@@ -1,0 +1,43 @@
+import Dispatch
+import Foundation
+
+/// Reel's media operations. Each runs on a dispatch thread, never on Swift's cooperative threads: libavformat
+/// reads and writes files with blocking calls.
+public enum MediaEngine {
+    private static let queue = DispatchQueue(label: "reel.media", qos: .utility, attributes: .concurrent)
+
+    private static func offload<T: Sendable>(_ work: @escaping @Sendable () throws(MediaError) -> T) async throws(MediaError) -> T {
+        let result: Result<T, MediaError> = await withCheckedContinuation { continuation in
+            queue.async {
+                do throws(MediaError) { continuation.resume(returning: .success(try work())) } catch {
+                    continuation.resume(returning: .failure(error))
+                }
+            }
+        }
+        return try result.get()
+    }
+
+    /// What `path` holds; with `keyframes`, also the video keyframe times (reads every packet).
+    public static func probe(_ path: String, keyframes: Bool = false) async throws(MediaError) -> MediaInfo {
+        try await offload { () throws(MediaError) in try InputFile(path: path).probe(keyframes: keyframes) }
+    }
+
+    /// Splits `path` by stream copy into chunks of about `targetSeconds` (each starting at the first video keyframe
+    /// at or after its boundary, or earlier when it would pass `maxBytes`) written into `outputDirectory`.
+    public static func split(
+        _ path: String, targetSeconds: Double, maxBytes: Int = .max, outputDirectory: String
+    ) async throws(MediaError) -> [Chunk] {
+        guard targetSeconds > 0 else { throw MediaError(.unsupported, "targetSeconds must be positive", path: path) }
+        do {
+            try FileManager.default.createDirectory(atPath: outputDirectory, withIntermediateDirectories: true)
+        } catch {
+            throw MediaError(.ioError, "cannot create \(outputDirectory): \(error.localizedDescription)", path: path)
+        }
+        return try await offload { () throws(MediaError) in
+            try Splitter(
+                input: try InputFile(path: path), targetSeconds: targetSeconds, maxBytes: maxBytes,
+                outputDirectory: outputDirectory
+            ).run()
+        }
+    }
+}

@@ -1,0 +1,67 @@
+import CFFmpeg
+import Foundation
+
+/// A media file being written: owns its `AVFormatContext` and I/O, writes under a temporary name and renames it
+/// into place only when the trailer is written, so a crash never leaves a half file under the final name.
+final class OutputFile {
+    let context: UnsafeMutablePointer<AVFormatContext>
+    let path: String
+    let temporaryPath: String
+    /// Output stream index by input stream index.
+    private(set) var streamMap: [Int: Int] = [:]
+    private var finished = false
+
+    init(path: String, format: String, copying streams: [UnsafeMutablePointer<AVStream>], inputIndices: [Int])
+        throws(MediaError)
+    {
+        self.path = path
+        temporaryPath = path + ".partial"
+        var context: UnsafeMutablePointer<AVFormatContext>?
+        let rc = avformat_alloc_output_context2(&context, nil, format, temporaryPath)
+        guard rc >= 0, let context else { throw MediaError.ffmpeg(rc, "cannot create a \(format) output", path: path) }
+        self.context = context
+        for (stream, inputIndex) in zip(streams, inputIndices) {
+            guard let out = avformat_new_stream(context, nil) else {
+                throw MediaError(.ioError, "cannot add a stream", path: path)
+            }
+            let copied = avcodec_parameters_copy(out.pointee.codecpar, stream.pointee.codecpar)
+            guard copied >= 0 else { throw MediaError.ffmpeg(copied, "cannot copy codec parameters", path: path) }
+            out.pointee.codecpar.pointee.codec_tag = 0
+            out.pointee.time_base = stream.pointee.time_base
+            streamMap[inputIndex] = Int(out.pointee.index)
+        }
+        let opened = avio_open(&context.pointee.pb, temporaryPath, AVIO_FLAG_WRITE)
+        guard opened >= 0 else { throw MediaError.ffmpeg(opened, "cannot open for writing", path: temporaryPath) }
+        let header = avformat_write_header(context, nil)
+        guard header >= 0 else { throw MediaError.ffmpeg(header, "cannot write the header", path: path) }
+    }
+
+    deinit {
+        if !finished {
+            avio_closep(&context.pointee.pb)
+            unlink(temporaryPath)
+        }
+        avformat_free_context(context)
+    }
+
+    /// Time base the muxer chose for output stream `index`.
+    func timeBase(_ index: Int) -> AVRational { context.pointee.streams[index]!.pointee.time_base }
+
+    /// Writes a packet already addressed to an output stream, timestamps in that stream's time base.
+    func write(_ packet: UnsafeMutablePointer<AVPacket>) throws(MediaError) {
+        let rc = av_interleaved_write_frame(context, packet)
+        guard rc >= 0 else { throw MediaError.ffmpeg(rc, "cannot write a packet", path: path) }
+    }
+
+    /// Writes the trailer, closes the file and renames it into place; returns its size in bytes.
+    func finish() throws(MediaError) -> Int {
+        let trailer = av_write_trailer(context)
+        avio_closep(&context.pointee.pb)
+        guard trailer >= 0 else { throw MediaError.ffmpeg(trailer, "cannot write the trailer", path: path) }
+        guard rename(temporaryPath, path) == 0 else {
+            throw MediaError(.ioError, "cannot rename \(temporaryPath): \(String(cString: strerror(errno)))", path: path)
+        }
+        finished = true
+        return ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0
+    }
+}

@@ -1,0 +1,79 @@
+import ArgumentParser
+import Foundation
+import ReelMedia
+
+/// `reel media …`: the media engine on one file.
+struct Media: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Probe and split media files.", subcommands: [Probe.self, Split.self])
+
+    static func printJSON<T: Encodable>(_ value: T) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        print(String(decoding: try encoder.encode(value), as: UTF8.self))
+    }
+
+    /// `reel media probe FILE`.
+    struct Probe: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show a file's container and streams.")
+
+        @Argument(help: "The media file.") var file: String
+        @Flag(help: "Also list the video keyframe times (reads every packet).") var keyframes = false
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() async throws {
+            let info = try await MediaEngine.probe(file, keyframes: keyframes)
+            if json { return try Media.printJSON(info) }
+            print("\(file): \(info.container), \(info.duration.map { String(format: "%.3f s", $0) } ?? "unknown duration")"
+                + (info.bitRate.map { ", \($0 / 1000) kb/s" } ?? ""))
+            for s in info.streams {
+                var line = "  #\(s.index) \(s.kind.rawValue) \(s.codec)"
+                if let profile = s.profile { line += " (\(profile))" }
+                if let w = s.width, let h = s.height { line += " \(w)x\(h)" }
+                if let rate = s.frameRate { line += String(format: " %.3f fps", rate.seconds) }
+                if let rotation = s.rotation, rotation != 0 { line += " rotated \(Int(rotation))°" }
+                if let rate = s.sampleRate { line += " \(rate) Hz" }
+                if let layout = s.channelLayout { line += " \(layout)" }
+                print(line)
+            }
+            if let keyframes = info.keyframes {
+                print("  keyframes: " + keyframes.map { String(format: "%.3f", $0) }.joined(separator: " "))
+            }
+        }
+    }
+
+    /// `reel media split FILE --target-seconds S --out DIR`.
+    struct Split: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Split a file into keyframe-aligned chunks by stream copy.")
+
+        @Argument(help: "The media file.") var file: String
+        @Option(help: "Chunk length to aim for.") var targetSeconds: Double
+        @Option(help: "Largest chunk in bytes.") var maxBytes: Int?
+        @Option(help: "Directory for the chunks.") var out: String
+        @Flag(help: "Print JSON.") var json = false
+
+        struct Output: Encodable {
+            struct Item: Encodable {
+                var index: Int
+                var path: String
+                var start: Double
+                var duration: Double
+                var bytes: Int
+            }
+            var chunks: [Item]
+        }
+
+        func run() async throws {
+            let chunks = try await MediaEngine.split(
+                file, targetSeconds: targetSeconds, maxBytes: maxBytes ?? .max, outputDirectory: out)
+            if json {
+                return try Media.printJSON(
+                    Output(chunks: chunks.map { .init(index: $0.index, path: $0.path, start: $0.start, duration: $0.duration, bytes: $0.bytes) }))
+            }
+            for c in chunks {
+                print(String(format: "%@  start %.3f s  duration %.3f s  %d bytes", c.path, c.start, c.duration, c.bytes))
+            }
+        }
+    }
+}

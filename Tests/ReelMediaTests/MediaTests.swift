@@ -1,0 +1,156 @@
+import Foundation
+import ReelMedia
+import ReelTestSupport
+import Testing
+
+@Suite("Probe")
+struct ProbeTests {
+    @Test func sampleVideo() async throws {
+        let dir = try TemporaryDirectory(prefix: "probe")
+        let path = try await SampleMedia.sample(in: dir)
+        let info = try await MediaEngine.probe(path, keyframes: true)
+        #expect(info.container.contains("mp4"))
+        #expect(abs((info.duration ?? 0) - 12) < 0.05)
+        #expect((info.bitRate ?? 0) > 0)
+        let video = try #require(info.streams.first { $0.kind == .video })
+        #expect(video.codec == "h264")
+        #expect(video.profile == "High")
+        #expect(video.width == 320 && video.height == 240)
+        #expect(video.frameRate == Rational(25, 1))
+        #expect(video.rotation == 0)
+        let audio = try #require(info.streams.first { $0.kind == .audio })
+        #expect(audio.codec == "aac")
+        #expect(audio.sampleRate == 48000)
+        #expect(audio.channelLayout == "stereo")
+        // Forced keyframes at every scene start (x264 may add its own at a cut).
+        let keyframes = try #require(info.keyframes)
+        for t in [0.0, 2, 4, 6, 8, 10] { #expect(keyframes.contains { abs($0 - t) < 0.001 }, "no keyframe at \(t)") }
+    }
+
+    @Test func rotationFromTheDisplayMatrix() async throws {
+        let dir = try TemporaryDirectory(prefix: "rotate")
+        let source = try await SampleMedia.sample(in: dir, seconds: 2)
+        let rotated = dir.path("rotated.mp4")
+        try await SampleMedia.ffmpeg(["-i", source, "-c", "copy", "-metadata:s:v", "rotate=90", rotated])
+        let video = try #require(try await MediaEngine.probe(rotated).streams.first { $0.kind == .video })
+        #expect(video.rotation == 270 || video.rotation == 90 || video.rotation == -90)
+    }
+
+    @Test func badFilesGiveClearErrors() async throws {
+        let dir = try TemporaryDirectory(prefix: "bad")
+        let empty = try dir.write("empty.mp4", "")
+        let text = try dir.write("notes.mp4", "this is not a video\n")
+        let source = try await SampleMedia.sample(in: dir, seconds: 2)
+        let truncated = dir.path("truncated.mp4")
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: source))
+        try bytes.prefix(bytes.count / 3).write(to: URL(fileURLWithPath: truncated))
+        for (path, code) in [(empty, MediaError.Code.invalidData), (text, .invalidData), (dir.path("missing.mp4"), .notFound)] {
+            let error = await #expect(throws: MediaError.self) { try await MediaEngine.probe(path) }
+            #expect(error?.code == code, "\(path): \(String(describing: error))")
+            #expect(error?.path == path)
+        }
+        // A file cut short either fails to open or splits into what it holds, never crashes.
+        do {
+            let chunks = try await MediaEngine.split(truncated, targetSeconds: 1, outputDirectory: dir.path("t-chunks"))
+            #expect(chunks.allSatisfy { $0.bytes > 0 })
+        } catch {
+            #expect(error.code == .invalidData)
+        }
+    }
+}
+
+@Suite("Split")
+struct SplitTests {
+    /// Checks chunks with the real ffprobe/ffmpeg: each starts with a keyframe at time 0 (or within the reorder
+    /// delay, for containers that cannot hold negative timestamps), decodes cleanly, and together they cover the
+    /// source; each chunk's start offset is a keyframe time of the source.
+    func verify(_ chunks: [Chunk], source: String, expectVideo: Bool = true) async throws {
+        #expect(!chunks.isEmpty)
+        let sourceDuration = try #require(Double(try await SampleMedia.ffprobe(["-show_entries", "format=duration", "-of", "csv=p=0", source]).first ?? ""))
+        let packetLines = try await SampleMedia.ffprobe(
+            ["-select_streams", "v", "-show_entries", "packet=pts_time,flags", "-of", "csv=p=0", source])
+        let absoluteKeys = packetLines.compactMap { line -> Double? in
+            let fields = line.split(separator: ",")
+            guard fields.count >= 2, fields[1].hasPrefix("K") else { return nil }
+            return Double(fields[0])
+        }
+        // Chunk offsets count from the source's first keyframe (MPEG-TS starts at 1.4 s, for one).
+        let sourceKeys = absoluteKeys.map { $0 - (absoluteKeys.min() ?? 0) }
+        var total = 0.0
+        for chunk in chunks {
+            #expect(try await SampleMedia.decodeErrors(chunk.path) == "", "\(chunk.path)")
+            let duration = try #require(Double(try await SampleMedia.ffprobe(["-show_entries", "format=duration", "-of", "csv=p=0", chunk.path]).first ?? ""))
+            #expect(abs(duration - chunk.duration) < 0.2, "\(chunk.path): ffprobe \(duration) vs \(chunk.duration)")
+            total += chunk.duration
+            if expectVideo {
+                let first = try await SampleMedia.ffprobe(
+                    ["-select_streams", "v", "-show_entries", "packet=pts_time,flags", "-of", "csv=p=0", "-read_intervals", "%+#1", chunk.path])
+                let fields = first.first?.split(separator: ",") ?? []
+                #expect(fields.count >= 2 && fields[1].hasPrefix("K"), "\(chunk.path) starts with \(first)")
+                // MP4 keeps B-frame delay in an edit list; Matroska and MPEG-TS shift timestamps non-negative
+                // (MPEG-TS adds its mux delay too), so their first frame may sit a few frames after 0.
+                #expect((fields.first.flatMap { Double($0) } ?? 9) <= 0.2, "\(chunk.path) starts at \(first)")
+                #expect(sourceKeys.contains { abs($0 - chunk.start) < 0.001 }, "chunk start \(chunk.start) is no source keyframe")
+            }
+        }
+        #expect(abs(total - sourceDuration) < 0.041, "chunks add up to \(total), source is \(sourceDuration)")
+        #expect(chunks.map(\.index) == Array(0..<chunks.count))
+    }
+
+    @Test func mp4WithBFramesAtKeyframesAfterEachBoundary() async throws {
+        let dir = try TemporaryDirectory(prefix: "split")
+        let source = try await SampleMedia.sample(in: dir)
+        let chunks = try await MediaEngine.split(source, targetSeconds: 3, outputDirectory: dir.path("chunks"))
+        // Boundaries at 3 and 6+3: the first keyframes at or after them are 4 and (7.96 or 8).
+        #expect(chunks.count == 3)
+        #expect(chunks.first?.start == 0)
+        #expect(abs((chunks.dropFirst().first?.start ?? 0) - 4) < 0.001)
+        #expect(chunks[1].startExact.seconds == chunks[1].start)
+        try await verify(chunks, source: source)
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir.path("chunks")).filter { $0.hasSuffix(".partial") }
+        #expect(leftovers.isEmpty)
+    }
+
+    @Test func maxBytesCutsEarlierAtAKeyframe() async throws {
+        let dir = try TemporaryDirectory(prefix: "bytes")
+        let source = try await SampleMedia.sample(in: dir)
+        let chunks = try await MediaEngine.split(source, targetSeconds: 60, maxBytes: 1_000_000, outputDirectory: dir.path("c"))
+        #expect(chunks.count > 1)
+        try await verify(chunks, source: source)
+    }
+
+    @Test(arguments: [("mkv", ["-c", "copy"]), ("ts", ["-c", "copy"]), ("webm", ["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-g", "25", "-c:a", "libopus"]), ("mp4", ["-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "keyint=25:log-level=error", "-tag:v", "hvc1", "-c:a", "copy"])])
+    func otherContainersAndCodecs(ext: String, codecArguments: [String]) async throws {
+        let dir = try TemporaryDirectory(prefix: "fmt")
+        let source = try await SampleMedia.sample(in: dir, seconds: 6)
+        let converted = dir.path("converted.\(ext)")
+        try await SampleMedia.ffmpeg(["-i", source] + codecArguments + [converted])
+        let chunks = try await MediaEngine.split(converted, targetSeconds: 2, outputDirectory: dir.path("c"))
+        #expect(chunks.count >= 2)
+        try await verify(chunks, source: converted)
+    }
+
+    @Test func audioOnlyAndVideoOnly() async throws {
+        let dir = try TemporaryDirectory(prefix: "av")
+        let source = try await SampleMedia.sample(in: dir, seconds: 6)
+        let audio = dir.path("audio.m4a")
+        let video = dir.path("video.mp4")
+        try await SampleMedia.ffmpeg(["-i", source, "-vn", "-c", "copy", audio])
+        try await SampleMedia.ffmpeg(["-i", source, "-an", "-c", "copy", video])
+        let audioChunks = try await MediaEngine.split(audio, targetSeconds: 2, outputDirectory: dir.path("a"))
+        #expect(audioChunks.count >= 3)  // AAC priming may leave a last chunk of a few frames
+        try await verify(audioChunks, source: audio, expectVideo: false)
+        let videoChunks = try await MediaEngine.split(video, targetSeconds: 2, outputDirectory: dir.path("v"))
+        #expect(videoChunks.count == 3)
+        try await verify(videoChunks, source: video)
+    }
+
+    @Test func oneFrameVideo() async throws {
+        let dir = try TemporaryDirectory(prefix: "one")
+        let path = dir.path("one.mp4")
+        try await SampleMedia.ffmpeg(["-f", "lavfi", "-i", "testsrc2=size=64x64:rate=25", "-frames:v", "1", "-c:v", "libx264", path])
+        let chunks = try await MediaEngine.split(path, targetSeconds: 1, outputDirectory: dir.path("c"))
+        #expect(chunks.count == 1)
+        #expect(try await SampleMedia.decodeErrors(chunks[0].path) == "")
+    }
+}
