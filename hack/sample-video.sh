@@ -11,7 +11,7 @@ sources=(
     "testsrc2=size=320x240:rate=25"
     "smptebars=size=320x240:rate=25"
     "mandelbrot=size=320x240:rate=25"
-    "color=c=0x2040c0:size=320x240:rate=25,noise=alls=40:allf=t"
+    "color=c=0xf0e060:size=320x240:rate=25,noise=alls=30:allf=t"
     "rgbtestsrc=size=320x240:rate=25"
     "life=size=320x240:rate=25:mold=10:ratio=0.5:death_color=#103010:life_color=#f0f060"
 )

@@ -40,4 +40,14 @@ public enum MediaEngine {
             ).run()
         }
     }
+
+    /// Hard cuts and per-scene summaries, scored as FFmpeg's `scdet` scores them (`threshold` on its 0–100
+    /// scale; 10 is scdet's default), with cuts closer than `minSceneSeconds` suppressed.
+    public static func detectScenes(_ path: String, threshold: Double = 10, minSceneSeconds: Double = 0.5)
+        async throws(MediaError) -> SceneReport
+    {
+        try await offload { () throws(MediaError) in
+            try SceneDetector(input: try InputFile(path: path), threshold: threshold, minSceneSeconds: minSceneSeconds).run()
+        }
+    }
 }

@@ -5,7 +5,7 @@ import ReelMedia
 /// `reel media …`: the media engine on one file.
 struct Media: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Probe and split media files.", subcommands: [Probe.self, Split.self])
+        abstract: "Probe, split and analyze media files.", subcommands: [Probe.self, Split.self, Scenes.self])
 
     static func printJSON<T: Encodable>(_ value: T) throws {
         let encoder = JSONEncoder()
@@ -73,6 +73,26 @@ struct Media: AsyncParsableCommand {
             }
             for c in chunks {
                 print(String(format: "%@  start %.3f s  duration %.3f s  %d bytes", c.path, c.start, c.duration, c.bytes))
+            }
+        }
+    }
+
+    /// `reel media scenes FILE`.
+    struct Scenes: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Find hard cuts (scored as FFmpeg's scdet) and summarize each scene.")
+
+        @Argument(help: "The media file.") var file: String
+        @Option(help: "Cut threshold on scdet's 0-100 scale.") var threshold: Double = 10
+        @Option(help: "Cuts closer together than this are suppressed.") var minSceneSeconds: Double = 0.5
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() async throws {
+            let report = try await MediaEngine.detectScenes(file, threshold: threshold, minSceneSeconds: minSceneSeconds)
+            if json { return try Media.printJSON(report) }
+            for cut in report.cuts { print(String(format: "cut   %8.3f s  score %.1f", cut.time, cut.score)) }
+            for scene in report.scenes {
+                print(String(format: "scene %8.3f – %8.3f s  luma %.2f  motion %.3f", scene.start, scene.end, scene.meanLuma, scene.motion))
             }
         }
     }

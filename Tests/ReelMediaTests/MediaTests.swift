@@ -154,3 +154,45 @@ struct SplitTests {
         #expect(try await SampleMedia.decodeErrors(chunks[0].path) == "")
     }
 }
+
+@Suite("Scene detection")
+struct SceneTests {
+    @Test func findsEveryHardCutOfTheSampleAndNothingElse() async throws {
+        let dir = try TemporaryDirectory(prefix: "scenes")
+        let source = try await SampleMedia.sample(in: dir)
+        let report = try await MediaEngine.detectScenes(source)
+        let frame = 1.0 / 25
+        #expect(report.cuts.count == 5, "\(report.cuts)")
+        for (cut, expected) in zip(report.cuts, [2.0, 4, 6, 8, 10]) {
+            #expect(abs(cut.time - expected) <= frame, "cut at \(cut.time), expected \(expected)")
+            #expect(cut.score >= 10)
+        }
+        #expect(report.scenes.count == 6)
+        #expect(report.scenes.first?.start == 0)
+        #expect(abs((report.scenes.last?.end ?? 0) - 12) <= frame)
+        for scene in report.scenes {
+            #expect((0...1).contains(scene.meanLuma) && (0...1).contains(scene.motion))
+        }
+        // Scenes differ in brightness: the summary tells them apart.
+        #expect(Set(report.scenes.map { ($0.meanLuma * 10).rounded() }).count >= 4)
+    }
+
+    @Test func minSceneSecondsSuppressesCloseCuts() async throws {
+        let dir = try TemporaryDirectory(prefix: "mins")
+        let source = try await SampleMedia.sample(in: dir)
+        let report = try await MediaEngine.detectScenes(source, minSceneSeconds: 3)
+        #expect(report.cuts.map(\.time) == [4, 8])
+        let none = try await MediaEngine.detectScenes(source, threshold: 99)
+        #expect(none.cuts.isEmpty)
+        #expect(none.scenes.count == 1)
+    }
+
+    @Test func audioOnlyHasNoScenes() async throws {
+        let dir = try TemporaryDirectory(prefix: "noscene")
+        let source = try await SampleMedia.sample(in: dir, seconds: 2)
+        let audio = dir.path("a.m4a")
+        try await SampleMedia.ffmpeg(["-i", source, "-vn", "-c", "copy", audio])
+        let error = await #expect(throws: MediaError.self) { try await MediaEngine.detectScenes(audio) }
+        #expect(error?.code == .unsupported)
+    }
+}

@@ -1,0 +1,181 @@
+import CFFmpeg
+import Foundation
+
+/// A hard cut: where it is and how strongly the picture changed there (FFmpeg scdet's score, 0–100).
+public struct SceneCut: Sendable, Codable, Equatable {
+    public var time: Double
+    public var score: Double
+}
+
+/// A stretch between cuts, summarized for the local analyzer.
+public struct SceneSummary: Sendable, Codable, Equatable {
+    public var start: Double
+    public var end: Double
+    /// Mean luma, 0 (black) to 1 (white).
+    public var meanLuma: Double
+    /// Mean frame-to-frame change, 0 (still) to 1.
+    public var motion: Double
+}
+
+/// What scene detection found.
+public struct SceneReport: Sendable, Codable, Equatable {
+    public var cuts: [SceneCut]
+    public var scenes: [SceneSummary]
+}
+
+/// Decodes the video (libavcodec, with the codec's own threads), scales each frame's luma down (libswscale) and
+/// scores each frame against the previous one as FFmpeg's `scdet` does: the mean absolute frame difference
+/// (MAFD, percent of full scale), and the score min(MAFD, |MAFD − previous MAFD|). A frame whose score reaches the
+/// threshold is a cut, unless it comes sooner than `minSceneSeconds` after the last one.
+struct SceneDetector {
+    let input: InputFile
+    let threshold: Double
+    let minSceneSeconds: Double
+    /// Width of the luma thumbnail compared (height keeps the aspect).
+    let analysisWidth = 160
+
+    func run() throws(MediaError) -> SceneReport {
+        guard let videoIndex = input.bestStream(AVMEDIA_TYPE_VIDEO) else {
+            throw MediaError(.unsupported, "no video stream", path: input.path)
+        }
+        let stream = input.stream(videoIndex)
+        let timeBase = Rational(stream.pointee.time_base)
+        guard let decoder = avcodec_find_decoder(stream.pointee.codecpar.pointee.codec_id) else {
+            throw MediaError(.unsupported, "no decoder for \(String(cString: avcodec_get_name(stream.pointee.codecpar.pointee.codec_id)))", path: input.path)
+        }
+        var codec = avcodec_alloc_context3(decoder)
+        defer { avcodec_free_context(&codec) }
+        guard let codec else { throw MediaError(.ioError, "cannot allocate a decoder", path: input.path) }
+        let copied = avcodec_parameters_to_context(codec, stream.pointee.codecpar)
+        guard copied >= 0 else { throw MediaError.ffmpeg(copied, "cannot configure the decoder", path: input.path) }
+        codec.pointee.thread_count = 0  // as many as the codec finds useful
+        codec.pointee.thread_type = 1 | 2  // FF_THREAD_FRAME | FF_THREAD_SLICE
+        let opened = avcodec_open2(codec, decoder, nil)
+        guard opened >= 0 else { throw MediaError.ffmpeg(opened, "cannot open the decoder", path: input.path) }
+
+        var packet = av_packet_alloc()
+        var frame = av_frame_alloc()
+        defer {
+            av_packet_free(&packet)
+            av_frame_free(&frame)
+        }
+        var state = ScoreState(threshold: threshold, minSceneSeconds: minSceneSeconds)
+        var scaler: OpaquePointer?
+        defer { sws_freeContext(scaler) }
+        var thumb: [UInt8] = []
+        var thumbWidth = 0, thumbHeight = 0
+
+        func drain() throws(MediaError) {
+            while true {
+                let rc = avcodec_receive_frame(codec, frame)
+                if rc == reel_averror_eagain() || rc == reel_averror_eof() { return }
+                guard rc >= 0 else { throw MediaError.ffmpeg(rc, "cannot decode", path: input.path) }
+                let f = frame!.pointee
+                if scaler == nil {
+                    thumbWidth = min(analysisWidth, Int(f.width))
+                    thumbHeight = max(1, Int((Double(f.height) * Double(thumbWidth) / Double(max(1, f.width))).rounded()))
+                    scaler = sws_getContext(
+                        f.width, f.height, AVPixelFormat(f.format), Int32(thumbWidth), Int32(thumbHeight),
+                        AV_PIX_FMT_GRAY8, 0x20 /* SWS_AREA */, nil, nil, nil)
+                    guard scaler != nil else {
+                        throw MediaError(.unsupported, "cannot scale pixel format \(f.format)", path: input.path)
+                    }
+                    thumb = [UInt8](repeating: 0, count: thumbWidth * thumbHeight)
+                }
+                thumb.withUnsafeMutableBufferPointer { buffer in
+                    var destination: [UnsafeMutablePointer<UInt8>?] = [buffer.baseAddress, nil, nil, nil]
+                    var stride: [Int32] = [Int32(thumbWidth), 0, 0, 0]
+                    withUnsafePointer(to: frame!.pointee.data) { dataTuple in
+                        withUnsafePointer(to: frame!.pointee.linesize) { lineTuple in
+                            dataTuple.withMemoryRebound(to: UnsafePointer<UInt8>?.self, capacity: 8) { data in
+                                lineTuple.withMemoryRebound(to: Int32.self, capacity: 8) { lines in
+                                    _ = sws_scale(scaler, data, lines, 0, f.height, &destination, &stride)
+                                }
+                            }
+                        }
+                    }
+                }
+                let ticks = f.best_effort_timestamp == reel_av_nopts_value() ? f.pts : f.best_effort_timestamp
+                state.add(thumb, time: timeBase.times(ticks == reel_av_nopts_value() ? 0 : ticks).seconds)
+                av_frame_unref(frame)
+            }
+        }
+
+        while true {
+            let rc = av_read_frame(input.context, packet)
+            if rc == reel_averror_eof() { break }
+            guard rc >= 0 else { throw MediaError.ffmpeg(rc, "cannot read a packet", path: input.path) }
+            defer { av_packet_unref(packet) }
+            guard Int(packet!.pointee.stream_index) == videoIndex else { continue }
+            let sent = avcodec_send_packet(codec, packet)
+            guard sent >= 0 || sent == reel_averror_eagain() else {
+                throw MediaError.ffmpeg(sent, "cannot decode", path: input.path)
+            }
+            try drain()
+        }
+        avcodec_send_packet(codec, nil)
+        try drain()
+        return state.report()
+    }
+}
+
+/// The scdet arithmetic and the scene bookkeeping, apart from FFmpeg so it can be reasoned about alone.
+struct ScoreState {
+    let threshold: Double
+    let minSceneSeconds: Double
+    private var previous: [UInt8]?
+    private var previousMAFD = 0.0
+    private(set) var cuts: [SceneCut] = []
+    private var scenes: [SceneSummary] = []
+    private var sceneStart: Double?
+    private var lumaSum = 0.0, motionSum = 0.0, frames = 0
+    private var lastTime = 0.0, frameDuration = 0.0
+
+    init(threshold: Double, minSceneSeconds: Double) {
+        self.threshold = threshold
+        self.minSceneSeconds = minSceneSeconds
+    }
+
+    mutating func add(_ luma: [UInt8], time: Double) {
+        var sum = 0
+        for v in luma { sum += Int(v) }
+        let meanLuma = Double(sum) / Double(max(1, luma.count)) / 255
+        var mafd = 0.0
+        if let previous, previous.count == luma.count {
+            var sad = 0
+            for i in 0..<luma.count { sad += abs(Int(luma[i]) - Int(previous[i])) }
+            mafd = Double(sad) * 100 / Double(luma.count) / 256
+            let score = min(mafd, abs(mafd - previousMAFD))
+            let sinceLast = time - (cuts.last?.time ?? sceneStart ?? time)
+            if score >= threshold, sinceLast >= minSceneSeconds {
+                closeScene(at: time)
+                cuts.append(SceneCut(time: time, score: (score * 1000).rounded() / 1000))
+                sceneStart = time
+            }
+        }
+        if sceneStart == nil { sceneStart = time }
+        if time > lastTime { frameDuration = time - lastTime }
+        lastTime = time
+        previousMAFD = mafd
+        previous = luma
+        lumaSum += meanLuma
+        motionSum += mafd / 100
+        frames += 1
+    }
+
+    private mutating func closeScene(at end: Double) {
+        guard let start = sceneStart, frames > 0 else { return }
+        scenes.append(
+            SceneSummary(
+                start: start, end: end, meanLuma: (lumaSum / Double(frames) * 1000).rounded() / 1000,
+                motion: (motionSum / Double(frames) * 1000).rounded() / 1000))
+        lumaSum = 0
+        motionSum = 0
+        frames = 0
+    }
+
+    mutating func report() -> SceneReport {
+        closeScene(at: lastTime + frameDuration)
+        return SceneReport(cuts: cuts, scenes: scenes)
+    }
+}
