@@ -1,3 +1,4 @@
+import CFFmpeg
 import Dispatch
 import Foundation
 
@@ -5,8 +6,11 @@ import Foundation
 /// reads and writes files with blocking calls.
 public enum MediaEngine {
     private static let queue = DispatchQueue(label: "reel.media", qos: .utility, attributes: .concurrent)
+    /// FFmpeg logs to stderr at info level by default; Reel reports failures itself, so keep only errors.
+    private static let quietLogs: Void = av_log_set_level(16 /* AV_LOG_ERROR */)
 
     private static func offload<T: Sendable>(_ work: @escaping @Sendable () throws(MediaError) -> T) async throws(MediaError) -> T {
+        _ = quietLogs
         let result: Result<T, MediaError> = await withCheckedContinuation { continuation in
             queue.async {
                 do throws(MediaError) { continuation.resume(returning: .success(try work())) } catch {
@@ -49,5 +53,10 @@ public enum MediaEngine {
         try await offload { () throws(MediaError) in
             try SceneDetector(input: try InputFile(path: path), threshold: threshold, minSceneSeconds: minSceneSeconds).run()
         }
+    }
+
+    /// Joins `cuts` by stream copy into one MP4 at `output` (keyframe-aligned, continuous timestamps, +faststart).
+    public static func render(_ cuts: [CutRange], output: String) async throws(MediaError) -> RenderResult {
+        try await offload { () throws(MediaError) in try Renderer(cuts: cuts, output: output).run() }
     }
 }

@@ -11,9 +11,10 @@ final class OutputFile {
     private(set) var streamMap: [Int: Int] = [:]
     private var finished = false
 
-    init(path: String, format: String, copying streams: [UnsafeMutablePointer<AVStream>], inputIndices: [Int])
-        throws(MediaError)
-    {
+    init(
+        path: String, format: String, copying streams: [UnsafeMutablePointer<AVStream>], inputIndices: [Int],
+        options: [String: String] = [:]
+    ) throws(MediaError) {
         self.path = path
         temporaryPath = path + ".partial"
         var context: UnsafeMutablePointer<AVFormatContext>?
@@ -32,7 +33,10 @@ final class OutputFile {
         }
         let opened = avio_open(&context.pointee.pb, temporaryPath, AVIO_FLAG_WRITE)
         guard opened >= 0 else { throw MediaError.ffmpeg(opened, "cannot open for writing", path: temporaryPath) }
-        let header = avformat_write_header(context, nil)
+        var dictionary: OpaquePointer?
+        for (key, value) in options { av_dict_set(&dictionary, key, value, 0) }
+        defer { av_dict_free(&dictionary) }
+        let header = avformat_write_header(context, &dictionary)
         guard header >= 0 else { throw MediaError.ffmpeg(header, "cannot write the header", path: path) }
     }
 

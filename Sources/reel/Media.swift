@@ -5,7 +5,7 @@ import ReelMedia
 /// `reel media …`: the media engine on one file.
 struct Media: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Probe, split and analyze media files.", subcommands: [Probe.self, Split.self, Scenes.self])
+        abstract: "Probe, split and analyze media files.", subcommands: [Probe.self, Split.self, Scenes.self, Render.self])
 
     static func printJSON<T: Encodable>(_ value: T) throws {
         let encoder = JSONEncoder()
@@ -94,6 +94,37 @@ struct Media: AsyncParsableCommand {
             for scene in report.scenes {
                 print(String(format: "scene %8.3f – %8.3f s  luma %.2f  motion %.3f", scene.start, scene.end, scene.meanLuma, scene.motion))
             }
+        }
+    }
+
+    /// `reel media render --cut FILE:START:END … --out FILE`.
+    struct Render: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Join ranges of sources into one MP4 by stream copy.",
+            discussion: "Each range runs from the keyframe at or before START to the keyframe at or after END.")
+
+        @Option(name: .customLong("cut"), help: ArgumentHelp("A range, FILE:START:END in seconds (repeatable).", valueName: "file:start:end"))
+        var cuts: [String]
+        @Option(help: "The MP4 to write.") var out: String
+        @Flag(help: "Print JSON.") var json = false
+
+        static func parse(_ text: String) throws -> CutRange {
+            let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+            guard parts.count >= 3, let start = Double(parts[parts.count - 2]), let end = Double(parts[parts.count - 1]) else {
+                throw ValidationError("--cut \(text): expected FILE:START:END with START and END in seconds")
+            }
+            return CutRange(source: parts.dropLast(2).joined(separator: ":"), start: start, end: end)
+        }
+
+        func validate() throws {
+            guard !cuts.isEmpty else { throw ValidationError("give at least one --cut FILE:START:END") }
+            for cut in cuts { _ = try Self.parse(cut) }
+        }
+
+        func run() async throws {
+            let result = try await MediaEngine.render(try cuts.map(Self.parse), output: out)
+            if json { return try Media.printJSON(result) }
+            print(String(format: "%@: %.3f s, %d bytes", result.path, result.duration, result.bytes))
         }
     }
 }

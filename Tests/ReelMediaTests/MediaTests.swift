@@ -196,3 +196,55 @@ struct SceneTests {
         #expect(error?.code == .unsupported)
     }
 }
+
+@Suite("Render")
+struct RenderTests {
+    @Test func threeRangesPlayContinuously() async throws {
+        let dir = try TemporaryDirectory(prefix: "render")
+        let a = try await SampleMedia.sample(in: dir, name: "a.mp4")
+        let b = try await SampleMedia.sample(in: dir, name: "b.mp4")
+        let output = dir.path("render.mp4")
+        // Starts near keyframes (every 2 s), so the whole render stays within one GOP of what was asked.
+        let cuts = [CutRange(source: a, start: 0, end: 1.5), CutRange(source: a, start: 4.2, end: 6), CutRange(source: b, start: 8, end: 9)]
+        let result = try await MediaEngine.render(cuts, output: output)
+        let requested = cuts.map { $0.end - $0.start }.reduce(0, +)
+        let duration = try #require(Double(try await SampleMedia.ffprobe(["-show_entries", "format=duration", "-of", "csv=p=0", output]).first ?? ""))
+        #expect(abs(duration - requested) <= 2.0, "rendered \(duration) s for \(requested) s requested")
+        #expect(abs(result.duration - duration) < 0.1)
+        #expect(try await SampleMedia.decodeErrors(output) == "")
+        // Decode timestamps rise monotonically in every stream, across the seams.
+        let packets = try await SampleMedia.ffprobe(["-show_entries", "packet=stream_index,dts_time", "-of", "csv=p=0", output])
+        var last: [String: Double] = [:]
+        var backwards = 0
+        for line in packets {
+            let fields = line.split(separator: ",").map(String.init)
+            guard fields.count == 2, let dts = Double(fields[1]) else { continue }
+            if let previous = last[fields[0]], dts <= previous { backwards += 1 }
+            last[fields[0]] = dts
+        }
+        #expect(backwards == 0)
+        #expect(Set(packets.compactMap { $0.split(separator: ",").first.map(String.init) }) == ["0", "1"])
+        // +faststart: the index comes before the media data.
+        let head = try Data(contentsOf: URL(fileURLWithPath: output)).prefix(4096)
+        let moov = head.range(of: Data("moov".utf8)), mdat = head.range(of: Data("mdat".utf8))
+        #expect(moov != nil && (mdat == nil || moov!.lowerBound < mdat!.lowerBound))
+    }
+
+    @Test func incompatibleSourcesAreRefused() async throws {
+        let dir = try TemporaryDirectory(prefix: "incompat")
+        let a = try await SampleMedia.sample(in: dir, seconds: 4, name: "a.mp4")
+        let small = dir.path("small.mp4")
+        try await SampleMedia.ffmpeg(["-i", a, "-vf", "scale=160:120", "-c:v", "libx264", "-c:a", "copy", small])
+        let error = await #expect(throws: MediaError.self) {
+            try await MediaEngine.render(
+                [CutRange(source: a, start: 0, end: 1), CutRange(source: small, start: 0, end: 1)], output: dir.path("x.mp4"))
+        }
+        #expect(error?.code == .incompatible)
+        #expect(error?.path == small)
+        #expect(!FileManager.default.fileExists(atPath: dir.path("x.mp4")))
+        let empty = await #expect(throws: MediaError.self) {
+            try await MediaEngine.render([CutRange(source: a, start: 2, end: 1)], output: dir.path("y.mp4"))
+        }
+        #expect(empty?.code == .unsupported)
+    }
+}
