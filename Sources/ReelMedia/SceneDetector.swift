@@ -50,6 +50,10 @@ struct SceneDetector {
         guard copied >= 0 else { throw MediaError.ffmpeg(copied, "cannot configure the decoder", path: input.path) }
         codec.pointee.thread_count = 0  // as many as the codec finds useful
         codec.pointee.thread_type = 1 | 2  // FF_THREAD_FRAME | FF_THREAD_SLICE
+        // Scores compare 160-pixel luma thumbnails: the deblocking filter changes nothing they can see, so skip
+        // it, and allow the decoder's non-bit-exact shortcuts.
+        codec.pointee.skip_loop_filter = AVDISCARD_ALL
+        codec.pointee.flags2 |= 1  // AV_CODEC_FLAG2_FAST
         let opened = avcodec_open2(codec, decoder, nil)
         guard opened >= 0 else { throw MediaError.ffmpeg(opened, "cannot open the decoder", path: input.path) }
 
@@ -76,7 +80,7 @@ struct SceneDetector {
                     thumbHeight = max(1, Int((Double(f.height) * Double(thumbWidth) / Double(max(1, f.width))).rounded()))
                     scaler = sws_getContext(
                         f.width, f.height, AVPixelFormat(f.format), Int32(thumbWidth), Int32(thumbHeight),
-                        AV_PIX_FMT_GRAY8, 0x20 /* SWS_AREA */, nil, nil, nil)
+                        AV_PIX_FMT_GRAY8, 1 /* SWS_FAST_BILINEAR */, nil, nil, nil)
                     guard scaler != nil else {
                         throw MediaError(.unsupported, "cannot scale pixel format \(f.format)", path: input.path)
                     }

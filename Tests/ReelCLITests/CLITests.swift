@@ -17,7 +17,7 @@ struct CLITests {
             }
             return String(word)
         }
-        #expect(commands == ["validate", "manifests", "migrate", "bench", "version"])
+        #expect(commands == ["validate", "manifests", "migrate", "media", "bench", "version"])
     }
 
     @Test func versionNamesReelAndEachLibrary() async throws {
@@ -138,5 +138,30 @@ struct CLITests {
         #expect(object["duplicates"] as? Int == 0)
         #expect((object["wake_latency_ms"] as? [String: Double])?.keys.sorted() == ["p50", "p99"])
     }
-}
 
+    @Test func mediaCommandsPrintTheDocumentedJSON() async throws {
+        let dir = try TemporaryDirectory(prefix: "climedia")
+        let sample = try await SampleMedia.sample(in: dir, seconds: 6)
+        func object(_ result: CommandResult) throws -> [String: Any] {
+            #expect(result.status == 0, "\(result.stderr)")
+            return try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        }
+        let probe = try object(try await ReelPaths.reel(["media", "probe", sample, "--json"]))
+        #expect((probe["streams"] as? [[String: Any]])?.count == 2)
+        let split = try object(try await ReelPaths.reel(["media", "split", sample, "--target-seconds", "2", "--out", dir.path("c"), "--json"]))
+        let chunks = try #require(split["chunks"] as? [[String: Any]])
+        #expect(chunks.count == 3)
+        #expect(Set(chunks[0].keys) == ["index", "path", "start", "duration", "bytes"])
+        let scenes = try object(try await ReelPaths.reel(["media", "scenes", sample, "--json"]))
+        #expect((scenes["cuts"] as? [[String: Any]])?.compactMap { $0["time"] as? Double } == [2, 4])
+        #expect((scenes["scenes"] as? [[String: Any]])?.first.map { Set($0.keys) } == ["start", "end", "meanLuma", "motion"])
+        let render = try await ReelPaths.reel(["media", "render", "--cut", "\(sample):0:1", "--cut", "\(sample):4:5", "--out", dir.path("r.mp4")])
+        #expect(render.status == 0, "\(render.stderr)")
+        let bad = try await ReelPaths.reel(["media", "probe", dir.path("missing.mp4")])
+        #expect(bad.status != 0)
+        #expect(bad.stderr.contains("notFound"))
+        let badCut = try await ReelPaths.reel(["media", "render", "--cut", "nocolons", "--out", dir.path("x.mp4")])
+        #expect(badCut.status != 0)
+        #expect(badCut.stderr.contains("expected FILE:START:END"))
+    }
+}

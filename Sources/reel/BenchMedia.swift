@@ -73,6 +73,39 @@ struct SplitBench: AsyncParsableCommand {
     }
 }
 
+/// `reel bench scenes FILE`: Reel's scene detection against `ffmpeg -vf scdet` on the same file, in the same run.
+struct ScenesBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "scenes",
+        abstract: "Time Reel's scene detection against ffmpeg -vf scdet on the same file.",
+        discussion: "Runs each side --runs times, alternating, and reports the medians, their ratio and the cuts each found.")
+
+    @Argument(help: "The media file.") var file: String
+    @Option(help: "Cut threshold on scdet's 0-100 scale (both sides).") var threshold: Double = 10
+    @Option(help: "Runs per side.") var runs = 3
+    @Option(help: "The ffmpeg binary.") var ffmpeg = "/usr/bin/ffmpeg"
+
+    func run() async throws {
+        var reelTimes: [Double] = []
+        var ffmpegTimes: [Double] = []
+        var cuts: [Double] = []
+        for _ in 0..<max(1, runs) {
+            let start = ContinuousClock.now
+            cuts = try await MediaEngine.detectScenes(file, threshold: threshold, minSceneSeconds: 0).cuts.map(\.time)
+            reelTimes.append((ContinuousClock.now - start).seconds)
+            let peerStart = ContinuousClock.now
+            let status = try await SplitBench.run(
+                ffmpeg, ["-v", "error", "-i", file, "-an", "-vf", "scdet=threshold=\(threshold)", "-f", "null", "-"])
+            ffmpegTimes.append((ContinuousClock.now - peerStart).seconds)
+            guard status == 0 else { throw ValidationError("ffmpeg failed with status \(status)") }
+        }
+        let reel = SplitBench.median(reelTimes), peer = SplitBench.median(ffmpegTimes)
+        print(String(format: "reel scenes    %.3f s  (%d cuts)", reel, cuts.count))
+        print(String(format: "ffmpeg scdet   %.3f s", peer))
+        print(String(format: "ratio reel/ffmpeg %.2f (median of %d runs each)", reel / peer, reelTimes.count))
+    }
+}
+
 extension Duration {
     var seconds: Double {
         let (s, atto) = components
