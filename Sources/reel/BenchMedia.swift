@@ -18,58 +18,28 @@ struct SplitBench: AsyncParsableCommand {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("reel-bench-split-\(UUID().uuidString.prefix(8))")
         defer { try? FileManager.default.removeItem(at: scratch) }
         let ext = (file as NSString).pathExtension.isEmpty ? "mkv" : (file as NSString).pathExtension
-        var reelTimes: [Double] = []
-        var ffmpegTimes: [Double] = []
         var chunkCount = 0
         var segmentCount = 0
-        for run in 0..<max(1, runs) {
-            let reelDir = scratch.appendingPathComponent("reel-\(run)").path
-            let start = ContinuousClock.now
-            chunkCount = try await MediaEngine.split(file, targetSeconds: targetSeconds, outputDirectory: reelDir).count
-            reelTimes.append((ContinuousClock.now - start).seconds)
-            try? FileManager.default.removeItem(atPath: reelDir)
-
-            let segmentDir = scratch.appendingPathComponent("ffmpeg-\(run)")
-            try FileManager.default.createDirectory(at: segmentDir, withIntermediateDirectories: true)
-            let segmentStart = ContinuousClock.now
-            let status = try await Self.run(
+        let (reel, peer) = try await PeerRuns.medians(runs: runs) { run in
+            let directory = scratch.appendingPathComponent("reel-\(run)").path
+            chunkCount = try await MediaEngine.split(file, targetSeconds: targetSeconds, outputDirectory: directory).count
+            try? FileManager.default.removeItem(atPath: directory)
+        } peer: { run in
+            let directory = scratch.appendingPathComponent("ffmpeg-\(run)")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            try await PeerRuns.run(
                 ffmpeg,
                 ["-v", "error", "-y", "-i", file, "-map", "0:v?", "-map", "0:a?", "-c", "copy", "-f", "segment",
                  "-segment_time", String(targetSeconds), "-reset_timestamps", "1",
-                 segmentDir.appendingPathComponent("%05d.\(ext)").path])
-            ffmpegTimes.append((ContinuousClock.now - segmentStart).seconds)
-            guard status == 0 else { throw ValidationError("ffmpeg failed with status \(status)") }
-            segmentCount = (try? FileManager.default.contentsOfDirectory(atPath: segmentDir.path).count) ?? 0
-            try? FileManager.default.removeItem(at: segmentDir)
+                 directory.appendingPathComponent("%05d.\(ext)").path])
+            segmentCount = (try? FileManager.default.contentsOfDirectory(atPath: directory.path).count) ?? 0
+            try? FileManager.default.removeItem(at: directory)
         }
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        var childUsage = rusage()
-        getrusage(RUSAGE_CHILDREN.rawValue, &childUsage)
-        let reel = Self.median(reelTimes), peer = Self.median(ffmpegTimes)
-        print(String(format: "reel split     %.3f s  (%d chunks, peak RSS %.1f MB for the whole reel process)", reel, chunkCount, Double(usage.ru_maxrss) / 1024))
-        print(String(format: "ffmpeg segment %.3f s  (%d segments, peak RSS %.1f MB)", peer, segmentCount, Double(childUsage.ru_maxrss) / 1024))
-        print(String(format: "ratio reel/ffmpeg %.2f (median of %d runs each)", reel / peer, reelTimes.count))
-    }
-
-    static func median(_ values: [Double]) -> Double {
-        let sorted = values.sorted()
-        return sorted.isEmpty ? 0 : sorted[sorted.count / 2]
-    }
-
-    /// Runs a program and awaits its exit through the termination handler.
-    static func run(_ executable: String, _ arguments: [String]) async throws -> Int32 {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.standardInput = FileHandle.nullDevice
-        return try await withCheckedThrowingContinuation { continuation in
-            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-            do { try process.run() } catch {
-                process.terminationHandler = nil
-                continuation.resume(throwing: error)
-            }
-        }
+        // Peak memory is measured per process with /usr/bin/time (docs/benchmarks.md): a child's maxrss here would
+        // start from this process's size at fork.
+        print(String(format: "reel split     %.3f s  (%d chunks)", reel, chunkCount))
+        print(String(format: "ffmpeg segment %.3f s  (%d segments)", peer, segmentCount))
+        print(String(format: "ratio reel/ffmpeg %.2f (median of %d runs each)", reel / peer, max(1, runs)))
     }
 }
 
@@ -78,7 +48,7 @@ struct ScenesBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "scenes",
         abstract: "Time Reel's scene detection against ffmpeg -vf scdet on the same file.",
-        discussion: "Runs each side --runs times, alternating, and reports the medians, their ratio and the cuts each found.")
+        discussion: "Runs each side --runs times, alternating, and reports the medians and their ratio.")
 
     @Argument(help: "The media file.") var file: String
     @Option(help: "Cut threshold on scdet's 0-100 scale (both sides).") var threshold: Double = 10
@@ -86,23 +56,56 @@ struct ScenesBench: AsyncParsableCommand {
     @Option(help: "The ffmpeg binary.") var ffmpeg = "/usr/bin/ffmpeg"
 
     func run() async throws {
-        var reelTimes: [Double] = []
-        var ffmpegTimes: [Double] = []
-        var cuts: [Double] = []
-        for _ in 0..<max(1, runs) {
-            let start = ContinuousClock.now
-            cuts = try await MediaEngine.detectScenes(file, threshold: threshold, minSceneSeconds: 0).cuts.map(\.time)
-            reelTimes.append((ContinuousClock.now - start).seconds)
-            let peerStart = ContinuousClock.now
-            let status = try await SplitBench.run(
-                ffmpeg, ["-v", "error", "-i", file, "-an", "-vf", "scdet=threshold=\(threshold)", "-f", "null", "-"])
-            ffmpegTimes.append((ContinuousClock.now - peerStart).seconds)
-            guard status == 0 else { throw ValidationError("ffmpeg failed with status \(status)") }
+        var cuts = 0
+        let (reel, peer) = try await PeerRuns.medians(runs: runs) { _ in
+            cuts = try await MediaEngine.detectScenes(file, threshold: threshold, minSceneSeconds: 0).cuts.count
+        } peer: { _ in
+            try await PeerRuns.run(ffmpeg, ["-v", "error", "-i", file, "-an", "-vf", "scdet=threshold=\(threshold)", "-f", "null", "-"])
         }
-        let reel = SplitBench.median(reelTimes), peer = SplitBench.median(ffmpegTimes)
-        print(String(format: "reel scenes    %.3f s  (%d cuts)", reel, cuts.count))
+        print(String(format: "reel scenes    %.3f s  (%d cuts)", reel, cuts))
         print(String(format: "ffmpeg scdet   %.3f s", peer))
-        print(String(format: "ratio reel/ffmpeg %.2f (median of %d runs each)", reel / peer, reelTimes.count))
+        print(String(format: "ratio reel/ffmpeg %.2f (median of %d runs each)", reel / peer, max(1, runs)))
+    }
+}
+
+/// Times Reel and its peer in alternation, so both see the same machine.
+enum PeerRuns {
+    /// The median seconds of `reel` and of `peer` over `runs` alternating runs (each given its run number).
+    static func medians(
+        runs: Int, reel: (Int) async throws -> Void, peer: (Int) async throws -> Void
+    ) async throws -> (reel: Double, peer: Double) {
+        var reelTimes: [Double] = []
+        var peerTimes: [Double] = []
+        for run in 0..<max(1, runs) {
+            var start = ContinuousClock.now
+            try await reel(run)
+            reelTimes.append((ContinuousClock.now - start).seconds)
+            start = ContinuousClock.now
+            try await peer(run)
+            peerTimes.append((ContinuousClock.now - start).seconds)
+        }
+        return (median(reelTimes), median(peerTimes))
+    }
+
+    static func median(_ values: [Double]) -> Double {
+        let sorted = values.sorted()
+        return sorted.isEmpty ? 0 : sorted[sorted.count / 2]
+    }
+
+    /// Runs a program, awaiting its exit through the termination handler; throws unless it exits 0.
+    static func run(_ executable: String, _ arguments: [String]) async throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.standardInput = FileHandle.nullDevice
+        let status: Int32 = try await withCheckedThrowingContinuation { continuation in
+            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
+            do { try process.run() } catch {
+                process.terminationHandler = nil
+                continuation.resume(throwing: error)
+            }
+        }
+        guard status == 0 else { throw ValidationError("\(executable) exited with status \(status)") }
     }
 }
 
