@@ -273,11 +273,26 @@ public struct NullableArray<Element: PostgresEncodable>: PostgresEncodable {
     public init(_ elements: [Element?]) { self.elements = elements }
 
     public var postgresText: String {
-        "{" + elements.map { element in
-            guard let element else { return "NULL" }
-            let escaped = element.postgresText.replacingOccurrences(of: "\\", with: "\\\\")
-                .replacingOccurrences(of: "\"", with: "\\\"")
-            return "\"\(escaped)\""
-        }.joined(separator: ",") + "}"
+        var out = "{"
+        out.reserveCapacity(elements.count * 8 + 2)
+        for (i, element) in elements.enumerated() {
+            if i > 0 { out += "," }
+            guard let element else {
+                out += "NULL"
+                continue
+            }
+            let text = element.postgresText
+            out += "\""
+            if text.utf8.contains(where: { $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "\"") }) {
+                for c in text.unicodeScalars {
+                    if c == "\\" || c == "\"" { out += "\\" }
+                    out.unicodeScalars.append(c)
+                }
+            } else {
+                out += text
+            }
+            out += "\""
+        }
+        return out + "}"
     }
 }
