@@ -97,7 +97,7 @@ public enum QueueBenchmark {
             }
             try await group.waitForAll()
         }
-        let enqueueSeconds = (ContinuousClock.now - enqueueStart).secondsValue
+        let enqueueSeconds = (ContinuousClock.now - enqueueStart).seconds
 
         // Burn down.
         let burnStart = ContinuousClock.now
@@ -112,7 +112,7 @@ public enum QueueBenchmark {
                         let t0 = ContinuousClock.now
                         let (done, claimed) = try await queue.completeAndClaim(
                             finished, stages: [stage], limit: options.batch, worker: "bench-\(worker)", lease: .seconds(60))
-                        claimSeconds.append((ContinuousClock.now - t0).secondsValue)
+                        claimSeconds.append((ContinuousClock.now - t0).seconds)
                         completed += done
                         if claimed.isEmpty { return (completed, claimSeconds) }
                         finished = claimed.map(\.lease)
@@ -121,7 +121,7 @@ public enum QueueBenchmark {
             }
             return try await group.reduce(into: [(completed: [Int64], claimSeconds: [Double])]()) { $0.append($1) }
         }
-        let burnSeconds = (ContinuousClock.now - burnStart).secondsValue
+        let burnSeconds = (ContinuousClock.now - burnStart).seconds
         var counts: [Int64: Int] = [:]
         for id in perWorker.flatMap(\.completed) { counts[id, default: 0] += 1 }
 
@@ -194,8 +194,4 @@ public enum QueueBenchmark {
             return samples
         }
     }
-}
-
-extension Duration {
-    var secondsValue: Double { seconds }
 }
