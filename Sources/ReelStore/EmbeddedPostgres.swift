@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import ReelPostgres
+import Synchronization
 
 /// A PostgreSQL server of the system's own binaries, kept in a directory: `initdb` once, then started on a Unix
 /// socket inside that directory with no TCP listener. As root it runs the server as the `postgres` user
@@ -31,7 +32,7 @@ public final class EmbeddedPostgres: Sendable {
     public let configuration: Configuration
     private let binaries: URL
     private let logger: Logger
-    private let startedHere = LockedFlag()
+    private let startedHere = Mutex(false)
 
     /// Finds the server binaries (`/usr/lib/postgresql/<newest>/bin`, `pg_config --bindir`, or `PATH`).
     public init(_ configuration: Configuration, logger: Logger) throws {
@@ -121,7 +122,7 @@ public final class EmbeddedPostgres: Sendable {
             let tail = (try? String(contentsOfFile: log, encoding: .utf8))?.split(separator: "\n").suffix(10).joined(separator: "\n") ?? ""
             throw Failure(description: "pg_ctl start failed: \(start.output)\n\(tail)")
         }
-        startedHere.set(true)
+        startedHere.withLock { $0 = true }
         logger.info("PostgreSQL started", metadata: ["reel.postgres.socket": "\(socketDirectory.path)"])
     }
 
@@ -134,10 +135,10 @@ public final class EmbeddedPostgres: Sendable {
     /// Stops the server with a fast shutdown (sessions end, data is flushed) if this instance started it, or
     /// whenever `force` is set.
     public func stop(force: Bool = false) async throws {
-        guard force || startedHere.value else { return }
+        guard force || startedHere.withLock({ $0 }) else { return }
         let stop = try await run("pg_ctl", ["stop", "-D", dataDirectory.path, "-m", "fast", "-w", "-t", "60"])
         guard stop.status == 0 else { throw Failure(description: "pg_ctl stop failed: \(stop.output)") }
-        startedHere.set(false)
+        startedHere.withLock { $0 = false }
         logger.info("PostgreSQL stopped")
     }
 
@@ -167,22 +168,5 @@ public final class EmbeddedPostgres: Sendable {
             await connection.close()
             throw error
         }
-    }
-}
-
-/// A Bool guarded by a lock.
-final class LockedFlag: @unchecked Sendable {
-    // @unchecked Sendable: `flag` is only touched while holding `lock`.
-    private let lock = NSLock()
-    private var flag = false
-    var value: Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        return flag
-    }
-    func set(_ value: Bool) {
-        lock.lock()
-        flag = value
-        lock.unlock()
     }
 }
