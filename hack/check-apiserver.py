@@ -16,7 +16,7 @@ import sys
 import urllib.error
 import urllib.request
 
-from reelfixtures import ROOT, invalid_fixtures, load_all, valid_manifests
+from reelfixtures import ROOT, invalid_fixtures, load_all, report, valid_manifests
 
 
 class Cluster:
@@ -116,10 +116,7 @@ def main():
         if not rejected or not any(p in out for p in server_paths(expected)):
             failures.append(f"{rel}: the API server does not reject {expected}:\n{out}")
 
-    for failure in failures:
-        print(f"FAIL {failure}", file=sys.stderr)
-    print(f"{checked - len(failures)} passed, {len(failures)} failed")
-    return 1 if failures else 0
+    return report(checked, failures)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import sys
 
 import jsonschema
 
-from reelfixtures import FIXTURES, ROOT, invalid_fixtures, load_all, valid_manifests
+from reelfixtures import FIXTURES, ROOT, invalid_fixtures, load_all, report, valid_manifests
 
 
 def closed(schema):
@@ -111,10 +111,7 @@ def main():
 
     if len(invalid) < 10:
         failures.append(f"only {len(invalid)} invalid fixtures found in {FIXTURES / 'invalid'}")
-    for failure in failures:
-        print(f"FAIL {failure}", file=sys.stderr)
-    print(f"{checked - len(failures)} passed, {len(failures)} failed")
-    return 1 if failures else 0
+    return report(checked, failures)
 
 
 if __name__ == "__main__":

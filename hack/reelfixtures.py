@@ -30,3 +30,13 @@ def invalid_fixtures():
         match = re.match(r"#\s*rejects:\s*(\S+)", path.read_text().splitlines()[0])
         out.append((path, match.group(1) if match else None))
     return out
+
+
+def report(checked, failures):
+    """Prints every failure and the closing 'N passed, N failed' line; returns the exit status."""
+    import sys
+
+    for failure in failures:
+        print(f"FAIL {failure}", file=sys.stderr)
+    print(f"{checked - len(failures)} passed, {len(failures)} failed")
+    return 1 if failures else 0
