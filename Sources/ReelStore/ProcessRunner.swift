@@ -11,10 +11,11 @@ import Foundation
 /// that leaves a daemon behind (`pg_ctl start`) never "exits". This spawns with `posix_spawn`, closes every
 /// inherited descriptor above stderr, sends output to a temporary file, and reaps the child with `waitpid` on a
 /// dispatch thread.
-enum ProcessRunner {
-    struct Output: Sendable {
-        var status: Int32
-        var output: String
+public enum ProcessRunner {
+    /// How a program ended and what it printed (standard output and error together).
+    public struct Output: Sendable {
+        public var status: Int32
+        public var output: String
     }
 
     struct SpawnError: Error, CustomStringConvertible {
@@ -22,7 +23,7 @@ enum ProcessRunner {
     }
 
     /// Runs `executable` with `arguments`; standard output and error are captured together.
-    static func run(_ executable: String, _ arguments: [String]) async throws -> Output {
+    public static func run(_ executable: String, _ arguments: [String]) async throws -> Output {
         let outputPath = FileManager.default.temporaryDirectory.appendingPathComponent("reel-run-\(UUID().uuidString)").path
         defer { unlink(outputPath) }
         let pid = try spawn(executable, arguments, outputPath: outputPath)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ReelMedia
+import ReelStore
 
 /// `reel bench split FILE`: Reel's split against `ffmpeg -f segment -c copy` on the same file, in the same run.
 struct SplitBench: AsyncParsableCommand {
@@ -92,20 +93,16 @@ enum PeerRuns {
         return sorted.isEmpty ? 0 : sorted[sorted.count / 2]
     }
 
-    /// Runs a program, awaiting its exit through the termination handler; throws unless it exits 0.
+    /// Runs a program (ReelStore's ProcessRunner: never blocks a cooperative thread); throws unless it exits 0.
     static func run(_ executable: String, _ arguments: [String]) async throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.standardInput = FileHandle.nullDevice
-        let status: Int32 = try await withCheckedThrowingContinuation { continuation in
-            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-            do { try process.run() } catch {
-                process.terminationHandler = nil
-                continuation.resume(throwing: error)
-            }
+        let result = try await ProcessRunner.run(executable, arguments)
+        guard result.status == 0 else {
+            throw Failure(description: "\(executable) exited with status \(result.status): \(result.output)")
         }
-        guard status == 0 else { throw ValidationError("\(executable) exited with status \(status)") }
+    }
+
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
     }
 }
 
