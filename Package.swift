@@ -15,6 +15,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
     ],
     targets: [
         // C libraries: module.modulemap + shim.h, found through pkg-config, installed by apt.
@@ -38,11 +40,33 @@ let package = Package(
         .target(
             name: "ReelStore",
             dependencies: ["ReelPostgres", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "ReelHTTP", dependencies: ["CCurl"]),
+        .target(
+            name: "ReelStorage",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "ReelAnalysis", dependencies: ["ReelMedia"]),
+        .target(
+            name: "ReelPipeline",
+            dependencies: [
+                "ReelAPI", "ReelStore", "ReelStorage", "ReelMedia", "ReelAnalysis", "ReelHTTP",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]),
+        .target(
+            name: "ReelOperator",
+            dependencies: [
+                "ReelAPI", "ReelYAML", "ReelStore", "ReelStorage", "ReelPipeline",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
         .executableTarget(
             name: "reel",
             dependencies: [
-                "ReelAPI", "ReelYAML", "ReelPostgres", "ReelStore", "ReelMedia", "CPostgres", "CCurl", "CFFmpeg",
+                "ReelAPI", "ReelYAML", "ReelPostgres", "ReelStore", "ReelMedia", "ReelStorage", "ReelAnalysis",
+                "ReelPipeline", "ReelOperator", "CPostgres", "CCurl", "CFFmpeg",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
         .target(name: "ReelTestSupport", dependencies: ["ReelPostgres", "ReelStore"]),
 
@@ -52,6 +76,11 @@ let package = Package(
         .testTarget(name: "ReelPostgresTests", dependencies: ["ReelPostgres", "ReelTestSupport"]),
         .testTarget(name: "ReelStoreTests", dependencies: ["ReelStore", "ReelPostgres", "ReelTestSupport"]),
         .testTarget(name: "ReelMediaTests", dependencies: ["ReelMedia", "ReelTestSupport"]),
+        .testTarget(
+            name: "ReelPipelineTests",
+            dependencies: ["ReelPipeline", "ReelStorage", "ReelAnalysis", "ReelHTTP", "ReelStore", "ReelTestSupport"]),
+        .testTarget(name: "ReelOperatorTests", dependencies: ["ReelOperator", "ReelAPI", "ReelStore", "ReelTestSupport"]),
+        .testTarget(name: "ReelEndToEndTests", dependencies: ["reel", "ReelStore", "ReelTestSupport"]),
         .testTarget(name: "ReelCLITests", dependencies: ["reel", "ReelAPI", "ReelTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -114,7 +114,8 @@ public struct SecretKeyRef: Codable, Sendable, Equatable {
 public struct AnalysisSpec: Codable, Sendable, Equatable {
     public static let defaultProvider = AnalysisProvider.local
     public static let defaultGeminiModel = "gemini-2.5-flash"
-    public static let defaultSceneThreshold = 0.3
+    /// FFmpeg scdet's default cut threshold (10 on its 0–100 scale).
+    public static let defaultSceneThreshold = 0.1
 
     public var provider: AnalysisProvider
     /// Gemini model; `gemini-2.5-flash` when absent.

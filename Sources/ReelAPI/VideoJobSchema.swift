@@ -81,7 +81,7 @@ extension VideoJob: ResourceKind {
                         .init(
                             "sceneThreshold",
                             .number(
-                                "Scene-change threshold of the local scene detector, 0 to 1.", minimum: 0, maximum: 1,
+                                "Scene-change threshold of the local scene detector, 0 to 1: the scdet score (0-100) a cut must reach, divided by 100.", minimum: 0, maximum: 1,
                                 default: AnalysisSpec.defaultSceneThreshold)),
                     ])),
             .init(

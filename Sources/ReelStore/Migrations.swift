@@ -186,5 +186,23 @@ public enum Migrator {
                 PRIMARY KEY (chunk_sha256, analyzer, model, parameters_hash)
             );
             """),
+        Migration(version: 3, name: "pipeline facts, failure reasons, manifest problems", sql: """
+            ALTER TABLE processing_jobs ADD COLUMN outputs jsonb NOT NULL DEFAULT '{}';
+            ALTER TABLE processing_jobs ADD COLUMN source_key text;
+            ALTER TABLE processing_jobs ADD COLUMN source_name text;
+            ALTER TABLE job_queue ADD COLUMN last_reason text;
+            -- How many times a chunk's analysis was written: fenced writes keep it at one per generation.
+            ALTER TABLE video_chunks ADD COLUMN analysis_writes integer NOT NULL DEFAULT 0;
+            ALTER TABLE workers ADD COLUMN pool text;
+            ALTER TABLE workers ADD COLUMN stopped_at timestamptz;
+            CREATE INDEX job_logs_task ON job_logs (task_id);
+
+            -- Files of the YAML-directory backend that do not parse or validate, with every problem.
+            CREATE TABLE manifest_problems (
+                file text PRIMARY KEY,
+                problems jsonb NOT NULL,
+                seen_at timestamptz NOT NULL DEFAULT now()
+            );
+            """),
     ]
 }

@@ -41,6 +41,23 @@ public enum ProcessRunner {
         return reap(pid)
     }
 
+    /// Starts `executable` without waiting for it: standard input from /dev/null, standard output and error
+    /// appended to `outputPath`, `environment` added to this process's own. Returns the child's pid; collect it
+    /// with `waitForExit`.
+    public static func start(
+        _ executable: String, _ arguments: [String], environment: [String: String] = [:], outputPath: String
+    ) throws -> Int32 {
+        try spawn(executable, arguments, outputPath: outputPath, append: true, environment: environment)
+    }
+
+    /// Waits (on a dispatch thread) for a child started with `start` and returns its exit status (128 + signal
+    /// when a signal ended it).
+    public static func waitForExit(_ pid: Int32) async -> Int32 {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(returning: reap(pid)) }
+        }
+    }
+
     /// Waits for `pid` and returns its exit status (128 + signal when killed).
     private static func reap(_ pid: pid_t) -> Int32 {
         var status: Int32 = 0
@@ -49,12 +66,15 @@ public enum ProcessRunner {
         return status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
     }
 
-    private static func spawn(_ executable: String, _ arguments: [String], outputPath: String) throws -> pid_t {
+    private static func spawn(
+        _ executable: String, _ arguments: [String], outputPath: String, append: Bool = false,
+        environment: [String: String] = [:]
+    ) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC), 0o600)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
         // Close everything else the child would inherit (glibc ignores descriptors closed meanwhile).
         let inherited = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []).compactMap(Int32.init)
@@ -63,7 +83,16 @@ public enum ProcessRunner {
         let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         var pid: pid_t = 0
-        let result = posix_spawn(&pid, executable, &actions, nil, argv, environ)
+        let result: Int32
+        if environment.isEmpty {
+            result = posix_spawn(&pid, executable, &actions, nil, argv, environ)
+        } else {
+            var merged = ProcessInfo.processInfo.environment
+            merged.merge(environment) { _, new in new }
+            let envp: [UnsafeMutablePointer<CChar>?] = merged.map { strdup("\($0.key)=\($0.value)") } + [nil]
+            defer { envp.forEach { free($0) } }
+            result = posix_spawn(&pid, executable, &actions, nil, argv, envp)
+        }
         guard result == 0 else {
             throw SpawnError(description: "cannot run \(executable): \(String(cString: strerror(result)))")
         }

@@ -285,7 +285,8 @@ public struct TaskQueue: Sendable {
     /// (`jitter` in 0…1 picks where in that band) and runs again; otherwise the task is discarded. Every error is
     /// appended to the task's history.
     public func fail(
-        _ lease: Lease, error message: String, retryable: Bool, jitter: Double = .random(in: 0...1)
+        _ lease: Lease, error message: String, reason: String? = nil, retryable: Bool,
+        jitter: Double = .random(in: 0...1)
     ) async throws -> FailureOutcome {
         let rows = try await pool.query(
             """
@@ -297,18 +298,42 @@ public struct TaskQueue: Sendable {
                             least(max_backoff_seconds, backoff_seconds * power(2, attempt - 1)) * (0.8 + 0.4 * $5))
                         ELSE run_at END,
                     finished_at = CASE WHEN $3 AND attempt < max_attempts THEN NULL ELSE now() END,
-                    last_error = $4,
+                    last_error = $4, last_reason = $6,
                     errors = errors || jsonb_build_array(jsonb_build_object(
-                        'attempt', attempt, 'error', $4::text, 'retryable', $3::boolean, 'at', now())),
+                        'attempt', attempt, 'error', $4::text, 'reason', $6::text, 'retryable', $3::boolean,
+                        'at', now())),
                     lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
                 WHERE id = $1 AND lease_token = $2 AND state = 'running'
                 RETURNING state, run_at, job_id
             ),
             notified AS (SELECT pg_notify('\(Self.jobsChannel)', job_id::text) FROM failed)
             SELECT state, run_at FROM failed WHERE (SELECT count(*) FROM notified) >= 0
-            """, [lease.taskID, lease.token, retryable, message, min(1, max(0, jitter))])
+            """, [lease.taskID, lease.token, retryable, message, min(1, max(0, jitter)), reason])
         guard let row = rows.first else { return .leaseLost }
         return try row.decode(String.self, at: 0) == "retryable" ? .retrying(at: try row.decode(at: 1)) : .discarded
+    }
+
+    /// Hands a running task back unfinished (a worker shutting down): it is available again at once and the
+    /// attempt does not count. `false` when the lease was no longer ours.
+    @discardableResult
+    public func release(_ lease: Lease) async throws -> Bool {
+        let rows = try await pool.query(
+            """
+            WITH released AS (
+                UPDATE job_queue
+                SET state = 'available', attempt = greatest(attempt - 1, 0), run_at = now(), lease_owner = NULL,
+                    lease_token = NULL, lease_expires_at = NULL, updated_at = now()
+                WHERE id = $1 AND lease_token = $2 AND state = 'running'
+                RETURNING stage, job_id
+            ),
+            notified AS (
+                SELECT pg_notify('\(Self.queueChannel)', stage) FROM released
+                UNION ALL
+                SELECT pg_notify('\(Self.jobsChannel)', job_id::text) FROM released
+            )
+            SELECT count(*) FROM released WHERE (SELECT count(*) FROM notified) >= 0
+            """, [lease.taskID, lease.token])
+        return try rows.first?.decode(Int.self, at: 0) == 1
     }
 
     /// Cancels a job's tasks: waiting ones at once; running ones too, so their holders' next heartbeat says
@@ -340,7 +365,7 @@ public struct TaskQueue: Sendable {
                 SET state = CASE WHEN attempt < max_attempts THEN 'available' ELSE 'discarded' END,
                     finished_at = CASE WHEN attempt < max_attempts THEN NULL ELSE now() END,
                     run_at = now(), lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL,
-                    last_error = 'lease expired (worker lost)',
+                    last_error = 'lease expired (worker lost)', last_reason = 'WorkerLost',
                     errors = errors || jsonb_build_array(jsonb_build_object(
                         'attempt', attempt, 'error', 'lease expired (worker lost)', 'retryable', true, 'at', now())),
                     updated_at = now()

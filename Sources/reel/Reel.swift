@@ -7,5 +7,8 @@ struct Reel: AsyncParsableCommand {
         commandName: "reel",
         abstract: "Reel processes videos declared as Kubernetes-style resources.",
         discussion: "Resources: VideoJob (vj) and WorkerPool (wp), API version reel.dev/v1alpha1.",
-        subcommands: [Validate.self, Manifests.self, Migrate.self, Media.self, Bench.self, Version.self])
+        subcommands: [
+            Local.self, WorkerCLI.self, Get.self, Describe.self, Logs.self, Validate.self, Manifests.self, Migrate.self,
+            Media.self, Bench.self, Version.self,
+        ])
 }

@@ -17,7 +17,7 @@ struct VideoJobTests {
         #expect(job.spec.priority == .normal)
         #expect(job.spec.split == SplitSpec(targetSeconds: 60, maxBytes: 52_428_800))
         #expect(job.spec.analysis.provider == .local)
-        #expect(job.spec.analysis.sceneThreshold == 0.3)
+        #expect(job.spec.analysis.sceneThreshold == 0.1)
         #expect(job.spec.timeline == TimelineSpec(strategy: .scenes, maxSeconds: 90))
         #expect(job.spec.render.enabled)
         #expect(job.spec.retry == RetrySpec(maxAttempts: 5, backoffSeconds: 5, maxBackoffSeconds: 600))

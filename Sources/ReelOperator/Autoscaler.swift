@@ -1,0 +1,112 @@
+import Foundation
+import Logging
+import ReelAPI
+import ReelPostgres
+import ReelStore
+import ServiceLifecycle
+import Synchronization
+
+/// Sizes every pool from its stages' queue depth and makes it so through the process actuator; writes
+/// declared pools' status; returns expired leases to the queue. Wakes on `NOTIFY` (enqueue, claim, finish), on a
+/// child's exit, and on a one-second tick.
+public final class Autoscaler: Service {
+    let pool: PostgresPool
+    let queue: TaskQueue
+    let table: ResourceTable
+    let databaseURL: String
+    let actuator: ProcessActuator
+    let logger: Logger
+    /// How often expired leases are rescued.
+    let rescueInterval: Duration
+    private let recommendations = Mutex<[String: [(at: Date, replicas: Int)]]>([:])
+    private let history = Mutex<[String: Int]>([:])
+    /// The most replicas each pool has had at once (for tests and benchmarks).
+    public var peakReplicas: [String: Int] { history.withLock { $0 } }
+
+    public init(
+        pool: PostgresPool, databaseURL: String, actuator: ProcessActuator, rescueInterval: Duration, logger: Logger
+    ) {
+        self.pool = pool
+        self.queue = TaskQueue(pool: pool)
+        self.table = ResourceTable(pool: pool)
+        self.databaseURL = databaseURL
+        self.actuator = actuator
+        self.rescueInterval = rescueInterval
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let listener = try PostgresListener(url: databaseURL, channels: [TaskQueue.queueChannel, TaskQueue.jobsChannel])
+        let wake = actuator.exited
+        await withDiscardingTaskGroup { group in
+            group.addTask {
+                for await _ in listener.events { wake.signal() }
+            }
+            var lastRescue = ContinuousClock.now - rescueInterval
+            while !Task.isCancelledOrShuttingDown {
+                let generation = wake.generation
+                if ContinuousClock.now - lastRescue >= rescueInterval {
+                    lastRescue = .now
+                    if let rescued = try? await queue.rescueExpired(), rescued > 0 {
+                        logger.warning("returned \(rescued) task(s) with expired leases to the queue")
+                    }
+                }
+                do { try await tick(group: &group) } catch { logger.warning("autoscaler pass failed: \(error)") }
+                await wake.wait(after: generation, timeout: .seconds(1))
+                // Coalesce a burst of notifications into one pass.
+                try? await Task.sleep(for: .milliseconds(50))
+            }
+            listener.stop()
+            await actuator.stopAll()
+        }
+    }
+
+    /// One pass: depth → desired → target → actuator, and status for declared pools.
+    func tick(group: inout DiscardingTaskGroup) async throws {
+        let declared = try await table.list(kind: WorkerPool.names.kind).filter { $0.deletionTimestamp == nil }
+        let pools = PoolSizing.effective(declared: try declared.map { try $0.workerPool() })
+        let stats = Dictionary(uniqueKeysWithValues: try await queue.stats().map { ($0.stage, $0) })
+        let now = Date()
+        for sizing in pools {
+            let depth = sizing.stages.reduce(0) { $0 + (stats[$1.rawValue]?.depth ?? 0) }
+            let desired = Autoscaling.desired(depth: depth, pool: sizing)
+            let current = actuator.replicas(sizing.name)
+            let window = recommendations.withLock { all in
+                let kept = Autoscaling.prune(all[sizing.name] ?? [], now: now, delay: sizing.scaleDownDelay)
+                all[sizing.name] = kept + [(now, desired)]
+                return all[sizing.name]!
+            }
+            let target = Autoscaling.target(
+                current: current, desired: desired, recommendations: window, now: now, delay: sizing.scaleDownDelay)
+            if target != current {
+                logger.info("pool \(sizing.name): queue depth \(depth), \(current) → \(target) worker(s)")
+            }
+            actuator.scale(sizing, to: target, group: &group)
+            let replicas = actuator.replicas(sizing.name)
+            history.withLock { $0[sizing.name] = max($0[sizing.name] ?? 0, replicas) }
+            if let stored = declared.first(where: { $0.uid == sizing.uid }) {
+                try await writeStatus(stored, sizing: sizing, replicas: replicas, desired: desired, depth: depth, now: now)
+            }
+        }
+    }
+
+    private func writeStatus(
+        _ stored: StoredResource, sizing: PoolSizing, replicas: Int, desired: Int, depth: Int, now: Date
+    ) async throws {
+        let previous = try stored.status?.decode(WorkerPoolStatus.self)
+        let backoff = actuator.inCrashBackoff(sizing.name)
+        let (status, reason, message): (ConditionStatus, String, String) =
+            backoff ? (.false, "CrashBackoff", "a worker crashed; restarting with backoff")
+            : replicas == desired ? (.true, "DesiredReplicas", "\(replicas) of \(desired) worker(s) running")
+            : (.true, replicas < desired ? "ScalingUp" : "ScalingDown", "\(replicas) worker(s) running, \(desired) wanted")
+        let before = previous?.conditions?.first { $0.type == "ScalingActive" }
+        let transition = before.map { $0.status == status ? $0.lastTransitionTime : Timestamp(now) } ?? Timestamp(now)
+        let next = WorkerPoolStatus(
+            observedGeneration: sizing.generation, replicas: replicas, desiredReplicas: desired, queueDepth: depth,
+            lastScaleTime: actuator.lastScale(sizing.name).map(Timestamp.init) ?? previous?.lastScaleTime,
+            conditions: [Condition(
+                type: "ScalingActive", status: status, reason: reason, message: message, lastTransitionTime: transition,
+                observedGeneration: sizing.generation)])
+        if next != previous { try await table.updateStatus(uid: stored.uid, status: try PostgresJSON(encoding: next)) }
+    }
+}

@@ -1,0 +1,159 @@
+import Foundation
+import Logging
+import ReelAPI
+import ReelPostgres
+import ReelStore
+import ReelYAML
+import ServiceLifecycle
+import Synchronization
+
+/// Desired state from a directory tree of YAML files (`.yaml`/`.yml`, multi-document, hidden entries skipped),
+/// kept in the `resources` table with Kubernetes semantics. A file that does not parse or validate is reported
+/// (a log line per problem, `file:line:column: field: message`, and `manifest_problems` for `reel get`) and its
+/// resources are left as they were; every other file keeps working. A resource whose document disappears is
+/// marked for deletion. The spec files are never written.
+public final class DirectoryBackend: Service {
+    public let directory: String
+    let table: ResourceTable
+    let logger: Logger
+    let pollInterval: Duration
+    let onChange: @Sendable ([ResourceKey]) async -> Void
+    private let state = Mutex(ScanState())
+    private let scanned = WakeSignal()
+
+    private struct ScanState {
+        var versions: [ResourceKey: Int64] = [:]
+        var reported: [String: [ManifestProblem]] = [:]
+        var scans = 0
+    }
+
+    /// A backend over `directory`; `onChange` gets the keys of resources created, changed or deleted.
+    public init(
+        directory: String, table: ResourceTable, logger: Logger, pollInterval: Duration = .seconds(1),
+        onChange: @escaping @Sendable ([ResourceKey]) async -> Void
+    ) {
+        self.directory = AllowedPath.absolute(directory)
+        self.table = table
+        self.logger = logger
+        self.pollInterval = pollInterval
+        self.onChange = onChange
+    }
+
+    /// How many scans have completed.
+    public var scans: Int { state.withLock { $0.scans } }
+
+    public func run() async throws {
+        while !Task.isCancelledOrShuttingDown {
+            do {
+                let changed = try await scanOnce()
+                if !changed.isEmpty { await onChange(changed) }
+            } catch {
+                logger.error("scan of \(directory) failed: \(error)")
+            }
+            try? await Task.sleep(for: pollInterval)
+        }
+    }
+
+    /// Waits until a scan that started after this call has finished.
+    public func waitForScan() async {
+        let target = scans + 2
+        while scans < target { try? await Task.sleep(for: .milliseconds(20)) }
+    }
+
+    /// Reads the directory once and brings the table in line; returns the keys that changed.
+    @discardableResult
+    public func scanOnce() async throws -> [ResourceKey] {
+        let files = Self.manifestFiles(under: directory)
+        var declared: [ResourceKey: (entry: ManifestReport.Entry, file: String)] = [:]
+        var problems: [String: [ManifestProblem]] = [:]
+        var troubled: Set<String> = []
+        for file in files {
+            guard let data = FileManager.default.contents(atPath: file) else { continue }
+            let report = ManifestReport.read(bytes: Array(data))
+            var fileProblems = report.problems.map {
+                ManifestProblem(file: file, line: $0.mark.line, column: $0.mark.column, field: $0.path, message: $0.message)
+            }
+            for entry in report.resources {
+                let meta = entry.resource.metadata
+                let key = ResourceKey(kind: entry.resource.kind, namespace: meta.effectiveNamespace, name: meta.name)
+                if let earlier = declared[key] {
+                    fileProblems.append(ManifestProblem(
+                        file: file, line: entry.nameMark.line, column: entry.nameMark.column, field: "metadata.name",
+                        message: "\(key) is already declared at \(earlier.file):\(earlier.entry.nameMark.line):\(earlier.entry.nameMark.column)"))
+                    continue
+                }
+                declared[key] = (entry, file)
+            }
+            if !fileProblems.isEmpty {
+                problems[file] = fileProblems
+                troubled.insert(file)
+            }
+        }
+        var changed: [ResourceKey] = []
+        var versions: [ResourceKey: Int64] = [:]
+        for (key, item) in declared.sorted(by: { $0.key < $1.key }) {
+            let meta = item.entry.resource.metadata
+            let spec: PostgresJSON
+            switch item.entry.resource {
+            case .videoJob(let job): spec = try PostgresJSON(encoding: job.spec)
+            case .workerPool(let pool): spec = try PostgresJSON(encoding: pool.spec)
+            }
+            let version = try await table.apply(
+                key, labels: meta.labels, annotations: meta.annotations, spec: spec, sourceFile: item.file)
+            versions[key] = version
+        }
+        for stored in try await table.list() where declared[stored.key] == nil {
+            // A file that failed to read keeps its resources: a bad edit must not delete running work.
+            if let file = stored.sourceFile, troubled.contains(file) { continue }
+            if stored.deletionTimestamp == nil, try await table.requestDeletion(stored.key) {
+                logger.info("\(stored.key) removed from \(stored.sourceFile ?? directory); deleting")
+                changed.append(stored.key)
+            }
+        }
+        for file in files { try await table.recordProblems(file: file, problems[file] ?? []) }
+        try await table.forgetProblems(except: files)
+        let newlyReported = state.withLock { state -> [ManifestProblem] in
+            var fresh: [ManifestProblem] = []
+            for (file, list) in problems where state.reported[file] != list { fresh += list }
+            state.reported = problems
+            for (key, version) in versions where state.versions[key] != version { changed.append(key) }
+            state.versions = versions
+            state.scans += 1
+            return fresh
+        }
+        for problem in newlyReported.sorted(by: { ($0.file, $0.line) < ($1.file, $1.line) }) {
+            logger.error("\(problem.description)")
+        }
+        return changed
+    }
+
+    /// `.yaml`/`.yml` files under `directory`, sorted, skipping hidden files and directories.
+    static func manifestFiles(under directory: String) -> [String] {
+        guard let enumerator = FileManager.default.enumerator(atPath: directory) else { return [] }
+        var files: [String] = []
+        while let relative = enumerator.nextObject() as? String {
+            let name = (relative as NSString).lastPathComponent
+            if name.hasPrefix(".") {
+                enumerator.skipDescendants()
+                continue
+            }
+            if name.hasSuffix(".yaml") || name.hasSuffix(".yml") { files.append("\(directory)/\(relative)") }
+        }
+        return files.sorted()
+    }
+}
+
+extension Task where Success == Never, Failure == Never {
+    /// Cancelled, or the service group is shutting down gracefully.
+    static var isCancelledOrShuttingDown: Bool { Task.isCancelled || Task.isShuttingDownGracefully }
+}
+
+/// Path helpers.
+enum AllowedPath {
+    /// `path` made absolute against the working directory, without a trailing slash.
+    static func absolute(_ path: String) -> String {
+        var path = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        path = (path as NSString).standardizingPath
+        return path
+    }
+}

@@ -1,0 +1,312 @@
+import Foundation
+import ReelAPI
+
+/// What the reconciler knows it wants: the resource as declared.
+public struct DesiredJob: Sendable, Equatable {
+    public var uid: String
+    public var namespace: String
+    public var name: String
+    public var generation: Int
+    public var spec: VideoJobSpec
+    public var status: VideoJobStatus?
+    public var finalizers: [String]
+    public var deleting: Bool
+
+    public init(
+        uid: String, namespace: String, name: String, generation: Int, spec: VideoJobSpec,
+        status: VideoJobStatus? = nil, finalizers: [String] = [API.cleanupFinalizer], deleting: Bool = false
+    ) {
+        self.uid = uid
+        self.namespace = namespace
+        self.name = name
+        self.generation = generation
+        self.spec = spec
+        self.status = status
+        self.finalizers = finalizers
+        self.deleting = deleting
+    }
+}
+
+/// Task counts of one stage of one job generation.
+public struct StageTasks: Sendable, Equatable {
+    public var total = 0
+    public var succeeded = 0
+    /// Available, retryable or running.
+    public var active = 0
+    public var running = 0
+    public var discarded = 0
+    /// The reason and message of a discarded task.
+    public var failureReason: String?
+    public var failureMessage: String?
+    /// The attempts the failed task made.
+    public var failureAttempts: Int?
+
+    public init(
+        total: Int = 0, succeeded: Int = 0, active: Int = 0, running: Int = 0, discarded: Int = 0,
+        failureReason: String? = nil, failureMessage: String? = nil, failureAttempts: Int? = nil
+    ) {
+        self.total = total
+        self.succeeded = succeeded
+        self.active = active
+        self.running = running
+        self.discarded = discarded
+        self.failureReason = failureReason
+        self.failureMessage = failureMessage
+        self.failureAttempts = failureAttempts
+    }
+
+    var done: Bool { total > 0 && succeeded == total }
+}
+
+/// What Postgres says about the job's current generation.
+public struct ObservedJob: Sendable, Equatable {
+    public var jobID: Int64
+    public var phase: String
+    public var stages: [Stage: StageTasks]
+    /// Chunks stored by split (`nil` before split finished).
+    public var chunksStored: Int
+    public var chunksAnalyzed: Int
+    public var outputs: JobOutputs
+    public var startedAt: Date
+    public var finishedAt: Date?
+
+    public init(
+        jobID: Int64, phase: String = "Pending", stages: [Stage: StageTasks] = [:], chunksStored: Int = 0,
+        chunksAnalyzed: Int = 0, outputs: JobOutputs = JobOutputs(), startedAt: Date, finishedAt: Date? = nil
+    ) {
+        self.jobID = jobID
+        self.phase = phase
+        self.stages = stages
+        self.chunksStored = chunksStored
+        self.chunksAnalyzed = chunksAnalyzed
+        self.outputs = outputs
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+    }
+}
+
+/// Everything observed about a VideoJob.
+public struct Observation: Sendable, Equatable {
+    /// The `processing_jobs` row of the resource's current generation, with its tasks and chunks.
+    public var current: ObservedJob?
+    /// Rows of other generations that still have unfinished tasks.
+    public var staleJobsWithActiveTasks: [Int64]
+    /// Every `processing_jobs` row of the resource (any generation).
+    public var allJobIDs: [Int64]
+
+    public init(current: ObservedJob? = nil, staleJobsWithActiveTasks: [Int64] = [], allJobIDs: [Int64] = []) {
+        self.current = current
+        self.staleJobsWithActiveTasks = staleJobsWithActiveTasks
+        self.allJobIDs = allJobIDs
+    }
+}
+
+/// One step the reconciler takes.
+public enum Action: Sendable, Equatable {
+    /// Add `reel.dev/cleanup` before any work starts.
+    case addFinalizer
+    /// Create the `processing_jobs` row for the current generation (then plan again).
+    case createJob
+    /// Cancel the unfinished tasks of these jobs.
+    case cancelTasks([Int64])
+    /// Enqueue tasks of `stage` for the current job (`chunks` for analyze, `nil` for job-level stages).
+    case enqueue(Stage, chunks: [Int]?)
+    /// Record the job's phase in `processing_jobs`.
+    case recordPhase(VideoJobPhase, progress: Int, reason: String?, message: String?)
+    /// Write the status subresource.
+    case writeStatus(VideoJobStatus)
+    /// Delete stored objects and rows of these jobs.
+    case cleanup([Int64])
+    /// Remove `reel.dev/cleanup` (the resource then goes away).
+    case removeFinalizer
+}
+
+/// The reconciler's brain: desired + observed → actions. Pure; `now` is the only clock.
+public enum JobPlanner {
+    /// Stage conditions, in pipeline order.
+    static let conditionTypes: [(Stage, String, String)] = [
+        (.ingest, "Ingested", "SourceStored"),
+        (.split, "Split", "ChunksStored"),
+        (.analyze, "Analyzed", "ChunksAnalyzed"),
+        (.assemble, "TimelineAssembled", "TimelineWritten"),
+        (.render, "Rendered", "RenderWritten"),
+    ]
+
+    /// Progress weights (percent) per stage; analyze counts by chunk.
+    static func weights(render: Bool) -> [Stage: Int] {
+        render
+            ? [.ingest: 10, .split: 10, .analyze: 60, .assemble: 10, .render: 10]
+            : [.ingest: 10, .split: 10, .analyze: 60, .assemble: 20, .render: 0]
+    }
+
+    public static func plan(_ desired: DesiredJob, _ observed: Observation, now: Date) -> [Action] {
+        if desired.deleting {
+            guard desired.finalizers.contains(API.cleanupFinalizer) else { return [] }
+            var actions: [Action] = []
+            let active = observed.staleJobsWithActiveTasks + (observed.current.map { [$0.jobID] } ?? [])
+            if !active.isEmpty { actions.append(.cancelTasks(active)) }
+            actions.append(.cleanup(observed.allJobIDs))
+            actions.append(.removeFinalizer)
+            return actions
+        }
+        var actions: [Action] = []
+        if !desired.finalizers.contains(API.cleanupFinalizer) { actions.append(.addFinalizer) }
+        if !observed.staleJobsWithActiveTasks.isEmpty { actions.append(.cancelTasks(observed.staleJobsWithActiveTasks)) }
+        guard let job = observed.current else {
+            if desired.spec.suspend {
+                actions.append(.writeStatus(status(desired, nil, phase: .Suspended, failure: nil, now: now)))
+            } else {
+                actions.append(.createJob)
+            }
+            return actions.filter { action in
+                if case .writeStatus(let status) = action { return status != desired.status }
+                return true
+            }
+        }
+        let render = desired.spec.render.enabled
+        let stages: [Stage] = render ? [.ingest, .split, .analyze, .assemble, .render] : [.ingest, .split, .analyze, .assemble]
+        let failed = stages.first { (job.stages[$0]?.discarded ?? 0) > 0 }
+        let terminalRecorded = job.phase == VideoJobPhase.Succeeded.rawValue || job.phase == VideoJobPhase.Failed.rawValue
+        var phase: VideoJobPhase
+        var failure: (reason: String, message: String)?
+        if let failed {
+            let tasks = job.stages[failed]!
+            let attempts = tasks.failureAttempts.map { $0 > 1 ? " after \($0) attempts" : "" } ?? ""
+            failure = (tasks.failureReason ?? "StageFailed", "\(failed.rawValue) failed\(attempts): \(tasks.failureMessage ?? "no message")")
+            phase = .Failed
+            let stillActive = stages.contains { (job.stages[$0]?.active ?? 0) > 0 }
+            if stillActive { actions.append(.cancelTasks([job.jobID])) }
+        } else if stages.allSatisfy({ job.stages[$0]?.done == true }) {
+            phase = .Succeeded
+        } else if terminalRecorded {
+            // A terminal job stays terminal (a later reconcile must not resurrect it).
+            phase = VideoJobPhase(rawValue: job.phase)!
+        } else {
+            phase = .Pending
+            var previousDone = true
+            for stage in stages {
+                let tasks = job.stages[stage] ?? StageTasks()
+                if tasks.done {
+                    previousDone = true
+                    continue
+                }
+                guard previousDone else { break }
+                phase = phaseOf(stage, started: tasks.total > 0 || stage != .ingest)
+                if desired.spec.suspend { break }
+                if stage == .analyze {
+                    let want = job.chunksStored
+                    if tasks.total < want {
+                        actions.append(.enqueue(.analyze, chunks: Array(0..<want)))
+                    }
+                } else if tasks.total == 0 {
+                    actions.append(.enqueue(stage, chunks: nil))
+                }
+                break
+            }
+            if desired.spec.suspend { phase = .Suspended }
+        }
+        let progress = progressOf(job, stages: stages, render: render, phase: phase, previous: desired.status,
+                                  generation: desired.generation)
+        if job.phase != phase.rawValue || phase == .Failed && !terminalRecorded {
+            actions.append(.recordPhase(phase, progress: progress, reason: failure?.reason, message: failure?.message))
+        }
+        let newStatus = status(desired, job, phase: phase, failure: failure, now: now, progress: progress, stages: stages)
+        if newStatus != desired.status { actions.append(.writeStatus(newStatus)) }
+        return actions
+    }
+
+    static func phaseOf(_ stage: Stage, started: Bool) -> VideoJobPhase {
+        switch stage {
+        case .ingest: started ? .Ingesting : .Pending
+        case .split: .Splitting
+        case .analyze: .Analyzing
+        case .assemble: .Assembling
+        case .render: .Rendering
+        }
+    }
+
+    static func progressOf(
+        _ job: ObservedJob, stages: [Stage], render: Bool, phase: VideoJobPhase, previous: VideoJobStatus?, generation: Int
+    ) -> Int {
+        let weights = weights(render: render)
+        var total = 0.0
+        for stage in stages {
+            let tasks = job.stages[stage] ?? StageTasks()
+            let weight = Double(weights[stage] ?? 0)
+            if stage == .analyze {
+                if job.chunksStored > 0 { total += weight * Double(min(tasks.succeeded, job.chunksStored)) / Double(job.chunksStored) }
+            } else if tasks.done {
+                total += weight
+            }
+        }
+        var progress = phase == .Succeeded ? 100 : min(99, Int(total.rounded(.down)))
+        if let previous, previous.observedGeneration == generation, let before = previous.progress {
+            progress = max(progress, before)
+        }
+        return progress
+    }
+
+    /// The status for `phase`: conditions carried over where their status did not change.
+    static func status(
+        _ desired: DesiredJob, _ job: ObservedJob?, phase: VideoJobPhase, failure: (reason: String, message: String)?,
+        now: Date, progress: Int? = nil, stages: [Stage] = []
+    ) -> VideoJobStatus {
+        let generation = desired.generation
+        let previous = desired.status?.observedGeneration == generation ? desired.status : nil
+        var conditions: [Condition] = []
+        func set(_ type: String, _ status: ConditionStatus, _ reason: String, _ message: String) {
+            let before = desired.status?.conditions?.first { $0.type == type }
+            let transition = before.map { $0.status == status ? $0.lastTransitionTime : Timestamp(now) } ?? Timestamp(now)
+            conditions.append(Condition(
+                type: type, status: status, reason: reason, message: message, lastTransitionTime: transition,
+                observedGeneration: generation))
+        }
+        for (stage, type, doneReason) in conditionTypes {
+            let tasks = job?.stages[stage] ?? StageTasks()
+            if stage == .render && !desired.spec.render.enabled {
+                set(type, .false, "RenderDisabled", "spec.render.enabled is false")
+            } else if tasks.done {
+                set(type, .true, doneReason, doneMessage(stage, job!))
+            } else if tasks.discarded > 0, let failure {
+                set(type, .false, failure.reason, failure.message)
+            } else if phase == .Failed {
+                set(type, .false, "Skipped", "an earlier stage failed")
+            } else if phase == .Suspended {
+                set(type, .unknown, "Suspended", "spec.suspend is true")
+            } else if tasks.running > 0 || (tasks.total > 0 && stage == .analyze) {
+                set(type, .unknown, "InProgress", "\(stage.rawValue) is running")
+            } else {
+                set(type, .unknown, "Pending", "waiting for \(stage == .ingest ? "a worker" : "earlier stages")")
+            }
+        }
+        switch phase {
+        case .Succeeded: set("Succeeded", .true, "Completed", "every stage finished")
+        case .Failed: set("Succeeded", .false, failure?.reason ?? "Failed", failure?.message ?? "the job failed")
+        case .Suspended: set("Succeeded", .unknown, "Suspended", "spec.suspend is true")
+        default: set("Succeeded", .unknown, "InProgress", "the job is \(phase.rawValue.lowercased())")
+        }
+        var chunks: ChunkCounts? = nil
+        if let job, job.chunksStored > 0 || (job.stages[.split]?.done ?? false) {
+            chunks = ChunkCounts(
+                total: job.chunksStored, stored: job.chunksStored, analyzed: job.chunksAnalyzed,
+                failed: job.stages[.analyze]?.discarded ?? 0)
+        }
+        let outputs = job?.outputs == JobOutputs() ? nil : job?.outputs
+        let terminal = phase == .Succeeded || phase == .Failed
+        return VideoJobStatus(
+            observedGeneration: generation, phase: phase, progress: progress ?? previous?.progress ?? 0, chunks: chunks,
+            conditions: conditions, outputs: outputs,
+            startTime: job.map { Timestamp($0.startedAt) },
+            completionTime: terminal ? (previous?.completionTime ?? Timestamp(job?.finishedAt ?? now)) : nil)
+    }
+
+    static func doneMessage(_ stage: Stage, _ job: ObservedJob) -> String {
+        switch stage {
+        case .ingest: "the source is stored and probed"
+        case .split: "\(job.chunksStored) chunk\(job.chunksStored == 1 ? "" : "s") stored"
+        case .analyze: "\(job.chunksAnalyzed) chunk\(job.chunksAnalyzed == 1 ? "" : "s") analyzed"
+        case .assemble: "timeline written (JSON, OTIO, EDL)"
+        case .render: "render written"
+        }
+    }
+}

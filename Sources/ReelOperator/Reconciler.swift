@@ -1,0 +1,353 @@
+import Foundation
+import Logging
+import ReelAPI
+import ReelPipeline
+import ReelPostgres
+import ReelStorage
+import ReelStore
+import ServiceLifecycle
+import Synchronization
+
+/// How the reconciler runs.
+public struct ReconcilerConfiguration: Sendable {
+    /// Keys reconciled at once.
+    public var concurrency: Int
+    /// Every resource is looked at again this often, whatever happened.
+    public var resyncInterval: Duration
+    /// Where status is mirrored as YAML (`DIR/NAMESPACE/KIND/NAME.yaml`); none when `nil`.
+    public var statusDirectory: String?
+    /// Allowed roots, to find outputs written outside the store on cleanup.
+    public var allowedRoots: AllowedRoots
+
+    public init(
+        concurrency: Int = 4, resyncInterval: Duration = .seconds(30), statusDirectory: String? = nil,
+        allowedRoots: AllowedRoots = AllowedRoots([])
+    ) {
+        self.concurrency = concurrency
+        self.resyncInterval = resyncInterval
+        self.statusDirectory = statusDirectory
+        self.allowedRoots = allowedRoots
+    }
+}
+
+/// Level-triggered reconciliation of VideoJobs: for each key, observe Postgres, `JobPlanner.plan`, apply the
+/// actions. Woken by resource changes (`enqueue`), by `NOTIFY reel_jobs` when a job's tasks change, and by a
+/// periodic resync; failed keys retry with per-key backoff.
+public final class Reconciler: Service {
+    public let table: ResourceTable
+    let pool: PostgresPool
+    let queue: TaskQueue
+    let store: any ObjectStore
+    let databaseURL: String
+    public let configuration: ReconcilerConfiguration
+    let logger: Logger
+    public let workQueue = WorkQueue<ResourceKey>()
+    private let jobKeys = Mutex<[Int64: ResourceKey]>([:])
+    private let stats = Mutex((reconciles: 0, statusWrites: 0))
+    /// Called after every reconcile of a VideoJob (progress display, `--until-done`).
+    let onReconciled: @Sendable (ResourceKey) async -> Void
+
+    public init(
+        pool: PostgresPool, databaseURL: String, store: any ObjectStore, configuration: ReconcilerConfiguration,
+        logger: Logger, onReconciled: @escaping @Sendable (ResourceKey) async -> Void = { _ in }
+    ) {
+        self.pool = pool
+        self.table = ResourceTable(pool: pool)
+        self.queue = TaskQueue(pool: pool)
+        self.store = store
+        self.databaseURL = databaseURL
+        self.configuration = configuration
+        self.logger = logger
+        self.onReconciled = onReconciled
+    }
+
+    /// Reconciles and status writes so far.
+    public var counts: (reconciles: Int, statusWrites: Int) { stats.withLock { $0 } }
+
+    /// Asks for `keys` to be reconciled.
+    public func enqueue(_ keys: [ResourceKey]) async {
+        await workQueue.add(keys.filter { $0.kind == VideoJob.names.kind })
+    }
+
+    public func run() async throws {
+        let listener = try PostgresListener(url: databaseURL, channels: [TaskQueue.jobsChannel])
+        await withGracefulShutdownHandler {
+            await withDiscardingTaskGroup { group in
+                group.addTask { [self] in
+                    for await event in listener.events {
+                        switch event {
+                        case .listening: await resyncAll()
+                        case .notification(let note):
+                            if let id = Int64(note.payload) { await enqueue(job: id) }
+                        }
+                    }
+                }
+                group.addTask { [self] in
+                    while !Task.isCancelledOrShuttingDown {
+                        await resyncAll()
+                        try? await Task.sleep(for: configuration.resyncInterval)
+                    }
+                }
+                group.addTask { [workQueue] in
+                    while !Task.isCancelledOrShuttingDown {
+                        await workQueue.promoteDue()
+                        try? await Task.sleep(for: .milliseconds(100))
+                    }
+                }
+                for _ in 0..<configuration.concurrency {
+                    group.addTask { [self] in
+                        while let key = await workQueue.next() {
+                            await process(key)
+                            await workQueue.done(key)
+                        }
+                    }
+                }
+                await waitForShutdown()
+                listener.stop()
+                await workQueue.shutdown()
+                group.cancelAll()
+            }
+        } onGracefulShutdown: {}
+    }
+
+    private func waitForShutdown() async {
+        while !Task.isCancelledOrShuttingDown { try? await Task.sleep(for: .milliseconds(100)) }
+    }
+
+    /// Queues every VideoJob.
+    public func resyncAll() async {
+        do {
+            await workQueue.add(try await table.list(kind: VideoJob.names.kind).map(\.key))
+        } catch {
+            logger.warning("resync failed: \(error)")
+        }
+    }
+
+    private func enqueue(job id: Int64) async {
+        if let key = jobKeys.withLock({ $0[id] }) {
+            await workQueue.add(key)
+            return
+        }
+        let rows = try? await pool.query("SELECT namespace, name FROM processing_jobs WHERE id = $1", [id])
+        if let row = rows?.first, let namespace: String = try? row.decode(at: 0), let name: String = try? row.decode(at: 1) {
+            let key = ResourceKey(kind: VideoJob.names.kind, namespace: namespace, name: name)
+            jobKeys.withLock { $0[id] = key }
+            await workQueue.add(key)
+        }
+    }
+
+    private func process(_ key: ResourceKey) async {
+        do {
+            try await reconcile(key)
+            await workQueue.forget(key)
+        } catch {
+            let delay = await workQueue.backoff(for: key)
+            logger.warning("reconcile of \(key) failed; retrying in \(delay): \(error)")
+            await workQueue.add(key, at: .now + delay)
+        }
+        await onReconciled(key)
+    }
+
+    /// Brings one VideoJob in line with what it asks for.
+    public func reconcile(_ key: ResourceKey) async throws {
+        guard key.kind == VideoJob.names.kind else { return }
+        stats.withLock { $0.reconciles += 1 }
+        for _ in 0..<4 {
+            guard let stored = try await table.get(key) else { return }
+            let job = try stored.videoJob()
+            let desired = DesiredJob(
+                uid: stored.uid, namespace: key.namespace, name: key.name, generation: Int(stored.generation),
+                spec: job.spec, status: job.status, finalizers: stored.finalizers,
+                deleting: stored.deletionTimestamp != nil)
+            let observed = try await observe(uid: stored.uid, generation: stored.generation)
+            if let id = observed.current?.jobID { jobKeys.withLock { $0[id] = key } }
+            let actions = JobPlanner.plan(desired, observed, now: Date())
+            var again = false
+            for action in actions {
+                if try await apply(action, stored: stored, job: job, observed: observed) { again = true }
+            }
+            if !again { return }
+        }
+    }
+
+    /// Applies one action; `true` when the plan must be made again (the observation changed).
+    private func apply(_ action: Action, stored: StoredResource, job: VideoJob, observed: Observation) async throws -> Bool {
+        let key = stored.key
+        switch action {
+        case .addFinalizer:
+            try await table.addFinalizer(uid: stored.uid, API.cleanupFinalizer)
+            return true
+        case .createJob:
+            try await pool.query(
+                """
+                INSERT INTO processing_jobs (resource_uid, namespace, name, generation, spec, started_at)
+                VALUES ($1, $2, $3, $4, $5::jsonb, now())
+                ON CONFLICT (resource_uid, generation) DO NOTHING
+                """, [stored.uid, key.namespace, key.name, stored.generation, stored.spec])
+            logger.info("\(key): processing generation \(stored.generation)")
+            return true
+        case .cancelTasks(let ids):
+            for id in ids { try await queue.cancel(jobID: id) }
+            return false
+        case .enqueue(let stage, let chunks):
+            guard let jobID = observed.current?.jobID else { return false }
+            let spec = job.spec
+            let payload = try PostgresJSON(encoding: TaskPayload(
+                uid: stored.uid, namespace: key.namespace, name: key.name,
+                sourceBase: stored.sourceFile.map { ($0 as NSString).deletingLastPathComponent }))
+            let tasks = (chunks.map { $0.map(Optional.some) } ?? [nil]).map { chunk in
+                NewTask(
+                    jobID: jobID, generation: stored.generation, stage: stage.rawValue, chunkIndex: chunk,
+                    priority: Self.priority(spec.priority), maxAttempts: spec.retry.maxAttempts,
+                    backoffSeconds: Double(spec.retry.backoffSeconds), maxBackoffSeconds: Double(spec.retry.maxBackoffSeconds),
+                    payload: payload)
+            }
+            try await queue.enqueue(tasks)
+            return false
+        case .recordPhase(let phase, let progress, let reason, let message):
+            guard let jobID = observed.current?.jobID else { return false }
+            try await pool.query(
+                """
+                UPDATE processing_jobs SET phase = $2, progress = $3, error_reason = $4, error_message = $5,
+                    finished_at = CASE WHEN $2 IN ('Succeeded', 'Failed') THEN coalesce(finished_at, now()) END,
+                    updated_at = now()
+                WHERE id = $1
+                """, [jobID, phase.rawValue, progress, reason, message])
+            if phase == .Failed {
+                logger.error("\(key) failed: \(reason ?? "Failed"): \(message ?? "")")
+            } else if phase == .Succeeded {
+                logger.info("\(key) succeeded")
+            }
+            return false
+        case .writeStatus(let status):
+            if try await table.updateStatus(uid: stored.uid, status: try PostgresJSON(encoding: status)) {
+                stats.withLock { $0.statusWrites += 1 }
+                var mirrored = job
+                mirrored.status = status
+                mirrored.metadata = (try await table.get(key)?.metadata) ?? job.metadata
+                mirror(mirrored, key: key)
+            }
+            return false
+        case .cleanup(let ids):
+            let removed = try await store.delete(prefix: "jobs/\(stored.uid)")
+            if let uri = job.spec.output?.uri, uri.hasPrefix("file://"),
+                let path = try? configuration.allowedRoots.lexicalPath(
+                    fileURI: uri, base: stored.sourceFile.map { ($0 as NSString).deletingLastPathComponent }),
+                configuration.allowedRoots.contains(path)
+            {
+                for name in ["timeline.json", "timeline.otio", "timeline.edl", "render.mp4"] {
+                    try? FileManager.default.removeItem(atPath: "\(path)/\(name)")
+                }
+            }
+            if !ids.isEmpty { try await pool.query("DELETE FROM processing_jobs WHERE id = ANY($1::bigint[])", [ids]) }
+            try await pool.query("DELETE FROM processing_jobs WHERE resource_uid = $1", [stored.uid])
+            jobKeys.withLock { map in for id in ids { map[id] = nil } }
+            if let directory = configuration.statusDirectory {
+                try? FileManager.default.removeItem(atPath: Self.mirrorPath(directory, key))
+            }
+            logger.info("\(key) deleted: \(removed) stored objects and \(ids.count) job records removed")
+            return false
+        case .removeFinalizer:
+            try await table.removeFinalizer(uid: stored.uid, API.cleanupFinalizer)
+            return false
+        }
+    }
+
+    static func priority(_ priority: Priority) -> Int {
+        switch priority {
+        case .urgent: 0
+        case .high: 1
+        case .normal: 2
+        case .low: 3
+        }
+    }
+
+    static func mirrorPath(_ directory: String, _ key: ResourceKey) -> String {
+        "\(directory)/\(key.namespace)/\(key.kind)/\(key.name).yaml"
+    }
+
+    private func mirror(_ job: VideoJob, key: ResourceKey) {
+        guard let directory = configuration.statusDirectory else { return }
+        let path = Self.mirrorPath(directory, key)
+        do {
+            try FileManager.default.createDirectory(
+                atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            let temporary = path + ".partial"
+            try ResourceRendering.yaml(job).write(toFile: temporary, atomically: false, encoding: .utf8)
+            _ = rename(temporary, path)
+        } catch {
+            logger.warning("cannot mirror status to \(path): \(error)")
+        }
+    }
+
+    /// Reads what Postgres holds about a resource's jobs.
+    func observe(uid: String, generation: Int64) async throws -> Observation {
+        let jobs = try await pool.query(
+            "SELECT id, generation, phase, outputs, started_at, finished_at, created_at FROM processing_jobs WHERE resource_uid = $1",
+            [uid])
+        var observation = Observation()
+        var others: [Int64] = []
+        for row in jobs {
+            let id: Int64 = try row.decode(at: 0)
+            observation.allJobIDs.append(id)
+            guard try row.decode(Int64.self, at: 1) == generation else {
+                others.append(id)
+                continue
+            }
+            observation.current = ObservedJob(
+                jobID: id, phase: try row.decode(at: 2),
+                outputs: try row.decode(PostgresJSON.self, at: 3).decode(JobOutputs.self),
+                startedAt: try row.decodeIfPresent(at: 4) ?? row.decode(at: 6), finishedAt: try row.decodeIfPresent(at: 5))
+        }
+        if !others.isEmpty {
+            let active = try await pool.query(
+                """
+                SELECT DISTINCT job_id FROM job_queue
+                WHERE job_id = ANY($1::bigint[]) AND state IN ('available', 'retryable', 'running')
+                """, [others])
+            observation.staleJobsWithActiveTasks = try active.map { try $0.decode(Int64.self, at: 0) }.sorted()
+        }
+        guard var current = observation.current else { return observation }
+        let counts = try await pool.query(
+            """
+            SELECT stage, state, count(*)::bigint, max(attempt) FROM job_queue WHERE job_id = $1 GROUP BY stage, state
+            """, [current.jobID])
+        for row in counts {
+            guard let stage = Stage(rawValue: try row.decode(String.self, at: 0)) else { continue }
+            let count: Int = try row.decode(at: 2)
+            var tasks = current.stages[stage] ?? StageTasks()
+            tasks.total += count
+            switch try row.decode(String.self, at: 1) {
+            case "succeeded": tasks.succeeded += count
+            case "running":
+                tasks.running += count
+                tasks.active += count
+            case "available", "retryable": tasks.active += count
+            case "discarded": tasks.discarded += count
+            default: break
+            }
+            current.stages[stage] = tasks
+        }
+        if current.stages.values.contains(where: { $0.discarded > 0 }) {
+            let failures = try await pool.query(
+                """
+                SELECT DISTINCT ON (stage) stage, last_reason, last_error, attempt FROM job_queue
+                WHERE job_id = $1 AND state = 'discarded' ORDER BY stage, finished_at, id
+                """, [current.jobID])
+            for row in failures {
+                guard let stage = Stage(rawValue: try row.decode(String.self, at: 0)) else { continue }
+                current.stages[stage]?.failureReason = try row.decodeIfPresent(at: 1)
+                current.stages[stage]?.failureMessage = try row.decodeIfPresent(at: 2)
+                current.stages[stage]?.failureAttempts = try row.decodeIfPresent(at: 3)
+            }
+        }
+        let chunks = try await pool.query(
+            "SELECT count(*)::bigint, count(analysis)::bigint FROM video_chunks WHERE job_id = $1", [current.jobID])
+        if let row = chunks.first {
+            current.chunksStored = try row.decode(at: 0)
+            current.chunksAnalyzed = try row.decode(at: 1)
+        }
+        observation.current = current
+        return observation
+    }
+}

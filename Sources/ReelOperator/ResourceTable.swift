@@ -1,0 +1,224 @@
+import Foundation
+import ReelAPI
+import ReelPostgres
+
+/// Identifies a resource: kind, namespace, name.
+public struct ResourceKey: Hashable, Sendable, Comparable, CustomStringConvertible {
+    public var kind: String
+    public var namespace: String
+    public var name: String
+
+    public init(kind: String, namespace: String, name: String) {
+        self.kind = kind
+        self.namespace = namespace
+        self.name = name
+    }
+
+    public var description: String { "\(kind) \(namespace)/\(name)" }
+
+    public static func < (a: ResourceKey, b: ResourceKey) -> Bool {
+        (a.kind, a.namespace, a.name) < (b.kind, b.namespace, b.name)
+    }
+}
+
+/// One row of `resources`: a resource with the bookkeeping a Kubernetes API server would keep.
+public struct StoredResource: Sendable {
+    public var uid: String
+    public var key: ResourceKey
+    public var generation: Int64
+    public var resourceVersion: Int64
+    public var labels: [String: String]
+    public var annotations: [String: String]
+    public var spec: PostgresJSON
+    public var status: PostgresJSON?
+    public var finalizers: [String]
+    public var deletionTimestamp: Date?
+    public var creationTimestamp: Date
+    /// The file that declares it.
+    public var sourceFile: String?
+
+    /// The metadata as a resource carries it.
+    public var metadata: ObjectMeta {
+        var meta = ObjectMeta(name: key.name, namespace: key.namespace)
+        meta.uid = uid
+        meta.generation = Int(generation)
+        meta.resourceVersion = String(resourceVersion)
+        meta.labels = labels.isEmpty ? nil : labels
+        meta.annotations = annotations.isEmpty ? nil : annotations
+        meta.finalizers = finalizers.isEmpty ? nil : finalizers
+        meta.creationTimestamp = Timestamp(creationTimestamp)
+        meta.deletionTimestamp = deletionTimestamp.map(Timestamp.init)
+        return meta
+    }
+
+    /// The full VideoJob (metadata, spec, status).
+    public func videoJob() throws -> VideoJob {
+        VideoJob(metadata: metadata, spec: try spec.decode(VideoJobSpec.self), status: try status?.decode(VideoJobStatus.self))
+    }
+
+    /// The full WorkerPool.
+    public func workerPool() throws -> WorkerPool {
+        WorkerPool(
+            metadata: metadata, spec: try spec.decode(WorkerPoolSpec.self), status: try status?.decode(WorkerPoolStatus.self))
+    }
+}
+
+/// A manifest file that does not parse or validate.
+public struct ManifestProblem: Codable, Sendable, Equatable {
+    public var file: String
+    public var line: Int
+    public var column: Int
+    public var field: String
+    public var message: String
+
+    public var description: String {
+        "\(file):\(line):\(column): \(field.isEmpty ? "" : "\(field): ")\(message)"
+    }
+}
+
+/// The `resources` table: the YAML-directory backend's API server. uid on creation, `generation` bumped only
+/// when the spec changes, `resourceVersion` on every write, status written separately, finalizers, and
+/// `deletionTimestamp` while finalizers remain.
+public struct ResourceTable: Sendable {
+    public let pool: PostgresPool
+
+    public init(pool: PostgresPool) { self.pool = pool }
+
+    static let columns = """
+        uid, kind, namespace, name, generation, resource_version, metadata, spec, status, finalizers,
+        deletion_timestamp, created_at, source_file
+        """
+
+    static func decode(_ row: PostgresRow) throws -> StoredResource {
+        struct Meta: Decodable {
+            var labels: [String: String]?
+            var annotations: [String: String]?
+        }
+        let meta = try row.decode(PostgresJSON.self, at: 6).decode(Meta.self)
+        return StoredResource(
+            uid: try row.decode(UUID.self, at: 0).uuidString.lowercased(),
+            key: ResourceKey(kind: try row.decode(at: 1), namespace: try row.decode(at: 2), name: try row.decode(at: 3)),
+            generation: try row.decode(at: 4), resourceVersion: try row.decode(at: 5), labels: meta.labels ?? [:],
+            annotations: meta.annotations ?? [:], spec: try row.decode(at: 7), status: try row.decodeIfPresent(at: 8),
+            finalizers: try row.decode(at: 9), deletionTimestamp: try row.decodeIfPresent(at: 10),
+            creationTimestamp: try row.decode(at: 11), sourceFile: try row.decodeIfPresent(at: 12))
+    }
+
+    /// Creates or updates a resource from its declaration; returns its resourceVersion. A resource being
+    /// deleted is left alone until its finalizers are done (then the next apply creates it anew, with a new uid).
+    @discardableResult
+    public func apply(
+        _ key: ResourceKey, labels: [String: String]?, annotations: [String: String]?, spec: PostgresJSON,
+        sourceFile: String?
+    ) async throws -> Int64 {
+        struct Meta: Encodable {
+            var labels: [String: String]?
+            var annotations: [String: String]?
+        }
+        let meta = try PostgresJSON(encoding: Meta(labels: labels, annotations: annotations))
+        let rows = try await pool.query(
+            """
+            INSERT INTO resources (uid, kind, namespace, name, metadata, spec, source_file)
+            VALUES (gen_random_uuid(), $1, $2, $3, $4::jsonb, $5::jsonb, $6)
+            ON CONFLICT (kind, namespace, name) DO UPDATE SET
+                generation = resources.generation + (resources.spec IS DISTINCT FROM EXCLUDED.spec)::int,
+                resource_version = resources.resource_version
+                    + (resources.spec IS DISTINCT FROM EXCLUDED.spec OR resources.metadata IS DISTINCT FROM EXCLUDED.metadata
+                       OR resources.source_file IS DISTINCT FROM EXCLUDED.source_file)::int,
+                spec = EXCLUDED.spec, metadata = EXCLUDED.metadata, source_file = EXCLUDED.source_file,
+                updated_at = CASE WHEN resources.spec IS DISTINCT FROM EXCLUDED.spec
+                                    OR resources.metadata IS DISTINCT FROM EXCLUDED.metadata
+                                  THEN now() ELSE resources.updated_at END
+            WHERE resources.deletion_timestamp IS NULL
+            RETURNING resource_version
+            """, [key.kind, key.namespace, key.name, meta, spec, sourceFile])
+        return try rows.first?.decode(Int64.self, at: 0) ?? -1
+    }
+
+    /// Asks for deletion: with finalizers, sets `deletionTimestamp`; without, deletes the row. Returns whether
+    /// anything changed.
+    @discardableResult
+    public func requestDeletion(_ key: ResourceKey) async throws -> Bool {
+        let deleted = try await pool.query(
+            "DELETE FROM resources WHERE kind = $1 AND namespace = $2 AND name = $3 AND finalizers = '{}'",
+            [key.kind, key.namespace, key.name])
+        if deleted.affectedRows > 0 { return true }
+        let marked = try await pool.query(
+            """
+            UPDATE resources SET deletion_timestamp = now(), resource_version = resource_version + 1, updated_at = now()
+            WHERE kind = $1 AND namespace = $2 AND name = $3 AND deletion_timestamp IS NULL
+            """, [key.kind, key.namespace, key.name])
+        return marked.affectedRows > 0
+    }
+
+    /// Every resource of `kind` (all kinds when `nil`), by namespace and name.
+    public func list(kind: String? = nil) async throws -> [StoredResource] {
+        let rows = try await pool.query(
+            "SELECT \(Self.columns) FROM resources WHERE $1::text IS NULL OR kind = $1 ORDER BY kind, namespace, name",
+            [kind])
+        return try rows.map(Self.decode)
+    }
+
+    /// One resource, or `nil`.
+    public func get(_ key: ResourceKey) async throws -> StoredResource? {
+        let rows = try await pool.query(
+            "SELECT \(Self.columns) FROM resources WHERE kind = $1 AND namespace = $2 AND name = $3",
+            [key.kind, key.namespace, key.name])
+        return try rows.first.map(Self.decode)
+    }
+
+    /// Writes the status subresource when it differs (as JSON) from what is stored; returns whether it wrote.
+    @discardableResult
+    public func updateStatus(uid: String, status: PostgresJSON) async throws -> Bool {
+        let rows = try await pool.query(
+            """
+            UPDATE resources SET status = $2::jsonb, resource_version = resource_version + 1, updated_at = now()
+            WHERE uid = $1::uuid AND status IS DISTINCT FROM $2::jsonb
+            """, [uid, status])
+        return rows.affectedRows > 0
+    }
+
+    /// Adds a finalizer (no-op when present or when the resource is being deleted).
+    public func addFinalizer(uid: String, _ finalizer: String) async throws {
+        try await pool.query(
+            """
+            UPDATE resources SET finalizers = array_append(finalizers, $2), resource_version = resource_version + 1
+            WHERE uid = $1::uuid AND NOT ($2 = ANY(finalizers)) AND deletion_timestamp IS NULL
+            """, [uid, finalizer])
+    }
+
+    /// Removes a finalizer; a resource being deleted that has none left is deleted.
+    public func removeFinalizer(uid: String, _ finalizer: String) async throws {
+        try await pool.query(
+            """
+            UPDATE resources SET finalizers = array_remove(finalizers, $2), resource_version = resource_version + 1
+            WHERE uid = $1::uuid AND $2 = ANY(finalizers)
+            """, [uid, finalizer])
+        try await pool.query(
+            "DELETE FROM resources WHERE uid = $1::uuid AND deletion_timestamp IS NOT NULL AND finalizers = '{}'", [uid])
+    }
+
+    /// Replaces the recorded problems of `file` (none: forgets the file).
+    public func recordProblems(file: String, _ problems: [ManifestProblem]) async throws {
+        if problems.isEmpty {
+            try await pool.query("DELETE FROM manifest_problems WHERE file = $1", [file])
+        } else {
+            try await pool.query(
+                """
+                INSERT INTO manifest_problems (file, problems) VALUES ($1, $2::jsonb)
+                ON CONFLICT (file) DO UPDATE SET problems = EXCLUDED.problems, seen_at = now()
+                """, [file, try PostgresJSON(encoding: problems)])
+        }
+    }
+
+    /// Forgets problems of files not in `files`.
+    public func forgetProblems(except files: [String]) async throws {
+        try await pool.query("DELETE FROM manifest_problems WHERE NOT (file = ANY($1::text[]))", [files])
+    }
+
+    /// Every recorded manifest problem.
+    public func problems() async throws -> [ManifestProblem] {
+        let rows = try await pool.query("SELECT problems FROM manifest_problems ORDER BY file")
+        return try rows.flatMap { try $0.decode(PostgresJSON.self, at: 0).decode([ManifestProblem].self) }
+    }
+}

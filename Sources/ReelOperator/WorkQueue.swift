@@ -1,0 +1,100 @@
+import Foundation
+
+/// The reconciler's queue of keys, like client-go's: a key waiting is queued once however often it is added; a
+/// key being processed is not handed out again until `done`, and if it was added meanwhile it comes back after.
+/// Failed keys come back after a per-key exponential backoff.
+public actor WorkQueue<Key: Hashable & Sendable> {
+    private var queue: [Key] = []
+    private var dirty: Set<Key> = []
+    private var processing: Set<Key> = []
+    private var failures: [Key: Int] = [:]
+    private var waiters: [CheckedContinuation<Key?, Never>] = []
+    private var delayed: [Key: ContinuousClock.Instant] = [:]
+    private var shutDown = false
+    public let baseDelay: Duration
+    public let maxDelay: Duration
+
+    public init(baseDelay: Duration = .milliseconds(100), maxDelay: Duration = .seconds(60)) {
+        self.baseDelay = baseDelay
+        self.maxDelay = maxDelay
+    }
+
+    /// Keys waiting (not counting those being processed).
+    public var depth: Int { queue.count }
+
+    /// Queues `key` unless it is already waiting.
+    public func add(_ key: Key) {
+        guard !shutDown, !dirty.contains(key) else { return }
+        dirty.insert(key)
+        delayed[key] = nil
+        if processing.contains(key) { return }
+        if !waiters.isEmpty {
+            waiters.removeFirst().resume(returning: key)
+            dirty.remove(key)
+            processing.insert(key)
+        } else {
+            queue.append(key)
+        }
+    }
+
+    /// Queues every key in `keys`.
+    public func add(_ keys: some Sequence<Key>) { for key in keys { add(key) } }
+
+    /// The next key to process; `nil` once shut down.
+    public func next() async -> Key? {
+        if let key = popDue() { return key }
+        if shutDown { return nil }
+        return await withCheckedContinuation { waiters.append($0) }
+    }
+
+    private func popDue() -> Key? {
+        guard !queue.isEmpty else { return nil }
+        let key = queue.removeFirst()
+        dirty.remove(key)
+        processing.insert(key)
+        return key
+    }
+
+    /// Marks `key` processed; a key added meanwhile is queued again.
+    public func done(_ key: Key) {
+        processing.remove(key)
+        if dirty.contains(key) {
+            dirty.remove(key)
+            add(key)
+        }
+    }
+
+    /// Forgets the failures of `key` (it succeeded).
+    public func forget(_ key: Key) { failures[key] = nil }
+
+    /// The delay before `key` is retried after another failure: base·2^(n−1), capped.
+    public func backoff(for key: Key) -> Duration {
+        let count = (failures[key] ?? 0) + 1
+        failures[key] = count
+        let delay = baseDelay * Int(pow(2.0, Double(min(count - 1, 20))))
+        return min(delay, maxDelay)
+    }
+
+    /// Queues `key` at `instant` (the caller's timer calls `promoteDue`).
+    public func add(_ key: Key, at instant: ContinuousClock.Instant) {
+        if let existing = delayed[key], existing <= instant { return }
+        delayed[key] = instant
+    }
+
+    /// Moves delayed keys that are due into the queue; returns the next due instant, if any.
+    @discardableResult
+    public func promoteDue(now: ContinuousClock.Instant = .now) -> ContinuousClock.Instant? {
+        for (key, instant) in delayed where instant <= now {
+            delayed[key] = nil
+            add(key)
+        }
+        return delayed.values.min()
+    }
+
+    /// Stops handing out keys; waiting `next()` calls return `nil`.
+    public func shutdown() {
+        shutDown = true
+        for waiter in waiters { waiter.resume(returning: nil) }
+        waiters.removeAll()
+    }
+}

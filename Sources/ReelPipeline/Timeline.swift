@@ -1,0 +1,131 @@
+import Foundation
+import ReelAnalysis
+
+/// One clip of a timeline: a stretch of the source, in source seconds.
+public struct TimelineClip: Codable, Sendable, Equatable {
+    public var start: Double
+    public var end: Double
+    public var importance: Double
+    public var description: String
+    public var labels: [String]
+
+    public init(start: Double, end: Double, importance: Double, description: String, labels: [String]) {
+        self.start = start
+        self.end = end
+        self.importance = importance
+        self.description = description
+        self.labels = labels
+    }
+
+    public var duration: Double { end - start }
+}
+
+/// The source a timeline cuts from.
+public struct TimelineSource: Codable, Sendable, Equatable {
+    /// Where the source is stored.
+    public var uri: String
+    public var name: String
+    public var duration: Double
+    /// Video frame rate (frames per second), for OTIO and EDL times.
+    public var frameRate: Double
+
+    public init(uri: String, name: String, duration: Double, frameRate: Double) {
+        self.uri = uri
+        self.name = name
+        self.duration = duration
+        self.frameRate = frameRate
+    }
+}
+
+/// A job's edit: the clips to play, in order, and where they come from. Written as `timeline.json`.
+public struct Timeline: Codable, Sendable, Equatable {
+    public var name: String
+    public var strategy: String
+    public var source: TimelineSource
+    public var clips: [TimelineClip]
+
+    public init(name: String, strategy: String, source: TimelineSource, clips: [TimelineClip]) {
+        self.name = name
+        self.strategy = strategy
+        self.source = source
+        self.clips = clips
+    }
+
+    /// Total length of the clips.
+    public var duration: Double { clips.reduce(0) { $0 + $1.duration } }
+}
+
+/// Turns per-chunk analyses into one list of scenes and a timeline. Pure.
+public enum TimelineBuilder {
+    /// Scenes on either side of a chunk boundary are one scene when no cut was found there and their picture
+    /// signatures (mean luma, motion) differ by at most this much.
+    public static let joinTolerance = 0.03
+
+    /// Every scene of the source in order, with absolute times: each chunk's scenes shifted by its offset, and a
+    /// scene that a chunk boundary cut in two joined again.
+    public static func scenes(_ chunks: [(start: Double, analysis: ChunkAnalysis)]) -> [SceneAnalysis] {
+        var result: [SceneAnalysis] = []
+        var cuts: Set<Double> = []
+        for chunk in chunks.sorted(by: { $0.start < $1.start }) {
+            let shifted = chunk.analysis.shifted(by: chunk.start)
+            cuts.formUnion(shifted.cuts.map { ($0 * 1000).rounded() / 1000 })
+            for scene in shifted.scenes {
+                if let last = result.last, shouldJoin(last, scene, boundary: chunk.start, cuts: cuts) {
+                    result[result.count - 1] = join(last, scene)
+                } else {
+                    result.append(scene)
+                }
+            }
+        }
+        return result
+    }
+
+    static func shouldJoin(_ a: SceneAnalysis, _ b: SceneAnalysis, boundary: Double, cuts: Set<Double>) -> Bool {
+        guard abs(b.start - boundary) < 0.05, abs(a.end - b.start) < 0.1,
+            !cuts.contains((boundary * 1000).rounded() / 1000)
+        else { return false }
+        guard let lumaA = a.meanLuma, let lumaB = b.meanLuma, let motionA = a.motion, let motionB = b.motion else {
+            return false
+        }
+        return abs(lumaA - lumaB) <= joinTolerance && abs(motionA - motionB) <= joinTolerance
+    }
+
+    static func join(_ a: SceneAnalysis, _ b: SceneAnalysis) -> SceneAnalysis {
+        let total = max(a.duration + b.duration, 1e-9)
+        func weighted(_ x: Double?, _ y: Double?) -> Double? {
+            guard let x, let y else { return x ?? y }
+            return (x * a.duration + y * b.duration) / total
+        }
+        let longer = a.duration >= b.duration ? a : b
+        var labels = longer.labels
+        for label in a.labels + b.labels where !labels.contains(label) { labels.append(label) }
+        return SceneAnalysis(
+            start: a.start, end: b.end,
+            importance: ((a.importance * a.duration + b.importance * b.duration) / total * 1000).rounded() / 1000,
+            description: longer.description, labels: labels, meanLuma: weighted(a.meanLuma, b.meanLuma),
+            motion: weighted(a.motion, b.motion))
+    }
+
+    /// The clips a strategy keeps: `scenes` every scene; `highlights` the most important scenes whose total fits
+    /// in `maxSeconds` (the single best one trimmed to fit when even it is longer), in source order.
+    public static func clips(_ scenes: [SceneAnalysis], strategy: String, maxSeconds: Double) -> [TimelineClip] {
+        let all = scenes.filter { $0.duration > 0 }.map {
+            TimelineClip(start: $0.start, end: $0.end, importance: $0.importance, description: $0.description, labels: $0.labels)
+        }
+        guard strategy == "highlights" else { return all }
+        let ranked = all.enumerated().sorted {
+            $0.element.importance != $1.element.importance ? $0.element.importance > $1.element.importance : $0.offset < $1.offset
+        }
+        var chosen: [(Int, TimelineClip)] = []
+        var total = 0.0
+        for (offset, clip) in ranked where total + clip.duration <= maxSeconds + 1e-9 {
+            chosen.append((offset, clip))
+            total += clip.duration
+        }
+        if chosen.isEmpty, var best = ranked.first?.element, maxSeconds > 0 {
+            best.end = best.start + maxSeconds
+            return [best]
+        }
+        return chosen.sorted { $0.0 < $1.0 }.map(\.1)
+    }
+}

@@ -1,0 +1,80 @@
+import Foundation
+
+/// Writes a timeline as `timeline.json`, OpenTimelineIO JSON and a CMX 3600 EDL.
+public enum TimelineWriters {
+    /// Reel's own JSON (the `Timeline` value, keys sorted).
+    public static func json(_ timeline: Timeline) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return try encoder.encode(timeline)
+    }
+
+    /// OpenTimelineIO JSON: a `Timeline.1` whose `Stack.1` holds one video `Track.1` of `Clip.2`s, each with an
+    /// `ExternalReference.1` to the source. Times are `RationalTime.1` at the source frame rate.
+    public static func otio(_ timeline: Timeline) throws -> Data {
+        let rate = timeline.source.frameRate > 0 ? timeline.source.frameRate : 25
+        func time(_ seconds: Double) -> [String: Any] {
+            ["OTIO_SCHEMA": "RationalTime.1", "rate": rate, "value": (seconds * rate).rounded()]
+        }
+        func range(_ start: Double, _ duration: Double) -> [String: Any] {
+            ["OTIO_SCHEMA": "TimeRange.1", "start_time": time(start), "duration": time(duration)]
+        }
+        let clips: [[String: Any]] = timeline.clips.enumerated().map { index, clip in
+            [
+                "OTIO_SCHEMA": "Clip.2",
+                "name": "Scene \(index + 1)",
+                "metadata": ["reel": ["importance": clip.importance, "description": clip.description, "labels": clip.labels]],
+                "source_range": range(clip.start, clip.duration),
+                "effects": [Any](), "markers": [Any](), "enabled": true,
+                "media_references": [
+                    "DEFAULT_MEDIA": [
+                        "OTIO_SCHEMA": "ExternalReference.1", "name": timeline.source.name, "metadata": [String: Any](),
+                        "target_url": timeline.source.uri,
+                        "available_range": range(0, timeline.source.duration),
+                        "available_image_bounds": NSNull(),
+                    ] as [String: Any]
+                ],
+                "active_media_reference_key": "DEFAULT_MEDIA",
+            ]
+        }
+        let track: [String: Any] = [
+            "OTIO_SCHEMA": "Track.1", "name": "Video", "kind": "Video", "metadata": [String: Any](),
+            "source_range": NSNull(), "effects": [Any](), "markers": [Any](), "enabled": true, "children": clips,
+        ]
+        let document: [String: Any] = [
+            "OTIO_SCHEMA": "Timeline.1", "name": timeline.name, "metadata": ["reel": ["strategy": timeline.strategy]],
+            "global_start_time": NSNull(),
+            "tracks": [
+                "OTIO_SCHEMA": "Stack.1", "name": "tracks", "metadata": [String: Any](), "source_range": NSNull(),
+                "effects": [Any](), "markers": [Any](), "enabled": true, "children": [track],
+            ] as [String: Any],
+        ]
+        return try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys])
+    }
+
+    /// A CMX 3600 EDL: one cut event per clip on reel `AX` (the source named by a `FROM CLIP NAME` comment),
+    /// non-drop-frame timecode at the source's whole frame rate, record times back to back from 00:00:00:00.
+    public static func edl(_ timeline: Timeline) -> String {
+        let fps = max(1, Int(timeline.source.frameRate.rounded()))
+        func timecode(_ frames: Int) -> String {
+            let f = frames % fps, s = frames / fps % 60, m = frames / fps / 60 % 60, h = frames / fps / 3600
+            return String(format: "%02d:%02d:%02d:%02d", h, m, s, f)
+        }
+        let title = timeline.name.uppercased().filter { $0.isASCII && !$0.isNewline }.prefix(70)
+        var lines = ["TITLE: \(title)", "FCM: NON-DROP FRAME", ""]
+        var record = 0
+        for (index, clip) in timeline.clips.enumerated() {
+            let sourceIn = Int((clip.start * Double(fps)).rounded())
+            let sourceOut = Int((clip.end * Double(fps)).rounded())
+            guard sourceOut > sourceIn else { continue }
+            let length = sourceOut - sourceIn
+            lines.append(
+                String(format: "%03d  AX       V     C        ", index + 1)
+                    + "\(timecode(sourceIn)) \(timecode(sourceOut)) \(timecode(record)) \(timecode(record + length))")
+            lines.append("* FROM CLIP NAME: \(timeline.source.name)")
+            lines.append("")
+            record += length
+        }
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,245 @@
+import Foundation
+import Logging
+import ReelPostgres
+import ReelStore
+import ServiceLifecycle
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// How a worker runs. Every field has a default except what names the worker's stages and database.
+public struct WorkerConfiguration: Sendable {
+    /// Unique id, also the lease owner: `<host>-<pid>-<random>` by default.
+    public var id: String
+    public var stages: [String]
+    /// Tasks run at once.
+    public var concurrency: Int
+    /// Lease length; renewed every third of it while a task runs.
+    public var lease: Duration
+    /// How often the queue is polled when no NOTIFY arrives.
+    public var pollInterval: Duration
+    /// How long a graceful shutdown waits for running tasks before releasing them.
+    public var drainTimeout: Duration
+    /// The WorkerPool this worker belongs to, if any.
+    public var pool: String?
+    /// Stop (gracefully) when this process is no longer our parent: children of a killed `reel local`.
+    public var parentPID: Int32?
+    /// The database, for LISTEN.
+    public var databaseURL: String
+
+    public init(
+        stages: [String], databaseURL: String, concurrency: Int = 1, lease: Duration = .seconds(30),
+        pollInterval: Duration = .seconds(1), drainTimeout: Duration = .seconds(25), pool: String? = nil,
+        parentPID: Int32? = nil, id: String? = nil
+    ) {
+        self.stages = stages
+        self.databaseURL = databaseURL
+        self.concurrency = max(1, concurrency)
+        self.lease = lease
+        self.pollInterval = pollInterval
+        self.drainTimeout = drainTimeout
+        self.pool = pool
+        self.parentPID = parentPID
+        let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "host"
+        self.id = id ?? "\(host)-\(getpid())-\(UUID().uuidString.prefix(6).lowercased())"
+    }
+}
+
+/// Claims tasks of its stages, runs them with the pipeline while renewing their leases, and completes or fails
+/// them. Graceful shutdown stops claiming, waits up to `drainTimeout` for running tasks, then releases the rest.
+/// Keeps its `workers` row alive. Workers never decide what comes next: the reconciler does.
+public final class Worker: Service {
+    public let configuration: WorkerConfiguration
+    let queue: TaskQueue
+    let pipeline: Pipeline
+    let logger: Logger
+    let log: JobLog
+    private let wake = WakeSignal()
+    private let stopping = Mutex(false)
+    private let running = Mutex(0)
+    private let counters = Mutex((completed: 0, failed: 0))
+
+    public init(configuration: WorkerConfiguration, queue: TaskQueue, pipeline: Pipeline, logger: Logger) {
+        self.configuration = configuration
+        self.queue = queue
+        self.pipeline = pipeline
+        var logger = logger
+        logger[metadataKey: "reel.worker"] = .string(configuration.id)
+        self.logger = logger
+        self.log = JobLog(pool: queue.pool)
+    }
+
+    private var isStopping: Bool { stopping.withLock { $0 } }
+
+    public func run() async throws {
+        try await register()
+        let listener = try PostgresListener(url: configuration.databaseURL, channels: [TaskQueue.queueChannel])
+        logger.info("worker started", metadata: ["reel.stages": "\(configuration.stages.joined(separator: ","))"])
+        await withGracefulShutdownHandler {
+            await withDiscardingTaskGroup { group in
+                group.addTask { [wake] in
+                    for await _ in listener.events { wake.signal() }
+                }
+                await claimLoop(group: &group)
+                await drain(group: &group)
+                listener.stop()
+            }
+        } onGracefulShutdown: { [self] in
+            stopping.withLock { $0 = true }
+            wake.signal()
+        }
+        _ = try? await queue.pool.query(
+            "UPDATE workers SET stopped_at = now(), heartbeat_at = now() WHERE id = $1", [configuration.id])
+        logger.info("worker stopped")
+    }
+
+    private func claimLoop(group: inout DiscardingTaskGroup) async {
+        var lastBeat = ContinuousClock.now
+        while !isStopping && !Task.isCancelled {
+            if let parent = configuration.parentPID, getppid() != parent {
+                logger.warning("parent process is gone; stopping")
+                stopping.withLock { $0 = true }
+                break
+            }
+            let generation = wake.generation
+            let free = configuration.concurrency - running.withLock { $0 }
+            if free > 0 {
+                do {
+                    let claimed = try await queue.claim(
+                        stages: configuration.stages, limit: free, worker: configuration.id, lease: configuration.lease)
+                    for task in claimed {
+                        running.withLock { $0 += 1 }
+                        group.addTask { [self] in
+                            await execute(task)
+                            running.withLock { $0 -= 1 }
+                            wake.signal()
+                        }
+                    }
+                    if claimed.count == free { continue }
+                } catch {
+                    logger.warning("claim failed", metadata: ["reel.error": "\(error)"])
+                }
+            }
+            if ContinuousClock.now - lastBeat > .seconds(10) {
+                lastBeat = .now
+                try? await beat()
+            }
+            await wake.wait(after: generation, timeout: configuration.pollInterval)
+        }
+    }
+
+    /// Waits for running tasks up to the drain timeout, then cancels them (they release their leases).
+    private func drain(group: inout DiscardingTaskGroup) async {
+        let deadline = ContinuousClock.now + configuration.drainTimeout
+        while running.withLock({ $0 }) > 0 && ContinuousClock.now < deadline {
+            let generation = wake.generation
+            if running.withLock({ $0 }) == 0 { break }
+            await wake.wait(after: generation, timeout: .milliseconds(250))
+        }
+        if running.withLock({ $0 }) > 0 {
+            logger.warning("drain timeout: releasing running tasks")
+            group.cancelAll()
+        }
+    }
+
+    private enum Outcome: Sendable {
+        case finished(Result<Void, TaskFailure>)
+        case cancelled
+        case leaseLost
+    }
+
+    private func execute(_ task: ClaimedTask) async {
+        var logger = logger
+        logger[metadataKey: "reel.task"] = "\(task.lease.taskID)"
+        logger[metadataKey: "reel.stage"] = .string(task.stage)
+        logger[metadataKey: "reel.job"] = "\(task.jobID)"
+        logger.info("task started", metadata: ["reel.attempt": "\(task.attempt)"])
+        await log.write(job: task.jobID, task: task.lease.taskID, level: "info", "\(task.stage) started",
+                        fields: ["attempt": "\(task.attempt)", "worker": configuration.id])
+        let progress = ProgressCell()
+        let started = ContinuousClock.now
+        let outcome: Outcome = await withTaskGroup(of: Outcome?.self) { group in
+            group.addTask { [pipeline] in
+                do throws(TaskFailure) {
+                    try await pipeline.run(task) { value in progress.set(value) }
+                    return .finished(.success(()))
+                } catch { return .finished(.failure(error)) }
+            }
+            group.addTask { [queue, configuration] in
+                while true {
+                    do { try await Task.sleep(for: configuration.lease / 3) } catch { return nil }
+                    let beat = try? await queue.heartbeat(
+                        task.lease, progress: progress.value, extendBy: configuration.lease)
+                    switch beat {
+                    case .cancelled: return .cancelled
+                    case .leaseLost: return .leaseLost
+                    default: continue
+                    }
+                }
+            }
+            var first: Outcome? = nil
+            while first == nil, let next = await group.next() { first = next }
+            group.cancelAll()
+            return first ?? .cancelled
+        }
+        let seconds = String(format: "%.3f", (ContinuousClock.now - started) / .seconds(1))
+        switch outcome {
+        case .finished(.success):
+            if (try? await queue.complete(task.lease)) == true {
+                counters.withLock { $0.completed += 1 }
+                logger.info("task succeeded", metadata: ["reel.seconds": "\(seconds)"])
+                await log.write(job: task.jobID, task: task.lease.taskID, level: "info", "\(task.stage) succeeded",
+                                fields: ["seconds": seconds])
+            } else {
+                logger.warning("task finished but its lease was lost; result discarded")
+            }
+        case .finished(.failure(let failure)):
+            if failure.reason == TaskFailure.leaseLost.reason {
+                logger.warning("lease lost before results were written; nothing written")
+            } else if Task.isCancelled {
+                _ = try? await queue.release(task.lease)
+                logger.info("task released unfinished (shutdown)")
+            } else {
+                counters.withLock { $0.failed += 1 }
+                let result = try? await queue.fail(
+                    task.lease, error: failure.message, reason: failure.reason, retryable: failure.retryable)
+                logger.warning("task failed", metadata: [
+                    "reel.reason": .string(failure.reason), "reel.error": .string(failure.message),
+                    "reel.outcome": "\(result.map { "\($0)" } ?? "unknown")",
+                ])
+                await log.write(job: task.jobID, task: task.lease.taskID, level: "error", "\(task.stage) failed",
+                                fields: ["reason": failure.reason, "error": failure.message,
+                                         "retryable": "\(failure.retryable)"])
+            }
+        case .cancelled:
+            logger.info("task cancelled (the job changed or was deleted)")
+        case .leaseLost:
+            logger.warning("lease lost while running")
+        }
+    }
+
+    private func register() async throws {
+        try await queue.pool.query(
+            """
+            INSERT INTO workers (id, stages, hostname, pid, pool) VALUES ($1, $2, $3, $4, $5)
+            ON CONFLICT (id) DO UPDATE SET heartbeat_at = now(), stopped_at = NULL
+            """,
+            [configuration.id, configuration.stages, ProcessInfo.processInfo.hostName, Int(getpid()), configuration.pool])
+    }
+
+    private func beat() async throws {
+        let (completed, failed) = counters.withLock { ($0.completed, $0.failed) }
+        try await queue.pool.query(
+            "UPDATE workers SET heartbeat_at = now(), tasks_completed = $2, tasks_failed = $3 WHERE id = $1",
+            [configuration.id, completed, failed])
+    }
+}
+
+/// The latest progress a running stage reported, read by its heartbeat.
+private final class ProgressCell: Sendable {
+    private let cell = Mutex<Double?>(nil)
+    var value: Double? { cell.withLock { $0 } }
+    func set(_ value: Double) { cell.withLock { $0 = value } }
+}

@@ -1,0 +1,210 @@
+import Crypto
+import Dispatch
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Objects as files under a root directory. A write goes to `<key>.partial-<random>` and is renamed into place,
+/// so a crash never leaves a half object under a final name. File I/O runs on a dispatch queue.
+public struct FileSystemStore: ObjectStore {
+    public let root: String
+    private static let queue = DispatchQueue(label: "reel.storage.fs", attributes: .concurrent)
+
+    /// A store under `root` (created if missing).
+    public init(root: String) throws {
+        var root = root
+        while root.count > 1 && root.hasSuffix("/") { root.removeLast() }
+        self.root = root
+        do {
+            try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        } catch {
+            throw StorageError(.ioError, "cannot create the store directory: \(error.localizedDescription)", key: root)
+        }
+    }
+
+    public var baseURI: String { "file://\(root)/" }
+
+    public func uri(for key: String) -> String { "file://\(path(key))" }
+
+    /// The file that holds `key`.
+    public func path(_ key: String) -> String { "\(root)/\(key)" }
+
+    public func put(_ key: String, fromFile source: String) async throws -> StoredObject {
+        try ObjectStores.validate(key)
+        let destination = path(key)
+        return try await offload {
+            let temporary = try Self.temporary(for: destination, key: key)
+            do {
+                let (bytes, digest) = try FileHashing.copy(from: source, to: temporary, key: key)
+                try Self.rename(temporary, destination, key: key)
+                return StoredObject(key: key, bytes: bytes, sha256: digest, uri: "file://\(destination)")
+            } catch {
+                unlink(temporary)
+                throw error
+            }
+        }
+    }
+
+    public func put(_ key: String, movingFile source: String) async throws -> StoredObject {
+        try ObjectStores.validate(key)
+        let destination = path(key)
+        return try await offload {
+            let (bytes, digest) = try FileHashing.hash(source, key: key)
+            _ = try Self.temporary(for: destination, key: key)
+            if Glibc.rename(source, destination) != 0 {
+                guard errno == EXDEV else {
+                    throw StorageError(.ioError, "cannot move \(source): \(String(cString: strerror(errno)))", key: key)
+                }
+                let temporary = try Self.temporary(for: destination, key: key)
+                _ = try FileHashing.copy(from: source, to: temporary, key: key)
+                try Self.rename(temporary, destination, key: key)
+                unlink(source)
+            }
+            return StoredObject(key: key, bytes: bytes, sha256: digest, uri: "file://\(destination)")
+        }
+    }
+
+    public func put(_ key: String, data: Data) async throws -> StoredObject {
+        try ObjectStores.validate(key)
+        let destination = path(key)
+        return try await offload {
+            let temporary = try Self.temporary(for: destination, key: key)
+            do {
+                try data.write(to: URL(fileURLWithPath: temporary))
+                try Self.rename(temporary, destination, key: key)
+            } catch let error as StorageError {
+                unlink(temporary)
+                throw error
+            } catch {
+                unlink(temporary)
+                throw StorageError(.ioError, "cannot write: \(error.localizedDescription)", key: key)
+            }
+            let digest = SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+            return StoredObject(key: key, bytes: data.count, sha256: digest, uri: "file://\(destination)")
+        }
+    }
+
+    public func localFile(_ key: String) async throws -> String {
+        try ObjectStores.validate(key)
+        let file = path(key)
+        guard FileManager.default.fileExists(atPath: file) else {
+            throw StorageError(.notFound, "no such object", key: key)
+        }
+        return file
+    }
+
+    public func head(_ key: String) async throws -> StoredObject? {
+        try ObjectStores.validate(key)
+        var info = stat()
+        guard stat(path(key), &info) == 0 else { return nil }
+        return StoredObject(key: key, bytes: Int(info.st_size), sha256: nil, uri: uri(for: key))
+    }
+
+    public func delete(prefix: String) async throws -> Int {
+        let prefix = prefix.hasSuffix("/") ? String(prefix.dropLast()) : prefix
+        try ObjectStores.validate(prefix)
+        let keys = try await list(prefix: prefix)
+        let target = path(prefix)
+        try await offload {
+            guard FileManager.default.fileExists(atPath: target) else { return }
+            do { try FileManager.default.removeItem(atPath: target) } catch {
+                throw StorageError(.ioError, "cannot delete: \(error.localizedDescription)", key: prefix)
+            }
+        }
+        return keys.count
+    }
+
+    public func list(prefix: String) async throws -> [String] {
+        let base = path(prefix)
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: base, isDirectory: &isDirectory) else { return [] }
+        guard isDirectory.boolValue else { return [prefix] }
+        let trimmed = prefix.hasSuffix("/") ? String(prefix.dropLast()) : prefix
+        let entries = FileManager.default.enumerator(atPath: base)?.compactMap { $0 as? String } ?? []
+        return entries.filter { entry in
+            var directory: ObjCBool = false
+            FileManager.default.fileExists(atPath: "\(base)/\(entry)", isDirectory: &directory)
+            return !directory.boolValue && !entry.contains(".partial-")
+        }.map { "\(trimmed)/\($0)" }.sorted()
+    }
+
+    private func offload<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Self.queue.async { continuation.resume(with: Result { try work() }) }
+        }
+    }
+
+    /// Creates the destination's directory and names a temporary file beside it.
+    private static func temporary(for destination: String, key: String) throws -> String {
+        let directory = (destination as NSString).deletingLastPathComponent
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw StorageError(.ioError, "cannot create \(directory): \(error.localizedDescription)", key: key)
+        }
+        return "\(destination).partial-\(UUID().uuidString.prefix(8))"
+    }
+
+    private static func rename(_ from: String, _ to: String, key: String) throws {
+        guard Glibc.rename(from, to) == 0 else {
+            throw StorageError(.ioError, "cannot commit: \(String(cString: strerror(errno)))", key: key)
+        }
+    }
+}
+
+/// Streaming SHA-256 over files, 1 MiB at a time.
+public enum FileHashing {
+    static let blockSize = 1 << 20
+
+    /// Size and SHA-256 of the file at `path`.
+    public static func hash(_ path: String, key: String = "") throws -> (bytes: Int, sha256: String) {
+        try stream(path, key: key) { _ in }
+    }
+
+    /// Copies `source` to `destination` (created), returning size and SHA-256.
+    static func copy(from source: String, to destination: String, key: String) throws -> (bytes: Int, sha256: String) {
+        guard let output = fopen(destination, "wb") else {
+            throw StorageError(.ioError, "cannot create \(destination): \(String(cString: strerror(errno)))", key: key)
+        }
+        defer { fclose(output) }
+        let result = try stream(source, key: key) { block in
+            let written = block.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, output) }
+            guard written == block.count else {
+                throw StorageError(.ioError, "write failed: \(String(cString: strerror(errno)))", key: key)
+            }
+        }
+        guard fflush(output) == 0, fsync(fileno(output)) == 0 else {
+            throw StorageError(.ioError, "flush failed: \(String(cString: strerror(errno)))", key: key)
+        }
+        return result
+    }
+
+    private static func stream(_ path: String, key: String, _ body: (ArraySlice<UInt8>) throws -> Void) throws
+        -> (bytes: Int, sha256: String)
+    {
+        guard let input = fopen(path, "rb") else {
+            let code: StorageError.Code = errno == ENOENT ? .notFound : .ioError
+            throw StorageError(code, "cannot open \(path): \(String(cString: strerror(errno)))", key: key)
+        }
+        defer { fclose(input) }
+        var hasher = SHA256()
+        var buffer = [UInt8](repeating: 0, count: blockSize)
+        var total = 0
+        while true {
+            let count = buffer.withUnsafeMutableBytes { fread($0.baseAddress, 1, blockSize, input) }
+            if count > 0 {
+                let block = buffer[0..<count]
+                hasher.update(data: block)
+                try body(block)
+                total += count
+            }
+            if count < blockSize {
+                if ferror(input) != 0 { throw StorageError(.ioError, "read failed on \(path)", key: key) }
+                break
+            }
+        }
+        return (total, hasher.finalize().map { String(format: "%02x", $0) }.joined())
+    }
+}

@@ -1,0 +1,339 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ReelAPI
+import ReelOperator
+import ReelPostgres
+import ReelStore
+
+/// Options every inspection command shares: where the state is.
+struct StateOptions: ParsableArguments {
+    @Option(help: "State directory of `reel local` (default: $REEL_STATE_DIR or ./.reel).")
+    var state: String?
+
+    @Option(help: "PostgreSQL URL instead of the state directory's embedded server (default: $REEL_DATABASE_URL).")
+    var databaseURL: String?
+
+    @Option(name: [.short, .long], help: "Namespace.")
+    var namespace = "default"
+
+    @Flag(name: [.customShort("A"), .long], help: "Every namespace.")
+    var allNamespaces = false
+
+    /// Runs `body` with a pool on the state's database (starting and stopping the embedded server if needed).
+    func withDatabase<T>(_ body: (PostgresPool) async throws -> T) async throws -> T {
+        let logger = CLILogging.logger("reel", level: .warning)
+        let database = try await StateDatabase.open(
+            state: StateDatabase.stateDirectory(state), databaseURL: databaseURL, logger: logger)
+        let pool = PostgresPool(url: database.url, maxConnections: 2)
+        do {
+            let result = try await body(pool)
+            await pool.close()
+            await database.close()
+            return result
+        } catch {
+            await pool.close()
+            await database.close()
+            throw error
+        }
+    }
+
+    func matches(_ key: ResourceKey) -> Bool { allNamespaces || key.namespace == namespace }
+}
+
+/// Which kind a command names (`videojobs`, `vj`, `workerpool`, …).
+enum KindArgument: String, ExpressibleByArgument, CaseIterable {
+    case videojobs, workerpools
+
+    init?(argument: String) {
+        switch argument.lowercased() {
+        case "videojobs", "videojob", "vj": self = .videojobs
+        case "workerpools", "workerpool", "wp": self = .workerpools
+        default: return nil
+        }
+    }
+
+    var kind: String { self == .videojobs ? VideoJob.names.kind : WorkerPool.names.kind }
+}
+
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case table, wide, yaml, json
+}
+
+/// `reel get`.
+struct Get: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List VideoJobs or WorkerPools with their status.",
+        discussion: "Problems in the resource files (file:line:column: field: message) are listed after the table.")
+
+    @Argument(help: "videojobs (vj) or workerpools (wp).")
+    var kind: KindArgument
+
+    @Argument(help: "One resource's name.")
+    var name: String?
+
+    @Option(name: .short, help: "Output: table, wide, yaml or json.")
+    var output: OutputFormat = .table
+
+    @OptionGroup var options: StateOptions
+
+    func run() async throws {
+        try await options.withDatabase { pool in
+            let table = ResourceTable(pool: pool)
+            let rows = try await table.list(kind: kind.kind).filter {
+                options.matches($0.key) && (name == nil || $0.key.name == name)
+            }
+            if let name, rows.isEmpty {
+                throw ValidationError("\(kind.kind) \"\(name)\" not found in namespace \(options.namespace)")
+            }
+            switch output {
+            case .json, .yaml:
+                let items: [AnyResource] = try rows.map { try AnyResource($0) }
+                let text: String
+                if name != nil, let item = items.first {
+                    text = output == .json ? String(decoding: try ResourceRendering.json(item), as: UTF8.self) + "\n"
+                        : try ResourceRendering.yaml(item)
+                } else {
+                    let list = ResourceList(items: items)
+                    text = output == .json ? String(decoding: try ResourceRendering.json(list), as: UTF8.self) + "\n"
+                        : try ResourceRendering.yaml(list)
+                }
+                FileHandle.standardOutput.write(Data(text.utf8))
+            case .table, .wide:
+                print(try Tables.render(rows, kind: kind, wide: output == .wide, namespaces: options.allNamespaces))
+            }
+            let problems = try await table.problems()
+            if !problems.isEmpty {
+                var text = "\nProblems in resource files (these resources are not applied):\n"
+                for problem in problems { text += "  \(problem.description)\n" }
+                FileHandle.standardError.write(Data(text.utf8))
+            }
+        }
+    }
+}
+
+/// A VideoJob or a WorkerPool, for lists.
+struct AnyResource: Encodable {
+    var job: VideoJob?
+    var pool: WorkerPool?
+
+    init(_ stored: StoredResource) throws {
+        if stored.key.kind == VideoJob.names.kind { job = try stored.videoJob() } else { pool = try stored.workerPool() }
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        if let job { try job.encode(to: encoder) } else { try pool?.encode(to: encoder) }
+    }
+}
+
+/// Kubernetes' generic list.
+struct ResourceList: Encodable {
+    var apiVersion = "v1"
+    var kind = "List"
+    var items: [AnyResource]
+}
+
+/// Tables as kubectl prints them.
+enum Tables {
+    static func render(_ rows: [StoredResource], kind: KindArgument, wide: Bool, namespaces: Bool) throws -> String {
+        var header: [String]
+        var lines: [[String]] = []
+        switch kind {
+        case .videojobs:
+            header = ["NAME", "PHASE", "PROGRESS", "CHUNKS", "AGE"]
+            if wide { header += ["GENERATION", "OBSERVED", "REASON", "SOURCE"] }
+            for row in rows {
+                let job = try row.videoJob()
+                let status = job.status
+                var line = [
+                    row.key.name, status?.phase?.rawValue ?? "Pending", "\(status?.progress ?? 0)%",
+                    status?.chunks.map { "\($0.analyzed)/\($0.total)" } ?? "-", age(row.creationTimestamp),
+                ]
+                if wide {
+                    let summary = status?.conditions?.first { $0.type == "Succeeded" }
+                    line += [
+                        "\(row.generation)", status?.observedGeneration.map(String.init) ?? "-", summary?.reason ?? "-",
+                        job.spec.source.uri,
+                    ]
+                }
+                lines.append(line)
+            }
+        case .workerpools:
+            header = ["NAME", "STAGES", "MIN", "MAX", "REPLICAS", "DESIRED", "QUEUE", "AGE"]
+            for row in rows {
+                let pool = try row.workerPool()
+                let status = pool.status
+                lines.append([
+                    row.key.name, pool.spec.stages.map(\.rawValue).joined(separator: ","), "\(pool.spec.minReplicas)",
+                    "\(pool.spec.maxReplicas)", status?.replicas.map(String.init) ?? "0",
+                    status?.desiredReplicas.map(String.init) ?? "0", status?.queueDepth.map(String.init) ?? "0",
+                    age(row.creationTimestamp),
+                ])
+            }
+        }
+        if namespaces {
+            header.insert("NAMESPACE", at: 0)
+            for (index, row) in rows.enumerated() { lines[index].insert(row.key.namespace, at: 0) }
+        }
+        if lines.isEmpty { return "No \(kind.rawValue) found." }
+        return format([header] + lines)
+    }
+
+    static func format(_ rows: [[String]]) -> String {
+        let widths = (0..<(rows.first?.count ?? 0)).map { column in rows.map { $0[column].count }.max() ?? 0 }
+        return rows.map { row in
+            row.enumerated().map { index, cell in
+                index == row.count - 1 ? cell : cell.padding(toLength: widths[index] + 3, withPad: " ", startingAt: 0)
+            }.joined()
+        }.joined(separator: "\n")
+    }
+
+    static func age(_ date: Date) -> String {
+        let seconds = Int(Date().timeIntervalSince(date))
+        if seconds < 120 { return "\(max(0, seconds))s" }
+        if seconds < 7200 { return "\(seconds / 60)m" }
+        if seconds < 172800 { return "\(seconds / 3600)h" }
+        return "\(seconds / 86400)d"
+    }
+}
+
+/// `reel describe`.
+struct Describe: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show one VideoJob in detail: conditions, outputs, chunks, tasks and recent logs.")
+
+    @Argument(help: "videojob (vj).")
+    var kind: KindArgument
+
+    @Argument(help: "The VideoJob's name.")
+    var name: String
+
+    @OptionGroup var options: StateOptions
+
+    func run() async throws {
+        guard kind == .videojobs else { throw ValidationError("describe supports videojobs") }
+        try await options.withDatabase { pool in
+            let key = ResourceKey(kind: VideoJob.names.kind, namespace: options.namespace, name: name)
+            guard let stored = try await ResourceTable(pool: pool).get(key) else {
+                throw ValidationError("VideoJob \"\(name)\" not found in namespace \(options.namespace)")
+            }
+            let job = try stored.videoJob()
+            var out = """
+                Name:         \(name)
+                Namespace:    \(key.namespace)
+                UID:          \(stored.uid)
+                Generation:   \(stored.generation)
+                Finalizers:   \(stored.finalizers.joined(separator: ", "))
+                Source:       \(job.spec.source.uri)
+                Declared in:  \(stored.sourceFile ?? "-")
+
+                """
+            if let deletion = stored.deletionTimestamp { out += "Deleting since: \(Timestamp(deletion))\n" }
+            let status = job.status
+            out += "Phase:        \(status?.phase?.rawValue ?? "Pending")   Progress: \(status?.progress ?? 0)%"
+            out += "   Observed generation: \(status?.observedGeneration.map(String.init) ?? "-")\n"
+            if let chunks = status?.chunks {
+                out += "Chunks:       total \(chunks.total), stored \(chunks.stored), analyzed \(chunks.analyzed), failed \(chunks.failed)\n"
+            }
+            if let start = status?.startTime { out += "Started:      \(start)\n" }
+            if let end = status?.completionTime { out += "Completed:    \(end)\n" }
+            out += "\nConditions:\n"
+            let conditions = status?.conditions ?? []
+            out += Tables.format(
+                [["  TYPE", "STATUS", "REASON", "LAST TRANSITION", "MESSAGE"]]
+                    + conditions.map { ["  " + $0.type, $0.status.rawValue, $0.reason, "\($0.lastTransitionTime)", $0.message] })
+            out += "\n\nOutputs:\n"
+            let outputs = status?.outputs
+            for (label, value) in [("timeline", outputs?.timeline), ("otio", outputs?.otio), ("edl", outputs?.edl), ("render", outputs?.render)] {
+                if let value { out += "  \(label): \(value)\n" }
+            }
+            if outputs == nil { out += "  (none yet)\n" }
+            let jobRows = try await pool.query(
+                "SELECT id FROM processing_jobs WHERE resource_uid = $1 AND generation = $2", [stored.uid, stored.generation])
+            if let jobID: Int64 = try jobRows.first?.decode(at: 0) {
+                let tasks = try await pool.query(
+                    """
+                    SELECT stage, state, count(*)::bigint, max(attempt), max(last_error) FROM job_queue WHERE job_id = $1
+                    GROUP BY stage, state ORDER BY min(id)
+                    """, [jobID])
+                out += "\nTasks:\n"
+                out += Tables.format(
+                    [["  STAGE", "STATE", "COUNT", "MAX ATTEMPT", "LAST ERROR"]]
+                        + (try tasks.map { row in
+                            [
+                                "  " + (try row.decode(String.self, at: 0)), try row.decode(String.self, at: 1),
+                                "\(try row.decode(Int.self, at: 2))", "\(try row.decode(Int.self, at: 3))",
+                                (try row.decodeIfPresent(String.self, at: 4)) ?? "",
+                            ]
+                        }))
+                out += "\n\nRecent logs:\n"
+                for line in try await LogLines.read(pool: pool, jobs: [jobID], after: 0, limit: 20, newest: true) {
+                    out += "  \(line.text)\n"
+                }
+            }
+            print(out, terminator: "")
+        }
+    }
+}
+
+/// `reel logs`.
+struct Logs: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print a VideoJob's log lines (job_logs).")
+
+    @Argument(help: "The VideoJob's name.")
+    var job: String
+
+    @Flag(name: [.short, .long], help: "Keep printing new lines.")
+    var follow = false
+
+    @OptionGroup var options: StateOptions
+
+    func run() async throws {
+        try await options.withDatabase { pool in
+            var last: Int64 = 0
+            repeat {
+                let jobs = try await pool.query(
+                    "SELECT id FROM processing_jobs WHERE namespace = $1 AND name = $2 ORDER BY id",
+                    [options.namespace, job]).map { try $0.decode(Int64.self, at: 0) }
+                if jobs.isEmpty && !follow { throw ValidationError("no processing records for VideoJob \"\(job)\"") }
+                for line in try await LogLines.read(pool: pool, jobs: jobs, after: last, limit: 10_000, newest: false) {
+                    print(line.text)
+                    last = max(last, line.id)
+                }
+                if follow { try await Task.sleep(for: .milliseconds(500)) }
+            } while follow
+        }
+    }
+}
+
+/// Rendering `job_logs` rows.
+enum LogLines {
+    struct Line {
+        var id: Int64
+        var text: String
+    }
+
+    static func read(pool: PostgresPool, jobs: [Int64], after: Int64, limit: Int, newest: Bool) async throws -> [Line] {
+        let rows = try await pool.query(
+            """
+            SELECT * FROM (
+                SELECT l.id, l.logged_at, l.level, l.message, l.fields::text, q.stage, q.chunk_index, l.task_id
+                FROM job_logs l LEFT JOIN job_queue q ON q.id = l.task_id
+                WHERE l.job_id = ANY($1::bigint[]) AND l.id > $2
+                ORDER BY l.id \(newest ? "DESC" : "ASC") LIMIT $3
+            ) recent ORDER BY id
+            """, [jobs, after, limit])
+        return try rows.map { row in
+            let fields = try row.decode(PostgresJSON.self, at: 4).decode([String: String].self)
+            let where_ = try row.decodeIfPresent(String.self, at: 5).map { stage in
+                let chunk = (try? row.decodeIfPresent(Int.self, at: 6)).flatMap { $0 }.map { "#\($0)" } ?? ""
+                return " [\(stage)\(chunk)]"
+            } ?? ""
+            let extras = fields.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+            let time = Timestamp(try row.decode(Date.self, at: 1))
+            return Line(
+                id: try row.decode(at: 0),
+                text: "\(time) \(try row.decode(String.self, at: 2).uppercased())\(where_) \(try row.decode(String.self, at: 3))\(extras.isEmpty ? "" : "  " + extras)")
+        }
+    }
+}

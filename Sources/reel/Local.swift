@@ -1,0 +1,115 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ReelOperator
+import ReelPipeline
+import ReelPostgres
+import ReelStorage
+import ReelStore
+import ServiceLifecycle
+
+/// `reel local`: the whole system on one machine.
+struct Local: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Process a directory of VideoJobs on this machine.",
+        discussion: """
+            Starts an embedded PostgreSQL in the state directory (unless --database-url), filesystem storage under \
+            it (unless --storage), the YAML-directory backend, the reconciler, the autoscaler and `reel worker` \
+            child processes. With --until-done it exits when every VideoJob is finished: 0 if all succeeded, 1 if \
+            any failed or a resource file is invalid, 2 on --timeout.
+            """)
+
+    @Option(help: "Directory of VideoJob and WorkerPool YAML files (watched).")
+    var resources: String
+
+    @Option(help: "State directory: database, storage, logs, status mirror (default: $REEL_STATE_DIR or ./.reel).")
+    var state: String?
+
+    @Option(help: "Use this PostgreSQL instead of the embedded one (default: $REEL_DATABASE_URL).")
+    var databaseURL: String?
+
+    @Option(help: "Object storage: file:///dir or an absolute directory (default: $REEL_STORAGE or STATE/store).")
+    var storage: String?
+
+    @Option(help: "Another directory file:// sources and outputs may name (repeatable). The resources directory and the working directory are always allowed.")
+    var allowRoot: [String] = []
+
+    @Flag(help: "Exit once every VideoJob has succeeded or failed.")
+    var untilDone = false
+
+    @Option(help: "With --until-done: give up after this many seconds (exit 2).")
+    var timeout: Double?
+
+    @Option(help: "Task lease length in seconds (a killed worker's task runs again after it).")
+    var leaseSeconds = 30.0
+
+    @Option(help: "How often every resource is reconciled regardless of events.")
+    var resyncSeconds = 30.0
+
+    @Option(help: "How often the resources directory is read.")
+    var pollSeconds = 1.0
+
+    @Option(help: "How long a stopping worker may drain before it is killed.")
+    var graceSeconds = 30.0
+
+    func run() async throws {
+        let logger = CLILogging.logger("reel.local")
+        let stateDirectory = StateDatabase.stateDirectory(state)
+        var isDirectory: ObjCBool = false
+        let resourcesDirectory = ((resources.hasPrefix("/") ? resources : FileManager.default.currentDirectoryPath + "/" + resources) as NSString).standardizingPath
+        guard FileManager.default.fileExists(atPath: resourcesDirectory, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw ValidationError("--resources \(resources) is not a directory")
+        }
+        try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
+        let database = try await StateDatabase.open(state: stateDirectory, databaseURL: databaseURL, logger: logger)
+        let storageURL = storage ?? ProcessInfo.processInfo.environment["REEL_STORAGE"] ?? "file://\(stateDirectory)/store"
+        let store = try ObjectStores.open(storageURL)
+        let roots = [resourcesDirectory, FileManager.default.currentDirectoryPath] + allowRoot.map {
+            (($0.hasPrefix("/") ? $0 : FileManager.default.currentDirectoryPath + "/" + $0) as NSString).standardizingPath
+        }
+        let pool = PostgresPool(url: database.url, maxConnections: 12)
+        let reconciler = Reconciler(
+            pool: pool, databaseURL: database.url, store: store,
+            configuration: ReconcilerConfiguration(
+                resyncInterval: .milliseconds(Int(resyncSeconds * 1000)), statusDirectory: "\(stateDirectory)/status",
+                allowedRoots: AllowedRoots(roots)),
+            logger: logger)
+        let backend = DirectoryBackend(
+            directory: resourcesDirectory, table: reconciler.table, logger: logger,
+            pollInterval: .milliseconds(Int(pollSeconds * 1000))
+        ) { keys in await reconciler.enqueue(keys) }
+        let workerArguments =
+            ["worker", "--database-url", database.url, "--storage", storageURL, "--parent-pid", "\(getpid())",
+             "--lease-seconds", "\(leaseSeconds)", "--drain-seconds", "\(max(1, graceSeconds - 5))",
+             "--scratch", "\(stateDirectory)/scratch"] + roots.flatMap { ["--allow-root", $0] }
+        let actuator = ProcessActuator(
+            command: WorkerCommand(
+                executable: WorkerCommand.currentExecutable, arguments: workerArguments,
+                logDirectory: "\(stateDirectory)/logs", gracePeriod: .milliseconds(Int(graceSeconds * 1000))),
+            logger: logger)
+        let autoscaler = Autoscaler(
+            pool: pool, databaseURL: database.url, actuator: actuator,
+            rescueInterval: .milliseconds(Int(max(0.5, leaseSeconds / 2) * 1000)), logger: logger)
+        let monitor = LocalMonitor(
+            table: reconciler.table, backend: backend, untilDone: untilDone,
+            timeout: timeout.map { .milliseconds(Int($0 * 1000)) }, logger: logger)
+        logger.info("reel local: resources \(resourcesDirectory), state \(stateDirectory), storage \(store.baseURI)")
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [
+                    .init(service: backend), .init(service: reconciler), .init(service: autoscaler),
+                    .init(service: monitor, successTerminationBehavior: untilDone ? .gracefullyShutdownGroup : .ignore),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            await pool.close()
+            await database.close()
+            throw error
+        }
+        await pool.close()
+        await database.close()
+        if let outcome = monitor.outcome, outcome != .succeeded { throw ExitCode(outcome.rawValue) }
+    }
+}

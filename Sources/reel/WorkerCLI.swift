@@ -1,0 +1,89 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ReelAPI
+import ReelPipeline
+import ReelPostgres
+import ReelStorage
+import ReelStore
+import ServiceLifecycle
+
+/// `reel worker`: one worker process (or pod) running tasks of some stages.
+struct WorkerCLI: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Run a worker: claim tasks of the given stages, run them, complete or fail them.",
+        discussion: """
+            SIGTERM or SIGINT stops claiming and waits up to --drain-seconds for running tasks, then hands the rest \
+            back to the queue. Fault injection for tests: REEL_FAULT_DELAY=stage=seconds[,…] pauses before a \
+            stage's results are written.
+            """)
+
+    @Option(help: "Comma-separated stages: ingest, split, analyze, assemble, render.")
+    var stages: String
+
+    @Option(help: "Tasks run at once.")
+    var concurrency = 1
+
+    @Option(help: "postgres:// URL or key=value connection string (default: $REEL_DATABASE_URL).")
+    var databaseURL: String?
+
+    @Option(help: "Object storage: file:///dir or an absolute directory (default: $REEL_STORAGE).")
+    var storage: String?
+
+    @Option(help: "Directory file:// sources and outputs may name (repeatable).")
+    var allowRoot: [String] = []
+
+    @Option(help: "The WorkerPool this worker belongs to.")
+    var pool: String?
+
+    @Option(help: "Exit when this process is no longer the parent (children of reel local).")
+    var parentPid: Int32?
+
+    @Option(help: "Lease length in seconds; renewed every third of it.")
+    var leaseSeconds = 30.0
+
+    @Option(help: "How long a shutdown waits for running tasks.")
+    var drainSeconds = 25.0
+
+    @Option(help: "Directory for temporary files (default: the system's).")
+    var scratch: String?
+
+    func run() async throws {
+        let logger = CLILogging.logger("reel.worker")
+        let environment = ProcessInfo.processInfo.environment
+        guard let url = databaseURL ?? environment["REEL_DATABASE_URL"], !url.isEmpty else {
+            throw ValidationError("give --database-url or set REEL_DATABASE_URL")
+        }
+        guard let storageURL = storage ?? environment["REEL_STORAGE"], !storageURL.isEmpty else {
+            throw ValidationError("give --storage or set REEL_STORAGE")
+        }
+        let stageList = stages.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
+        for stage in stageList where Stage(rawValue: stage) == nil {
+            throw ValidationError("unknown stage \"\(stage)\" (ingest, split, analyze, assemble, render)")
+        }
+        let store = try ObjectStores.open(storageURL)
+        let connection = try await PostgresConnection.connect(url)
+        try await Migrator.migrate(connection, logger: logger)
+        await connection.close()
+        let database = PostgresPool(url: url, maxConnections: concurrency + 3)
+        let roots = allowRoot.isEmpty ? [FileManager.default.currentDirectoryPath] : allowRoot
+        let pipeline = Pipeline(
+            pool: database, store: store,
+            configuration: PipelineConfiguration(
+                allowedRoots: AllowedRoots(roots),
+                scratchDirectory: scratch ?? FileManager.default.temporaryDirectory.appendingPathComponent("reel-scratch").path,
+                faultDelays: PipelineConfiguration.parseFaultDelays(environment["REEL_FAULT_DELAY"])))
+        let worker = Worker(
+            configuration: WorkerConfiguration(
+                stages: stageList, databaseURL: url, concurrency: concurrency,
+                lease: .milliseconds(Int(leaseSeconds * 1000)), drainTimeout: .milliseconds(Int(drainSeconds * 1000)),
+                pool: self.pool, parentPID: parentPid),
+            queue: TaskQueue(pool: database), pipeline: pipeline, logger: logger)
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [worker], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+        await database.close()
+    }
+}
