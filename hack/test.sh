@@ -7,6 +7,7 @@ cd "$root"
 
 hack/setup.sh
 venv="${REEL_TOOLS_DIR:-$HOME/.cache/reel}/venv"
+export REEL_PYTHON="$venv/bin/python"
 
 echo "== build"
 swift build --build-tests

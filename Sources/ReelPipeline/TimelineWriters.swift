@@ -13,18 +13,18 @@ public enum TimelineWriters {
     /// `ExternalReference.1` to the source. Times are `RationalTime.1` at the source frame rate.
     public static func otio(_ timeline: Timeline) throws -> Data {
         let rate = timeline.source.frameRate > 0 ? timeline.source.frameRate : 25
-        func time(_ seconds: Double) -> [String: Any] {
-            ["OTIO_SCHEMA": "RationalTime.1", "rate": rate, "value": (seconds * rate).rounded()]
-        }
-        func range(_ start: Double, _ duration: Double) -> [String: Any] {
-            ["OTIO_SCHEMA": "TimeRange.1", "start_time": time(start), "duration": time(duration)]
+        // Whole frames: start and end are each rounded, the duration is their difference (as the EDL counts).
+        func frames(_ seconds: Double) -> Double { (seconds * rate).rounded() }
+        func time(_ frames: Double) -> [String: Any] { ["OTIO_SCHEMA": "RationalTime.1", "rate": rate, "value": frames] }
+        func range(_ start: Double, _ end: Double) -> [String: Any] {
+            ["OTIO_SCHEMA": "TimeRange.1", "start_time": time(frames(start)), "duration": time(frames(end) - frames(start))]
         }
         let clips: [[String: Any]] = timeline.clips.enumerated().map { index, clip in
             [
                 "OTIO_SCHEMA": "Clip.2",
                 "name": "Scene \(index + 1)",
                 "metadata": ["reel": ["importance": clip.importance, "description": clip.description, "labels": clip.labels]],
-                "source_range": range(clip.start, clip.duration),
+                "source_range": range(clip.start, clip.end),
                 "effects": [Any](), "markers": [Any](), "enabled": true,
                 "media_references": [
                     "DEFAULT_MEDIA": [

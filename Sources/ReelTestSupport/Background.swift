@@ -1,0 +1,54 @@
+import Foundation
+import ReelStore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A program running in the background (`reel local`, a worker, a test HTTP server), started with
+/// ReelStore's ProcessRunner (Foundation's `Process` cannot tell when a program that leaves a daemon behind
+/// exits). Output goes to a file the test can read while it runs.
+public final class BackgroundProcess: Sendable {
+    public let pid: Int32
+    public let outputPath: String
+    private let exit: Task<Int32, Never>
+
+    /// Starts `executable` with `arguments`; `environment` is added to this process's own.
+    public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:], outputPath: String) throws {
+        let pid = try ProcessRunner.start(executable, arguments, environment: environment, outputPath: outputPath)
+        self.pid = pid
+        self.outputPath = outputPath
+        self.exit = Task { await ProcessRunner.waitForExit(pid) }
+    }
+
+    /// What it has printed so far.
+    public var output: String { (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "" }
+
+    /// Its exit status (128 + signal when a signal ended it).
+    public func wait() async -> Int32 { await exit.value }
+
+    /// Sends `signal`.
+    public func send(_ signal: Int32) { kill(pid, signal) }
+
+    /// Waits until `condition` holds, checking every 50 ms, for at most `timeout`; returns whether it held.
+    /// (Used where the only signal is a file or a row: the check is the signal, the timeout a safety net.)
+    @discardableResult
+    public static func eventually(timeout: Duration = .seconds(120), _ condition: () async throws -> Bool) async rethrows -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if try await condition() { return true }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        return try await condition()
+    }
+}
+
+extension ReelPaths {
+    /// The Python with the test tools (opentimelineio): `$REEL_PYTHON`, else the venv hack/setup.sh makes.
+    public static var python: String {
+        let environment = ProcessInfo.processInfo.environment
+        if let python = environment["REEL_PYTHON"], !python.isEmpty { return python }
+        let tools = environment["REEL_TOOLS_DIR"] ?? (NSHomeDirectory() + "/.cache/reel")
+        return tools + "/venv/bin/python"
+    }
+}

@@ -1,0 +1,172 @@
+import Foundation
+import ReelAPI
+import ReelPostgres
+import ReelStorage
+import ReelStore
+import ReelTestSupport
+import Testing
+
+@testable import ReelPipeline
+
+/// The stage handlers on real media, a real store and a real Postgres, driven task by task.
+@Suite struct PipelineTests {
+    struct Fixture {
+        var pool: PostgresPool
+        var queue: TaskQueue
+        var store: FileSystemStore
+        var pipeline: Pipeline
+        var directory: TemporaryDirectory
+
+        init(prefix: String) async throws {
+            let url = try await TestPostgres.migratedDatabase(prefix)
+            pool = PostgresPool(url: url, maxConnections: 4)
+            queue = TaskQueue(pool: pool)
+            directory = try TemporaryDirectory(prefix: prefix)
+            store = try FileSystemStore(root: directory.path("store"))
+            pipeline = Pipeline(
+                pool: pool, store: store,
+                configuration: PipelineConfiguration(
+                    allowedRoots: AllowedRoots([directory.url.path]), scratchDirectory: directory.path("scratch")))
+        }
+
+        func job(_ spec: VideoJobSpec, uid: String = UUID().uuidString.lowercased()) async throws -> Int64 {
+            try await pool.query(
+                """
+                INSERT INTO processing_jobs (resource_uid, namespace, name, generation, spec) VALUES ($1, 'default', 'a', 1, $2::jsonb)
+                RETURNING id
+                """, [uid, try PostgresJSON(encoding: spec)]).first!.decode(Int64.self, at: 0)
+        }
+
+        /// Enqueues and claims one task of `stage`.
+        func claim(_ job: Int64, _ stage: String, chunk: Int? = nil) async throws -> ClaimedTask {
+            let payload = try PostgresJSON(encoding: TaskPayload(uid: "u", namespace: "default", name: "a", sourceBase: directory.url.path))
+            try await queue.enqueue([NewTask(jobID: job, generation: 1, stage: stage, chunkIndex: chunk, payload: payload)])
+            return try #require(try await queue.claim(stages: [stage], limit: 1, worker: "test", lease: .seconds(30)).first)
+        }
+
+        /// Runs a task to completion; returns the failure if it failed.
+        func run(_ job: Int64, _ stage: String, chunk: Int? = nil) async throws -> TaskFailure? {
+            let task = try await claim(job, stage, chunk: chunk)
+            do throws(TaskFailure) {
+                try await pipeline.run(task) { _ in }
+            } catch {
+                return error
+            }
+            #expect(try await queue.complete(task.lease))
+            return nil
+        }
+    }
+
+    @Test func theStagesTurnASampleIntoChunksAnalysesATimelineAndARender() async throws {
+        let fixture = try await Fixture(prefix: "pipeline")
+        _ = try await SampleMedia.sample(in: fixture.directory, seconds: 12)
+        var spec = VideoJobSpec(source: SourceSpec(uri: "file://./sample.mp4"))
+        spec.split.targetSeconds = 4
+        let job = try await fixture.job(spec)
+        for stage in ["ingest", "split"] { #expect(try await fixture.run(job, stage) == nil) }
+        let chunks = try await fixture.pool.query("SELECT count(*)::bigint FROM video_chunks WHERE job_id = $1", [job])
+        #expect(try chunks.first?.decode(Int.self, at: 0) == 3)
+        for index in 0..<3 { #expect(try await fixture.run(job, "analyze", chunk: index) == nil) }
+        for stage in ["assemble", "render"] { #expect(try await fixture.run(job, stage) == nil) }
+        let record = try await JobRecord.load(job, from: fixture.pool)
+        #expect(record.sourceDuration == 12)
+        #expect(record.frameRate == 25)
+        let timeline = try JSONDecoder().decode(
+            Timeline.self, from: Data(contentsOf: URL(fileURLWithPath: String(record.outputs.timeline!.dropFirst(7)))))
+        // Every 2 s scene of the sample, each cut found (the chunk boundaries at 4 and 8 s are real cuts too).
+        #expect(timeline.clips.map(\.start) == [0, 2, 4, 6, 8, 10])
+        let render = String(try #require(record.outputs.render).dropFirst("file://".count))
+        let probe = try await SampleMedia.ffprobe(["-show_entries", "format=duration", "-of", "csv=p=0", render])
+        // Stream copy: each of the 6 clips may carry up to a video frame (40 ms) and an AAC frame (21 ms) of overhang.
+        #expect(abs((Double(probe.first ?? "") ?? 0) - 12) <= 0.1 * Double(timeline.clips.count) + 0.1)
+        #expect(try await SampleMedia.decodeErrors(render).isEmpty)
+    }
+
+    @Test func aSecondJobOverTheSameBytesIsAnalyzedFromTheCache() async throws {
+        let fixture = try await Fixture(prefix: "cache")
+        _ = try await SampleMedia.sample(in: fixture.directory, seconds: 4)
+        let spec = VideoJobSpec(source: SourceSpec(uri: "file://./sample.mp4"))
+        for _ in 0..<2 {
+            let job = try await fixture.job(spec)
+            for stage in ["ingest", "split"] { #expect(try await fixture.run(job, stage) == nil) }
+            #expect(try await fixture.run(job, "analyze", chunk: 0) == nil)
+        }
+        let cache = try await fixture.pool.query("SELECT count(*)::bigint FROM analysis_cache")
+        #expect(try cache.first?.decode(Int.self, at: 0) == 1)
+        let logs = try await fixture.pool.query("SELECT fields->>'cache' FROM job_logs WHERE message = 'chunk analyzed' ORDER BY id")
+        #expect(try logs.map { try $0.decode(String.self, at: 0) } == ["miss", "hit"])
+    }
+
+    @Test func aWorkerWhoseLeaseWasRescuedWritesNothing() async throws {
+        let fixture = try await Fixture(prefix: "fence")
+        _ = try await SampleMedia.sample(in: fixture.directory, seconds: 4)
+        let job = try await fixture.job(VideoJobSpec(source: SourceSpec(uri: "file://./sample.mp4")))
+        for stage in ["ingest", "split"] { #expect(try await fixture.run(job, stage) == nil) }
+        let stale = try await fixture.claim(job, "analyze", chunk: 0)
+        // The lease expires and another worker takes the task over.
+        try await fixture.pool.query("UPDATE job_queue SET lease_expires_at = now() - interval '1 second' WHERE id = $1", [stale.lease.taskID])
+        #expect(try await fixture.queue.rescueExpired() == 1)
+        let fresh = try #require(try await fixture.queue.claim(stages: ["analyze"], limit: 1, worker: "b", lease: .seconds(30)).first)
+        var failure: TaskFailure?
+        do throws(TaskFailure) { try await fixture.pipeline.run(stale) { _ in } } catch { failure = error }
+        #expect(failure?.reason == "LeaseLost")
+        let writes = try await fixture.pool.query("SELECT analysis_writes FROM video_chunks WHERE job_id = $1", [job])
+        #expect(try writes.first?.decode(Int.self, at: 0) == 0, "the stale holder wrote nothing")
+        try await fixture.pipeline.run(fresh) { _ in }
+        let after = try await fixture.pool.query("SELECT analysis_writes FROM video_chunks WHERE job_id = $1", [job])
+        #expect(try after.first?.decode(Int.self, at: 0) == 1)
+    }
+
+    @Test func badSourcesFailPermanentlyWithAReason() async throws {
+        let fixture = try await Fixture(prefix: "bad")
+        _ = try fixture.directory.write("corrupt.mp4", String(repeating: "not a video ", count: 2000))
+        var cases: [(String, String)] = [
+            ("file://./corrupt.mp4", "InvalidMedia"), ("file://./missing.mp4", "SourceNotFound"),
+            ("file:///etc/hostname", "SourceNotAllowed"), ("s3://bucket/key.mp4", "SourceUnsupported"),
+        ]
+        let sample = try await SampleMedia.sample(in: fixture.directory, seconds: 2)
+        let digest = try FileHashing.hash(sample).sha256
+        cases.append(("file://./sample.mp4", "ChecksumMismatch"))
+        for (uri, reason) in cases {
+            let sha = reason == "ChecksumMismatch" ? String(repeating: "0", count: 64) : nil
+            let job = try await fixture.job(VideoJobSpec(source: SourceSpec(uri: uri, sha256: sha)))
+            let failure = try await fixture.run(job, "ingest")
+            #expect(failure?.reason == reason, "\(uri)")
+            #expect(failure?.retryable == false)
+        }
+        let good = try await fixture.job(VideoJobSpec(source: SourceSpec(uri: "file://./sample.mp4", sha256: digest)))
+        #expect(try await fixture.run(good, "ingest") == nil)
+    }
+
+    @Test func httpSourcesStreamThroughLibcurlWithALimitAndStatusErrors() async throws {
+        let fixture = try await Fixture(prefix: "http")
+        let served = try TemporaryDirectory(prefix: "served")
+        _ = try await SampleMedia.sample(in: served, seconds: 2, name: "clip.mp4")
+        let server = try BackgroundProcess(
+            "/usr/bin/python3", ["-u", "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory", served.url.path],
+            outputPath: fixture.directory.path("http.log"))
+        defer { server.send(SIGTERM) }
+        var port = ""
+        try await BackgroundProcess.eventually(timeout: .seconds(20)) {
+            port = server.output.split(separator: " ").first { $0.hasPrefix("port") == false && Int($0) != nil }.map(String.init) ?? ""
+            return !port.isEmpty
+        }
+        let base = "http://127.0.0.1:\(port)"
+        let ok = try await fixture.job(VideoJobSpec(source: SourceSpec(uri: "\(base)/clip.mp4")))
+        #expect(try await fixture.run(ok, "ingest") == nil)
+        #expect(try await JobRecord.load(ok, from: fixture.pool).sourceName == "clip.mp4")
+        let missing = try await fixture.job(VideoJobSpec(source: SourceSpec(uri: "\(base)/nope.mp4")))
+        #expect(try await fixture.run(missing, "ingest")?.reason == "SourceNotFound")
+
+        let small = Pipeline(pool: fixture.pool, store: fixture.store, configuration: PipelineConfiguration(
+            allowedRoots: AllowedRoots([]), maxSourceBytes: 1000, scratchDirectory: fixture.directory.path("scratch")))
+        let big = try await fixture.job(VideoJobSpec(source: SourceSpec(uri: "\(base)/clip.mp4")))
+        let task = try await fixture.claim(big, "ingest")
+        var failure: TaskFailure?
+        do throws(TaskFailure) { try await small.run(task) { _ in } } catch { failure = error }
+        #expect(failure?.reason == "SourceTooLarge" && failure?.retryable == false)
+        let refused = try await fixture.job(VideoJobSpec(source: SourceSpec(uri: "http://127.0.0.1:1/x.mp4")))
+        let transport = try await fixture.run(refused, "ingest")
+        #expect(transport?.reason == "SourceUnavailable" && transport?.retryable == true)
+    }
+}

@@ -1,0 +1,95 @@
+import Foundation
+import ReelAnalysis
+import ReelTestSupport
+import Testing
+
+@testable import ReelPipeline
+
+@Suite struct TimelineTests {
+    static func scene(_ start: Double, _ end: Double, importance: Double = 0.5, luma: Double = 0.5, motion: Double = 0.02)
+        -> SceneAnalysis
+    {
+        SceneAnalysis(start: start, end: end, importance: importance, description: "d", labels: ["balanced"],
+                      meanLuma: luma, motion: motion)
+    }
+
+    static func chunk(_ scenes: [SceneAnalysis], cuts: [Double] = []) -> ChunkAnalysis {
+        ChunkAnalysis(analyzer: "local", model: "", summary: "", scenes: scenes, cuts: cuts, usage: AnalysisUsage())
+    }
+
+    @Test func aSceneCutInTwoByAChunkBoundaryIsJoinedAndRealCutsAreKept() {
+        // Chunk 0: 0–4 s with a cut at 2; chunk 1: 4–8 s, whose first scene continues chunk 0's last one.
+        let chunks: [(start: Double, analysis: ChunkAnalysis)] = [
+            (0, Self.chunk([Self.scene(0, 2, luma: 0.2), Self.scene(2, 4, importance: 0.2, luma: 0.6)], cuts: [2])),
+            (4, Self.chunk([Self.scene(0, 1, importance: 0.8, luma: 0.61), Self.scene(1, 4, luma: 0.9)], cuts: [1])),
+        ]
+        let scenes = TimelineBuilder.scenes(chunks)
+        #expect(scenes.map { [$0.start, $0.end] } == [[0, 2], [2, 5], [5, 8]])
+        #expect(scenes[1].importance == 0.4, "duration-weighted: (0.2·2 + 0.8·1) / 3")
+    }
+
+    @Test func aChunkBoundaryOnARealCutOrBetweenDifferentPicturesIsNotJoined() {
+        let different: [(start: Double, analysis: ChunkAnalysis)] = [
+            (0, Self.chunk([Self.scene(0, 4, luma: 0.2)])), (4, Self.chunk([Self.scene(0, 4, luma: 0.8)])),
+        ]
+        #expect(TimelineBuilder.scenes(different).count == 2)
+        let cutThere: [(start: Double, analysis: ChunkAnalysis)] = [
+            (0, Self.chunk([Self.scene(0, 4)], cuts: [4])), (4, Self.chunk([Self.scene(0, 4)])),
+        ]
+        #expect(TimelineBuilder.scenes(cutThere).count == 2)
+    }
+
+    @Test func highlightsKeepTheBestScenesThatFitInSourceOrder() {
+        let scenes = [
+            Self.scene(0, 4, importance: 0.3), Self.scene(4, 6, importance: 0.9), Self.scene(6, 12, importance: 0.8),
+            Self.scene(12, 14, importance: 0.7), Self.scene(14, 20, importance: 0.1),
+        ]
+        let clips = TimelineBuilder.clips(scenes, strategy: "highlights", maxSeconds: 10)
+        #expect(clips.map { [$0.start, $0.end] } == [[4, 6], [6, 12], [12, 14]])
+        #expect(TimelineBuilder.clips(scenes, strategy: "scenes", maxSeconds: 10).count == 5)
+        let trimmed = TimelineBuilder.clips([Self.scene(10, 40, importance: 1)], strategy: "highlights", maxSeconds: 5)
+        #expect(trimmed.map { [$0.start, $0.end] } == [[10, 15]])
+    }
+
+    static let timeline = Timeline(
+        name: "Keynote 2026", strategy: "highlights",
+        source: TimelineSource(uri: "file:///store/jobs/u/source/talk.mp4", name: "talk.mp4", duration: 30, frameRate: 25),
+        clips: [
+            TimelineClip(start: 2, end: 4.5, importance: 0.9, description: "bright", labels: ["bright"]),
+            TimelineClip(start: 10, end: 12, importance: 0.7, description: "dark", labels: ["dark"]),
+        ])
+
+    @Test func otioIsReadByOpenTimelineIOWithClipsAtTheRightSourceRanges() async throws {
+        let directory = try TemporaryDirectory(prefix: "otio")
+        let otio = directory.path("t.otio"), edl = directory.path("t.edl")
+        try TimelineWriters.otio(Self.timeline).write(to: URL(fileURLWithPath: otio))
+        try TimelineWriters.edl(Self.timeline).write(toFile: edl, atomically: true, encoding: .utf8)
+        let script = """
+            import sys, opentimelineio as otio
+            t = otio.adapters.read_from_file(sys.argv[1])
+            for c in t.tracks[0]:
+                r = c.source_range
+                print("otio", c.name, r.start_time.to_seconds(), r.duration.to_seconds(), c.media_reference.target_url)
+            e = otio.adapters.read_from_file(sys.argv[2], adapter_name="cmx_3600", rate=25)
+            for c in e.tracks[0]:
+                r = c.source_range
+                print("edl", c.name, r.start_time.to_seconds(), r.duration.to_seconds())
+            """
+        let result = try await Command.run(ReelPaths.python, ["-c", script, otio, edl])
+        #expect(result.status == 0, "\(result.stderr)")
+        // 4.5 s at 25 fps is frame 112.5, rounded to 113: both writers quantize to whole frames alike.
+        #expect(result.lines == [
+            "otio Scene 1 2.0 2.52 file:///store/jobs/u/source/talk.mp4",
+            "otio Scene 2 10.0 2.0 file:///store/jobs/u/source/talk.mp4",
+            "edl talk.mp4 2.0 2.52",
+            "edl talk.mp4 10.0 2.0",
+        ])
+    }
+
+    @Test func edlRecordTimesRunBackToBack() {
+        let lines = TimelineWriters.edl(Self.timeline).split(separator: "\n")
+        #expect(lines[0] == "TITLE: KEYNOTE 2026")
+        #expect(lines.contains("001  AX       V     C        00:00:02:00 00:00:04:13 00:00:00:00 00:00:02:13"))
+        #expect(lines.contains("002  AX       V     C        00:00:10:00 00:00:12:00 00:00:02:13 00:00:04:13"))
+    }
+}
