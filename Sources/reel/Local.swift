@@ -61,6 +61,8 @@ struct Local: AsyncParsableCommand {
             throw ValidationError("--resources \(resources) is not a directory")
         }
         try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
+        let lock = try StateDatabase.lock(stateDirectory)
+        defer { unlink(lock) }
         let database = try await StateDatabase.open(state: stateDirectory, databaseURL: databaseURL, logger: logger)
         let storageURL = storage ?? ProcessInfo.processInfo.environment["REEL_STORAGE"] ?? "file://\(stateDirectory)/store"
         let store = try ObjectStores.open(storageURL)
@@ -105,11 +107,11 @@ struct Local: AsyncParsableCommand {
             try await group.run()
         } catch {
             await pool.close()
-            await database.close()
+            await database.close(force: true)
             throw error
         }
         await pool.close()
-        await database.close()
+        await database.close(force: true)
         if let outcome = monitor.outcome, outcome != .succeeded { throw ExitCode(outcome.rawValue) }
     }
 }

@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import Logging
 import ReelPostgres
@@ -38,8 +39,21 @@ struct StateDatabase {
         return database
     }
 
-    /// Stops the embedded server if this process started it.
-    func close() async {
-        try? await embedded?.stop()
+    /// Stops the embedded server if this process started it, or always with `force` (`reel local` owns the
+    /// state directory's server, even one a killed predecessor left running).
+    func close(force: Bool = false) async {
+        try? await embedded?.stop(force: force)
+    }
+
+    /// Claims the state directory for one `reel local` (`STATE/reel-local.pid`); fails while another lives.
+    static func lock(_ state: String) throws -> String {
+        let path = "\(state)/reel-local.pid"
+        if let text = try? String(contentsOfFile: path, encoding: .utf8),
+            let other = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), other != getpid(), kill(other, 0) == 0
+        {
+            throw ValidationError("another reel local (pid \(other)) is using \(state)")
+        }
+        try "\(getpid())\n".write(toFile: path, atomically: true, encoding: .utf8)
+        return path
     }
 }

@@ -1,0 +1,266 @@
+import Foundation
+import ReelPostgres
+import ReelStore
+import ReelTestSupport
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `reel local` end to end: real Postgres, real media, real worker processes. Serialized: each run starts
+/// several processes and the machine has two cores.
+@Suite(.serialized) struct LocalModeTests {
+    /// A resources directory with a sample video, and a database for the run.
+    struct Setup {
+        let directory: TemporaryDirectory
+        let resources: String
+        let databaseURL: String
+        let pool: PostgresPool
+
+        init(_ prefix: String, sampleSeconds: Int = 12) async throws {
+            directory = try TemporaryDirectory(prefix: prefix)
+            resources = directory.path("resources")
+            try FileManager.default.createDirectory(atPath: resources, withIntermediateDirectories: true)
+            let sample = try await SampleMedia.sample(in: directory, seconds: sampleSeconds)
+            try FileManager.default.moveItem(atPath: sample, toPath: "\(resources)/sample.mp4")
+            databaseURL = try await TestPostgres.database(prefix)
+            pool = PostgresPool(url: databaseURL, maxConnections: 2)
+        }
+
+        /// Writes a VideoJob file.
+        @discardableResult
+        func job(_ name: String, source: String = "file://./sample.mp4", file: String? = nil, extra: String = "") throws -> String {
+            try directory.write("resources/\(file ?? name + ".yaml")", """
+                apiVersion: reel.dev/v1alpha1
+                kind: VideoJob
+                metadata:
+                  name: \(name)
+                spec:
+                  source:
+                    uri: \(source)
+                  split:
+                    targetSeconds: 4
+                \(extra)
+                """)
+        }
+
+        /// Starts `reel local` on the resources directory.
+        func start(_ extra: [String] = [], environment: [String: String] = [:], state: String? = nil, log: String = "local.log")
+            throws -> BackgroundProcess
+        {
+            var arguments = ["local", "--resources", resources, "--state", state ?? directory.path("state"),
+                             "--lease-seconds", "2", "--poll-seconds", "0.2", "--resync-seconds", "2", "--grace-seconds", "6"]
+            if state == nil { arguments += ["--database-url", databaseURL] }
+            return try BackgroundProcess(ReelPaths.reelBinary, arguments + extra, environment: environment,
+                                         outputPath: directory.path(log))
+        }
+
+        /// `reel get vj -o json` parsed: name → status.
+        func statuses() async throws -> [String: [String: Any]] {
+            let result = try await ReelPaths.reel(["get", "vj", "-o", "json", "--database-url", databaseURL])
+            guard result.status == 0, let list = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any],
+                let items = list["items"] as? [[String: Any]]
+            else { return [:] }
+            var byName: [String: [String: Any]] = [:]
+            for item in items {
+                let name = (item["metadata"] as? [String: Any])?["name"] as? String ?? ""
+                byName[name] = item["status"] as? [String: Any] ?? [:]
+            }
+            return byName
+        }
+
+        func int(_ sql: String, _ parameters: [(any PostgresEncodable)?] = []) async throws -> Int {
+            try await pool.query(sql, parameters).first?.decode(Int.self, at: 0) ?? 0
+        }
+    }
+
+    static func condition(_ status: [String: Any], _ type: String) -> [String: Any]? {
+        (status["conditions"] as? [[String: Any]])?.first { $0["type"] as? String == type }
+    }
+
+    @Test func aDirectoryOfJobsIsProcessedToTimelinesAndRenders() async throws {
+        let setup = try await Setup("e2e-ok")
+        try setup.job("highlights", extra: "  timeline: {strategy: highlights, maxSeconds: 6}")
+        try setup.job("scenes", extra: "  timeline: {strategy: scenes}\n  render: {enabled: false}\n  output: {uri: \"file://./out/scenes/\"}")
+        let local = try setup.start(["--until-done", "--timeout", "240"])
+        let status = await local.wait()
+        #expect(status == 0, "\(local.output)")
+        let statuses = try await setup.statuses()
+        for name in ["highlights", "scenes"] {
+            let job = try #require(statuses[name])
+            #expect(job["phase"] as? String == "Succeeded")
+            #expect(job["observedGeneration"] as? Int == 1)
+            #expect(job["progress"] as? Int == 100)
+            #expect(Self.condition(job, "Succeeded")?["status"] as? String == "True")
+            #expect((job["conditions"] as? [[String: Any]])?.allSatisfy { $0["observedGeneration"] as? Int == 1 } == true)
+        }
+        let outputs = try #require(statuses["highlights"]?["outputs"] as? [String: String])
+        let otio = String(try #require(outputs["otio"]).dropFirst("file://".count))
+        let read = try await Command.run(ReelPaths.python, ["-c", """
+            import sys, opentimelineio as otio
+            t = otio.adapters.read_from_file(sys.argv[1])
+            print(len(t.tracks[0]), sum(c.source_range.duration.to_seconds() for c in t.tracks[0]))
+            """, otio])
+        #expect(read.status == 0, "\(read.stderr)")
+        #expect(read.lines == ["3 6.0"], "three 2 s scenes fill the 6 s highlights")
+        let render = String(try #require(outputs["render"]).dropFirst("file://".count))
+        let duration = try await SampleMedia.ffprobe(["-show_entries", "format=duration", "-of", "csv=p=0", render])
+        #expect(abs((Double(duration.first ?? "") ?? 0) - 6) < 0.5)
+        #expect(try await SampleMedia.decodeErrors(render).isEmpty)
+        let scenes = try #require(statuses["scenes"])
+        #expect(Self.condition(scenes, "Rendered")?["reason"] as? String == "RenderDisabled")
+        #expect(FileManager.default.fileExists(atPath: setup.directory.path("resources/out/scenes/timeline.otio")))
+        #expect(FileManager.default.fileExists(atPath: setup.directory.path("state/status/default/VideoJob/scenes.yaml")))
+        await setup.pool.close()
+    }
+
+    @Test func badInputFailsItsOwnJobQuicklyAndNothingElse() async throws {
+        let setup = try await Setup("e2e-bad", sampleSeconds: 4)
+        let outside = try TemporaryDirectory(prefix: "outside")
+        let foreign = try outside.write("elsewhere.mp4", "x")
+        _ = try setup.directory.write("resources/corrupt.mp4", String(repeating: "garbage ", count: 5000))
+        try setup.job("good")
+        try setup.job("corrupt", source: "file://./corrupt.mp4")
+        try setup.job("missing", source: "file://./missing.mp4")
+        try setup.job("outside", source: "file://\(foreign)")
+        _ = try setup.directory.write("resources/broken.yaml", "apiVersion: reel.dev/v1alpha1\nkind: VideoJob\nmetadata: {name: broken}\nspec:\n  source: {uri: file://./sample.mp4}\n  priority: extreme\n")
+        let local = try setup.start(["--until-done", "--timeout", "180"])
+        #expect(await local.wait() == 1, "a failed job and an invalid file make the exit status 1")
+        let statuses = try await setup.statuses()
+        #expect(statuses["good"]?["phase"] as? String == "Succeeded")
+        for (name, reason) in [("corrupt", "InvalidMedia"), ("missing", "SourceNotFound"), ("outside", "SourceNotAllowed")] {
+            let job = try #require(statuses[name], "\(name)")
+            #expect(job["phase"] as? String == "Failed")
+            #expect(Self.condition(job, "Succeeded")?["reason"] as? String == reason, "\(name)")
+            #expect(Self.condition(job, "Ingested")?["reason"] as? String == reason, "\(name)")
+        }
+        #expect(statuses["broken"] == nil)
+        #expect(local.output.contains("broken.yaml:6:13: spec.priority:"), "\(local.output)")
+        #expect(try await setup.int("SELECT max(attempt) FROM job_queue WHERE stage = 'ingest'") == 1, "no retry storm")
+        let get = try await ReelPaths.reel(["get", "vj", "--database-url", setup.databaseURL])
+        #expect(get.stderr.contains("broken.yaml:6:13: spec.priority: "))
+        await setup.pool.close()
+    }
+
+    @Test func aWorkerKilledMidAnalysisLosesOnlyItsLease() async throws {
+        let setup = try await Setup("e2e-kill-worker")
+        try setup.job("a")
+        let local = try setup.start(["--until-done", "--timeout", "240"], environment: ["REEL_FAULT_DELAY": "analyze=1.5"])
+        var owner = ""
+        var taskID: Int64 = 0
+        try await BackgroundProcess.eventually {
+            // (The tables appear once reel local has migrated the database.)
+            let rows = try? await setup.pool.query(
+                "SELECT id, lease_owner FROM job_queue WHERE stage = 'analyze' AND state = 'running' ORDER BY id LIMIT 1")
+            guard let row = rows?.first else { return false }
+            taskID = try row.decode(at: 0)
+            owner = try row.decode(at: 1)
+            return true
+        }
+        let parts = owner.split(separator: "-")
+        let pid = try #require(Int32(parts[parts.count - 2]))
+        kill(pid, SIGKILL)
+        #expect(await local.wait() == 0, "\(local.output)")
+        #expect(try await setup.statuses()["a"]?["phase"] as? String == "Succeeded")
+        let writes = try await setup.pool.query("SELECT analysis_writes FROM video_chunks ORDER BY chunk_index").map {
+            try $0.decode(Int.self, at: 0)
+        }
+        #expect(writes == [1, 1, 1], "each chunk's analysis written exactly once")
+        #expect(try await setup.int("SELECT count(*)::bigint FROM analysis_cache") == 3)
+        let killed = try await setup.pool.query("SELECT attempt, errors::text FROM job_queue WHERE id = $1", [taskID])
+        #expect(try killed.first?.decode(Int.self, at: 0) == 2)
+        #expect(try killed.first?.decode(String.self, at: 1).contains("worker lost") == true)
+        #expect(local.output.contains("exited unexpectedly"))
+        await setup.pool.close()
+    }
+
+    @Test func reelLocalKilledMidPipelineFinishesFromWhereItWasOnRestart() async throws {
+        let setup = try await Setup("e2e-kill-local")
+        try setup.job("a")
+        let state = setup.directory.path("own-state")
+        defer { EmbeddedPostgres.stopImmediately(directory: URL(fileURLWithPath: state + "/postgres")) }
+        let first = try setup.start(["--until-done"], environment: ["REEL_FAULT_DELAY": "analyze=1"], state: state, log: "first.log")
+        let embedded = try EmbeddedPostgres(.init(directory: URL(fileURLWithPath: state + "/postgres")), logger: TestPostgres.logger)
+        let pool = PostgresPool(url: embedded.url(database: "reel"), maxConnections: 2)
+        try await BackgroundProcess.eventually {
+            let rows = try? await pool.query("SELECT count(*)::bigint FROM video_chunks WHERE analyzed_at IS NOT NULL")
+            return (try? rows?.first?.decode(Int.self, at: 0)) ?? 0 >= 1
+        }
+        first.send(SIGKILL)
+        #expect(await first.wait() == 128 + SIGKILL)
+        let second = try setup.start(["--until-done", "--timeout", "240"], state: state, log: "second.log")
+        #expect(await second.wait() == 0, "\(second.output)")
+        #expect(second.output.contains("reusing the PostgreSQL server"))
+        try await embedded.start()  // the second run stopped the server it adopted
+        let writes = try await pool.query("SELECT analysis_writes FROM video_chunks ORDER BY chunk_index").map { try $0.decode(Int.self, at: 0) }
+        #expect(writes == [1, 1, 1], "analyses done before the crash were not redone")
+        let ingest = try await pool.query("SELECT attempt FROM job_queue WHERE stage = 'ingest'")
+        #expect(try ingest.map { try $0.decode(Int.self, at: 0) } == [1], "ingest ran once")
+        await pool.close()
+    }
+
+    @Test func aSpecEditRestartsOnTheNewGenerationAndDeletingTheFileCleansUp() async throws {
+        let setup = try await Setup("e2e-edit")
+        let file = try setup.job("a")
+        let local = try setup.start(environment: ["REEL_FAULT_DELAY": "analyze=0.5"])
+        try await BackgroundProcess.eventually { try await setup.statuses()["a"]?["phase"] as? String == "Analyzing" }
+        try setup.job("a", extra: "  timeline: {strategy: highlights, maxSeconds: 4}\n  render: {enabled: false}")
+        let edited = try await BackgroundProcess.eventually {
+            let status = try await setup.statuses()["a"]
+            return status?["observedGeneration"] as? Int == 2 && status?["phase"] as? String == "Succeeded"
+        }
+        #expect(edited, "\(local.output)")
+        #expect(try await setup.int("SELECT count(*)::bigint FROM job_queue WHERE generation = 1 AND state IN ('available', 'running', 'retryable')") == 0)
+        #expect(try await setup.int("SELECT count(*)::bigint FROM job_queue WHERE generation = 1 AND state = 'cancelled'") >= 1)
+        let uid = try await setup.pool.query("SELECT uid::text FROM resources WHERE name = 'a'").first!.decode(String.self, at: 0)
+        let storeDirectory = setup.directory.path("state/store/jobs/\(uid)")
+        #expect(FileManager.default.fileExists(atPath: storeDirectory))
+        try FileManager.default.removeItem(atPath: file)
+        let cleaned = try await BackgroundProcess.eventually {
+            try await setup.int("SELECT count(*)::bigint FROM resources") == 0
+        }
+        #expect(cleaned)
+        #expect(try await setup.int("SELECT count(*)::bigint FROM processing_jobs") == 0)
+        #expect(try await setup.int("SELECT count(*)::bigint FROM job_queue") == 0)
+        #expect(!FileManager.default.fileExists(atPath: storeDirectory))
+        local.send(SIGTERM)
+        #expect(await local.wait() == 0)
+        await setup.pool.close()
+    }
+
+    @Test func twentyJobsAllSucceedAndThePoolScalesUpThenBackToZero() async throws {
+        let setup = try await Setup("e2e-twenty", sampleSeconds: 8)
+        for index in 0..<20 { try setup.job("job-\(index)", extra: "  render: {enabled: false}") }
+        _ = try setup.directory.write("resources/pools.yaml", """
+            apiVersion: reel.dev/v1alpha1
+            kind: WorkerPool
+            metadata: {name: analyze}
+            spec: {stages: [analyze], maxReplicas: 3, tasksPerReplica: 4, scaleDownDelaySeconds: 2}
+            """)
+        let local = try setup.start()
+        let done = try await BackgroundProcess.eventually(timeout: .seconds(400)) {
+            let statuses = try await setup.statuses()
+            return statuses.count == 20 && statuses.values.allSatisfy { $0["phase"] as? String == "Succeeded" }
+        }
+        #expect(done, "\(local.output)")
+        // The most analyze workers alive at once: 40 analyze tasks at 4 per replica reach maxReplicas.
+        let peak = try await setup.int(
+            """
+            SELECT max((SELECT count(*) FROM workers o WHERE o.pool = 'analyze' AND o.started_at <= w.started_at
+                        AND (o.stopped_at IS NULL OR o.stopped_at > w.started_at)))::bigint
+            FROM workers w WHERE w.pool = 'analyze'
+            """)
+        #expect(peak == 3)
+        let idle = try await BackgroundProcess.eventually(timeout: .seconds(60)) {
+            try await setup.int("SELECT count(*)::bigint FROM workers WHERE pool = 'analyze' AND stopped_at IS NULL") == 0
+        }
+        #expect(idle, "the pool scales back to zero after the delay")
+        let pool = try await ReelPaths.reel(["get", "wp", "analyze", "-o", "json", "--database-url", setup.databaseURL])
+        let status = (try JSONSerialization.jsonObject(with: Data(pool.stdout.utf8)) as? [String: Any])?["status"] as? [String: Any]
+        #expect(status?["replicas"] as? Int == 0)
+        local.send(SIGTERM)
+        #expect(await local.wait() == 0)
+        await setup.pool.close()
+    }
+}
