@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The README's first command: a sample VideoJob end to end on this machine. Installs what is missing (without the
+# Kubernetes API server, which the demo does not need), builds reel in release mode, makes a sample video, runs
+# `reel local --resources examples/local --until-done` on an embedded PostgreSQL in ./.reel, and prints where the
+# timeline and the render are. Running it again reuses the state: the finished job is reported at once.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+REEL_SKIP_KUBE=1 hack/setup.sh
+echo "== building reel (release)"
+swift build -c release --product reel
+reel="$(swift build -c release --show-bin-path)/reel"
+
+if [ ! -f examples/local/sample.mp4 ]; then
+    echo "== making a sample video"
+    hack/sample-video.sh examples/local/sample.mp4 24
+fi
+
+state="${REEL_STATE_DIR:-$root/.reel}"
+echo "== reel local --resources examples/local --state $state --until-done"
+status=0
+"$reel" local --resources examples/local --state "$state" --until-done --timeout 600 || status=$?
+
+echo
+"$reel" get videojobs --state "$state" -o wide
+echo
+"$reel" describe videojob keynote --state "$state" | sed -n '/^Outputs:/,/^$/p'
+if [ "$status" -eq 0 ]; then
+    echo "Open timeline.otio in an OpenTimelineIO-aware editor, or play render.mp4. State: $state"
+    echo "Inspect: $reel describe vj keynote --state $state   ·   $reel logs keynote --state $state"
+fi
+exit "$status"
