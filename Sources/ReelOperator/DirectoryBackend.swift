@@ -21,7 +21,16 @@ public final class DirectoryBackend: Service {
     private let state = Mutex(ScanState())
     private let scanned = WakeSignal()
 
+    private struct FileStamp: Equatable {
+        var seconds: Int
+        var nanoseconds: Int
+        var size: Int
+        var inode: UInt
+    }
+
     private struct ScanState {
+        /// Each file's stamp and report when last read: an unchanged file is neither parsed nor applied again.
+        var files: [String: (stamp: FileStamp, report: ManifestReport)] = [:]
         var versions: [ResourceKey: Int64] = [:]
         var reported: [String: [ManifestProblem]] = [:]
         var scans = 0
@@ -43,21 +52,48 @@ public final class DirectoryBackend: Service {
     public var scans: Int { state.withLock { $0.scans } }
 
     public func run() async throws {
+        let watcher = DirectoryWatcher()
+        if watcher == nil { logger.warning("inotify is unavailable; polling \(directory) every \(pollInterval)") }
+        defer { watcher?.stop() }
         while !Task.isCancelledOrShuttingDown {
+            let generation = watcher?.changed.generation ?? 0
+            if let watcher, !watcher.watch([directory] + Self.directories(under: directory)) {
+                logger.debug("some directories could not be watched; polling covers them")
+            }
             do {
                 let changed = try await scanOnce()
                 if !changed.isEmpty { await onChange(changed) }
             } catch {
                 logger.error("scan of \(directory) failed: \(error)")
             }
-            try? await Task.sleep(for: pollInterval)
+            if let watcher {
+                // inotify wakes us at once; the timer is the fallback for what it cannot see.
+                await watcher.changed.wait(after: generation, timeout: pollInterval)
+                // Let an editor finish writing (several events per save) before reading.
+                try? await Task.sleep(for: .milliseconds(30))
+            } else {
+                try? await Task.sleep(for: pollInterval)
+            }
         }
     }
 
-    /// Waits until a scan that started after this call has finished.
-    public func waitForScan() async {
-        let target = scans + 2
-        while scans < target { try? await Task.sleep(for: .milliseconds(20)) }
+    /// Every non-hidden directory under `directory`.
+    static func directories(under directory: String) -> [String] {
+        guard let enumerator = FileManager.default.enumerator(atPath: directory) else { return [] }
+        var result: [String] = []
+        while let relative = enumerator.nextObject() as? String {
+            let name = (relative as NSString).lastPathComponent
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: "\(directory)/\(relative)", isDirectory: &isDirectory),
+                isDirectory.boolValue
+            else { continue }
+            if name.hasPrefix(".") {
+                enumerator.skipDescendants()
+                continue
+            }
+            result.append("\(directory)/\(relative)")
+        }
+        return result
     }
 
     /// Reads the directory once and brings the table in line; returns the keys that changed.
@@ -67,9 +103,23 @@ public final class DirectoryBackend: Service {
         var declared: [ResourceKey: (entry: ManifestReport.Entry, file: String)] = [:]
         var problems: [String: [ManifestProblem]] = [:]
         var troubled: Set<String> = []
+        var changedFiles: Set<String> = []
+        var reports: [String: (stamp: FileStamp, report: ManifestReport)] = [:]
+        let cached = state.withLock { $0.files }
         for file in files {
-            guard let data = FileManager.default.contents(atPath: file) else { continue }
-            let report = ManifestReport.read(bytes: Array(data))
+            var info = stat()
+            guard stat(file, &info) == 0 else { continue }
+            let stamp = FileStamp(
+                seconds: info.st_mtim.tv_sec, nanoseconds: info.st_mtim.tv_nsec, size: Int(info.st_size), inode: UInt(info.st_ino))
+            let report: ManifestReport
+            if let previous = cached[file], previous.stamp == stamp {
+                report = previous.report
+            } else {
+                guard let data = FileManager.default.contents(atPath: file) else { continue }
+                report = ManifestReport.read(bytes: Array(data))
+                changedFiles.insert(file)
+            }
+            reports[file] = (stamp, report)
             var fileProblems = report.problems.map {
                 ManifestProblem(file: file, line: $0.mark.line, column: $0.mark.column, field: $0.path, message: $0.message)
             }
@@ -91,7 +141,12 @@ public final class DirectoryBackend: Service {
         }
         var changed: [ResourceKey] = []
         var versions: [ResourceKey: Int64] = [:]
+        let known = state.withLock { $0.versions }
         for (key, item) in declared.sorted(by: { $0.key < $1.key }) {
+            if !changedFiles.contains(item.file), let version = known[key], version > 0 {
+                versions[key] = version
+                continue
+            }
             let meta = item.entry.resource.metadata
             let spec: PostgresJSON
             switch item.entry.resource {
@@ -110,7 +165,9 @@ public final class DirectoryBackend: Service {
                 changed.append(stored.key)
             }
         }
-        for file in files { try await table.recordProblems(file: file, problems[file] ?? []) }
+        for file in files where changedFiles.contains(file) || cached[file] == nil {
+            try await table.recordProblems(file: file, problems[file] ?? [])
+        }
         try await table.forgetProblems(except: files)
         let newlyReported = state.withLock { state -> [ManifestProblem] in
             var fresh: [ManifestProblem] = []
@@ -118,6 +175,7 @@ public final class DirectoryBackend: Service {
             state.reported = problems
             for (key, version) in versions where state.versions[key] != version { changed.append(key) }
             state.versions = versions
+            state.files = reports
             state.scans += 1
             return fresh
         }

@@ -177,3 +177,29 @@ import Testing
         await pool.close()
     }
 }
+
+extension ReconcilerTests {
+    @Test func theRunningBackendSeesAFileChangeThroughInotifyLongBeforeItsPoll() async throws {
+        let (pool, _, directory) = try await setUp()
+        let table = ResourceTable(pool: pool)
+        let seen = AsyncStream<[ResourceKey]>.makeStream()
+        // A one-hour poll: only inotify can deliver the change in time.
+        let backend = DirectoryBackend(
+            directory: directory.url.path, table: table, logger: TestPostgres.logger, pollInterval: .seconds(3600)
+        ) { keys in seen.continuation.yield(keys) }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await backend.run() }
+            // The first (empty) scan: the watches are in place.
+            #expect(await BackgroundProcess.eventually(timeout: .seconds(30)) { backend.scans >= 1 })
+            try FileManager.default.createDirectory(atPath: directory.path("nested"), withIntermediateDirectories: true)
+            // The new directory wakes a scan, which watches it too.
+            #expect(await BackgroundProcess.eventually(timeout: .seconds(30)) { backend.scans >= 2 })
+            _ = try directory.write("nested/a.yaml", Self.videoJob("a"))
+            var iterator = seen.stream.makeAsyncIterator()
+            let keys = await iterator.next()
+            #expect(keys == [ResourceKey(kind: "VideoJob", namespace: "default", name: "a")])
+            group.cancelAll()
+        }
+        await pool.close()
+    }
+}

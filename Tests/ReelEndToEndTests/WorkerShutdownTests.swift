@@ -1,0 +1,61 @@
+import Foundation
+import ReelPostgres
+import ReelStore
+import ReelTestSupport
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `reel worker` under SIGTERM: stop claiming, let running tasks finish within the drain time, hand back the rest.
+@Suite(.serialized) struct WorkerShutdownTests {
+    /// A database with one job whose ingest task waits in the queue, and a worker started on it.
+    func start(delay: Double, drain: Double) async throws -> (BackgroundProcess, PostgresPool, TemporaryDirectory) {
+        let url = try await TestPostgres.migratedDatabase("worker-drain")
+        let pool = PostgresPool(url: url, maxConnections: 2)
+        let directory = try TemporaryDirectory(prefix: "worker-drain")
+        let sample = try await SampleMedia.sample(in: directory, seconds: 2)
+        let spec = #"{"source":{"uri":"file://\#(sample)"},"priority":"normal","split":{"targetSeconds":60,"maxBytes":52428800},"analysis":{"provider":"local","sceneThreshold":0.1},"timeline":{"strategy":"scenes","maxSeconds":90},"render":{"enabled":true},"retry":{"maxAttempts":5,"backoffSeconds":5,"maxBackoffSeconds":600},"suspend":false}"#
+        let job = try await pool.query(
+            "INSERT INTO processing_jobs (resource_uid, namespace, name, generation, spec) VALUES ('u', 'default', 'a', 1, $1::jsonb) RETURNING id",
+            [PostgresJSON(text: spec)]).first!.decode(Int64.self, at: 0)
+        try await TaskQueue(pool: pool).enqueue([NewTask(jobID: job, generation: 1, stage: "ingest")])
+        let worker = try BackgroundProcess(
+            ReelPaths.reelBinary,
+            ["worker", "--stages", "ingest", "--database-url", url, "--storage", directory.path("store"),
+             "--allow-root", directory.url.path, "--drain-seconds", "\(drain)", "--lease-seconds", "30"],
+            environment: ["REEL_FAULT_DELAY": "ingest=\(delay)"], outputPath: directory.path("worker.log"))
+        let running = await BackgroundProcess.eventually(timeout: .seconds(60)) {
+            let rows = try? await pool.query("SELECT 1 FROM job_queue WHERE state = 'running'")
+            return rows?.isEmpty == false
+        }
+        #expect(running, "\(worker.output)")
+        return (worker, pool, directory)
+    }
+
+    @Test func sigtermLetsARunningTaskFinishWithinTheDrainTime() async throws {
+        let (worker, pool, directory) = try await start(delay: 1, drain: 60)
+        worker.send(SIGTERM)
+        #expect(await worker.wait() == 0, "\(worker.output)")
+        let state = try await pool.query("SELECT state, attempt FROM job_queue").first
+        #expect(try state?.decode(String.self, at: 0) == "succeeded")
+        let stopped = try await pool.query("SELECT stopped_at IS NOT NULL FROM workers").first
+        #expect(try stopped?.decode(Bool.self, at: 0) == true)
+        await pool.close()
+        _ = directory
+    }
+
+    @Test func sigtermHandsBackATaskThatCannotFinishInTime() async throws {
+        let (worker, pool, directory) = try await start(delay: 600, drain: 0.5)
+        worker.send(SIGTERM)
+        #expect(await worker.wait() == 0, "\(worker.output)")
+        let row = try #require(try await pool.query("SELECT state, attempt, lease_token IS NULL FROM job_queue").first)
+        #expect(try row.decode(String.self, at: 0) == "available")
+        #expect(try row.decode(Int.self, at: 1) == 0, "a released task does not spend an attempt")
+        #expect(try row.decode(Bool.self, at: 2))
+        #expect(worker.output.contains("released unfinished"))
+        await pool.close()
+        _ = directory
+    }
+}
