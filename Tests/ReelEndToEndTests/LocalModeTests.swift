@@ -236,15 +236,16 @@ import Testing
             apiVersion: reel.dev/v1alpha1
             kind: WorkerPool
             metadata: {name: analyze}
-            spec: {stages: [analyze], maxReplicas: 3, tasksPerReplica: 4, scaleDownDelaySeconds: 2}
+            spec: {stages: [analyze], maxReplicas: 3, tasksPerReplica: 2, scaleDownDelaySeconds: 2}
             """)
-        let local = try setup.start()
+        // Analysis held at 0.3 s a chunk, so the queue builds up faster than one or two workers drain it.
+        let local = try setup.start(environment: ["REEL_FAULT_DELAY": "analyze=0.3"])
         let done = try await BackgroundProcess.eventually(timeout: .seconds(400)) {
             let statuses = try await setup.statuses()
             return statuses.count == 20 && statuses.values.allSatisfy { $0["phase"] as? String == "Succeeded" }
         }
         #expect(done, "\(local.output)")
-        // The most analyze workers alive at once: 40 analyze tasks at 4 per replica reach maxReplicas.
+        // The most analyze workers alive at once: 40 analyze tasks at 2 per replica reach maxReplicas.
         let peak = try await setup.int(
             """
             SELECT max((SELECT count(*) FROM workers o WHERE o.pool = 'analyze' AND o.started_at <= w.started_at

@@ -26,16 +26,21 @@ import Testing
             ["worker", "--stages", "ingest", "--database-url", url, "--storage", directory.path("store"),
              "--allow-root", directory.url.path, "--drain-seconds", "\(drain)", "--lease-seconds", "30"],
             environment: ["REEL_FAULT_DELAY": "ingest=\(delay)"], outputPath: directory.path("worker.log"))
+        var lastError = ""
         let running = await BackgroundProcess.eventually(timeout: .seconds(60)) {
-            let rows = try? await pool.query("SELECT 1 FROM job_queue WHERE state = 'running'")
-            return rows?.isEmpty == false
+            do {
+                return try await !pool.query("SELECT 1 FROM job_queue WHERE state = 'running'").isEmpty
+            } catch {
+                lastError = "\(error)"
+                return false
+            }
         }
-        #expect(running, "\(worker.output)")
+        #expect(running, "\(lastError)\n\(worker.output)")
         return (worker, pool, directory)
     }
 
     @Test func sigtermLetsARunningTaskFinishWithinTheDrainTime() async throws {
-        let (worker, pool, directory) = try await start(delay: 1, drain: 60)
+        let (worker, pool, directory) = try await start(delay: 3, drain: 60)
         worker.send(SIGTERM)
         #expect(await worker.wait() == 0, "\(worker.output)")
         let state = try await pool.query("SELECT state, attempt FROM job_queue").first
