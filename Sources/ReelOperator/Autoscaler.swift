@@ -58,6 +58,16 @@ public final class Autoscaler: Service {
             }
             listener.stop()
             await actuator.stopAll()
+            try? await recordStopped()
+        }
+    }
+
+    /// After shutdown no worker runs: say so in the declared pools' status.
+    private func recordStopped() async throws {
+        for stored in try await table.list(kind: WorkerPool.names.kind) where stored.deletionTimestamp == nil {
+            guard var status = try stored.status?.decode(WorkerPoolStatus.self), status.replicas != 0 else { continue }
+            status.replicas = 0
+            try await table.updateStatus(uid: stored.uid, status: try PostgresJSON(encoding: status))
         }
     }
 

@@ -44,12 +44,10 @@ public final class Reconciler: Service {
     public let workQueue = WorkQueue<ResourceKey>()
     private let jobKeys = Mutex<[Int64: ResourceKey]>([:])
     private let stats = Mutex((reconciles: 0, statusWrites: 0))
-    /// Called after every reconcile of a VideoJob (progress display, `--until-done`).
-    let onReconciled: @Sendable (ResourceKey) async -> Void
 
     public init(
         pool: PostgresPool, databaseURL: String, store: any ObjectStore, configuration: ReconcilerConfiguration,
-        logger: Logger, onReconciled: @escaping @Sendable (ResourceKey) async -> Void = { _ in }
+        logger: Logger
     ) {
         self.pool = pool
         self.table = ResourceTable(pool: pool)
@@ -58,7 +56,6 @@ public final class Reconciler: Service {
         self.databaseURL = databaseURL
         self.configuration = configuration
         self.logger = logger
-        self.onReconciled = onReconciled
     }
 
     /// Reconciles and status writes so far.
@@ -145,7 +142,6 @@ public final class Reconciler: Service {
             logger.warning("reconcile of \(key) failed; retrying in \(delay): \(error)")
             await workQueue.add(key, at: .now + delay)
         }
-        await onReconciled(key)
     }
 
     /// Brings one VideoJob in line with what it asks for.

@@ -42,8 +42,18 @@ public struct WorkerConfiguration: Sendable {
         self.drainTimeout = drainTimeout
         self.pool = pool
         self.parentPID = parentPID
-        let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "host"
+        let host = WorkerConfiguration.hostname.split(separator: ".").first.map(String.init) ?? "host"
         self.id = id ?? "\(host)-\(getpid())-\(UUID().uuidString.prefix(6).lowercased())"
+    }
+}
+
+extension WorkerConfiguration {
+    /// The kernel's host name. (Foundation's `ProcessInfo.hostName` resolves it through DNS, which can stall for
+    /// many seconds on a machine without a resolver.)
+    static var hostname: String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "host" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }
 
@@ -226,7 +236,7 @@ public final class Worker: Service {
             INSERT INTO workers (id, stages, hostname, pid, pool) VALUES ($1, $2, $3, $4, $5)
             ON CONFLICT (id) DO UPDATE SET heartbeat_at = now(), stopped_at = NULL
             """,
-            [configuration.id, configuration.stages, ProcessInfo.processInfo.hostName, Int(getpid()), configuration.pool])
+            [configuration.id, configuration.stages, WorkerConfiguration.hostname, Int(getpid()), configuration.pool])
     }
 
     private func beat() async throws {

@@ -27,9 +27,10 @@ import Testing
              "--allow-root", directory.url.path, "--drain-seconds", "\(drain)", "--lease-seconds", "30"],
             environment: ["REEL_FAULT_DELAY": "ingest=\(delay)"], outputPath: directory.path("worker.log"))
         var lastError = ""
-        let running = await BackgroundProcess.eventually(timeout: .seconds(60)) {
+        // The worker's own log line says the task started (a row, so it cannot be missed between two looks).
+        let running = await BackgroundProcess.eventually(timeout: .seconds(120)) {
             do {
-                return try await !pool.query("SELECT 1 FROM job_queue WHERE state = 'running'").isEmpty
+                return try await !pool.query("SELECT 1 FROM job_logs WHERE message = 'ingest started'").isEmpty
             } catch {
                 lastError = "\(error)"
                 return false
