@@ -53,7 +53,8 @@ struct Local: AsyncParsableCommand {
     var graceSeconds = 30.0
 
     func run() async throws {
-        let logger = CLILogging.logger("reel.local")
+        // On a terminal the progress block is the display: log only warnings and errors into it.
+        let logger = CLILogging.logger("reel.local", level: isatty(STDOUT_FILENO) == 1 ? .warning : .info)
         let stateDirectory = StateDatabase.stateDirectory(state)
         var isDirectory: ObjCBool = false
         let resourcesDirectory = ((resources.hasPrefix("/") ? resources : FileManager.default.currentDirectoryPath + "/" + resources) as NSString).standardizingPath

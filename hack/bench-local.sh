@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Local mode end to end, timed: JOBS VideoJobs (distinct videos of SECONDS each, so the analysis cache cannot
+# help) through `reel local --until-done` on an embedded PostgreSQL, release build. The peer does the same media
+# work with the ffmpeg CLI, job after job: split by stream copy (-f segment), scene detection on every chunk
+# (scdet), and a stream-copy concat of the highlights. Prints wall times, their ratio and reel local's peak RSS.
+# usage: hack/bench-local.sh [JOBS] [SECONDS]      (defaults 8 and 60)
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+jobs="${1:-8}"
+seconds="${2:-60}"
+swift build -c release --product reel >/dev/null
+reel="$(swift build -c release --show-bin-path)/reel"
+work="$(mktemp -d /tmp/reel-bench-local.XXXXXX)"
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/resources"
+
+hack/sample-video.sh "$work/base.mp4" "$seconds" >/dev/null
+for i in $(seq 1 "$jobs"); do
+    # A hue shift per job: different pixels, so different chunks and no shared cache entries.
+    ffmpeg -v error -y -i "$work/base.mp4" -vf "hue=h=$((i * 37 % 360))" -c:v libx264 -preset veryfast \
+        -g 50 -force_key_frames "expr:gte(t,n_forced*2)" -c:a copy "$work/resources/video-$i.mp4"
+    cat > "$work/resources/job-$i.yaml" <<YAML
+apiVersion: reel.dev/v1alpha1
+kind: VideoJob
+metadata: {name: job-$i}
+spec:
+  source: {uri: "file://./video-$i.mp4"}
+  split: {targetSeconds: 10}
+  timeline: {strategy: highlights, maxSeconds: 20}
+YAML
+done
+
+start=$(date +%s.%N)
+/usr/bin/time -f "%M" -o "$work/rss" "$reel" local --resources "$work/resources" --state "$work/state" \
+    --until-done --timeout 3600 >"$work/local.log" 2>&1
+reel_seconds=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')
+rss_mb=$(( $(tail -1 "$work/rss") / 1024 ))
+
+start=$(date +%s.%N)
+for i in $(seq 1 "$jobs"); do
+    out="$work/peer-$i"
+    mkdir -p "$out"
+    ffmpeg -v error -i "$work/resources/video-$i.mp4" -map 0 -c copy -f segment -segment_time 10 \
+        -reset_timestamps 1 "$out/%03d.mp4"
+    for chunk in "$out"/[0-9]*.mp4; do
+        ffmpeg -v error -i "$chunk" -vf "scdet=threshold=10" -an -f null - 2>/dev/null
+    done
+    printf "file '%s'\n" "$out"/000.mp4 "$out"/001.mp4 > "$out/list.txt"
+    ffmpeg -v error -f concat -safe 0 -i "$out/list.txt" -c copy "$out/render.mp4"
+done
+peer_seconds=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')
+
+printf '{"jobs":%d,"seconds":%d,"reel_local_s":%.2f,"ffmpeg_cli_s":%.2f,"ratio":%.2f,"reel_local_peak_rss_mb":%d}\n' \
+    "$jobs" "$seconds" "$reel_seconds" "$peer_seconds" "$(awk -v a="$reel_seconds" -v b="$peer_seconds" 'BEGIN { print a / b }')" "$rss_mb"
