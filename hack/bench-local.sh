@@ -12,6 +12,7 @@ seconds="${2:-60}"
 swift build -c release --product reel >/dev/null
 reel="$(swift build -c release --show-bin-path)/reel"
 work="$(mktemp -d /tmp/reel-bench-local.XXXXXX)"
+chmod 755 "$work"  # the embedded PostgreSQL runs as the postgres user when we are root
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/resources"
 
@@ -32,8 +33,11 @@ YAML
 done
 
 start=$(date +%s.%N)
-/usr/bin/time -f "%M" -o "$work/rss" "$reel" local --resources "$work/resources" --state "$work/state" \
-    --until-done --timeout 3600 >"$work/local.log" 2>&1
+if ! /usr/bin/time -f "%M" -o "$work/rss" "$reel" local --resources "$work/resources" --state "$work/state" \
+    --until-done --timeout 3600 >"$work/local.log" 2>&1; then
+    tail -30 "$work/local.log" >&2
+    exit 1
+fi
 reel_seconds=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')
 rss_mb=$(( $(tail -1 "$work/rss") / 1024 ))
 

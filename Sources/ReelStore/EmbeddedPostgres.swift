@@ -97,6 +97,15 @@ public final class EmbeddedPostgres: Sendable {
         if Self.isRoot {
             let chown = try await ProcessRunner.run("/bin/chown", ["-R", "postgres:postgres", configuration.directory.path])
             guard chown.status == 0 else { throw Failure(description: "chown of \(configuration.directory.path) failed: \(chown.output)") }
+            // The server runs as `postgres`, which must be able to reach the directory through its parents.
+            let reach = try await ProcessRunner.run(
+                "/usr/sbin/runuser", ["-u", "postgres", "--", "/usr/bin/test", "-w", configuration.directory.path])
+            guard reach.status == 0 else {
+                throw Failure(description: """
+                    the postgres user cannot reach \(configuration.directory.path): a parent directory is not \
+                    world-searchable (chmod o+x it), or choose another --state, or give --database-url
+                    """)
+            }
         }
         if !fm.fileExists(atPath: dataDirectory.appendingPathComponent("PG_VERSION").path) {
             logger.info("initializing a PostgreSQL cluster", metadata: ["reel.postgres.data": "\(dataDirectory.path)"])
