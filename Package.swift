@@ -44,7 +44,9 @@ let package = Package(
         .target(
             name: "ReelStorage",
             dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "ReelAnalysis", dependencies: ["ReelMedia"]),
+        .target(
+            name: "ReelAnalysis",
+            dependencies: ["ReelMedia", "ReelHTTP", .product(name: "Crypto", package: "swift-crypto")]),
         .target(
             name: "ReelPipeline",
             dependencies: [
@@ -79,6 +81,7 @@ let package = Package(
         .testTarget(
             name: "ReelPipelineTests",
             dependencies: ["ReelPipeline", "ReelStorage", "ReelAnalysis", "ReelHTTP", "ReelStore", "ReelTestSupport"]),
+        .testTarget(name: "ReelAnalysisTests", dependencies: ["ReelAnalysis", "ReelHTTP", "ReelTestSupport"]),
         .testTarget(name: "ReelOperatorTests", dependencies: ["ReelOperator", "ReelAPI", "ReelStore", "ReelTestSupport"]),
         .testTarget(name: "ReelEndToEndTests", dependencies: ["reel", "ReelStore", "ReelTestSupport"]),
         .testTarget(name: "ReelCLITests", dependencies: ["reel", "ReelAPI", "ReelTestSupport"]),

@@ -9,11 +9,16 @@ public struct SceneAnalysis: Codable, Sendable, Equatable {
     /// Signature for joining a scene cut in two by a chunk boundary (the local analyzer's mean luma and motion).
     public var meanLuma: Double?
     public var motion: Double?
+    /// The model's own times before they were snapped to a cut (Gemini), relative like `start`/`end`.
+    public var modelStart: Double?
+    public var modelEnd: Double?
 
     public init(
         start: Double, end: Double, importance: Double, description: String, labels: [String],
-        meanLuma: Double? = nil, motion: Double? = nil
+        meanLuma: Double? = nil, motion: Double? = nil, modelStart: Double? = nil, modelEnd: Double? = nil
     ) {
+        self.modelStart = modelStart
+        self.modelEnd = modelEnd
         self.start = start
         self.end = end
         self.importance = importance
@@ -65,6 +70,8 @@ public struct ChunkAnalysis: Codable, Sendable, Equatable {
             var scene = scene
             scene.start += offset
             scene.end += offset
+            scene.modelStart = scene.modelStart.map { $0 + offset }
+            scene.modelEnd = scene.modelEnd.map { $0 + offset }
             return scene
         }
         copy.cuts = cuts.map { $0 + offset }

@@ -78,8 +78,8 @@ private final class DownloadSink {
 
 /// Plain HTTP(S) through libcurl. Each transfer runs on a dispatch thread, never on Swift's cooperative threads.
 public enum HTTPClient {
-    private static let queue = DispatchQueue(label: "reel.http", attributes: .concurrent)
-    private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
+    static let queue = DispatchQueue(label: "reel.http", attributes: .concurrent)
+    static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
 
     /// Streams `url` into the file at `path` (replaced), refusing bodies over `maxBytes`; follows redirects.
     /// A status ≥ 400 is an error and leaves no file behind.

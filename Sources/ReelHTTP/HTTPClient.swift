@@ -1,0 +1,173 @@
+import CCurl
+import Dispatch
+import Foundation
+
+/// A request: method, URL, headers, and an in-memory body (API calls and upload chunks; large downloads use
+/// `HTTPClient.download`).
+public struct HTTPRequest: Sendable {
+    public var method: String
+    public var url: String
+    public var headers: [(name: String, value: String)]
+    public var body: Data?
+    /// Whole-transfer timeout.
+    public var timeout: Duration
+
+    public init(
+        method: String = "GET", url: String, headers: [(name: String, value: String)] = [], body: Data? = nil,
+        timeout: Duration = .seconds(120)
+    ) {
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.body = body
+        self.timeout = timeout
+    }
+}
+
+/// A response: status, headers in order, body.
+public struct HTTPResponse: Sendable {
+    public var status: Int
+    public var headers: [(name: String, value: String)]
+    public var body: Data
+
+    public init(status: Int, headers: [(name: String, value: String)], body: Data) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    /// The last value of header `name` (case-insensitive).
+    public func header(_ name: String) -> String? {
+        headers.last { $0.name.caseInsensitiveCompare(name) == .orderedSame }?.value
+    }
+
+    /// `Retry-After` as a duration (delta-seconds or an HTTP date).
+    public var retryAfter: Duration? {
+        guard let value = header("Retry-After")?.trimmingCharacters(in: .whitespaces) else { return nil }
+        if let seconds = Double(value) { return .milliseconds(Int(max(0, seconds) * 1000)) }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+        guard let date = formatter.date(from: value) else { return nil }
+        return .milliseconds(Int(max(0, date.timeIntervalSinceNow) * 1000))
+    }
+}
+
+/// How failed calls are retried: exponential backoff with ±20 % jitter, capped, unless the server said when.
+public struct RetryPolicy: Sendable {
+    public var maxAttempts: Int
+    public var baseDelay: Duration
+    public var maxDelay: Duration
+
+    public init(maxAttempts: Int = 5, baseDelay: Duration = .milliseconds(500), maxDelay: Duration = .seconds(60)) {
+        self.maxAttempts = maxAttempts
+        self.baseDelay = baseDelay
+        self.maxDelay = maxDelay
+    }
+
+    /// The wait before attempt `attempt + 1` (1-based `attempt`): the server's own delay when given (capped),
+    /// else base·2^(attempt−1) ± 20 %.
+    public func delay(after attempt: Int, serverDelay: Duration? = nil, jitter: Double = .random(in: 0...1)) -> Duration {
+        if let serverDelay { return min(serverDelay, maxDelay) }
+        let exponential = baseDelay * Int(pow(2.0, Double(min(max(attempt - 1, 0), 20))))
+        return min(maxDelay, exponential * (0.8 + 0.4 * jitter))
+    }
+}
+
+/// Collects a response's headers and body.
+private final class ResponseSink {
+    var headerLines: [String] = []
+    var body = Data()
+}
+
+extension HTTPClient {
+    /// Sends `request` and returns the response, whatever its status; throws only for transport failures.
+    public static func send(_ request: HTTPRequest) async throws(HTTPError) -> HTTPResponse {
+        let result: Result<HTTPResponse, HTTPError> = await withCheckedContinuation { continuation in
+            queue.async {
+                do throws(HTTPError) { continuation.resume(returning: .success(try perform(request))) } catch {
+                    continuation.resume(returning: .failure(error))
+                }
+            }
+        }
+        return try result.get()
+    }
+
+    private static func perform(_ request: HTTPRequest) throws(HTTPError) -> HTTPResponse {
+        _ = globalInit
+        let easy = try EasyHandle()
+        let sink = ResponseSink()
+        let context = Unmanaged.passRetained(sink)
+        defer { context.release() }
+        var list: UnsafeMutablePointer<curl_slist>? = nil
+        // No `Expect: 100-continue` round trip before bodies.
+        for line in request.headers.map({ "\($0.name): \($0.value)" }) + ["Expect:"] { list = curl_slist_append(list, line) }
+        defer { curl_slist_free_all(list) }
+        var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
+        let h = easy.handle
+        let code: CURLcode = errorBuffer.withUnsafeMutableBufferPointer { errorPointer in
+            reel_curl_setopt_string(h, CURLOPT_URL, request.url)
+            reel_curl_setopt_long(h, CURLOPT_NOSIGNAL, 1)
+            reel_curl_setopt_string(h, CURLOPT_PROTOCOLS_STR, "http,https")
+            reel_curl_setopt_string(h, CURLOPT_CUSTOMREQUEST, request.method)
+            if request.method == "HEAD" { reel_curl_setopt_long(h, CURLOPT_NOBODY, 1) }
+            reel_curl_setopt_long(h, CURLOPT_TIMEOUT_MS, Int(request.timeout.components.seconds * 1000))
+            reel_curl_setopt_long(h, CURLOPT_CONNECTTIMEOUT_MS, 15_000)
+            reel_curl_setopt_string(h, CURLOPT_USERAGENT, "reel/0.1")
+            reel_curl_setopt_slist(h, CURLOPT_HTTPHEADER, list)
+            reel_curl_setopt_pointer(h, CURLOPT_ERRORBUFFER, errorPointer.baseAddress)
+            if let body = request.body {
+                reel_curl_setopt_off_t(h, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count))
+                body.withUnsafeBytes { bytes in
+                    // COPYPOSTFIELDS copies: the buffer need not outlive this call.
+                    let empty: [CChar] = [0]
+                    if bytes.count == 0 {
+                        empty.withUnsafeBufferPointer {
+                            _ = reel_curl_setopt_pointer(h, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: $0.baseAddress))
+                        }
+                    } else {
+                        _ = reel_curl_setopt_pointer(h, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: bytes.baseAddress))
+                    }
+                }
+            }
+            reel_curl_setopt_pointer(h, CURLOPT_WRITEDATA, context.toOpaque())
+            reel_curl_setopt_write_callback(h, CURLOPT_WRITEFUNCTION) { data, size, count, context in
+                let sink = Unmanaged<ResponseSink>.fromOpaque(context!).takeUnretainedValue()
+                let bytes = size * count
+                if let data { sink.body.append(UnsafeRawPointer(data).assumingMemoryBound(to: UInt8.self), count: bytes) }
+                return bytes
+            }
+            reel_curl_setopt_pointer(h, CURLOPT_HEADERDATA, context.toOpaque())
+            reel_curl_setopt_write_callback(h, CURLOPT_HEADERFUNCTION) { data, size, count, context in
+                let sink = Unmanaged<ResponseSink>.fromOpaque(context!).takeUnretainedValue()
+                let bytes = size * count
+                if let data {
+                    let line = String(decoding: UnsafeRawBufferPointer(start: data, count: bytes), as: UTF8.self)
+                    // A new status line (after a redirect or 1xx) starts a new header block.
+                    if line.hasPrefix("HTTP/") { sink.headerLines.removeAll() }
+                    sink.headerLines.append(line)
+                }
+                return bytes
+            }
+            return curl_easy_perform(h)
+        }
+        guard code == CURLE_OK else {
+            let detail = String(decoding: errorBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            throw HTTPError(
+                .transport, detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail, url: Self.redacted(request.url))
+        }
+        var status = 0
+        reel_curl_getinfo_long(h, CURLINFO_RESPONSE_CODE, &status)
+        let headers: [(name: String, value: String)] = sink.headerLines.compactMap { line in
+            guard let colon = line.firstIndex(of: ":"), !line.hasPrefix("HTTP/") else { return nil }
+            return (String(line[..<colon]).trimmingCharacters(in: .whitespaces),
+                    String(line[line.index(after: colon)...]).trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+        return HTTPResponse(status: status, headers: headers, body: sink.body)
+    }
+
+    /// A URL without its query (which may carry credentials), for messages.
+    public static func redacted(_ url: String) -> String {
+        url.split(separator: "?", maxSplits: 1).first.map(String.init) ?? url
+    }
+}
