@@ -124,6 +124,9 @@ public struct AnalysisSpec: Codable, Sendable, Equatable {
     public var prompt: String?
     /// The Secret holding the Gemini API key (Kubernetes); locally `GEMINI_API_KEY`.
     public var apiKeySecretRef: SecretKeyRef?
+    /// Gemini request and token budgets per minute for the job's API key, across all workers.
+    public var requestsPerMinute: Int?
+    public var tokensPerMinute: Int?
     /// Scene-change threshold of the local scene detector, 0–1 (also snaps Gemini's timestamps).
     public var sceneThreshold: Double
 
@@ -237,6 +240,19 @@ public struct JobOutputs: Codable, Sendable, Equatable {
     }
 }
 
+/// What a job's analysis cost.
+public struct JobUsage: Codable, Sendable, Equatable {
+    public var promptTokens: Int
+    public var outputTokens: Int
+    public var requests: Int
+
+    public init(promptTokens: Int = 0, outputTokens: Int = 0, requests: Int = 0) {
+        self.promptTokens = promptTokens
+        self.outputTokens = outputTokens
+        self.requests = requests
+    }
+}
+
 /// What Reel observed of a VideoJob; written only by Reel.
 public struct VideoJobStatus: Codable, Sendable, Equatable {
     public var observedGeneration: Int?
@@ -246,6 +262,8 @@ public struct VideoJobStatus: Codable, Sendable, Equatable {
     public var chunks: ChunkCounts?
     public var conditions: [Condition]?
     public var outputs: JobOutputs?
+    /// Tokens and requests the analysis cost.
+    public var usage: JobUsage?
     public var startTime: Timestamp?
     public var completionTime: Timestamp?
 

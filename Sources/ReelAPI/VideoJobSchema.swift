@@ -79,6 +79,16 @@ extension VideoJob: ResourceKind {
                                             hint: "must be letters, digits, '-', '_' or '.'", maxLength: 253)),
                                 ])),
                         .init(
+                            "requestsPerMinute",
+                            .integer(
+                                "Gemini requests per minute allowed for this job's API key, shared by every worker (gemini only).",
+                                minimum: 1, maximum: 100000)),
+                        .init(
+                            "tokensPerMinute",
+                            .integer(
+                                "Gemini tokens per minute allowed for this job's API key, shared by every worker (gemini only).",
+                                minimum: 1, maximum: 100000000)),
+                        .init(
                             "sceneThreshold",
                             .number(
                                 "Scene-change threshold of the local scene detector, 0 to 1: the scdet score (0-100) a cut must reach, divided by 100.", minimum: 0, maximum: 1,
@@ -170,6 +180,15 @@ extension VideoJob: ResourceKind {
                         .init("edl", .string("CMX 3600 EDL.")),
                         .init("render", .string("Rendered video.")),
                     ])),
+            .init(
+                "usage",
+                .object(
+                    "What the analysis cost (Gemini; zero for the local analyzer).",
+                    [
+                        .init("promptTokens", .integer("Prompt tokens billed.", minimum: 0)),
+                        .init("outputTokens", .integer("Output tokens billed.", minimum: 0)),
+                        .init("requests", .integer("generateContent requests made.", minimum: 0)),
+                    ])),
             .init("startTime", .string("When processing of this generation started.", format: "date-time")),
             .init("completionTime", .string("When the job finished.", format: "date-time")),
         ])
@@ -197,7 +216,7 @@ extension VideoJob: ResourceKind {
             problems += URIRules.outputProblems(text).map { FieldProblem(.invalid, "spec.output.uri", uri.mark, $0) }
         }
         if let analysis = spec["analysis"], analysis["provider"]?.string != AnalysisProvider.gemini.rawValue {
-            for field in ["model", "prompt", "apiKeySecretRef"] {
+            for field in ["model", "prompt", "apiKeySecretRef", "requestsPerMinute", "tokensPerMinute"] {
                 guard let pair = analysis.pair(field), pair.value.value != .null else { continue }
                 problems.append(
                     FieldProblem(

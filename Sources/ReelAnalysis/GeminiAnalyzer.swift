@@ -5,10 +5,10 @@ import ReelMedia
 
 /// A shared budget of requests and tokens (per API key), consulted before each billable call.
 public protocol RequestBudget: Sendable {
-    /// Waits until one more request estimated at `tokens` fits the budget.
-    func acquire(tokens: Int) async throws
-    /// Corrects the last acquisition's estimate with what the call really cost.
-    func record(estimated: Int, actual: Int) async
+    /// Waits until one more request estimated at `tokens` fits the budget; returns a ticket for `record`.
+    func acquire(tokens: Int) async throws -> Int64
+    /// Corrects a ticket's estimate with what the call really cost.
+    func record(_ ticket: Int64, actual: Int) async
 }
 
 /// How the Gemini analyzer talks to the API.

@@ -199,8 +199,9 @@ struct GeminiSession {
         let estimate = 300 + data.count / 1000
         var malformed = 0
         while true {
+            var ticket: Int64?
             if let budget = configuration.budget {
-                do { try await budget.acquire(tokens: estimate) } catch {
+                do { ticket = try await budget.acquire(tokens: estimate) } catch {
                     throw AnalysisError(reason: "RateLimited", message: "waiting for the request budget: \(error)", retryable: true)
                 }
             }
@@ -213,7 +214,7 @@ struct GeminiSession {
             let reply = try? JSONDecoder().decode(Reply.self, from: response.body)
             usage.promptTokens += reply?.usageMetadata?.promptTokenCount ?? 0
             usage.outputTokens += reply?.usageMetadata?.candidatesTokenCount ?? 0
-            await configuration.budget?.record(estimated: estimate, actual: reply?.usageMetadata?.totalTokenCount ?? estimate)
+            if let ticket { await configuration.budget?.record(ticket, actual: reply?.usageMetadata?.totalTokenCount ?? estimate) }
             guard let reply else {
                 throw AnalysisError(reason: "InvalidResponse", message: "generateContent answered with something that is not JSON", retryable: true)
             }

@@ -67,13 +67,17 @@ public struct ObservedJob: Sendable, Equatable {
     public var chunksStored: Int
     public var chunksAnalyzed: Int
     public var outputs: JobOutputs
+    /// What the chunks' analyses cost.
+    public var usage: JobUsage
     public var startedAt: Date
     public var finishedAt: Date?
 
     public init(
         jobID: Int64, phase: String = "Pending", stages: [Stage: StageTasks] = [:], chunksStored: Int = 0,
-        chunksAnalyzed: Int = 0, outputs: JobOutputs = JobOutputs(), startedAt: Date, finishedAt: Date? = nil
+        chunksAnalyzed: Int = 0, outputs: JobOutputs = JobOutputs(), usage: JobUsage = JobUsage(), startedAt: Date,
+        finishedAt: Date? = nil
     ) {
+        self.usage = usage
         self.jobID = jobID
         self.phase = phase
         self.stages = stages
@@ -293,11 +297,13 @@ public enum JobPlanner {
         }
         let outputs = job?.outputs == JobOutputs() ? nil : job?.outputs
         let terminal = phase == .Succeeded || phase == .Failed
-        return VideoJobStatus(
+        var status = VideoJobStatus(
             observedGeneration: generation, phase: phase, progress: progress ?? previous?.progress ?? 0, chunks: chunks,
             conditions: conditions, outputs: outputs,
             startTime: job.map { Timestamp($0.startedAt) },
             completionTime: terminal ? (previous?.completionTime ?? Timestamp(job?.finishedAt ?? now)) : nil)
+        if desired.spec.analysis.provider == .gemini, let job { status.usage = job.usage }
+        return status
     }
 
     static func doneMessage(_ stage: Stage, _ job: ObservedJob) -> String {

@@ -338,10 +338,16 @@ public final class Reconciler: Service {
             }
         }
         let chunks = try await pool.query(
-            "SELECT count(*)::bigint, count(analysis)::bigint FROM video_chunks WHERE job_id = $1", [current.jobID])
+            """
+            SELECT count(*)::bigint, count(analysis)::bigint, coalesce(sum(prompt_tokens), 0)::bigint,
+                   coalesce(sum(output_tokens), 0)::bigint, coalesce(sum(requests), 0)::bigint
+            FROM video_chunks WHERE job_id = $1
+            """, [current.jobID])
         if let row = chunks.first {
             current.chunksStored = try row.decode(at: 0)
             current.chunksAnalyzed = try row.decode(at: 1)
+            current.usage = JobUsage(
+                promptTokens: try row.decode(at: 2), outputTokens: try row.decode(at: 3), requests: try row.decode(at: 4))
         }
         observation.current = current
         return observation

@@ -19,15 +19,20 @@ public struct PipelineConfiguration: Sendable {
     public var scratchDirectory: String
     /// Fault injection for tests: a pause before a stage's results are written (`REEL_FAULT_DELAY=analyze=2`).
     public var faultDelays: [String: Duration]
+    /// How to reach Gemini: the key (`GEMINI_API_KEY`; never logged or stored), the endpoint, and budgets that
+    /// apply when a VideoJob names none.
+    public var gemini: GeminiSettings
 
     public init(
         allowedRoots: AllowedRoots, maxSourceBytes: Int = 50 << 30,
-        scratchDirectory: String = FileManager.default.temporaryDirectory.path, faultDelays: [String: Duration] = [:]
+        scratchDirectory: String = FileManager.default.temporaryDirectory.path, faultDelays: [String: Duration] = [:],
+        gemini: GeminiSettings = GeminiSettings()
     ) {
         self.allowedRoots = allowedRoots
         self.maxSourceBytes = maxSourceBytes
         self.scratchDirectory = scratchDirectory
         self.faultDelays = faultDelays
+        self.gemini = gemini
     }
 
     /// Parses `stage=seconds[,stage=seconds]`.
@@ -38,6 +43,39 @@ public struct PipelineConfiguration: Sendable {
             if parts.count == 2, let seconds = Double(parts[1]) { delays[String(parts[0])] = .milliseconds(Int(seconds * 1000)) }
         }
         return delays
+    }
+}
+
+/// Gemini access for the analyze stage.
+public struct GeminiSettings: Sendable {
+    public var apiKey: String?
+    public var endpoint: String
+    public var requestsPerMinute: Int?
+    public var tokensPerMinute: Int?
+    /// The budget window; a minute (tests shorten it with `REEL_RATE_LIMIT_WINDOW_SECONDS`).
+    public var window: Duration
+
+    public init(
+        apiKey: String? = nil, endpoint: String = GeminiConfiguration.defaultEndpoint, requestsPerMinute: Int? = nil,
+        tokensPerMinute: Int? = nil, window: Duration = .seconds(60)
+    ) {
+        self.apiKey = apiKey
+        self.endpoint = endpoint
+        self.requestsPerMinute = requestsPerMinute
+        self.tokensPerMinute = tokensPerMinute
+        self.window = window
+    }
+
+    /// From `GEMINI_API_KEY`, `REEL_GEMINI_ENDPOINT` and `REEL_RATE_LIMIT_WINDOW_SECONDS`.
+    public static func fromEnvironment(
+        _ environment: [String: String], requestsPerMinute: Int? = nil, tokensPerMinute: Int? = nil
+    ) -> GeminiSettings {
+        GeminiSettings(
+            apiKey: environment["GEMINI_API_KEY"].flatMap { $0.isEmpty ? nil : $0 },
+            endpoint: environment["REEL_GEMINI_ENDPOINT"].flatMap { $0.isEmpty ? nil : $0 } ?? GeminiConfiguration.defaultEndpoint,
+            requestsPerMinute: requestsPerMinute, tokensPerMinute: tokensPerMinute,
+            window: environment["REEL_RATE_LIMIT_WINDOW_SECONDS"].flatMap(Double.init).map { .milliseconds(Int($0 * 1000)) }
+                ?? .seconds(60))
     }
 }
 
@@ -177,11 +215,25 @@ public struct Pipeline: Sendable {
     // MARK: analyze
 
     /// The analyzer a spec asks for.
-    public static func analyzer(for spec: AnalysisSpec) throws(TaskFailure) -> any Analyzer {
+    public func analyzer(for spec: AnalysisSpec) throws(TaskFailure) -> any Analyzer {
         switch spec.provider {
         case .local: return LocalSceneAnalyzer(sceneThreshold: spec.sceneThreshold)
         case .gemini:
-            throw .permanent("ProviderUnavailable", "the gemini analysis provider is not available in this build")
+            guard let key = configuration.gemini.apiKey else {
+                throw .permanent("MissingAPIKey", "provider gemini needs GEMINI_API_KEY in the workers' environment")
+            }
+            let settings = configuration.gemini
+            var gemini = GeminiConfiguration(
+                apiKey: key, endpoint: settings.endpoint, model: spec.effectiveModel, prompt: spec.prompt,
+                sceneThreshold: spec.sceneThreshold)
+            let requests = spec.requestsPerMinute ?? settings.requestsPerMinute
+            let tokens = spec.tokensPerMinute ?? settings.tokensPerMinute
+            if requests != nil || tokens != nil {
+                gemini.budget = PostgresBudget(
+                    pool: pool, keyHash: gemini.keyHash, requestsPerWindow: requests, tokensPerWindow: tokens,
+                    window: settings.window)
+            }
+            return GeminiAnalyzer(configuration: gemini)
         }
     }
 
@@ -195,7 +247,7 @@ public struct Pipeline: Sendable {
         let key: String = try row.decode(at: 1)
         let start: Double = try row.decode(at: 2)
         let duration: Double = try row.decode(at: 3)
-        let analyzer = try Self.analyzer(for: job.spec.analysis)
+        let analyzer = try analyzer(for: job.spec.analysis)
         let parameters = SHA256.hash(data: Data(analyzer.parameters.utf8)).map { String(format: "%02x", $0) }.joined()
         let cached = try await pool.query(
             """
@@ -214,6 +266,7 @@ public struct Pipeline: Sendable {
         try await pauseForFault("analyze")
         let relative = try PostgresJSON(encoding: analysis)
         let absolute = try PostgresJSON(encoding: analysis.shifted(by: start))
+        let paid = fromCache ? AnalysisUsage() : analysis.usage
         try await fenced(task.lease) { connection in
             try await connection.query(
                 """
@@ -223,13 +276,17 @@ public struct Pipeline: Sendable {
                 [sha, analyzer.name, analyzer.model, parameters, relative, analysis.usage.promptTokens, analysis.usage.outputTokens])
             try await connection.query(
                 """
-                UPDATE video_chunks SET analysis = $3::jsonb, analyzed_at = now(), analysis_writes = analysis_writes + 1
+                UPDATE video_chunks SET analysis = $3::jsonb, analyzed_at = now(), analysis_writes = analysis_writes + 1,
+                    prompt_tokens = $4, output_tokens = $5, requests = $6
                 WHERE job_id = $1 AND chunk_index = $2
-                """, [job.id, index, absolute])
+                """, [job.id, index, absolute, paid.promptTokens, paid.outputTokens, paid.requests])
         }
         await log.write(
             job: job.id, task: task.lease.taskID, level: "info", "chunk analyzed",
-            fields: ["chunk": "\(index)", "scenes": "\(analysis.scenes.count)", "cache": fromCache ? "hit" : "miss"])
+            fields: [
+                "chunk": "\(index)", "scenes": "\(analysis.scenes.count)", "cache": fromCache ? "hit" : "miss",
+                "analyzer": analyzer.name, "promptTokens": "\(paid.promptTokens)", "outputTokens": "\(paid.outputTokens)",
+            ])
     }
 
     // MARK: assemble

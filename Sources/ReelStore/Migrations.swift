@@ -204,5 +204,21 @@ public enum Migrator {
                 seen_at timestamptz NOT NULL DEFAULT now()
             );
             """),
+        Migration(version: 4, name: "analysis cost ledger, shared rate limits", sql: """
+            -- What each chunk's analysis cost in this job (0 when the cache answered).
+            ALTER TABLE video_chunks ADD COLUMN prompt_tokens integer NOT NULL DEFAULT 0;
+            ALTER TABLE video_chunks ADD COLUMN output_tokens integer NOT NULL DEFAULT 0;
+            ALTER TABLE video_chunks ADD COLUMN requests integer NOT NULL DEFAULT 0;
+
+            -- Billable calls per API key (by hash, never the key) in the last window, for budgets shared by every
+            -- worker process and pod.
+            CREATE TABLE rate_limit_events (
+                id bigserial PRIMARY KEY,
+                key_hash text NOT NULL,
+                at timestamptz NOT NULL DEFAULT clock_timestamp(),
+                tokens integer NOT NULL
+            );
+            CREATE INDEX rate_limit_events_key ON rate_limit_events (key_hash, at);
+            """),
     ]
 }

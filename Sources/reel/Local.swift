@@ -52,6 +52,12 @@ struct Local: AsyncParsableCommand {
     @Option(help: "How long a stopping worker may drain before it is killed.")
     var graceSeconds = 30.0
 
+    @Option(help: "Gemini requests per minute per API key for jobs that name no budget (GEMINI_API_KEY is passed to the workers).")
+    var geminiRequestsPerMinute: Int?
+
+    @Option(help: "Gemini tokens per minute per API key for jobs that name no budget.")
+    var geminiTokensPerMinute: Int?
+
     func run() async throws {
         // On a terminal the progress block is the display: log only warnings and errors into it.
         let logger = CLILogging.logger("reel.local", level: isatty(STDOUT_FILENO) == 1 ? .warning : .info)
@@ -85,6 +91,8 @@ struct Local: AsyncParsableCommand {
             ["worker", "--database-url", database.url, "--storage", storageURL, "--parent-pid", "\(getpid())",
              "--lease-seconds", "\(leaseSeconds)", "--drain-seconds", "\(max(1, graceSeconds - 5))",
              "--scratch", "\(stateDirectory)/scratch"] + roots.flatMap { ["--allow-root", $0] }
+            + (geminiRequestsPerMinute.map { ["--gemini-requests-per-minute", "\($0)"] } ?? [])
+            + (geminiTokensPerMinute.map { ["--gemini-tokens-per-minute", "\($0)"] } ?? [])
         let actuator = ProcessActuator(
             command: WorkerCommand(
                 executable: WorkerCommand.currentExecutable, arguments: workerArguments,

@@ -15,7 +15,8 @@ struct WorkerCLI: AsyncParsableCommand {
         abstract: "Run a worker: claim tasks of the given stages, run them, complete or fail them.",
         discussion: """
             SIGTERM or SIGINT stops claiming and waits up to --drain-seconds for running tasks, then hands the rest \
-            back to the queue. Fault injection for tests: REEL_FAULT_DELAY=stage=seconds[,…] pauses before a \
+            back to the queue. Gemini: the key comes from GEMINI_API_KEY (never logged or stored), the endpoint \
+            from REEL_GEMINI_ENDPOINT. Fault injection for tests: REEL_FAULT_DELAY=stage=seconds[,…] pauses before a \
             stage's results are written.
             """)
 
@@ -49,6 +50,12 @@ struct WorkerCLI: AsyncParsableCommand {
     @Option(help: "Directory for temporary files (default: the system's).")
     var scratch: String?
 
+    @Option(help: "Gemini requests per minute per API key, across all workers, for jobs that name no budget.")
+    var geminiRequestsPerMinute: Int?
+
+    @Option(help: "Gemini tokens per minute per API key, across all workers, for jobs that name no budget.")
+    var geminiTokensPerMinute: Int?
+
     func run() async throws {
         let logger = CLILogging.logger("reel.worker")
         let environment = ProcessInfo.processInfo.environment
@@ -73,7 +80,9 @@ struct WorkerCLI: AsyncParsableCommand {
             configuration: PipelineConfiguration(
                 allowedRoots: AllowedRoots(roots),
                 scratchDirectory: scratch ?? FileManager.default.temporaryDirectory.appendingPathComponent("reel-scratch").path,
-                faultDelays: PipelineConfiguration.parseFaultDelays(environment["REEL_FAULT_DELAY"])))
+                faultDelays: PipelineConfiguration.parseFaultDelays(environment["REEL_FAULT_DELAY"]),
+                gemini: GeminiSettings.fromEnvironment(
+                    environment, requestsPerMinute: geminiRequestsPerMinute, tokensPerMinute: geminiTokensPerMinute)))
         let worker = Worker(
             configuration: WorkerConfiguration(
                 stages: stageList, databaseURL: url, concurrency: concurrency,
