@@ -93,6 +93,7 @@ public final class Worker: Service {
                     for await _ in listener.events { wake.signal() }
                 }
                 await claimLoop(group: &group)
+                _ = try? await queue.pool.query("UPDATE workers SET draining_at = now() WHERE id = $1", [configuration.id])
                 await drain(group: &group)
                 listener.stop()
             }

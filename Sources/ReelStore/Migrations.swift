@@ -219,6 +219,9 @@ public enum Migrator {
                 tokens integer NOT NULL
             );
             CREATE INDEX rate_limit_events_key ON rate_limit_events (key_hash, at);
+
+            -- When a worker stopped claiming (shutdown began); it may still be finishing tasks until stopped_at.
+            ALTER TABLE workers ADD COLUMN draining_at timestamptz;
             """),
     ]
 }

@@ -44,6 +44,6 @@ import Testing
         #expect((try JSONSerialization.jsonObject(with: poll.body) as? [String: Any])?["state"] as? String == "PROCESSING")
         _ = try await send(fake, "GET", "/v1beta/\(file["name"]!)")
         #expect(try await send(fake, "POST", "/v1beta/models/m:generateContent", body: generate).status == 200)
-        #expect(fake.violations.count == 4)
+        #expect(fake.violations.count == 5)
     }
 }

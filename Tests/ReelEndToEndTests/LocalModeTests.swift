@@ -245,11 +245,12 @@ import Testing
             return statuses.count == 20 && statuses.values.allSatisfy { $0["phase"] as? String == "Succeeded" }
         }
         #expect(done, "\(local.output)")
-        // The most analyze workers alive at once: 40 analyze tasks at 2 per replica reach maxReplicas.
+        // The most analyze workers claiming at once: 40 analyze tasks at 2 per replica reach maxReplicas, and never
+        // more (a worker told to stop no longer claims while it finishes; like a terminating pod it is not counted).
         let peak = try await setup.int(
             """
             SELECT max((SELECT count(*) FROM workers o WHERE o.pool = 'analyze' AND o.started_at <= w.started_at
-                        AND (o.stopped_at IS NULL OR o.stopped_at > w.started_at)))::bigint
+                        AND coalesce(o.draining_at, o.stopped_at, 'infinity') > w.started_at))::bigint
             FROM workers w WHERE w.pool = 'analyze'
             """)
         #expect(peak == 3)

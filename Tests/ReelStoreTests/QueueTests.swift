@@ -209,7 +209,7 @@ struct MigrationTests {
         let tables = try await connection.query(
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"
         ).map { try $0.decode(String.self, at: 0) }
-        #expect(tables == ["analysis_cache", "job_logs", "job_queue", "manifest_problems", "processing_jobs", "resources", "schema_migrations", "video_chunks", "workers"])
+        #expect(tables == ["analysis_cache", "job_logs", "job_queue", "manifest_problems", "processing_jobs", "rate_limit_events", "resources", "schema_migrations", "video_chunks", "workers"])
         await connection.close()
     }
 
