@@ -280,6 +280,12 @@ public struct Pipeline: Sendable {
                     prompt_tokens = $4, output_tokens = $5, requests = $6
                 WHERE job_id = $1 AND chunk_index = $2
                 """, [job.id, index, absolute, paid.promptTokens, paid.outputTokens, paid.requests])
+            try await connection.query(
+                """
+                UPDATE processing_jobs
+                SET prompt_tokens = prompt_tokens + $2, output_tokens = output_tokens + $3, requests = requests + $4
+                WHERE id = $1
+                """, [job.id, paid.promptTokens, paid.outputTokens, paid.requests])
         }
         await log.write(
             job: job.id, task: task.lease.taskID, level: "info", "chunk analyzed",

@@ -209,6 +209,10 @@ public enum Migrator {
             ALTER TABLE video_chunks ADD COLUMN prompt_tokens integer NOT NULL DEFAULT 0;
             ALTER TABLE video_chunks ADD COLUMN output_tokens integer NOT NULL DEFAULT 0;
             ALTER TABLE video_chunks ADD COLUMN requests integer NOT NULL DEFAULT 0;
+            -- The job's total, kept in the same fenced transaction as each chunk's.
+            ALTER TABLE processing_jobs ADD COLUMN prompt_tokens bigint NOT NULL DEFAULT 0;
+            ALTER TABLE processing_jobs ADD COLUMN output_tokens bigint NOT NULL DEFAULT 0;
+            ALTER TABLE processing_jobs ADD COLUMN requests bigint NOT NULL DEFAULT 0;
 
             -- Billable calls per API key (by hash, never the key) in the last window, for budgets shared by every
             -- worker process and pod.

@@ -239,3 +239,22 @@ extension String {
         return replacingCharacters(in: range, with: replacement)
     }
 }
+
+@Suite struct GeminiBudgetFieldTests {
+    @Test func budgetsApplyOnlyToGemini() {
+        let text = """
+            apiVersion: reel.dev/v1alpha1
+            kind: VideoJob
+            metadata: {name: a}
+            spec:
+              source: {uri: "file:///a.mp4"}
+              analysis: {provider: local, requestsPerMinute: 10}
+            """
+        let report = ManifestReport.read(text)
+        #expect(report.problems.map(\.description) == ["6:31: spec.analysis.requestsPerMinute: applies only when provider is gemini"])
+        let gemini = ManifestReport.read(text.replacingOccurrences(of: "provider: local", with: "provider: gemini"))
+        #expect(gemini.problems.isEmpty)
+        guard case .videoJob(let job)? = gemini.resources.first?.resource else { Issue.record("no job"); return }
+        #expect(job.spec.analysis.requestsPerMinute == 10)
+    }
+}

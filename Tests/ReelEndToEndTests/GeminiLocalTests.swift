@@ -43,6 +43,9 @@ import Testing
         #expect(fake.generateCalls.count == 2, "no new requests")
         status = try #require(try await setup.statuses()["b"])
         #expect(status["usage"] as? [String: Int] == ["promptTokens": 0, "outputTokens": 0, "requests": 0])
+        let ledger = try await setup.pool.query("SELECT name, prompt_tokens, output_tokens, requests FROM processing_jobs ORDER BY name")
+        #expect(try ledger.map { "\(try $0.decode(String.self, at: 0)):\(try $0.decode(Int.self, at: 1)):\(try $0.decode(Int.self, at: 2)):\(try $0.decode(Int.self, at: 3))" }
+                == ["a:2580:360:2", "b:0:0:0"], "the per-job ledger in Postgres")
 
         // The key appears in no log, status, row or file Reel wrote.
         var haystacks = [first.output, second.output]
