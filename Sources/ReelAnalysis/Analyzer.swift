@@ -1,3 +1,5 @@
+import ReelMedia
+
 /// One scene an analyzer found, with times in seconds relative to the analyzed file.
 public struct SceneAnalysis: Codable, Sendable, Equatable {
     public var start: Double
@@ -93,6 +95,12 @@ public struct AnalysisError: Error, Sendable, CustomStringConvertible {
     }
 
     public var description: String { "\(reason): \(message)" }
+
+    /// A media failure: damaged, unsupported or missing files are `InvalidMedia` for good; I/O may pass.
+    public init(media error: MediaError) {
+        let permanent = error.code == .invalidData || error.code == .unsupported || error.code == .notFound
+        self.init(reason: permanent ? "InvalidMedia" : "AnalysisFailed", message: error.description, retryable: !permanent)
+    }
 }
 
 /// Something that turns a video file into scenes.

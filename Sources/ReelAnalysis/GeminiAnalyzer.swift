@@ -91,8 +91,7 @@ public struct GeminiAnalyzer: Analyzer {
         do {
             cuts = try await MediaEngine.detectScenes(path, threshold: configuration.sceneThreshold * 100).cuts.map(\.time)
         } catch {
-            let permanent = error.code == .invalidData || error.code == .unsupported || error.code == .notFound
-            throw AnalysisError(reason: permanent ? "InvalidMedia" : "AnalysisFailed", message: error.description, retryable: !permanent)
+            throw AnalysisError(media: error)
         }
         let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
         let mimeType = Self.mimeType(path)

@@ -25,9 +25,7 @@ public struct LocalSceneAnalyzer: Analyzer {
             report = try await MediaEngine.detectScenes(
                 path, threshold: sceneThreshold * 100, minSceneSeconds: minSceneSeconds)
         } catch {
-            let permanent = error.code == .invalidData || error.code == .unsupported || error.code == .notFound
-            throw AnalysisError(
-                reason: permanent ? "InvalidMedia" : "AnalysisFailed", message: error.description, retryable: !permanent)
+            throw AnalysisError(media: error)
         }
         let cutScores = Dictionary(report.cuts.map { ($0.time, $0.score) }, uniquingKeysWith: max)
         let scenes = report.scenes.map { summary in

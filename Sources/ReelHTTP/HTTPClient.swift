@@ -152,9 +152,7 @@ extension HTTPClient {
             return curl_easy_perform(h)
         }
         guard code == CURLE_OK else {
-            let detail = String(decoding: errorBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            throw HTTPError(
-                .transport, detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail, url: Self.redacted(request.url))
+            throw HTTPError(.transport, curlMessage(code, errorBuffer), url: Self.redacted(request.url))
         }
         var status = 0
         reel_curl_getinfo_long(h, CURLINFO_RESPONSE_CODE, &status)

@@ -50,6 +50,12 @@ public struct HTTPDownload: Sendable, Equatable {
     public var contentType: String?
 }
 
+/// libcurl's own words for a failed transfer: the error buffer's detail, else the code's description.
+func curlMessage(_ code: CURLcode, _ errorBuffer: [CChar]) -> String {
+    let detail = String(decoding: errorBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    return detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail
+}
+
 /// Owns one `CURL*` easy handle for one transfer.
 final class EasyHandle {
     let handle: UnsafeMutableRawPointer
@@ -161,9 +167,7 @@ public enum HTTPClient {
             throw fail(HTTPError(.io, "cannot write \(path): \(String(cString: strerror(errno)))", url: url))
         }
         guard code == CURLE_OK else {
-            let detail = String(decoding: errorBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            let message = detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail
-            throw fail(HTTPError(.transport, message, url: url))
+            throw fail(HTTPError(.transport, curlMessage(code, errorBuffer), url: url))
         }
         guard status < 400 else {
             throw fail(HTTPError(.status, "the server answered HTTP \(status)", url: url, httpStatus: status))

@@ -68,47 +68,42 @@ public final class Reconciler: Service {
 
     public func run() async throws {
         let listener = try PostgresListener(url: databaseURL, channels: [TaskQueue.jobsChannel])
-        await withGracefulShutdownHandler {
-            await withDiscardingTaskGroup { group in
-                group.addTask { [self] in
-                    for await event in listener.events {
-                        switch event {
-                        case .listening: await resyncAll()
-                        case .notification(let note):
-                            if let id = Int64(note.payload) { await enqueue(job: id) }
-                        }
+        await withDiscardingTaskGroup { group in
+            group.addTask { [self] in
+                for await event in listener.events {
+                    switch event {
+                    case .listening: await resyncAll()
+                    case .notification(let note):
+                        if let id = Int64(note.payload) { await enqueue(job: id) }
                     }
                 }
-                group.addTask { [self] in
-                    while !Task.isCancelledOrShuttingDown {
-                        await resyncAll()
-                        try? await Task.sleep(for: configuration.resyncInterval)
-                    }
-                }
-                group.addTask { [workQueue] in
-                    while !Task.isCancelledOrShuttingDown {
-                        await workQueue.promoteDue()
-                        try? await Task.sleep(for: .milliseconds(100))
-                    }
-                }
-                for _ in 0..<configuration.concurrency {
-                    group.addTask { [self] in
-                        while let key = await workQueue.next() {
-                            await process(key)
-                            await workQueue.done(key)
-                        }
-                    }
-                }
-                await waitForShutdown()
-                listener.stop()
-                await workQueue.shutdown()
-                group.cancelAll()
             }
-        } onGracefulShutdown: {}
-    }
-
-    private func waitForShutdown() async {
-        while !Task.isCancelledOrShuttingDown { try? await Task.sleep(for: .milliseconds(100)) }
+            group.addTask { [self] in
+                while !Task.isCancelledOrShuttingDown {
+                    await resyncAll()
+                    try? await Task.sleep(for: configuration.resyncInterval)
+                }
+            }
+            group.addTask { [workQueue] in
+                while !Task.isCancelledOrShuttingDown {
+                    await workQueue.promoteDue()
+                    try? await Task.sleep(for: .milliseconds(100))
+                }
+            }
+            for _ in 0..<configuration.concurrency {
+                group.addTask { [self] in
+                    while let key = await workQueue.next() {
+                        await process(key)
+                        await workQueue.done(key)
+                    }
+                }
+            }
+            // Returns when the group shuts down gracefully (or throws when it is cancelled).
+            try? await gracefulShutdown()
+            listener.stop()
+            await workQueue.shutdown()
+            group.cancelAll()
+        }
     }
 
     /// Queues every VideoJob.
@@ -235,7 +230,7 @@ public final class Reconciler: Service {
                     try? FileManager.default.removeItem(atPath: "\(path)/\(name)")
                 }
             }
-            if !ids.isEmpty { try await pool.query("DELETE FROM processing_jobs WHERE id = ANY($1::bigint[])", [ids]) }
+            // Every generation's row (chunks, tasks and logs go with them).
             try await pool.query("DELETE FROM processing_jobs WHERE resource_uid = $1", [stored.uid])
             jobKeys.withLock { map in for id in ids { map[id] = nil } }
             if let directory = configuration.statusDirectory {
