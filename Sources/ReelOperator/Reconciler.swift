@@ -169,12 +169,9 @@ public final class Reconciler: Service {
             try await table.addFinalizer(uid: stored.uid, API.cleanupFinalizer)
             return true
         case .createJob:
-            try await pool.query(
-                """
-                INSERT INTO processing_jobs (resource_uid, namespace, name, generation, spec, started_at)
-                VALUES ($1, $2, $3, $4, $5::jsonb, now())
-                ON CONFLICT (resource_uid, generation) DO NOTHING
-                """, [stored.uid, key.namespace, key.name, stored.generation, stored.spec])
+            _ = try await JobStore(pool: pool).upsertJob(
+                resourceUID: stored.uid, namespace: key.namespace, name: key.name, generation: stored.generation,
+                spec: stored.spec)
             logger.info("\(key): processing generation \(stored.generation)")
             return true
         case .cancelTasks(let ids):

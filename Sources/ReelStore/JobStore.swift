@@ -12,8 +12,8 @@ public struct JobStore: Sendable {
     {
         let rows = try await pool.query(
             """
-            INSERT INTO processing_jobs (resource_uid, namespace, name, generation, spec)
-            VALUES ($1, $2, $3, $4, $5::jsonb)
+            INSERT INTO processing_jobs (resource_uid, namespace, name, generation, spec, started_at)
+            VALUES ($1, $2, $3, $4, $5::jsonb, now())
             ON CONFLICT (resource_uid, generation) DO UPDATE SET updated_at = processing_jobs.updated_at
             RETURNING id
             """, [resourceUID, namespace, name, generation, spec])
