@@ -27,14 +27,15 @@ public struct PostgresBudget: RequestBudget {
         while true {
             let outcome: (ticket: Int64?, wait: Double) = try await pool.transaction { [self] connection in
                 try await connection.query("SELECT pg_advisory_xact_lock(hashtext($1))", [keyHash])
+                // Keep a few windows of history (for inspection), count only the current one.
                 try await connection.query(
-                    "DELETE FROM rate_limit_events WHERE key_hash = $1 AND at <= clock_timestamp() - make_interval(secs => $2)",
+                    "DELETE FROM rate_limit_events WHERE key_hash = $1 AND at <= clock_timestamp() - make_interval(secs => $2::double precision * 10)",
                     [keyHash, seconds])
                 let row = try await connection.query(
                     """
                     SELECT count(*)::bigint, coalesce(sum(tokens), 0)::bigint,
                            coalesce(extract(epoch FROM min(at) + make_interval(secs => $2) - clock_timestamp()), 0)::double precision
-                    FROM rate_limit_events WHERE key_hash = $1
+                    FROM rate_limit_events WHERE key_hash = $1 AND at > clock_timestamp() - make_interval(secs => $2)
                     """, [keyHash, seconds]).first!
                 let count: Int = try row.decode(at: 0)
                 let used: Int = try row.decode(at: 1)
