@@ -41,6 +41,7 @@ let package = Package(
             name: "ReelStore",
             dependencies: ["ReelPostgres", .product(name: "Logging", package: "swift-log")]),
         .target(name: "ReelHTTP", dependencies: ["CCurl"]),
+        .target(name: "ReelKube", dependencies: ["ReelHTTP", "ReelAPI", "ReelYAML"]),
         .target(
             name: "ReelStorage",
             dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
@@ -81,6 +82,7 @@ let package = Package(
         .testTarget(
             name: "ReelPipelineTests",
             dependencies: ["ReelPipeline", "ReelStorage", "ReelAnalysis", "ReelHTTP", "ReelStore", "ReelTestSupport"]),
+        .testTarget(name: "ReelKubeTests", dependencies: ["ReelKube", "ReelTestSupport"]),
         .testTarget(name: "ReelAnalysisTests", dependencies: ["ReelAnalysis", "ReelHTTP", "ReelTestSupport"]),
         .testTarget(name: "ReelOperatorTests", dependencies: ["ReelOperator", "ReelAPI", "ReelStore", "ReelTestSupport"]),
         .testTarget(name: "ReelEndToEndTests", dependencies: ["reel", "ReelStore", "ReelTestSupport"]),

@@ -35,6 +35,18 @@ static inline CURLcode reel_curl_getinfo_off_t(CURL *handle, CURLINFO info, curl
 static inline CURLcode reel_curl_getinfo_string(CURL *handle, CURLINFO info, char **value) {
     return curl_easy_getinfo(handle, info, value);
 }
+static inline CURLcode reel_curl_setopt_xferinfo_callback(CURL *handle,
+                                                         int (*callback)(void *, curl_off_t, curl_off_t, curl_off_t, curl_off_t)) {
+    return curl_easy_setopt(handle, CURLOPT_XFERINFOFUNCTION, callback);
+}
+// Certificates and keys given as data (kubeconfig `*-data`): libcurl copies the bytes.
+static inline CURLcode reel_curl_setopt_blob(CURL *handle, CURLoption option, const void *data, size_t length) {
+    struct curl_blob blob;
+    blob.data = (void *)data;
+    blob.len = length;
+    blob.flags = CURL_BLOB_COPY;
+    return curl_easy_setopt(handle, option, &blob);
+}
 // CURLVERSION_NOW is a macro naming the newest version-info layout this header knows.
 static inline curl_version_info_data *reel_curl_version_info(void) { return curl_version_info(CURLVERSION_NOW); }
 #endif

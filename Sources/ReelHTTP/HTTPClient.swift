@@ -2,6 +2,32 @@ import CCurl
 import Dispatch
 import Foundation
 
+/// How a request authenticates the server and itself: a CA (file or PEM data), a client certificate and key
+/// (files or PEM data), or no verification at all.
+public struct TLSOptions: Sendable, Equatable {
+    public var caFile: String?
+    public var caData: Data?
+    public var clientCertificateFile: String?
+    public var clientCertificateData: Data?
+    public var clientKeyFile: String?
+    public var clientKeyData: Data?
+    /// Skips verifying the server (kubeconfig `insecure-skip-tls-verify`).
+    public var insecure: Bool
+
+    public init(
+        caFile: String? = nil, caData: Data? = nil, clientCertificateFile: String? = nil, clientCertificateData: Data? = nil,
+        clientKeyFile: String? = nil, clientKeyData: Data? = nil, insecure: Bool = false
+    ) {
+        self.caFile = caFile
+        self.caData = caData
+        self.clientCertificateFile = clientCertificateFile
+        self.clientCertificateData = clientCertificateData
+        self.clientKeyFile = clientKeyFile
+        self.clientKeyData = clientKeyData
+        self.insecure = insecure
+    }
+}
+
 /// A request: method, URL, headers, and an in-memory body (API calls and upload chunks; large downloads use
 /// `HTTPClient.download`).
 public struct HTTPRequest: Sendable {
@@ -9,13 +35,15 @@ public struct HTTPRequest: Sendable {
     public var url: String
     public var headers: [(name: String, value: String)]
     public var body: Data?
-    /// Whole-transfer timeout.
-    public var timeout: Duration
+    /// Whole-transfer timeout (`nil`: none, for watches).
+    public var timeout: Duration?
+    public var tls: TLSOptions?
 
     public init(
         method: String = "GET", url: String, headers: [(name: String, value: String)] = [], body: Data? = nil,
-        timeout: Duration = .seconds(120)
+        timeout: Duration? = .seconds(120), tls: TLSOptions? = nil
     ) {
+        self.tls = tls
         self.method = method
         self.url = url
         self.headers = headers
@@ -99,37 +127,13 @@ extension HTTPClient {
         let sink = ResponseSink()
         let context = Unmanaged.passRetained(sink)
         defer { context.release() }
-        var list: UnsafeMutablePointer<curl_slist>? = nil
-        // No `Expect: 100-continue` round trip before bodies.
-        for line in request.headers.map({ "\($0.name): \($0.value)" }) + ["Expect:"] { list = curl_slist_append(list, line) }
+        let list = Self.headerList(request)
         defer { curl_slist_free_all(list) }
         var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
         let h = easy.handle
         let code: CURLcode = errorBuffer.withUnsafeMutableBufferPointer { errorPointer in
-            reel_curl_setopt_string(h, CURLOPT_URL, request.url)
-            reel_curl_setopt_long(h, CURLOPT_NOSIGNAL, 1)
-            reel_curl_setopt_string(h, CURLOPT_PROTOCOLS_STR, "http,https")
-            reel_curl_setopt_string(h, CURLOPT_CUSTOMREQUEST, request.method)
-            if request.method == "HEAD" { reel_curl_setopt_long(h, CURLOPT_NOBODY, 1) }
-            reel_curl_setopt_long(h, CURLOPT_TIMEOUT_MS, Int(request.timeout.components.seconds * 1000))
-            reel_curl_setopt_long(h, CURLOPT_CONNECTTIMEOUT_MS, 15_000)
-            reel_curl_setopt_string(h, CURLOPT_USERAGENT, "reel/0.1")
-            reel_curl_setopt_slist(h, CURLOPT_HTTPHEADER, list)
+            Self.configure(h, request, headers: list)
             reel_curl_setopt_pointer(h, CURLOPT_ERRORBUFFER, errorPointer.baseAddress)
-            if let body = request.body {
-                reel_curl_setopt_off_t(h, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count))
-                body.withUnsafeBytes { bytes in
-                    // COPYPOSTFIELDS copies: the buffer need not outlive this call.
-                    let empty: [CChar] = [0]
-                    if bytes.count == 0 {
-                        empty.withUnsafeBufferPointer {
-                            _ = reel_curl_setopt_pointer(h, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: $0.baseAddress))
-                        }
-                    } else {
-                        _ = reel_curl_setopt_pointer(h, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: bytes.baseAddress))
-                    }
-                }
-            }
             reel_curl_setopt_pointer(h, CURLOPT_WRITEDATA, context.toOpaque())
             reel_curl_setopt_write_callback(h, CURLOPT_WRITEFUNCTION) { data, size, count, context in
                 let sink = Unmanaged<ResponseSink>.fromOpaque(context!).takeUnretainedValue()
@@ -162,6 +166,64 @@ extension HTTPClient {
                     String(line[line.index(after: colon)...]).trimmingCharacters(in: .whitespacesAndNewlines))
         }
         return HTTPResponse(status: status, headers: headers, body: sink.body)
+    }
+
+    /// Everything but the callbacks: URL, method, timeouts, headers, TLS, body.
+    static func configure(_ h: UnsafeMutableRawPointer, _ request: HTTPRequest, headers: UnsafeMutablePointer<curl_slist>?) {
+        reel_curl_setopt_string(h, CURLOPT_URL, request.url)
+        reel_curl_setopt_long(h, CURLOPT_NOSIGNAL, 1)
+        reel_curl_setopt_string(h, CURLOPT_PROTOCOLS_STR, "http,https")
+        reel_curl_setopt_string(h, CURLOPT_CUSTOMREQUEST, request.method)
+        if request.method == "HEAD" { reel_curl_setopt_long(h, CURLOPT_NOBODY, 1) }
+        if let timeout = request.timeout {
+            reel_curl_setopt_long(h, CURLOPT_TIMEOUT_MS, Int(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000))
+        }
+        Self.apply(request.tls, to: h)
+        reel_curl_setopt_long(h, CURLOPT_CONNECTTIMEOUT_MS, 15_000)
+        reel_curl_setopt_string(h, CURLOPT_USERAGENT, "reel/0.1")
+        reel_curl_setopt_slist(h, CURLOPT_HTTPHEADER, headers)
+        if let body = request.body {
+            reel_curl_setopt_off_t(h, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count))
+            body.withUnsafeBytes { bytes in
+                // COPYPOSTFIELDS copies: the buffer need not outlive this call.
+                let empty: [CChar] = [0]
+                if bytes.count == 0 {
+                    empty.withUnsafeBufferPointer {
+                        _ = reel_curl_setopt_pointer(h, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: $0.baseAddress))
+                    }
+                } else {
+                    _ = reel_curl_setopt_pointer(h, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: bytes.baseAddress))
+                }
+            }
+        }
+    }
+
+    /// The request's headers as a curl list (plus an empty `Expect:`, so bodies go without a 100-continue wait).
+    static func headerList(_ request: HTTPRequest) -> UnsafeMutablePointer<curl_slist>? {
+        var list: UnsafeMutablePointer<curl_slist>? = nil
+        for line in request.headers.map({ "\($0.name): \($0.value)" }) + ["Expect:"] { list = curl_slist_append(list, line) }
+        return list
+    }
+
+    /// Sets the TLS options on an easy handle.
+    static func apply(_ tls: TLSOptions?, to h: UnsafeMutableRawPointer) {
+        guard let tls else { return }
+        if let file = tls.caFile { reel_curl_setopt_string(h, CURLOPT_CAINFO, file) }
+        if let data = tls.caData { data.withUnsafeBytes { _ = reel_curl_setopt_blob(h, CURLOPT_CAINFO_BLOB, $0.baseAddress, $0.count) } }
+        if let file = tls.clientCertificateFile { reel_curl_setopt_string(h, CURLOPT_SSLCERT, file) }
+        if let data = tls.clientCertificateData {
+            data.withUnsafeBytes { _ = reel_curl_setopt_blob(h, CURLOPT_SSLCERT_BLOB, $0.baseAddress, $0.count) }
+            reel_curl_setopt_string(h, CURLOPT_SSLCERTTYPE, "PEM")
+        }
+        if let file = tls.clientKeyFile { reel_curl_setopt_string(h, CURLOPT_SSLKEY, file) }
+        if let data = tls.clientKeyData {
+            data.withUnsafeBytes { _ = reel_curl_setopt_blob(h, CURLOPT_SSLKEY_BLOB, $0.baseAddress, $0.count) }
+            reel_curl_setopt_string(h, CURLOPT_SSLKEYTYPE, "PEM")
+        }
+        if tls.insecure {
+            reel_curl_setopt_long(h, CURLOPT_SSL_VERIFYPEER, 0)
+            reel_curl_setopt_long(h, CURLOPT_SSL_VERIFYHOST, 0)
+        }
     }
 
     /// A URL without its query (which may carry credentials), for messages.

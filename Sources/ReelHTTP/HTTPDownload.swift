@@ -56,8 +56,10 @@ func curlMessage(_ code: CURLcode, _ errorBuffer: [CChar]) -> String {
     return detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail
 }
 
-/// Owns one `CURL*` easy handle for one transfer.
-final class EasyHandle {
+/// Owns one `CURL*` easy handle for one transfer. `@unchecked Sendable`: a handle is created for one transfer,
+/// handed to the one dispatch block that performs it, and freed when that block lets go; libcurl forbids
+/// concurrent use of a handle, and nothing here shares one.
+final class EasyHandle: @unchecked Sendable {
     let handle: UnsafeMutableRawPointer
 
     init() throws(HTTPError) {

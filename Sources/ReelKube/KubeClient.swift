@@ -1,0 +1,223 @@
+import Foundation
+import ReelHTTP
+
+/// A `Status` the API server answered with (or a transport failure): code, reason, message.
+public struct KubeError: Error, Sendable, CustomStringConvertible {
+    /// HTTP status (0 for transport failures).
+    public var code: Int
+    /// `NotFound`, `AlreadyExists`, `Conflict`, `Invalid`, `Gone`, `Expired`, `Forbidden`…
+    public var reason: String
+    public var message: String
+
+    public var description: String { "\(code) \(reason): \(message)" }
+
+    public var isNotFound: Bool { code == 404 }
+    public var isConflict: Bool { code == 409 }
+    /// A watch's resourceVersion is too old (410 Gone / Expired): relist.
+    public var isGone: Bool { code == 410 || reason == "Expired" || reason == "Gone" }
+}
+
+/// Where a kind lives: `/apis/GROUP/VERSION/namespaces/NS/PLURAL[/NAME[/SUBRESOURCE]]` (or `/api/v1/…` for the
+/// core group).
+public struct KubeResource: Sendable, Equatable {
+    public var group: String
+    public var version: String
+    public var plural: String
+    public var namespaced: Bool
+
+    public init(group: String, version: String, plural: String, namespaced: Bool = true) {
+        self.group = group
+        self.version = version
+        self.plural = plural
+        self.namespaced = namespaced
+    }
+
+    /// The path of the collection (namespace `nil`: all namespaces) or of one object.
+    public func path(namespace: String?, name: String? = nil, subresource: String? = nil) -> String {
+        var path = group.isEmpty ? "/api/\(version)" : "/apis/\(group)/\(version)"
+        if namespaced, let namespace { path += "/namespaces/\(namespace)" }
+        path += "/\(plural)"
+        if let name { path += "/\(name)" }
+        if let subresource { path += "/\(subresource)" }
+        return path
+    }
+}
+
+/// One event of a watch.
+public struct WatchEvent: Sendable {
+    /// `ADDED`, `MODIFIED`, `DELETED`, `BOOKMARK` or `ERROR`.
+    public var type: String
+    /// The object (for `ERROR`, a `Status`).
+    public var object: Data
+    /// The object's `metadata.resourceVersion`.
+    public var resourceVersion: String?
+}
+
+/// A page of a list.
+public struct KubeList: Sendable {
+    /// Each item's JSON.
+    public var items: [Data]
+    public var resourceVersion: String?
+    /// Set when more pages follow.
+    public var continueToken: String?
+}
+
+/// A JSON client of the Kubernetes API over libcurl: get, list (paged), watch (bookmarks, resume), create,
+/// merge patch, server-side apply, the status subresource, delete. Errors are the server's `Status`.
+public struct KubeClient: Sendable {
+    public let connection: KubeConnection
+
+    public init(connection: KubeConnection) { self.connection = connection }
+
+    func request(_ method: String, _ path: String, query: [String: String] = [:], body: Data? = nil,
+                 contentType: String = "application/json", timeout: Duration? = .seconds(60)) -> HTTPRequest {
+        var url = connection.server + path
+        if !query.isEmpty {
+            url += "?" + query.sorted { $0.key < $1.key }.map { "\($0.key)=\(Self.escape($0.value))" }.joined(separator: "&")
+        }
+        var headers: [(name: String, value: String)] = [("Accept", "application/json")]
+        if body != nil { headers.append(("Content-Type", contentType)) }
+        if let token = connection.token { headers.append(("Authorization", "Bearer \(token)")) }
+        return HTTPRequest(method: method, url: url, headers: headers, body: body, timeout: timeout, tls: connection.tls)
+    }
+
+    static func escape(_ value: String) -> String {
+        value.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? value
+    }
+
+    /// Sends and returns the body of a 2xx answer; anything else throws the server's Status.
+    func send(_ request: HTTPRequest) async throws -> Data {
+        let response: HTTPResponse
+        do { response = try await HTTPClient.send(request) } catch {
+            throw KubeError(code: 0, reason: "TransportError", message: error.description)
+        }
+        guard (200..<300).contains(response.status) else { throw Self.status(response.status, response.body) }
+        return response.body
+    }
+
+    static func status(_ code: Int, _ body: Data) -> KubeError {
+        struct Status: Decodable {
+            var code: Int?
+            var reason: String?
+            var message: String?
+        }
+        let status = try? JSONDecoder().decode(Status.self, from: body)
+        return KubeError(
+            code: status?.code ?? code, reason: status?.reason ?? "Unknown",
+            message: status?.message ?? String(decoding: body.prefix(300), as: UTF8.self))
+    }
+
+    /// One object.
+    public func get(_ resource: KubeResource, namespace: String?, name: String) async throws -> Data {
+        try await send(request("GET", resource.path(namespace: namespace, name: name)))
+    }
+
+    /// One page of a collection (`limit` items, from `continueToken`).
+    public func list(_ resource: KubeResource, namespace: String?, limit: Int? = nil, continueToken: String? = nil,
+                     labelSelector: String? = nil) async throws -> KubeList {
+        var query: [String: String] = [:]
+        if let limit { query["limit"] = "\(limit)" }
+        if let continueToken { query["continue"] = continueToken }
+        if let labelSelector { query["labelSelector"] = labelSelector }
+        let data = try await send(request("GET", resource.path(namespace: namespace), query: query))
+        guard let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw KubeError(code: 0, reason: "InvalidResponse", message: "a list that is not an object")
+        }
+        let metadata = object["metadata"] as? [String: Any]
+        let items = try (object["items"] as? [Any] ?? []).map { try JSONSerialization.data(withJSONObject: $0) }
+        let token = (metadata?["continue"] as? String).flatMap { $0.isEmpty ? nil : $0 }
+        return KubeList(items: items, resourceVersion: metadata?["resourceVersion"] as? String, continueToken: token)
+    }
+
+    /// Every item, page by page.
+    public func listAll(_ resource: KubeResource, namespace: String?, pageSize: Int = 500) async throws -> KubeList {
+        var all = KubeList(items: [], resourceVersion: nil, continueToken: nil)
+        var token: String? = nil
+        repeat {
+            let page = try await list(resource, namespace: namespace, limit: pageSize, continueToken: token)
+            all.items += page.items
+            all.resourceVersion = page.resourceVersion
+            token = page.continueToken
+        } while token != nil
+        return all
+    }
+
+    /// Creates an object.
+    public func create(_ resource: KubeResource, namespace: String?, _ object: Data) async throws -> Data {
+        try await send(request("POST", resource.path(namespace: namespace), body: object))
+    }
+
+    /// A JSON merge patch (RFC 7386) of the object or of its `subresource` (`status`).
+    public func mergePatch(_ resource: KubeResource, namespace: String?, name: String, subresource: String? = nil,
+                           _ patch: Data) async throws -> Data {
+        try await send(request(
+            "PATCH", resource.path(namespace: namespace, name: name, subresource: subresource), body: patch,
+            contentType: "application/merge-patch+json"))
+    }
+
+    /// Server-side apply as `fieldManager`.
+    public func apply(_ resource: KubeResource, namespace: String?, name: String, fieldManager: String, force: Bool = true,
+                      _ object: Data) async throws -> Data {
+        try await send(request(
+            "PATCH", resource.path(namespace: namespace, name: name),
+            query: ["fieldManager": fieldManager, "force": force ? "true" : "false"], body: object,
+            contentType: "application/apply-patch+yaml"))
+    }
+
+    /// Deletes an object.
+    public func delete(_ resource: KubeResource, namespace: String?, name: String) async throws {
+        _ = try await send(request("DELETE", resource.path(namespace: namespace, name: name)))
+    }
+
+    /// Watches from `resourceVersion` with bookmarks. The sequence ends when the server closes the watch; a
+    /// `410 Gone` (or an `ERROR` event) is thrown as a `KubeError` (`isGone`: the caller relists).
+    public func watch(_ resource: KubeResource, namespace: String?, resourceVersion: String?, timeoutSeconds: Int = 300)
+        -> WatchEvents
+    {
+        var query = ["watch": "true", "allowWatchBookmarks": "true", "timeoutSeconds": "\(timeoutSeconds)"]
+        if let resourceVersion { query["resourceVersion"] = resourceVersion }
+        return WatchEvents(http: HTTPClient.stream(request("GET", resource.path(namespace: namespace), query: query, timeout: nil)))
+    }
+
+    static func watchEvent(_ line: Data) throws -> WatchEvent {
+        guard let object = try JSONSerialization.jsonObject(with: line) as? [String: Any], let type = object["type"] as? String,
+            let inner = object["object"]
+        else { throw KubeError(code: 0, reason: "InvalidResponse", message: "a watch line that is not an event") }
+        let version = ((inner as? [String: Any])?["metadata"] as? [String: Any])?["resourceVersion"] as? String
+        return WatchEvent(type: type, object: try JSONSerialization.data(withJSONObject: inner), resourceVersion: version)
+    }
+}
+
+/// A watch's events, parsed line by line from the streamed response as the consumer asks for them.
+public struct WatchEvents: AsyncSequence, Sendable {
+    public typealias Element = WatchEvent
+    let http: AsyncThrowingStream<HTTPStreamEvent, any Error>
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        var http: AsyncThrowingStream<HTTPStreamEvent, any Error>.AsyncIterator
+        var buffer = Data()
+        var status = 0
+
+        public mutating func next() async throws -> WatchEvent? {
+            while true {
+                if (200..<300).contains(status), let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+                    let line = Data(buffer[buffer.startIndex..<newline])
+                    buffer = Data(buffer[buffer.index(after: newline)...])
+                    guard !line.isEmpty else { continue }
+                    let event = try KubeClient.watchEvent(line)
+                    if event.type == "ERROR" { throw KubeClient.status(410, event.object) }
+                    return event
+                }
+                switch try await http.next() {
+                case .head(let code, _)?: status = code
+                case .data(let chunk)?: buffer.append(chunk)
+                case nil:
+                    if status != 0 && !(200..<300).contains(status) { throw KubeClient.status(status, buffer) }
+                    return nil
+                }
+            }
+        }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(http: http.makeAsyncIterator()) }
+}

@@ -1,0 +1,118 @@
+import Foundation
+import ReelTestSupport
+import Testing
+
+@testable import ReelKube
+
+/// The client against a real kube-apiserver 1.20 with Reel's CRDs.
+@Suite(.serialized, .enabled(if: KubeAPIServer.available, "needs hack/build-kube.sh's kube-apiserver"))
+struct KubeClientTests {
+    static let videoJobs = KubeResource(group: "reel.dev", version: "v1alpha1", plural: "videojobs")
+
+    static func job(_ name: String) -> Data {
+        Data(#"{"apiVersion":"reel.dev/v1alpha1","kind":"VideoJob","metadata":{"name":"\#(name)"},"spec":{"source":{"uri":"file:///data/\#(name).mp4"}}}"#.utf8)
+    }
+
+    static func field(_ data: Data, _ path: String...) -> Any? {
+        var value: Any? = try? JSONSerialization.jsonObject(with: data)
+        for key in path { value = (value as? [String: Any])?[key] }
+        return value
+    }
+
+    @Test func crudStatusPagingWatchAndErrorsAgainstARealServer() async throws {
+        let server = try await KubeAPIServer()
+        do {
+            try await exercise(server)
+        } catch {
+            await server.stop()
+            throw error
+        }
+        await server.stop()
+    }
+
+    func exercise(_ server: KubeAPIServer) async throws {
+        let connection = try await KubeConfig.load(path: server.kubeconfig)
+        #expect(connection.server.hasPrefix("https://127.0.0.1:") && connection.token != nil && connection.tls.caFile != nil)
+        let client = KubeClient(connection: connection)
+        let jobs = Self.videoJobs
+
+        // A watch opened before the writes sees them in order.
+        let start = try await client.list(jobs, namespace: "default")
+        let watch = client.watch(jobs, namespace: "default", resourceVersion: start.resourceVersion, timeoutSeconds: 30)
+        var events = watch.makeAsyncIterator()
+
+        let created = try await client.create(jobs, namespace: "default", Self.job("a"))
+        #expect(Self.field(created, "metadata", "generation") as? Int == 1)
+        #expect(Self.field(created, "spec", "priority") as? String == "normal", "the CRD's defaults applied")
+        _ = try await client.create(jobs, namespace: "default", Self.job("b"))
+        _ = try await client.create(jobs, namespace: "default", Self.job("c"))
+
+        await #expect { try await client.create(jobs, namespace: "default", Self.job("a")) } throws: {
+            ($0 as? KubeError)?.code == 409 && ($0 as? KubeError)?.reason == "AlreadyExists"
+        }
+        await #expect { try await client.get(jobs, namespace: "default", name: "nope") } throws: {
+            ($0 as? KubeError)?.isNotFound == true && ($0 as? KubeError)?.reason == "NotFound"
+        }
+
+        let first = try await client.list(jobs, namespace: "default", limit: 2)
+        #expect(first.items.count == 2 && first.continueToken != nil)
+        let all = try await client.listAll(jobs, namespace: "default", pageSize: 1)
+        #expect(all.items.compactMap { Self.field($0, "metadata", "name") as? String } == ["a", "b", "c"])
+
+        let labelled = try await client.mergePatch(jobs, namespace: "default", name: "a", Data(#"{"metadata":{"labels":{"team":"x"}}}"#.utf8))
+        #expect(Self.field(labelled, "metadata", "generation") as? Int == 1, "labels are not the spec")
+        let status = try await client.mergePatch(
+            jobs, namespace: "default", name: "a", subresource: "status", Data(#"{"status":{"phase":"Ingesting","progress":5}}"#.utf8))
+        #expect(Self.field(status, "status", "phase") as? String == "Ingesting")
+        let ignored = try await client.mergePatch(jobs, namespace: "default", name: "a", Data(#"{"status":{"phase":"Failed"}}"#.utf8))
+        #expect(Self.field(ignored, "status", "phase") as? String == "Ingesting", "status only through /status")
+        let respec = try await client.mergePatch(jobs, namespace: "default", name: "a", Data(#"{"spec":{"priority":"high"}}"#.utf8))
+        #expect(Self.field(respec, "metadata", "generation") as? Int == 2)
+
+        await #expect { try await client.mergePatch(jobs, namespace: "default", name: "a", Data(#"{"spec":{"priority":"extreme"}}"#.utf8)) }
+            throws: { ($0 as? KubeError)?.code == 422 && ($0 as? KubeError)?.reason == "Invalid" }
+
+        try await client.delete(jobs, namespace: "default", name: "c")
+
+        var seen: [String] = []
+        while seen.count < 7, let event = try await events.next() {
+            if event.type == "BOOKMARK" { continue }
+            seen.append("\(event.type) \(Self.field(event.object, "metadata", "name") as? String ?? "?")")
+        }
+        #expect(seen == ["ADDED a", "ADDED b", "ADDED c", "MODIFIED a", "MODIFIED a", "MODIFIED a", "DELETED c"])
+    }
+
+    @Test func aKubeconfigWithDataFieldsAndATokenFileResolves() async throws {
+        let directory = try TemporaryDirectory(prefix: "kubeconfig")
+        _ = try directory.write("token", "secret-token\n")
+        let ca = Data("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n".utf8).base64EncodedString()
+        let path = try directory.write("config", """
+            apiVersion: v1
+            kind: Config
+            current-context: two
+            clusters:
+            - name: c1
+              cluster: {server: "https://one.example:6443/", insecure-skip-tls-verify: true}
+            - name: c2
+              cluster: {server: "https://two.example:6443", certificate-authority-data: \(ca)}
+            users:
+            - name: u1
+              user: {tokenFile: token}
+            contexts:
+            - name: one
+              context: {cluster: c1, user: u1}
+            - name: two
+              context: {cluster: c2, user: u1, namespace: media}
+            """)
+        let two = try await KubeConfig.load(path: path)
+        #expect(two.server == "https://two.example:6443" && two.namespace == "media" && two.token == "secret-token")
+        #expect(two.tls.caData.map { String(decoding: $0, as: UTF8.self).hasPrefix("-----BEGIN CERTIFICATE") } == true)
+        let one = try await KubeConfig.load(path: path, context: "one")
+        #expect(one.server == "https://one.example:6443" && one.tls.insecure && one.namespace == "default")
+        await #expect { try await KubeConfig.load(path: path, context: "three") } throws: {
+            "\($0)".contains("no context \"three\"")
+        }
+        let inCluster = try? KubeConfig.inCluster(environment: [:])
+        #expect(inCluster == nil)
+    }
+}
