@@ -80,6 +80,38 @@ struct KubeClientTests {
             seen.append("\(event.type) \(Self.field(event.object, "metadata", "name") as? String ?? "?")")
         }
         #expect(seen == ["ADDED a", "ADDED b", "ADDED c", "MODIFIED a", "MODIFIED a", "MODIFIED a", "DELETED c"])
+
+        // A resourceVersion older than the server keeps is 410 Gone: the caller must list again.
+        await #expect {
+            for try await _ in client.watch(jobs, namespace: "default", resourceVersion: "1", timeoutSeconds: 10) {}
+        } throws: { ($0 as? KubeError)?.isGone == true }
+
+        // The informer: a full list first, then the watch's changes, in order.
+        let informer = Informer(client: client, resource: jobs, namespace: "default")
+        let (changes, sink) = AsyncStream.makeStream(of: String.self)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                await informer.run { event in
+                    switch event {
+                    case .synced: sink.yield("synced")
+                    case .upsert(let key, _): sink.yield("upsert \(key)")
+                    case .delete(let key): sink.yield("delete \(key)")
+                    }
+                }
+            }
+            var iterator = changes.makeAsyncIterator()
+            var got: [String] = []
+            for _ in 0..<3 { got.append(await iterator.next() ?? "") }
+            #expect(got == ["synced", "upsert default/a", "upsert default/b"])
+            _ = try await client.create(jobs, namespace: "default", Self.job("d"))
+            try await client.delete(jobs, namespace: "default", name: "b")
+            got = []
+            for _ in 0..<2 { got.append(await iterator.next() ?? "") }
+            #expect(got == ["upsert default/d", "delete default/b"])
+            #expect(informer.objects.keys.sorted() == ["default/a", "default/d"])
+            #expect(informer.counts.lists == 1)
+            group.cancelAll()
+        }
     }
 
     @Test func aKubeconfigWithDataFieldsAndATokenFileResolves() async throws {

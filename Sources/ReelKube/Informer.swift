@@ -1,0 +1,97 @@
+import Foundation
+import Synchronization
+
+/// What changed in an informer's cache.
+public enum InformerEvent: Sendable {
+    /// The cache was (re)filled from a full list; every current object follows as `.upsert`.
+    case synced
+    case upsert(key: String, object: Data)
+    case delete(key: String)
+}
+
+/// List, then watch from the list's resourceVersion, keeping a cache of the objects by `namespace/name`:
+/// bookmarks move the resume point, a dropped watch resumes from the last version seen (after a backoff of
+/// 0.8 s doubling to 30 s, with jitter), and `410 Gone` leads to a fresh list whose differences from the cache
+/// are reported, so no change is lost.
+public final class Informer: Sendable {
+    public let client: KubeClient
+    public let resource: KubeResource
+    public let namespace: String?
+    private let cache = Mutex<[String: Data]>([:])
+    private let stats = Mutex((lists: 0, watches: 0))
+
+    public init(client: KubeClient, resource: KubeResource, namespace: String?) {
+        self.client = client
+        self.resource = resource
+        self.namespace = namespace
+    }
+
+    /// The cached objects by `namespace/name`.
+    public var objects: [String: Data] { cache.withLock { $0 } }
+    /// How many full lists and watch connections it has made.
+    public var counts: (lists: Int, watches: Int) { stats.withLock { $0 } }
+
+    /// `namespace/name` of an object.
+    public static func key(_ object: Data) -> String? {
+        guard let json = try? JSONSerialization.jsonObject(with: object) as? [String: Any],
+            let metadata = json["metadata"] as? [String: Any], let name = metadata["name"] as? String
+        else { return nil }
+        return "\(metadata["namespace"] as? String ?? "")/\(name)"
+    }
+
+    /// Runs until cancelled, calling `handle` for every change (in order, one at a time).
+    public func run(
+        watchTimeoutSeconds: Int = 300, backoff: (initial: Duration, max: Duration) = (.milliseconds(800), .seconds(30)),
+        handle: @Sendable (InformerEvent) async -> Void
+    ) async {
+        var resourceVersion: String? = nil
+        var delay = backoff.initial
+        while !Task.isCancelled {
+            do {
+                if resourceVersion == nil {
+                    resourceVersion = try await relist(handle)
+                }
+                stats.withLock { $0.watches += 1 }
+                for try await event in client.watch(
+                    resource, namespace: namespace, resourceVersion: resourceVersion, timeoutSeconds: watchTimeoutSeconds)
+                {
+                    delay = backoff.initial
+                    if let version = event.resourceVersion { resourceVersion = version }
+                    guard event.type != "BOOKMARK", let key = Self.key(event.object) else { continue }
+                    if event.type == "DELETED" {
+                        cache.withLock { _ = $0.removeValue(forKey: key) }
+                        await handle(.delete(key: key))
+                    } else {
+                        cache.withLock { $0[key] = event.object }
+                        await handle(.upsert(key: key, object: event.object))
+                    }
+                }
+                // The server closed the watch (its timeout): resume from where we are.
+            } catch let error as KubeError where error.isGone {
+                resourceVersion = nil  // too old: list again
+            } catch {
+                if Task.isCancelled { return }
+                let jitter = Double.random(in: 0.8...1.2)
+                try? await Task.sleep(for: delay * jitter)
+                delay = min(delay * 2, backoff.max)
+            }
+        }
+    }
+
+    /// Lists everything, reports what changed against the cache, and returns the list's resourceVersion.
+    private func relist(_ handle: @Sendable (InformerEvent) async -> Void) async throws -> String? {
+        let list = try await client.listAll(resource, namespace: namespace)
+        stats.withLock { $0.lists += 1 }
+        var fresh: [String: Data] = [:]
+        for item in list.items { if let key = Self.key(item) { fresh[key] = item } }
+        let gone = cache.withLock { old -> [String] in
+            let gone = old.keys.filter { fresh[$0] == nil }
+            old = fresh
+            return gone.sorted()
+        }
+        await handle(.synced)
+        for key in gone { await handle(.delete(key: key)) }
+        for (key, object) in fresh.sorted(by: { $0.key < $1.key }) { await handle(.upsert(key: key, object: object)) }
+        return list.resourceVersion
+    }
+}
