@@ -164,6 +164,26 @@ public struct KubeClient: Sendable {
             contentType: "application/apply-patch+yaml"))
     }
 
+    /// Replaces the object's status through `/status`, optimistically: reads the object, lets `transform` return it
+    /// with the new status, and writes it with the resourceVersion it was read at; on `409 Conflict` (someone wrote
+    /// in between) it reads again and retries, up to `attempts` times.
+    public func updateStatus(
+        _ resource: KubeResource, namespace: String?, name: String, attempts: Int = 5,
+        transform: (Data) async throws -> Data
+    ) async throws -> Data {
+        var attempt = 0
+        while true {
+            attempt += 1
+            let current = try await get(resource, namespace: namespace, name: name)
+            let updated = try await transform(current)
+            do {
+                return try await send(request("PUT", resource.path(namespace: namespace, name: name, subresource: "status"), body: updated))
+            } catch let error as KubeError where error.isConflict && attempt < attempts {
+                continue
+            }
+        }
+    }
+
     /// Deletes an object.
     public func delete(_ resource: KubeResource, namespace: String?, name: String) async throws {
         _ = try await send(request("DELETE", resource.path(namespace: namespace, name: name)))

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import ReelTestSupport
 import Testing
 
@@ -74,12 +75,27 @@ struct KubeClientTests {
 
         try await client.delete(jobs, namespace: "default", name: "c")
 
+        // A status write that loses a race (409) is retried after a re-read.
+        let calls = Counter()
+        let replaced = try await client.updateStatus(jobs, namespace: "default", name: "a") { object in
+            if calls.increment() == 1 {
+                // Someone else writes between our read and our write.
+                _ = try await client.mergePatch(jobs, namespace: "default", name: "a", Data(#"{"metadata":{"labels":{"race":"1"}}}"#.utf8))
+            }
+            var json = try JSONSerialization.jsonObject(with: object) as! [String: Any]
+            json["status"] = ["phase": "Splitting", "progress": 20]
+            return try JSONSerialization.data(withJSONObject: json)
+        }
+        #expect(calls.value == 2)
+        #expect(Self.field(replaced, "status", "phase") as? String == "Splitting")
+
         var seen: [String] = []
         while seen.count < 7, let event = try await events.next() {
             if event.type == "BOOKMARK" { continue }
             seen.append("\(event.type) \(Self.field(event.object, "metadata", "name") as? String ?? "?")")
         }
         #expect(seen == ["ADDED a", "ADDED b", "ADDED c", "MODIFIED a", "MODIFIED a", "MODIFIED a", "DELETED c"])
+        // (The race's label patch and the status write come after.)
 
         // A resourceVersion older than the server keeps is 410 Gone: the caller must list again.
         await #expect {
@@ -147,4 +163,11 @@ struct KubeClientTests {
         let inCluster = try? KubeConfig.inCluster(environment: [:])
         #expect(inCluster == nil)
     }
+}
+
+/// A thread-safe counter for closures.
+final class Counter: Sendable {
+    private let count = Mutex(0)
+    func increment() -> Int { count.withLock { $0 += 1; return $0 } }
+    var value: Int { count.withLock { $0 } }
 }
