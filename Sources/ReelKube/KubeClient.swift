@@ -164,6 +164,11 @@ public struct KubeClient: Sendable {
             contentType: "application/apply-patch+yaml"))
     }
 
+    /// Replaces an object (PUT); the body's `metadata.resourceVersion` makes it conditional (409 when stale).
+    public func replace(_ resource: KubeResource, namespace: String?, name: String, _ object: Data) async throws -> Data {
+        try await send(request("PUT", resource.path(namespace: namespace, name: name), body: object))
+    }
+
     /// Replaces the object's status through `/status`, optimistically: reads the object, lets `transform` return it
     /// with the new status, and writes it with the resourceVersion it was read at; on `409 Conflict` (someone wrote
     /// in between) it reads again and retries, up to `attempts` times.

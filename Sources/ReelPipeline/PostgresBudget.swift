@@ -27,9 +27,9 @@ public struct PostgresBudget: RequestBudget {
         while true {
             let outcome: (ticket: Int64?, wait: Double) = try await pool.transaction { [self] connection in
                 try await connection.query("SELECT pg_advisory_xact_lock(hashtext($1))", [keyHash])
-                // Keep a few windows of history (for inspection), count only the current one.
+                // Keep an hour (or ten windows) of grants for inspection; count only the current window.
                 try await connection.query(
-                    "DELETE FROM rate_limit_events WHERE key_hash = $1 AND at <= clock_timestamp() - make_interval(secs => $2::double precision * 10)",
+                    "DELETE FROM rate_limit_events WHERE key_hash = $1 AND at <= clock_timestamp() - make_interval(secs => greatest($2::double precision * 10, 3600))",
                     [keyHash, seconds])
                 let row = try await connection.query(
                     """

@@ -20,10 +20,11 @@ struct KubeClientTests {
         return value
     }
 
-    @Test func crudStatusPagingWatchAndErrorsAgainstARealServer() async throws {
+    @Test func crudStatusPagingWatchErrorsAndLeaderElectionAgainstARealServer() async throws {
         let server = try await KubeAPIServer()
         do {
             try await exercise(server)
+            try await electLeaders(server)
         } catch {
             await server.stop()
             throw error
@@ -170,4 +171,44 @@ final class Counter: Sendable {
     private let count = Mutex(0)
     func increment() -> Int { count.withLock { $0 += 1; return $0 } }
     var value: Int { count.withLock { $0 } }
+}
+
+extension KubeClientTests {
+    func electLeaders(_ server: KubeAPIServer) async throws {
+        let client = KubeClient(connection: try await KubeConfig.load(path: server.kubeconfig))
+        func elector(_ identity: String) -> LeaderElector {
+            LeaderElector(client: client, configuration: LeaderElectionConfiguration(
+                namespace: "default", name: "reel-operator", identity: identity, leaseDuration: .seconds(15),
+                renewDeadline: .seconds(4), retryPeriod: .milliseconds(300)))
+        }
+        let a = elector("a"), b = elector("b")
+        let ledA = Counter(), ledB = Counter()
+        let runA = Task { await a.run { _ = ledA.increment(); while !Task.isCancelled { try? await Task.sleep(for: .milliseconds(50)) } } }
+        #expect(await BackgroundProcess.eventually(timeout: .seconds(30)) { a.isLeader })
+        let runB = Task { await b.run { _ = ledB.increment(); while !Task.isCancelled { try? await Task.sleep(for: .milliseconds(50)) } } }
+        // B campaigns every 300 ms; for a few rounds it must not lead while A renews.
+        try await Task.sleep(for: .seconds(1.5))
+        #expect(!b.isLeader && ledB.value == 0)
+        let lease = try await client.get(LeaderElector.leases, namespace: "default", name: "reel-operator")
+        #expect(Self.field(lease, "spec", "holderIdentity") as? String == "a")
+
+        // A stops gracefully and releases: B takes over long before the 15 s lease would run out.
+        let released = ContinuousClock.now
+        runA.cancel()
+        await runA.value
+        #expect(await BackgroundProcess.eventually(timeout: .seconds(10)) { b.isLeader })
+        #expect(ContinuousClock.now - released < .seconds(10))
+        #expect(ledB.value == 1 && !a.isLeader)
+
+        // Someone else takes the lease: B stops leading at its next renewal.
+        var taken = try JSONSerialization.jsonObject(with: try await client.get(LeaderElector.leases, namespace: "default", name: "reel-operator")) as! [String: Any]
+        var spec = taken["spec"] as! [String: Any]
+        spec["holderIdentity"] = "intruder"
+        spec["renewTime"] = LeaderElector.microTime(Date())
+        taken["spec"] = spec
+        _ = try await client.replace(LeaderElector.leases, namespace: "default", name: "reel-operator", try JSONSerialization.data(withJSONObject: taken))
+        #expect(await BackgroundProcess.eventually(timeout: .seconds(10)) { !b.isLeader })
+        runB.cancel()
+        await runB.value
+    }
 }

@@ -1,0 +1,174 @@
+import Foundation
+import Synchronization
+
+/// How leader election runs: the Lease and the timings of client-go's defaults.
+public struct LeaderElectionConfiguration: Sendable {
+    public var namespace: String
+    public var name: String
+    /// This candidate's identity (pod name or host-pid).
+    public var identity: String
+    /// How long a lease holds without renewal.
+    public var leaseDuration: Duration
+    /// How long a leader keeps trying to renew before it gives up leading.
+    public var renewDeadline: Duration
+    /// How often candidates try to acquire and leaders renew.
+    public var retryPeriod: Duration
+
+    public init(
+        namespace: String, name: String, identity: String, leaseDuration: Duration = .seconds(15),
+        renewDeadline: Duration = .seconds(10), retryPeriod: Duration = .seconds(2)
+    ) {
+        self.namespace = namespace
+        self.name = name
+        self.identity = identity
+        self.leaseDuration = leaseDuration
+        self.renewDeadline = renewDeadline
+        self.retryPeriod = retryPeriod
+    }
+}
+
+/// Leader election on a `coordination.k8s.io/v1` Lease: acquire when the lease is free or expired, renew every
+/// retry period while leading, stop leading when renewals fail for the renew deadline (or someone else holds
+/// the lease), and release the lease on a graceful stop so a successor takes over at once.
+public final class LeaderElector: Sendable {
+    static let leases = KubeResource(group: "coordination.k8s.io", version: "v1", plural: "leases")
+
+    public let client: KubeClient
+    public let configuration: LeaderElectionConfiguration
+    private let leading = Mutex(false)
+
+    public init(client: KubeClient, configuration: LeaderElectionConfiguration) {
+        self.client = client
+        self.configuration = configuration
+    }
+
+    /// Whether this candidate leads now.
+    public var isLeader: Bool { leading.withLock { $0 } }
+
+    /// Campaigns until cancelled; runs `lead` while leading (cancelled when leadership is lost). When `lead`
+    /// returns or the task is cancelled, the lease is released.
+    public func run(lead: @escaping @Sendable () async -> Void) async {
+        while !Task.isCancelled {
+            while !Task.isCancelled {
+                if (try? await tryAcquireOrRenew()) == true { break }
+                try? await Task.sleep(for: configuration.retryPeriod * Double.random(in: 1.0...1.2))
+            }
+            if Task.isCancelled { return }
+            leading.withLock { $0 = true }
+            let stoppedLeading = await withTaskGroup(of: Bool.self) { group in
+                group.addTask {
+                    await lead()
+                    return true  // the work ended: step down
+                }
+                group.addTask { [self] in
+                    await renewUntilLost()
+                    return false
+                }
+                let first = await group.next() ?? true
+                group.cancelAll()
+                return first
+            }
+            leading.withLock { $0 = false }
+            if stoppedLeading || Task.isCancelled {
+                await release()
+                return
+            }
+        }
+    }
+
+    /// Renews every retry period; returns when renewals have failed for the renew deadline, the lease is held by
+    /// someone else, or the task is cancelled.
+    private func renewUntilLost() async {
+        var lastRenew = ContinuousClock.now
+        while !Task.isCancelled {
+            try? await Task.sleep(for: configuration.retryPeriod)
+            if Task.isCancelled { return }
+            do {
+                if try await tryAcquireOrRenew() { lastRenew = .now } else { return }
+            } catch {
+                if ContinuousClock.now - lastRenew > configuration.renewDeadline { return }
+            }
+        }
+    }
+
+    /// `metav1.MicroTime`: RFC 3339 in UTC with exactly six fractional digits.
+    static func microTime(_ date: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyy-MM-dd'T'HH:mm:ss.SSSSSS'Z'"
+        return formatter.string(from: date)
+    }
+
+    static func parseTime(_ text: String?) -> Date? {
+        guard let text else { return nil }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyy-MM-dd'T'HH:mm:ss.SSSSSSXXXXX"
+        return formatter.date(from: text) ?? ISO8601DateFormatter().date(from: text)
+    }
+
+    /// One round: `true` when we hold the lease afterwards.
+    func tryAcquireOrRenew() async throws -> Bool {
+        let now = Date()
+        let seconds = Int(configuration.leaseDuration.components.seconds)
+        let current: Data
+        do {
+            current = try await client.get(Self.leases, namespace: configuration.namespace, name: configuration.name)
+        } catch let error as KubeError where error.isNotFound {
+            let lease: [String: Any] = [
+                "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                "metadata": ["name": configuration.name, "namespace": configuration.namespace],
+                "spec": [
+                    "holderIdentity": configuration.identity, "leaseDurationSeconds": seconds,
+                    "acquireTime": Self.microTime(now), "renewTime": Self.microTime(now), "leaseTransitions": 0,
+                ],
+            ]
+            do {
+                _ = try await client.create(Self.leases, namespace: configuration.namespace, try JSONSerialization.data(withJSONObject: lease))
+                return true
+            } catch let error as KubeError where error.isConflict {
+                return false
+            }
+        }
+        guard var object = try JSONSerialization.jsonObject(with: current) as? [String: Any] else { return false }
+        var spec = object["spec"] as? [String: Any] ?? [:]
+        let holder = spec["holderIdentity"] as? String ?? ""
+        let renewed = Self.parseTime(spec["renewTime"] as? String) ?? .distantPast
+        let duration = Double(spec["leaseDurationSeconds"] as? Int ?? seconds)
+        if !holder.isEmpty && holder != configuration.identity && renewed.addingTimeInterval(duration) > now {
+            return false  // someone else leads
+        }
+        if holder != configuration.identity {
+            spec["acquireTime"] = Self.microTime(now)
+            spec["leaseTransitions"] = (spec["leaseTransitions"] as? Int ?? 0) + (holder.isEmpty ? 0 : 1)
+        }
+        spec["holderIdentity"] = configuration.identity
+        spec["leaseDurationSeconds"] = seconds
+        spec["renewTime"] = Self.microTime(now)
+        object["spec"] = spec
+        do {
+            _ = try await client.replace(
+                Self.leases, namespace: configuration.namespace, name: configuration.name, try JSONSerialization.data(withJSONObject: object))
+            return true
+        } catch let error as KubeError where error.isConflict {
+            return false
+        }
+    }
+
+    /// Gives the lease up (empty holder, expired), so a successor need not wait for it to run out.
+    func release() async {
+        guard let current = try? await client.get(Self.leases, namespace: configuration.namespace, name: configuration.name),
+            var object = try? JSONSerialization.jsonObject(with: current) as? [String: Any],
+            var spec = object["spec"] as? [String: Any], spec["holderIdentity"] as? String == configuration.identity
+        else { return }
+        spec["holderIdentity"] = ""
+        spec["leaseDurationSeconds"] = 1
+        spec["renewTime"] = Self.microTime(Date().addingTimeInterval(-2))
+        object["spec"] = spec
+        if let data = try? JSONSerialization.data(withJSONObject: object) {
+            _ = try? await client.replace(Self.leases, namespace: configuration.namespace, name: configuration.name, data)
+        }
+    }
+}
