@@ -20,11 +20,12 @@ struct KubeClientTests {
         return value
     }
 
-    @Test func crudStatusPagingWatchErrorsAndLeaderElectionAgainstARealServer() async throws {
+    @Test func crudStatusPagingWatchErrorsLeaderElectionAndEventsAgainstARealServer() async throws {
         let server = try await KubeAPIServer()
         do {
             try await exercise(server)
             try await electLeaders(server)
+            try await recordEvents(server)
         } catch {
             await server.stop()
             throw error
@@ -210,5 +211,24 @@ extension KubeClientTests {
         #expect(await BackgroundProcess.eventually(timeout: .seconds(10)) { !b.isLeader })
         runB.cancel()
         await runB.value
+    }
+}
+
+extension KubeClientTests {
+    func recordEvents(_ server: KubeAPIServer) async throws {
+        let client = KubeClient(connection: try await KubeConfig.load(path: server.kubeconfig))
+        let created = try await client.create(Self.videoJobs, namespace: "default", Self.job("evented"))
+        let uid = try #require(Self.field(created, "metadata", "uid") as? String)
+        let reference = ObjectReference(apiVersion: "reel.dev/v1alpha1", kind: "VideoJob", namespace: "default", name: "evented", uid: uid)
+        let recorder = EventRecorder(client: client, instance: "test-1")
+        #expect(await recorder.record(reference, reason: "SourceStored", action: "Ingest", note: "the source is stored") == nil)
+        #expect(await recorder.record(reference, reason: "SourceStored", action: "Ingest", note: "the source is stored") == nil)
+        #expect(await recorder.record(reference, type: "Warning", reason: "InvalidMedia", action: "Analyze", note: "chunk 2 is damaged") == nil)
+        let events = KubeResource(group: "events.k8s.io", version: "v1", plural: "events")
+        let list = try await client.listAll(events, namespace: "default")
+        let ours = list.items.filter { (Self.field($0, "regarding", "uid") as? String) == uid }
+        let summary = ours.map { "\(Self.field($0, "type") as? String ?? "") \(Self.field($0, "reason") as? String ?? "") \(Self.field($0, "series", "count") as? Int ?? 1)" }.sorted()
+        #expect(summary == ["Normal SourceStored 2", "Warning InvalidMedia 1"], "a repeat joins the first event's series")
+        #expect(ours.allSatisfy { Self.field($0, "reportingController") as? String == "reel.dev/operator" })
     }
 }
