@@ -47,7 +47,7 @@ let package = Package(
             dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(
             name: "ReelAnalysis",
-            dependencies: ["ReelMedia", "ReelHTTP", .product(name: "Crypto", package: "swift-crypto")]),
+            dependencies: ["ReelAPI", "ReelMedia", "ReelHTTP", .product(name: "Crypto", package: "swift-crypto")]),
         .target(
             name: "ReelPipeline",
             dependencies: [

@@ -1,3 +1,4 @@
+import ReelAPI
 import ReelMedia
 
 /// One scene an analyzer found, with times in seconds relative to the analyzed file.
@@ -33,18 +34,9 @@ public struct SceneAnalysis: Codable, Sendable, Equatable {
     public var duration: Double { end - start }
 }
 
-/// Tokens an analysis cost (zero for the local analyzer).
-public struct AnalysisUsage: Codable, Sendable, Equatable {
-    public var promptTokens: Int
-    public var outputTokens: Int
-    public var requests: Int
-
-    public init(promptTokens: Int = 0, outputTokens: Int = 0, requests: Int = 0) {
-        self.promptTokens = promptTokens
-        self.outputTokens = outputTokens
-        self.requests = requests
-    }
-}
+/// Tokens and requests an analysis cost (zero for the local analyzer): the same record a VideoJob's
+/// `status.usage` sums.
+public typealias AnalysisUsage = JobUsage
 
 /// What an analyzer says about one file (a chunk).
 public struct ChunkAnalysis: Codable, Sendable, Equatable {
