@@ -41,7 +41,7 @@ public final class DirectoryBackend: Service {
         directory: String, table: ResourceTable, logger: Logger, pollInterval: Duration = .seconds(1),
         onChange: @escaping @Sendable ([ResourceKey]) async -> Void
     ) {
-        self.directory = AllowedPath.absolute(directory)
+        self.directory = Paths.absolute(directory)
         self.table = table
         self.logger = logger
         self.pollInterval = pollInterval
@@ -207,11 +207,9 @@ extension Task where Success == Never, Failure == Never {
 }
 
 /// Path helpers.
-enum AllowedPath {
-    /// `path` made absolute against the working directory, without a trailing slash.
-    static func absolute(_ path: String) -> String {
-        var path = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
-        path = (path as NSString).standardizingPath
-        return path
+public enum Paths {
+    /// `path` made absolute against the working directory and standardized, without a trailing slash.
+    public static func absolute(_ path: String) -> String {
+        ((path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path) as NSString).standardizingPath
     }
 }

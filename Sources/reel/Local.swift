@@ -63,7 +63,7 @@ struct Local: AsyncParsableCommand {
         let logger = CLILogging.logger("reel.local", level: isatty(STDOUT_FILENO) == 1 ? .warning : .info)
         let stateDirectory = StateDatabase.stateDirectory(state)
         var isDirectory: ObjCBool = false
-        let resourcesDirectory = ((resources.hasPrefix("/") ? resources : FileManager.default.currentDirectoryPath + "/" + resources) as NSString).standardizingPath
+        let resourcesDirectory = Paths.absolute(resources)
         guard FileManager.default.fileExists(atPath: resourcesDirectory, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw ValidationError("--resources \(resources) is not a directory")
         }
@@ -73,9 +73,7 @@ struct Local: AsyncParsableCommand {
         let database = try await StateDatabase.open(state: stateDirectory, databaseURL: databaseURL, logger: logger)
         let storageURL = storage ?? ProcessInfo.processInfo.environment["REEL_STORAGE"] ?? "file://\(stateDirectory)/store"
         let store = try ObjectStores.open(storageURL)
-        let roots = [resourcesDirectory, FileManager.default.currentDirectoryPath] + allowRoot.map {
-            (($0.hasPrefix("/") ? $0 : FileManager.default.currentDirectoryPath + "/" + $0) as NSString).standardizingPath
-        }
+        let roots = [resourcesDirectory, FileManager.default.currentDirectoryPath] + allowRoot.map(Paths.absolute)
         let pool = PostgresPool(url: database.url, maxConnections: 12)
         let reconciler = Reconciler(
             pool: pool, databaseURL: database.url, store: store,

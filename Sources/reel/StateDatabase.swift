@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import ReelOperator
 import ReelPostgres
 import ReelStore
 
@@ -15,9 +16,7 @@ struct StateDatabase {
 
     /// The state directory: the flag, then `$REEL_STATE_DIR`, then `./.reel`, made absolute.
     static func stateDirectory(_ flag: String?) -> String {
-        let path = flag ?? ProcessInfo.processInfo.environment["REEL_STATE_DIR"] ?? ".reel"
-        let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
-        return (absolute as NSString).standardizingPath
+        Paths.absolute(flag ?? ProcessInfo.processInfo.environment["REEL_STATE_DIR"] ?? ".reel")
     }
 
     /// Opens (starting the embedded server when needed) and migrates.
