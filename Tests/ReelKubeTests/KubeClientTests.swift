@@ -199,7 +199,9 @@ extension KubeClientTests {
         await runA.value
         #expect(await BackgroundProcess.eventually(timeout: .seconds(10)) { b.isLeader })
         #expect(ContinuousClock.now - released < .seconds(10))
-        #expect(ledB.value == 1 && !a.isLeader)
+        // isLeader turns true just before B's work starts: wait for the work itself.
+        #expect(await BackgroundProcess.eventually(timeout: .seconds(10)) { ledB.value == 1 })
+        #expect(!a.isLeader)
 
         // Someone else takes the lease: B stops leading at its next renewal.
         var taken = try JSONSerialization.jsonObject(with: try await client.get(LeaderElector.leases, namespace: "default", name: "reel-operator")) as! [String: Any]
