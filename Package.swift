@@ -17,6 +17,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         // C libraries: module.modulemap + shim.h, found through pkg-config, installed by apt.
@@ -59,7 +62,18 @@ let package = Package(
         .target(
             name: "ReelOperator",
             dependencies: [
-                "ReelAPI", "ReelYAML", "ReelStore", "ReelStorage", "ReelPipeline",
+                "ReelAPI", "ReelYAML", "ReelStore", "ReelStorage", "ReelPipeline", "ReelKube",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
+        .target(
+            name: "ReelServer",
+            dependencies: [
+                "ReelStore", "ReelOperator",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
@@ -67,7 +81,7 @@ let package = Package(
             name: "reel",
             dependencies: [
                 "ReelAPI", "ReelYAML", "ReelPostgres", "ReelStore", "ReelMedia", "ReelStorage", "ReelAnalysis",
-                "ReelPipeline", "ReelOperator", "CPostgres", "CCurl", "CFFmpeg",
+                "ReelPipeline", "ReelOperator", "ReelKube", "ReelServer", "CPostgres", "CCurl", "CFFmpeg",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
@@ -84,8 +98,10 @@ let package = Package(
             dependencies: ["ReelPipeline", "ReelStorage", "ReelAnalysis", "ReelHTTP", "ReelStore", "ReelTestSupport"]),
         .testTarget(name: "ReelKubeTests", dependencies: ["ReelKube", "ReelTestSupport"]),
         .testTarget(name: "ReelAnalysisTests", dependencies: ["ReelAnalysis", "ReelHTTP", "ReelTestSupport"]),
-        .testTarget(name: "ReelOperatorTests", dependencies: ["ReelOperator", "ReelAPI", "ReelStore", "ReelTestSupport"]),
-        .testTarget(name: "ReelEndToEndTests", dependencies: ["reel", "ReelStore", "ReelTestSupport"]),
+        .testTarget(
+            name: "ReelOperatorTests",
+            dependencies: ["ReelOperator", "ReelAPI", "ReelStore", "ReelKube", "ReelServer", "ReelHTTP", "ReelTestSupport"]),
+        .testTarget(name: "ReelEndToEndTests", dependencies: ["reel", "ReelStore", "ReelHTTP", "ReelTestSupport"]),
         .testTarget(name: "ReelCLITests", dependencies: ["reel", "ReelAPI", "ReelTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

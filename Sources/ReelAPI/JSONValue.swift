@@ -8,7 +8,7 @@ public indirect enum JSONValue: Sendable, Hashable, Codable {
     case array([JSONValue])
     case object([String: JSONValue])
 
-    private struct Key: CodingKey {
+    private struct FieldKey: CodingKey {
         var stringValue: String
         var intValue: Int? { nil }
         init(stringValue: String) { self.stringValue = stringValue }
@@ -16,7 +16,7 @@ public indirect enum JSONValue: Sendable, Hashable, Codable {
     }
 
     public init(from decoder: any Decoder) throws {
-        if let keyed = try? decoder.container(keyedBy: Key.self) {
+        if let keyed = try? decoder.container(keyedBy: FieldKey.self) {
             var object: [String: JSONValue] = [:]
             for key in keyed.allKeys { object[key.stringValue] = try keyed.decode(JSONValue.self, forKey: key) }
             self = .object(object)
@@ -61,10 +61,24 @@ public indirect enum JSONValue: Sendable, Hashable, Codable {
             var c = encoder.unkeyedContainer()
             for item in items { try c.encode(item) }
         case .object(let object):
-            var c = encoder.container(keyedBy: Key.self)
+            var c = encoder.container(keyedBy: FieldKey.self)
             for (key, value) in object.sorted(by: { $0.key < $1.key }) {
-                try c.encode(value, forKey: Key(stringValue: key))
+                try c.encode(value, forKey: FieldKey(stringValue: key))
             }
         }
+    }
+}
+
+extension JSONValue: ExpressibleByStringLiteral, ExpressibleByBooleanLiteral, ExpressibleByIntegerLiteral,
+    ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral
+{
+    public init(stringLiteral value: String) { self = .string(value) }
+    public init(booleanLiteral value: Bool) { self = .bool(value) }
+    public init(integerLiteral value: Int) { self = .int(value) }
+    public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
+    public typealias Key = String
+    public typealias Value = JSONValue
+    public init(dictionaryLiteral elements: (String, JSONValue)...) {
+        self = .object(Dictionary(elements, uniquingKeysWith: { _, last in last }))
     }
 }

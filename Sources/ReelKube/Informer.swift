@@ -31,6 +31,26 @@ public final class Informer: Sendable {
     /// How many full lists and watch connections it has made.
     public var counts: (lists: Int, watches: Int) { stats.withLock { $0 } }
 
+    /// Puts an object this client just wrote into the cache, unless the cache already holds a later version of
+    /// it, so a read right after a write sees the write (the watch event for it arrives later and changes nothing).
+    public func remember(_ object: Data) {
+        guard let key = Self.key(object) else { return }
+        let version = Self.resourceVersion(object)
+        cache.withLock { cache in
+            if let cached = cache[key], let old = Self.resourceVersion(cached), let version, old > version { return }
+            cache[key] = object
+        }
+    }
+
+    /// An object's resourceVersion as a number (etcd's revision; opaque to clients, but only compared here to
+    /// keep a later version over an earlier one of the same object).
+    static func resourceVersion(_ object: Data) -> Int64? {
+        guard let json = try? JSONSerialization.jsonObject(with: object) as? [String: Any],
+            let metadata = json["metadata"] as? [String: Any], let version = metadata["resourceVersion"] as? String
+        else { return nil }
+        return Int64(version)
+    }
+
     /// `namespace/name` of an object.
     public static func key(_ object: Data) -> String? {
         guard let json = try? JSONSerialization.jsonObject(with: object) as? [String: Any],
@@ -62,8 +82,15 @@ public final class Informer: Sendable {
                         cache.withLock { _ = $0.removeValue(forKey: key) }
                         await handle(.delete(key: key))
                     } else {
-                        cache.withLock { $0[key] = event.object }
-                        await handle(.upsert(key: key, object: event.object))
+                        let version = Self.resourceVersion(event.object)
+                        let newer = cache.withLock { cache -> Bool in
+                            if let cached = cache[key], let old = Self.resourceVersion(cached), let version, old > version {
+                                return false
+                            }
+                            cache[key] = event.object
+                            return true
+                        }
+                        if newer { await handle(.upsert(key: key, object: event.object)) }
                     }
                 }
                 // The server closed the watch (its timeout): resume from where we are.

@@ -246,3 +246,24 @@ public struct WatchEvents: AsyncSequence, Sendable {
 
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(http: http.makeAsyncIterator()) }
 }
+
+extension KubeResource {
+    /// Core `v1` Secrets.
+    public static let secrets = KubeResource(group: "", version: "v1", plural: "secrets")
+}
+
+extension KubeClient {
+    /// One key of a Secret, decoded from base64 (never logged). A missing Secret or key is a `KubeError`
+    /// (`404 NotFound`) naming the Secret and key but not the value.
+    public func secretValue(namespace: String, name: String, key: String) async throws -> String {
+        let data = try await get(.secrets, namespace: namespace, name: name)
+        guard let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw KubeError(code: 0, reason: "InvalidResponse", message: "Secret \(namespace)/\(name) is not an object")
+        }
+        if let encoded = (object["data"] as? [String: String])?[key], let decoded = Data(base64Encoded: encoded) {
+            return String(decoding: decoded, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        if let plain = (object["stringData"] as? [String: String])?[key] { return plain }
+        throw KubeError(code: 404, reason: "NotFound", message: "Secret \(namespace)/\(name) has no key \"\(key)\"")
+    }
+}

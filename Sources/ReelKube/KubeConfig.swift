@@ -191,6 +191,15 @@ public enum KubeConfig {
         return token
     }
 
+    /// The connection `reel` commands use: the kubeconfig at `kubeconfig` when given; else in-cluster when
+    /// `KUBERNETES_SERVICE_HOST` is set; else `$KUBECONFIG` or `~/.kube/config`.
+    public static func connect(
+        kubeconfig: String?, context: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) async throws -> KubeConnection {
+        if kubeconfig == nil, environment["KUBERNETES_SERVICE_HOST"] != nil { return try inCluster(environment: environment) }
+        return try await load(path: path(kubeconfig, environment: environment), context: context)
+    }
+
     /// The in-cluster connection: `KUBERNETES_SERVICE_HOST`/`_PORT` and the service account's token, CA and
     /// namespace under `directory`.
     public static func inCluster(

@@ -6,15 +6,16 @@ import ReelStore
 import ServiceLifecycle
 import Synchronization
 
-/// Sizes every pool from its stages' queue depth and makes it so through the process actuator; writes
-/// declared pools' status; returns expired leases to the queue. Wakes on `NOTIFY` (enqueue, claim, finish), on a
-/// child's exit, and on a one-second tick.
+/// Sizes every pool from its stages' queue depth and makes it so through an actuator (child processes or
+/// Deployments); writes declared pools' status; returns expired leases to the queue. Wakes on `NOTIFY` (enqueue,
+/// claim, finish), on the actuator's signal (a child's exit), and on a one-second tick.
 public final class Autoscaler: Service {
     let pool: PostgresPool
     let queue: TaskQueue
-    let table: ResourceTable
+    let resources: any ResourceSource
     let databaseURL: String
-    let actuator: ProcessActuator
+    let actuator: any WorkerActuator
+    let metrics = ScalingMetrics()
     let logger: Logger
     /// How often expired leases are rescued.
     let rescueInterval: Duration
@@ -23,12 +24,14 @@ public final class Autoscaler: Service {
     /// The most replicas each pool has had at once (for tests and benchmarks).
     public var peakReplicas: [String: Int] { history.withLock { $0 } }
 
+    /// An autoscaler of the pools in `resources` (the `resources` table when `nil`).
     public init(
-        pool: PostgresPool, databaseURL: String, actuator: ProcessActuator, rescueInterval: Duration, logger: Logger
+        pool: PostgresPool, databaseURL: String, actuator: any WorkerActuator, resources: (any ResourceSource)? = nil,
+        rescueInterval: Duration, logger: Logger
     ) {
         self.pool = pool
         self.queue = TaskQueue(pool: pool)
-        self.table = ResourceTable(pool: pool)
+        self.resources = resources ?? ResourceTable(pool: pool)
         self.databaseURL = databaseURL
         self.actuator = actuator
         self.rescueInterval = rescueInterval
@@ -57,25 +60,31 @@ public final class Autoscaler: Service {
                 try? await Task.sleep(for: .milliseconds(50))
             }
             listener.stop()
-            await actuator.stopAll()
-            try? await recordStopped()
+            if !actuator.workersOutliveOperator {
+                await actuator.stopAll()
+                try? await recordStopped()
+            }
         }
     }
 
     /// After shutdown no worker runs: say so in the declared pools' status.
     private func recordStopped() async throws {
-        for stored in try await table.list(kind: WorkerPool.names.kind) where stored.deletionTimestamp == nil {
+        for stored in try await resources.list(kind: WorkerPool.names.kind) where stored.deletionTimestamp == nil {
             guard var status = try stored.status?.decode(WorkerPoolStatus.self), status.replicas != 0 else { continue }
             status.replicas = 0
-            try await table.updateStatus(uid: stored.uid, status: try PostgresJSON(encoding: status))
+            try await resources.updateStatus(stored, status: try PostgresJSON(encoding: status))
         }
     }
 
     /// One pass: depth → desired → target → actuator, and status for declared pools.
     func tick(group: inout DiscardingTaskGroup) async throws {
-        let declared = try await table.list(kind: WorkerPool.names.kind).filter { $0.deletionTimestamp == nil }
+        let declared = try await resources.list(kind: WorkerPool.names.kind).filter { $0.deletionTimestamp == nil }
         let pools = PoolSizing.effective(declared: try declared.map { try $0.workerPool() })
         let stats = Dictionary(uniqueKeysWithValues: try await queue.stats().map { ($0.stage, $0) })
+        for stage in Stage.allCases {
+            metrics.queueDepth(stage: stage.rawValue, stats[stage.rawValue]?.depth ?? 0)
+            metrics.oldestReady(stage: stage.rawValue, seconds: stats[stage.rawValue]?.oldestReadySeconds ?? 0)
+        }
         let now = Date()
         for sizing in pools {
             let depth = sizing.stages.reduce(0) { $0 + (stats[$1.rawValue]?.depth ?? 0) }
@@ -91,8 +100,13 @@ public final class Autoscaler: Service {
             if target != current {
                 logger.info("pool \(sizing.name): queue depth \(depth), \(current) → \(target) worker(s)")
             }
-            actuator.scale(sizing, to: target, group: &group)
+            do {
+                try await actuator.scale(sizing, to: target, group: &group)
+            } catch {
+                logger.warning("cannot scale pool \(sizing.name) to \(target): \(error)")
+            }
             let replicas = actuator.replicas(sizing.name)
+            metrics.replicas(pool: sizing.name, replicas)
             history.withLock { $0[sizing.name] = max($0[sizing.name] ?? 0, replicas) }
             if let stored = declared.first(where: { $0.uid == sizing.uid }) {
                 try await writeStatus(stored, sizing: sizing, replicas: replicas, desired: desired, depth: depth, now: now)
@@ -117,6 +131,6 @@ public final class Autoscaler: Service {
             conditions: [Condition(
                 type: "ScalingActive", status: status, reason: reason, message: message, lastTransitionTime: transition,
                 observedGeneration: sizing.generation)])
-        if next != previous { try await table.updateStatus(uid: stored.uid, status: try PostgresJSON(encoding: next)) }
+        if next != previous { try await resources.updateStatus(stored, status: try PostgresJSON(encoding: next)) }
     }
 }

@@ -13,6 +13,10 @@ public struct PoolSizing: Sendable, Equatable {
     /// The declared resource's uid and generation; `nil` for a default pool.
     public var uid: String?
     public var generation: Int?
+    /// Pod overrides (Kubernetes worker runtime).
+    public var template: WorkerTemplate?
+    /// The declared resource's namespace.
+    public var namespace: String?
 
     public init(
         name: String, stages: [Stage], minReplicas: Int = 0, maxReplicas: Int, tasksPerReplica: Int = 4,
@@ -36,6 +40,8 @@ public struct PoolSizing: Sendable, Equatable {
             maxReplicas: pool.spec.maxReplicas, tasksPerReplica: pool.spec.tasksPerReplica,
             concurrency: pool.spec.concurrency, scaleDownDelay: TimeInterval(pool.spec.scaleDownDelaySeconds),
             uid: pool.metadata.uid, generation: pool.metadata.generation)
+        template = pool.spec.template
+        namespace = pool.metadata.namespace
     }
 
     /// ARCHITECTURE.md §3's defaults (the seed's production sizing): ingest 3, split 4, analyze 3, assemble 2,

@@ -33,7 +33,7 @@ public struct WorkerCommand: Sendable {
 
 /// Runs pools as local `reel worker` child processes: starts and stops them to match the autoscaler's counts
 /// (SIGTERM, then SIGKILL after the grace period), restarts crashed ones with backoff, and reaps them.
-public final class ProcessActuator: Sendable {
+public final class ProcessActuator: WorkerActuator {
     struct Child {
         var pid: Int32
         var started: ContinuousClock.Instant
@@ -165,6 +165,9 @@ public final class ProcessActuator: Sendable {
             all[pool] = entry
         }
     }
+
+    /// Child processes die with the operator: it stops them when it stops.
+    public var workersOutliveOperator: Bool { false }
 
     /// Stops every worker: SIGTERM, then SIGKILL for those still alive after the grace period.
     public func stopAll() async {

@@ -34,7 +34,9 @@ public struct ReconcilerConfiguration: Sendable {
 /// actions. Woken by resource changes (`enqueue`), by `NOTIFY reel_jobs` when a job's tasks change, and by a
 /// periodic resync; failed keys retry with per-key backoff.
 public final class Reconciler: Service {
-    public let table: ResourceTable
+    /// Where desired state comes from and status goes.
+    public let resources: any ResourceSource
+    let events: (any ResourceEventSink)?
     let pool: PostgresPool
     let queue: TaskQueue
     let store: any ObjectStore
@@ -44,13 +46,17 @@ public final class Reconciler: Service {
     public let workQueue = WorkQueue<ResourceKey>()
     private let jobKeys = Mutex<[Int64: ResourceKey]>([:])
     private let stats = Mutex((reconciles: 0, statusWrites: 0))
+    let metrics: ReconcilerMetrics
 
+    /// A reconciler of the VideoJobs in `resources` (the `resources` table when `nil`), reporting to `events`.
     public init(
         pool: PostgresPool, databaseURL: String, store: any ObjectStore, configuration: ReconcilerConfiguration,
-        logger: Logger
+        resources: (any ResourceSource)? = nil, events: (any ResourceEventSink)? = nil, logger: Logger
     ) {
         self.pool = pool
-        self.table = ResourceTable(pool: pool)
+        self.resources = resources ?? ResourceTable(pool: pool)
+        self.events = events
+        self.metrics = ReconcilerMetrics(controller: "videojob")
         self.queue = TaskQueue(pool: pool)
         self.store = store
         self.databaseURL = databaseURL
@@ -67,6 +73,7 @@ public final class Reconciler: Service {
     }
 
     public func run() async throws {
+        await workQueue.reopen()
         let listener = try PostgresListener(url: databaseURL, channels: [TaskQueue.jobsChannel])
         await withDiscardingTaskGroup { group in
             group.addTask { [self] in
@@ -84,9 +91,10 @@ public final class Reconciler: Service {
                     try? await Task.sleep(for: configuration.resyncInterval)
                 }
             }
-            group.addTask { [workQueue] in
+            group.addTask { [workQueue, metrics] in
                 while !Task.isCancelledOrShuttingDown {
                     await workQueue.promoteDue()
+                    metrics.depth.record(await workQueue.depth)
                     try? await Task.sleep(for: .milliseconds(100))
                 }
             }
@@ -109,7 +117,7 @@ public final class Reconciler: Service {
     /// Queues every VideoJob.
     public func resyncAll() async {
         do {
-            await workQueue.add(try await table.list(kind: VideoJob.names.kind).map(\.key))
+            await workQueue.add(try await resources.list(kind: VideoJob.names.kind).map(\.key))
         } catch {
             logger.warning("resync failed: \(error)")
         }
@@ -129,10 +137,13 @@ public final class Reconciler: Service {
     }
 
     private func process(_ key: ResourceKey) async {
+        let started = ContinuousClock.now
+        defer { metrics.time.record(duration: ContinuousClock.now - started) }
         do {
             try await reconcile(key)
             await workQueue.forget(key)
         } catch {
+            metrics.errors.increment()
             let delay = await workQueue.backoff(for: key)
             logger.warning("reconcile of \(key) failed; retrying in \(delay): \(error)")
             await workQueue.add(key, at: .now + delay)
@@ -143,8 +154,9 @@ public final class Reconciler: Service {
     public func reconcile(_ key: ResourceKey) async throws {
         guard key.kind == VideoJob.names.kind else { return }
         stats.withLock { $0.reconciles += 1 }
+        metrics.reconciles.increment()
         for _ in 0..<4 {
-            guard let stored = try await table.get(key) else { return }
+            guard let stored = try await resources.get(key) else { return }
             let job = try stored.videoJob()
             let desired = DesiredJob(
                 uid: stored.uid, namespace: key.namespace, name: key.name, generation: Int(stored.generation),
@@ -166,13 +178,16 @@ public final class Reconciler: Service {
         let key = stored.key
         switch action {
         case .addFinalizer:
-            try await table.addFinalizer(uid: stored.uid, API.cleanupFinalizer)
+            try await resources.addFinalizer(stored, API.cleanupFinalizer)
             return true
         case .createJob:
             _ = try await JobStore(pool: pool).upsertJob(
                 resourceUID: stored.uid, namespace: key.namespace, name: key.name, generation: stored.generation,
                 spec: stored.spec)
             logger.info("\(key): processing generation \(stored.generation)")
+            await events?.record(
+                stored, type: "Normal", reason: "Processing", action: "Queue",
+                note: "processing generation \(stored.generation)")
             return true
         case .cancelTasks(let ids):
             for id in ids { try await queue.cancel(jobID: id) }
@@ -208,12 +223,17 @@ public final class Reconciler: Service {
             }
             return false
         case .writeStatus(let status):
-            if try await table.updateStatus(uid: stored.uid, status: try PostgresJSON(encoding: status)) {
+            if try await resources.updateStatus(stored, status: try PostgresJSON(encoding: status)) {
                 stats.withLock { $0.statusWrites += 1 }
-                var mirrored = job
-                mirrored.status = status
-                mirrored.metadata = (try await table.get(key)?.metadata) ?? job.metadata
-                mirror(mirrored, key: key)
+                if configuration.statusDirectory != nil {
+                    var mirrored = job
+                    mirrored.status = status
+                    mirrored.metadata = (try await resources.get(key)?.metadata) ?? job.metadata
+                    mirror(mirrored, key: key)
+                }
+                if let phase = status.phase, phase != job.status?.phase {
+                    await reportPhase(phase, status: status, stored: stored)
+                }
             }
             return false
         case .cleanup(let ids):
@@ -234,10 +254,31 @@ public final class Reconciler: Service {
                 try? FileManager.default.removeItem(atPath: Self.mirrorPath(directory, key))
             }
             logger.info("\(key) deleted: \(removed) stored objects and \(ids.count) job records removed")
+            await events?.record(
+                stored, type: "Normal", reason: "CleanedUp", action: "Cleanup",
+                note: "removed \(removed) stored objects and \(ids.count) job records")
             return false
         case .removeFinalizer:
-            try await table.removeFinalizer(uid: stored.uid, API.cleanupFinalizer)
+            try await resources.removeFinalizer(stored, API.cleanupFinalizer)
             return false
+        }
+    }
+
+    /// An Event for a phase change: the stage reached, success, or the failure's reason.
+    private func reportPhase(_ phase: VideoJobPhase, status: VideoJobStatus, stored: StoredResource) async {
+        guard let events else { return }
+        let ready = status.conditions?.first { $0.type == "Succeeded" }
+        switch phase {
+        case .Failed:
+            await events.record(
+                stored, type: "Warning", reason: ready?.reason ?? "Failed", action: "Process",
+                note: ready?.message ?? "the job failed")
+        case .Succeeded:
+            await events.record(
+                stored, type: "Normal", reason: "Succeeded", action: "Process",
+                note: ready?.message ?? "outputs written")
+        default:
+            await events.record(stored, type: "Normal", reason: phase.rawValue, action: "Process", note: "phase \(phase.rawValue)")
         }
     }
 

@@ -91,6 +91,9 @@ public actor WorkQueue<Key: Hashable & Sendable> {
         return delayed.values.min()
     }
 
+    /// Takes keys again after a `shutdown` (a leader that lost and regained its lease).
+    public func reopen() { shutDown = false }
+
     /// Stops handing out keys; waiting `next()` calls return `nil`.
     public func shutdown() {
         shutDown = true

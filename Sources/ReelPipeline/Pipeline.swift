@@ -54,6 +54,9 @@ public struct GeminiSettings: Sendable {
     public var tokensPerMinute: Int?
     /// The budget window; a minute (tests shorten it with `REEL_RATE_LIMIT_WINDOW_SECONDS`).
     public var window: Duration
+    /// Reads the key a job's `apiKeySecretRef` names, in the job's namespace (Kubernetes); `nil` outside a
+    /// cluster, where such a job is refused rather than run with another key.
+    public var secretReader: (@Sendable (_ namespace: String, _ ref: SecretKeyRef) async throws -> String)?
 
     public init(
         apiKey: String? = nil, endpoint: String = GeminiConfiguration.defaultEndpoint, requestsPerMinute: Int? = nil,
@@ -214,14 +217,35 @@ public struct Pipeline: Sendable {
 
     // MARK: analyze
 
+    /// The key for a Gemini job: from the Secret its `apiKeySecretRef` names (read through the Kubernetes API,
+    /// kept in memory only), else `GEMINI_API_KEY`.
+    func geminiKey(for spec: AnalysisSpec, namespace: String) async throws(TaskFailure) -> String {
+        if let ref = spec.apiKeySecretRef {
+            guard let reader = configuration.gemini.secretReader else {
+                throw .permanent(
+                    "SecretUnavailable",
+                    "spec.analysis.apiKeySecretRef names Secret \(ref.name) but this worker has no Kubernetes access (--kube-secrets)")
+            }
+            do {
+                return try await reader(namespace, ref)
+            } catch let failure as TaskFailure {
+                throw failure
+            } catch {
+                throw .retryable("SecretUnavailable", "cannot read key \(ref.key) of Secret \(namespace)/\(ref.name): \(error)")
+            }
+        }
+        guard let key = configuration.gemini.apiKey else {
+            throw .permanent("MissingAPIKey", "provider gemini needs GEMINI_API_KEY in the workers' environment")
+        }
+        return key
+    }
+
     /// The analyzer a spec asks for.
-    public func analyzer(for spec: AnalysisSpec) throws(TaskFailure) -> any Analyzer {
+    public func analyzer(for spec: AnalysisSpec, namespace: String) async throws(TaskFailure) -> any Analyzer {
         switch spec.provider {
         case .local: return LocalSceneAnalyzer(sceneThreshold: spec.sceneThreshold)
         case .gemini:
-            guard let key = configuration.gemini.apiKey else {
-                throw .permanent("MissingAPIKey", "provider gemini needs GEMINI_API_KEY in the workers' environment")
-            }
+            let key = try await geminiKey(for: spec, namespace: namespace)
             let settings = configuration.gemini
             var gemini = GeminiConfiguration(
                 apiKey: key, endpoint: settings.endpoint, model: spec.effectiveModel, prompt: spec.prompt,
@@ -247,7 +271,7 @@ public struct Pipeline: Sendable {
         let key: String = try row.decode(at: 1)
         let start: Double = try row.decode(at: 2)
         let duration: Double = try row.decode(at: 3)
-        let analyzer = try analyzer(for: job.spec.analysis)
+        let analyzer = try await analyzer(for: job.spec.analysis, namespace: job.namespace)
         let parameters = SHA256.hash(data: Data(analyzer.parameters.utf8)).map { String(format: "%02x", $0) }.joined()
         let cached = try await pool.query(
             """

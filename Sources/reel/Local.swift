@@ -75,14 +75,15 @@ struct Local: AsyncParsableCommand {
         let store = try ObjectStores.open(storageURL)
         let roots = [resourcesDirectory, FileManager.default.currentDirectoryPath] + allowRoot.map(Paths.absolute)
         let pool = PostgresPool(url: database.url, maxConnections: 12)
+        let table = ResourceTable(pool: pool)
         let reconciler = Reconciler(
             pool: pool, databaseURL: database.url, store: store,
             configuration: ReconcilerConfiguration(
                 resyncInterval: .milliseconds(Int(resyncSeconds * 1000)), statusDirectory: "\(stateDirectory)/status",
                 allowedRoots: AllowedRoots(roots)),
-            logger: logger)
+            resources: table, logger: logger)
         let backend = DirectoryBackend(
-            directory: resourcesDirectory, table: reconciler.table, logger: logger,
+            directory: resourcesDirectory, table: table, logger: logger,
             pollInterval: .milliseconds(Int(pollSeconds * 1000))
         ) { keys in await reconciler.enqueue(keys) }
         let workerArguments =
@@ -97,10 +98,10 @@ struct Local: AsyncParsableCommand {
                 logDirectory: "\(stateDirectory)/logs", gracePeriod: .milliseconds(Int(graceSeconds * 1000))),
             logger: logger)
         let autoscaler = Autoscaler(
-            pool: pool, databaseURL: database.url, actuator: actuator,
+            pool: pool, databaseURL: database.url, actuator: actuator, resources: table,
             rescueInterval: .milliseconds(Int(max(0.5, leaseSeconds / 2) * 1000)), logger: logger)
         let monitor = LocalMonitor(
-            table: reconciler.table, backend: backend, untilDone: untilDone,
+            table: table, backend: backend, untilDone: untilDone,
             timeout: timeout.map { .milliseconds(Int($0 * 1000)) }, logger: logger)
         logger.info("reel local: resources \(resourcesDirectory), state \(stateDirectory), storage \(store.baseURI)")
         let group = ServiceGroup(

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import ReelAPI
+import ReelKube
 import ReelPipeline
 import ReelPostgres
 import ReelStorage
@@ -56,6 +57,15 @@ struct WorkerCLI: AsyncParsableCommand {
     @Option(help: "Gemini tokens per minute per API key, across all workers, for jobs that name no budget.")
     var geminiTokensPerMinute: Int?
 
+    @Flag(help: "Read the Gemini key Secrets that VideoJobs name (apiKeySecretRef) through the Kubernetes API.")
+    var kubeSecrets = false
+
+    @Option(help: "With --kube-secrets: kubeconfig file (default: in-cluster, else $KUBECONFIG or ~/.kube/config).")
+    var kubeconfig: String?
+
+    @Option(help: "With --kube-secrets: kubeconfig context.")
+    var context: String?
+
     func run() async throws {
         let logger = CLILogging.logger("reel.worker")
         let environment = ProcessInfo.processInfo.environment
@@ -75,14 +85,26 @@ struct WorkerCLI: AsyncParsableCommand {
         await connection.close()
         let database = PostgresPool(url: url, maxConnections: concurrency + 3)
         let roots = allowRoot.isEmpty ? [FileManager.default.currentDirectoryPath] : allowRoot
+        var gemini = GeminiSettings.fromEnvironment(
+            environment, requestsPerMinute: geminiRequestsPerMinute, tokensPerMinute: geminiTokensPerMinute)
+        if kubeSecrets {
+            let client = KubeClient(connection: try await KubeConfig.connect(kubeconfig: kubeconfig, context: context))
+            gemini.secretReader = { namespace, ref in
+                do {
+                    return try await client.secretValue(namespace: namespace, name: ref.name, key: ref.key)
+                } catch let error as KubeError where error.isNotFound || error.code == 403 {
+                    // Waiting will not make it appear; say which Secret (never its value).
+                    throw TaskFailure.permanent(error.code == 403 ? "SecretForbidden" : "SecretNotFound", error.message)
+                }
+            }
+        }
         let pipeline = Pipeline(
             pool: database, store: store,
             configuration: PipelineConfiguration(
                 allowedRoots: AllowedRoots(roots),
                 scratchDirectory: scratch ?? FileManager.default.temporaryDirectory.appendingPathComponent("reel-scratch").path,
                 faultDelays: PipelineConfiguration.parseFaultDelays(environment["REEL_FAULT_DELAY"]),
-                gemini: GeminiSettings.fromEnvironment(
-                    environment, requestsPerMinute: geminiRequestsPerMinute, tokensPerMinute: geminiTokensPerMinute)))
+                gemini: gemini))
         let worker = Worker(
             configuration: WorkerConfiguration(
                 stages: stageList, databaseURL: url, concurrency: concurrency,

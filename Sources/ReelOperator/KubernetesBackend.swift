@@ -1,0 +1,344 @@
+import Foundation
+import Logging
+import ReelAPI
+import ReelKube
+import ReelPostgres
+import ReelYAML
+import ServiceLifecycle
+import Synchronization
+
+extension KubeResource {
+    /// `videojobs.reel.dev/v1alpha1`.
+    public static let videoJobs = KubeResource(group: API.group, version: API.versionName, plural: VideoJob.names.plural)
+    /// `workerpools.reel.dev/v1alpha1`.
+    public static let workerPools = KubeResource(group: API.group, version: API.versionName, plural: WorkerPool.names.plural)
+}
+
+/// Desired state from a Kubernetes API server: an informer (list + watch, resumed, relisted on `410 Gone`) for
+/// VideoJobs and one for WorkerPools, in one namespace or all. Reads come from the caches; status goes through
+/// `/status` (re-read and retried on `409 Conflict`), finalizers through a merge patch conditional on the
+/// resourceVersion read. Every object runs through `ResourceDecoder` — the same validation and defaults as a
+/// file — and one that fails the rules the CRD schema cannot say is marked `Failed`/`InvalidSpec` with a
+/// Warning Event and otherwise left alone.
+///
+/// Only changes that matter to the reconciler wake it: a new generation (spec), deletion, finalizers, labels
+/// or annotations. Status and resourceVersion changes — most of them its own writes — do not, so a status write
+/// never causes another reconcile.
+public final class KubernetesBackend: ResourceSource, Service {
+    public let client: KubeClient
+    public let namespace: String?
+    let logger: Logger
+    let events: KubeEventSink?
+    let onChange: @Sendable ([ResourceKey]) async -> Void
+    let jobs: Informer
+    let pools: Informer
+    private let state = Mutex(State())
+
+    private struct Parsed {
+        var resourceVersion: String
+        var resource: StoredResource?
+        var problems: [FieldProblem]
+    }
+
+    /// What of an object wakes the reconciler when it changes.
+    private struct Trigger: Equatable {
+        var generation: Int64
+        var deleting: Bool
+        var finalizers: [String]
+        var labels: [String: String]
+        var annotations: [String: String]
+    }
+
+    private struct State {
+        var parsed: [ResourceKey: Parsed] = [:]
+        var triggers: [ResourceKey: Trigger] = [:]
+        var synced: Set<String> = []
+        /// The uid and generation last reported invalid (reported once per generation).
+        var reportedInvalid: [ResourceKey: (uid: String, generation: Int64)] = [:]
+        var wakeups = 0
+    }
+
+    public init(
+        client: KubeClient, namespace: String?, events: KubeEventSink?, logger: Logger,
+        onChange: @escaping @Sendable ([ResourceKey]) async -> Void
+    ) {
+        self.client = client
+        self.namespace = namespace
+        self.events = events
+        self.logger = logger
+        self.onChange = onChange
+        jobs = Informer(client: client, resource: .videoJobs, namespace: namespace)
+        pools = Informer(client: client, resource: .workerPools, namespace: namespace)
+    }
+
+    /// Whether both caches have been filled from a list.
+    public var synced: Bool { state.withLock { $0.synced.count == 2 } }
+    /// How often a change woke the reconciler.
+    public var wakeups: Int { state.withLock { $0.wakeups } }
+
+    public func run() async throws {
+        await withDiscardingTaskGroup { group in
+            for (informer, kind) in [(jobs, VideoJob.names.kind), (pools, WorkerPool.names.kind)] {
+                group.addTask { [self] in
+                    await informer.run { event in await self.handle(event, kind: kind) }
+                }
+            }
+            try? await gracefulShutdown()
+            group.cancelAll()
+        }
+    }
+
+    private func handle(_ event: InformerEvent, kind: String) async {
+        switch event {
+        case .synced:
+            state.withLock { _ = $0.synced.insert(kind) }
+            logger.info("\(kind) cache synced")
+        case .delete(let cacheKey):
+            let key = Self.resourceKey(kind: kind, cacheKey)
+            state.withLock { state in
+                state.parsed[key] = nil
+                state.triggers[key] = nil
+                state.reportedInvalid[key] = nil
+            }
+            await wake([key])
+        case .upsert(let cacheKey, let object):
+            let key = Self.resourceKey(kind: kind, cacheKey)
+            guard let parsed = parse(object, key: key) else { return }
+            let trigger = Self.trigger(object)
+            let changed = state.withLock { state -> Bool in
+                state.parsed[key] = parsed
+                guard state.triggers[key] != trigger else { return false }
+                state.triggers[key] = trigger
+                return true
+            }
+            if !parsed.problems.isEmpty { await reportInvalid(key, object: object, problems: parsed.problems) }
+            if changed { await wake([key]) }
+        }
+    }
+
+    private func wake(_ keys: [ResourceKey]) async {
+        state.withLock { $0.wakeups += 1 }
+        await onChange(keys)
+    }
+
+    static func resourceKey(kind: String, _ cacheKey: String) -> ResourceKey {
+        let parts = cacheKey.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
+        return ResourceKey(kind: kind, namespace: String(parts.first ?? ""), name: String(parts.last ?? ""))
+    }
+
+    private static func trigger(_ object: Data) -> Trigger {
+        let json = (try? JSONSerialization.jsonObject(with: object)) as? [String: Any] ?? [:]
+        let metadata = json["metadata"] as? [String: Any] ?? [:]
+        return Trigger(
+            generation: (metadata["generation"] as? NSNumber)?.int64Value ?? 0,
+            deleting: metadata["deletionTimestamp"] != nil, finalizers: metadata["finalizers"] as? [String] ?? [],
+            labels: metadata["labels"] as? [String: String] ?? [:],
+            annotations: metadata["annotations"] as? [String: String] ?? [:])
+    }
+
+    // MARK: reading
+
+    /// An object as a `StoredResource`, validated and defaulted like a file; `resource` is `nil` when invalid.
+    private func parse(_ object: Data, key: ResourceKey) -> Parsed? {
+        guard let json = try? JSONSerialization.jsonObject(with: object) as? [String: Any],
+            let metadata = json["metadata"] as? [String: Any]
+        else { return nil }
+        let resourceVersion = metadata["resourceVersion"] as? String ?? ""
+        if let cached = state.withLock({ $0.parsed[key] }), cached.resourceVersion == resourceVersion, !resourceVersion.isEmpty {
+            return cached
+        }
+        // What a user declared: apiVersion, kind, name, namespace, labels, annotations, spec.
+        var declared: [String: Any] = ["apiVersion": json["apiVersion"] ?? "", "kind": json["kind"] ?? ""]
+        var meta: [String: Any] = ["name": metadata["name"] ?? "", "namespace": metadata["namespace"] ?? ""]
+        for field in ["labels", "annotations"] { if let value = metadata[field] { meta[field] = value } }
+        declared["metadata"] = meta
+        if let spec = json["spec"] { declared["spec"] = spec }
+        let outcome: ResourceDecoder.Outcome
+        do {
+            let text = String(decoding: try JSONSerialization.data(withJSONObject: declared), as: UTF8.self)
+            guard let document = try YAMLParser.parse(text).first else { return nil }
+            outcome = ResourceDecoder.decode(document)
+        } catch {
+            logger.warning("\(key): cannot read the object: \(error)")
+            return nil
+        }
+        let spec: PostgresJSON
+        switch outcome {
+        case .resource(.videoJob(let job)):
+            guard let encoded = try? PostgresJSON(encoding: job.spec) else { return nil }
+            spec = encoded
+        case .resource(.workerPool(let pool)):
+            guard let encoded = try? PostgresJSON(encoding: pool.spec) else { return nil }
+            spec = encoded
+        case .invalid(let problems):
+            return Parsed(resourceVersion: resourceVersion, resource: nil, problems: problems)
+        case .foreign:
+            return nil
+        }
+        let status = (json["status"] as? [String: Any]).flatMap { try? JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys]) }
+        let stored = StoredResource(
+            uid: metadata["uid"] as? String ?? "", key: key,
+            generation: (metadata["generation"] as? NSNumber)?.int64Value ?? 1,
+            resourceVersion: Int64(resourceVersion) ?? 0,
+            labels: metadata["labels"] as? [String: String] ?? [:],
+            annotations: metadata["annotations"] as? [String: String] ?? [:], spec: spec,
+            status: status.map { PostgresJSON(text: String(decoding: $0, as: UTF8.self)) },
+            finalizers: metadata["finalizers"] as? [String] ?? [],
+            deletionTimestamp: (metadata["deletionTimestamp"] as? String).flatMap(Timestamp.init(rfc3339:))?.date,
+            creationTimestamp: (metadata["creationTimestamp"] as? String).flatMap(Timestamp.init(rfc3339:))?.date ?? Date(),
+            sourceFile: nil)
+        return Parsed(resourceVersion: resourceVersion, resource: stored, problems: [])
+    }
+
+    private func informer(for kind: String) -> Informer? {
+        switch kind {
+        case VideoJob.names.kind: jobs
+        case WorkerPool.names.kind: pools
+        default: nil
+        }
+    }
+
+    private func resource(for kind: String) -> KubeResource? {
+        switch kind {
+        case VideoJob.names.kind: .videoJobs
+        case WorkerPool.names.kind: .workerPools
+        default: nil
+        }
+    }
+
+    public func list(kind: String?) async throws -> [StoredResource] {
+        let kinds = kind.map { [$0] } ?? [VideoJob.names.kind, WorkerPool.names.kind]
+        var result: [StoredResource] = []
+        for kind in kinds {
+            guard let informer = informer(for: kind) else { continue }
+            for (cacheKey, object) in informer.objects {
+                if let stored = parse(object, key: Self.resourceKey(kind: kind, cacheKey))?.resource { result.append(stored) }
+            }
+        }
+        return result.sorted { $0.key < $1.key }
+    }
+
+    public func get(_ key: ResourceKey) async throws -> StoredResource? {
+        guard let informer = informer(for: key.kind), let object = informer.objects["\(key.namespace)/\(key.name)"] else {
+            return nil
+        }
+        return parse(object, key: key)?.resource
+    }
+
+    // MARK: writing
+
+    @discardableResult
+    public func updateStatus(_ resource: StoredResource, status: PostgresJSON) async throws -> Bool {
+        guard let api = self.resource(for: resource.key.kind) else { return false }
+        let wanted = try JSONDecoder().decode(JSONValue.self, from: Data(status.text.utf8))
+        if let current = resource.status, (try? JSONDecoder().decode(JSONValue.self, from: Data(current.text.utf8))) == wanted {
+            return false
+        }
+        var wrote = false
+        let updated = try await client.updateStatus(api, namespace: resource.key.namespace, name: resource.key.name) { current in
+            guard case .object(var object) = try JSONDecoder().decode(JSONValue.self, from: current) else { return current }
+            if object["status"] == wanted { return current }  // already so: the PUT changes nothing
+            object["status"] = wanted
+            wrote = true
+            return try JSONEncoder().encode(JSONValue.object(object))
+        }
+        informer(for: resource.key.kind)?.remember(updated)
+        return wrote
+    }
+
+    public func addFinalizer(_ resource: StoredResource, _ finalizer: String) async throws {
+        guard !resource.finalizers.contains(finalizer), resource.deletionTimestamp == nil else { return }
+        try await patchFinalizers(resource, resource.finalizers + [finalizer])
+    }
+
+    public func removeFinalizer(_ resource: StoredResource, _ finalizer: String) async throws {
+        guard resource.finalizers.contains(finalizer) else { return }
+        try await patchFinalizers(resource, resource.finalizers.filter { $0 != finalizer })
+    }
+
+    /// Sets the finalizer list, conditional on the resourceVersion the decision was made at (a `409 Conflict`
+    /// sends the key back to the queue, to decide again on fresh state).
+    private func patchFinalizers(_ resource: StoredResource, _ finalizers: [String]) async throws {
+        guard let api = self.resource(for: resource.key.kind) else { return }
+        let patch: [String: Any] = [
+            "metadata": ["finalizers": finalizers, "resourceVersion": String(resource.resourceVersion)] as [String: Any]
+        ]
+        do {
+            let updated = try await client.mergePatch(
+                api, namespace: resource.key.namespace, name: resource.key.name,
+                try JSONSerialization.data(withJSONObject: patch))
+            informer(for: resource.key.kind)?.remember(updated)
+        } catch let error as KubeError where error.isNotFound && finalizers.isEmpty {
+            return  // already gone
+        }
+    }
+
+    /// Marks an object the API server accepted but Reel's rules refuse: `Failed`/`InvalidSpec` (or, for a pool, a
+    /// `ScalingActive=False` condition) with every problem, once per generation, and a Warning Event.
+    private func reportInvalid(_ key: ResourceKey, object: Data, problems: [FieldProblem]) async {
+        guard let json = try? JSONSerialization.jsonObject(with: object) as? [String: Any],
+            let metadata = json["metadata"] as? [String: Any], let uid = metadata["uid"] as? String
+        else { return }
+        let generation = (metadata["generation"] as? NSNumber)?.int64Value ?? 0
+        let first = state.withLock { state -> Bool in
+            if let reported = state.reportedInvalid[key], reported.uid == uid, reported.generation == generation { return false }
+            state.reportedInvalid[key] = (uid, generation)
+            return true
+        }
+        guard first, let api = resource(for: key.kind) else { return }
+        let message = problems.map { "\($0.path.isEmpty ? "" : "\($0.path): ")\($0.message)" }.joined(separator: "; ")
+        logger.error("\(key) is invalid: \(message)")
+        let now = Timestamp(Date())
+        let condition = Condition(
+            type: key.kind == VideoJob.names.kind ? "Succeeded" : "ScalingActive", status: .false, reason: "InvalidSpec",
+            message: message, lastTransitionTime: now, observedGeneration: Int(generation))
+        do {
+            let status: Data
+            if key.kind == VideoJob.names.kind {
+                status = try JSONEncoder().encode(VideoJobStatus(
+                    observedGeneration: Int(generation), phase: .Failed, conditions: [condition]))
+            } else {
+                status = try JSONEncoder().encode(WorkerPoolStatus(observedGeneration: Int(generation), conditions: [condition]))
+            }
+            let updated = try await client.updateStatus(api, namespace: key.namespace, name: key.name) { current in
+                guard var object = try JSONSerialization.jsonObject(with: current) as? [String: Any] else { return current }
+                object["status"] = try JSONSerialization.jsonObject(with: status)
+                return try JSONSerialization.data(withJSONObject: object)
+            }
+            informer(for: key.kind)?.remember(updated)
+        } catch {
+            logger.warning("cannot mark \(key) invalid: \(error)")
+        }
+        if let events {
+            await events.record(
+                ObjectReference(
+                    apiVersion: API.version, kind: key.kind, namespace: key.namespace, name: key.name, uid: uid),
+                type: "Warning", reason: "InvalidSpec", action: "Validate", note: message)
+        }
+    }
+}
+
+/// Kubernetes Events about Reel's resources, through `EventRecorder` (`events.k8s.io/v1`, repeats aggregated).
+public struct KubeEventSink: ResourceEventSink {
+    public let recorder: EventRecorder
+    let logger: Logger
+
+    public init(recorder: EventRecorder, logger: Logger) {
+        self.recorder = recorder
+        self.logger = logger
+    }
+
+    public func record(_ resource: StoredResource, type: String, reason: String, action: String, note: String) async {
+        await record(
+            ObjectReference(
+                apiVersion: API.version, kind: resource.key.kind, namespace: resource.key.namespace,
+                name: resource.key.name, uid: resource.uid),
+            type: type, reason: reason, action: action, note: note)
+    }
+
+    func record(_ object: ObjectReference, type: String, reason: String, action: String, note: String) async {
+        if let error = await recorder.record(object, type: type, reason: reason, action: action, note: note) {
+            logger.warning("cannot record event \(reason) for \(object.kind) \(object.namespace)/\(object.name): \(error)")
+        }
+    }
+}

@@ -1,0 +1,40 @@
+import Foundation
+import ReelPostgres
+
+/// Where the reconciler and the autoscaler read desired state and write status: the `resources` table (YAML
+/// directory) or a Kubernetes API server. Both keep Kubernetes semantics: uid, generation bumped by spec changes
+/// only, a status written apart from the spec, finalizers, and a deletion timestamp while finalizers remain.
+public protocol ResourceSource: Sendable {
+    /// Every resource of `kind` (every kind when `nil`), by namespace and name.
+    func list(kind: String?) async throws -> [StoredResource]
+    /// One resource, or `nil`.
+    func get(_ key: ResourceKey) async throws -> StoredResource?
+    /// Writes the status when it differs from the stored one; returns whether it wrote.
+    @discardableResult
+    func updateStatus(_ resource: StoredResource, status: PostgresJSON) async throws -> Bool
+    /// Adds a finalizer (no-op when present or when the resource is being deleted).
+    func addFinalizer(_ resource: StoredResource, _ finalizer: String) async throws
+    /// Removes a finalizer; a resource being deleted with none left goes away.
+    func removeFinalizer(_ resource: StoredResource, _ finalizer: String) async throws
+}
+
+/// Where the reconciler reports what it did to a resource, for people: Kubernetes Events, or nowhere.
+public protocol ResourceEventSink: Sendable {
+    /// `type` is `Normal` or `Warning`; `reason` is CamelCase; `action` says what the controller did.
+    func record(_ resource: StoredResource, type: String, reason: String, action: String, note: String) async
+}
+
+extension ResourceTable: ResourceSource {
+    @discardableResult
+    public func updateStatus(_ resource: StoredResource, status: PostgresJSON) async throws -> Bool {
+        try await updateStatus(uid: resource.uid, status: status)
+    }
+
+    public func addFinalizer(_ resource: StoredResource, _ finalizer: String) async throws {
+        try await addFinalizer(uid: resource.uid, finalizer)
+    }
+
+    public func removeFinalizer(_ resource: StoredResource, _ finalizer: String) async throws {
+        try await removeFinalizer(uid: resource.uid, finalizer)
+    }
+}

@@ -1,0 +1,213 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ReelAPI
+import ReelKube
+import ReelOperator
+import ReelPipeline
+import ReelPostgres
+import ReelServer
+import ReelStorage
+import ReelStore
+import ServiceLifecycle
+import Synchronization
+
+/// `reel operator`: the Kubernetes controller.
+struct OperatorCLI: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "operator",
+        abstract: "Run the Kubernetes operator: reconcile VideoJobs and scale WorkerPools from an API server.",
+        discussion: """
+            Connects with --kubeconfig, else in-cluster (service account) when KUBERNETES_SERVICE_HOST is set, else \
+            $KUBECONFIG or ~/.kube/config. Watches VideoJobs and WorkerPools in --namespace (all namespaces without \
+            it), keeps their work in PostgreSQL, writes status through /status and Events, and runs workers as \
+            child processes (--worker-runtime process) or one Deployment per pool (kubernetes). With \
+            --leader-elect only the holder of the Lease reconciles; the others stand by with warm caches. \
+            /healthz and /readyz on --health-addr, Prometheus /metrics on --metrics-addr.
+            """)
+
+    @Option(help: "kubeconfig file (default: in-cluster, else $KUBECONFIG or ~/.kube/config).")
+    var kubeconfig: String?
+
+    @Option(help: "kubeconfig context (default: its current-context).")
+    var context: String?
+
+    @Option(help: "Watch only this namespace (default: all namespaces).")
+    var namespace: String?
+
+    @Flag(help: "Reconcile only while holding the Lease (run several replicas, one leads).")
+    var leaderElect = false
+
+    @Option(help: "Namespace of the Lease and of default pools' Deployments (default: the connection's namespace).")
+    var leaderElectionNamespace: String?
+
+    @Option(help: "Name of the Lease.")
+    var leaderElectionID = "reel-operator"
+
+    @Option(help: "This instance's name in the Lease (default: hostname_pid).")
+    var identity: String?
+
+    @Option(help: "Leader election: how long a lease lasts without renewal (seconds).")
+    var leaseDuration = 15.0
+
+    @Option(help: "Leader election: a leader that cannot renew for this long stops reconciling (seconds).")
+    var renewDeadline = 10.0
+
+    @Option(help: "Leader election: how often to try to acquire or renew (seconds).")
+    var retryPeriod = 2.0
+
+    @Option(help: "Where workers run: process (child processes) or kubernetes (a Deployment per pool).")
+    var workerRuntime: WorkerRuntime = .process
+
+    @Option(help: "postgres:// URL or key=value connection string (default: $REEL_DATABASE_URL).")
+    var databaseURL: String?
+
+    @Option(help: "Object storage: file:///dir or an absolute directory (default: $REEL_STORAGE).")
+    var storage: String?
+
+    @Option(help: "A directory file:// sources and outputs may name (repeatable); without one, file:// is refused.")
+    var allowRoot: [String] = []
+
+    @Option(help: "Address of /healthz and /readyz (HOST:PORT or :PORT).")
+    var healthAddr = ":8081"
+
+    @Option(help: "Address of /metrics (HOST:PORT or :PORT); \"0\" serves it with the health endpoints.")
+    var metricsAddr = ":8080"
+
+    @Option(help: "Process runtime: directory for worker logs and scratch space (default: $REEL_STATE_DIR or ./.reel-operator).")
+    var state: String?
+
+    @Option(help: "Kubernetes runtime: the worker image.")
+    var workerImage = "ghcr.io/reel-dev/reel:\(API.reelVersion)"
+
+    @Option(help: "Kubernetes runtime: the Secret (keys databaseURL, storage) the worker pods read, in each pool's namespace.")
+    var workerSecret = "reel-worker"
+
+    @Option(help: "Kubernetes runtime: the worker pods' service account (it reads the Gemini key Secrets VideoJobs name).")
+    var workerServiceAccount: String?
+
+    @Option(help: "Task lease length in seconds (a killed worker's task runs again after it).")
+    var leaseSeconds = 30.0
+
+    @Option(help: "How long a stopping worker may drain before it is killed (seconds).")
+    var graceSeconds = 30.0
+
+    @Option(help: "How often every resource is reconciled regardless of events (seconds).")
+    var resyncSeconds = 300.0
+
+    @Option(help: "Gemini requests per minute per API key for jobs that name no budget.")
+    var geminiRequestsPerMinute: Int?
+
+    @Option(help: "Gemini tokens per minute per API key for jobs that name no budget.")
+    var geminiTokensPerMinute: Int?
+
+    enum WorkerRuntime: String, ExpressibleByArgument, CaseIterable {
+        case process, kubernetes
+    }
+
+    func run() async throws {
+        let logger = CLILogging.logger("reel.operator")
+        let environment = ProcessInfo.processInfo.environment
+        guard let url = databaseURL ?? environment["REEL_DATABASE_URL"], !url.isEmpty else {
+            throw ValidationError("give --database-url or set REEL_DATABASE_URL")
+        }
+        guard let storageURL = storage ?? environment["REEL_STORAGE"], !storageURL.isEmpty else {
+            throw ValidationError("give --storage or set REEL_STORAGE")
+        }
+        let health = try HealthServer.address(healthAddr)
+        let metricsAddress = metricsAddr == "0" ? nil : try HealthServer.address(metricsAddr)
+        let connection: KubeConnection
+        do {
+            connection = try await KubeConfig.connect(kubeconfig: kubeconfig, context: context)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        let client = KubeClient(connection: connection)
+        let homeNamespace = leaderElectionNamespace ?? connection.namespace
+        let instance = identity ?? "\(ProcessInfo.processInfo.hostName)_\(getpid())"
+        let store = try ObjectStores.open(storageURL)
+        let migration = try await PostgresConnection.connect(url)
+        try await Migrator.migrate(migration, logger: logger)
+        await migration.close()
+        let registry = OperatorMetrics.bootstrap()
+        let pool = PostgresPool(url: url, maxConnections: 12)
+        let roots = allowRoot.map(Paths.absolute)
+        let events = KubeEventSink(recorder: EventRecorder(client: client, instance: instance), logger: logger)
+        let reconcilerBox = ReconcilerBox()
+        let backend = KubernetesBackend(client: client, namespace: namespace, events: events, logger: logger) { keys in
+            await reconcilerBox.reconciler?.enqueue(keys)
+        }
+        let reconciler = Reconciler(
+            pool: pool, databaseURL: url, store: store,
+            configuration: ReconcilerConfiguration(
+                resyncInterval: .milliseconds(Int(resyncSeconds * 1000)), allowedRoots: AllowedRoots(roots)),
+            resources: backend, events: events, logger: logger)
+        reconcilerBox.reconciler = reconciler
+        let budgets =
+            (geminiRequestsPerMinute.map { ["--gemini-requests-per-minute", "\($0)"] } ?? [])
+            + (geminiTokensPerMinute.map { ["--gemini-tokens-per-minute", "\($0)"] } ?? [])
+        let actuator: any WorkerActuator
+        switch workerRuntime {
+        case .process:
+            let stateDirectory = Paths.absolute(state ?? environment["REEL_STATE_DIR"] ?? ".reel-operator")
+            try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
+            let kubeArguments = ["--kube-secrets"] + (kubeconfig.map { ["--kubeconfig", Paths.absolute($0)] } ?? [])
+                + (context.map { ["--context", $0] } ?? [])
+            actuator = ProcessActuator(
+                command: WorkerCommand(
+                    executable: WorkerCommand.currentExecutable,
+                    arguments: ["worker", "--database-url", url, "--storage", storageURL, "--parent-pid", "\(getpid())",
+                                "--lease-seconds", "\(leaseSeconds)", "--drain-seconds", "\(max(1, graceSeconds - 5))",
+                                "--scratch", "\(stateDirectory)/scratch"]
+                        + roots.flatMap { ["--allow-root", $0] } + budgets + kubeArguments,
+                    logDirectory: "\(stateDirectory)/logs", gracePeriod: .milliseconds(Int(graceSeconds * 1000))),
+                logger: logger)
+        case .kubernetes:
+            actuator = DeploymentActuator(
+                client: client,
+                configuration: KubeWorkerConfiguration(
+                    image: workerImage, serviceAccountName: workerServiceAccount, secretName: workerSecret,
+                    namespace: homeNamespace, allowedRoots: roots, leaseSeconds: leaseSeconds,
+                    gracePeriodSeconds: Int(graceSeconds), extraArguments: budgets),
+                logger: logger)
+        }
+        let autoscaler = Autoscaler(
+            pool: pool, databaseURL: url, actuator: actuator, resources: backend,
+            rescueInterval: .milliseconds(Int(max(0.5, leaseSeconds / 2) * 1000)), logger: logger)
+        let elector = leaderElect
+            ? LeaderElector(
+                client: client,
+                configuration: LeaderElectionConfiguration(
+                    namespace: homeNamespace, name: leaderElectionID, identity: instance,
+                    leaseDuration: .milliseconds(Int(leaseDuration * 1000)),
+                    renewDeadline: .milliseconds(Int(renewDeadline * 1000)),
+                    retryPeriod: .milliseconds(Int(retryPeriod * 1000))))
+            : nil
+        let controller = Controller(
+            backend: backend, reconciler: reconciler, autoscaler: autoscaler, elector: elector, logger: logger)
+        let server = HealthServer(
+            healthAddress: health, metricsAddress: metricsAddress, registry: registry, logger: logger
+        ) {
+            let state = controller.readiness
+            return Readiness(ready: state.ready, detail: state.detail)
+        }
+        logger.info(
+            "reel operator \(API.reelVersion): \(connection.server), namespace \(namespace ?? "(all)"), identity \(instance), workers: \(workerRuntime.rawValue)")
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [.init(service: controller), .init(service: server)],
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+        await pool.close()
+    }
+}
+
+/// The reconciler, for the backend's callback that exists before it does.
+final class ReconcilerBox: Sendable {
+    private let value = Mutex<Reconciler?>(nil)
+
+    var reconciler: Reconciler? {
+        get { value.withLock { $0 } }
+        set { value.withLock { $0 = newValue } }
+    }
+}

@@ -1,0 +1,212 @@
+import Foundation
+import ReelHTTP
+import ReelPostgres
+import ReelStore
+import ReelTestSupport
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `reel operator` against a real kube-apiserver 1.20 (hack/kube-up.sh), a real Postgres and real media.
+@Suite(.serialized, .enabled(if: KubeAPIServer.available, "needs hack/build-kube.sh's kube-apiserver"))
+struct OperatorTests {
+    /// A kube-apiserver, a database, a sample video and a place for outputs.
+    struct Cluster {
+        let server: KubeAPIServer
+        let directory: TemporaryDirectory
+        let databaseURL: String
+        let pool: PostgresPool
+
+        init(_ prefix: String) async throws {
+            server = try await KubeAPIServer()
+            directory = try TemporaryDirectory(prefix: prefix)
+            try FileManager.default.createDirectory(atPath: directory.path("media"), withIntermediateDirectories: true)
+            let sample = try await SampleMedia.sample(in: directory, seconds: 12)
+            try FileManager.default.moveItem(atPath: sample, toPath: directory.path("media/sample.mp4"))
+            databaseURL = try await TestPostgres.database(prefix)
+            pool = PostgresPool(url: databaseURL, maxConnections: 2)
+        }
+
+        func stop() async {
+            await pool.close()
+            await server.stop()
+        }
+
+        /// Starts `reel operator`; returns it with its health and metrics ports.
+        func startOperator(_ name: String, _ extra: [String]) throws -> (process: BackgroundProcess, health: Int, metrics: Int) {
+            let health = try FreePort.next()
+            let metrics = try FreePort.next()
+            let arguments = [
+                "operator", "--kubeconfig", server.kubeconfig, "--namespace", "default",
+                "--database-url", databaseURL, "--storage", "file://\(directory.path("store"))",
+                "--allow-root", directory.path("media"), "--state", directory.path("state-\(name)"),
+                "--health-addr", "127.0.0.1:\(health)", "--metrics-addr", "127.0.0.1:\(metrics)",
+                "--lease-seconds", "2", "--grace-seconds", "6", "--identity", name,
+            ] + extra
+            let process = try BackgroundProcess(
+                ReelPaths.reelBinary, arguments, outputPath: directory.path("\(name).log"))
+            return (process, health, metrics)
+        }
+
+        /// A VideoJob `name` over the sample, outputs in `media/NAME-out`.
+        func apply(job name: String) async throws {
+            try directory.write("\(name).yaml", """
+                apiVersion: reel.dev/v1alpha1
+                kind: VideoJob
+                metadata:
+                  name: \(name)
+                  namespace: default
+                spec:
+                  source:
+                    uri: file://\(directory.path("media/sample.mp4"))
+                  split:
+                    targetSeconds: 4
+                  output:
+                    uri: file://\(directory.path("media/\(name)-out"))
+                """)
+            let applied = try await server.kubectl(["apply", "-f", directory.path("\(name).yaml")])
+            #expect(applied.status == 0, "\(applied.output)")
+        }
+
+        /// `kubectl get KIND NAME -o json`, parsed; `nil` when it does not exist.
+        func get(_ kind: String, _ name: String) async throws -> [String: Any]? {
+            let result = try await server.kubectl(["get", kind, name, "-n", "default", "-o", "json"])
+            guard result.status == 0 else { return nil }
+            let json = String(result.output.drop { $0 != "{" })
+            return try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]
+        }
+    }
+
+    static func field(_ object: [String: Any]?, _ path: String...) -> Any? {
+        var value: Any? = object
+        for key in path { value = (value as? [String: Any])?[key] }
+        return value
+    }
+
+    static func httpGet(_ port: Int, _ path: String) async -> (status: Int, body: String)? {
+        guard let response = try? await HTTPClient.send(HTTPRequest(url: "http://127.0.0.1:\(port)\(path)", timeout: .seconds(5)))
+        else { return nil }
+        return (response.status, String(decoding: response.body, as: UTF8.self))
+    }
+
+    /// The value of one sample line of the Prometheus text format, e.g. `reel_leader`.
+    static func metric(_ text: String, _ name: String) -> Double? {
+        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+            let parts = line.split(separator: " ")
+            if parts.count >= 2, parts[0] == name { return Double(parts[1]) }
+        }
+        return nil
+    }
+
+    @Test func twoOperatorsOneLeaderJobsSucceedWithEventsFinalizerRunsAndTheStandbyTakesOver() async throws {
+        let cluster = try await Cluster("operator")
+        do {
+            try await runLeaderElectionScenario(cluster)
+        } catch {
+            await cluster.stop()
+            throw error
+        }
+        await cluster.stop()
+    }
+
+    func runLeaderElectionScenario(_ cluster: Cluster) async throws {
+        let a = try cluster.startOperator("op-a", ["--leader-elect"])
+        let b = try cluster.startOperator("op-b", ["--leader-elect"])
+        defer {
+            a.process.send(SIGKILL)
+            b.process.send(SIGKILL)
+        }
+        // Both become ready (caches synced): one leads, the other stands by.
+        for op in [a, b] {
+            let ready = await BackgroundProcess.eventually(timeout: .seconds(60)) {
+                await Self.httpGet(op.health, "/readyz")?.status == 200
+            }
+            #expect(ready, "\(op.process.output)")
+            #expect(await Self.httpGet(op.health, "/healthz")?.status == 200)
+        }
+        var leader = a, standby = b
+        let elected = await BackgroundProcess.eventually(timeout: .seconds(30)) {
+            let lease = try? await cluster.get("lease", "reel-operator")
+            return Self.field(lease, "spec", "holderIdentity") as? String != nil
+        }
+        #expect(elected)
+        let holder = Self.field(try await cluster.get("lease", "reel-operator"), "spec", "holderIdentity") as? String
+        if holder == "op-b" { swap(&leader, &standby) }
+        #expect(await Self.httpGet(standby.health, "/readyz")?.body.contains("standing by") == true)
+        let leaderMetrics = await Self.httpGet(leader.metrics, "/metrics")?.body ?? ""
+        let standbyMetrics = await Self.httpGet(standby.metrics, "/metrics")?.body ?? ""
+        #expect(Self.metric(leaderMetrics, "reel_leader") == 1, "\(leaderMetrics)")
+        #expect(Self.metric(standbyMetrics, "reel_leader") == 0)
+
+        // kubectl apply → Succeeded, with conditions, Events, outputs and the finalizer.
+        try await cluster.apply(job: "first")
+        let succeeded = try await BackgroundProcess.eventually(timeout: .seconds(180)) {
+            Self.field(try await cluster.get("vj", "first"), "status", "phase") as? String == "Succeeded"
+        }
+        #expect(succeeded, "\(leader.process.output)")
+        let job = try #require(try await cluster.get("vj", "first"))
+        #expect(Self.field(job, "metadata", "finalizers") as? [String] == ["reel.dev/cleanup"])
+        let conditions = Self.field(job, "status", "conditions") as? [[String: Any]] ?? []
+        let done = conditions.first { $0["type"] as? String == "Succeeded" }
+        #expect(done?["status"] as? String == "True" && done?["reason"] as? String == "Completed")
+        #expect(Self.field(job, "status", "observedGeneration") as? Int == 1)
+        #expect(Self.field(job, "status", "progress") as? Int == 100)
+        #expect(FileManager.default.fileExists(atPath: cluster.directory.path("media/first-out/timeline.otio")))
+        let events = try await cluster.server.kubectl(["get", "events.v1.events.k8s.io", "-n", "default", "-o", "json"])
+        let eventList = try JSONSerialization.jsonObject(with: Data(String(events.output.drop { $0 != "{" }).utf8)) as? [String: Any]
+        let reasons = (eventList?["items"] as? [[String: Any]] ?? [])
+            .filter { Self.field($0, "regarding", "name") as? String == "first" }
+            .compactMap { $0["reason"] as? String }
+        #expect(reasons.contains("Processing") && reasons.contains("Succeeded"), "\(reasons)")
+        #expect(Set(reasons).count == reasons.count, "a repeated event is aggregated, not duplicated: \(reasons)")
+
+        // No hot loop: a label change is one reconcile and no status write.
+        let before = Self.metric(await Self.httpGet(leader.metrics, "/metrics")?.body ?? "", #"reel_reconcile_total{controller="videojob"}"#) ?? -1
+        let labelled = try await cluster.server.kubectl(["label", "vj", "first", "-n", "default", "team=media"])
+        #expect(labelled.status == 0)
+        let version = Self.field(try await cluster.get("vj", "first"), "metadata", "resourceVersion") as? String
+        let reconciled = await BackgroundProcess.eventually(timeout: .seconds(20)) {
+            Self.metric(await Self.httpGet(leader.metrics, "/metrics")?.body ?? "", #"reel_reconcile_total{controller="videojob"}"#) == before + 1
+        }
+        #expect(reconciled, "the label change is reconciled once")
+        // Absence can only be watched for a while: two seconds more bring no reconcile and no write.
+        try await Task.sleep(for: .seconds(2))
+        let after = Self.metric(await Self.httpGet(leader.metrics, "/metrics")?.body ?? "", #"reel_reconcile_total{controller="videojob"}"#)
+        #expect(after == before + 1)
+        #expect(Self.field(try await cluster.get("vj", "first"), "metadata", "resourceVersion") as? String == version)
+
+        // Kill the leader: the standby takes over within the lease duration (15 s) and processes new work.
+        let killed = Date()
+        leader.process.send(SIGKILL)
+        _ = await leader.process.wait()
+        let takeover = try await BackgroundProcess.eventually(timeout: .seconds(40)) {
+            Self.field(try await cluster.get("lease", "reel-operator"), "spec", "holderIdentity") as? String
+                == (holder == "op-b" ? "op-a" : "op-b")
+        }
+        #expect(takeover)
+        let waited = Date().timeIntervalSince(killed)
+        #expect(waited < 15 + 2 + 3, "took over after \(waited) s (lease 15 s, retry 2 s)")
+        try await cluster.apply(job: "second")
+        let secondDone = try await BackgroundProcess.eventually(timeout: .seconds(180)) {
+            Self.field(try await cluster.get("vj", "second"), "status", "phase") as? String == "Succeeded"
+        }
+        #expect(secondDone, "\(standby.process.output)")
+
+        // Deleting runs the finalizer: rows and outputs go, then the object.
+        let deleted = try await cluster.server.kubectl(["delete", "vj", "first", "-n", "default", "--wait=true", "--timeout=60s"])
+        #expect(deleted.status == 0, "\(deleted.output)")
+        #expect(try await cluster.get("vj", "first") == nil)
+        let rows = try await cluster.pool.query("SELECT count(*) FROM processing_jobs WHERE name = 'first'")
+        #expect(try rows.first?.decode(Int.self, at: 0) == 0)
+        #expect(!FileManager.default.fileExists(atPath: cluster.directory.path("media/first-out/timeline.otio")))
+        #expect(FileManager.default.fileExists(atPath: cluster.directory.path("media/second-out/timeline.otio")))
+
+        // A graceful stop releases the lease at once.
+        standby.process.send(SIGTERM)
+        #expect(await standby.process.wait() == 0, "\(standby.process.output)")
+        let lease = try await cluster.get("lease", "reel-operator")
+        #expect((Self.field(lease, "spec", "holderIdentity") as? String ?? "").isEmpty, "released: \(String(describing: lease))")
+    }
+}
