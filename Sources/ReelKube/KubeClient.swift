@@ -155,12 +155,15 @@ public struct KubeClient: Sendable {
             contentType: "application/merge-patch+json"))
     }
 
-    /// Server-side apply as `fieldManager`.
+    /// Server-side apply as `fieldManager`. The body is JSON, which the server reads as YAML: JSON's `\/`
+    /// escape is not YAML's, so the object is written out again without it.
     public func apply(_ resource: KubeResource, namespace: String?, name: String, fieldManager: String, force: Bool = true,
                       _ object: Data) async throws -> Data {
-        try await send(request(
+        let body = try JSONSerialization.data(
+            withJSONObject: try JSONSerialization.jsonObject(with: object), options: [.withoutEscapingSlashes])
+        return try await send(request(
             "PATCH", resource.path(namespace: namespace, name: name),
-            query: ["fieldManager": fieldManager, "force": force ? "true" : "false"], body: object,
+            query: ["fieldManager": fieldManager, "force": force ? "true" : "false"], body: body,
             contentType: "application/apply-patch+yaml"))
     }
 

@@ -209,4 +209,122 @@ struct OperatorTests {
         let lease = try await cluster.get("lease", "reel-operator")
         #expect((Self.field(lease, "spec", "holderIdentity") as? String ?? "").isEmpty, "released: \(String(describing: lease))")
     }
+
+    @Test func kubernetesRuntimeRunsAnOwnedDeploymentPerPoolSizedByQueueDepthThroughTheScaleSubresource() async throws {
+        let cluster = try await Cluster("operator-kube")
+        do {
+            try await runKubernetesRuntimeScenario(cluster)
+        } catch {
+            await cluster.stop()
+            throw error
+        }
+        await cluster.stop()
+    }
+
+    func runKubernetesRuntimeScenario(_ cluster: Cluster) async throws {
+        let secret = try await cluster.server.kubectl([
+            "create", "secret", "generic", "reel-worker", "-n", "default",
+            "--from-literal=databaseURL=\(cluster.databaseURL)", "--from-literal=storage=file:///data/store",
+        ])
+        #expect(secret.status == 0, "\(secret.output)")
+        try cluster.directory.write("pool.yaml", """
+            apiVersion: reel.dev/v1alpha1
+            kind: WorkerPool
+            metadata:
+              name: analyzers
+              namespace: default
+            spec:
+              stages: [analyze]
+              maxReplicas: 3
+              tasksPerReplica: 1
+              concurrency: 2
+              scaleDownDelaySeconds: 0
+              template:
+                image: registry.example/reel:test
+                env:
+                - {name: LOG_LEVEL, value: debug}
+                resources:
+                  limits: {memory: 1Gi}
+                nodeSelector:
+                  media: "true"
+                labels:
+                  team: video
+            """)
+        let applied = try await cluster.server.kubectl(["apply", "-f", cluster.directory.path("pool.yaml")])
+        #expect(applied.status == 0, "\(applied.output)")
+        let poolUID = try #require(Self.field(try await cluster.get("workerpool", "analyzers"), "metadata", "uid") as? String)
+
+        let op = try cluster.startOperator("op-k", ["--worker-runtime", "kubernetes", "--worker-image", "reel:dev"])
+        defer { op.process.send(SIGKILL) }
+        let created = try await BackgroundProcess.eventually(timeout: .seconds(60)) {
+            try await cluster.get("deployment", "reel-worker-analyzers") != nil
+        }
+        #expect(created, "\(op.process.output)")
+        let deployment = try #require(try await cluster.get("deployment", "reel-worker-analyzers"))
+        let owners = Self.field(deployment, "metadata", "ownerReferences") as? [[String: Any]] ?? []
+        #expect(owners.count == 1)
+        #expect(owners.first?["uid"] as? String == poolUID && owners.first?["kind"] as? String == "WorkerPool")
+        #expect(owners.first?["controller"] as? Bool == true)
+        #expect(Self.field(deployment, "spec", "replicas") as? Int == 0, "an idle pool has no workers")
+        let pod = Self.field(deployment, "spec", "template", "spec") as? [String: Any]
+        let container = (pod?["containers"] as? [[String: Any]])?.first ?? [:]
+        #expect(container["image"] as? String == "registry.example/reel:test", "the pool's image wins")
+        let arguments = container["args"] as? [String] ?? []
+        #expect(arguments.starts(with: ["worker", "--stages", "analyze", "--concurrency", "2", "--pool", "analyzers"]))
+        #expect(arguments.contains("--kube-secrets"))
+        let env = container["env"] as? [[String: Any]] ?? []
+        let database = env.first { $0["name"] as? String == "REEL_DATABASE_URL" }
+        #expect(Self.field(database, "valueFrom", "secretKeyRef", "name") as? String == "reel-worker")
+        #expect(Self.field(database, "valueFrom", "secretKeyRef", "key") as? String == "databaseURL")
+        #expect(env.contains { $0["name"] as? String == "LOG_LEVEL" && $0["value"] as? String == "debug" })
+        #expect(!String(describing: deployment).contains(cluster.databaseURL), "the database URL stays in the Secret")
+        #expect(Self.field(container, "resources", "limits", "memory") as? String == "1Gi")
+        #expect(Self.field(pod, "nodeSelector", "media") as? String == "true")
+        #expect(Self.field(pod, "securityContext", "runAsNonRoot") as? Bool == true)
+        #expect(Self.field(container, "securityContext", "readOnlyRootFilesystem") as? Bool == true)
+        #expect(Self.field(deployment, "spec", "template", "metadata", "labels", "team") as? String == "video")
+        // Default pools for the other stages live in the operator's namespace, owned by no pool.
+        let ingest = try await cluster.get("deployment", "reel-worker-ingest")
+        #expect(ingest != nil && Self.field(ingest, "metadata", "ownerReferences") == nil)
+
+        // Three analyze tasks → three replicas (one task each, max 3); none → zero.
+        let jobs = JobStore(pool: cluster.pool)
+        let jobID = try await jobs.upsertJob(
+            resourceUID: UUID().uuidString.lowercased(), namespace: "default", name: "synthetic", generation: 1,
+            spec: PostgresJSON(text: "{}"))
+        let queue = TaskQueue(pool: cluster.pool)
+        try await queue.enqueue((0..<3).map {
+            NewTask(jobID: jobID, generation: 1, stage: "analyze", chunkIndex: $0, payload: PostgresJSON(text: "{}"))
+        })
+        let scaledUp = try await BackgroundProcess.eventually(timeout: .seconds(30)) {
+            Self.field(try await cluster.get("deployment", "reel-worker-analyzers"), "spec", "replicas") as? Int == 3
+        }
+        #expect(scaledUp, "\(op.process.output)")
+        let poolStatus = Self.field(try await cluster.get("workerpool", "analyzers"), "status") as? [String: Any]
+        #expect(poolStatus?["queueDepth"] as? Int == 3 && poolStatus?["desiredReplicas"] as? Int == 3, "\(String(describing: poolStatus))")
+        // A template change is applied to the Deployment without touching its replicas.
+        let patched = try await cluster.server.kubectl([
+            "patch", "workerpool", "analyzers", "-n", "default", "--type", "merge",
+            "-p", #"{"spec":{"template":{"image":"registry.example/reel:next"}}}"#,
+        ])
+        #expect(patched.status == 0, "\(patched.output)")
+        let updated = try await BackgroundProcess.eventually(timeout: .seconds(30)) {
+            let current = try await cluster.get("deployment", "reel-worker-analyzers")
+            let containers = Self.field(current, "spec", "template", "spec", "containers") as? [[String: Any]]
+            return containers?.first?["image"] as? String == "registry.example/reel:next"
+        }
+        #expect(updated, "\(op.process.output)")
+        #expect(Self.field(try await cluster.get("deployment", "reel-worker-analyzers"), "spec", "replicas") as? Int == 3)
+
+        _ = try await queue.cancel(jobID: jobID)
+        let scaledDown = try await BackgroundProcess.eventually(timeout: .seconds(30)) {
+            Self.field(try await cluster.get("deployment", "reel-worker-analyzers"), "spec", "replicas") as? Int == 0
+        }
+        #expect(scaledDown)
+
+        // Stopping the operator leaves the Deployments as they are (a successor adopts them).
+        op.process.send(SIGTERM)
+        #expect(await op.process.wait() == 0, "\(op.process.output)")
+        #expect(try await cluster.get("deployment", "reel-worker-analyzers") != nil)
+    }
 }
