@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Regenerates every generated file: the CRDs in crds/ and charts/reel/crds/, from the Swift types.
+# Regenerates every generated file: the CRDs in crds/, charts/reel/crds/ and manifests/base/crds/, from the Swift types.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 swift build --product reel >/dev/null
-"$(swift build --show-bin-path)/reel" manifests crds --output crds --output charts/reel/crds
+"$(swift build --show-bin-path)/reel" manifests crds --output crds --output charts/reel/crds --output manifests/base/crds

@@ -12,7 +12,7 @@ apt_packages=(
     libavformat-dev libavcodec-dev libavutil-dev libswscale-dev
     postgresql ffmpeg python3 python3-venv python3-pip ca-certificates
 )
-python_tools=(kubernetes-validate jsonschema ruamel.yaml opentimelineio otio-cmx3600-adapter)
+python_tools=(kubernetes-validate jsonschema ruamel.yaml PyYAML opentimelineio otio-cmx3600-adapter helm-python-sdk)
 
 if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
 

@@ -20,13 +20,13 @@ echo "== generated files"
 scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
 "$bin/reel" manifests crds --output "$scratch/crds" >/dev/null
-for dir in crds charts/reel/crds; do
+for dir in crds charts/reel/crds manifests/base/crds; do
     if ! diff -ru "$scratch/crds" "$dir"; then
         echo "$dir drifted from the Swift types: run hack/generate.sh and commit" >&2
         exit 1
     fi
 done
-echo "crds/ and charts/reel/crds/ match reel manifests crds"
+echo "crds/, charts/reel/crds/ and manifests/base/crds/ match reel manifests crds"
 
 echo "== CRDs against Kubernetes' own schemas (kubernetes-validate)"
 for version in 1.25.0 1.37.0; do
@@ -47,6 +47,9 @@ if [ "${REEL_SKIP_KUBE:-0}" != 1 ]; then
 else
     echo "== CRDs on a real kube-apiserver: skipped (REEL_SKIP_KUBE=1)"
 fi
+
+echo "== Helm chart and kustomizations rendered and validated (helm-python-sdk, kubectl kustomize, kubernetes-validate)"
+"$venv/bin/python" hack/check-deploy.py --reel "$bin/reel" --kubectl "${REEL_KUBECTL:-${REEL_KUBE_DIR:-$HOME/.cache/reel/kube}/bin/kubectl}"
 
 echo "== reel validate on the shipped manifests"
 "$bin/reel" validate -f examples manifests/samples

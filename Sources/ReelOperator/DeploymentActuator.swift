@@ -30,12 +30,18 @@ public struct KubeWorkerConfiguration: Sendable {
     public var gracePeriodSeconds: Int
     /// Further `reel worker` arguments (Gemini budgets).
     public var extraArguments: [String]
+    /// A PersistentVolumeClaim the workers mount at `dataPath` (shared `file://` storage and media), if any.
+    public var dataClaim: String?
+    public var dataPath: String
 
     public init(
         image: String, imagePullPolicy: String = "IfNotPresent", serviceAccountName: String? = nil,
         secretName: String = "reel-worker", namespace: String, resources: JSONValue? = nil, allowedRoots: [String] = [],
-        leaseSeconds: Double = 30, gracePeriodSeconds: Int = 30, extraArguments: [String] = []
+        leaseSeconds: Double = 30, gracePeriodSeconds: Int = 30, extraArguments: [String] = [], dataClaim: String? = nil,
+        dataPath: String = "/data"
     ) {
+        self.dataClaim = dataClaim
+        self.dataPath = dataPath
         self.image = image
         self.imagePullPolicy = imagePullPolicy
         self.serviceAccountName = serviceAccountName
@@ -154,6 +160,7 @@ public final class DeploymentActuator: WorkerActuator {
         var env: [JSONValue] = [
             ["name": "REEL_DATABASE_URL", "valueFrom": secret("databaseURL")],
             ["name": "REEL_STORAGE", "valueFrom": secret("storage")],
+            ["name": "TMPDIR", "value": "/scratch"],
         ]
         env += template?.env ?? []
         let arguments: [String] =
@@ -162,11 +169,17 @@ public final class DeploymentActuator: WorkerActuator {
              "--drain-seconds", "\(max(1, configuration.gracePeriodSeconds - 5))", "--scratch", "/scratch",
              "--kube-secrets"]
             + configuration.allowedRoots.flatMap { ["--allow-root", $0] } + configuration.extraArguments
+        var mounts: [JSONValue] = [["name": "scratch", "mountPath": "/scratch"]]
+        var volumes: [JSONValue] = [["name": "scratch", "emptyDir": [:]]]
+        if let claim = configuration.dataClaim {
+            mounts.append(["name": "data", "mountPath": .string(configuration.dataPath)])
+            volumes.append(["name": "data", "persistentVolumeClaim": ["claimName": .string(claim)]])
+        }
         var container: [String: JSONValue] = [
             "name": "worker", "image": .string(template?.image ?? configuration.image),
             "imagePullPolicy": .string(template?.imagePullPolicy?.rawValue ?? configuration.imagePullPolicy),
             "args": .array(arguments.map(JSONValue.string)), "env": .array(env),
-            "volumeMounts": [["name": "scratch", "mountPath": "/scratch"]],
+            "volumeMounts": .array(mounts),
             "securityContext": [
                 "allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true,
                 "capabilities": ["drop": ["ALL"]],
@@ -175,7 +188,7 @@ public final class DeploymentActuator: WorkerActuator {
         if let resources = template?.resources ?? configuration.resources { container["resources"] = resources }
         var podSpec: [String: JSONValue] = [
             "containers": [.object(container)],
-            "volumes": [["name": "scratch", "emptyDir": [:]]],
+            "volumes": .array(volumes),
             "terminationGracePeriodSeconds": .int(configuration.gracePeriodSeconds),
             "securityContext": ["runAsNonRoot": true, "runAsUser": 65532, "runAsGroup": 65532, "fsGroup": 65532],
         ]

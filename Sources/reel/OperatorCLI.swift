@@ -86,6 +86,15 @@ struct OperatorCLI: AsyncParsableCommand {
     @Option(help: "Kubernetes runtime: the worker pods' service account (it reads the Gemini key Secrets VideoJobs name).")
     var workerServiceAccount: String?
 
+    @Option(help: "Kubernetes runtime: container resources (JSON, as in a Pod spec) for pools whose template names none.")
+    var workerResources: String?
+
+    @Option(help: "Kubernetes runtime: a PersistentVolumeClaim the worker pods mount at --worker-data-path (shared file:// storage).")
+    var workerDataClaim: String?
+
+    @Option(help: "Kubernetes runtime: where the worker pods mount --worker-data-claim.")
+    var workerDataPath = "/data"
+
     @Option(help: "Task lease length in seconds (a killed worker's task runs again after it).")
     var leaseSeconds = 30.0
 
@@ -163,12 +172,22 @@ struct OperatorCLI: AsyncParsableCommand {
                     logDirectory: "\(stateDirectory)/logs", gracePeriod: .milliseconds(Int(graceSeconds * 1000))),
                 logger: logger)
         case .kubernetes:
+            var resources: JSONValue? = nil
+            if let workerResources {
+                do {
+                    resources = try JSONDecoder().decode(JSONValue.self, from: Data(workerResources.utf8))
+                } catch {
+                    throw ValidationError("--worker-resources is not JSON: \(error)")
+                }
+                guard case .object = resources else { throw ValidationError("--worker-resources must be a JSON object") }
+            }
             actuator = DeploymentActuator(
                 client: client,
                 configuration: KubeWorkerConfiguration(
                     image: workerImage, serviceAccountName: workerServiceAccount, secretName: workerSecret,
-                    namespace: homeNamespace, allowedRoots: roots, leaseSeconds: leaseSeconds,
-                    gracePeriodSeconds: Int(graceSeconds), extraArguments: budgets),
+                    namespace: homeNamespace, resources: resources, allowedRoots: roots, leaseSeconds: leaseSeconds,
+                    gracePeriodSeconds: Int(graceSeconds), extraArguments: budgets, dataClaim: workerDataClaim,
+                    dataPath: workerDataPath),
                 logger: logger)
         }
         let autoscaler = Autoscaler(

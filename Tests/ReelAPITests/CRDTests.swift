@@ -7,7 +7,7 @@ import Testing
 @Suite("Generated CRDs")
 struct CRDTests {
     /// The committed CRDs are exactly what `reel manifests crds` generates (fix with `hack/generate.sh`).
-    @Test(arguments: ["crds", "charts/reel/crds"])
+    @Test(arguments: ["crds", "charts/reel/crds", "manifests/base/crds"])
     func noDrift(directory: String) throws {
         let root = ReelPaths.packageRoot.appendingPathComponent(directory)
         let committed = try FileManager.default.contentsOfDirectory(atPath: root.path).filter { $0.hasSuffix(".yaml") }

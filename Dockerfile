@@ -1,0 +1,30 @@
+# Reel's image: `reel` for the operator and the workers (docker build -t ghcr.io/reel-dev/reel:0.1.0 .).
+# Stage 1 builds a release binary with the Swift runtime linked in; stage 2 is Debian slim with only the four
+# C libraries Reel links (libpq, libyaml, libcurl, FFmpeg's libav*) and runs as an unprivileged user.
+FROM swift:6.3-bookworm AS build
+RUN apt-get update \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+        pkg-config libpq-dev libyaml-dev libcurl4-openssl-dev \
+        libavformat-dev libavcodec-dev libavutil-dev libswscale-dev \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+# Dependencies first, so a source change does not fetch them again.
+COPY Package.swift ./
+RUN swift package resolve
+COPY Sources ./Sources
+COPY Tests ./Tests
+RUN swift build -c release --product reel --static-swift-stdlib \
+    && install -D "$(swift build -c release --show-bin-path)/reel" /out/reel
+
+FROM debian:bookworm-slim
+RUN apt-get update \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+        ca-certificates libpq5 libyaml-0-2 libcurl4 \
+        libavformat59 libavcodec59 libavutil57 libswscale6 \
+    && rm -rf /var/lib/apt/lists/* \
+    && groupadd --gid 65532 reel && useradd --uid 65532 --gid 65532 --no-create-home --shell /usr/sbin/nologin reel
+COPY --from=build /out/reel /usr/local/bin/reel
+USER 65532:65532
+ENV TMPDIR=/tmp
+ENTRYPOINT ["/usr/local/bin/reel"]
+CMD ["operator"]
