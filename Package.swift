@@ -85,7 +85,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
-        .target(name: "ReelTestSupport", dependencies: ["ReelPostgres", "ReelStore"]),
+        .target(name: "ReelTestSupport", dependencies: ["ReelPostgres", "ReelStore", "ReelHTTP"]),
 
         .testTarget(name: "CLibrariesTests", dependencies: ["CPostgres", "CYAML", "CCurl", "CFFmpeg"]),
         .testTarget(name: "ReelYAMLTests", dependencies: ["ReelYAML"]),

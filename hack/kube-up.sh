@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Starts a real Kubernetes API server (1.20, built by hack/build-kube.sh) on etcd, both on loopback ports, with
-# state under DIR. Writes DIR/kubeconfig (token auth, the server's own CA) and DIR/env (ports and pids).
+# state under DIR. REEL_APISERVER_FLAGS adds flags to kube-apiserver (tests: --watch-cache=false). Writes DIR/kubeconfig (token auth, the server's own CA) and DIR/env (ports and pids).
 # Stop it with hack/kube-down.sh DIR.
 set -euo pipefail
 dir="${1:?usage: hack/kube-up.sh DIR}"
@@ -32,11 +32,13 @@ setsid "$bin/kube-apiserver" \
     --service-account-key-file "$dir/sa.pub" --service-account-signing-key-file "$dir/sa.key" \
     --service-account-issuer https://kubernetes.default.svc.cluster.local \
     --service-cluster-ip-range 10.96.0.0/24 --enable-priority-and-fairness=false \
+    ${REEL_APISERVER_FLAGS:-} \
     >"$dir/apiserver.log" 2>&1 &
 api_pid=$!
 
 cat >"$dir/env" <<ENV
 ETCD_PID=$etcd_pid
+ETCD_URL=http://127.0.0.1:$etcd_port
 APISERVER_PID=$api_pid
 APISERVER_URL=https://127.0.0.1:$api_port
 APISERVER_TOKEN=$token

@@ -1,4 +1,5 @@
 import Foundation
+import ReelHTTP
 import ReelStore
 
 /// A real kube-apiserver (1.20, built by hack/build-kube.sh) on etcd, both on loopback, started by
@@ -16,16 +17,51 @@ public final class KubeAPIServer: Sendable {
     /// Whether the server was built here (`REEL_SKIP_KUBE=1` set-ups skip it).
     public static var available: Bool { FileManager.default.isExecutableFile(atPath: binaries + "/kube-apiserver") }
 
-    public init() async throws {
+    /// `flags` are added to kube-apiserver's (`--watch-cache=false` makes watches read etcd, so an etcd
+    /// compaction expires old resourceVersions at once).
+    public init(flags: [String] = []) async throws {
         directory = try TemporaryDirectory(prefix: "kube")
         let root = ReelPaths.packageRoot.path
-        let up = try await ProcessRunner.run("/bin/bash", ["\(root)/hack/kube-up.sh", directory.path("state")])
+        let up = try await ProcessRunner.run(
+            "/usr/bin/env", ["REEL_APISERVER_FLAGS=\(flags.joined(separator: " "))", "/bin/bash", "\(root)/hack/kube-up.sh", directory.path("state")])
         guard up.status == 0 else { throw SampleMedia.Failure(description: "kube-up failed: \(up.output)") }
         try FileManager.default.copyItem(atPath: directory.path("state/kubeconfig"), toPath: kubeconfig)
         let crds = try await kubectl(["apply", "-f", "\(root)/crds/"])
         guard crds.status == 0 else { throw SampleMedia.Failure(description: "installing the CRDs failed: \(crds.output)") }
         let established = try await kubectl(["wait", "--for=condition=Established", "--timeout=60s", "crd/videojobs.reel.dev", "crd/workerpools.reel.dev"])
         guard established.status == 0 else { throw SampleMedia.Failure(description: "CRDs not established: \(established.output)") }
+    }
+
+    /// A value of `state/env` (`APISERVER_URL`, `APISERVER_TOKEN`, `ETCD_URL`…).
+    public func environment(_ name: String) -> String? {
+        let text = (try? String(contentsOfFile: directory.path("state/env"), encoding: .utf8)) ?? ""
+        for line in text.split(separator: "\n") where line.hasPrefix(name + "=") {
+            return String(line.dropFirst(name.count + 1))
+        }
+        return nil
+    }
+
+    /// The server's URL, an admin token and the CA that signed its certificate.
+    public var url: String { environment("APISERVER_URL") ?? "" }
+    public var token: String { environment("APISERVER_TOKEN") ?? "" }
+    public var caFile: String { directory.path("state/certs/apiserver.crt") }
+
+    /// Compacts etcd's history up to its current revision (what etcd does on its own every few minutes), so
+    /// resourceVersions from before are gone.
+    public func compactEtcd() async throws {
+        guard let etcd = environment("ETCD_URL") else { throw SampleMedia.Failure(description: "no ETCD_URL in state/env") }
+        let status = try await HTTPClient.send(HTTPRequest(
+            method: "POST", url: etcd + "/v3/kv/range", headers: [("Content-Type", "application/json")],
+            body: Data(#"{"key":"AA==","limit":1}"#.utf8), timeout: .seconds(10)))
+        guard let json = try JSONSerialization.jsonObject(with: status.body) as? [String: Any],
+            let header = json["header"] as? [String: Any], let revision = header["revision"] as? String
+        else { throw SampleMedia.Failure(description: "etcd range answered \(String(decoding: status.body, as: UTF8.self))") }
+        let compacted = try await HTTPClient.send(HTTPRequest(
+            method: "POST", url: etcd + "/v3/kv/compaction", headers: [("Content-Type", "application/json")],
+            body: Data(#"{"revision":"\#(revision)","physical":true}"#.utf8), timeout: .seconds(30)))
+        guard compacted.status == 200 else {
+            throw SampleMedia.Failure(description: "etcd compaction answered \(compacted.status): \(String(decoding: compacted.body, as: UTF8.self))")
+        }
     }
 
     /// Runs kubectl against the server.

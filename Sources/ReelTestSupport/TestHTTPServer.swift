@@ -33,6 +33,9 @@ public enum TestHTTPReply: Sendable {
     case response(status: Int, headers: [(String, String)], body: Data)
     /// Close the connection without answering (a dropped connection).
     case drop
+    /// A chunked response written as `body` produces it (a watch); `body` returns `true` to end the response
+    /// properly, `false` to cut the connection mid-stream.
+    case stream(status: Int, headers: [(String, String)], body: @Sendable (_ write: (Data) -> Bool) -> Bool)
 
     public static func json(_ status: Int, _ object: Any, headers: [(String, String)] = []) -> TestHTTPReply {
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
@@ -145,6 +148,17 @@ public final class TestHTTPServer: Sendable {
             shutdown(client, Int32(SHUT_RDWR))
             return
         }
+        func sendAll(_ out: Data) -> Bool {
+            out.withUnsafeBytes { raw in
+                var offset = 0
+                while offset < raw.count {
+                    let sent = send(client, raw.baseAddress! + offset, raw.count - offset, Int32(MSG_NOSIGNAL))
+                    if sent <= 0 { return false }
+                    offset += sent
+                }
+                return true
+            }
+        }
         switch handler(request) {
         case .drop:
             shutdown(client, Int32(SHUT_RDWR))
@@ -153,13 +167,22 @@ public final class TestHTTPServer: Sendable {
             for (name, value) in extra { text += "\(name): \(value)\r\n" }
             var out = Data((text + "\r\n").utf8)
             out.append(payload)
-            out.withUnsafeBytes { raw in
-                var offset = 0
-                while offset < raw.count {
-                    let sent = send(client, raw.baseAddress! + offset, raw.count - offset, Int32(MSG_NOSIGNAL))
-                    if sent <= 0 { break }
-                    offset += sent
-                }
+            _ = sendAll(out)
+        case .stream(let status, let extra, let body):
+            var text = "HTTP/1.1 \(status) \(status < 400 ? "OK" : "Error")\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n"
+            for (name, value) in extra { text += "\(name): \(value)\r\n" }
+            guard sendAll(Data((text + "\r\n").utf8)) else { return }
+            let complete = body { chunk in
+                guard !chunk.isEmpty else { return true }
+                var framed = Data((String(chunk.count, radix: 16) + "\r\n").utf8)
+                framed.append(chunk)
+                framed.append(Data("\r\n".utf8))
+                return sendAll(framed)
+            }
+            if complete {
+                _ = sendAll(Data("0\r\n\r\n".utf8))
+            } else {
+                shutdown(client, Int32(SHUT_RDWR))
             }
         }
     }
