@@ -96,7 +96,7 @@ let package = Package(
         .testTarget(
             name: "ReelPipelineTests",
             dependencies: ["ReelPipeline", "ReelStorage", "ReelAnalysis", "ReelHTTP", "ReelStore", "ReelTestSupport"]),
-        .testTarget(name: "ReelKubeTests", dependencies: ["ReelKube", "ReelTestSupport"]),
+        .testTarget(name: "ReelKubeTests", dependencies: ["ReelKube", "ReelHTTP", "ReelTestSupport"]),
         .testTarget(name: "ReelAnalysisTests", dependencies: ["ReelAnalysis", "ReelHTTP", "ReelTestSupport"]),
         .testTarget(
             name: "ReelOperatorTests",

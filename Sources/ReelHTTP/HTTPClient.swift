@@ -1,6 +1,7 @@
 import CCurl
 import Dispatch
 import Foundation
+import Synchronization
 
 /// How a request authenticates the server and itself: a CA (file or PEM data), a client certificate and key
 /// (files or PEM data), or no verification at all.
@@ -123,7 +124,8 @@ extension HTTPClient {
 
     private static func perform(_ request: HTTPRequest) throws(HTTPError) -> HTTPResponse {
         _ = globalInit
-        let easy = try EasyHandle()
+        let easy = try HandlePool.shared.checkout()
+        defer { HandlePool.shared.checkin(easy) }
         let sink = ResponseSink()
         let context = Unmanaged.passRetained(sink)
         defer { context.release() }
@@ -160,6 +162,9 @@ extension HTTPClient {
         }
         var status = 0
         reel_curl_getinfo_long(h, CURLINFO_RESPONSE_CODE, &status)
+        var opened = 0
+        reel_curl_getinfo_long(h, CURLINFO_NUM_CONNECTS, &opened)
+        if opened > 0 { HandlePool.shared.recordConnections(opened, url: request.url) }
         let headers: [(name: String, value: String)] = sink.headerLines.compactMap { line in
             guard let colon = line.firstIndex(of: ":"), !line.hasPrefix("HTTP/") else { return nil }
             return (String(line[..<colon]).trimmingCharacters(in: .whitespaces),
@@ -230,4 +235,44 @@ extension HTTPClient {
     public static func redacted(_ url: String) -> String {
         url.split(separator: "?", maxSplits: 1).first.map(String.init) ?? url
     }
+}
+
+/// Idle easy handles kept for the next request: `curl_easy_reset` clears a handle's options but keeps its open
+/// connections (and DNS and TLS session caches), so calls to the same server reuse a connection instead of a new
+/// TCP and TLS handshake each. libcurl reuses a connection only for a request with the same TLS settings.
+final class HandlePool: Sendable {
+    static let shared = HandlePool()
+    /// Idle handles kept at most (more concurrent requests get handles of their own, dropped afterwards).
+    let capacity = 16
+    private let idle = Mutex<[EasyHandle]>([])
+    private let opened = Mutex<[String: Int]>([:])
+
+    func checkout() throws(HTTPError) -> EasyHandle {
+        if let handle = idle.withLock({ $0.popLast() }) { return handle }
+        return try EasyHandle()
+    }
+
+    func checkin(_ handle: EasyHandle) {
+        curl_easy_reset(handle.handle)
+        idle.withLock { if $0.count < capacity { $0.append(handle) } }
+    }
+
+    func recordConnections(_ count: Int, url: String) {
+        opened.withLock { $0[Self.origin(url), default: 0] += count }
+    }
+
+    func connections(to url: String) -> Int { opened.withLock { $0[Self.origin(url)] ?? 0 } }
+
+    /// `scheme://host:port` of a URL.
+    static func origin(_ url: String) -> String {
+        guard let components = URLComponents(string: url), let host = components.host else { return url }
+        let scheme = components.scheme ?? "http"
+        return "\(scheme)://\(host):\(components.port ?? (scheme == "https" ? 443 : 80))"
+    }
+}
+
+extension HTTPClient {
+    /// How many connections `send` has opened to the origin (`scheme://host:port`) of `url` (requests that
+    /// reused one do not count).
+    public static func connectionsOpened(to url: String) -> Int { HandlePool.shared.connections(to: url) }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import ReelHTTP
 import ReelTestSupport
 import Synchronization
 import Testing
@@ -57,6 +58,7 @@ struct KubeFaultTests {
             }
             let direct = KubeClient(connection: try await KubeConfig.load(path: server.kubeconfig))
             let proxied = KubeClient(connection: KubeConnection(server: proxy.url, token: server.token))
+            try await requestsReuseTheirConnection(direct, server)
             try await cutWatchesResumeWithoutARelist(direct, proxied, proxy)
             try await serverErrorsOnListAreRetried(direct, proxied, proxy)
             try await conflictStormsOnStatusAreRetriedThenReported(direct, proxied, proxy)
@@ -68,6 +70,15 @@ struct KubeFaultTests {
         }
         proxy.stop()
         await server.stop()
+    }
+
+    /// Ten calls in a row open one TLS connection, not ten (other suites share the handle pool, so a call may now
+    /// and then find the idle handle taken and open another).
+    func requestsReuseTheirConnection(_ direct: KubeClient, _ server: KubeAPIServer) async throws {
+        let before = HTTPClient.connectionsOpened(to: server.url)
+        for _ in 0..<10 { _ = try await direct.list(Self.jobs, namespace: "default") }
+        let opened = HTTPClient.connectionsOpened(to: server.url) - before
+        #expect(opened >= 0 && opened <= 3, "\(opened) connections for 10 sequential calls")
     }
 
     func cutWatchesResumeWithoutARelist(_ direct: KubeClient, _ proxied: KubeClient, _ proxy: KubeFaultProxy) async throws {
