@@ -35,7 +35,9 @@ struct OperatorTests {
         }
 
         /// Starts `reel operator`; returns it with its health and metrics ports.
-        func startOperator(_ name: String, _ extra: [String]) throws -> (process: BackgroundProcess, health: Int, metrics: Int) {
+        func startOperator(_ name: String, _ extra: [String], environment: [String: String] = [:]) throws
+            -> (process: BackgroundProcess, health: Int, metrics: Int)
+        {
             let health = try FreePort.next()
             let metrics = try FreePort.next()
             let arguments = [
@@ -46,12 +48,12 @@ struct OperatorTests {
                 "--lease-seconds", "2", "--grace-seconds", "6", "--identity", name,
             ] + extra
             let process = try BackgroundProcess(
-                ReelPaths.reelBinary, arguments, outputPath: directory.path("\(name).log"))
+                ReelPaths.reelBinary, arguments, environment: environment, outputPath: directory.path("\(name).log"))
             return (process, health, metrics)
         }
 
-        /// A VideoJob `name` over the sample, outputs in `media/NAME-out`.
-        func apply(job name: String) async throws {
+        /// A VideoJob `name` over the sample, outputs in `media/NAME-out`; `analysis` replaces the default.
+        func apply(job name: String, analysis: String? = nil) async throws {
             try directory.write("\(name).yaml", """
                 apiVersion: reel.dev/v1alpha1
                 kind: VideoJob
@@ -65,6 +67,7 @@ struct OperatorTests {
                     targetSeconds: 4
                   output:
                     uri: file://\(directory.path("media/\(name)-out"))
+                \(analysis.map { "  analysis: \($0)\n  render: {enabled: false}" } ?? "")
                 """)
             let applied = try await server.kubectl(["apply", "-f", directory.path("\(name).yaml")])
             #expect(applied.status == 0, "\(applied.output)")
@@ -161,6 +164,18 @@ struct OperatorTests {
             .compactMap { $0["reason"] as? String }
         #expect(reasons.contains("Processing") && reasons.contains("Succeeded"), "\(reasons)")
         #expect(Set(reasons).count == reasons.count, "a repeated event is aggregated, not duplicated: \(reasons)")
+
+        // The metrics a dashboard needs, in Prometheus text format.
+        let exposition = await Self.httpGet(leader.metrics, "/metrics")?.body ?? ""
+        for name in [
+            #"reel_reconcile_total{controller="videojob"}"#, #"reel_reconcile_errors_total{controller="videojob"}"#,
+            #"reel_reconcile_time_seconds_count{controller="videojob"}"#, #"reel_workqueue_depth{name="videojob"}"#,
+            #"reel_queue_depth{stage="analyze"}"#, #"reel_queue_oldest_ready_seconds{stage="ingest"}"#,
+            #"reel_pool_replicas{pool="render"}"#, "reel_leader",
+        ] {
+            #expect(Self.metric(exposition, name) != nil, "\(name) missing from /metrics")
+        }
+        #expect((Self.metric(exposition, #"reel_reconcile_time_seconds_count{controller="videojob"}"#) ?? 0) > 0)
 
         // No hot loop: a label change is one reconcile and no status write.
         let before = Self.metric(await Self.httpGet(leader.metrics, "/metrics")?.body ?? "", #"reel_reconcile_total{controller="videojob"}"#) ?? -1
@@ -326,5 +341,88 @@ struct OperatorTests {
         op.process.send(SIGTERM)
         #expect(await op.process.wait() == 0, "\(op.process.output)")
         #expect(try await cluster.get("deployment", "reel-worker-analyzers") != nil)
+    }
+
+    @Test func aGeminiJobReadsItsKeyFromTheSecretItNamesAndAnInvalidJobIsMarkedFailed() async throws {
+        let fake = try FakeGemini()
+        defer { fake.stop() }
+        let cluster = try await Cluster("operator-gemini")
+        do {
+            try await runSecretScenario(cluster, fake)
+        } catch {
+            await cluster.stop()
+            throw error
+        }
+        await cluster.stop()
+    }
+
+    func runSecretScenario(_ cluster: Cluster, _ fake: FakeGemini) async throws {
+        try cluster.directory.write("secret.yaml", """
+            apiVersion: v1
+            kind: Secret
+            metadata: {name: gemini, namespace: default}
+            stringData: {apiKey: "\(fake.apiKey)"}
+            """)
+        let secret = try await cluster.server.kubectl(["apply", "-f", cluster.directory.path("secret.yaml")])
+        #expect(secret.status == 0, "\(secret.output)")
+        // No GEMINI_API_KEY anywhere: the workers read the Secret the job names.
+        let op = try cluster.startOperator("op-g", [], environment: ["REEL_GEMINI_ENDPOINT": fake.endpoint])
+        defer { op.process.send(SIGKILL) }
+
+        try await cluster.apply(job: "keyed", analysis: "{provider: gemini, apiKeySecretRef: {name: gemini, key: apiKey}}")
+        try await cluster.apply(job: "unkeyed", analysis: "{provider: gemini, apiKeySecretRef: {name: missing, key: apiKey}}")
+        // Valid for the CRD's schema, refused by Reel's rules: budgets are for gemini only.
+        try await cluster.apply(job: "invalid", analysis: "{provider: local, requestsPerMinute: 5}")
+
+        let finished = try await BackgroundProcess.eventually(timeout: .seconds(180)) {
+            let phases = try await ["keyed", "unkeyed", "invalid"].asyncMap {
+                Self.field(try await cluster.get("vj", $0), "status", "phase") as? String
+            }
+            return phases == ["Succeeded", "Failed", "Failed"]
+        }
+        #expect(finished, "\(op.process.output)")
+        #expect(fake.violations.isEmpty, "\(fake.violations)")
+        #expect(fake.generateCalls.count == 3, "one request per 4 s chunk of the 12 s sample")
+
+        func reason(_ name: String) async throws -> String? {
+            let conditions = Self.field(try await cluster.get("vj", name), "status", "conditions") as? [[String: Any]] ?? []
+            return conditions.first { $0["type"] as? String == "Succeeded" }?["reason"] as? String
+        }
+        #expect(try await reason("unkeyed") == "SecretNotFound")
+        #expect(try await reason("invalid") == "InvalidSpec")
+        let invalidMessage = (Self.field(try await cluster.get("vj", "invalid"), "status", "conditions") as? [[String: Any]])?
+            .first?["message"] as? String ?? ""
+        #expect(invalidMessage.contains("spec.analysis.requestsPerMinute"), "\(invalidMessage)")
+        let rows = try await cluster.pool.query("SELECT count(*) FROM processing_jobs WHERE name = 'invalid'")
+        #expect(try rows.first?.decode(Int.self, at: 0) == 0, "an invalid job never reaches the queue")
+        let events = try await cluster.server.kubectl(["get", "events.v1.events.k8s.io", "-n", "default", "-o", "json"])
+        let items = (try JSONSerialization.jsonObject(with: Data(String(events.output.drop { $0 != "{" }).utf8)) as? [String: Any])?["items"]
+            as? [[String: Any]] ?? []
+        #expect(items.contains { Self.field($0, "regarding", "name") as? String == "invalid" && $0["type"] as? String == "Warning"
+            && $0["reason"] as? String == "InvalidSpec" })
+        #expect(items.contains { Self.field($0, "regarding", "name") as? String == "unkeyed" && $0["reason"] as? String == "SecretNotFound" })
+
+        // The key is in no log, row, status or event.
+        var haystacks = [op.process.output, events.output]
+        let logs = cluster.directory.path("state-op-g/logs")
+        for file in (try? FileManager.default.contentsOfDirectory(atPath: logs)) ?? [] {
+            haystacks.append((try? String(contentsOfFile: "\(logs)/\(file)", encoding: .utf8)) ?? "")
+        }
+        for table in ["processing_jobs", "job_queue", "job_logs", "video_chunks", "analysis_cache", "workers", "rate_limit_events"] {
+            let rows = try await cluster.pool.query("SELECT t::text FROM \(table) t")
+            haystacks += try rows.map { try $0.decode(String.self, at: 0) }
+        }
+        let jobs = try await cluster.server.kubectl(["get", "vj", "-n", "default", "-o", "yaml"])
+        haystacks.append(jobs.output)
+        #expect(haystacks.count > 10)
+        #expect(!haystacks.contains { $0.contains(fake.apiKey) }, "the API key leaked")
+    }
+}
+
+extension Array {
+    func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
+        var result: [T] = []
+        for element in self { result.append(try await transform(element)) }
+        return result
     }
 }
