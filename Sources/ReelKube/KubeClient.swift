@@ -77,7 +77,7 @@ public struct KubeClient: Sendable {
         }
         var headers: [(name: String, value: String)] = [("Accept", "application/json")]
         if body != nil { headers.append(("Content-Type", contentType)) }
-        if let token = connection.token { headers.append(("Authorization", "Bearer \(token)")) }
+        if let token = connection.currentToken { headers.append(("Authorization", "Bearer \(token)")) }
         return HTTPRequest(method: method, url: url, headers: headers, body: body, timeout: timeout, tls: connection.tls)
     }
 
@@ -192,9 +192,19 @@ public struct KubeClient: Sendable {
         }
     }
 
-    /// Deletes an object.
-    public func delete(_ resource: KubeResource, namespace: String?, name: String) async throws {
-        _ = try await send(request("DELETE", resource.path(namespace: namespace, name: name)))
+    /// Deletes an object; with `preconditions`, only if it still has that uid and resourceVersion (`409` else).
+    public func delete(
+        _ resource: KubeResource, namespace: String?, name: String,
+        preconditions: (uid: String, resourceVersion: String)? = nil
+    ) async throws {
+        var body: Data? = nil
+        if let preconditions {
+            body = try JSONSerialization.data(withJSONObject: [
+                "apiVersion": "v1", "kind": "DeleteOptions",
+                "preconditions": ["uid": preconditions.uid, "resourceVersion": preconditions.resourceVersion],
+            ])
+        }
+        _ = try await send(request("DELETE", resource.path(namespace: namespace, name: name), body: body))
     }
 
     /// Watches from `resourceVersion` with bookmarks. The sequence ends when the server closes the watch; a

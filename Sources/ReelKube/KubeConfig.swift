@@ -12,14 +12,30 @@ public struct KubeConnection: Sendable {
     public var token: String?
     /// The context's namespace (`default` when it names none).
     public var namespace: String
+    /// Where the token lives when it is rotated on disk (`tokenFile`, the in-cluster service account token,
+    /// which the kubelet refreshes): read again for every request, `token` being the fallback.
+    public var tokenFile: String?
 
-    public init(server: String, tls: TLSOptions = TLSOptions(), token: String? = nil, namespace: String = "default") {
+    public init(
+        server: String, tls: TLSOptions = TLSOptions(), token: String? = nil, namespace: String = "default",
+        tokenFile: String? = nil
+    ) {
         var server = server
         while server.hasSuffix("/") { server.removeLast() }
         self.server = server
         self.tls = tls
         self.token = token
         self.namespace = namespace
+        self.tokenFile = tokenFile
+    }
+
+    /// The token to send now: the file's current content when there is a file, else `token`.
+    public var currentToken: String? {
+        if let tokenFile, let text = try? String(contentsOfFile: tokenFile, encoding: .utf8) {
+            let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            if !trimmed.isEmpty { return trimmed }
+        }
+        return token
     }
 }
 
@@ -156,7 +172,9 @@ public enum KubeConfig {
             token = text.trimmingCharacters(in: .whitespacesAndNewlines)
         }
         if token == nil, let exec = user?.exec { token = try await runExec(exec, configPath: path) }
-        return KubeConnection(server: cluster.server, tls: tls, token: token, namespace: named.context.namespace ?? "default")
+        return KubeConnection(
+            server: cluster.server, tls: tls, token: token, namespace: named.context.namespace ?? "default",
+            tokenFile: user?.token == nil ? resolve(user?.tokenFile) : nil)
     }
 
     /// Runs an exec credential plugin and returns its token (`ExecCredential` `status.token`).
@@ -217,6 +235,7 @@ public enum KubeConfig {
         let hostPart = host.contains(":") ? "[\(host)]" : host
         return KubeConnection(
             server: "https://\(hostPart):\(port)", tls: TLSOptions(caFile: "\(directory)/ca.crt"),
-            token: token.trimmingCharacters(in: .whitespacesAndNewlines), namespace: namespace)
+            token: token.trimmingCharacters(in: .whitespacesAndNewlines), namespace: namespace,
+            tokenFile: "\(directory)/token")
     }
 }

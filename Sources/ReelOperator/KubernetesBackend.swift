@@ -256,6 +256,19 @@ public final class KubernetesBackend: ResourceSource, Service {
         try await patchFinalizers(resource, resource.finalizers.filter { $0 != finalizer })
     }
 
+    /// Deletes the object (its finalizer then runs the cleanup), only if it is still the one decided about.
+    public func delete(_ resource: StoredResource) async throws -> Bool {
+        guard let api = self.resource(for: resource.key.kind) else { return false }
+        do {
+            try await client.delete(
+                api, namespace: resource.key.namespace, name: resource.key.name,
+                preconditions: (uid: resource.uid, resourceVersion: String(resource.resourceVersion)))
+            return true
+        } catch let error as KubeError where error.isNotFound {
+            return false
+        }
+    }
+
     /// Sets the finalizer list, conditional on the resourceVersion the decision was made at (a `409 Conflict`
     /// sends the key back to the queue, to decide again on fresh state).
     private func patchFinalizers(_ resource: StoredResource, _ finalizers: [String]) async throws {

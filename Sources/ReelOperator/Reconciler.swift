@@ -169,7 +169,30 @@ public final class Reconciler: Service {
             for action in actions {
                 if try await apply(action, stored: stored, job: job, observed: observed) { again = true }
             }
-            if !again { return }
+            if !again {
+                try await expireIfDue(key)
+                return
+            }
+        }
+    }
+
+    /// `ttlSecondsAfterFinished`: deletes a finished job once its time is up (its finalizer then cleans up), or
+    /// comes back when it will be. Only where the backend lets Reel delete (Kubernetes; not files).
+    private func expireIfDue(_ key: ResourceKey) async throws {
+        guard let stored = try await resources.get(key), stored.deletionTimestamp == nil else { return }
+        let job = try stored.videoJob()
+        guard let ttl = job.spec.ttlSecondsAfterFinished, let status = job.status,
+            status.observedGeneration == Int(stored.generation), status.phase == .Succeeded || status.phase == .Failed,
+            let finished = status.completionTime?.date
+        else { return }
+        let remaining = finished.addingTimeInterval(TimeInterval(ttl)).timeIntervalSinceNow
+        if remaining > 0 {
+            await workQueue.add(key, at: .now + .milliseconds(Int(remaining * 1000) + 1))
+        } else if try await resources.delete(stored) {
+            logger.info("\(key) deleted \(ttl) s after it finished (ttlSecondsAfterFinished)")
+            await events?.record(
+                stored, type: "Normal", reason: "Expired", action: "Delete",
+                note: "deleted \(ttl) s after it finished (ttlSecondsAfterFinished)")
         }
     }
 

@@ -16,6 +16,9 @@ public protocol ResourceSource: Sendable {
     func addFinalizer(_ resource: StoredResource, _ finalizer: String) async throws
     /// Removes a finalizer; a resource being deleted with none left goes away.
     func removeFinalizer(_ resource: StoredResource, _ finalizer: String) async throws
+    /// Deletes a resource on Reel's own initiative (`ttlSecondsAfterFinished`); `false` where Reel may not (a
+    /// file declares it: the file is the user's).
+    func delete(_ resource: StoredResource) async throws -> Bool
 }
 
 /// Where the reconciler reports what it did to a resource, for people: Kubernetes Events, or nowhere.
@@ -37,4 +40,7 @@ extension ResourceTable: ResourceSource {
     public func removeFinalizer(_ resource: StoredResource, _ finalizer: String) async throws {
         try await removeFinalizer(uid: resource.uid, finalizer)
     }
+
+    /// Never: the resource lives in a file Reel does not write.
+    public func delete(_ resource: StoredResource) async throws -> Bool { false }
 }

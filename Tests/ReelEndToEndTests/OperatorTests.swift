@@ -34,6 +34,18 @@ struct OperatorTests {
             await server.stop()
         }
 
+        /// Runs `body` on a fresh cluster and stops it afterwards, whether `body` threw or not.
+        static func with(_ prefix: String, _ body: (Cluster) async throws -> Void) async throws {
+            let cluster = try await Cluster(prefix)
+            do {
+                try await body(cluster)
+            } catch {
+                await cluster.stop()
+                throw error
+            }
+            await cluster.stop()
+        }
+
         /// Starts `reel operator`; returns it with its health and metrics ports.
         func startOperator(_ name: String, _ extra: [String], environment: [String: String] = [:]) throws
             -> (process: BackgroundProcess, health: Int, metrics: Int)
@@ -53,7 +65,7 @@ struct OperatorTests {
         }
 
         /// A VideoJob `name` over the sample, outputs in `media/NAME-out`; `analysis` replaces the default.
-        func apply(job name: String, analysis: String? = nil) async throws {
+        func apply(job name: String, analysis: String? = nil, extra: String = "") async throws {
             try directory.write("\(name).yaml", """
                 apiVersion: reel.dev/v1alpha1
                 kind: VideoJob
@@ -68,6 +80,7 @@ struct OperatorTests {
                   output:
                     uri: file://\(directory.path("media/\(name)-out"))
                 \(analysis.map { "  analysis: \($0)\n  render: {enabled: false}" } ?? "")
+                \(extra)
                 """)
             let applied = try await server.kubectl(["apply", "-f", directory.path("\(name).yaml")])
             #expect(applied.status == 0, "\(applied.output)")
@@ -104,14 +117,7 @@ struct OperatorTests {
     }
 
     @Test func twoOperatorsOneLeaderJobsSucceedWithEventsFinalizerRunsAndTheStandbyTakesOver() async throws {
-        let cluster = try await Cluster("operator")
-        do {
-            try await runLeaderElectionScenario(cluster)
-        } catch {
-            await cluster.stop()
-            throw error
-        }
-        await cluster.stop()
+        try await Cluster.with("operator") { try await runLeaderElectionScenario($0) }
     }
 
     func runLeaderElectionScenario(_ cluster: Cluster) async throws {
@@ -226,14 +232,7 @@ struct OperatorTests {
     }
 
     @Test func kubernetesRuntimeRunsAnOwnedDeploymentPerPoolSizedByQueueDepthThroughTheScaleSubresource() async throws {
-        let cluster = try await Cluster("operator-kube")
-        do {
-            try await runKubernetesRuntimeScenario(cluster)
-        } catch {
-            await cluster.stop()
-            throw error
-        }
-        await cluster.stop()
+        try await Cluster.with("operator-kube") { try await runKubernetesRuntimeScenario($0) }
     }
 
     func runKubernetesRuntimeScenario(_ cluster: Cluster) async throws {
@@ -346,14 +345,7 @@ struct OperatorTests {
     @Test func aGeminiJobReadsItsKeyFromTheSecretItNamesAndAnInvalidJobIsMarkedFailed() async throws {
         let fake = try FakeGemini()
         defer { fake.stop() }
-        let cluster = try await Cluster("operator-gemini")
-        do {
-            try await runSecretScenario(cluster, fake)
-        } catch {
-            await cluster.stop()
-            throw error
-        }
-        await cluster.stop()
+        try await Cluster.with("operator-gemini") { try await runSecretScenario($0, fake) }
     }
 
     func runSecretScenario(_ cluster: Cluster, _ fake: FakeGemini) async throws {
@@ -373,6 +365,8 @@ struct OperatorTests {
         try await cluster.apply(job: "unkeyed", analysis: "{provider: gemini, apiKeySecretRef: {name: missing, key: apiKey}}")
         // Valid for the CRD's schema, refused by Reel's rules: budgets are for gemini only.
         try await cluster.apply(job: "invalid", analysis: "{provider: local, requestsPerMinute: 5}")
+        // Deleted a second after it finishes; the finalizer cleans up behind it.
+        try await cluster.apply(job: "ephemeral", analysis: "{provider: local}", extra: "  ttlSecondsAfterFinished: 1")
 
         let finished = try await BackgroundProcess.eventually(timeout: .seconds(180)) {
             let phases = try await ["keyed", "unkeyed", "invalid"].asyncMap {
@@ -383,6 +377,14 @@ struct OperatorTests {
         #expect(finished, "\(op.process.output)")
         #expect(fake.violations.isEmpty, "\(fake.violations)")
         #expect(fake.generateCalls.count == 3, "one request per 4 s chunk of the 12 s sample")
+
+        let expired = try await BackgroundProcess.eventually(timeout: .seconds(120)) {
+            try await cluster.get("vj", "ephemeral") == nil
+        }
+        #expect(expired, "\(op.process.output)")
+        let ephemeralRows = try await cluster.pool.query("SELECT count(*) FROM processing_jobs WHERE name = 'ephemeral'")
+        #expect(try ephemeralRows.first?.decode(Int.self, at: 0) == 0)
+        #expect(!FileManager.default.fileExists(atPath: cluster.directory.path("media/ephemeral-out/timeline.json")))
 
         func reason(_ name: String) async throws -> String? {
             let conditions = Self.field(try await cluster.get("vj", name), "status", "conditions") as? [[String: Any]] ?? []
@@ -401,6 +403,9 @@ struct OperatorTests {
         #expect(items.contains { Self.field($0, "regarding", "name") as? String == "invalid" && $0["type"] as? String == "Warning"
             && $0["reason"] as? String == "InvalidSpec" })
         #expect(items.contains { Self.field($0, "regarding", "name") as? String == "unkeyed" && $0["reason"] as? String == "SecretNotFound" })
+        let ephemeralReasons = items.filter { Self.field($0, "regarding", "name") as? String == "ephemeral" }.compactMap { $0["reason"] as? String }
+        #expect(ephemeralReasons.contains("Succeeded") && ephemeralReasons.contains("Expired") && ephemeralReasons.contains("CleanedUp"),
+                "\(ephemeralReasons)")
 
         // The key is in no log, row, status or event.
         var haystacks = [op.process.output, events.output]

@@ -157,6 +157,11 @@ struct KubeClientTests {
         let two = try await KubeConfig.load(path: path)
         #expect(two.server == "https://two.example:6443" && two.namespace == "media" && two.token == "secret-token")
         #expect(two.tls.caData.map { String(decoding: $0, as: UTF8.self).hasPrefix("-----BEGIN CERTIFICATE") } == true)
+        // A rotated token file is read again: the next request carries the new token.
+        _ = try directory.write("token", "rotated-token\n")
+        #expect(two.currentToken == "rotated-token")
+        let headers = KubeClient(connection: two).request("GET", "/api").headers
+        #expect(headers.contains { $0.name == "Authorization" && $0.value == "Bearer rotated-token" })
         let one = try await KubeConfig.load(path: path, context: "one")
         #expect(one.server == "https://one.example:6443" && one.tls.insecure && one.namespace == "default")
         await #expect { try await KubeConfig.load(path: path, context: "three") } throws: {
