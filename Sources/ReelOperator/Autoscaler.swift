@@ -86,6 +86,11 @@ public final class Autoscaler: Service {
             metrics.oldestReady(stage: stage.rawValue, seconds: stats[stage.rawValue]?.oldestReadySeconds ?? 0)
         }
         let now = Date()
+        do {
+            try await actuator.retire(except: pools, group: &group)
+        } catch {
+            logger.warning("cannot retire the workers of removed pools: \(error)")
+        }
         for sizing in pools {
             let depth = sizing.stages.reduce(0) { $0 + (stats[$1.rawValue]?.depth ?? 0) }
             let desired = Autoscaling.desired(depth: depth, pool: sizing)

@@ -70,9 +70,15 @@ public final class DeploymentActuator: WorkerActuator {
         var templateHash: Int
         var replicas: Int
         var lastScale: Date?
+        /// When the Deployment was last read: read again every `refreshInterval`, so a hand-made change to its
+        /// replicas (or its deletion) is noticed and undone.
+        var checkedAt: ContinuousClock.Instant = .now
     }
 
     private let known = Mutex<[String: Known]>([:])
+    /// Whether the Deployments of earlier default pools were looked for (once per operator).
+    private let swept = Mutex(false)
+    let refreshInterval: Duration = .seconds(30)
 
     public init(client: KubeClient, configuration: KubeWorkerConfiguration, logger: Logger) {
         self.client = client
@@ -95,13 +101,16 @@ public final class DeploymentActuator: WorkerActuator {
         let deployment = self.deployment(pool, namespace: namespace)
         let hash = deployment.hashValue
         var entry = known.withLock { $0[pool.name] }
+        if let current = entry, ContinuousClock.now - current.checkedAt > refreshInterval { entry = nil }
         if entry == nil || entry?.namespace != namespace {
             do {
                 let current = try await client.get(.deployments, namespace: namespace, name: name)
                 let json = try JSONSerialization.jsonObject(with: current) as? [String: Any]
                 let spec = json?["spec"] as? [String: Any]
+                let previous = known.withLock { $0[pool.name] }
                 entry = Known(
-                    namespace: namespace, templateHash: 0, replicas: (spec?["replicas"] as? NSNumber)?.intValue ?? 0)
+                    namespace: namespace, templateHash: previous?.namespace == namespace ? previous!.templateHash : 0,
+                    replicas: (spec?["replicas"] as? NSNumber)?.intValue ?? 0, lastScale: previous?.lastScale)
             } catch let error as KubeError where error.isNotFound {
                 var created = deployment
                 created["spec"] = created["spec"].map { spec -> JSONValue in
@@ -118,22 +127,57 @@ public final class DeploymentActuator: WorkerActuator {
             }
         }
         guard var entry else { return }
-        if entry.templateHash != hash {
-            // Everything but replicas, which belong to the scale subresource.
-            _ = try await client.apply(
-                .deployments, namespace: namespace, name: name, fieldManager: Self.fieldManager,
-                try JSONEncoder().encode(JSONValue.object(deployment)))
-            entry.templateHash = hash
-            known.withLock { $0[pool.name] = entry }
+        do {
+            if entry.templateHash != hash {
+                // Everything but replicas, which belong to the scale subresource.
+                _ = try await client.apply(
+                    .deployments, namespace: namespace, name: name, fieldManager: Self.fieldManager,
+                    try JSONEncoder().encode(JSONValue.object(deployment)))
+                entry.templateHash = hash
+                known.withLock { $0[pool.name] = entry }
+            }
+            guard entry.replicas != replicas else { return }
+            _ = try await client.mergePatch(
+                .deployments, namespace: namespace, name: name, subresource: "scale",
+                Data(#"{"spec":{"replicas":\#(replicas)}}"#.utf8))
+        } catch let error as KubeError where error.isNotFound {
+            // Deleted behind our back (or with its pool): forget it, and create it again on the next pass.
+            known.withLock { _ = $0.removeValue(forKey: pool.name) }
+            throw error
         }
-        guard entry.replicas != replicas else { return }
-        _ = try await client.mergePatch(
-            .deployments, namespace: namespace, name: name, subresource: "scale",
-            Data(#"{"spec":{"replicas":\#(replicas)}}"#.utf8))
         logger.info("scaled Deployment \(namespace)/\(name) from \(entry.replicas) to \(replicas)")
         entry.replicas = replicas
         entry.lastScale = Date()
         known.withLock { $0[pool.name] = entry }
+    }
+
+    /// Deletes the Deployments of default pools that are no longer needed (their stage now has a declared pool).
+    /// Declared pools' Deployments go with their WorkerPool (ownerReference, garbage collection). The first pass
+    /// also finds those an earlier operator left.
+    public func retire(except pools: [PoolSizing], group: inout DiscardingTaskGroup) async throws {
+        let current = Set(pools.map(\.name))
+        var stale = known.withLock { all in
+            all.filter { !current.contains($0.key) && $0.value.namespace == configuration.namespace }.map(\.key)
+        }
+        if !swept.withLock({ $0 }) {
+            let list = try await client.list(
+                .deployments, namespace: configuration.namespace, labelSelector: "app.kubernetes.io/managed-by=reel-operator")
+            for item in list.items {
+                guard let object = try JSONSerialization.jsonObject(with: item) as? [String: Any],
+                    let metadata = object["metadata"] as? [String: Any], metadata["ownerReferences"] == nil,
+                    let pool = (metadata["labels"] as? [String: String])?["reel.dev/pool"], !current.contains(pool)
+                else { continue }
+                if !stale.contains(pool) { stale.append(pool) }
+            }
+            swept.withLock { $0 = true }
+        }
+        for pool in stale.sorted() {
+            do {
+                try await client.delete(.deployments, namespace: configuration.namespace, name: Self.deploymentName(pool))
+                logger.info("deleted Deployment \(configuration.namespace)/\(Self.deploymentName(pool)): pool \(pool) is gone")
+            } catch let error as KubeError where error.isNotFound {}
+            known.withLock { _ = $0.removeValue(forKey: pool) }
+        }
     }
 
     /// The Deployment for `pool`, without replicas.

@@ -166,6 +166,16 @@ public final class ProcessActuator: WorkerActuator {
         }
     }
 
+    /// Stops the children of pools not in `pools`.
+    public func retire(except pools: [PoolSizing], group: inout DiscardingTaskGroup) async throws {
+        let current = Set(pools.map(\.name))
+        let gone = state.withLock { all in all.filter { !current.contains($0.key) && !$0.value.children.isEmpty }.map(\.key) }
+        for name in gone {
+            logger.info("pool \(name) no longer exists; stopping its workers")
+            scale(PoolSizing(name: name, stages: [], maxReplicas: 0), to: 0, group: &group)
+        }
+    }
+
     /// Child processes die with the operator: it stops them when it stops.
     public var workersOutliveOperator: Bool { false }
 

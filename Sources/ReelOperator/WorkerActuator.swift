@@ -18,4 +18,7 @@ public protocol WorkerActuator: Sendable {
     var workersOutliveOperator: Bool { get }
     /// Stops every worker (only called when they do not outlive the operator).
     func stopAll() async
+    /// Removes the workers of pools that no longer exist (a default pool whose stage a declared pool now covers,
+    /// a deleted pool).
+    func retire(except pools: [PoolSizing], group: inout DiscardingTaskGroup) async throws
 }

@@ -336,6 +336,35 @@ struct OperatorTests {
         }
         #expect(scaledDown)
 
+        // A Deployment deleted behind the operator's back comes back when it is next needed.
+        let removed = try await cluster.server.kubectl(["delete", "deployment", "reel-worker-analyzers", "-n", "default"])
+        #expect(removed.status == 0, "\(removed.output)")
+        let second = try await jobs.upsertJob(
+            resourceUID: UUID().uuidString.lowercased(), namespace: "default", name: "synthetic-2", generation: 1,
+            spec: PostgresJSON(text: "{}"))
+        try await queue.enqueue((0..<2).map {
+            NewTask(jobID: second, generation: 1, stage: "analyze", chunkIndex: $0, payload: PostgresJSON(text: "{}"))
+        })
+        let recreated = try await BackgroundProcess.eventually(timeout: .seconds(30)) {
+            Self.field(try await cluster.get("deployment", "reel-worker-analyzers"), "spec", "replicas") as? Int == 2
+        }
+        #expect(recreated, "\(op.process.output)")
+
+        // A declared pool that takes over the ingest stage retires the default ingest pool's Deployment.
+        try cluster.directory.write("ingesters.yaml", """
+            apiVersion: reel.dev/v1alpha1
+            kind: WorkerPool
+            metadata: {name: ingesters, namespace: default}
+            spec: {stages: [ingest], maxReplicas: 2}
+            """)
+        #expect(try await cluster.server.kubectl(["apply", "-f", cluster.directory.path("ingesters.yaml")]).status == 0)
+        let retired = try await BackgroundProcess.eventually(timeout: .seconds(30)) {
+            let ingest = try await cluster.get("deployment", "reel-worker-ingest")
+            let ingesters = try await cluster.get("deployment", "reel-worker-ingesters")
+            return ingest == nil && ingesters != nil
+        }
+        #expect(retired, "\(op.process.output)")
+
         // Stopping the operator leaves the Deployments as they are (a successor adopts them).
         op.process.send(SIGTERM)
         #expect(await op.process.wait() == 0, "\(op.process.output)")
