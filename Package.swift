@@ -96,6 +96,7 @@ let package = Package(
         .testTarget(
             name: "ReelPipelineTests",
             dependencies: ["ReelPipeline", "ReelStorage", "ReelAnalysis", "ReelHTTP", "ReelStore", "ReelTestSupport"]),
+        .testTarget(name: "ReelHTTPTests", dependencies: ["ReelHTTP", "ReelTestSupport"]),
         .testTarget(name: "ReelKubeTests", dependencies: ["ReelKube", "ReelHTTP", "ReelTestSupport"]),
         .testTarget(name: "ReelAnalysisTests", dependencies: ["ReelAnalysis", "ReelHTTP", "ReelTestSupport"]),
         .testTarget(

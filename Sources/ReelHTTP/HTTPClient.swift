@@ -113,7 +113,7 @@ extension HTTPClient {
     /// Sends `request` and returns the response, whatever its status; throws only for transport failures.
     public static func send(_ request: HTTPRequest) async throws(HTTPError) -> HTTPResponse {
         let result: Result<HTTPResponse, HTTPError> = await withCheckedContinuation { continuation in
-            queue.async {
+            onThread {
                 do throws(HTTPError) { continuation.resume(returning: .success(try perform(request))) } catch {
                     continuation.resume(returning: .failure(error))
                 }

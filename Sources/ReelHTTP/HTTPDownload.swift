@@ -84,10 +84,18 @@ private final class DownloadSink {
     }
 }
 
-/// Plain HTTP(S) through libcurl. Each transfer runs on a dispatch thread, never on Swift's cooperative threads.
+/// Plain HTTP(S) through libcurl. Each transfer runs on a thread of its own, never on Swift's cooperative threads.
 public enum HTTPClient {
-    static let queue = DispatchQueue(label: "reel.http", attributes: .concurrent)
     static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
+
+    /// Runs a transfer on a thread of its own. A transfer blocks as long as the network takes — a watch for
+    /// minutes — so it may hold neither one of Swift's cooperative threads nor one of the few threads a dispatch
+    /// queue shares among its work items (there, a handful of open watches starved every other request).
+    static func onThread(_ work: @escaping @Sendable () -> Void) {
+        let thread = Thread(block: work)
+        thread.name = "reel.http"
+        thread.start()
+    }
 
     /// Streams `url` into the file at `path` (replaced), refusing bodies over `maxBytes`; follows redirects.
     /// A status ≥ 400 is an error and leaves no file behind.
@@ -97,7 +105,7 @@ public enum HTTPClient {
     ) async throws(HTTPError) -> HTTPDownload {
         _ = globalInit
         let result: Result<HTTPDownload, HTTPError> = await withCheckedContinuation { continuation in
-            queue.async {
+            onThread {
                 do throws(HTTPError) {
                     continuation.resume(returning: .success(
                         try transfer(url, to: path, maxBytes: maxBytes, connectTimeout: connectTimeout,

@@ -55,7 +55,7 @@ extension HTTPClient {
         }
         let sink = StreamSink(continuation, handle: easy.handle)
         continuation.onTermination = { _ in sink.state.withLock { $0.cancelled = true } }
-        queue.async {
+        onThread {
             let context = Unmanaged.passRetained(sink)
             defer { context.release() }
             let list = headerList(request)

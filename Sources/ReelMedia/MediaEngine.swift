@@ -2,21 +2,21 @@ import CFFmpeg
 import Dispatch
 import Foundation
 
-/// Reel's media operations. Each runs on a dispatch thread, never on Swift's cooperative threads: libavformat
-/// reads and writes files with blocking calls.
+/// Reel's media operations. Each runs on a thread of its own, never on Swift's cooperative threads nor on a shared
+/// dispatch queue (on Linux Swift's tasks run on libdispatch's few threads, which long blocking work starves):
+/// libavformat reads and writes files with blocking calls.
 public enum MediaEngine {
-    private static let queue = DispatchQueue(label: "reel.media", qos: .utility, attributes: .concurrent)
     /// FFmpeg logs to stderr at info level by default; Reel reports failures itself, so keep only errors.
     private static let quietLogs: Void = av_log_set_level(16 /* AV_LOG_ERROR */)
 
     private static func offload<T: Sendable>(_ work: @escaping @Sendable () throws(MediaError) -> T) async throws(MediaError) -> T {
         _ = quietLogs
         let result: Result<T, MediaError> = await withCheckedContinuation { continuation in
-            queue.async {
+            Thread {
                 do throws(MediaError) { continuation.resume(returning: .success(try work())) } catch {
                     continuation.resume(returning: .failure(error))
                 }
-            }
+            }.start()
         }
         return try result.get()
     }

@@ -7,10 +7,9 @@ import Foundation
 #endif
 
 /// Objects as files under a root directory. A write goes to `<key>.partial-<random>` and is renamed into place,
-/// so a crash never leaves a half object under a final name. File I/O runs on a dispatch queue.
+/// so a crash never leaves a half object under a final name. File I/O runs on threads of its own (Swift's tasks share libdispatch's few threads on Linux).
 public struct FileSystemStore: ObjectStore {
     public let root: String
-    private static let queue = DispatchQueue(label: "reel.storage.fs", attributes: .concurrent)
 
     /// A store under `root` (created if missing).
     public init(root: String) throws {
@@ -132,7 +131,7 @@ public struct FileSystemStore: ObjectStore {
 
     private func offload<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
-            Self.queue.async { continuation.resume(with: Result { try work() }) }
+            Thread { continuation.resume(with: Result { try work() }) }.start()
         }
     }
 

@@ -27,9 +27,7 @@ public enum ProcessRunner {
         let outputPath = FileManager.default.temporaryDirectory.appendingPathComponent("reel-run-\(UUID().uuidString)").path
         defer { unlink(outputPath) }
         let pid = try spawn(executable, arguments, outputPath: outputPath)
-        let status: Int32 = await withCheckedContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(returning: reap(pid)) }
-        }
+        let status = await waitForExit(pid)
         let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
         return Output(status: status, output: text)
     }
@@ -50,11 +48,12 @@ public enum ProcessRunner {
         try spawn(executable, arguments, outputPath: outputPath, append: true, environment: environment)
     }
 
-    /// Waits (on a dispatch thread) for a child started with `start` and returns its exit status (128 + signal
-    /// when a signal ended it).
+    /// Waits for a child started with `start` and returns its exit status (128 + signal when a signal ended it).
+    /// The wait blocks a thread of its own for the child's lifetime: not a dispatch thread, which on Linux Swift's
+    /// tasks share (a few long-lived workers there starved every task of the process).
     public static func waitForExit(_ pid: Int32) async -> Int32 {
         await withCheckedContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(returning: reap(pid)) }
+            Thread { continuation.resume(returning: reap(pid)) }.start()
         }
     }
 

@@ -17,7 +17,7 @@ struct CLITests {
             }
             return String(word)
         }
-        #expect(commands == ["local", "worker", "get", "describe", "logs", "analyze", "validate", "manifests", "migrate", "media", "bench", "version"])
+        #expect(commands == ["local", "operator", "worker", "get", "describe", "logs", "analyze", "validate", "manifests", "migrate", "media", "bench", "version"])
     }
 
     @Test func versionNamesReelAndEachLibrary() async throws {
