@@ -51,6 +51,9 @@ public final class KubernetesBackend: ResourceSource, Service {
 
     private struct State {
         var parsed: [ResourceKey: Parsed] = [:]
+        /// The last valid spec seen of each object (by uid): an object edited into an invalid spec and then
+        /// deleted is still cleaned up with it, so its finalizer does not hang.
+        var lastValid: [ResourceKey: (uid: String, spec: PostgresJSON)] = [:]
         var triggers: [ResourceKey: Trigger] = [:]
         var synced: Set<String> = []
         /// The uid and generation last reported invalid (reported once per generation).
@@ -96,6 +99,7 @@ public final class KubernetesBackend: ResourceSource, Service {
         case .delete(let cacheKey):
             let key = Self.resourceKey(kind: kind, cacheKey)
             state.withLock { state in
+                state.lastValid[key] = nil
                 state.parsed[key] = nil
                 state.triggers[key] = nil
                 state.reportedInvalid[key] = nil
@@ -162,7 +166,7 @@ public final class KubernetesBackend: ResourceSource, Service {
             logger.warning("\(key): cannot read the object: \(error)")
             return nil
         }
-        let spec: PostgresJSON
+        var spec: PostgresJSON
         switch outcome {
         case .resource(.videoJob(let job)):
             guard let encoded = try? PostgresJSON(encoding: job.spec) else { return nil }
@@ -171,7 +175,11 @@ public final class KubernetesBackend: ResourceSource, Service {
             guard let encoded = try? PostgresJSON(encoding: pool.spec) else { return nil }
             spec = encoded
         case .invalid(let problems):
-            return Parsed(resourceVersion: resourceVersion, resource: nil, problems: problems)
+            let uid = metadata["uid"] as? String ?? ""
+            guard metadata["deletionTimestamp"] != nil, let last = state.withLock({ $0.lastValid[key] }), last.uid == uid else {
+                return Parsed(resourceVersion: resourceVersion, resource: nil, problems: problems)
+            }
+            spec = last.spec  // being deleted: clean up as the last valid spec said
         case .foreign:
             return nil
         }
@@ -187,6 +195,7 @@ public final class KubernetesBackend: ResourceSource, Service {
             deletionTimestamp: (metadata["deletionTimestamp"] as? String).flatMap(Timestamp.init(rfc3339:))?.date,
             creationTimestamp: (metadata["creationTimestamp"] as? String).flatMap(Timestamp.init(rfc3339:))?.date ?? Date(),
             sourceFile: nil)
+        if case .resource = outcome { state.withLock { $0.lastValid[key] = (stored.uid, spec) } }
         return Parsed(resourceVersion: resourceVersion, resource: stored, problems: [])
     }
 

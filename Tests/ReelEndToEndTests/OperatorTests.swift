@@ -450,6 +450,23 @@ struct OperatorTests {
         haystacks.append(jobs.output)
         #expect(haystacks.count > 10)
         #expect(!haystacks.contains { $0.contains(fake.apiKey) }, "the API key leaked")
+
+        // Edited into a spec Reel refuses (apiKeySecretRef is for gemini only), then deleted: the finalizer still
+        // runs, with the last valid spec, instead of hanging.
+        let edited = try await cluster.server.kubectl([
+            "patch", "vj", "keyed", "-n", "default", "--type", "merge", "-p", #"{"spec":{"analysis":{"provider":"local"}}}"#,
+        ])
+        #expect(edited.status == 0, "\(edited.output)")
+        let refused = try await BackgroundProcess.eventually(timeout: .seconds(30)) {
+            let job = try await cluster.get("vj", "keyed")
+            let why = try await reason("keyed")
+            return Self.field(job, "status", "observedGeneration") as? Int == 2 && why == "InvalidSpec"
+        }
+        #expect(refused, "\(op.process.output)")
+        let deleted = try await cluster.server.kubectl(["delete", "vj", "keyed", "-n", "default", "--wait=true", "--timeout=60s"])
+        #expect(deleted.status == 0, "\(deleted.output)")
+        let keyedRows = try await cluster.pool.query("SELECT count(*) FROM processing_jobs WHERE name = 'keyed'")
+        #expect(try keyedRows.first?.decode(Int.self, at: 0) == 0)
     }
 }
 
