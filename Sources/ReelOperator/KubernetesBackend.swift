@@ -243,15 +243,21 @@ public final class KubernetesBackend: ResourceSource, Service {
         if let current = resource.status, (try? JSONDecoder().decode(JSONValue.self, from: Data(current.text.utf8))) == wanted {
             return false
         }
+        return try await writeStatus(wanted, api: api, key: resource.key)
+    }
+
+    /// Writes `status` through `/status` at the version it reads (retried on conflict) unless the server already
+    /// has it; puts the result into the cache. Returns whether it wrote.
+    private func writeStatus(_ status: JSONValue, api: KubeResource, key: ResourceKey) async throws -> Bool {
         var wrote = false
-        let updated = try await client.updateStatus(api, namespace: resource.key.namespace, name: resource.key.name) { current in
+        let updated = try await client.updateStatus(api, namespace: key.namespace, name: key.name) { current in
             guard case .object(var object) = try JSONDecoder().decode(JSONValue.self, from: current) else { return current }
-            if object["status"] == wanted { return current }  // already so: the PUT changes nothing
-            object["status"] = wanted
+            if object["status"] == status { return current }  // already so: the PUT changes nothing
+            object["status"] = status
             wrote = true
             return try JSONEncoder().encode(JSONValue.object(object))
         }
-        informer(for: resource.key.kind)?.remember(updated)
+        informer(for: key.kind)?.remember(updated)
         return wrote
     }
 
@@ -322,12 +328,7 @@ public final class KubernetesBackend: ResourceSource, Service {
             } else {
                 status = try JSONEncoder().encode(WorkerPoolStatus(observedGeneration: Int(generation), conditions: [condition]))
             }
-            let updated = try await client.updateStatus(api, namespace: key.namespace, name: key.name) { current in
-                guard var object = try JSONSerialization.jsonObject(with: current) as? [String: Any] else { return current }
-                object["status"] = try JSONSerialization.jsonObject(with: status)
-                return try JSONSerialization.data(withJSONObject: object)
-            }
-            informer(for: key.kind)?.remember(updated)
+            _ = try await writeStatus(JSONDecoder().decode(JSONValue.self, from: status), api: api, key: key)
         } catch {
             logger.warning("cannot mark \(key) invalid: \(error)")
         }

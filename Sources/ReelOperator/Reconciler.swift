@@ -170,7 +170,8 @@ public final class Reconciler: Service {
                 if try await apply(action, stored: stored, job: job, observed: observed) { again = true }
             }
             if !again {
-                try await expireIfDue(key)
+                // Read again only for a job that asks to expire: its status may have just become terminal.
+                if job.spec.ttlSecondsAfterFinished != nil { try await expireIfDue(key) }
                 return
             }
         }
