@@ -4,7 +4,6 @@ import Logging
 import Metrics
 import Prometheus
 import ServiceLifecycle
-import Synchronization
 
 /// What `/readyz` reports: ready or not, and why.
 public struct Readiness: Sendable {
@@ -27,8 +26,6 @@ public final class HealthServer: Service {
     let metricsAddress: (host: String, port: Int)?
     let readiness: @Sendable () -> Readiness
     let logger: Logger
-    private let bound = Mutex<[Int]>([])
-    private let started = AsyncStream<Int>.makeStream()
 
     public init(
         healthAddress: (host: String, port: Int), metricsAddress: (host: String, port: Int)?,
@@ -47,12 +44,6 @@ public final class HealthServer: Service {
         else { throw HealthServerError(message: "\"\(text)\" is not HOST:PORT or :PORT") }
         let host = String(text[..<colon])
         return (host.isEmpty ? "0.0.0.0" : host, port)
-    }
-
-    /// The ports the servers listen on once they do (health first), for addresses with port 0.
-    public func ports(count: Int) async -> [Int] {
-        for await _ in started.stream where bound.withLock({ $0.count }) >= count { break }
-        return bound.withLock { $0 }
     }
 
     public func run() async throws {
@@ -88,11 +79,9 @@ public final class HealthServer: Service {
         return Application(
             router: router,
             configuration: ApplicationConfiguration(address: .hostname(address.host, port: address.port), serverName: "reel"),
-            onServerRunning: { [self] channel in
+            onServerRunning: { [logger] channel in
                 let port = channel.localAddress?.port ?? address.port
-                bound.withLock { $0.append(port) }
-                started.continuation.yield(port)
-                self.logger.info("serving \(health ? "/healthz, /readyz" : "")\(health && metrics ? ", " : "")\(metrics ? "/metrics" : "") on \(address.host):\(port)")
+                logger.info("serving \(health ? "/healthz, /readyz" : "")\(health && metrics ? ", " : "")\(metrics ? "/metrics" : "") on \(address.host):\(port)")
             },
             logger: logger)
     }
