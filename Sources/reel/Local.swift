@@ -86,17 +86,10 @@ struct Local: AsyncParsableCommand {
             directory: resourcesDirectory, table: table, logger: logger,
             pollInterval: .milliseconds(Int(pollSeconds * 1000))
         ) { keys in await reconciler.enqueue(keys) }
-        let workerArguments =
-            ["worker", "--database-url", database.url, "--storage", storageURL, "--parent-pid", "\(getpid())",
-             "--lease-seconds", "\(leaseSeconds)", "--drain-seconds", "\(max(1, graceSeconds - 5))",
-             "--scratch", "\(stateDirectory)/scratch"] + roots.flatMap { ["--allow-root", $0] }
-            + (geminiRequestsPerMinute.map { ["--gemini-requests-per-minute", "\($0)"] } ?? [])
-            + (geminiTokensPerMinute.map { ["--gemini-tokens-per-minute", "\($0)"] } ?? [])
-        let actuator = ProcessActuator(
-            command: WorkerCommand(
-                executable: WorkerCommand.currentExecutable, arguments: workerArguments,
-                logDirectory: "\(stateDirectory)/logs", gracePeriod: .milliseconds(Int(graceSeconds * 1000))),
-            logger: logger)
+        let actuator = ChildWorkers.actuator(
+            databaseURL: database.url, storage: storageURL, state: stateDirectory, roots: roots,
+            leaseSeconds: leaseSeconds, graceSeconds: graceSeconds,
+            extra: ChildWorkers.budgets(requests: geminiRequestsPerMinute, tokens: geminiTokensPerMinute), logger: logger)
         let autoscaler = Autoscaler(
             pool: pool, databaseURL: database.url, actuator: actuator, resources: table,
             rescueInterval: .milliseconds(Int(max(0.5, leaseSeconds / 2) * 1000)), logger: logger)
@@ -121,5 +114,31 @@ struct Local: AsyncParsableCommand {
         await pool.close()
         await database.close(force: true)
         if let outcome = monitor.outcome, outcome != .succeeded { throw ExitCode(outcome.rawValue) }
+    }
+}
+
+/// `reel worker` child processes, as `reel local` and `reel operator --worker-runtime process` start them.
+enum ChildWorkers {
+    /// A process actuator whose workers use this database, storage and roots, keep their logs in `STATE/logs`
+    /// and their scratch files in `STATE/scratch`, and exit when this process dies.
+    static func actuator(
+        databaseURL: String, storage: String, state: String, roots: [String], leaseSeconds: Double,
+        graceSeconds: Double, extra: [String], logger: Logger
+    ) -> ProcessActuator {
+        let arguments =
+            ["worker", "--database-url", databaseURL, "--storage", storage, "--parent-pid", "\(getpid())",
+             "--lease-seconds", "\(leaseSeconds)", "--drain-seconds", "\(max(1, graceSeconds - 5))",
+             "--scratch", "\(state)/scratch"] + roots.flatMap { ["--allow-root", $0] } + extra
+        return ProcessActuator(
+            command: WorkerCommand(
+                executable: WorkerCommand.currentExecutable, arguments: arguments, logDirectory: "\(state)/logs",
+                gracePeriod: .milliseconds(Int(graceSeconds * 1000))),
+            logger: logger)
+    }
+
+    /// The Gemini budget options a worker takes.
+    static func budgets(requests: Int?, tokens: Int?) -> [String] {
+        (requests.map { ["--gemini-requests-per-minute", "\($0)"] } ?? [])
+            + (tokens.map { ["--gemini-tokens-per-minute", "\($0)"] } ?? [])
     }
 }

@@ -152,9 +152,7 @@ struct OperatorCLI: AsyncParsableCommand {
                 resyncInterval: .milliseconds(Int(resyncSeconds * 1000)), allowedRoots: AllowedRoots(roots)),
             resources: backend, events: events, logger: logger)
         reconcilerBox.reconciler = reconciler
-        let budgets =
-            (geminiRequestsPerMinute.map { ["--gemini-requests-per-minute", "\($0)"] } ?? [])
-            + (geminiTokensPerMinute.map { ["--gemini-tokens-per-minute", "\($0)"] } ?? [])
+        let budgets = ChildWorkers.budgets(requests: geminiRequestsPerMinute, tokens: geminiTokensPerMinute)
         let actuator: any WorkerActuator
         switch workerRuntime {
         case .process:
@@ -162,15 +160,9 @@ struct OperatorCLI: AsyncParsableCommand {
             try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
             let kubeArguments = ["--kube-secrets"] + (kubeconfig.map { ["--kubeconfig", Paths.absolute($0)] } ?? [])
                 + (context.map { ["--context", $0] } ?? [])
-            actuator = ProcessActuator(
-                command: WorkerCommand(
-                    executable: WorkerCommand.currentExecutable,
-                    arguments: ["worker", "--database-url", url, "--storage", storageURL, "--parent-pid", "\(getpid())",
-                                "--lease-seconds", "\(leaseSeconds)", "--drain-seconds", "\(max(1, graceSeconds - 5))",
-                                "--scratch", "\(stateDirectory)/scratch"]
-                        + roots.flatMap { ["--allow-root", $0] } + budgets + kubeArguments,
-                    logDirectory: "\(stateDirectory)/logs", gracePeriod: .milliseconds(Int(graceSeconds * 1000))),
-                logger: logger)
+            actuator = ChildWorkers.actuator(
+                databaseURL: url, storage: storageURL, state: stateDirectory, roots: roots, leaseSeconds: leaseSeconds,
+                graceSeconds: graceSeconds, extra: budgets + kubeArguments, logger: logger)
         case .kubernetes:
             var resources: JSONValue? = nil
             if let workerResources {
