@@ -31,6 +31,7 @@ public final class KubeFaultProxy: Sendable {
         var faults: [Fault] = []
         var injected: [String] = []
         var holdingWatches = false
+        var cutByHold = 0
         var requests = 0
     }
 
@@ -55,6 +56,9 @@ public final class KubeFaultProxy: Sendable {
 
     /// What was injected so far (`"409 PUT /apis/…"`, `"cut WATCH /apis/… after 2"`).
     public var injected: [String] { shared.state.withLock { $0.injected } }
+
+    /// Watches a hold has cut or parked so far (server side: the client notices when its scheduler lets it).
+    public var watchesCutByHold: Int { shared.state.withLock { $0.cutByHold } }
 
     /// Requests proxied so far.
     public var requests: Int { shared.state.withLock { $0.requests } }
@@ -162,6 +166,7 @@ public final class KubeFaultProxy: Sendable {
     ) -> Bool {
         let state = shared
         if state.state.withLock({ $0.holdingWatches }) {
+            state.state.withLock { $0.cutByHold += 1 }
             // Held: say nothing until released, then end the watch so the client reconnects.
             while state.state.withLock({ $0.holdingWatches }) { usleep(20_000) }
             return false
@@ -181,7 +186,9 @@ public final class KubeFaultProxy: Sendable {
         while true {
             switch chunks.pop(stop: { state.state.withLock { $0.holdingWatches } }) {
             case .finished: return true
-            case .stopped: return false
+            case .stopped:
+                state.state.withLock { $0.cutByHold += 1 }
+                return false
             case .data(let chunk):
                 pending.append(chunk)
                 while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
