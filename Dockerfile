@@ -5,7 +5,7 @@ FROM swift:6.3-bookworm AS build
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         pkg-config libpq-dev libyaml-dev libcurl4-openssl-dev \
-        libavformat-dev libavcodec-dev libavutil-dev libswscale-dev \
+        libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Dependencies first, so a source change does not fetch them again.
@@ -20,7 +20,7 @@ FROM debian:bookworm-slim
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         ca-certificates libpq5 libyaml-0-2 libcurl4 \
-        libavformat59 libavcodec59 libavutil57 libswscale6 \
+        libavformat59 libavcodec59 libavutil57 libswscale6 libswresample4 \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --gid 65532 reel && useradd --uid 65532 --gid 65532 --no-create-home --shell /usr/sbin/nologin reel
 COPY --from=build /out/reel /usr/local/bin/reel

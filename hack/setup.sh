@@ -9,7 +9,7 @@ venv="$tools/venv"
 
 apt_packages=(
     pkg-config libpq-dev libyaml-dev libcurl4-openssl-dev
-    libavformat-dev libavcodec-dev libavutil-dev libswscale-dev
+    libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev
     postgresql ffmpeg python3 python3-venv python3-pip ca-certificates
 )
 python_tools=(kubernetes-validate jsonschema ruamel.yaml PyYAML opentimelineio otio-cmx3600-adapter helm-python-sdk)
@@ -26,7 +26,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-for lib in libpq yaml-0.1 libcurl libavformat libavcodec libavutil libswscale; do
+for lib in libpq yaml-0.1 libcurl libavformat libavcodec libavutil libswscale libswresample; do
     pkg-config --exists "$lib" || { echo "setup: pkg-config cannot find $lib" >&2; exit 1; }
 done
 command -v swift >/dev/null || { echo "setup: swift is not on PATH (expected /opt/swift/usr/bin)" >&2; exit 1; }

@@ -1,6 +1,6 @@
 #ifndef REEL_CFFMPEG_SHIM_H
 #define REEL_CFFMPEG_SHIM_H
-// FFmpeg 5.1 (lavf 59; Debian: libavformat-dev, libavcodec-dev, libavutil-dev, libswscale-dev).
+// FFmpeg 5.1 (lavf 59; Debian: libavformat-dev, libavcodec-dev, libavutil-dev, libswscale-dev, libswresample-dev).
 // AVERROR(), AVERROR_EOF, AV_NOPTS_VALUE and AV_TIME_BASE_Q are macros Swift cannot import: wrapped here.
 #include <libavformat/avformat.h>
 #include <libavcodec/avcodec.h>
@@ -9,6 +9,10 @@
 #include <libavutil/display.h>
 #include <libavutil/channel_layout.h>
 #include <libswscale/swscale.h>
+#include <libswresample/swresample.h>
+#include <libavutil/audio_fifo.h>
+#include <libavutil/opt.h>
+#include <libavutil/pixdesc.h>
 
 static inline int reel_averror(int posixError) { return AVERROR(posixError); }
 static inline int reel_averror_eof(void) { return AVERROR_EOF; }

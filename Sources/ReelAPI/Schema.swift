@@ -93,9 +93,14 @@ extension Schema {
     public static func enumeration<E: CaseIterable & RawRepresentable>(
         _ type: E.Type, _ description: String, default value: E? = nil
     ) -> Schema where E.RawValue == String {
+        enumeration(E.allCases.map(\.rawValue), description, default: value?.rawValue)
+    }
+
+    /// A string field that takes one of `values`.
+    public static func enumeration(_ values: [String], _ description: String, default value: String? = nil) -> Schema {
         var s = Schema(.string, description)
-        s.enumValues = E.allCases.map(\.rawValue)
-        s.defaultValue = value.map { YAMLNode(.string($0.rawValue)) }
+        s.enumValues = values
+        s.defaultValue = value.map { YAMLNode(.string($0)) }
         return s
     }
 

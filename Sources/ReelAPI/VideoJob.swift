@@ -167,11 +167,57 @@ public struct TimelineSpec: Codable, Sendable, Equatable {
     }
 }
 
-/// Whether an output video is rendered from the timeline.
+/// Whether and how an output video is rendered from the timeline.
 public struct RenderSpec: Codable, Sendable, Equatable {
-    public var enabled: Bool
+    /// How cuts are made.
+    public enum Mode: String, Codable, Sendable, CaseIterable {
+        /// Every frame re-encoded: each output frame is the source frame the timeline names (the default).
+        case exact
+        /// Frame-accurate, re-encoding only around each cut and stream-copying the rest; `exact` when the source
+        /// cannot be matched (the job's status says so).
+        case smart
+        /// Stream copy from the keyframe at or before each cut: fast, approximate.
+        case keyframe
+    }
 
-    public init(enabled: Bool = true) { self.enabled = enabled }
+    /// The video codec of an encoded render.
+    public enum Codec: String, Codable, Sendable, CaseIterable {
+        case h264, hevc
+    }
+
+    public static let defaultCRF = 20
+    public static let defaultPreset = "fast"
+    public static let presets = [
+        "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow",
+    ]
+
+    public var enabled: Bool
+    public var mode: Mode
+    public var codec: Codec
+    /// Constant rate factor, 0–51 (lower is better) for `exact` and `smart`.
+    public var crf: Int
+    /// Encoder speed preset for `exact` and `smart`.
+    public var preset: String
+
+    public init(
+        enabled: Bool = true, mode: Mode = .exact, codec: Codec = .h264, crf: Int = defaultCRF,
+        preset: String = defaultPreset
+    ) {
+        self.enabled = enabled
+        self.mode = mode
+        self.codec = codec
+        self.crf = crf
+        self.preset = preset
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        enabled = try c.decodeIfPresent(Bool.self, forKey: .enabled) ?? true
+        mode = try c.decodeIfPresent(Mode.self, forKey: .mode) ?? .exact
+        codec = try c.decodeIfPresent(Codec.self, forKey: .codec) ?? .h264
+        crf = try c.decodeIfPresent(Int.self, forKey: .crf) ?? Self.defaultCRF
+        preset = try c.decodeIfPresent(String.self, forKey: .preset) ?? Self.defaultPreset
+    }
 }
 
 /// Where outputs are written.

@@ -113,8 +113,32 @@ extension VideoJob: ResourceKind {
             .init(
                 "render",
                 .object(
-                    "Whether an output video is rendered.", defaultsToEmpty: true,
-                    [.init("enabled", .boolean("Render the timeline into a video.", default: true))])),
+                    "Whether and how an output video is rendered.", defaultsToEmpty: true,
+                    [
+                        .init("enabled", .boolean("Render the timeline into a video.", default: true)),
+                        .init(
+                            "mode",
+                            .enumeration(
+                                RenderSpec.Mode.self,
+                                "exact (every frame re-encoded, frame-accurate), smart (frame-accurate, re-encoding "
+                                    + "only around cuts) or keyframe (stream copy from the keyframe before each cut: "
+                                    + "fast, approximate).", default: .exact)),
+                        .init(
+                            "codec",
+                            .enumeration(
+                                RenderSpec.Codec.self, "Video codec of an exact or smart render (8-bit 4:2:0).",
+                                default: .h264)),
+                        .init(
+                            "crf",
+                            .integer(
+                                "Constant rate factor of the encoder, 0-51 (lower is better).", minimum: 0,
+                                maximum: 51, default: RenderSpec.defaultCRF)),
+                        .init(
+                            "preset",
+                            .enumeration(
+                                RenderSpec.presets, "Encoder speed preset (x264/x265).",
+                                default: RenderSpec.defaultPreset)),
+                    ])),
             .init(
                 "output",
                 .object(

@@ -55,8 +55,18 @@ public enum MediaEngine {
         }
     }
 
-    /// Joins `cuts` by stream copy into one MP4 at `output` (keyframe-aligned, continuous timestamps, +faststart).
-    public static func render(_ cuts: [CutRange], output: String) async throws(MediaError) -> RenderResult {
-        try await offload { () throws(MediaError) in try Renderer(cuts: cuts, output: output).run() }
+    /// Joins `cuts` into one MP4 at `output` (+faststart) as `options.mode` says: `exact` re-encodes every frame
+    /// and is frame-accurate, `smart` re-encodes only around the cuts, `keyframe` stream-copies from the keyframe
+    /// before each cut.
+    public static func render(_ cuts: [CutRange], output: String, options: RenderOptions = RenderOptions())
+        async throws(MediaError) -> RenderResult
+    {
+        try await offload { () throws(MediaError) in
+            switch options.mode {
+            case .exact: try ExactRenderer(cuts: cuts, output: output, options: options).run()
+            case .smart: try SmartRenderer(cuts: cuts, output: output, options: options).run()
+            case .keyframe: try KeyframeRenderer(cuts: cuts, output: output).run()
+            }
+        }
     }
 }

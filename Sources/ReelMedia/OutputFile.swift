@@ -11,26 +11,50 @@ final class OutputFile {
     private(set) var streamMap: [Int: Int] = [:]
     private var finished = false
 
-    init(
+    /// An output whose streams copy `streams` (stream copy), header written.
+    convenience init(
         path: String, format: String, copying streams: [UnsafeMutablePointer<AVStream>], inputIndices: [Int],
         options: [String: String] = [:]
     ) throws(MediaError) {
+        try self.init(path: path, format: format)
+        for (stream, inputIndex) in zip(streams, inputIndices) {
+            let out = try addStream(copying: stream.pointee.codecpar, timeBase: stream.pointee.time_base)
+            streamMap[inputIndex] = Int(out.pointee.index)
+        }
+        try begin(options: options)
+    }
+
+    /// An output with no streams yet: add them, then `begin`.
+    init(path: String, format: String) throws(MediaError) {
         self.path = path
         temporaryPath = path + ".partial"
         var context: UnsafeMutablePointer<AVFormatContext>?
         let rc = avformat_alloc_output_context2(&context, nil, format, temporaryPath)
         guard rc >= 0, let context else { throw MediaError.ffmpeg(rc, "cannot create a \(format) output", path: path) }
         self.context = context
-        for (stream, inputIndex) in zip(streams, inputIndices) {
-            guard let out = avformat_new_stream(context, nil) else {
-                throw MediaError(.ioError, "cannot add a stream", path: path)
-            }
-            let copied = avcodec_parameters_copy(out.pointee.codecpar, stream.pointee.codecpar)
-            guard copied >= 0 else { throw MediaError.ffmpeg(copied, "cannot copy codec parameters", path: path) }
-            out.pointee.codecpar.pointee.codec_tag = 0
-            out.pointee.time_base = stream.pointee.time_base
-            streamMap[inputIndex] = Int(out.pointee.index)
+    }
+
+    /// Adds a stream with `parameters` (copied; the codec tag left to the muxer).
+    @discardableResult
+    func addStream(copying parameters: UnsafePointer<AVCodecParameters>, timeBase: AVRational) throws(MediaError)
+        -> UnsafeMutablePointer<AVStream>
+    {
+        guard let out = avformat_new_stream(context, nil) else {
+            throw MediaError(.ioError, "cannot add a stream", path: path)
         }
+        let copied = avcodec_parameters_copy(out.pointee.codecpar, parameters)
+        guard copied >= 0 else { throw MediaError.ffmpeg(copied, "cannot copy codec parameters", path: path) }
+        out.pointee.codecpar.pointee.codec_tag = 0
+        out.pointee.time_base = timeBase
+        return out
+    }
+
+    /// Whether the container wants codec headers out of band (MP4, Matroska): encoders then need
+    /// `AV_CODEC_FLAG_GLOBAL_HEADER`.
+    var wantsGlobalHeader: Bool { context.pointee.oformat.pointee.flags & AVFMT_GLOBALHEADER != 0 }
+
+    /// Opens the file and writes the header; the muxer may change the streams' time bases.
+    func begin(options: [String: String] = [:]) throws(MediaError) {
         let opened = avio_open(&context.pointee.pb, temporaryPath, AVIO_FLAG_WRITE)
         guard opened >= 0 else { throw MediaError.ffmpeg(opened, "cannot open for writing", path: temporaryPath) }
         var dictionary: OpaquePointer?
@@ -42,7 +66,7 @@ final class OutputFile {
 
     deinit {
         if !finished {
-            avio_closep(&context.pointee.pb)
+            if context.pointee.pb != nil { avio_closep(&context.pointee.pb) }
             unlink(temporaryPath)
         }
         avformat_free_context(context)

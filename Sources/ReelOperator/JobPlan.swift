@@ -1,5 +1,6 @@
 import Foundation
 import ReelAPI
+import ReelPipeline
 
 /// What the reconciler knows it wants: the resource as declared.
 public struct DesiredJob: Sendable, Equatable {
@@ -71,12 +72,15 @@ public struct ObservedJob: Sendable, Equatable {
     public var usage: JobUsage
     public var startedAt: Date
     public var finishedAt: Date?
+    /// What the render stage made, once it has.
+    public var render: RenderFacts?
 
     public init(
         jobID: Int64, phase: String = "Pending", stages: [Stage: StageTasks] = [:], chunksStored: Int = 0,
         chunksAnalyzed: Int = 0, outputs: JobOutputs = JobOutputs(), usage: JobUsage = JobUsage(), startedAt: Date,
-        finishedAt: Date? = nil
+        finishedAt: Date? = nil, render: RenderFacts? = nil
     ) {
+        self.render = render
         self.usage = usage
         self.jobID = jobID
         self.phase = phase
@@ -312,7 +316,7 @@ public enum JobPlanner {
         case .split: "\(job.chunksStored) chunk\(job.chunksStored == 1 ? "" : "s") stored"
         case .analyze: "\(job.chunksAnalyzed) chunk\(job.chunksAnalyzed == 1 ? "" : "s") analyzed"
         case .assemble: "timeline written (JSON, OTIO, EDL)"
-        case .render: "render written"
+        case .render: job.render?.message ?? "render written"
         }
     }
 }

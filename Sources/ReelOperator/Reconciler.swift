@@ -336,7 +336,10 @@ public final class Reconciler: Service {
     /// Reads what Postgres holds about a resource's jobs.
     func observe(uid: String, generation: Int64) async throws -> Observation {
         let jobs = try await pool.query(
-            "SELECT id, generation, phase, outputs, started_at, finished_at, created_at FROM processing_jobs WHERE resource_uid = $1",
+            """
+            SELECT id, generation, phase, outputs, started_at, finished_at, created_at, render_facts
+            FROM processing_jobs WHERE resource_uid = $1
+            """,
             [uid])
         var observation = Observation()
         var others: [Int64] = []
@@ -350,7 +353,8 @@ public final class Reconciler: Service {
             observation.current = ObservedJob(
                 jobID: id, phase: try row.decode(at: 2),
                 outputs: try row.decode(PostgresJSON.self, at: 3).decode(JobOutputs.self),
-                startedAt: try row.decodeIfPresent(at: 4) ?? row.decode(at: 6), finishedAt: try row.decodeIfPresent(at: 5))
+                startedAt: try row.decodeIfPresent(at: 4) ?? row.decode(at: 6), finishedAt: try row.decodeIfPresent(at: 5),
+                render: try row.decodeIfPresent(PostgresJSON.self, at: 7)?.decode(RenderFacts.self))
         }
         if !others.isEmpty {
             let active = try await pool.query(

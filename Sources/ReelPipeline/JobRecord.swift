@@ -76,3 +76,36 @@ public struct JobLog: Sendable {
             """, [job, task, level, message, json, task.map { "task-\($0)" }])
     }
 }
+
+/// What the render stage made (`processing_jobs.render_facts`): the reconciler reports it in the `Rendered`
+/// condition.
+public struct RenderFacts: Codable, Sendable, Equatable {
+    /// The mode used (`exact` when `smart` fell back).
+    public var mode: String
+    public var frames: Int
+    public var seconds: Double
+    /// Why the mode asked for was not used.
+    public var fallbackReason: String?
+
+    public init(mode: String, frames: Int, seconds: Double, fallbackReason: String? = nil) {
+        self.mode = mode
+        self.frames = frames
+        self.seconds = seconds
+        self.fallbackReason = fallbackReason
+    }
+
+    /// The `Rendered` condition's message.
+    public var message: String {
+        let made = "render written: \(frames) frames, \(String(format: "%.3f", seconds)) s, \(mode) mode"
+        return fallbackReason.map { "\(made) (\($0))" } ?? made
+    }
+}
+
+extension RenderOptions {
+    /// The media engine's options for a job's `spec.render`.
+    public init(_ spec: RenderSpec) {
+        self.init(
+            mode: RenderMode(rawValue: spec.mode.rawValue) ?? .exact,
+            codec: RenderCodec(rawValue: spec.codec.rawValue) ?? .h264, crf: spec.crf, preset: spec.preset)
+    }
+}

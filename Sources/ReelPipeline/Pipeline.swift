@@ -397,21 +397,31 @@ public struct Pipeline: Sendable {
         let result: RenderResult
         do {
             result = try await MediaEngine.render(
-                timeline.clips.map { CutRange(source: source, start: $0.start, end: $0.end) }, output: scratch)
+                timeline.clips.map { CutRange(source: source, start: $0.start, end: $0.end) }, output: scratch,
+                options: RenderOptions(job.spec.render))
         } catch { throw TaskFailure.from(error) }
         progress(0.9)
         let stored = try await output.put(prefix + "render.mp4", movingFile: scratch)
         try await pauseForFault("render")
+        let facts = RenderFacts(
+            mode: result.mode.rawValue, frames: result.frames, seconds: result.duration,
+            fallbackReason: result.fallbackReason)
         try await fenced(task.lease) { connection in
             try await connection.query(
                 """
-                UPDATE processing_jobs SET outputs = outputs || jsonb_build_object('render', $2::text), updated_at = now()
+                UPDATE processing_jobs SET outputs = outputs || jsonb_build_object('render', $2::text),
+                    render_facts = $3::jsonb, updated_at = now()
                 WHERE id = $1
-                """, [job.id, stored.uri])
+                """, [job.id, stored.uri, try PostgresJSON(encoding: facts)])
         }
+        var fields = [
+            "bytes": "\(stored.bytes)", "duration": String(format: "%.3f", result.duration), "mode": result.mode.rawValue,
+            "frames": "\(result.frames)",
+        ]
+        if let reason = result.fallbackReason { fields["fallback"] = reason }
         await log.write(
-            job: job.id, task: task.lease.taskID, level: "info", "render written",
-            fields: ["bytes": "\(stored.bytes)", "duration": String(format: "%.2f", result.duration)])
+            job: job.id, task: task.lease.taskID, level: result.fallbackReason == nil ? "info" : "warning",
+            "render written", fields: fields)
     }
 
     // MARK: helpers

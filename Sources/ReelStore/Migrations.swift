@@ -227,5 +227,9 @@ public enum Migrator {
             -- When a worker stopped claiming (shutdown began); it may still be finishing tasks until stopped_at.
             ALTER TABLE workers ADD COLUMN draining_at timestamptz;
             """),
+        Migration(version: 5, name: "render facts", sql: """
+            -- What the render stage made: {"mode", "frames", "seconds", "fallbackReason"?}; the reconciler reports it.
+            ALTER TABLE processing_jobs ADD COLUMN render_facts jsonb;
+            """),
     ]
 }

@@ -31,7 +31,7 @@ public enum SampleMedia {
 
     /// Decode errors FFmpeg reports for a whole file (empty when it decodes cleanly).
     public static func decodeErrors(_ path: String) async throws -> String {
-        let result = try await Command.run("/usr/bin/ffmpeg", ["-hide_banner", "-v", "error", "-i", path, "-f", "null", "-"])
+        let result = try await Command.run("/usr/bin/ffmpeg", ["-hide_banner", "-v", "error", "-i", path, "-fps_mode", "passthrough", "-enc_time_base", "-1", "-f", "null", "-"])
         return result.stderr + (result.status == 0 ? "" : " (exit \(result.status))")
     }
 

@@ -97,16 +97,41 @@ struct Media: AsyncParsableCommand {
         }
     }
 
-    /// `reel media render --cut FILE:START:END … --out FILE`.
+    /// `reel media render --cut FILE:START:END … --out FILE [--mode exact|smart|keyframe]`.
     struct Render: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Join ranges of sources into one MP4 by stream copy.",
-            discussion: "Each range runs from the keyframe at or before START to the keyframe at or after END.")
+            abstract: "Join ranges of sources into one MP4.",
+            discussion: """
+                exact (the default) re-encodes every frame: the output holds exactly the frames from START up to \
+                END of each range. smart is as exact but re-encodes only from each START to the next keyframe and \
+                from the last keyframe before END, copying the packets between. keyframe copies packets from the \
+                keyframe at or before START: fast, approximate.
+                """)
 
         @Option(name: .customLong("cut"), help: ArgumentHelp("A range, FILE:START:END in seconds (repeatable).", valueName: "file:start:end"))
         var cuts: [String]
         @Option(help: "The MP4 to write.") var out: String
+        @Option(help: "exact, smart or keyframe.") var mode: String = RenderMode.exact.rawValue
+        @Option(help: "Video codec of exact and smart renders: h264 or hevc.") var codec: String = RenderCodec.h264.rawValue
+        @Option(help: "Constant rate factor, 0-51 (lower is better).") var crf: Int = RenderOptions().crf
+        @Option(help: "Encoder preset (ultrafast … veryslow).") var preset: String = RenderOptions().preset
         @Flag(help: "Print JSON.") var json = false
+
+        var options: RenderOptions {
+            get throws {
+                guard let mode = RenderMode(rawValue: mode) else {
+                    throw ValidationError("--mode \(mode): expected exact, smart or keyframe")
+                }
+                guard let codec = RenderCodec(rawValue: codec) else {
+                    throw ValidationError("--codec \(codec): expected h264 or hevc")
+                }
+                guard (0...51).contains(crf) else { throw ValidationError("--crf \(crf): expected 0 to 51") }
+                guard RenderOptions.presets.contains(preset) else {
+                    throw ValidationError("--preset \(preset): expected one of \(RenderOptions.presets.joined(separator: ", "))")
+                }
+                return RenderOptions(mode: mode, codec: codec, crf: crf, preset: preset)
+            }
+        }
 
         static func parse(_ text: String) throws -> CutRange {
             let parts = text.split(separator: ":", omittingEmptySubsequences: false)
@@ -119,12 +144,17 @@ struct Media: AsyncParsableCommand {
         func validate() throws {
             guard !cuts.isEmpty else { throw ValidationError("give at least one --cut FILE:START:END") }
             for cut in cuts { _ = try Self.parse(cut) }
+            _ = try options
         }
 
         func run() async throws {
-            let result = try await MediaEngine.render(try cuts.map(Self.parse), output: out)
+            let result = try await MediaEngine.render(try cuts.map(Self.parse), output: out, options: try options)
             if json { return try Media.printJSON(result) }
-            print(String(format: "%@: %.3f s, %d bytes", result.path, result.duration, result.bytes))
+            print(
+                String(
+                    format: "%@: %.3f s, %d frames, %d bytes, %@ mode", result.path, result.duration, result.frames,
+                    result.bytes, result.mode.rawValue))
+            if let reason = result.fallbackReason { print("note: \(reason)") }
         }
     }
 }

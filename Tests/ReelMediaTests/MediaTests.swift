@@ -226,8 +226,10 @@ struct SceneTests {
     }
 }
 
-@Suite("Render")
-struct RenderTests {
+@Suite("Render, keyframe mode")
+struct KeyframeRenderTests {
+    let keyframe = RenderOptions(mode: .keyframe)
+
     @Test func threeRangesPlayContinuously() async throws {
         let dir = try TemporaryDirectory(prefix: "render")
         let a = try await SampleMedia.sample(in: dir, name: "a.mp4")
@@ -235,7 +237,7 @@ struct RenderTests {
         let output = dir.path("render.mp4")
         // Starts near keyframes (every 2 s), so the whole render stays within one GOP of what was asked.
         let cuts = [CutRange(source: a, start: 0, end: 1.5), CutRange(source: a, start: 4.2, end: 6), CutRange(source: b, start: 8, end: 9)]
-        let result = try await MediaEngine.render(cuts, output: output)
+        let result = try await MediaEngine.render(cuts, output: output, options: keyframe)
         let requested = cuts.map { $0.end - $0.start }.reduce(0, +)
         let duration = try #require(Double(try await SampleMedia.ffprobe(["-show_entries", "format=duration", "-of", "csv=p=0", output]).first ?? ""))
         #expect(abs(duration - requested) <= 2.0, "rendered \(duration) s for \(requested) s requested")
@@ -266,13 +268,14 @@ struct RenderTests {
         try await SampleMedia.ffmpeg(["-i", a, "-vf", "scale=160:120", "-c:v", "libx264", "-c:a", "copy", small])
         let error = await #expect(throws: MediaError.self) {
             try await MediaEngine.render(
-                [CutRange(source: a, start: 0, end: 1), CutRange(source: small, start: 0, end: 1)], output: dir.path("x.mp4"))
+                [CutRange(source: a, start: 0, end: 1), CutRange(source: small, start: 0, end: 1)], output: dir.path("x.mp4"),
+                options: keyframe)
         }
         #expect(error?.code == .incompatible)
         #expect(error?.path == small)
         #expect(!FileManager.default.fileExists(atPath: dir.path("x.mp4")))
         let empty = await #expect(throws: MediaError.self) {
-            try await MediaEngine.render([CutRange(source: a, start: 2, end: 1)], output: dir.path("y.mp4"))
+            try await MediaEngine.render([CutRange(source: a, start: 2, end: 1)], output: dir.path("y.mp4"), options: keyframe)
         }
         #expect(empty?.code == .unsupported)
     }

@@ -1,0 +1,70 @@
+import CFFmpeg
+
+/// An opened libavcodec decoder for one stream of an `InputFile`: owns its `AVCodecContext`.
+final class Decoder {
+    let context: UnsafeMutablePointer<AVCodecContext>
+    let streamIndex: Int
+    let timeBase: AVRational
+
+    /// Opens a decoder for `stream` of `input`; `configure` may set options (threads, shortcuts) before opening.
+    init(
+        _ input: InputFile, stream index: Int,
+        configure: (UnsafeMutablePointer<AVCodecContext>) -> Void = { _ in }
+    ) throws(MediaError) {
+        let stream = input.stream(index)
+        let parameters = stream.pointee.codecpar!
+        guard let decoder = avcodec_find_decoder(parameters.pointee.codec_id) else {
+            let name = String(cString: avcodec_get_name(parameters.pointee.codec_id))
+            throw MediaError(.unsupported, "no decoder for \(name)", path: input.path)
+        }
+        guard let context = avcodec_alloc_context3(decoder) else {
+            throw MediaError(.ioError, "cannot allocate a decoder", path: input.path)
+        }
+        self.context = context
+        streamIndex = index
+        timeBase = stream.pointee.time_base
+        let copied = avcodec_parameters_to_context(context, parameters)
+        guard copied >= 0 else { throw MediaError.ffmpeg(copied, "cannot configure the decoder", path: input.path) }
+        context.pointee.pkt_timebase = stream.pointee.time_base
+        context.pointee.thread_count = 0  // as many as the codec finds useful
+        configure(context)
+        let opened = avcodec_open2(context, decoder, nil)
+        guard opened >= 0 else { throw MediaError.ffmpeg(opened, "cannot open the decoder", path: input.path) }
+    }
+
+    deinit {
+        var doomed: UnsafeMutablePointer<AVCodecContext>? = context
+        avcodec_free_context(&doomed)
+    }
+
+    /// Sends `packet` (nil: end of stream) and hands each frame it completes to `body`; the frame is unreferenced
+    /// after `body` returns. `body` returns false to stop taking frames.
+    func decode(
+        _ packet: UnsafeMutablePointer<AVPacket>?, into frame: UnsafeMutablePointer<AVFrame>, path: String,
+        _ body: (UnsafeMutablePointer<AVFrame>) throws(MediaError) -> Void
+    ) throws(MediaError) {
+        let sent = avcodec_send_packet(context, packet)
+        // A damaged packet is the decoder's to conceal; the end of stream sent twice is harmless.
+        guard sent >= 0 || sent == reel_averror_invaliddata() || sent == reel_averror_eof() else {
+            throw MediaError.ffmpeg(sent, "cannot decode", path: path)
+        }
+        while true {
+            let received = avcodec_receive_frame(context, frame)
+            if received == reel_averror_eagain() || received == reel_averror_eof() { return }
+            if received == reel_averror_invaliddata() { continue }
+            guard received >= 0 else { throw MediaError.ffmpeg(received, "cannot decode", path: path) }
+            defer { av_frame_unref(frame) }
+            try body(frame)
+        }
+    }
+
+    /// Forgets buffered frames (after a seek).
+    func flush() { avcodec_flush_buffers(context) }
+}
+
+/// A frame's presentation time in ticks of its stream (best effort), or nil.
+func presentationTicks(_ frame: UnsafeMutablePointer<AVFrame>) -> Int64? {
+    let best = frame.pointee.best_effort_timestamp
+    if best != reel_av_nopts_value() { return best }
+    return frame.pointee.pts == reel_av_nopts_value() ? nil : frame.pointee.pts
+}

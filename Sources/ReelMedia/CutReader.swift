@@ -1,0 +1,163 @@
+import CFFmpeg
+
+/// Decodes ranges of one source: the video frames whose presentation time lies in [start, end) and the audio
+/// frames that overlap it. Times are seconds from the source's origin — the video stream's start time, as the
+/// split and the scene detector count them — so a TS file starting at 1.4 s or an MP4 with an edit list cut
+/// the same way. Seeks land on a keyframe before the start; if a container's index puts it after (MPEG-TS
+/// seeks by timestamp guesses), the reader seeks further back until the first frame is not late.
+final class CutReader {
+    private(set) var input: InputFile
+    let video: Decoder?
+    let audio: Decoder?
+    /// The source's time 0, in seconds of its streams' timestamps.
+    let origin: Double
+    private var packet: UnsafeMutablePointer<AVPacket>? = av_packet_alloc()
+    private var frame: UnsafeMutablePointer<AVFrame>? = av_frame_alloc()
+
+    init(path: String) throws(MediaError) {
+        let input = try InputFile(path: path)
+        self.input = input
+        let videoIndex = input.bestStream(AVMEDIA_TYPE_VIDEO)
+        let audioIndex = input.bestStream(AVMEDIA_TYPE_AUDIO)
+        guard videoIndex != nil || audioIndex != nil else {
+            throw MediaError(.unsupported, "no audio or video stream", path: path)
+        }
+        video = try videoIndex.map { index throws(MediaError) in
+            try Decoder(input, stream: index) { $0.pointee.thread_type = 1 | 2 }  // frame and slice threads
+        }
+        audio = try audioIndex.map { index throws(MediaError) in try Decoder(input, stream: index) }
+        let reference = input.stream(videoIndex ?? audioIndex!)
+        origin =
+            reference.pointee.start_time == reel_av_nopts_value()
+            ? 0 : Rational(reference.pointee.time_base).times(reference.pointee.start_time).seconds
+    }
+
+    deinit {
+        av_packet_free(&packet)
+        av_frame_free(&frame)
+    }
+
+    var path: String { input.path }
+    var videoStream: UnsafeMutablePointer<AVStream>? { video.map { input.stream($0.streamIndex) } }
+    var audioStream: UnsafeMutablePointer<AVStream>? { audio.map { input.stream($0.streamIndex) } }
+
+    /// Seconds a timestamp of `timeBase` lies after the origin.
+    func seconds(_ ticks: Int64, _ timeBase: AVRational) -> Double {
+        Rational(timeBase).times(ticks).seconds - origin
+    }
+
+    /// How far from a boundary a frame time may be and still count as on it: timestamps are rounded to their
+    /// time base (a millisecond in Matroska), timelines to microseconds.
+    func tolerance(_ timeBase: AVRational) -> Double { max(0.001, Rational(timeBase).seconds) }
+
+    /// Decodes [start, end): `onVideo` gets each frame in the range and its time, `onAudio` each audio frame that
+    /// overlaps it (the receiver trims). Frames are only valid during the call.
+    func read(
+        start: Double, end: Double,
+        onVideo: (UnsafeMutablePointer<AVFrame>, Double) throws(MediaError) -> Void,
+        onAudio: (UnsafeMutablePointer<AVFrame>, Double) throws(MediaError) -> Void
+    ) throws(MediaError) {
+        var back = 0.25  // seconds before `start` to seek to: audio is often stored a little ahead of video
+        while true {
+            if try attempt(start: start, end: end, seekBack: back, onVideo: onVideo, onAudio: onAudio) { return }
+            back = back * 4
+        }
+    }
+
+    /// One pass; false when the first video frame came after `start` (the seek landed late) and an earlier seek
+    /// is possible — nothing was handed out then.
+    private func attempt(
+        start: Double, end: Double, seekBack: Double,
+        onVideo: (UnsafeMutablePointer<AVFrame>, Double) throws(MediaError) -> Void,
+        onAudio: (UnsafeMutablePointer<AVFrame>, Double) throws(MediaError) -> Void
+    ) throws(MediaError) -> Bool {
+        let target = max(0, start - seekBack)
+        try seek(to: target)
+        video?.flush()
+        audio?.flush()
+        var videoDone = video == nil
+        var audioDone = audio == nil
+        var checked = video == nil || target == 0
+        let vtol = video.map { tolerance($0.timeBase) } ?? 0
+        let packet = packet!, frame = frame!
+
+        func takeVideo(_ f: UnsafeMutablePointer<AVFrame>) throws(MediaError) -> Bool {
+            guard !videoDone, let video, let ticks = presentationTicks(f) else { return true }
+            let t = seconds(ticks, video.timeBase)
+            if !checked {
+                if t > start + vtol { return false }
+                checked = true
+            }
+            if t < start - vtol { return true }
+            if t >= end - vtol {
+                videoDone = true
+                return true
+            }
+            try onVideo(f, t)
+            return true
+        }
+        func takeAudio(_ f: UnsafeMutablePointer<AVFrame>) throws(MediaError) {
+            guard !audioDone, let audio, let ticks = presentationTicks(f) else { return }
+            let t = seconds(ticks, audio.timeBase)
+            let length = Double(f.pointee.nb_samples) / Double(max(1, f.pointee.sample_rate))
+            if t >= end {
+                audioDone = true
+            } else if t + length > start {
+                try onAudio(f, t)
+            }
+        }
+
+        var late = false
+        var keyed = false
+        while !(videoDone && audioDone) {
+            let rc = av_read_frame(input.context, packet)
+            if rc == reel_averror_eof() { break }
+            guard rc >= 0 else { throw MediaError.ffmpeg(rc, "cannot read a packet", path: path) }
+            defer { av_packet_unref(packet) }
+            let index = Int(packet.pointee.stream_index)
+            if let video, index == video.streamIndex, !videoDone {
+                // A seek may land between keyframes: what precedes the first one cannot be decoded.
+                if !keyed {
+                    guard packet.pointee.flags & AV_PKT_FLAG_KEY != 0 else { continue }
+                    keyed = true
+                }
+                try video.decode(packet, into: frame, path: path) { f throws(MediaError) in
+                    if !late, try !takeVideo(f) { late = true }
+                }
+                if late { return false }
+            } else if let audio, index == audio.streamIndex, !audioDone {
+                try audio.decode(packet, into: frame, path: path) { f throws(MediaError) in try takeAudio(f) }
+            }
+        }
+        // The end of the file: drain what the decoders still hold.
+        if let video, !videoDone {
+            try video.decode(nil, into: frame, path: path) { f throws(MediaError) in
+                if !late, try !takeVideo(f) { late = true }
+            }
+            if late { return false }
+        }
+        if let audio, !audioDone {
+            try audio.decode(nil, into: frame, path: path) { f throws(MediaError) in try takeAudio(f) }
+        }
+        return true
+    }
+
+    /// Seeks every stream to the keyframe at or before `seconds`; for 0, opens the file afresh, the one start
+    /// every container agrees on (MPEG-TS timestamp seeks can land past the first keyframe, byte 0 of Matroska
+    /// is its header).
+    private func seek(to seconds: Double) throws(MediaError) {
+        if seconds <= 0 {
+            input = try InputFile(path: path)
+            return
+        }
+        let reference = video ?? audio!
+        let base = Rational(reference.timeBase)
+        let ticks = Int64(((seconds + origin) * Double(base.denominator) / Double(base.numerator)).rounded(.down))
+        var rc = av_seek_frame(input.context, Int32(reference.streamIndex), ticks, AVSEEK_FLAG_BACKWARD)
+        if rc < 0 {
+            // Some containers seek only by bytes or not below their first timestamp: start from the beginning.
+            rc = av_seek_frame(input.context, -1, 0, AVSEEK_FLAG_BACKWARD | AVSEEK_FLAG_BYTE)
+        }
+        guard rc >= 0 else { throw MediaError.ffmpeg(rc, "cannot seek to \(seconds) s", path: path) }
+    }
+}

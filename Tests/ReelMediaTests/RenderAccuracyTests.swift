@@ -1,0 +1,193 @@
+import Foundation
+import ReelMedia
+import ReelTestSupport
+import Testing
+
+/// A source for the accuracy tests: `testsrc2` (a picture that moves every frame, so a frame off by one scores
+/// far below the PSNR bound) with a sine tone, encoded by the real `ffmpeg` as `arguments` say.
+struct RenderSource: Sendable, CustomTestStringConvertible {
+    var name: String
+    var seconds: Int = 8
+    var rate = 25
+    var video: [String]
+    var audio: [String] = ["-c:a", "aac", "-b:a", "96k"]
+    var filter = ""
+    var cuts: [(Double, Double)] = [(0.4, 1.2), (5.0, 6.0), (2.0, 3.2)]
+
+    var testDescription: String { name }
+
+    func make(in dir: TemporaryDirectory) async throws -> String {
+        let path = dir.path(name)
+        let picture = "testsrc2=size=320x240:rate=\(rate)" + (filter.isEmpty ? "" : ",\(filter)")
+        try await SampleMedia.ffmpeg(
+            ["-f", "lavfi", "-t", "\(seconds)", "-i", picture, "-f", "lavfi", "-t", "\(seconds)", "-i",
+             "sine=frequency=440:sample_rate=48000", "-map", "0:v", "-map", "1:a"] + video + audio + [path])
+        return path
+    }
+
+    static let all: [RenderSource] = [
+        RenderSource(name: "gop1.mp4", video: ["-c:v", "libx264", "-g", "1", "-bf", "0"]),
+        RenderSource(name: "gop60-bframes.mp4", video: ["-c:v", "libx264", "-g", "60", "-bf", "3"]),
+        RenderSource(
+            name: "one-keyframe.mp4", seconds: 20, video: ["-c:v", "libx264", "-g", "1000", "-bf", "2"],
+            cuts: [(12.0, 13.0), (2.0, 3.0), (18.0, 19.6)]),
+        RenderSource(name: "gop60.mkv", video: ["-c:v", "libx264", "-g", "60", "-bf", "2"]),
+        RenderSource(name: "gop60.ts", video: ["-c:v", "libx264", "-g", "60", "-bf", "2"], audio: ["-c:a", "mp2"]),
+        RenderSource(
+            name: "vp9.webm", video: ["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-g", "60"],
+            audio: ["-c:a", "libopus"]),
+        RenderSource(name: "hevc.mp4", video: ["-c:v", "libx265", "-x265-params", "log-level=error:keyint=60", "-tag:v", "hvc1"]),
+        RenderSource(name: "10bit.mp4", video: ["-c:v", "libx264", "-pix_fmt", "yuv420p10le", "-g", "60"]),
+        RenderSource(
+            name: "vfr.mp4", rate: 30, video: ["-c:v", "libx264", "-g", "60", "-vsync", "vfr"],
+            filter: "select='lt(mod(n\\,10)\\,6)'", cuts: [(0.4, 1.2), (5.0, 6.0), (2.0, 3.2)]),
+    ]
+}
+
+/// What the real ffprobe says of a file.
+enum Probe {
+    /// The first video stream's start time and every frame's presentation time.
+    static func frameTimes(_ path: String) async throws -> (origin: Double, times: [Double]) {
+        try await frameTimes(path, relativeToFormat: false)
+    }
+
+    /// The same; with `relativeToFormat`, the origin counts from the file's start time, which the ffmpeg CLI
+    /// moves to 0 (an MPEG-TS file's video starts a little after its audio).
+    static func frameTimes(_ path: String, relativeToFormat: Bool) async throws -> (origin: Double, times: [Double]) {
+        let format = try await SampleMedia.ffprobe(["-show_entries", "format=start_time", "-of", "csv=p=0", path])
+        let shift = relativeToFormat ? Double(format.first ?? "") ?? 0 : 0
+        let start = try await SampleMedia.ffprobe(
+            ["-select_streams", "v:0", "-show_entries", "stream=start_time", "-of", "csv=p=0", path])
+        let times = try await SampleMedia.ffprobe(
+            ["-select_streams", "v:0", "-show_entries", "frame=best_effort_timestamp_time", "-of", "csv=p=0", path])
+        return ((Double(start.first ?? "") ?? 0) - shift, times.compactMap { Double($0.trimmingCharacters(in: .punctuationCharacters)) })
+    }
+
+    /// Each stream's type and duration.
+    static func durations(_ path: String) async throws -> [String: Double] {
+        var result: [String: Double] = [:]
+        for line in try await SampleMedia.ffprobe(
+            ["-show_entries", "stream=codec_type,duration", "-of", "csv=p=0", path])
+        {
+            let fields = line.split(separator: ",").map(String.init)
+            if fields.count >= 2, let seconds = Double(fields[1]) { result[fields[0]] = seconds }
+        }
+        return result
+    }
+
+    /// The per-frame PSNR of `output` against the source frames `cuts` name: for each cut, ffmpeg's own `trim`
+    /// takes [start, end) of the source and the cut's stretch of the output, both are moved to 0 and the `psnr`
+    /// filter pairs their frames by timestamp (so variable frame rates compare frame for frame). Returns the mean
+    /// of the cuts' averages and the worst frame's PSNR, over Y, U and V.
+    static func psnr(_ output: String, against source: String, cuts: [(Double, Double)], halfFrame: Double)
+        async throws -> (average: Double, minimum: Double)
+    {
+        let origin = try await frameTimes(source, relativeToFormat: true).origin
+        let outputOrigin = try await frameTimes(output, relativeToFormat: true).origin
+        var graph = "[0:v]split=\(cuts.count)" + cuts.indices.map { "[o\($0)]" }.joined() + ";"
+        graph += "[1:v]split=\(cuts.count)" + cuts.indices.map { "[s\($0)]" }.joined() + ";"
+        var offset = 0.0
+        for (i, cut) in cuts.enumerated() {
+            let length = cut.1 - cut.0
+            // Boundaries half a frame early: a frame exactly on one belongs to the cut it starts, whatever the
+            // CLI's own rounding of shifted timestamps.
+            let o = outputOrigin + offset - halfFrame, s = origin + cut.0 - halfFrame
+            graph += "[o\(i)]trim=start=\(o):end=\(o + length),setpts=PTS-STARTPTS,format=yuv420p[a\(i)];"
+            graph += "[s\(i)]trim=start=\(s):end=\(s + length),setpts=PTS-STARTPTS,format=yuv420p[b\(i)];"
+            graph += "[a\(i)][b\(i)]psnr[p\(i)]" + (i == cuts.count - 1 ? "" : ";")
+            offset += length
+        }
+        let sinks = cuts.indices.flatMap { ["-map", "[p\($0)]"] }
+        let result = try await Command.run(
+            "/usr/bin/ffmpeg",
+            ["-hide_banner", "-i", output, "-i", source, "-filter_complex", graph] + sinks + ["-f", "null", "-"])
+        let lines = result.stderr.split(separator: "\n").filter { $0.contains("PSNR y:") }
+        try #require(lines.count == cuts.count, "ffmpeg: \(result.stderr.suffix(2000))")
+        func value(_ line: Substring, _ key: String) -> Double {
+            guard let range = line.range(of: " " + key + ":") else { return 0 }
+            let rest = line[range.upperBound...].prefix { !$0.isWhitespace }
+            return rest == "inf" ? 100 : Double(rest) ?? 0
+        }
+        let averages = lines.map { value($0, "average") }, minimums = lines.map { value($0, "min") }
+        return (averages.reduce(0, +) / Double(averages.count), minimums.min() ?? 0)
+    }
+}
+
+@Suite("Render, exact mode")
+struct ExactRenderTests {
+    @Test(arguments: RenderSource.all)
+    func everyFrameIsTheOneTheTimelineNames(_ source: RenderSource) async throws {
+        let dir = try TemporaryDirectory(prefix: "exact")
+        let path = try await source.make(in: dir)
+        let output = dir.path("render.mp4")
+        let cuts = source.cuts.map { CutRange(source: path, start: $0.0, end: $0.1) }
+        let result = try await MediaEngine.render(cuts, output: output, options: RenderOptions(crf: 16))
+        #expect(result.mode == .exact)
+
+        // Exactly the source frames in [start, end) of each cut.
+        let (origin, times) = try await Probe.frameTimes(path)
+        let expected = source.cuts.map { cut in
+            times.filter { $0 - origin >= cut.0 - 0.0005 && $0 - origin < cut.1 - 0.0005 }.count
+        }.reduce(0, +)
+        let rendered = try await Probe.frameTimes(output).times.count
+        #expect(rendered == expected, "\(rendered) frames rendered, \(expected) in the timeline")
+        #expect(result.frames == expected)
+
+        // Each of them is the right picture: a frame off by one scores far lower on testsrc2.
+        let psnr = try await Probe.psnr(output, against: path, cuts: source.cuts, halfFrame: 0.5 / Double(source.rate))
+        #expect(psnr.average >= 40, "average PSNR \(psnr.average) dB")
+        #expect(psnr.minimum >= 35, "worst frame PSNR \(psnr.minimum) dB")
+
+        // The render lasts the timeline, and audio ends with the video (within one AAC frame).
+        let timeline = source.cuts.map { $0.1 - $0.0 }.reduce(0, +)
+        let durations = try await Probe.durations(output)
+        let video = try #require(durations["video"]), audio = try #require(durations["audio"])
+        #expect(abs(video - timeline) <= 1.0 / Double(source.rate) + 0.001, "video \(video) s for \(timeline) s")
+        #expect(abs(audio - video) <= 1024.0 / 48000 + 0.001, "audio \(audio) s, video \(video) s")
+        #expect(abs(result.duration - timeline) < 0.000_001)
+        #expect(try await SampleMedia.decodeErrors(output) == "")
+    }
+
+    @Test func rotationIsKept() async throws {
+        let dir = try TemporaryDirectory(prefix: "rotated")
+        let plain = try await RenderSource(name: "plain.mp4", seconds: 3, video: ["-c:v", "libx264"]).make(in: dir)
+        let phone = dir.path("phone.mp4")
+        try await SampleMedia.ffmpeg(["-i", plain, "-c", "copy", "-metadata:s:v", "rotate=90", phone])
+        let output = dir.path("render.mp4")
+        _ = try await MediaEngine.render([CutRange(source: phone, start: 0.4, end: 2)], output: output)
+        let rotation = try await SampleMedia.ffprobe(
+            ["-select_streams", "v:0", "-show_entries", "stream_side_data=rotation", "-of", "csv=p=0", output])
+        let source = try await SampleMedia.ffprobe(
+            ["-select_streams", "v:0", "-show_entries", "stream_side_data=rotation", "-of", "csv=p=0", phone])
+        #expect(!source.isEmpty && rotation == source, "rotation \(rotation), source \(source)")
+    }
+
+    @Test func hevcOutputWhenAsked() async throws {
+        let dir = try TemporaryDirectory(prefix: "tohevc")
+        let path = try await RenderSource(name: "a.mp4", seconds: 3, video: ["-c:v", "libx264"]).make(in: dir)
+        let output = dir.path("render.mp4")
+        let result = try await MediaEngine.render(
+            [CutRange(source: path, start: 1, end: 2)], output: output,
+            options: RenderOptions(codec: .hevc, crf: 20, preset: "ultrafast"))
+        #expect(result.frames == 25)
+        let codec = try await SampleMedia.ffprobe(
+            ["-select_streams", "v:0", "-show_entries", "stream=codec_name", "-of", "csv=p=0", output])
+        #expect(codec == ["hevc"])
+    }
+
+    @Test func sourcesOfDifferentSizesJoin() async throws {
+        let dir = try TemporaryDirectory(prefix: "sizes")
+        let a = try await RenderSource(name: "a.mp4", seconds: 2, video: ["-c:v", "libx264"]).make(in: dir)
+        let b = try await RenderSource(name: "b.mkv", seconds: 2, rate: 30, video: ["-c:v", "libx264"], filter: "scale=160:120")
+            .make(in: dir)
+        let output = dir.path("render.mp4")
+        let result = try await MediaEngine.render(
+            [CutRange(source: a, start: 0, end: 1), CutRange(source: b, start: 0, end: 1)], output: output)
+        #expect(result.frames == 25 + 30)
+        let size = try await SampleMedia.ffprobe(
+            ["-select_streams", "v:0", "-show_entries", "stream=width,height", "-of", "csv=p=0", output])
+        #expect(size == ["320,240"])
+        let errors = try await SampleMedia.decodeErrors(output)
+        #expect(errors == "")
+    }
+}
