@@ -93,3 +93,23 @@ func validate(_ cuts: [CutRange], output: String) throws(MediaError) {
 public func canEncode(_ codec: RenderCodec) -> Bool {
     avcodec_find_encoder_by_name(codec.encoderName) != nil && avcodec_find_encoder(AV_CODEC_ID_AAC) != nil
 }
+
+/// Why `options` cannot render video of `codec` (a codec name as `probe` reports it), or nil when it can:
+/// `exact` and `smart` need a decoder for it and an encoder for the output codec, `keyframe` copies packets and
+/// needs MP4 to carry it.
+public func renderProblem(videoCodec codec: String, options: RenderOptions) -> String? {
+    guard let descriptor = avcodec_descriptor_get_by_name(codec) else { return "unknown video codec \(codec)" }
+    let id = descriptor.pointee.id
+    switch options.mode {
+    case .exact, .smart:
+        guard avcodec_find_decoder(id) != nil else { return "this FFmpeg build cannot decode \(codec) video" }
+        guard canEncode(options.codec) else {
+            return "this FFmpeg build has no \(options.codec.encoderName) encoder for \(options.codec.rawValue) output"
+        }
+        return nil
+    case .keyframe:
+        let mp4 = av_guess_format("mp4", nil, nil)
+        return avformat_query_codec(mp4, id, 0 /* FF_COMPLIANCE_NORMAL */) == 1
+            ? nil : "MP4 cannot carry \(codec) video copied as it is (render.mode keyframe); use exact"
+    }
+}

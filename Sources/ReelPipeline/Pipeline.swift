@@ -118,6 +118,7 @@ public struct Pipeline: Sendable {
     // MARK: ingest
 
     func ingest(_ task: ClaimedTask, _ job: JobRecord, base: String?) async throws {
+        try preflight(job, base: base)
         let uri = job.spec.source.uri
         let name = Self.objectName(uri)
         let key = "jobs/\(job.uid)/source/\(name)"
@@ -150,8 +151,11 @@ public struct Pipeline: Sendable {
         do { info = try await MediaEngine.probe(local) } catch {
             throw TaskFailure.permanent("InvalidMedia", "\(name): \(error.message)")
         }
-        guard info.streams.contains(where: { $0.kind == .video }) else {
+        guard let video = info.streams.first(where: { $0.kind == .video }) else {
             throw TaskFailure.permanent("InvalidMedia", "\(name) has no video stream")
+        }
+        if job.spec.render.enabled, let problem = renderProblem(videoCodec: video.codec, options: RenderOptions(job.spec.render)) {
+            throw TaskFailure.permanent("RenderUnsupported", "\(name): \(problem)")
         }
         try await pauseForFault("ingest")
         try await fenced(task.lease) { connection in
@@ -166,6 +170,24 @@ public struct Pipeline: Sendable {
         await log.write(
             job: job.id, task: task.lease.taskID, level: "info", "source stored",
             fields: ["bytes": "\(stored.bytes)", "sha256": stored.sha256 ?? "", "duration": "\(info.duration ?? 0)"])
+    }
+
+    /// Refuses before any work what would otherwise fail only at the end: an output the job may not or cannot
+    /// write, a render codec this build lacks.
+    func preflight(_ job: JobRecord, base: String?) throws {
+        if let uri = job.spec.output?.uri {
+            _ = try outputLocation(job, base: base)
+            let path = try configuration.allowedRoots.lexicalPath(fileURI: uri, base: base)
+            guard FileManager.default.isWritableFile(atPath: path) else {
+                throw TaskFailure.permanent("OutputNotWritable", "output \(path) is not writable")
+            }
+        }
+        let options = RenderOptions(job.spec.render)
+        if job.spec.render.enabled, options.mode != .keyframe, !canEncode(options.codec) {
+            throw TaskFailure.permanent(
+                "RenderUnsupported",
+                "this FFmpeg build has no \(options.codec.encoderName) encoder (spec.render.codec \(options.codec.rawValue))")
+        }
     }
 
     /// A safe object name from the last path segment of a URI.
@@ -350,7 +372,8 @@ public struct Pipeline: Sendable {
         }
         let scenes = TimelineBuilder.scenes(chunks)
         let clips = TimelineBuilder.clips(
-            scenes, strategy: job.spec.timeline.strategy.rawValue, maxSeconds: Double(job.spec.timeline.maxSeconds))
+            scenes, strategy: job.spec.timeline.strategy.rawValue, maxSeconds: Double(job.spec.timeline.maxSeconds),
+            frameRate: job.frameRate)
         let timeline = Timeline(
             name: job.spec.title ?? job.name, strategy: job.spec.timeline.strategy.rawValue,
             source: TimelineSource(

@@ -107,23 +107,36 @@ public enum TimelineBuilder {
     }
 
     /// The clips a strategy keeps: `scenes` every scene; `highlights` the most important scenes whose total fits
-    /// in `maxSeconds` (the single best one trimmed to fit when even it is longer), in source order.
-    public static func clips(_ scenes: [SceneAnalysis], strategy: String, maxSeconds: Double) -> [TimelineClip] {
-        let all = scenes.filter { $0.duration > 0 }.map {
-            TimelineClip(start: $0.start, end: $0.end, importance: $0.importance, description: $0.description, labels: $0.labels)
+    /// in `maxSeconds` (the single best one trimmed to fit when even it is longer), in source order. With a
+    /// `frameRate`, every boundary is first moved to the nearest frame, so the clips are whole frames — what the
+    /// render, OTIO and the EDL count — and `highlights` counts frames against `maxSeconds`.
+    public static func clips(
+        _ scenes: [SceneAnalysis], strategy: String, maxSeconds: Double, frameRate: Double? = nil
+    ) -> [TimelineClip] {
+        let rate = frameRate.flatMap { $0 > 0 ? $0 : nil }
+        func snap(_ t: Double) -> Double { rate.map { (t * $0).rounded() / $0 } ?? t }
+        func length(_ clip: TimelineClip) -> Double {
+            rate.map { ((clip.end * $0).rounded() - (clip.start * $0).rounded()) / $0 } ?? clip.duration
         }
+        let all = scenes.map {
+            TimelineClip(
+                start: snap($0.start), end: snap($0.end), importance: $0.importance, description: $0.description,
+                labels: $0.labels)
+        }.filter { $0.end > $0.start }
         guard strategy == "highlights" else { return all }
         let ranked = all.enumerated().sorted {
             $0.element.importance != $1.element.importance ? $0.element.importance > $1.element.importance : $0.offset < $1.offset
         }
+        // The budget in whole frames when there is a rate: never a frame over maxSeconds.
+        let budget = rate.map { (maxSeconds * $0 + 1e-9).rounded(.down) / $0 } ?? maxSeconds
         var chosen: [(Int, TimelineClip)] = []
         var total = 0.0
-        for (offset, clip) in ranked where total + clip.duration <= maxSeconds + 1e-9 {
+        for (offset, clip) in ranked where total + length(clip) <= budget + 1e-9 {
             chosen.append((offset, clip))
-            total += clip.duration
+            total += length(clip)
         }
-        if chosen.isEmpty, var best = ranked.first?.element, maxSeconds > 0 {
-            best.end = best.start + maxSeconds
+        if chosen.isEmpty, var best = ranked.first?.element, budget > 0 {
+            best.end = snap(best.start + budget)
             return [best]
         }
         return chosen.sorted { $0.0 < $1.0 }.map(\.1)

@@ -76,10 +76,17 @@ import Testing
         // Every 2 s scene of the sample, each cut found (the chunk boundaries at 4 and 8 s are real cuts too).
         #expect(timeline.clips.map(\.start) == [0, 2, 4, 6, 8, 10])
         let render = String(try #require(record.outputs.render).dropFirst("file://".count))
-        let probe = try await SampleMedia.ffprobe(["-show_entries", "format=duration", "-of", "csv=p=0", render])
-        // Stream copy: each of the 6 clips may carry up to a video frame (40 ms) and an AAC frame (21 ms) of overhang.
-        #expect(abs((Double(probe.first ?? "") ?? 0) - 12) <= 0.1 * Double(timeline.clips.count) + 0.1)
+        let probe = try await SampleMedia.ffprobe(
+            ["-count_frames", "-select_streams", "v:0", "-show_entries", "stream=duration,nb_read_frames", "-of", "csv=p=0",
+             render])
+        // The exact render: the timeline's 12 s to the frame, 300 frames at 25 fps.
+        let fields = (probe.first ?? "").split(separator: ",").compactMap { Double($0) }
+        #expect(fields.count == 2 && abs(fields[0] - 12) <= 0.001 && fields[1] == 300, "\(probe)")
         #expect(try await SampleMedia.decodeErrors(render).isEmpty)
+        let facts = try await fixture.pool.query("SELECT render_facts FROM processing_jobs WHERE id = $1", [job])
+        let recorded = try #require(try facts.first?.decode(PostgresJSON.self, at: 0).decode(RenderFacts.self))
+        #expect(recorded == RenderFacts(mode: "exact", frames: 300, seconds: 12))
+        #expect(recorded.message == "render written: 300 frames, 12.000 s, exact mode")
     }
 
     @Test func aSecondJobOverTheSameBytesIsAnalyzedFromTheCache() async throws {
@@ -115,6 +122,26 @@ import Testing
         try await fixture.pipeline.run(fresh) { _ in }
         let after = try await fixture.pool.query("SELECT analysis_writes FROM video_chunks WHERE job_id = $1", [job])
         #expect(try after.first?.decode(Int.self, at: 0) == 1)
+    }
+
+    @Test func whatWouldFailTheRenderFailsTheIngest() async throws {
+        let fixture = try await Fixture(prefix: "preflight")
+        let sample = try await SampleMedia.sample(in: fixture.directory, seconds: 2)
+        // FFV1 in Matroska: decodable (exact renders it), but MP4 cannot carry it copied as it is.
+        try await SampleMedia.ffmpeg(["-i", sample, "-c:v", "ffv1", "-c:a", "copy", fixture.directory.path("lossless.mkv")])
+        var keyframe = VideoJobSpec(source: SourceSpec(uri: "file://./lossless.mkv"))
+        keyframe.render.mode = .keyframe
+        var outside = VideoJobSpec(source: SourceSpec(uri: "file://./sample.mp4"))
+        outside.output = OutputSpec(uri: "file:///var/reel-elsewhere/")
+        for (spec, reason) in [(keyframe, "RenderUnsupported"), (outside, "OutputNotAllowed")] {
+            let job = try await fixture.job(spec)
+            let failure = try await fixture.run(job, "ingest")
+            #expect(failure?.reason == reason)
+            #expect(failure?.retryable == false)
+        }
+        keyframe.render.mode = .exact
+        #expect(try await fixture.run(try await fixture.job(keyframe), "ingest") == nil)
+        #expect(!FileManager.default.fileExists(atPath: "/var/reel-elsewhere"))
     }
 
     @Test func badSourcesFailPermanentlyWithAReason() async throws {

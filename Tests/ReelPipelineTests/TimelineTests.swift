@@ -51,6 +51,47 @@ import Testing
         #expect(trimmed.map { [$0.start, $0.end] } == [[10, 15]])
     }
 
+    @Test func clipsAreWholeFramesAndHighlightsNeverPassMaxSeconds() throws {
+        // Scene times as detection reports them (frame times of chunks shifted by chunk offsets): off the grid.
+        var scenes: [SceneAnalysis] = []
+        var t = 0.0
+        var seed: UInt64 = 7
+        for i in 0..<40 {
+            seed = seed &* 6364136223846793005 &+ 1442695040888963407
+            let length = 0.7 + Double(seed >> 40 % 1000) / 1000 * 3.1 + 0.013
+            scenes.append(Self.scene(t, t + length, importance: Double((i * 37) % 11) / 10))
+            t += length
+        }
+        for rate in [25.0, 30000.0 / 1001, 60] {
+            for maxSeconds in [5.0, 17.0, 30.0, 90.0] {
+                let clips = TimelineBuilder.clips(scenes, strategy: "highlights", maxSeconds: maxSeconds, frameRate: rate)
+                let frames = clips.map { ($0.end * rate).rounded() - ($0.start * rate).rounded() }
+                for clip in clips {
+                    #expect(abs(clip.start * rate - (clip.start * rate).rounded()) < 1e-6, "start \(clip.start) off the grid")
+                    #expect(abs(clip.end * rate - (clip.end * rate).rounded()) < 1e-6, "end \(clip.end) off the grid")
+                }
+                #expect(frames.reduce(0, +) <= (maxSeconds * rate).rounded(.down), "\(rate) fps, \(maxSeconds) s")
+                #expect(clips.map(\.duration).reduce(0, +) <= maxSeconds + 1e-9)
+                #expect(!clips.isEmpty)
+                // OTIO counts the same frames.
+                let timeline = Timeline(
+                    name: "t", strategy: "highlights",
+                    source: TimelineSource(uri: "file:///s.mp4", name: "s.mp4", duration: t, frameRate: rate), clips: clips)
+                let otio = try JSONSerialization.jsonObject(with: try TimelineWriters.otio(timeline)) as? [String: Any]
+                let track = ((otio?["tracks"] as? [String: Any])?["children"] as? [[String: Any]])?.first
+                let durations = (track?["children"] as? [[String: Any]] ?? []).compactMap {
+                    (($0["source_range"] as? [String: Any])?["duration"] as? [String: Any])?["value"] as? Double
+                }
+                #expect(durations == frames)
+            }
+        }
+        // A single scene longer than the budget is trimmed to whole frames within it.
+        let trimmed = TimelineBuilder.clips(
+            [Self.scene(10.013, 40, importance: 1)], strategy: "highlights", maxSeconds: 5, frameRate: 30)
+        #expect(trimmed.count == 1)
+        #expect(abs(trimmed[0].duration - 5) < 1e-9)
+    }
+
     static let timeline = Timeline(
         name: "Keynote 2026", strategy: "highlights",
         source: TimelineSource(uri: "file:///store/jobs/u/source/talk.mp4", name: "talk.mp4", duration: 30, frameRate: 25),
