@@ -64,6 +64,72 @@ final class CutReader {
         }
     }
 
+    /// The video packets from the keyframe whose timestamp is `from` up to (not including) the one at `until`,
+    /// in decode order, as stored; audio frames overlapping [from, `audioEnd`) decoded
+    /// alongside. Both in ticks and seconds of the reader's streams.
+    func copy(
+        from: Int64, until: Int64, audioEnd: Double,
+        onPacket: (UnsafeMutablePointer<AVPacket>) throws(MediaError) -> Void,
+        onAudio: (UnsafeMutablePointer<AVFrame>, Double) throws(MediaError) -> Void
+    ) throws(MediaError) {
+        guard let video else { return }
+        try seek(to: seconds(from, video.timeBase) - 0.25)
+        audio?.flush()
+        var started = false, videoDone = false, audioDone = audio == nil
+        let packet = packet!, frame = frame!
+        while !(videoDone && audioDone) {
+            let rc = av_read_frame(input.context, packet)
+            if rc == reel_averror_eof() { break }
+            guard rc >= 0 else { throw MediaError.ffmpeg(rc, "cannot read a packet", path: path) }
+            defer { av_packet_unref(packet) }
+            let index = Int(packet.pointee.stream_index)
+            if index == video.streamIndex, !videoDone {
+                let key = packet.pointee.flags & AV_PKT_FLAG_KEY != 0
+                if !started {
+                    guard key, packet.pointee.pts == from else { continue }
+                    started = true
+                } else if key, packet.pointee.pts == until {
+                    videoDone = true
+                    continue
+                }
+                try onPacket(packet)
+            } else if let audio, index == audio.streamIndex, !audioDone {
+                try audio.decode(packet, into: frame, path: path) { f throws(MediaError) in
+                    guard !audioDone, let ticks = presentationTicks(f) else { return }
+                    let t = seconds(ticks, audio.timeBase)
+                    if t >= audioEnd { audioDone = true } else { try onAudio(f, t) }
+                }
+            }
+        }
+        guard started else { throw MediaError(.invalidData, "no keyframe at \(seconds(from, video.timeBase)) s", path: path) }
+    }
+
+    /// Every IDR keyframe's timestamp (sorted) and the largest distance from a video packet's decode time to its
+    /// presentation time (the B-frame delay), from one pass over the packets; `lengthSize` is the `avcC` NAL
+    /// length size.
+    func idrKeyframes(lengthSize: Int) throws(MediaError) -> (keys: [Int64], delay: Int64) {
+        guard let video else { return ([], 0) }
+        try seek(to: 0)
+        var keys: [Int64] = [], delay: Int64 = 0
+        let packet = packet!
+        while true {
+            let rc = av_read_frame(input.context, packet)
+            if rc == reel_averror_eof() { break }
+            guard rc >= 0 else { throw MediaError.ffmpeg(rc, "cannot read a packet", path: path) }
+            defer { av_packet_unref(packet) }
+            guard Int(packet.pointee.stream_index) == video.streamIndex, packet.pointee.pts != reel_av_nopts_value() else {
+                continue
+            }
+            if packet.pointee.dts != reel_av_nopts_value() { delay = max(delay, packet.pointee.pts - packet.pointee.dts) }
+            if packet.pointee.flags & AV_PKT_FLAG_KEY != 0,
+                H264.isIDR(UnsafeBufferPointer(start: packet.pointee.data, count: Int(packet.pointee.size)), lengthSize: lengthSize)
+            {
+                keys.append(packet.pointee.pts)
+            }
+        }
+        return (keys.sorted(), delay)
+    }
+
     /// One pass; false when the first video frame came after `start` (the seek landed late) and an earlier seek
     /// is possible — nothing was handed out then.
     private func attempt(
@@ -136,6 +202,8 @@ final class CutReader {
             }
             if late { return false }
         }
+        // No video frame at all after the seek: it landed past the last keyframe before the range.
+        if !checked { return false }
         if let audio, !audioDone {
             try audio.decode(nil, into: frame, path: path) { f throws(MediaError) in try takeAudio(f) }
         }

@@ -48,6 +48,11 @@ final class RenderSession {
     func addVideo(_ encoder: UnsafeMutablePointer<AVCodecContext>) throws(MediaError) {
         let stream = try addStream(for: encoder)
         stream.pointee.time_base = videoTimeBase
+        keepRotation(stream)
+    }
+
+    /// Makes `stream` the output's video stream, with the first source's display matrix (rotation).
+    func keepRotation(_ stream: UnsafeMutablePointer<AVStream>) {
         videoStream = stream.pointee.index
         if let source = first.videoStream {
             var size = 0

@@ -119,10 +119,18 @@ struct ExactRenderTests {
     func everyFrameIsTheOneTheTimelineNames(_ source: RenderSource) async throws {
         let dir = try TemporaryDirectory(prefix: "exact")
         let path = try await source.make(in: dir)
-        let output = dir.path("render.mp4")
-        let cuts = source.cuts.map { CutRange(source: path, start: $0.0, end: $0.1) }
-        let result = try await MediaEngine.render(cuts, output: output, options: RenderOptions(crf: 16))
+        let result = try await Self.checkAccuracy(source, path, mode: .exact, in: dir)
         #expect(result.mode == .exact)
+    }
+
+    /// Renders `source`'s cuts in `mode` (CRF 16) and checks the render against the source with the real ffprobe
+    /// and ffmpeg: its frames are exactly the timeline's, each the picture it should be, and it lasts the timeline.
+    static func checkAccuracy(_ source: RenderSource, _ path: String, mode: RenderMode, in dir: TemporaryDirectory)
+        async throws -> RenderResult
+    {
+        let output = dir.path("render-\(mode).mp4")
+        let cuts = source.cuts.map { CutRange(source: path, start: $0.0, end: $0.1) }
+        let result = try await MediaEngine.render(cuts, output: output, options: RenderOptions(mode: mode, crf: 16))
 
         // Exactly the source frames in [start, end) of each cut.
         let (origin, times) = try await Probe.frameTimes(path)
@@ -145,7 +153,9 @@ struct ExactRenderTests {
         #expect(abs(video - timeline) <= 1.0 / Double(source.rate) + 0.001, "video \(video) s for \(timeline) s")
         #expect(abs(audio - video) <= 1024.0 / 48000 + 0.001, "audio \(audio) s, video \(video) s")
         #expect(abs(result.duration - timeline) < 0.000_001)
-        #expect(try await SampleMedia.decodeErrors(output) == "")
+        let errors = try await SampleMedia.decodeErrors(output)
+        #expect(errors == "")
+        return result
     }
 
     @Test func rotationIsKept() async throws {
@@ -189,5 +199,53 @@ struct ExactRenderTests {
         #expect(size == ["320,240"])
         let errors = try await SampleMedia.decodeErrors(output)
         #expect(errors == "")
+    }
+}
+
+@Suite("Render, smart mode")
+struct SmartRenderTests {
+    /// H.264 with avcC parameter sets renders smart; everything else falls back to exact and says why — and both
+    /// are frame-accurate.
+    @Test(arguments: RenderSource.all)
+    func frameAccurateOrExactWithAReason(_ source: RenderSource) async throws {
+        let dir = try TemporaryDirectory(prefix: "smart")
+        let path = try await source.make(in: dir)
+        let result = try await ExactRenderTests.checkAccuracy(source, path, mode: .smart, in: dir)
+        let matchable = ["gop1.mp4", "gop60-bframes.mp4", "one-keyframe.mp4", "gop60.mkv", "vfr.mp4"].contains(source.name)
+        #expect(result.mode == (matchable ? .smart : .exact))
+        #expect((result.fallbackReason == nil) == matchable, "\(result.fallbackReason ?? "")")
+    }
+
+    /// The packets between a cut's first and last IDR keyframe are the source's, bit for bit; only the stretches
+    /// before and after them are encoded.
+    @Test func wholeGOPsAreCopiedBitForBit() async throws {
+        let dir = try TemporaryDirectory(prefix: "smartcopy")
+        let source = RenderSource(
+            name: "gop25.mp4", video: ["-c:v", "libx264", "-g", "25", "-bf", "2"], cuts: [(0.4, 3.6), (5.2, 7.0)])
+        let path = try await source.make(in: dir)
+        let result = try await ExactRenderTests.checkAccuracy(source, path, mode: .smart, in: dir)
+        #expect(result.mode == .smart)
+        func hashes(_ file: String) async throws -> [String] {
+            try await SampleMedia.ffprobe(
+                ["-select_streams", "v:0", "-show_data_hash", "MD5", "-show_entries", "packet=data_hash", "-of", "csv=p=0",
+                 file])
+        }
+        let sourceHashes = Set(try await hashes(path))
+        let output = try await hashes(dir.path("render-smart.mp4"))
+        // Keyframes every second: [1, 3) of the first cut and [6, 7) of the second are copied (75 frames); the
+        // 0.6 + 0.6 + 0.8 s around them (50 frames) are encoded.
+        #expect(output.count == 125)
+        #expect(output.filter(sourceHashes.contains).count == 75)
+    }
+
+    @Test func otherCodecsAndPacketFormatsFallBackToExact() async throws {
+        let dir = try TemporaryDirectory(prefix: "smartfallback")
+        let ts = try await RenderSource(name: "a.ts", seconds: 3, video: ["-c:v", "libx264"], audio: ["-c:a", "mp2"])
+            .make(in: dir)
+        let result = try await MediaEngine.render(
+            [CutRange(source: ts, start: 0.4, end: 2)], output: dir.path("out.mp4"), options: RenderOptions(mode: .smart))
+        #expect(result.mode == .exact)
+        #expect(result.fallbackReason?.contains("Annex B") == true, "\(result.fallbackReason ?? "")")
+        #expect(result.frames == 40)
     }
 }
