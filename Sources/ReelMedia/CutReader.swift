@@ -13,6 +13,8 @@ final class CutReader {
     let origin: Double
     private var packet: UnsafeMutablePointer<AVPacket>? = av_packet_alloc()
     private var frame: UnsafeMutablePointer<AVFrame>? = av_frame_alloc()
+    /// The video's B-frame delay, once measured.
+    private var delay: Int64?
 
     init(path: String) throws(MediaError) {
         let input = try InputFile(path: path)
@@ -102,6 +104,91 @@ final class CutReader {
             }
         }
         guard started else { throw MediaError(.invalidData, "no keyframe at \(seconds(from, video.timeBase)) s", path: path) }
+    }
+
+    /// Stream copy of [start, end): the video packets in decode order from the keyframe at or before `start` up
+    /// to the first one decoded at or after `end`, and the audio packets presented from that keyframe to `end`.
+    /// `onPacket` gets each packet as stored (a decode timestamp made up from the reorder delay where the container
+    /// has none), whether it is video, and the keyframe's time.
+    func copyRange(
+        start: Double, end: Double,
+        onPacket: (UnsafeMutablePointer<AVPacket>, Bool, Double) throws(MediaError) -> Void
+    ) throws(MediaError) {
+        let delay = try reorderDelay()
+        var back = 0.0
+        while true {
+            if try copyAttempt(start: start, end: end, seekBack: back, delay: delay, onPacket: onPacket) { return }
+            back = max(1, back * 4)
+        }
+    }
+
+    private func copyAttempt(
+        start: Double, end: Double, seekBack: Double, delay: Int64,
+        onPacket: (UnsafeMutablePointer<AVPacket>, Bool, Double) throws(MediaError) -> Void
+    ) throws(MediaError) -> Bool {
+        let target = max(0, start - seekBack)
+        try seek(to: target)
+        var keyTime: Double? = video == nil ? start : nil
+        var videoDone = video == nil, audioDone = audio == nil
+        let packet = packet!
+        while !(videoDone && audioDone) {
+            let rc = av_read_frame(input.context, packet)
+            if rc == reel_averror_eof() { break }
+            guard rc >= 0 else { throw MediaError.ffmpeg(rc, "cannot read a packet", path: path) }
+            defer { av_packet_unref(packet) }
+            let index = Int(packet.pointee.stream_index)
+            guard packet.pointee.pts != reel_av_nopts_value() else { continue }
+            if let video, index == video.streamIndex, !videoDone {
+                let t = seconds(packet.pointee.pts, video.timeBase)
+                if keyTime == nil {
+                    guard packet.pointee.flags & AV_PKT_FLAG_KEY != 0 else { continue }
+                    // The seek landed past the keyframe before `start`: go further back.
+                    if t > start + tolerance(video.timeBase), target > 0 { return false }
+                    keyTime = t
+                }
+                if packet.pointee.dts == reel_av_nopts_value() { packet.pointee.dts = packet.pointee.pts - delay }
+                if seconds(packet.pointee.dts, video.timeBase) >= end - tolerance(video.timeBase) {
+                    videoDone = true
+                    continue
+                }
+                try onPacket(packet, true, keyTime!)
+            } else if let audio, index == audio.streamIndex, !audioDone, let keyTime {
+                let t = seconds(packet.pointee.pts, audio.timeBase)
+                if t >= end {
+                    audioDone = true
+                } else if t >= keyTime {
+                    if packet.pointee.dts == reel_av_nopts_value() { packet.pointee.dts = packet.pointee.pts }
+                    try onPacket(packet, false, keyTime)
+                }
+            }
+        }
+        guard keyTime != nil else { throw MediaError(.invalidData, "no keyframe at or before \(start) s", path: path) }
+        return true
+    }
+
+    /// The largest distance from a video packet's decode time to its presentation time over the first packets
+    /// (the B-frame delay), in video ticks.
+    private func reorderDelay() throws(MediaError) -> Int64 {
+        if let known = delay { return known }
+        var found: Int64 = 0
+        if let video {
+            try seek(to: 0)
+            let packet = packet!
+            var seen = 0
+            while seen < 64 {
+                let rc = av_read_frame(input.context, packet)
+                if rc == reel_averror_eof() { break }
+                guard rc >= 0 else { throw MediaError.ffmpeg(rc, "cannot read a packet", path: path) }
+                defer { av_packet_unref(packet) }
+                guard Int(packet.pointee.stream_index) == video.streamIndex, packet.pointee.pts != reel_av_nopts_value(),
+                    packet.pointee.dts != reel_av_nopts_value()
+                else { continue }
+                found = max(found, packet.pointee.pts - packet.pointee.dts)
+                seen += 1
+            }
+        }
+        delay = found
+        return found
     }
 
     /// Every IDR keyframe's timestamp (sorted) and the largest distance from a video packet's decode time to its

@@ -54,14 +54,7 @@ final class RenderSession {
     /// Makes `stream` the output's video stream, with the first source's display matrix (rotation).
     func keepRotation(_ stream: UnsafeMutablePointer<AVStream>) {
         videoStream = stream.pointee.index
-        if let source = first.videoStream {
-            var size = 0
-            if let matrix = av_stream_get_side_data(source, AV_PKT_DATA_DISPLAYMATRIX, &size), size > 0,
-                let target = av_stream_new_side_data(stream, AV_PKT_DATA_DISPLAYMATRIX, size)
-            {
-                target.update(from: matrix, count: size)
-            }
-        }
+        if let source = first.videoStream { copyDisplayMatrix(from: source, to: stream) }
     }
 
     /// The AAC encoder and stream, when the first source has audio.

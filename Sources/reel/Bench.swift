@@ -5,7 +5,7 @@ import ReelStore
 /// `reel bench …`: measurements recorded in docs/benchmarks.md.
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure Reel's throughput and latency.", subcommands: [QueueBench.self, SplitBench.self, ScenesBench.self])
+        abstract: "Measure Reel's throughput and latency.", subcommands: [QueueBench.self, SplitBench.self, ScenesBench.self, RenderBench.self])
 }
 
 /// `reel bench queue`: enqueue, burn-down and wake-up of the Postgres task queue.

@@ -112,3 +112,69 @@ extension Duration {
         return Double(s) + Double(atto) / 1e18
     }
 }
+
+/// `reel bench render FILE`: an `exact` and a `smart` render of a timeline of `--cuts` ranges spread over the file,
+/// against ffmpeg making the same cuts (`-ss`/`-to` per input, the `concat` filter, libx264 at the same CRF and
+/// preset, AAC), in the same run.
+struct RenderBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "render",
+        abstract: "Time Reel's exact and smart renders against ffmpeg's trim + concat on the same cuts.",
+        discussion: "Runs each side --runs times, alternating, and reports the medians and their ratios.")
+
+    @Argument(help: "The media file.") var file: String
+    @Option(help: "How many cuts, spread evenly over the file.") var cuts = 10
+    @Option(help: "Seconds per cut.") var cutSeconds = 3.0
+    @Option(help: "Constant rate factor (both sides).") var crf = RenderOptions().crf
+    @Option(help: "x264 preset (both sides).") var preset = RenderOptions().preset
+    @Option(help: "Runs per side.") var runs = 1
+    @Option(help: "The ffmpeg binary.") var ffmpeg = "/usr/bin/ffmpeg"
+
+    func run() async throws {
+        let info = try await MediaEngine.probe(file)
+        let duration = info.duration ?? 0
+        guard duration > Double(cuts) * cutSeconds else {
+            throw ValidationError("\(file) lasts \(duration) s: too short for \(cuts) cuts of \(cutSeconds) s")
+        }
+        // Starts between keyframes, as scene cuts fall.
+        let ranges = (0..<cuts).map { i -> CutRange in
+            let start = (Double(i) * duration / Double(cuts) + 1.37).rounded(.down) + 0.36
+            return CutRange(source: file, start: start, end: start + cutSeconds)
+        }
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("reel-bench-render-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        var frames: [RenderMode: Int] = [:]
+        var times: [RenderMode: Double] = [:]
+        var peer = 0.0
+        for mode in [RenderMode.exact, .smart] {
+            let output = scratch.appendingPathComponent("\(mode).mp4").path
+            let (reel, ffmpegTime) = try await PeerRuns.medians(runs: runs) { _ in
+                let result = try await MediaEngine.render(
+                    ranges, output: output, options: RenderOptions(mode: mode, crf: crf, preset: preset))
+                frames[mode] = result.frames
+                if let reason = result.fallbackReason { print("note: \(reason)") }
+            } peer: { _ in
+                guard mode == .exact else { return }  // ffmpeg runs once per run, beside exact
+                var arguments = ["-v", "error", "-y"]
+                for range in ranges { arguments += ["-ss", "\(range.start)", "-to", "\(range.end)", "-i", file] }
+                let inputs = ranges.indices.map { "[\($0):v:0][\($0):a:0]" }.joined()
+                arguments += [
+                    "-filter_complex", "\(inputs)concat=n=\(ranges.count):v=1:a=1[v][a]", "-map", "[v]", "-map", "[a]",
+                    "-c:v", "libx264", "-crf", "\(crf)", "-preset", preset, "-c:a", "aac", "-movflags", "+faststart",
+                    scratch.appendingPathComponent("ffmpeg.mp4").path,
+                ]
+                try await PeerRuns.run(ffmpeg, arguments)
+            }
+            times[mode] = reel
+            if mode == .exact { peer = ffmpegTime }
+        }
+        print(String(format: "reel exact     %.3f s  (%d frames)", times[.exact]!, frames[.exact] ?? 0))
+        print(String(format: "reel smart     %.3f s  (%d frames)", times[.smart]!, frames[.smart] ?? 0))
+        print(String(format: "ffmpeg concat  %.3f s", peer))
+        print(
+            String(
+                format: "ratio exact/ffmpeg %.2f, smart/ffmpeg %.2f (median of %d runs each)", times[.exact]! / peer,
+                times[.smart]! / peer, max(1, runs)))
+    }
+}

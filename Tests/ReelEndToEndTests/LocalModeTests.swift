@@ -105,9 +105,15 @@ import Testing
         #expect(read.status == 0, "\(read.stderr)")
         #expect(read.lines == ["3 6.0"], "three 2 s scenes fill the 6 s highlights")
         let render = String(try #require(outputs["render"]).dropFirst("file://".count))
-        let duration = try await SampleMedia.ffprobe(["-show_entries", "format=duration", "-of", "csv=p=0", render])
-        #expect(abs((Double(duration.first ?? "") ?? 0) - 6) < 0.5)
+        // The exact render: the timeline's 6 s to the frame (150 frames at 25 fps), as the condition says.
+        let video = try await SampleMedia.ffprobe(
+            ["-count_frames", "-select_streams", "v:0", "-show_entries", "stream=duration,nb_read_frames", "-of", "csv=p=0",
+             render])
+        #expect(video == ["6.000000,150"])
         #expect(try await SampleMedia.decodeErrors(render).isEmpty)
+        let highlights = try #require(statuses["highlights"])
+        let rendered = try #require(Self.condition(highlights, "Rendered"))
+        #expect(rendered["message"] as? String == "render written: 150 frames, 6.000 s, exact mode")
         let scenes = try #require(statuses["scenes"])
         #expect(Self.condition(scenes, "Rendered")?["reason"] as? String == "RenderDisabled")
         #expect(FileManager.default.fileExists(atPath: setup.directory.path("resources/out/scenes/timeline.otio")))

@@ -261,6 +261,29 @@ struct KeyframeRenderTests {
         #expect(moov != nil && (mdat == nil || moov!.lowerBound < mdat!.lowerBound))
     }
 
+    /// Matroska (no decode timestamps on its first packets) and MPEG-TS (timestamps starting at 1.4 s) copy the
+    /// same GOPs as MP4.
+    @Test func everyContainerCopiesTheSameGOPs() async throws {
+        let dir = try TemporaryDirectory(prefix: "kfcontainers")
+        let mp4 = try await SampleMedia.sample(in: dir, seconds: 8, name: "a.mp4")
+        var frames: [String: [String]] = [:]
+        for ext in ["mp4", "mkv", "ts"] {
+            let source = ext == "mp4" ? mp4 : dir.path("a.\(ext)")
+            if ext != "mp4" { try await SampleMedia.ffmpeg(["-i", mp4, "-c", "copy", source]) }
+            let output = dir.path("render-\(ext).mp4")
+            let result = try await MediaEngine.render(
+                [CutRange(source: source, start: 0, end: 1.5), CutRange(source: source, start: 4.5, end: 6)],
+                output: output, options: keyframe)
+            #expect(try await SampleMedia.decodeErrors(output) == "", "\(ext)")
+            // From the keyframes at 0 and 4 s (every 2 s) to just past 1.5 and 6 s.
+            #expect(result.duration >= 3.5 && result.duration < 3.5 + 0.5, "\(ext): \(result.duration) s")
+            frames[ext] = try await SampleMedia.ffprobe(
+                ["-count_frames", "-select_streams", "v:0", "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0",
+                 output])
+        }
+        #expect(frames["mkv"] == frames["mp4"] && frames["ts"] == frames["mp4"], "\(frames)")
+    }
+
     @Test func incompatibleSourcesAreRefused() async throws {
         let dir = try TemporaryDirectory(prefix: "incompat")
         let a = try await SampleMedia.sample(in: dir, seconds: 4, name: "a.mp4")
