@@ -12,9 +12,9 @@ final class CutReader {
     /// The source's time 0, in seconds of its streams' timestamps.
     let origin: Double
     private var packet: UnsafeMutablePointer<AVPacket>? = av_packet_alloc()
-    private var frame: UnsafeMutablePointer<AVFrame>? = av_frame_alloc()
+    private(set) var frame: UnsafeMutablePointer<AVFrame>? = av_frame_alloc()
     /// The video's B-frame delay, once measured.
-    private var delay: Int64?
+    var delay: Int64?
 
     init(path: String) throws(MediaError) {
         let input = try InputFile(path: path)
@@ -66,157 +66,6 @@ final class CutReader {
         }
     }
 
-    /// The video packets from the keyframe whose timestamp is `from` up to (not including) the one at `until`,
-    /// in decode order, as stored; audio frames overlapping [from, `audioEnd`) decoded
-    /// alongside. Both in ticks and seconds of the reader's streams.
-    func copy(
-        from: Int64, until: Int64, audioEnd: Double,
-        onPacket: (UnsafeMutablePointer<AVPacket>) throws(MediaError) -> Void,
-        onAudio: (UnsafeMutablePointer<AVFrame>, Double) throws(MediaError) -> Void
-    ) throws(MediaError) {
-        guard let video else { return }
-        try seek(to: seconds(from, video.timeBase) - 0.25)
-        audio?.flush()
-        var started = false, videoDone = false, audioDone = audio == nil
-        let packet = packet!, frame = frame!
-        while !(videoDone && audioDone) {
-            let rc = av_read_frame(input.context, packet)
-            if rc == reel_averror_eof() { break }
-            guard rc >= 0 else { throw MediaError.ffmpeg(rc, "cannot read a packet", path: path) }
-            defer { av_packet_unref(packet) }
-            let index = Int(packet.pointee.stream_index)
-            if index == video.streamIndex, !videoDone {
-                let key = packet.pointee.flags & AV_PKT_FLAG_KEY != 0
-                if !started {
-                    guard key, packet.pointee.pts == from else { continue }
-                    started = true
-                } else if key, packet.pointee.pts == until {
-                    videoDone = true
-                    continue
-                }
-                try onPacket(packet)
-            } else if let audio, index == audio.streamIndex, !audioDone {
-                try audio.decode(packet, into: frame, path: path) { f throws(MediaError) in
-                    guard !audioDone, let ticks = presentationTicks(f) else { return }
-                    let t = seconds(ticks, audio.timeBase)
-                    if t >= audioEnd { audioDone = true } else { try onAudio(f, t) }
-                }
-            }
-        }
-        guard started else { throw MediaError(.invalidData, "no keyframe at \(seconds(from, video.timeBase)) s", path: path) }
-    }
-
-    /// Stream copy of [start, end): the video packets in decode order from the keyframe at or before `start` up
-    /// to the first one decoded at or after `end`, and the audio packets presented from that keyframe to `end`.
-    /// `onPacket` gets each packet as stored (a decode timestamp made up from the reorder delay where the container
-    /// has none), whether it is video, and the keyframe's time.
-    func copyRange(
-        start: Double, end: Double,
-        onPacket: (UnsafeMutablePointer<AVPacket>, Bool, Double) throws(MediaError) -> Void
-    ) throws(MediaError) {
-        let delay = try reorderDelay()
-        var back = 0.0
-        while true {
-            if try copyAttempt(start: start, end: end, seekBack: back, delay: delay, onPacket: onPacket) { return }
-            back = max(1, back * 4)
-        }
-    }
-
-    private func copyAttempt(
-        start: Double, end: Double, seekBack: Double, delay: Int64,
-        onPacket: (UnsafeMutablePointer<AVPacket>, Bool, Double) throws(MediaError) -> Void
-    ) throws(MediaError) -> Bool {
-        let target = max(0, start - seekBack)
-        try seek(to: target)
-        var keyTime: Double? = video == nil ? start : nil
-        var videoDone = video == nil, audioDone = audio == nil
-        let packet = packet!
-        while !(videoDone && audioDone) {
-            let rc = av_read_frame(input.context, packet)
-            if rc == reel_averror_eof() { break }
-            guard rc >= 0 else { throw MediaError.ffmpeg(rc, "cannot read a packet", path: path) }
-            defer { av_packet_unref(packet) }
-            let index = Int(packet.pointee.stream_index)
-            guard packet.pointee.pts != reel_av_nopts_value() else { continue }
-            if let video, index == video.streamIndex, !videoDone {
-                let t = seconds(packet.pointee.pts, video.timeBase)
-                if keyTime == nil {
-                    guard packet.pointee.flags & AV_PKT_FLAG_KEY != 0 else { continue }
-                    // The seek landed past the keyframe before `start`: go further back.
-                    if t > start + tolerance(video.timeBase), target > 0 { return false }
-                    keyTime = t
-                }
-                if packet.pointee.dts == reel_av_nopts_value() { packet.pointee.dts = packet.pointee.pts - delay }
-                if seconds(packet.pointee.dts, video.timeBase) >= end - tolerance(video.timeBase) {
-                    videoDone = true
-                    continue
-                }
-                try onPacket(packet, true, keyTime!)
-            } else if let audio, index == audio.streamIndex, !audioDone, let keyTime {
-                let t = seconds(packet.pointee.pts, audio.timeBase)
-                if t >= end {
-                    audioDone = true
-                } else if t >= keyTime {
-                    if packet.pointee.dts == reel_av_nopts_value() { packet.pointee.dts = packet.pointee.pts }
-                    try onPacket(packet, false, keyTime)
-                }
-            }
-        }
-        guard keyTime != nil else { throw MediaError(.invalidData, "no keyframe at or before \(start) s", path: path) }
-        return true
-    }
-
-    /// The largest distance from a video packet's decode time to its presentation time over the first packets
-    /// (the B-frame delay), in video ticks.
-    private func reorderDelay() throws(MediaError) -> Int64 {
-        if let known = delay { return known }
-        var found: Int64 = 0
-        if let video {
-            try seek(to: 0)
-            let packet = packet!
-            var seen = 0
-            while seen < 64 {
-                let rc = av_read_frame(input.context, packet)
-                if rc == reel_averror_eof() { break }
-                guard rc >= 0 else { throw MediaError.ffmpeg(rc, "cannot read a packet", path: path) }
-                defer { av_packet_unref(packet) }
-                guard Int(packet.pointee.stream_index) == video.streamIndex, packet.pointee.pts != reel_av_nopts_value(),
-                    packet.pointee.dts != reel_av_nopts_value()
-                else { continue }
-                found = max(found, packet.pointee.pts - packet.pointee.dts)
-                seen += 1
-            }
-        }
-        delay = found
-        return found
-    }
-
-    /// Every IDR keyframe's timestamp (sorted) and the largest distance from a video packet's decode time to its
-    /// presentation time (the B-frame delay), from one pass over the packets; `lengthSize` is the `avcC` NAL
-    /// length size.
-    func idrKeyframes(lengthSize: Int) throws(MediaError) -> (keys: [Int64], delay: Int64) {
-        guard let video else { return ([], 0) }
-        try seek(to: 0)
-        var keys: [Int64] = [], delay: Int64 = 0
-        let packet = packet!
-        while true {
-            let rc = av_read_frame(input.context, packet)
-            if rc == reel_averror_eof() { break }
-            guard rc >= 0 else { throw MediaError.ffmpeg(rc, "cannot read a packet", path: path) }
-            defer { av_packet_unref(packet) }
-            guard Int(packet.pointee.stream_index) == video.streamIndex, packet.pointee.pts != reel_av_nopts_value() else {
-                continue
-            }
-            if packet.pointee.dts != reel_av_nopts_value() { delay = max(delay, packet.pointee.pts - packet.pointee.dts) }
-            if packet.pointee.flags & AV_PKT_FLAG_KEY != 0,
-                H264.isIDR(UnsafeBufferPointer(start: packet.pointee.data, count: Int(packet.pointee.size)), lengthSize: lengthSize)
-            {
-                keys.append(packet.pointee.pts)
-            }
-        }
-        return (keys.sorted(), delay)
-    }
-
     /// One pass; false when the first video frame came after `start` (the seek landed late) and an earlier seek
     /// is possible — nothing was handed out then.
     private func attempt(
@@ -232,7 +81,7 @@ final class CutReader {
         var audioDone = audio == nil
         var checked = video == nil || target == 0
         let vtol = video.map { tolerance($0.timeBase) } ?? 0
-        let packet = packet!, frame = frame!
+        let frame = frame!
 
         func takeVideo(_ f: UnsafeMutablePointer<AVFrame>) throws(MediaError) -> Bool {
             guard !videoDone, let video, let ticks = presentationTicks(f) else { return true }
@@ -262,26 +111,23 @@ final class CutReader {
 
         var late = false
         var keyed = false
-        while !(videoDone && audioDone) {
-            let rc = av_read_frame(input.context, packet)
-            if rc == reel_averror_eof() { break }
-            guard rc >= 0 else { throw MediaError.ffmpeg(rc, "cannot read a packet", path: path) }
-            defer { av_packet_unref(packet) }
+        try readPackets { packet throws(MediaError) in
             let index = Int(packet.pointee.stream_index)
             if let video, index == video.streamIndex, !videoDone {
                 // A seek may land between keyframes: what precedes the first one cannot be decoded.
                 if !keyed {
-                    guard packet.pointee.flags & AV_PKT_FLAG_KEY != 0 else { continue }
+                    guard packet.pointee.flags & AV_PKT_FLAG_KEY != 0 else { return true }
                     keyed = true
                 }
                 try video.decode(packet, into: frame, path: path) { f throws(MediaError) in
                     if !late, try !takeVideo(f) { late = true }
                 }
-                if late { return false }
             } else if let audio, index == audio.streamIndex, !audioDone {
                 try audio.decode(packet, into: frame, path: path) { f throws(MediaError) in try takeAudio(f) }
             }
+            return !late && !(videoDone && audioDone)
         }
+        if late { return false }
         // The end of the file: drain what the decoders still hold.
         if let video, !videoDone {
             try video.decode(nil, into: frame, path: path) { f throws(MediaError) in
@@ -300,7 +146,7 @@ final class CutReader {
     /// Seeks every stream to the keyframe at or before `seconds`; for 0, opens the file afresh, the one start
     /// every container agrees on (MPEG-TS timestamp seeks can land past the first keyframe, byte 0 of Matroska
     /// is its header).
-    private func seek(to seconds: Double) throws(MediaError) {
+    func seek(to seconds: Double) throws(MediaError) {
         if seconds <= 0 {
             input = try InputFile(path: path)
             return
@@ -308,11 +154,22 @@ final class CutReader {
         let reference = video ?? audio!
         let base = Rational(reference.timeBase)
         let ticks = Int64(((seconds + origin) * Double(base.denominator) / Double(base.numerator)).rounded(.down))
-        var rc = av_seek_frame(input.context, Int32(reference.streamIndex), ticks, AVSEEK_FLAG_BACKWARD)
-        if rc < 0 {
-            // Some containers seek only by bytes or not below their first timestamp: start from the beginning.
-            rc = av_seek_frame(input.context, -1, 0, AVSEEK_FLAG_BACKWARD | AVSEEK_FLAG_BYTE)
+        // Some containers cannot seek below their first timestamp, or by time at all: start from the beginning.
+        if av_seek_frame(input.context, Int32(reference.streamIndex), ticks, AVSEEK_FLAG_BACKWARD) < 0 {
+            input = try InputFile(path: path)
         }
-        guard rc >= 0 else { throw MediaError.ffmpeg(rc, "cannot seek to \(seconds) s", path: path) }
+    }
+
+    /// Reads packets from where the file stands, handing each to `body` (unreferenced after it returns), until
+    /// the end of the file or until `body` returns false.
+    func readPackets(_ body: (UnsafeMutablePointer<AVPacket>) throws(MediaError) -> Bool) throws(MediaError) {
+        let packet = packet!
+        while true {
+            let rc = av_read_frame(input.context, packet)
+            if rc == reel_averror_eof() { return }
+            guard rc >= 0 else { throw MediaError.ffmpeg(rc, "cannot read a packet", path: path) }
+            defer { av_packet_unref(packet) }
+            guard try body(packet) else { return }
+        }
     }
 }
