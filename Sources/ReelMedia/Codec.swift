@@ -68,3 +68,18 @@ func presentationTicks(_ frame: UnsafeMutablePointer<AVFrame>) -> Int64? {
     if best != reel_av_nopts_value() { return best }
     return frame.pointee.pts == reel_av_nopts_value() ? nil : frame.pointee.pts
 }
+
+/// `sws_scale` of all of `frame` into the planes `destination` with line sizes `strides`.
+func scale(
+    _ scaler: OpaquePointer, _ frame: UnsafeMutablePointer<AVFrame>,
+    into destination: UnsafePointer<UnsafeMutablePointer<UInt8>?>, strides: UnsafePointer<Int32>
+) -> Int32 {
+    withUnsafePointer(to: &frame.pointee.data) { planes in
+        withUnsafePointer(to: &frame.pointee.linesize) { lines in
+            sws_scale(
+                scaler, UnsafeRawPointer(planes).assumingMemoryBound(to: UnsafePointer<UInt8>?.self),
+                UnsafeRawPointer(lines).assumingMemoryBound(to: Int32.self), 0, frame.pointee.height, destination,
+                strides)
+        }
+    }
+}

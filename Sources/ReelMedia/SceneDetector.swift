@@ -40,22 +40,13 @@ struct SceneDetector {
         }
         let stream = input.stream(videoIndex)
         let timeBase = Rational(stream.pointee.time_base)
-        guard let decoder = avcodec_find_decoder(stream.pointee.codecpar.pointee.codec_id) else {
-            throw MediaError(.unsupported, "no decoder for \(String(cString: avcodec_get_name(stream.pointee.codecpar.pointee.codec_id)))", path: input.path)
-        }
-        var codec = avcodec_alloc_context3(decoder)
-        defer { avcodec_free_context(&codec) }
-        guard let codec else { throw MediaError(.ioError, "cannot allocate a decoder", path: input.path) }
-        let copied = avcodec_parameters_to_context(codec, stream.pointee.codecpar)
-        guard copied >= 0 else { throw MediaError.ffmpeg(copied, "cannot configure the decoder", path: input.path) }
-        codec.pointee.thread_count = 0  // as many as the codec finds useful
-        codec.pointee.thread_type = 1 | 2  // FF_THREAD_FRAME | FF_THREAD_SLICE
         // Scores compare 160-pixel luma thumbnails: the deblocking filter changes nothing they can see, so skip
         // it, and allow the decoder's non-bit-exact shortcuts.
-        codec.pointee.skip_loop_filter = AVDISCARD_ALL
-        codec.pointee.flags2 |= 1  // AV_CODEC_FLAG2_FAST
-        let opened = avcodec_open2(codec, decoder, nil)
-        guard opened >= 0 else { throw MediaError.ffmpeg(opened, "cannot open the decoder", path: input.path) }
+        let decoder = try Decoder(input, stream: videoIndex) { codec in
+            codec.pointee.thread_type = 1 | 2  // FF_THREAD_FRAME | FF_THREAD_SLICE
+            codec.pointee.skip_loop_filter = AVDISCARD_ALL
+            codec.pointee.flags2 |= 1  // AV_CODEC_FLAG2_FAST
+        }
 
         var packet = av_packet_alloc()
         var frame = av_frame_alloc()
@@ -69,40 +60,25 @@ struct SceneDetector {
         var thumb: [UInt8] = []
         var thumbWidth = 0, thumbHeight = 0
 
-        func drain() throws(MediaError) {
-            while true {
-                let rc = avcodec_receive_frame(codec, frame)
-                if rc == reel_averror_eagain() || rc == reel_averror_eof() { return }
-                guard rc >= 0 else { throw MediaError.ffmpeg(rc, "cannot decode", path: input.path) }
-                let f = frame!.pointee
-                if scaler == nil {
-                    thumbWidth = min(analysisWidth, Int(f.width))
-                    thumbHeight = max(1, Int((Double(f.height) * Double(thumbWidth) / Double(max(1, f.width))).rounded()))
-                    scaler = sws_getContext(
-                        f.width, f.height, AVPixelFormat(f.format), Int32(thumbWidth), Int32(thumbHeight),
-                        AV_PIX_FMT_GRAY8, 1 /* SWS_FAST_BILINEAR */, nil, nil, nil)
-                    guard scaler != nil else {
-                        throw MediaError(.unsupported, "cannot scale pixel format \(f.format)", path: input.path)
-                    }
-                    thumb = [UInt8](repeating: 0, count: thumbWidth * thumbHeight)
+        func take(_ frame: UnsafeMutablePointer<AVFrame>) throws(MediaError) {
+            let f = frame.pointee
+            if scaler == nil {
+                thumbWidth = min(analysisWidth, Int(f.width))
+                thumbHeight = max(1, Int((Double(f.height) * Double(thumbWidth) / Double(max(1, f.width))).rounded()))
+                scaler = sws_getContext(
+                    f.width, f.height, AVPixelFormat(f.format), Int32(thumbWidth), Int32(thumbHeight),
+                    AV_PIX_FMT_GRAY8, 1 /* SWS_FAST_BILINEAR */, nil, nil, nil)
+                guard scaler != nil else {
+                    throw MediaError(.unsupported, "cannot scale pixel format \(f.format)", path: input.path)
                 }
-                thumb.withUnsafeMutableBufferPointer { buffer in
-                    var destination: [UnsafeMutablePointer<UInt8>?] = [buffer.baseAddress, nil, nil, nil]
-                    var stride: [Int32] = [Int32(thumbWidth), 0, 0, 0]
-                    withUnsafePointer(to: frame!.pointee.data) { dataTuple in
-                        withUnsafePointer(to: frame!.pointee.linesize) { lineTuple in
-                            dataTuple.withMemoryRebound(to: UnsafePointer<UInt8>?.self, capacity: 8) { data in
-                                lineTuple.withMemoryRebound(to: Int32.self, capacity: 8) { lines in
-                                    _ = sws_scale(scaler, data, lines, 0, f.height, &destination, &stride)
-                                }
-                            }
-                        }
-                    }
-                }
-                let ticks = f.best_effort_timestamp == reel_av_nopts_value() ? f.pts : f.best_effort_timestamp
-                state.add(thumb, time: timeBase.times(ticks == reel_av_nopts_value() ? 0 : ticks).seconds)
-                av_frame_unref(frame)
+                thumb = [UInt8](repeating: 0, count: thumbWidth * thumbHeight)
             }
+            thumb.withUnsafeMutableBufferPointer { buffer in
+                let destination: [UnsafeMutablePointer<UInt8>?] = [buffer.baseAddress, nil, nil, nil]
+                let stride: [Int32] = [Int32(thumbWidth), 0, 0, 0]
+                _ = scale(scaler!, frame, into: destination, strides: stride)
+            }
+            state.add(thumb, time: timeBase.times(presentationTicks(frame) ?? 0).seconds)
         }
 
         while true {
@@ -111,14 +87,9 @@ struct SceneDetector {
             guard rc >= 0 else { throw MediaError.ffmpeg(rc, "cannot read a packet", path: input.path) }
             defer { av_packet_unref(packet) }
             guard Int(packet!.pointee.stream_index) == videoIndex else { continue }
-            let sent = avcodec_send_packet(codec, packet)
-            guard sent >= 0 || sent == reel_averror_eagain() else {
-                throw MediaError.ffmpeg(sent, "cannot decode", path: input.path)
-            }
-            try drain()
+            try decoder.decode(packet, into: frame!, path: input.path, take)
         }
-        avcodec_send_packet(codec, nil)
-        try drain()
+        try decoder.decode(nil, into: frame!, path: input.path, take)
         return state.report()
     }
 }

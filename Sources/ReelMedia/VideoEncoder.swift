@@ -151,19 +151,11 @@ final class VideoEncoder {
         scaled.pointee.format = context.pointee.pix_fmt.rawValue
         let allocated = av_frame_get_buffer(scaled, 0)
         guard allocated >= 0 else { throw MediaError.ffmpeg(allocated, "cannot allocate a picture", path: path) }
-        let rc = withUnsafePointer(to: &frame.pointee.data) { source in
-            withUnsafePointer(to: &frame.pointee.linesize) { sourceLines in
-                withUnsafeMutablePointer(to: &scaled.pointee.data) { target in
-                    withUnsafeMutablePointer(to: &scaled.pointee.linesize) { targetLines in
-                        sws_scale(
-                            scaler,
-                            UnsafeRawPointer(source).assumingMemoryBound(to: UnsafePointer<UInt8>?.self),
-                            UnsafeRawPointer(sourceLines).assumingMemoryBound(to: Int32.self),
-                            0, frame.pointee.height,
-                            UnsafeMutableRawPointer(target).assumingMemoryBound(to: UnsafeMutablePointer<UInt8>?.self),
-                            UnsafeRawPointer(targetLines).assumingMemoryBound(to: Int32.self))
-                    }
-                }
+        let rc = withUnsafePointer(to: &scaled.pointee.data) { planes in
+            withUnsafePointer(to: &scaled.pointee.linesize) { lines in
+                scale(
+                    scaler, frame, into: UnsafeRawPointer(planes).assumingMemoryBound(to: UnsafeMutablePointer<UInt8>?.self),
+                    strides: UnsafeRawPointer(lines).assumingMemoryBound(to: Int32.self))
             }
         }
         guard rc > 0 else { throw MediaError.ffmpeg(rc, "cannot convert the picture", path: path) }
