@@ -79,18 +79,33 @@ public enum ProcessRunner {
         let inherited = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []).compactMap(Int32.init)
         for fd in inherited where fd > 2 { posix_spawn_file_actions_addclose(&actions, fd) }
 
+        // The child starts with no signal blocked and every signal at its default action: threads of this process
+        // (Swift's executors, dispatch) block SIGTERM and friends, and a child inheriting that mask would ignore a
+        // polite stop.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var none = sigset_t(), all = sigset_t()
+        sigemptyset(&none)
+        sigfillset(&all)
+        sigdelset(&all, SIGKILL)
+        sigdelset(&all, SIGSTOP)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+
         let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         var pid: pid_t = 0
         let result: Int32
         if environment.isEmpty {
-            result = posix_spawn(&pid, executable, &actions, nil, argv, environ)
+            result = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
         } else {
             var merged = ProcessInfo.processInfo.environment
             merged.merge(environment) { _, new in new }
             let envp: [UnsafeMutablePointer<CChar>?] = merged.map { strdup("\($0.key)=\($0.value)") } + [nil]
             defer { envp.forEach { free($0) } }
-            result = posix_spawn(&pid, executable, &actions, nil, argv, envp)
+            result = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
         }
         guard result == 0 else {
             throw SpawnError(description: "cannot run \(executable): \(String(cString: strerror(result)))")
