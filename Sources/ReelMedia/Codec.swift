@@ -5,6 +5,8 @@ final class Decoder {
     let context: UnsafeMutablePointer<AVCodecContext>
     let streamIndex: Int
     let timeBase: AVRational
+    /// Frames decoded so far.
+    private(set) var frames = 0
 
     /// Opens a decoder for `stream` of `input`; `configure` may set options (threads, shortcuts) before opening.
     init(
@@ -54,6 +56,7 @@ final class Decoder {
             if received == reel_averror_invaliddata() { continue }
             guard received >= 0 else { throw MediaError.ffmpeg(received, "cannot decode", path: path) }
             defer { av_frame_unref(frame) }
+            frames += 1
             try body(frame)
         }
     }
@@ -81,5 +84,58 @@ func scale(
                 UnsafeRawPointer(lines).assumingMemoryBound(to: Int32.self), 0, frame.pointee.height, destination,
                 strides)
         }
+    }
+}
+
+/// Decides where decoding of a range starts: holds the video packets from the latest keyframe at or before
+/// `start` until a packet shows no later keyframe can come before `start` (a packet presented after it), then
+/// lets them through. A seek aimed early (for the audio stored ahead of the video) thus decodes from the last
+/// keyframe before the start, not from whichever earlier keyframe the seek landed on.
+final class KeyframeGate {
+    let start: Double
+    private var held: [UnsafeMutablePointer<AVPacket>?] = []
+    private var open = false
+
+    init(start: Double) { self.start = start }
+
+    deinit { for var packet in held { av_packet_free(&packet) } }
+
+    /// Takes `packet`, presented at `time` (nil when unknown); `decode` gets what is to be decoded now, in order.
+    func pass(
+        _ packet: UnsafeMutablePointer<AVPacket>, time: Double?,
+        decode: (UnsafeMutablePointer<AVPacket>) throws(MediaError) -> Void
+    ) throws(MediaError) {
+        if open { return try decode(packet) }
+        let key = packet.pointee.flags & AV_PKT_FLAG_KEY != 0
+        let before = time.map { $0 <= start } ?? true
+        if key && before {
+            release()
+            held.append(av_packet_clone(packet))
+        } else if held.isEmpty {
+            // No keyframe at or before the start yet: a keyframe after it is where decoding must begin (the caller
+            // notices the seek landed late); anything else cannot be decoded.
+            if key {
+                open = true
+                try decode(packet)
+            }
+        } else if key {
+            try flush(decode: decode)
+            try decode(packet)
+        } else {
+            held.append(av_packet_clone(packet))
+            if !before { try flush(decode: decode) }
+        }
+    }
+
+    /// Lets everything held through (at the end of the file).
+    func flush(decode: (UnsafeMutablePointer<AVPacket>) throws(MediaError) -> Void) throws(MediaError) {
+        open = true
+        defer { release() }
+        for packet in held { if let packet { try decode(packet) } }
+    }
+
+    private func release() {
+        for var packet in held { av_packet_free(&packet) }
+        held.removeAll()
     }
 }

@@ -110,29 +110,29 @@ final class CutReader {
         }
 
         var late = false
-        var keyed = false
+        let gate = KeyframeGate(start: start + vtol)
+        func decodeVideo(_ packet: UnsafeMutablePointer<AVPacket>?) throws(MediaError) {
+            guard let video, !late, !videoDone else { return }
+            try video.decode(packet, into: frame, path: path) { f throws(MediaError) in
+                if !late, try !takeVideo(f) { late = true }
+            }
+        }
         try readPackets { packet throws(MediaError) in
             let index = Int(packet.pointee.stream_index)
             if let video, index == video.streamIndex, !videoDone {
-                // A seek may land between keyframes: what precedes the first one cannot be decoded.
-                if !keyed {
-                    guard packet.pointee.flags & AV_PKT_FLAG_KEY != 0 else { return true }
-                    keyed = true
-                }
-                try video.decode(packet, into: frame, path: path) { f throws(MediaError) in
-                    if !late, try !takeVideo(f) { late = true }
-                }
+                let ticks = packet.pointee.pts != reel_av_nopts_value() ? packet.pointee.pts : packet.pointee.dts
+                let time = ticks == reel_av_nopts_value() ? nil : seconds(ticks, video.timeBase)
+                try gate.pass(packet, time: time, decode: decodeVideo)
             } else if let audio, index == audio.streamIndex, !audioDone {
                 try audio.decode(packet, into: frame, path: path) { f throws(MediaError) in try takeAudio(f) }
             }
             return !late && !(videoDone && audioDone)
         }
         if late { return false }
-        // The end of the file: drain what the decoders still hold.
-        if let video, !videoDone {
-            try video.decode(nil, into: frame, path: path) { f throws(MediaError) in
-                if !late, try !takeVideo(f) { late = true }
-            }
+        // The end of the file: what the gate holds, then what the decoders still hold.
+        if video != nil, !videoDone {
+            try gate.flush(decode: decodeVideo)
+            try decodeVideo(nil)
             if late { return false }
         }
         // No video frame at all after the seek: it landed past the last keyframe before the range.

@@ -1,7 +1,8 @@
 import Foundation
-import ReelMedia
 import ReelTestSupport
 import Testing
+
+@testable import ReelMedia
 
 /// A source for the accuracy tests: `testsrc2` (a picture that moves every frame, so a frame off by one scores
 /// far below the PSNR bound) with a sine tone, encoded by the real `ffmpeg` as `arguments` say.
@@ -247,5 +248,24 @@ struct SmartRenderTests {
         #expect(result.mode == .exact)
         #expect(result.fallbackReason?.contains("Annex B") == true, "\(result.fallbackReason ?? "")")
         #expect(result.frames == 40)
+    }
+}
+
+@Suite("Cut reading")
+struct CutReaderTests {
+    /// A range starting on a keyframe decodes from that keyframe, not from the one before it that the seek
+    /// (aimed a little early, for audio stored ahead of the video) lands on.
+    @Test func decodingStartsAtTheLastKeyframeBeforeTheRange() async throws {
+        let dir = try TemporaryDirectory(prefix: "gate")
+        let path = try await RenderSource(name: "gop25.mp4", video: ["-c:v", "libx264", "-g", "25", "-bf", "2"])
+            .make(in: dir)
+        let reader = try CutReader(path: path)
+        var times: [Double] = []
+        try reader.read(start: 3, end: 3.2, onVideo: { _, t in times.append(t) }, onAudio: { _, _ in })
+        #expect(times.count == 5 && abs(times[0] - 3) < 0.001, "\(times)")
+        // From the keyframe at 3 s to the first frame at or after 3.2 s, give or take the B-frame reorder delay
+        // (the keyframe at 2 s would be 25 more).
+        let decoded = try #require(reader.video?.frames)
+        #expect(decoded <= 10, "\(decoded) frames decoded")
     }
 }
