@@ -2,7 +2,7 @@
 # Local mode end to end, timed: JOBS VideoJobs (distinct videos of SECONDS each, so the analysis cache cannot
 # help) through `reel local --until-done` on an embedded PostgreSQL, release build. The peer does the same media
 # work with the ffmpeg CLI, job after job: split by stream copy (-f segment), scene detection on every chunk
-# (scdet), and a 20 s render encoded as Reel's exact mode encodes it. Prints wall times, their ratio and reel local's peak RSS.
+# (scdet), and a render of the clips Reel's timeline chose, encoded as Reel's exact mode encodes it. Prints wall times, their ratio and reel local's peak RSS.
 # usage: hack/bench-local.sh [JOBS] [SECONDS]      (defaults 8 and 60)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -40,6 +40,14 @@ if ! /usr/bin/time -f "%M" -o "$work/rss" "$reel" local --resources "$work/resou
 fi
 reel_seconds=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')
 rss_mb=$(( $(tail -1 "$work/rss") / 1024 ))
+# The peer renders the very clips Reel's timelines chose (read before its clock starts).
+for i in $(seq 1 "$jobs"); do
+    "$reel" get videojobs "job-$i" --state "$work/state" -o json | python3 -c '
+import json, sys
+timeline = json.load(sys.stdin)["status"]["outputs"]["timeline"][len("file://"):]
+for clip in json.load(open(timeline))["clips"]:
+    print(clip["start"], clip["end"])' > "$work/clips-$i.txt"
+done
 
 start=$(date +%s.%N)
 for i in $(seq 1 "$jobs"); do
@@ -50,9 +58,17 @@ for i in $(seq 1 "$jobs"); do
     for chunk in "$out"/[0-9]*.mp4; do
         ffmpeg -v error -i "$chunk" -vf "scdet=threshold=10" -an -f null - 2>/dev/null
     done
-    # 20 s rendered as Reel's exact mode renders it: decoded and encoded (libx264 CRF 20, preset fast, AAC).
-    ffmpeg -v error -t 20 -i "$work/resources/video-$i.mp4" -c:v libx264 -crf 20 -preset fast -c:a aac \
-        -movflags +faststart "$out/render.mp4"
+    # The same clips rendered as Reel's exact mode renders them: -ss/-to per clip, concat, libx264 CRF 20 preset
+    # fast, AAC.
+    inputs=() streams=""
+    n=0
+    while read -r from to; do
+        inputs+=(-ss "$from" -to "$to" -i "$work/resources/video-$i.mp4")
+        streams+="[$n:v:0][$n:a:0]"
+        n=$((n + 1))
+    done < "$work/clips-$i.txt"
+    ffmpeg -v error "${inputs[@]}" -filter_complex "${streams}concat=n=$n:v=1:a=1[v][a]" -map "[v]" -map "[a]" \
+        -c:v libx264 -crf 20 -preset fast -c:a aac -movflags +faststart "$out/render.mp4"
 done
 peer_seconds=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')
 

@@ -45,7 +45,7 @@ struct KeyframeRenderer {
         if let video = first.videoStream {
             let stream = try file.addStream(copying: video.pointee.codecpar, timeBase: video.pointee.time_base)
             outVideo = stream.pointee.index
-            copyDisplayMatrix(from: video, to: stream)
+            copySideData(from: video, to: stream, geometryOnly: false)
         }
         if let audio = first.audioStream {
             outAudio = try file.addStream(copying: audio.pointee.codecpar, timeBase: audio.pointee.time_base).pointee.index
@@ -84,12 +84,16 @@ struct KeyframeRenderer {
     }
 }
 
-/// Copies `source`'s display matrix (rotation) onto `target`.
-func copyDisplayMatrix(from source: UnsafeMutablePointer<AVStream>, to target: UnsafeMutablePointer<AVStream>) {
-    var size = 0
-    if let matrix = av_stream_get_side_data(source, AV_PKT_DATA_DISPLAYMATRIX, &size), size > 0,
-        let copy = av_stream_new_side_data(target, AV_PKT_DATA_DISPLAYMATRIX, size)
-    {
-        copy.update(from: matrix, count: size)
+/// Copies `source`'s stream side data onto `target`: all of it for a stream copy, only the picture geometry
+/// (display matrix, stereo 3D, spherical mapping) for an encoded stream — HDR mastering data would misdescribe
+/// an 8-bit SDR encode.
+func copySideData(from source: UnsafeMutablePointer<AVStream>, to target: UnsafeMutablePointer<AVStream>, geometryOnly: Bool) {
+    let geometry = [AV_PKT_DATA_DISPLAYMATRIX, AV_PKT_DATA_STEREO3D, AV_PKT_DATA_SPHERICAL]
+    for i in 0..<Int(source.pointee.nb_side_data) {
+        let item = source.pointee.side_data[i]
+        guard !geometryOnly || geometry.contains(item.type), item.size > 0,
+            let copy = av_stream_new_side_data(target, item.type, item.size)
+        else { continue }
+        copy.update(from: item.data, count: item.size)
     }
 }

@@ -48,13 +48,14 @@ final class RenderSession {
     func addVideo(_ encoder: UnsafeMutablePointer<AVCodecContext>) throws(MediaError) {
         let stream = try addStream(for: encoder)
         stream.pointee.time_base = videoTimeBase
-        keepRotation(stream)
+        keepGeometry(stream)
     }
 
-    /// Makes `stream` the output's video stream, with the first source's display matrix (rotation).
-    func keepRotation(_ stream: UnsafeMutablePointer<AVStream>) {
+    /// Makes `stream` the output's video stream, with the first source's picture geometry (rotation, stereo 3D,
+    /// spherical mapping).
+    func keepGeometry(_ stream: UnsafeMutablePointer<AVStream>) {
         videoStream = stream.pointee.index
-        if let source = first.videoStream { copyDisplayMatrix(from: source, to: stream) }
+        if let source = first.videoStream { copySideData(from: source, to: stream, geometryOnly: true) }
     }
 
     /// The AAC encoder and stream, when the first source has audio.

@@ -96,7 +96,7 @@ struct SmartRenderer {
         par.pointee.extradata = av_mallocz(avcC.count + Int(AV_INPUT_BUFFER_PADDING_SIZE)).assumingMemoryBound(to: UInt8.self)
         par.pointee.extradata.update(from: avcC, count: avcC.count)
         par.pointee.extradata_size = Int32(avcC.count)
-        session.keepRotation(stream)
+        session.keepGeometry(stream)
         try session.addAudio()
         try session.begin()
 
