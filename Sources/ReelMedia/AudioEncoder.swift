@@ -161,7 +161,8 @@ final class AudioEncoder {
             inLayout = AVChannelLayout()
             av_channel_layout_default(&inLayout, count)
         }
-        let format = frame.pointee.format, rate = frame.pointee.sample_rate
+        let format = frame.pointee.format
+        let rate = frame.pointee.sample_rate
         if let current = resamplerInput,
             current.format != format || current.rate != rate || !Self.same(current.layout, inLayout)
         {
@@ -198,7 +199,8 @@ final class AudioEncoder {
     }
 
     private static func same(_ a: AVChannelLayout, _ b: AVChannelLayout) -> Bool {
-        var a = a, b = b
+        var a = a
+        var b = b
         return av_channel_layout_compare(&a, &b) == 0
     }
 }

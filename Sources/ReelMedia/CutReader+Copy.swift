@@ -13,7 +13,9 @@ extension CutReader {
         guard let video else { return }
         try seek(to: seconds(from, video.timeBase) - 0.25)
         audio?.flush()
-        var started = false, videoDone = false, audioDone = audio == nil
+        var started = false
+        var videoDone = false
+        var audioDone = audio == nil
         let frame = frame!
         try readPackets { packet throws(MediaError) in
             let index = Int(packet.pointee.stream_index)
@@ -36,7 +38,9 @@ extension CutReader {
             }
             return !(videoDone && audioDone)
         }
-        guard started else { throw MediaError(.invalidData, "no keyframe at \(seconds(from, video.timeBase)) s", path: path) }
+        guard started else {
+            throw MediaError(.invalidData, "no keyframe at \(seconds(from, video.timeBase)) s", path: path)
+        }
     }
 
     /// Stream copy of [start, end): the video packets in decode order from the keyframe at or before `start` up
@@ -62,7 +66,9 @@ extension CutReader {
         let target = max(0, start - seekBack)
         try seek(to: target)
         var keyTime: Double? = video == nil ? start : nil
-        var videoDone = video == nil, audioDone = audio == nil, late = false
+        var videoDone = video == nil
+        var audioDone = audio == nil
+        var late = false
         try readPackets { packet throws(MediaError) in
             let index = Int(packet.pointee.stream_index)
             guard packet.pointee.pts != reel_av_nopts_value() else { return true }
@@ -108,7 +114,8 @@ extension CutReader {
             try seek(to: 0)
             var seen = 0
             try readPackets { packet in
-                guard Int(packet.pointee.stream_index) == video.streamIndex, packet.pointee.pts != reel_av_nopts_value(),
+                guard Int(packet.pointee.stream_index) == video.streamIndex,
+                    packet.pointee.pts != reel_av_nopts_value(),
                     packet.pointee.dts != reel_av_nopts_value()
                 else { return true }
                 found = max(found, packet.pointee.pts - packet.pointee.dts)
@@ -126,14 +133,20 @@ extension CutReader {
     func idrKeyframes(lengthSize: Int) throws(MediaError) -> (keys: [Int64], delay: Int64) {
         guard let video else { return ([], 0) }
         try seek(to: 0)
-        var keys: [Int64] = [], delay: Int64 = 0
+        var keys: [Int64] = []
+        var delay: Int64 = 0
         try readPackets { packet in
-            guard Int(packet.pointee.stream_index) == video.streamIndex, packet.pointee.pts != reel_av_nopts_value() else {
+            guard Int(packet.pointee.stream_index) == video.streamIndex, packet.pointee.pts != reel_av_nopts_value()
+            else {
                 return true
             }
-            if packet.pointee.dts != reel_av_nopts_value() { delay = max(delay, packet.pointee.pts - packet.pointee.dts) }
+            if packet.pointee.dts != reel_av_nopts_value() {
+                delay = max(delay, packet.pointee.pts - packet.pointee.dts)
+            }
             if packet.pointee.flags & AV_PKT_FLAG_KEY != 0,
-                H264.isIDR(UnsafeBufferPointer(start: packet.pointee.data, count: Int(packet.pointee.size)), lengthSize: lengthSize)
+                H264.isIDR(
+                    UnsafeBufferPointer(start: packet.pointee.data, count: Int(packet.pointee.size)),
+                    lengthSize: lengthSize)
             {
                 keys.append(packet.pointee.pts)
             }

@@ -13,7 +13,8 @@ struct ExactRenderer {
         let session = try RenderSession(cuts: cuts, output: output, options: options)
         let encoder = try session.first.videoStream.map { stream throws(MediaError) in
             try VideoEncoder(
-                Self.encoding(for: stream, in: session.first, options: options), globalHeader: session.file.wantsGlobalHeader,
+                Self.encoding(for: stream, in: session.first, options: options),
+                globalHeader: session.file.wantsGlobalHeader,
                 path: output)
         }
         if let encoder { try session.addVideo(encoder.context) }

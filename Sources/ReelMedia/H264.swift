@@ -41,7 +41,9 @@ enum H264 {
 
         /// The record's bytes (profile, compatibility and level from the first SPS).
         var avcC: [UInt8] {
-            var out: [UInt8] = [1, sps[0][1], sps[0][2], sps[0][3], 0xfc | UInt8(lengthSize - 1), 0xe0 | UInt8(sps.count)]
+            var out: [UInt8] = [
+                1, sps[0][1], sps[0][2], sps[0][3], 0xfc | UInt8(lengthSize - 1), 0xe0 | UInt8(sps.count),
+            ]
             for unit in sps { out += [UInt8(unit.count >> 8), UInt8(unit.count & 0xff)] + unit }
             out.append(UInt8(pps.count))
             for unit in pps { out += [UInt8(unit.count >> 8), UInt8(unit.count & 0xff)] + unit }

@@ -41,14 +41,16 @@ struct KeyframeRenderer {
             }
         }
         let file = try OutputFile(path: output, format: "mp4")
-        var outVideo: Int32 = -1, outAudio: Int32 = -1
+        var outVideo: Int32 = -1
+        var outAudio: Int32 = -1
         if let video = first.videoStream {
             let stream = try file.addStream(copying: video.pointee.codecpar, timeBase: video.pointee.time_base)
             outVideo = stream.pointee.index
             copySideData(from: video, to: stream, geometryOnly: false)
         }
         if let audio = first.audioStream {
-            outAudio = try file.addStream(copying: audio.pointee.codecpar, timeBase: audio.pointee.time_base).pointee.index
+            outAudio = try file.addStream(copying: audio.pointee.codecpar, timeBase: audio.pointee.time_base).pointee
+                .index
         }
         try file.begin(options: ["movflags": "+faststart"])
 
@@ -87,7 +89,9 @@ struct KeyframeRenderer {
 /// Copies `source`'s stream side data onto `target`: all of it for a stream copy, only the picture geometry
 /// (display matrix, stereo 3D, spherical mapping) for an encoded stream — HDR mastering data would misdescribe
 /// an 8-bit SDR encode.
-func copySideData(from source: UnsafeMutablePointer<AVStream>, to target: UnsafeMutablePointer<AVStream>, geometryOnly: Bool) {
+func copySideData(
+    from source: UnsafeMutablePointer<AVStream>, to target: UnsafeMutablePointer<AVStream>, geometryOnly: Bool
+) {
     let geometry = [AV_PKT_DATA_DISPLAYMATRIX, AV_PKT_DATA_STEREO3D, AV_PKT_DATA_SPHERICAL]
     for i in 0..<Int(source.pointee.nb_side_data) {
         let item = source.pointee.side_data[i]

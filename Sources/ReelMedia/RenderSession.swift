@@ -71,11 +71,15 @@ final class RenderSession {
     }
 
     /// Adds a stream described by `encoder`'s settings.
-    func addStream(for encoder: UnsafeMutablePointer<AVCodecContext>) throws(MediaError) -> UnsafeMutablePointer<AVStream> {
+    func addStream(for encoder: UnsafeMutablePointer<AVCodecContext>) throws(MediaError) -> UnsafeMutablePointer<
+        AVStream
+    > {
         var parameters = avcodec_parameters_alloc()
         defer { avcodec_parameters_free(&parameters) }
         let rc = avcodec_parameters_from_context(parameters, encoder)
-        guard rc >= 0, let parameters else { throw MediaError.ffmpeg(rc, "cannot describe the encoder", path: file.path) }
+        guard rc >= 0, let parameters else {
+            throw MediaError.ffmpeg(rc, "cannot describe the encoder", path: file.path)
+        }
         return try file.addStream(copying: parameters, timeBase: encoder.pointee.time_base)
     }
 
@@ -101,7 +105,8 @@ final class RenderSession {
         guard let audio else { return }
         let rate = Double(audio.sampleRate)
         let position = Int64((offsets[index] * rate).rounded()) + Int64(((t - cuts[index].start) * rate).rounded())
-        try audio.place(frame, at: position, limit: Int64((offsets[index + 1] * rate).rounded())) { p throws(MediaError) in
+        try audio.place(frame, at: position, limit: Int64((offsets[index + 1] * rate).rounded())) {
+            p throws(MediaError) in
             try writeAudio(p)
         }
     }

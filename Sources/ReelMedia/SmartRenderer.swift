@@ -43,7 +43,8 @@ struct SmartRenderer {
         guard let stream = session.first.videoStream else { return .failure(Refusal(reason: "no video stream")) }
         let p = stream.pointee.codecpar.pointee
         guard p.codec_id == AV_CODEC_ID_H264 else {
-            return .failure(Refusal(reason: "the source is \(String(cString: avcodec_get_name(p.codec_id))), not H.264"))
+            return .failure(
+                Refusal(reason: "the source is \(String(cString: avcodec_get_name(p.codec_id))), not H.264"))
         }
         guard p.format == AV_PIX_FMT_YUV420P.rawValue || p.format == AV_PIX_FMT_YUVJ420P.rawValue else {
             let name = av_get_pix_fmt_name(AVPixelFormat(rawValue: p.format)).map { String(cString: $0) } ?? "unknown"
@@ -76,14 +77,19 @@ struct SmartRenderer {
         // libx264's parameter sets for these settings (every run opens an encoder like this one).
         let probe = try VideoEncoder(encoding, globalHeader: true, path: session.file.path)
         let headers = H264.annexBUnits(
-            Array(UnsafeBufferPointer(start: probe.context.pointee.extradata, count: Int(probe.context.pointee.extradata_size))))
-        let sps = headers.filter { $0[0] & 0x1f == 7 }, pps = headers.filter { $0[0] & 0x1f == 8 }
+            Array(
+                UnsafeBufferPointer(
+                    start: probe.context.pointee.extradata, count: Int(probe.context.pointee.extradata_size))))
+        let sps = headers.filter { $0[0] & 0x1f == 7 }
+        let pps = headers.filter { $0[0] & 0x1f == 8 }
         guard sps.count == 1, pps.count == 1, H264.spsID(sps[0]) == id, H264.ppsID(pps[0]) == id else {
             return .failure(Refusal(reason: "libx264's parameter sets could not be given a free id"))
         }
         let combined = H264.Config(lengthSize: config.lengthSize, sps: config.sps + sps, pps: config.pps + pps)
         var keyframes: [String: (keys: [Int64], delay: Int64)] = [:]
-        for (path, reader) in session.readers { keyframes[path] = try reader.idrKeyframes(lengthSize: config.lengthSize) }
+        for (path, reader) in session.readers {
+            keyframes[path] = try reader.idrKeyframes(lengthSize: config.lengthSize)
+        }
         return .success(Plan(config: config, combined: combined, encoding: encoding, keyframes: keyframes))
     }
 
@@ -93,7 +99,8 @@ struct SmartRenderer {
         let avcC = plan.combined.avcC
         let par = stream.pointee.codecpar!
         av_freep(&par.pointee.extradata)
-        par.pointee.extradata = av_mallocz(avcC.count + Int(AV_INPUT_BUFFER_PADDING_SIZE)).assumingMemoryBound(to: UInt8.self)
+        par.pointee.extradata = av_mallocz(avcC.count + Int(AV_INPUT_BUFFER_PADDING_SIZE)).assumingMemoryBound(
+            to: UInt8.self)
         par.pointee.extradata.update(from: avcC, count: avcC.count)
         par.pointee.extradata_size = Int32(avcC.count)
         session.keepGeometry(stream)
@@ -126,7 +133,8 @@ struct SmartRenderer {
                         try encoder.add(frame, pts: session.videoPTS(index, ft), write: write)
                     },
                     onAudio: { frame, at throws(MediaError) in try session.placeAudio(index, frame, at: at) })
-                try encoder.endSegment(at: min(session.videoPTS(index, end), session.videoStart(index + 1)), write: write)
+                try encoder.endSegment(
+                    at: min(session.videoPTS(index, end), session.videoStart(index + 1)), write: write)
                 try encoder.finish(write: write)
                 frames += encoder.frames
             }
@@ -141,9 +149,11 @@ struct SmartRenderer {
             try reader.copy(
                 from: from, until: until, audioEnd: t(until),
                 onPacket: { packet throws(MediaError) in
-                    try writer.writeCopied(packet, from: video.timeBase, shift: { ticks in
-                        session.videoPTS(index, t(ticks))
-                    })
+                    try writer.writeCopied(
+                        packet, from: video.timeBase,
+                        shift: { ticks in
+                            session.videoPTS(index, t(ticks))
+                        })
                     frames += 1
                 },
                 onAudio: { frame, at throws(MediaError) in try session.placeAudio(index, frame, at: at) })
@@ -170,7 +180,8 @@ final class PacketWriter {
         _ packet: UnsafeMutablePointer<AVPacket>, from timeBase: AVRational, shift: (Int64) -> Int64
     ) throws(MediaError) {
         let base = session.videoTimeBase
-        let pts = packet.pointee.pts, dts = packet.pointee.dts
+        let pts = packet.pointee.pts
+        let dts = packet.pointee.dts
         packet.pointee.duration = av_rescale_q(packet.pointee.duration, timeBase, base)
         packet.pointee.pts = pts == reel_av_nopts_value() ? pts : shift(pts)
         packet.pointee.dts = dts == reel_av_nopts_value() ? packet.pointee.pts : shift(dts)

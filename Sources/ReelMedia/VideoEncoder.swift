@@ -154,7 +154,8 @@ final class VideoEncoder {
         let rc = withUnsafePointer(to: &scaled.pointee.data) { planes in
             withUnsafePointer(to: &scaled.pointee.linesize) { lines in
                 scale(
-                    scaler, frame, into: UnsafeRawPointer(planes).assumingMemoryBound(to: UnsafeMutablePointer<UInt8>?.self),
+                    scaler, frame,
+                    into: UnsafeRawPointer(planes).assumingMemoryBound(to: UnsafeMutablePointer<UInt8>?.self),
                     strides: UnsafeRawPointer(lines).assumingMemoryBound(to: Int32.self))
             }
         }

@@ -16,23 +16,27 @@ struct SplitBench: AsyncParsableCommand {
     @Option(help: "The ffmpeg binary.") var ffmpeg = "/usr/bin/ffmpeg"
 
     func run() async throws {
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("reel-bench-split-\(UUID().uuidString.prefix(8))")
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "reel-bench-split-\(UUID().uuidString.prefix(8))")
         defer { try? FileManager.default.removeItem(at: scratch) }
         let ext = (file as NSString).pathExtension.isEmpty ? "mkv" : (file as NSString).pathExtension
         var chunkCount = 0
         var segmentCount = 0
         let (reel, peer) = try await PeerRuns.medians(runs: runs) { run in
             let directory = scratch.appendingPathComponent("reel-\(run)").path
-            chunkCount = try await MediaEngine.split(file, targetSeconds: targetSeconds, outputDirectory: directory).count
+            chunkCount = try await MediaEngine.split(file, targetSeconds: targetSeconds, outputDirectory: directory)
+                .count
             try? FileManager.default.removeItem(atPath: directory)
         } peer: { run in
             let directory = scratch.appendingPathComponent("ffmpeg-\(run)")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             try await PeerRuns.run(
                 ffmpeg,
-                ["-v", "error", "-y", "-i", file, "-map", "0:v?", "-map", "0:a?", "-c", "copy", "-f", "segment",
-                 "-segment_time", String(targetSeconds), "-reset_timestamps", "1",
-                 directory.appendingPathComponent("%05d.\(ext)").path])
+                [
+                    "-v", "error", "-y", "-i", file, "-map", "0:v?", "-map", "0:a?", "-c", "copy", "-f", "segment",
+                    "-segment_time", String(targetSeconds), "-reset_timestamps", "1",
+                    directory.appendingPathComponent("%05d.\(ext)").path,
+                ])
             segmentCount = (try? FileManager.default.contentsOfDirectory(atPath: directory.path).count) ?? 0
             try? FileManager.default.removeItem(at: directory)
         }
@@ -61,7 +65,8 @@ struct ScenesBench: AsyncParsableCommand {
         let (reel, peer) = try await PeerRuns.medians(runs: runs) { _ in
             cuts = try await MediaEngine.detectScenes(file, threshold: threshold, minSceneSeconds: 0).cuts.count
         } peer: { _ in
-            try await PeerRuns.run(ffmpeg, ["-v", "error", "-i", file, "-an", "-vf", "scdet=threshold=\(threshold)", "-f", "null", "-"])
+            try await PeerRuns.run(
+                ffmpeg, ["-v", "error", "-i", file, "-an", "-vf", "scdet=threshold=\(threshold)", "-f", "null", "-"])
         }
         print(String(format: "reel scenes    %.3f s  (%d cuts)", reel, cuts))
         print(String(format: "ffmpeg scdet   %.3f s", peer))
@@ -141,7 +146,8 @@ struct RenderBench: AsyncParsableCommand {
             let start = (Double(i) * duration / Double(cuts) + 1.37).rounded(.down) + 0.36
             return CutRange(source: file, start: start, end: start + cutSeconds)
         }
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("reel-bench-render-\(UUID().uuidString.prefix(8))")
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "reel-bench-render-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: scratch) }
         var frames: [RenderMode: Int] = [:]

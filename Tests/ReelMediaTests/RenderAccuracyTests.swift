@@ -21,8 +21,10 @@ struct RenderSource: Sendable, CustomTestStringConvertible {
         let path = dir.path(name)
         let picture = "testsrc2=size=320x240:rate=\(rate)" + (filter.isEmpty ? "" : ",\(filter)")
         try await SampleMedia.ffmpeg(
-            ["-f", "lavfi", "-t", "\(seconds)", "-i", picture, "-f", "lavfi", "-t", "\(seconds)", "-i",
-             "sine=frequency=440:sample_rate=48000", "-map", "0:v", "-map", "1:a"] + video + audio + [path])
+            [
+                "-f", "lavfi", "-t", "\(seconds)", "-i", picture, "-f", "lavfi", "-t", "\(seconds)", "-i",
+                "sine=frequency=440:sample_rate=48000", "-map", "0:v", "-map", "1:a",
+            ] + video + audio + [path])
         return path
     }
 
@@ -37,7 +39,9 @@ struct RenderSource: Sendable, CustomTestStringConvertible {
         RenderSource(
             name: "vp9.webm", video: ["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-g", "60"],
             audio: ["-c:a", "libopus"]),
-        RenderSource(name: "hevc.mp4", video: ["-c:v", "libx265", "-x265-params", "log-level=error:keyint=60", "-tag:v", "hvc1"]),
+        RenderSource(
+            name: "hevc.mp4",
+            video: ["-c:v", "libx265", "-x265-params", "log-level=error:keyint=60", "-tag:v", "hvc1"]),
         RenderSource(name: "10bit.mp4", video: ["-c:v", "libx264", "-pix_fmt", "yuv420p10le", "-g", "60"]),
         RenderSource(
             name: "vfr.mp4", rate: 30, video: ["-c:v", "libx264", "-g", "60", "-vsync", "vfr"],
@@ -61,7 +65,10 @@ enum Probe {
             ["-select_streams", "v:0", "-show_entries", "stream=start_time", "-of", "csv=p=0", path])
         let times = try await SampleMedia.ffprobe(
             ["-select_streams", "v:0", "-show_entries", "frame=best_effort_timestamp_time", "-of", "csv=p=0", path])
-        return ((Double(start.first ?? "") ?? 0) - shift, times.compactMap { Double($0.trimmingCharacters(in: .punctuationCharacters)) })
+        return (
+            (Double(start.first ?? "") ?? 0) - shift,
+            times.compactMap { Double($0.trimmingCharacters(in: .punctuationCharacters)) }
+        )
     }
 
     /// Each stream's type and duration.
@@ -92,7 +99,8 @@ enum Probe {
             let length = cut.1 - cut.0
             // Boundaries half a frame early: a frame exactly on one belongs to the cut it starts, whatever the
             // CLI's own rounding of shifted timestamps.
-            let o = outputOrigin + offset - halfFrame, s = origin + cut.0 - halfFrame
+            let o = outputOrigin + offset - halfFrame
+            let s = origin + cut.0 - halfFrame
             graph += "[o\(i)]trim=start=\(o):end=\(o + length),setpts=PTS-STARTPTS,format=yuv420p[a\(i)];"
             graph += "[s\(i)]trim=start=\(s):end=\(s + length),setpts=PTS-STARTPTS,format=yuv420p[b\(i)];"
             graph += "[a\(i)][b\(i)]psnr[p\(i)]" + (i == cuts.count - 1 ? "" : ";")
@@ -109,7 +117,8 @@ enum Probe {
             let rest = line[range.upperBound...].prefix { !$0.isWhitespace }
             return rest == "inf" ? 100 : Double(rest) ?? 0
         }
-        let averages = lines.map { value($0, "average") }, minimums = lines.map { value($0, "min") }
+        let averages = lines.map { value($0, "average") }
+        let minimums = lines.map { value($0, "min") }
         return (averages.reduce(0, +) / Double(averages.count), minimums.min() ?? 0)
     }
 }
@@ -150,7 +159,8 @@ struct ExactRenderTests {
         // The render lasts the timeline, and audio ends with the video (within one AAC frame).
         let timeline = source.cuts.map { $0.1 - $0.0 }.reduce(0, +)
         let durations = try await Probe.durations(output)
-        let video = try #require(durations["video"]), audio = try #require(durations["audio"])
+        let video = try #require(durations["video"])
+        let audio = try #require(durations["audio"])
         #expect(abs(video - timeline) <= 1.0 / Double(source.rate) + 0.001, "video \(video) s for \(timeline) s")
         #expect(abs(audio - video) <= 1024.0 / 48000 + 0.001, "audio \(audio) s, video \(video) s")
         #expect(abs(result.duration - timeline) < 0.000_001)
@@ -194,8 +204,10 @@ struct ExactRenderTests {
     @Test func sourcesOfDifferentSizesJoin() async throws {
         let dir = try TemporaryDirectory(prefix: "sizes")
         let a = try await RenderSource(name: "a.mp4", seconds: 2, video: ["-c:v", "libx264"]).make(in: dir)
-        let b = try await RenderSource(name: "b.mkv", seconds: 2, rate: 30, video: ["-c:v", "libx264"], filter: "scale=160:120")
-            .make(in: dir)
+        let b = try await RenderSource(
+            name: "b.mkv", seconds: 2, rate: 30, video: ["-c:v", "libx264"], filter: "scale=160:120"
+        )
+        .make(in: dir)
         let output = dir.path("render.mp4")
         let result = try await MediaEngine.render(
             [CutRange(source: a, start: 0, end: 1), CutRange(source: b, start: 0, end: 1)], output: output)
@@ -217,7 +229,8 @@ struct SmartRenderTests {
         let dir = try TemporaryDirectory(prefix: "smart")
         let path = try await source.make(in: dir)
         let result = try await ExactRenderTests.checkAccuracy(source, path, mode: .smart, in: dir)
-        let matchable = ["gop1.mp4", "gop60-bframes.mp4", "one-keyframe.mp4", "gop60.mkv", "vfr.mp4"].contains(source.name)
+        let matchable = ["gop1.mp4", "gop60-bframes.mp4", "one-keyframe.mp4", "gop60.mkv", "vfr.mp4"].contains(
+            source.name)
         #expect(result.mode == (matchable ? .smart : .exact))
         #expect((result.fallbackReason == nil) == matchable, "\(result.fallbackReason ?? "")")
     }
@@ -233,8 +246,11 @@ struct SmartRenderTests {
         #expect(result.mode == .smart)
         func hashes(_ file: String) async throws -> [String] {
             try await SampleMedia.ffprobe(
-                ["-select_streams", "v:0", "-show_data_hash", "MD5", "-show_entries", "packet=data_hash", "-of", "csv=p=0",
-                 file])
+                [
+                    "-select_streams", "v:0", "-show_data_hash", "MD5", "-show_entries", "packet=data_hash", "-of",
+                    "csv=p=0",
+                    file,
+                ])
         }
         let sourceHashes = Set(try await hashes(path))
         let output = try await hashes(dir.path("render-smart.mp4"))
@@ -249,7 +265,8 @@ struct SmartRenderTests {
         let ts = try await RenderSource(name: "a.ts", seconds: 3, video: ["-c:v", "libx264"], audio: ["-c:a", "mp2"])
             .make(in: dir)
         let result = try await MediaEngine.render(
-            [CutRange(source: ts, start: 0.4, end: 2)], output: dir.path("out.mp4"), options: RenderOptions(mode: .smart))
+            [CutRange(source: ts, start: 0.4, end: 2)], output: dir.path("out.mp4"),
+            options: RenderOptions(mode: .smart))
         #expect(result.mode == .exact)
         #expect(result.fallbackReason?.contains("Annex B") == true, "\(result.fallbackReason ?? "")")
         #expect(result.frames == 40)

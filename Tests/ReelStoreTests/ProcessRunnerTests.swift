@@ -11,9 +11,11 @@ struct ProcessRunnerTests {
     /// A child starts with every signal deliverable, whatever this thread blocks: SIGTERM stops it. (Children
     /// used to inherit the blocked SIGTERM of the spawning thread and outlive the tests that stopped them.)
     @Test func childrenStopOnSIGTERMEvenFromAThreadThatBlocksIt() async throws {
-        let log = FileManager.default.temporaryDirectory.appendingPathComponent("reel-spawn-\(UUID().uuidString).log").path
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("reel-spawn-\(UUID().uuidString).log")
+            .path
         defer { unlink(log) }
-        var blocked = sigset_t(), previous = sigset_t()
+        var blocked = sigset_t()
+        var previous = sigset_t()
         sigemptyset(&blocked)
         sigaddset(&blocked, SIGTERM)
         pthread_sigmask(SIG_BLOCK, &blocked, &previous)
