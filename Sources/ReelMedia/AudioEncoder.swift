@@ -141,16 +141,7 @@ final class AudioEncoder {
     private func send(
         _ frame: UnsafeMutablePointer<AVFrame>?, write: (UnsafeMutablePointer<AVPacket>) throws(MediaError) -> Void
     ) throws(MediaError) {
-        let sent = avcodec_send_frame(context, frame)
-        guard sent >= 0 else { throw MediaError.ffmpeg(sent, "cannot encode audio", path: path) }
-        let packet = packet!
-        while true {
-            let received = avcodec_receive_packet(context, packet)
-            if received == reel_averror_eagain() || received == reel_averror_eof() { return }
-            guard received >= 0 else { throw MediaError.ffmpeg(received, "cannot encode audio", path: path) }
-            defer { av_packet_unref(packet) }
-            try write(packet)
-        }
+        try encode(context, frame, into: packet!, what: "audio", path: path, write)
     }
 
     /// `frame` as planar float at the output rate and layout.

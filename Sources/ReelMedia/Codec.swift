@@ -65,6 +65,24 @@ final class Decoder {
     func flush() { avcodec_flush_buffers(context) }
 }
 
+/// Sends `frame` (nil: end of stream) to the encoder `context` and hands each packet it completes to `body`; the
+/// packet is unreferenced after `body` returns. `what` names the media in errors.
+func encode(
+    _ context: UnsafeMutablePointer<AVCodecContext>, _ frame: UnsafeMutablePointer<AVFrame>?,
+    into packet: UnsafeMutablePointer<AVPacket>, what: String, path: String,
+    _ body: (UnsafeMutablePointer<AVPacket>) throws(MediaError) -> Void
+) throws(MediaError) {
+    let sent = avcodec_send_frame(context, frame)
+    guard sent >= 0 else { throw MediaError.ffmpeg(sent, "cannot encode \(what)", path: path) }
+    while true {
+        let received = avcodec_receive_packet(context, packet)
+        if received == reel_averror_eagain() || received == reel_averror_eof() { return }
+        guard received >= 0 else { throw MediaError.ffmpeg(received, "cannot encode \(what)", path: path) }
+        defer { av_packet_unref(packet) }
+        try body(packet)
+    }
+}
+
 /// A frame's presentation time in ticks of its stream (best effort), or nil.
 func presentationTicks(_ frame: UnsafeMutablePointer<AVFrame>) -> Int64? {
     let best = frame.pointee.best_effort_timestamp

@@ -121,14 +121,7 @@ final class VideoEncoder {
     private func send(
         _ frame: UnsafeMutablePointer<AVFrame>?, write: (UnsafeMutablePointer<AVPacket>) throws(MediaError) -> Void
     ) throws(MediaError) {
-        let sent = avcodec_send_frame(context, frame)
-        guard sent >= 0 else { throw MediaError.ffmpeg(sent, "cannot encode a frame", path: path) }
-        let packet = packet!
-        while true {
-            let received = avcodec_receive_packet(context, packet)
-            if received == reel_averror_eagain() || received == reel_averror_eof() { return }
-            guard received >= 0 else { throw MediaError.ffmpeg(received, "cannot encode a frame", path: path) }
-            defer { av_packet_unref(packet) }
+        try encode(context, frame, into: packet!, what: "a frame", path: path) { packet throws(MediaError) in
             if let duration = durations.removeValue(forKey: packet.pointee.pts) { packet.pointee.duration = duration }
             try write(packet)
         }
