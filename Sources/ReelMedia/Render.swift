@@ -90,7 +90,7 @@ func validate(_ cuts: [CutRange], output: String) throws(MediaError) {
 }
 
 /// Whether this FFmpeg build can encode `codec` (and AAC audio).
-public func canEncode(_ codec: RenderCodec) -> Bool {
+func canEncode(_ codec: RenderCodec) -> Bool {
     avcodec_find_encoder_by_name(codec.encoderName) != nil && avcodec_find_encoder(AV_CODEC_ID_AAC) != nil
 }
 
@@ -103,13 +103,16 @@ public func renderProblem(videoCodec codec: String, options: RenderOptions) -> S
     switch options.mode {
     case .exact, .smart:
         guard avcodec_find_decoder(id) != nil else { return "this FFmpeg build cannot decode \(codec) video" }
-        guard canEncode(options.codec) else {
-            return "this FFmpeg build has no \(options.codec.encoderName) encoder for \(options.codec.rawValue) output"
-        }
-        return nil
+        return renderProblem(options: options)
     case .keyframe:
         let mp4 = av_guess_format("mp4", nil, nil)
         return avformat_query_codec(mp4, id, 0 /* FF_COMPLIANCE_NORMAL */) == 1
             ? nil : "MP4 cannot carry \(codec) video copied as it is (render.mode keyframe); use exact"
     }
+}
+
+/// Why this FFmpeg build cannot make renders with `options` whatever the source (an encoder it lacks), or nil.
+public func renderProblem(options: RenderOptions) -> String? {
+    guard options.mode != .keyframe, !canEncode(options.codec) else { return nil }
+    return "this FFmpeg build has no \(options.codec.encoderName) encoder for \(options.codec.rawValue) output"
 }

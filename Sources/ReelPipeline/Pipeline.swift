@@ -154,7 +154,9 @@ public struct Pipeline: Sendable {
         guard let video = info.streams.first(where: { $0.kind == .video }) else {
             throw TaskFailure.permanent("InvalidMedia", "\(name) has no video stream")
         }
-        if job.spec.render.enabled, let problem = renderProblem(videoCodec: video.codec, options: RenderOptions(job.spec.render)) {
+        if job.spec.render.enabled,
+            let problem = renderProblem(videoCodec: video.codec, options: RenderOptions(job.spec.render))
+        {
             throw TaskFailure.permanent("RenderUnsupported", "\(name): \(problem)")
         }
         try await pauseForFault("ingest")
@@ -182,11 +184,8 @@ public struct Pipeline: Sendable {
                 throw TaskFailure.permanent("OutputNotWritable", "output \(path) is not writable")
             }
         }
-        let options = RenderOptions(job.spec.render)
-        if job.spec.render.enabled, options.mode != .keyframe, !canEncode(options.codec) {
-            throw TaskFailure.permanent(
-                "RenderUnsupported",
-                "this FFmpeg build has no \(options.codec.encoderName) encoder (spec.render.codec \(options.codec.rawValue))")
+        if job.spec.render.enabled, let problem = renderProblem(options: RenderOptions(job.spec.render)) {
+            throw TaskFailure.permanent("RenderUnsupported", problem)
         }
     }
 
