@@ -106,7 +106,8 @@ struct Splitter {
             defer { av_packet_unref(packet) }
             let p = packet!
             let streamIndex = Int(p.pointee.stream_index)
-            guard kept.contains(streamIndex) else { continue }
+            // A packet cut short (the file ends inside it) would leave a chunk that does not decode.
+            guard kept.contains(streamIndex), p.pointee.flags & AV_PKT_FLAG_CORRUPT == 0 else { continue }
             let isReference = streamIndex == reference
 
             if isReference, p.pointee.pts != reel_av_nopts_value() {

@@ -155,7 +155,7 @@ import Testing
         let local = try setup.start(["--until-done", "--timeout", "240"], environment: ["REEL_FAULT_DELAY": "analyze=1.5"])
         var owner = ""
         var taskID: Int64 = 0
-        try await BackgroundProcess.eventually {
+        let running = try await BackgroundProcess.eventually {
             // (The tables appear once reel local has migrated the database.)
             let rows = try? await setup.pool.query(
                 "SELECT id, lease_owner FROM job_queue WHERE stage = 'analyze' AND state = 'running' ORDER BY id LIMIT 1")
@@ -164,7 +164,9 @@ import Testing
             owner = try row.decode(at: 1)
             return true
         }
+        try #require(running, "no analyze task was running within the time limit")
         let parts = owner.split(separator: "-")
+        try #require(parts.count >= 2, "lease owner \(owner)")
         let pid = try #require(Int32(parts[parts.count - 2]))
         kill(pid, SIGKILL)
         #expect(await local.wait() == 0, "\(local.output)")
@@ -189,10 +191,11 @@ import Testing
         let first = try setup.start(["--until-done"], environment: ["REEL_FAULT_DELAY": "analyze=1"], state: state, log: "first.log")
         let embedded = try EmbeddedPostgres(.init(directory: URL(fileURLWithPath: state + "/postgres")), logger: TestPostgres.logger)
         let pool = PostgresPool(url: embedded.url(database: "reel"), maxConnections: 2)
-        try await BackgroundProcess.eventually {
+        let analyzed = try await BackgroundProcess.eventually {
             let rows = try? await pool.query("SELECT count(*)::bigint FROM video_chunks WHERE analyzed_at IS NOT NULL")
             return (try? rows?.first?.decode(Int.self, at: 0)) ?? 0 >= 1
         }
+        try #require(analyzed, "no chunk was analyzed within the time limit")
         first.send(SIGKILL)
         #expect(await first.wait() == 128 + SIGKILL)
         let second = try setup.start(["--until-done", "--timeout", "240"], state: state, log: "second.log")
@@ -210,7 +213,10 @@ import Testing
         let setup = try await Setup("e2e-edit")
         let file = try setup.job("a")
         let local = try setup.start(environment: ["REEL_FAULT_DELAY": "analyze=0.5"])
-        try await BackgroundProcess.eventually { try await setup.statuses()["a"]?["phase"] as? String == "Analyzing" }
+        let analyzing = try await BackgroundProcess.eventually {
+            try await setup.statuses()["a"]?["phase"] as? String == "Analyzing"
+        }
+        try #require(analyzing, "the job never reached Analyzing")
         try setup.job("a", extra: "  timeline: {strategy: highlights, maxSeconds: 4}\n  render: {enabled: false}")
         let edited = try await BackgroundProcess.eventually {
             let status = try await setup.statuses()["a"]

@@ -40,7 +40,7 @@ struct ProbeTests {
         let dir = try TemporaryDirectory(prefix: "bad")
         let empty = try dir.write("empty.mp4", "")
         let text = try dir.write("notes.mp4", "this is not a video\n")
-        let source = try await SampleMedia.sample(in: dir, seconds: 2)
+        let source = try await SampleMedia.sample(in: dir, seconds: 12)
         let truncated = dir.path("truncated.mp4")
         let bytes = try Data(contentsOf: URL(fileURLWithPath: source))
         try bytes.prefix(bytes.count / 3).write(to: URL(fileURLWithPath: truncated))
@@ -49,13 +49,13 @@ struct ProbeTests {
             #expect(error?.code == code, "\(path): \(String(describing: error))")
             #expect(error?.path == path)
         }
-        // A file cut short either fails to open or splits into what it holds, never crashes.
-        do {
-            let chunks = try await MediaEngine.split(truncated, targetSeconds: 1, outputDirectory: dir.path("t-chunks"))
-            #expect(chunks.allSatisfy { $0.bytes > 0 })
-        } catch {
-            #expect(error.code == .invalidData)
-        }
+        // A file cut short (its index is at the front, +faststart) splits into the packets it still holds: fewer
+        // chunks than the whole file, each a playable file, none empty.
+        let chunks = try await MediaEngine.split(truncated, targetSeconds: 1, outputDirectory: dir.path("t-chunks"))
+        let whole = try await MediaEngine.split(source, targetSeconds: 1, outputDirectory: dir.path("w-chunks"))
+        #expect(!chunks.isEmpty && chunks.count < whole.count, "\(chunks.count) of \(whole.count) chunks")
+        #expect(chunks.allSatisfy { $0.bytes > 0 })
+        for chunk in chunks { #expect(try await SampleMedia.decodeErrors(chunk.path) == "", "\(chunk.path)") }
     }
 }
 

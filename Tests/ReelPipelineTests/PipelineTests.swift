@@ -174,10 +174,11 @@ import Testing
             outputPath: fixture.directory.path("http.log"))
         defer { server.send(SIGTERM) }
         var port = ""
-        try await BackgroundProcess.eventually(timeout: .seconds(20)) {
+        let listening = try await BackgroundProcess.eventually(timeout: .seconds(20)) {
             port = server.output.split(separator: " ").first { $0.hasPrefix("port") == false && Int($0) != nil }.map(String.init) ?? ""
             return !port.isEmpty
         }
+        try #require(listening, "python's http.server did not report its port: \(server.output)")
         let base = "http://127.0.0.1:\(port)"
         let ok = try await fixture.job(VideoJobSpec(source: SourceSpec(uri: "\(base)/clip.mp4")))
         #expect(try await fixture.run(ok, "ingest") == nil)
