@@ -97,6 +97,13 @@ let package = Package(
             name: "ReelPipelineTests",
             dependencies: ["ReelPipeline", "ReelStorage", "ReelAnalysis", "ReelHTTP", "ReelStore", "ReelTestSupport"]),
         .testTarget(name: "ReelHTTPTests", dependencies: ["ReelHTTP", "ReelTestSupport"]),
+        .testTarget(name: "ReelStorageTests", dependencies: ["ReelStorage", "ReelTestSupport"]),
+        .testTarget(
+            name: "ReelServerTests",
+            dependencies: [
+                "ReelServer", "ReelHTTP", "ReelTestSupport", .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .testTarget(name: "ReelKubeTests", dependencies: ["ReelKube", "ReelHTTP", "ReelTestSupport"]),
         .testTarget(name: "ReelAnalysisTests", dependencies: ["ReelAnalysis", "ReelHTTP", "ReelTestSupport"]),
         .testTarget(

@@ -1,0 +1,65 @@
+import Foundation
+import Logging
+import Prometheus
+import ReelHTTP
+import ReelServer
+import ReelTestSupport
+import Synchronization
+import Testing
+
+@Suite("Health server")
+struct HealthServerTests {
+    final class Ready: Sendable {
+        let state = Mutex(Readiness(ready: false, detail: "caches syncing"))
+    }
+
+    static func get(_ url: String) async throws -> (status: Int, body: String) {
+        let response = try await HTTPClient.send(HTTPRequest(url: url, timeout: .seconds(10)))
+        return (response.status, String(decoding: response.body, as: UTF8.self))
+    }
+
+    /// Polls `url` until it answers (the server is starting); fails the test if it never does.
+    static func waitForServer(_ url: String) async throws {
+        var answered = false
+        for _ in 0..<200 where !answered {
+            answered = (try? await get(url)) != nil
+            if !answered { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        try #require(answered, "\(url) never answered")
+    }
+
+    @Test func healthReadinessAndMetricsOverHTTP() async throws {
+        let ready = Ready()
+        let registry = PrometheusCollectorRegistry()
+        let counter = registry.makeCounter(name: "reel_test_total")
+        counter.increment(by: Int64(3))
+        let (healthPort, metricsPort) = (try FreePort.next(), try FreePort.next())
+        let server = HealthServer(
+            healthAddress: ("127.0.0.1", healthPort), metricsAddress: ("127.0.0.1", metricsPort), registry: registry,
+            logger: Logger(label: "test"), readiness: { ready.state.withLock { $0 } })
+        let running = Task { try await server.run() }
+        defer { running.cancel() }
+        let health = "http://127.0.0.1:\(healthPort)", metrics = "http://127.0.0.1:\(metricsPort)"
+        try await Self.waitForServer(health + "/healthz")
+        try await Self.waitForServer(metrics + "/metrics")
+
+        #expect(try await Self.get(health + "/healthz") == (200, "ok\n"))
+        #expect(try await Self.get(health + "/readyz") == (503, "caches syncing\n"))
+        ready.state.withLock { $0 = Readiness(ready: true, detail: "leading") }
+        #expect(try await Self.get(health + "/readyz") == (200, "leading\n"))
+        let scrape = try await Self.get(metrics + "/metrics")
+        #expect(scrape.status == 200)
+        #expect(scrape.body.contains("reel_test_total 3"), "\(scrape.body)")
+        // Each address serves only its own endpoints.
+        #expect(try await Self.get(health + "/metrics").status == 404)
+        #expect(try await Self.get(metrics + "/healthz").status == 404)
+    }
+
+    @Test func addresses() throws {
+        #expect(try HealthServer.address(":8081") == ("0.0.0.0", 8081))
+        #expect(try HealthServer.address("127.0.0.1:9090") == ("127.0.0.1", 9090))
+        for bad in ["8081", "host:", ":99999", "host:port"] {
+            #expect(throws: HealthServerError.self, "\(bad)") { try HealthServer.address(bad) }
+        }
+    }
+}
