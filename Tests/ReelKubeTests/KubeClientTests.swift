@@ -42,7 +42,7 @@ struct KubeClientTests {
         // A watch opened before the writes sees them in order.
         let start = try await client.list(jobs, namespace: "default")
         let watch = client.watch(jobs, namespace: "default", resourceVersion: start.resourceVersion, timeoutSeconds: 30)
-        var events = watch.makeAsyncIterator()
+        let events = TimedEvents(watch, limit: .seconds(30))
 
         let created = try await client.create(jobs, namespace: "default", Self.job("a"))
         #expect(Self.field(created, "metadata", "generation") as? Int == 1)
@@ -117,14 +117,14 @@ struct KubeClientTests {
                     }
                 }
             }
-            var iterator = changes.makeAsyncIterator()
+            let iterator = TimedEvents(changes, limit: .seconds(30))
             var got: [String] = []
-            for _ in 0..<3 { got.append(await iterator.next() ?? "") }
+            for _ in 0..<3 { got.append(try await iterator.next() ?? "") }
             #expect(got == ["synced", "upsert default/a", "upsert default/b"])
             _ = try await client.create(jobs, namespace: "default", Self.job("d"))
             try await client.delete(jobs, namespace: "default", name: "b")
             got = []
-            for _ in 0..<2 { got.append(await iterator.next() ?? "") }
+            for _ in 0..<2 { got.append(try await iterator.next() ?? "") }
             #expect(got == ["upsert default/d", "delete default/b"])
             #expect(informer.objects.keys.sorted() == ["default/a", "default/d"])
             #expect(informer.counts.lists == 1)

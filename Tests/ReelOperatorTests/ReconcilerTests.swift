@@ -195,8 +195,7 @@ extension ReconcilerTests {
             // The new directory wakes a scan, which watches it too.
             #expect(await BackgroundProcess.eventually(timeout: .seconds(30)) { backend.scans >= 2 })
             _ = try directory.write("nested/a.yaml", Self.videoJob("a"))
-            var iterator = seen.stream.makeAsyncIterator()
-            let keys = await iterator.next()
+            let keys = try await TimedEvents(seen.stream, limit: .seconds(30)).next()
             #expect(keys == [ResourceKey(kind: "VideoJob", namespace: "default", name: "a")])
             group.cancelAll()
         }

@@ -156,12 +156,12 @@ struct PoolAndListenTests {
     @Test func listenDeliversNotificationsAndResumesAfterTermination() async throws {
         let url = try await TestPostgres.database("listen")
         let listener = try PostgresListener(url: url, channels: ["reel_test", "other"])
-        var events = listener.events.makeAsyncIterator()
-        #expect(await events.next() == .listening(reconnected: false))
+        let events = TimedEvents(listener.events, limit: .seconds(30))
+        #expect(try await events.next() == .listening(reconnected: false))
 
         let sender = try await PostgresConnection.connect(url)
         try await sender.query("SELECT pg_notify('reel_test', $1)", ["hello"])
-        guard case .notification(let first)? = await events.next() else {
+        guard case .notification(let first)? = try await events.next() else {
             Issue.record("no notification")
             return
         }
@@ -172,15 +172,15 @@ struct PoolAndListenTests {
         // Kill the listener's session: it reconnects, listens again, and later notifications arrive.
         try await sender.query(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
-        #expect(await events.next() == .listening(reconnected: true))
+        #expect(try await events.next() == .listening(reconnected: true))
         try await sender.query("SELECT pg_notify('other', 'again')")
-        guard case .notification(let second)? = await events.next() else {
+        guard case .notification(let second)? = try await events.next() else {
             Issue.record("no notification after reconnect")
             return
         }
         #expect(second.channel == "other" && second.payload == "again")
         listener.stop()
-        #expect(await events.next() == nil)
+        #expect(try await events.next() == nil)
         await sender.close()
     }
 

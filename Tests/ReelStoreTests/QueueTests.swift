@@ -175,21 +175,21 @@ struct QueueTests {
     @Test func enqueueAndCompletionNotify() async throws {
         let f = try await QueueFixture("notify")
         let listener = try PostgresListener(url: f.url, channels: [TaskQueue.queueChannel, TaskQueue.jobsChannel])
-        var events = listener.events.makeAsyncIterator()
-        #expect(await events.next() == .listening(reconnected: false))
+        let events = TimedEvents(listener.events, limit: .seconds(30))
+        #expect(try await events.next() == .listening(reconnected: false))
         try await f.queue.enqueue(f.tasks(50))
         var seen: [String: String] = [:]
-        while seen.count < 2, case .notification(let n)? = await events.next() { seen[n.channel] = n.payload }
+        while seen.count < 2, case .notification(let n)? = try await events.next() { seen[n.channel] = n.payload }
         #expect(seen == [TaskQueue.queueChannel: "analyze", TaskQueue.jobsChannel: String(f.jobID)])
         // Claiming and completing are state changes too: each tells the job's channel once per statement.
         let claimed = try await f.queue.claim(stages: ["analyze"], limit: 50, worker: "w", lease: .seconds(60))
-        guard case .notification(let running)? = await events.next() else {
+        guard case .notification(let running)? = try await events.next() else {
             Issue.record("no notification for the claims")
             return
         }
         #expect(running.channel == TaskQueue.jobsChannel && running.payload == String(f.jobID))
         _ = try await f.queue.complete(claimed.map(\.lease))
-        guard case .notification(let done)? = await events.next() else {
+        guard case .notification(let done)? = try await events.next() else {
             Issue.record("no notification for the completions")
             return
         }
