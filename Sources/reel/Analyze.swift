@@ -73,7 +73,7 @@ struct Analyze: AsyncParsableCommand {
         }
         let analysis: ChunkAnalysis
         do { analysis = try await analyzer.analyze(path: file, duration: duration) } catch {
-            throw ValidationError("\(file): \(error.reason): \(error.message)")
+            throw CLIFailure("\(file): \(error.reason): \(error.message)")
         }
         let output = Output(
             provider: provider.rawValue, model: analyzer.model.isEmpty ? "local" : analyzer.model, summary: analysis.summary,

@@ -139,7 +139,7 @@ struct RenderBench: AsyncParsableCommand {
         let info = try await MediaEngine.probe(file)
         let duration = info.duration ?? 0
         guard duration > Double(cuts) * cutSeconds else {
-            throw ValidationError("\(file) lasts \(duration) s: too short for \(cuts) cuts of \(cutSeconds) s")
+            throw CLIFailure("\(file) lasts \(duration) s: too short for \(cuts) cuts of \(cutSeconds) s")
         }
         // Starts between keyframes, as scene cuts fall.
         let ranges = (0..<cuts).map { i -> CutRange in

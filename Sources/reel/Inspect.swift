@@ -84,7 +84,7 @@ struct Get: AsyncParsableCommand {
                 options.matches($0.key) && (name == nil || $0.key.name == name)
             }
             if let name, rows.isEmpty {
-                throw ValidationError("\(kind.kind) \"\(name)\" not found in namespace \(options.namespace)")
+                throw CLIFailure("\(kind.kind) \"\(name)\" not found in namespace \(options.namespace)")
             }
             switch output {
             case .json, .yaml:
@@ -215,7 +215,7 @@ struct Describe: AsyncParsableCommand {
         try await options.withDatabase { pool in
             let key = ResourceKey(kind: VideoJob.names.kind, namespace: options.namespace, name: name)
             guard let stored = try await ResourceTable(pool: pool).get(key) else {
-                throw ValidationError("VideoJob \"\(name)\" not found in namespace \(options.namespace)")
+                throw CLIFailure("VideoJob \"\(name)\" not found in namespace \(options.namespace)")
             }
             let job = try stored.videoJob()
             var out = """
@@ -295,7 +295,7 @@ struct Logs: AsyncParsableCommand {
                 let jobs = try await pool.query(
                     "SELECT id FROM processing_jobs WHERE namespace = $1 AND name = $2 ORDER BY id",
                     [options.namespace, job]).map { try $0.decode(Int64.self, at: 0) }
-                if jobs.isEmpty && !follow { throw ValidationError("no processing records for VideoJob \"\(job)\"") }
+                if jobs.isEmpty && !follow { throw CLIFailure("no processing records for VideoJob \"\(job)\"") }
                 for line in try await LogLines.read(pool: pool, jobs: jobs, after: last, limit: 10_000, newest: false) {
                     print(line.text)
                     last = max(last, line.id)

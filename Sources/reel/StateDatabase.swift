@@ -50,7 +50,7 @@ struct StateDatabase {
         if let text = try? String(contentsOfFile: path, encoding: .utf8),
             let other = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), other != getpid(), kill(other, 0) == 0
         {
-            throw ValidationError("another reel local (pid \(other)) is using \(state)")
+            throw CLIFailure("another reel local (pid \(other)) is using \(state)")
         }
         try "\(getpid())\n".write(toFile: path, atomically: true, encoding: .utf8)
         return path

@@ -128,6 +128,18 @@ struct CLITests {
         #expect(missing.stderr.contains("connectionFailed"))
     }
 
+    /// Something not found is a failure of the run, not of the command line: the message and exit status 1,
+    /// without the usage text (it used to print "Usage: reel <subcommand>" and exit 64).
+    @Test func notFoundIsARuntimeFailureWithoutUsage() async throws {
+        let url = try await TestPostgres.migratedDatabase("clinotfound")
+        for arguments in [["describe", "videojob", "nope"], ["get", "videojobs", "nope"], ["logs", "nope"]] {
+            let result = try await ReelPaths.reel(arguments + ["--database-url", url])
+            #expect(result.status == 1, "\(arguments): \(result.stderr)")
+            #expect(result.stderr.contains("\"nope\""), "\(arguments): \(result.stderr)")
+            #expect(!result.stderr.contains("Usage"), "\(arguments): \(result.stderr)")
+        }
+    }
+
     @Test func benchQueuePrintsTheDocumentedJSON() async throws {
         let url = try await TestPostgres.database("clibench")
         let result = try await ReelPaths.reel(["bench", "queue", "--tasks", "600", "--workers", "4", "--batch", "50", "--database-url", url, "--json"])
