@@ -95,7 +95,10 @@ let package = Package(
         .testTarget(name: "ReelMediaTests", dependencies: ["ReelMedia", "ReelTestSupport"]),
         .testTarget(
             name: "ReelPipelineTests",
-            dependencies: ["ReelPipeline", "ReelStorage", "ReelAnalysis", "ReelHTTP", "ReelStore", "ReelTestSupport"]),
+            dependencies: [
+                "ReelPipeline", "ReelAPI", "ReelMedia", "ReelStorage", "ReelAnalysis", "ReelHTTP", "ReelStore",
+                "ReelTestSupport",
+            ]),
         .testTarget(name: "ReelHTTPTests", dependencies: ["ReelHTTP", "ReelTestSupport"]),
         .testTarget(name: "ReelStorageTests", dependencies: ["ReelStorage", "ReelTestSupport"]),
         .testTarget(

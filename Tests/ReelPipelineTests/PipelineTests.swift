@@ -1,5 +1,6 @@
 import Foundation
 import ReelAPI
+import ReelMedia
 import ReelPostgres
 import ReelStorage
 import ReelStore
@@ -122,6 +123,18 @@ import Testing
         try await fixture.pipeline.run(fresh) { _ in }
         let after = try await fixture.pool.query("SELECT analysis_writes FROM video_chunks WHERE job_id = $1", [job])
         #expect(try after.first?.decode(Int.self, at: 0) == 1)
+    }
+
+    /// The API's render vocabulary (ReelAPI) and the media engine's (ReelMedia, which cannot import it) agree.
+    @Test func renderSpecAndRenderOptionsSpeakTheSameValues() {
+        #expect(RenderSpec.presets == RenderOptions.presets)
+        #expect(RenderSpec.Mode.allCases.map(\.rawValue) == RenderMode.allCases.map(\.rawValue))
+        #expect(RenderSpec.Codec.allCases.map(\.rawValue) == RenderCodec.allCases.map(\.rawValue))
+        #expect(RenderSpec.defaultCRF == RenderOptions().crf && RenderSpec.defaultPreset == RenderOptions().preset)
+        for mode in RenderSpec.Mode.allCases {
+            #expect(RenderOptions(RenderSpec(mode: mode, codec: .hevc, crf: 7, preset: "slow"))
+                == RenderOptions(mode: RenderMode(rawValue: mode.rawValue)!, codec: .hevc, crf: 7, preset: "slow"))
+        }
     }
 
     @Test func whatWouldFailTheRenderFailsTheIngest() async throws {
