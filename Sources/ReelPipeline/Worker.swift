@@ -198,27 +198,45 @@ public final class Worker: Service {
         let seconds = String(format: "%.3f", (ContinuousClock.now - started) / .seconds(1))
         switch outcome {
         case .finished(.success):
-            if (try? await queue.complete(task.lease)) == true {
-                counters.withLock { $0.completed += 1 }
-                logger.info("task succeeded", metadata: ["reel.seconds": "\(seconds)"])
-                await log.write(job: task.jobID, task: task.lease.taskID, level: "info", "\(task.stage) succeeded",
-                                fields: ["seconds": seconds])
-            } else {
-                logger.warning("task finished but its lease was lost; result discarded")
+            do {
+                if try await queue.complete(task.lease) {
+                    counters.withLock { $0.completed += 1 }
+                    logger.info("task succeeded", metadata: ["reel.seconds": "\(seconds)"])
+                    await log.write(job: task.jobID, task: task.lease.taskID, level: "info", "\(task.stage) succeeded",
+                                    fields: ["seconds": seconds])
+                } else {
+                    logger.warning("task finished but its lease was lost; result discarded")
+                }
+            } catch {
+                logger.error(
+                    "task finished but could not be marked complete; it runs again once its lease expires",
+                    metadata: ["reel.error": "\(error)"])
             }
         case .finished(.failure(let failure)):
             if failure.reason == TaskFailure.leaseLost.reason {
                 logger.warning("lease lost before results were written; nothing written")
             } else if Task.isCancelled {
-                _ = try? await queue.release(task.lease)
-                logger.info("task released unfinished (shutdown)")
+                do {
+                    _ = try await queue.release(task.lease)
+                    logger.info("task released unfinished (shutdown)")
+                } catch {
+                    logger.error(
+                        "task could not be released (shutdown); it runs again once its lease expires",
+                        metadata: ["reel.error": "\(error)"])
+                }
             } else {
                 counters.withLock { $0.failed += 1 }
-                let result = try? await queue.fail(
-                    task.lease, error: failure.message, reason: failure.reason, retryable: failure.retryable)
+                let outcome: String
+                do {
+                    let recorded = try await queue.fail(
+                        task.lease, error: failure.message, reason: failure.reason, retryable: failure.retryable)
+                    outcome = "\(recorded)"
+                } catch {
+                    outcome = "not recorded (it runs again once its lease expires): \(error)"
+                }
                 logger.warning("task failed", metadata: [
                     "reel.reason": .string(failure.reason), "reel.error": .string(failure.message),
-                    "reel.outcome": "\(result.map { "\($0)" } ?? "unknown")",
+                    "reel.outcome": .string(outcome),
                 ])
                 await log.write(job: task.jobID, task: task.lease.taskID, level: "error", "\(task.stage) failed",
                                 fields: ["reason": failure.reason, "error": failure.message,

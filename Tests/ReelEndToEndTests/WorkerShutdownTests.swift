@@ -40,6 +40,29 @@ import Testing
         return (worker, pool, directory)
     }
 
+    /// The database goes away while a task runs: the worker says the failure could not be recorded, and why
+    /// (it used to log the outcome as "unknown"; a database error on completion read "lease was lost").
+    @Test func aDatabaseOutageIsReportedAsSuchNotAsALostLease() async throws {
+        // The outage starts well inside the task's 8 s pause, before it writes its result.
+        let admin = try await PostgresConnection.connect(try await TestPostgres.database("worker-outage-admin"))
+        let (worker, pool, directory) = try await start(delay: 8, drain: 60)
+        let database = try #require(try await pool.query("SELECT current_database()").first?.decode(String.self, at: 0))
+        try await admin.query("ALTER DATABASE \"\(database)\" ALLOW_CONNECTIONS false")
+        try await admin.query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", [database])
+        let reported = await BackgroundProcess.eventually(timeout: .seconds(60)) {
+            worker.output.contains("not recorded (it runs again once its lease expires)")
+        }
+        try await admin.query("ALTER DATABASE \"\(database)\" ALLOW_CONNECTIONS true")
+        #expect(reported, "\(worker.output)")
+        #expect(!worker.output.contains("lease was lost"))
+        worker.send(SIGTERM)
+        _ = await worker.wait()
+        await admin.close()
+        await pool.close()
+        _ = directory
+    }
+
     @Test func sigtermLetsARunningTaskFinishWithinTheDrainTime() async throws {
         let (worker, pool, directory) = try await start(delay: 3, drain: 60)
         worker.send(SIGTERM)
