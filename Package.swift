@@ -34,7 +34,9 @@ let package = Package(
             providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(
             name: "CFFmpeg", pkgConfig: "libavformat",
-            providers: [.apt(["libavformat-dev", "libavcodec-dev", "libavutil-dev", "libswscale-dev", "libswresample-dev"])]),
+            providers: [
+                .apt(["libavformat-dev", "libavcodec-dev", "libavutil-dev", "libswscale-dev", "libswresample-dev"])
+            ]),
 
         .target(name: "ReelYAML", dependencies: ["CYAML"]),
         .target(name: "ReelAPI", dependencies: ["ReelYAML"]),
@@ -111,7 +113,9 @@ let package = Package(
         .testTarget(name: "ReelAnalysisTests", dependencies: ["ReelAnalysis", "ReelHTTP", "ReelTestSupport"]),
         .testTarget(
             name: "ReelOperatorTests",
-            dependencies: ["ReelOperator", "ReelAPI", "ReelStore", "ReelKube", "ReelServer", "ReelHTTP", "ReelTestSupport"]),
+            dependencies: [
+                "ReelOperator", "ReelAPI", "ReelStore", "ReelKube", "ReelServer", "ReelHTTP", "ReelTestSupport",
+            ]),
         .testTarget(name: "ReelEndToEndTests", dependencies: ["reel", "ReelStore", "ReelHTTP", "ReelTestSupport"]),
         .testTarget(name: "ReelCLITests", dependencies: ["reel", "ReelAPI", "ReelTestSupport"]),
     ],

@@ -9,6 +9,15 @@ hack/setup.sh
 venv="${REEL_TOOLS_DIR:-$HOME/.cache/reel}/venv"
 export REEL_PYTHON="$venv/bin/python"
 
+echo "== format (swift format lint --strict with .swift-format; lines of at most 120 columns)"
+swift format lint --strict --recursive --configuration .swift-format Sources Tests Package.swift
+long="$(find Sources Tests Package.swift -name '*.swift' -print0 | xargs -0 awk 'length > 120 { print FILENAME ":" FNR }')"
+if [ -n "$long" ]; then
+    echo "lines over 120 columns (swift format format -i -r --configuration .swift-format Sources Tests):" >&2
+    echo "$long" >&2
+    exit 1
+fi
+
 echo "== build"
 swift build --build-tests
 bin="$(swift build --show-bin-path)"

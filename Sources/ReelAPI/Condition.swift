@@ -54,7 +54,8 @@ public struct Condition: Codable, Sendable, Equatable {
                 "reason",
                 .string(
                     "A CamelCase, programmatic identifier of the reason for the last transition.",
-                    pattern: Patterns.conditionReason, hint: "must be CamelCase: a letter, then letters, digits, '_', ',' or ':'",
+                    pattern: Patterns.conditionReason,
+                    hint: "must be CamelCase: a letter, then letters, digits, '_', ',' or ':'",
                     minLength: 1, maxLength: 1024)),
             .init("message", .string("A human-readable message about the transition.", maxLength: 32768)),
         ])

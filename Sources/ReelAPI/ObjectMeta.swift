@@ -81,7 +81,8 @@ public struct ObjectMeta: Codable, Sendable, Equatable {
                 total += key.utf8.count + (pair.value.string?.utf8.count ?? 0)
             }
             if !checkValues, total > 256 * 1024 {
-                add(FieldPath.child(path, field), node[field]!.mark, ["must total at most 256 KiB (is \(total) bytes)"],
+                add(
+                    FieldPath.child(path, field), node[field]!.mark, ["must total at most 256 KiB (is \(total) bytes)"],
                     code: .tooLong)
             }
         }

@@ -19,7 +19,8 @@ public enum Patterns {
     public static let conditionReason = "^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"
     /// A condition type (metav1.Condition): an optional DNS-1123 subdomain prefix and a name.
     public static let conditionType =
-        "^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"
+        "^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+        + "(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"
 
     /// Whether all of `text` matches `pattern`.
     public static func matches(_ text: String, _ pattern: String) -> Bool {
@@ -33,7 +34,8 @@ public enum Patterns {
         if name.count > 253 { out.append("must be at most 253 characters") }
         if !matches(name, dns1123Subdomain) {
             out.append(
-                "must be a lower-case DNS-1123 subdomain: letters, digits, '-' and '.', starting and ending with a letter or digit"
+                "must be a lower-case DNS-1123 subdomain: letters, digits, '-' and '.', starting and ending "
+                    + "with a letter or digit"
             )
         }
         return out
@@ -45,7 +47,8 @@ public enum Patterns {
         if name.count > maxLength { out.append("must be at most \(maxLength) characters") }
         if !matches(name, dns1123Label) {
             out.append(
-                "must be a lower-case DNS-1123 label: letters, digits and '-', starting and ending with a letter or digit"
+                "must be a lower-case DNS-1123 label: letters, digits and '-', starting and ending with a "
+                    + "letter or digit"
             )
         }
         return out

@@ -39,7 +39,8 @@ public enum ResourceDecoder {
     /// Decodes one document.
     public static func decode(_ document: YAMLNode) -> Outcome {
         guard document.pairs != nil else {
-            let problem = FieldProblem(.type, "", document.mark, "a resource must be a mapping, not a \(document.value.kindName)")
+            let problem = FieldProblem(
+                .type, "", document.mark, "a resource must be a mapping, not a \(document.value.kindName)")
             return .invalid([problem])
         }
         var problems: [FieldProblem] = []
@@ -52,15 +53,19 @@ public enum ResourceDecoder {
             problems.append(missingOrMistyped("apiVersion", in: document))
         } else if apiVersion != API.version, let node = document["apiVersion"] {
             problems.append(
-                FieldProblem(.notSupported, "apiVersion", node.mark, "unsupported version \"\(apiVersion!)\": must be \(API.version)"))
+                FieldProblem(
+                    .notSupported, "apiVersion", node.mark,
+                    "unsupported version \"\(apiVersion!)\": must be \(API.version)"))
         }
         switch kind {
         case VideoJob.names.kind:
-            return decode(VideoJob.self, document, earlier: problems, nameRule: VideoJob.nameRule,
-                          checkSpec: VideoJob.checkSpec, wrap: Resource.videoJob)
+            return decode(
+                VideoJob.self, document, earlier: problems, nameRule: VideoJob.nameRule,
+                checkSpec: VideoJob.checkSpec, wrap: Resource.videoJob)
         case WorkerPool.names.kind:
-            return decode(WorkerPool.self, document, earlier: problems, nameRule: WorkerPool.nameRule,
-                          checkSpec: WorkerPool.checkSpec, wrap: Resource.workerPool)
+            return decode(
+                WorkerPool.self, document, earlier: problems, nameRule: WorkerPool.nameRule,
+                checkSpec: WorkerPool.checkSpec, wrap: Resource.workerPool)
         case nil:
             problems.append(missingOrMistyped("kind", in: document))
         case let other?:

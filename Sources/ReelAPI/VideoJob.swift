@@ -42,7 +42,8 @@ public struct VideoJobSpec: Codable, Sendable, Equatable {
     /// A spec for `source` with every other field at its default.
     public init(
         source: SourceSpec, title: String? = nil, owner: String? = nil, priority: Priority = .normal,
-        split: SplitSpec = SplitSpec(), analysis: AnalysisSpec = AnalysisSpec(), timeline: TimelineSpec = TimelineSpec(),
+        split: SplitSpec = SplitSpec(), analysis: AnalysisSpec = AnalysisSpec(),
+        timeline: TimelineSpec = TimelineSpec(),
         render: RenderSpec = RenderSpec(), output: OutputSpec? = nil, retry: RetrySpec = RetrySpec(),
         suspend: Bool = false, ttlSecondsAfterFinished: Int? = nil
     ) {

@@ -19,7 +19,8 @@ extension VideoJob: ResourceKind {
                         .init(
                             "uri",
                             .string(
-                                "file:///path (or file://./path relative to the declaring file), s3://bucket/key, http(s)://…, or upload://<id>.",
+                                "file:///path (or file://./path relative to the declaring file), "
+                                    + "s3://bucket/key, http(s)://…, or upload://<id>.",
                                 pattern: Patterns.sourceURI,
                                 hint: "must be a URI with scheme file, s3, http, https or upload", maxLength: 4096)),
                         .init(
@@ -36,12 +37,14 @@ extension VideoJob: ResourceKind {
                         .init(
                             "targetSeconds",
                             .integer(
-                                "Chunk length to aim for; chunks start at the first keyframe at or after each boundary.",
+                                "Chunk length to aim for; chunks start at the first keyframe at or after each "
+                                    + "boundary.",
                                 minimum: 1, maximum: 3600, default: SplitSpec.defaultTargetSeconds)),
                         .init(
                             "maxBytes",
                             .integer(
-                                "Largest chunk in bytes; a chunk is cut at an earlier keyframe rather than grow past it.",
+                                "Largest chunk in bytes; a chunk is cut at an earlier keyframe rather than grow "
+                                    + "past it.",
                                 minimum: 1_048_576, maximum: 2_147_483_648, default: SplitSpec.defaultMaxBytes)),
                     ])),
             .init(
@@ -58,7 +61,8 @@ extension VideoJob: ResourceKind {
                             "model",
                             .string(
                                 "Gemini model (gemini only); gemini-2.5-flash when absent.",
-                                pattern: "^[a-z0-9][-a-z0-9.]*$", hint: "must be a Gemini model name such as gemini-2.5-flash",
+                                pattern: "^[a-z0-9][-a-z0-9.]*$",
+                                hint: "must be a Gemini model name such as gemini-2.5-flash",
                                 maxLength: 128)),
                         .init("prompt", .string("Gemini prompt (gemini only); a default exists.", maxLength: 32768)),
                         .init(
@@ -81,17 +85,21 @@ extension VideoJob: ResourceKind {
                         .init(
                             "requestsPerMinute",
                             .integer(
-                                "Gemini requests per minute allowed for this job's API key, shared by every worker (gemini only).",
+                                "Gemini requests per minute allowed for this job's API key, shared by every "
+                                    + "worker (gemini only).",
                                 minimum: 1, maximum: 100000)),
                         .init(
                             "tokensPerMinute",
                             .integer(
-                                "Gemini tokens per minute allowed for this job's API key, shared by every worker (gemini only).",
+                                "Gemini tokens per minute allowed for this job's API key, shared by every "
+                                    + "worker (gemini only).",
                                 minimum: 1, maximum: 100000000)),
                         .init(
                             "sceneThreshold",
                             .number(
-                                "Scene-change threshold of the local scene detector, 0 to 1: the scdet score (0-100) a cut must reach, divided by 100.", minimum: 0, maximum: 1,
+                                "Scene-change threshold of the local scene detector, 0 to 1: the scdet score "
+                                    + "(0-100) a cut must reach, divided by 100.",
+                                minimum: 0, maximum: 1,
                                 default: AnalysisSpec.defaultSceneThreshold)),
                     ])),
             .init(
@@ -103,7 +111,8 @@ extension VideoJob: ResourceKind {
                             "strategy",
                             .enumeration(
                                 TimelineStrategy.self,
-                                "scenes (every scene) or highlights (best scenes up to maxSeconds).", default: .scenes)),
+                                "scenes (every scene) or highlights (best scenes up to maxSeconds).",
+                                default: .scenes)),
                         .init(
                             "maxSeconds",
                             .integer(

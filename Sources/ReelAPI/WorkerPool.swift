@@ -119,7 +119,9 @@ extension WorkerPool: ResourceKind {
                     of: .enumeration(Stage.self, "A pipeline stage."), minItems: 1, listType: "set")),
             .init(
                 "minReplicas",
-                .integer("Fewest workers, even when idle.", minimum: 0, maximum: 100, default: WorkerPoolSpec.defaultMinReplicas)),
+                .integer(
+                    "Fewest workers, even when idle.", minimum: 0, maximum: 100,
+                    default: WorkerPoolSpec.defaultMinReplicas)),
             .init(
                 "maxReplicas",
                 .integer("Most workers.", minimum: 0, maximum: 100, default: WorkerPoolSpec.defaultMaxReplicas)),
@@ -130,7 +132,9 @@ extension WorkerPool: ResourceKind {
                     minimum: 1, maximum: 10000, default: WorkerPoolSpec.defaultTasksPerReplica)),
             .init(
                 "concurrency",
-                .integer("Tasks one replica runs at once.", minimum: 1, maximum: 64, default: WorkerPoolSpec.defaultConcurrency)),
+                .integer(
+                    "Tasks one replica runs at once.", minimum: 1, maximum: 64,
+                    default: WorkerPoolSpec.defaultConcurrency)),
             .init(
                 "scaleDownDelaySeconds",
                 .integer(
@@ -145,9 +149,12 @@ extension WorkerPool: ResourceKind {
                         .init("imagePullPolicy", .enumeration(ImagePullPolicy.self, "When the image is pulled.")),
                         .init("serviceAccountName", .string("Service account of the pods.")),
                         .init("resources", Schema(.any, "Container resources, as in a Pod spec.")),
-                        .init("env", .array("Extra environment variables, as in a Pod spec.", of: Schema(.any, "An EnvVar."))),
+                        .init(
+                            "env",
+                            .array("Extra environment variables, as in a Pod spec.", of: Schema(.any, "An EnvVar."))),
                         .init("nodeSelector", stringMap),
-                        .init("tolerations", .array("Tolerations, as in a Pod spec.", of: Schema(.any, "A Toleration."))),
+                        .init(
+                            "tolerations", .array("Tolerations, as in a Pod spec.", of: Schema(.any, "A Toleration."))),
                         .init("labels", stringMap),
                         .init("annotations", stringMap),
                     ])),

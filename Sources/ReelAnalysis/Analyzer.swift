@@ -48,7 +48,9 @@ public struct ChunkAnalysis: Codable, Sendable, Equatable {
     public var cuts: [Double]
     public var usage: AnalysisUsage
 
-    public init(analyzer: String, model: String, summary: String, scenes: [SceneAnalysis], cuts: [Double], usage: AnalysisUsage) {
+    public init(
+        analyzer: String, model: String, summary: String, scenes: [SceneAnalysis], cuts: [Double], usage: AnalysisUsage
+    ) {
         self.analyzer = analyzer
         self.model = model
         self.summary = summary
@@ -91,7 +93,8 @@ public struct AnalysisError: Error, Sendable, CustomStringConvertible {
     /// A media failure: damaged, unsupported or missing files are `InvalidMedia` for good; I/O may pass.
     public init(media error: MediaError) {
         let permanent = error.code == .invalidData || error.code == .unsupported || error.code == .notFound
-        self.init(reason: permanent ? "InvalidMedia" : "AnalysisFailed", message: error.description, retryable: !permanent)
+        self.init(
+            reason: permanent ? "InvalidMedia" : "AnalysisFailed", message: error.description, retryable: !permanent)
     }
 }
 

@@ -45,7 +45,8 @@ public struct GeminiConfiguration: Sendable {
         apiKey: String, endpoint: String = defaultEndpoint, model: String = "gemini-2.5-flash", prompt: String? = nil,
         inlineMaxBytes: Int = 15_000_000, uploadChunkBytes: Int = 8 << 20, snapTolerance: Double = 1,
         sceneThreshold: Double = 0.1, retry: RetryPolicy = RetryPolicy(maxAttempts: 6, baseDelay: .seconds(1)),
-        pollInterval: Duration = .milliseconds(500), pollTimeout: Duration = .seconds(600), budget: (any RequestBudget)? = nil
+        pollInterval: Duration = .milliseconds(500), pollTimeout: Duration = .seconds(600),
+        budget: (any RequestBudget)? = nil
     ) {
         self.apiKey = apiKey
         var endpoint = endpoint
@@ -89,7 +90,8 @@ public struct GeminiAnalyzer: Analyzer {
     public func analyze(path: String, duration: Double) async throws(AnalysisError) -> ChunkAnalysis {
         let cuts: [Double]
         do {
-            cuts = try await MediaEngine.detectScenes(path, threshold: configuration.sceneThreshold * 100).cuts.map(\.time)
+            cuts = try await MediaEngine.detectScenes(path, threshold: configuration.sceneThreshold * 100).cuts.map(
+                \.time)
         } catch {
             throw AnalysisError(media: error)
         }
@@ -112,16 +114,22 @@ public struct GeminiAnalyzer: Analyzer {
             answer = try await session.generate(videoPart: videoPart, brief: true)
         }
         guard let answer else {
-            throw AnalysisError(reason: "ResponseTruncated", message: "the answer was cut off at the token limit twice", retryable: true)
+            throw AnalysisError(
+                reason: "ResponseTruncated", message: "the answer was cut off at the token limit twice", retryable: true
+            )
         }
         let scenes = answer.scenes.compactMap { scene -> SceneAnalysis? in
-            guard let modelStart = GeminiTimes.seconds(scene.start), let modelEnd = GeminiTimes.seconds(scene.end) else { return nil }
-            let start = GeminiTimes.snap(modelStart, duration: duration, cuts: cuts, tolerance: configuration.snapTolerance)
+            guard let modelStart = GeminiTimes.seconds(scene.start), let modelEnd = GeminiTimes.seconds(scene.end)
+            else { return nil }
+            let start = GeminiTimes.snap(
+                modelStart, duration: duration, cuts: cuts, tolerance: configuration.snapTolerance)
             let end = GeminiTimes.snap(modelEnd, duration: duration, cuts: cuts, tolerance: configuration.snapTolerance)
             guard end > start else { return nil }
             return SceneAnalysis(
-                start: start, end: end, importance: min(1, max(0, scene.importance ?? 0.5)), description: scene.description,
-                labels: scene.labels ?? [], modelStart: min(max(0, modelStart), duration), modelEnd: min(max(0, modelEnd), duration))
+                start: start, end: end, importance: min(1, max(0, scene.importance ?? 0.5)),
+                description: scene.description,
+                labels: scene.labels ?? [], modelStart: min(max(0, modelStart), duration),
+                modelEnd: min(max(0, modelEnd), duration))
         }
         return ChunkAnalysis(
             analyzer: name, model: model, summary: answer.summary, scenes: scenes, cuts: cuts, usage: session.usage)

@@ -44,21 +44,25 @@ struct GeminiSession {
                 response = try await HTTPClient.send(request)
             } catch {
                 guard attempt < configuration.retry.maxAttempts else {
-                    throw AnalysisError(reason: "ServiceUnavailable", message: "\(what): \(error.message)", retryable: true)
+                    throw AnalysisError(
+                        reason: "ServiceUnavailable", message: "\(what): \(error.message)", retryable: true)
                 }
                 try await pause(configuration.retry.delay(after: attempt))
                 continue
             }
             if (200..<300).contains(response.status) { return response }
             let body = try? JSONDecoder().decode(APIError.self, from: response.body)
-            let message = "\(what): HTTP \(response.status) \(body?.error.status ?? ""): \(body?.error.message ?? "no message")"
+            let message =
+                "\(what): HTTP \(response.status) \(body?.error.status ?? ""): \(body?.error.message ?? "no message")"
             switch response.status {
             case 429, 500, 503, 504:
                 guard attempt < configuration.retry.maxAttempts else {
                     throw AnalysisError(
-                        reason: response.status == 429 ? "RateLimited" : "ServiceUnavailable", message: message, retryable: true)
+                        reason: response.status == 429 ? "RateLimited" : "ServiceUnavailable", message: message,
+                        retryable: true)
                 }
-                let hinted = body?.error.details?.first { $0.type?.hasSuffix("google.rpc.RetryInfo") == true }?.retryDelay
+                let hinted = body?.error.details?.first { $0.type?.hasSuffix("google.rpc.RetryInfo") == true }?
+                    .retryDelay
                     .flatMap(Self.duration)
                 try await pause(configuration.retry.delay(after: attempt, serverDelay: hinted ?? response.retryAfter))
             case 400: throw AnalysisError(reason: "InvalidArgument", message: message, retryable: false)
@@ -92,13 +96,19 @@ struct GeminiSession {
                 ("X-Goog-Upload-Header-Content-Length", "\(size)"), ("X-Goog-Upload-Header-Content-Type", mimeType),
                 ("Content-Type", "application/json"),
             ],
-            body: try? JSONSerialization.data(withJSONObject: ["file": ["display_name": (path as NSString).lastPathComponent]]))
+            body: try? JSONSerialization.data(withJSONObject: [
+                "file": ["display_name": (path as NSString).lastPathComponent]
+            ]))
         let started = try await call(start, what: "upload start")
         guard let uploadURL = started.header("X-Goog-Upload-URL") else {
-            throw AnalysisError(reason: "InvalidResponse", message: "upload start answered without X-Goog-Upload-URL", retryable: true)
+            throw AnalysisError(
+                reason: "InvalidResponse", message: "upload start answered without X-Goog-Upload-URL", retryable: true)
         }
         let granularity = started.header("X-Goog-Upload-Chunk-Granularity").flatMap(Int.init) ?? 0
-        let chunkSize = granularity > 0 ? max(granularity, configuration.uploadChunkBytes / granularity * granularity) : configuration.uploadChunkBytes
+        let chunkSize =
+            granularity > 0
+            ? max(granularity, configuration.uploadChunkBytes / granularity * granularity)
+            : configuration.uploadChunkBytes
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw AnalysisError(reason: "AnalysisFailed", message: "cannot read \(path)", retryable: true)
         }
@@ -113,7 +123,8 @@ struct GeminiSession {
             let request = HTTPRequest(
                 method: "POST", url: uploadURL,
                 headers: [
-                    ("X-Goog-Upload-Command", last ? "upload, finalize" : "upload"), ("X-Goog-Upload-Offset", "\(offset)"),
+                    ("X-Goog-Upload-Command", last ? "upload, finalize" : "upload"),
+                    ("X-Goog-Upload-Offset", "\(offset)"),
                     ("Content-Type", mimeType),
                 ], body: bytes)
             do {
@@ -124,7 +135,8 @@ struct GeminiSession {
                     let body = try? JSONDecoder().decode(APIError.self, from: response.body)
                     throw AnalysisError(
                         reason: response.status >= 500 ? "ServiceUnavailable" : "InvalidArgument",
-                        message: "upload: HTTP \(response.status): \(body?.error.message ?? "")", retryable: response.status >= 500)
+                        message: "upload: HTTP \(response.status): \(body?.error.message ?? "")",
+                        retryable: response.status >= 500)
                 }
                 if last { finalResponse = response } else { offset += bytes.count }
             } catch let error as AnalysisError {
@@ -133,13 +145,16 @@ struct GeminiSession {
                 // The connection broke: ask the server how much it has and go on from there.
                 breaks += 1
                 guard breaks < configuration.retry.maxAttempts else {
-                    throw AnalysisError(reason: "UploadFailed", message: "upload kept breaking: \(error)", retryable: true)
+                    throw AnalysisError(
+                        reason: "UploadFailed", message: "upload kept breaking: \(error)", retryable: true)
                 }
                 let query = try await call(
-                    HTTPRequest(method: "POST", url: uploadURL, headers: [("X-Goog-Upload-Command", "query")], body: Data()),
+                    HTTPRequest(
+                        method: "POST", url: uploadURL, headers: [("X-Goog-Upload-Command", "query")], body: Data()),
                     what: "upload query")
                 guard let received = query.header("X-Goog-Upload-Size-Received").flatMap(Int.init) else {
-                    throw AnalysisError(reason: "UploadFailed", message: "upload query answered without a size", retryable: true)
+                    throw AnalysisError(
+                        reason: "UploadFailed", message: "upload query answered without a size", retryable: true)
                 }
                 offset = received
             }
@@ -153,7 +168,8 @@ struct GeminiSession {
             var file: File
         }
         guard let file = try? JSONDecoder().decode(Uploaded.self, from: finalResponse!.body).file else {
-            throw AnalysisError(reason: "InvalidResponse", message: "the finalized upload did not describe a file", retryable: true)
+            throw AnalysisError(
+                reason: "InvalidResponse", message: "the finalized upload did not describe a file", retryable: true)
         }
         return try await waitUntilActive(file.name, uri: file.uri, state: file.state)
     }
@@ -169,13 +185,17 @@ struct GeminiSession {
         let deadline = ContinuousClock.now + configuration.pollTimeout
         while state != "ACTIVE" {
             if state == "FAILED" {
-                throw AnalysisError(reason: "FileProcessingFailed", message: "the Files API could not process the chunk", retryable: false)
+                throw AnalysisError(
+                    reason: "FileProcessingFailed", message: "the Files API could not process the chunk",
+                    retryable: false)
             }
             guard ContinuousClock.now < deadline else {
-                throw AnalysisError(reason: "FileProcessingTimeout", message: "\(name) stayed \(state ?? "unknown")", retryable: true)
+                throw AnalysisError(
+                    reason: "FileProcessingTimeout", message: "\(name) stayed \(state ?? "unknown")", retryable: true)
             }
             try await pause(configuration.pollInterval)
-            let response = try await call(HTTPRequest(url: "\(configuration.endpoint)/v1beta/\(name)"), what: "file status")
+            let response = try await call(
+                HTTPRequest(url: "\(configuration.endpoint)/v1beta/\(name)"), what: "file status")
             state = (try? JSONDecoder().decode(File.self, from: response.body))?.state
         }
         return uri
@@ -202,38 +222,49 @@ struct GeminiSession {
             var ticket: Int64?
             if let budget = configuration.budget {
                 do { ticket = try await budget.acquire(tokens: estimate) } catch {
-                    throw AnalysisError(reason: "RateLimited", message: "waiting for the request budget: \(error)", retryable: true)
+                    throw AnalysisError(
+                        reason: "RateLimited", message: "waiting for the request budget: \(error)", retryable: true)
                 }
             }
             let response = try await call(
                 HTTPRequest(
-                    method: "POST", url: "\(configuration.endpoint)/v1beta/models/\(configuration.model):generateContent",
+                    method: "POST",
+                    url: "\(configuration.endpoint)/v1beta/models/\(configuration.model):generateContent",
                     headers: [("Content-Type", "application/json")], body: data),
                 what: "generateContent")
             usage.requests += 1
             let reply = try? JSONDecoder().decode(Reply.self, from: response.body)
             usage.promptTokens += reply?.usageMetadata?.promptTokenCount ?? 0
             usage.outputTokens += reply?.usageMetadata?.candidatesTokenCount ?? 0
-            if let ticket { await configuration.budget?.record(ticket, actual: reply?.usageMetadata?.totalTokenCount ?? estimate) }
+            if let ticket {
+                await configuration.budget?.record(ticket, actual: reply?.usageMetadata?.totalTokenCount ?? estimate)
+            }
             guard let reply else {
-                throw AnalysisError(reason: "InvalidResponse", message: "generateContent answered with something that is not JSON", retryable: true)
+                throw AnalysisError(
+                    reason: "InvalidResponse", message: "generateContent answered with something that is not JSON",
+                    retryable: true)
             }
             if let blocked = reply.promptFeedback?.blockReason {
-                throw AnalysisError(reason: Self.camel(blocked), message: "the prompt was blocked: \(blocked)", retryable: false)
+                throw AnalysisError(
+                    reason: Self.camel(blocked), message: "the prompt was blocked: \(blocked)", retryable: false)
             }
             guard let candidate = reply.candidates?.first else {
-                throw AnalysisError(reason: "InvalidResponse", message: "generateContent returned no candidate", retryable: true)
+                throw AnalysisError(
+                    reason: "InvalidResponse", message: "generateContent returned no candidate", retryable: true)
             }
             let finish = candidate.finishReason ?? "STOP"
             if finish == "MAX_TOKENS" { return nil }
             guard finish == "STOP" else {
-                throw AnalysisError(reason: Self.camel(finish), message: "the model stopped: \(finish)", retryable: false)
+                throw AnalysisError(
+                    reason: Self.camel(finish), message: "the model stopped: \(finish)", retryable: false)
             }
             let text = (candidate.content?.parts ?? []).compactMap(\.text).joined()
             if let answer = try? JSONDecoder().decode(GeminiAnswer.self, from: Data(text.utf8)) { return answer }
             malformed += 1
             guard malformed < 2 else {
-                throw AnalysisError(reason: "MalformedResponse", message: "the answer did not match the response schema", retryable: true)
+                throw AnalysisError(
+                    reason: "MalformedResponse", message: "the answer did not match the response schema",
+                    retryable: true)
             }
         }
     }
@@ -263,23 +294,25 @@ struct GeminiSession {
         text.lowercased().split(separator: "_").map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined()
     }
 
-    static var responseSchema: [String: Any] { [
-        "type": "object", "required": ["summary", "scenes"],
-        "properties": [
-            "summary": ["type": "string"],
-            "scenes": [
-                "type": "array",
-                "items": [
-                    "type": "object", "required": ["start", "end", "description", "labels", "importance"],
-                    "properties": [
-                        "start": ["type": "string", "description": "MM:SS from the start of the clip"],
-                        "end": ["type": "string", "description": "MM:SS from the start of the clip"],
-                        "description": ["type": "string"],
-                        "labels": ["type": "array", "items": ["type": "string"]],
-                        "importance": ["type": "number", "minimum": 0, "maximum": 1],
+    static var responseSchema: [String: Any] {
+        [
+            "type": "object", "required": ["summary", "scenes"],
+            "properties": [
+                "summary": ["type": "string"],
+                "scenes": [
+                    "type": "array",
+                    "items": [
+                        "type": "object", "required": ["start", "end", "description", "labels", "importance"],
+                        "properties": [
+                            "start": ["type": "string", "description": "MM:SS from the start of the clip"],
+                            "end": ["type": "string", "description": "MM:SS from the start of the clip"],
+                            "description": ["type": "string"],
+                            "labels": ["type": "array", "items": ["type": "string"]],
+                            "importance": ["type": "number", "minimum": 0, "maximum": 1],
+                        ],
                     ],
                 ],
             ],
-        ],
-    ] }
+        ]
+    }
 }

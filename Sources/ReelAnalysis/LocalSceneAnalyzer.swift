@@ -31,9 +31,11 @@ public struct LocalSceneAnalyzer: Analyzer {
         let scenes = report.scenes.map { summary in
             Self.describe(summary, cutScore: cutScores[summary.start] ?? 0)
         }
-        let summary = scenes.isEmpty
+        let summary =
+            scenes.isEmpty
             ? "no picture"
-            : "\(scenes.count) scene\(scenes.count == 1 ? "" : "s"), \(report.cuts.count) cut\(report.cuts.count == 1 ? "" : "s")"
+            : "\(scenes.count) scene\(scenes.count == 1 ? "" : "s"), \(report.cuts.count) "
+                + "cut\(report.cuts.count == 1 ? "" : "s")"
         return ChunkAnalysis(
             analyzer: name, model: model, summary: summary, scenes: scenes, cuts: report.cuts.map(\.time),
             usage: AnalysisUsage())
@@ -45,7 +47,8 @@ public struct LocalSceneAnalyzer: Analyzer {
         let brightness = scene.meanLuma < 0.25 ? "dark" : scene.meanLuma > 0.7 ? "bright" : "balanced"
         let motion = scene.motion < 0.01 ? "static" : scene.motion < 0.08 ? "moving" : "high-motion"
         let pace = length < 2 ? "short" : length > 10 ? "long" : "medium"
-        let importance = min(1, 0.5 * min(1, scene.motion * 8) + 0.3 * min(1, cutScore / 100) + 0.2 * min(1, length / 10))
+        let importance = min(
+            1, 0.5 * min(1, scene.motion * 8) + 0.3 * min(1, cutScore / 100) + 0.2 * min(1, length / 10))
         return SceneAnalysis(
             start: scene.start, end: scene.end, importance: (importance * 1000).rounded() / 1000,
             description: "\(brightness), \(motion) scene of \(String(format: "%.1f", length)) s",

@@ -16,7 +16,8 @@ public struct TLSOptions: Sendable, Equatable {
     public var insecure: Bool
 
     public init(
-        caFile: String? = nil, caData: Data? = nil, clientCertificateFile: String? = nil, clientCertificateData: Data? = nil,
+        caFile: String? = nil, caData: Data? = nil, clientCertificateFile: String? = nil,
+        clientCertificateData: Data? = nil,
         clientKeyFile: String? = nil, clientKeyData: Data? = nil, insecure: Bool = false
     ) {
         self.caFile = caFile
@@ -96,7 +97,8 @@ public struct RetryPolicy: Sendable {
 
     /// The wait before attempt `attempt + 1` (1-based `attempt`): the server's own delay when given (capped),
     /// else base·2^(attempt−1) ± 20 %.
-    public func delay(after attempt: Int, serverDelay: Duration? = nil, jitter: Double = .random(in: 0...1)) -> Duration {
+    public func delay(after attempt: Int, serverDelay: Duration? = nil, jitter: Double = .random(in: 0...1)) -> Duration
+    {
         if let serverDelay { return min(serverDelay, maxDelay) }
         let exponential = baseDelay * Int(pow(2.0, Double(min(max(attempt - 1, 0), 20))))
         return min(maxDelay, exponential * (0.8 + 0.4 * jitter))
@@ -140,7 +142,9 @@ extension HTTPClient {
             reel_curl_setopt_write_callback(h, CURLOPT_WRITEFUNCTION) { data, size, count, context in
                 let sink = Unmanaged<ResponseSink>.fromOpaque(context!).takeUnretainedValue()
                 let bytes = size * count
-                if let data { sink.body.append(UnsafeRawPointer(data).assumingMemoryBound(to: UInt8.self), count: bytes) }
+                if let data {
+                    sink.body.append(UnsafeRawPointer(data).assumingMemoryBound(to: UInt8.self), count: bytes)
+                }
                 return bytes
             }
             reel_curl_setopt_pointer(h, CURLOPT_HEADERDATA, context.toOpaque())
@@ -167,21 +171,27 @@ extension HTTPClient {
         if opened > 0 { HandlePool.shared.recordConnections(opened, url: request.url) }
         let headers: [(name: String, value: String)] = sink.headerLines.compactMap { line in
             guard let colon = line.firstIndex(of: ":"), !line.hasPrefix("HTTP/") else { return nil }
-            return (String(line[..<colon]).trimmingCharacters(in: .whitespaces),
-                    String(line[line.index(after: colon)...]).trimmingCharacters(in: .whitespacesAndNewlines))
+            return (
+                String(line[..<colon]).trimmingCharacters(in: .whitespaces),
+                String(line[line.index(after: colon)...]).trimmingCharacters(in: .whitespacesAndNewlines)
+            )
         }
         return HTTPResponse(status: status, headers: headers, body: sink.body)
     }
 
     /// Everything but the callbacks: URL, method, timeouts, headers, TLS, body.
-    static func configure(_ h: UnsafeMutableRawPointer, _ request: HTTPRequest, headers: UnsafeMutablePointer<curl_slist>?) {
+    static func configure(
+        _ h: UnsafeMutableRawPointer, _ request: HTTPRequest, headers: UnsafeMutablePointer<curl_slist>?
+    ) {
         reel_curl_setopt_string(h, CURLOPT_URL, request.url)
         reel_curl_setopt_long(h, CURLOPT_NOSIGNAL, 1)
         reel_curl_setopt_string(h, CURLOPT_PROTOCOLS_STR, "http,https")
         reel_curl_setopt_string(h, CURLOPT_CUSTOMREQUEST, request.method)
         if request.method == "HEAD" { reel_curl_setopt_long(h, CURLOPT_NOBODY, 1) }
         if let timeout = request.timeout {
-            reel_curl_setopt_long(h, CURLOPT_TIMEOUT_MS, Int(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000))
+            reel_curl_setopt_long(
+                h, CURLOPT_TIMEOUT_MS,
+                Int(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000))
         }
         Self.apply(request.tls, to: h)
         reel_curl_setopt_long(h, CURLOPT_CONNECTTIMEOUT_MS, 15_000)
@@ -194,10 +204,12 @@ extension HTTPClient {
                 let empty: [CChar] = [0]
                 if bytes.count == 0 {
                     empty.withUnsafeBufferPointer {
-                        _ = reel_curl_setopt_pointer(h, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: $0.baseAddress))
+                        _ = reel_curl_setopt_pointer(
+                            h, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: $0.baseAddress))
                     }
                 } else {
-                    _ = reel_curl_setopt_pointer(h, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: bytes.baseAddress))
+                    _ = reel_curl_setopt_pointer(
+                        h, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: bytes.baseAddress))
                 }
             }
         }
@@ -206,7 +218,9 @@ extension HTTPClient {
     /// The request's headers as a curl list (plus an empty `Expect:`, so bodies go without a 100-continue wait).
     static func headerList(_ request: HTTPRequest) -> UnsafeMutablePointer<curl_slist>? {
         var list: UnsafeMutablePointer<curl_slist>? = nil
-        for line in request.headers.map({ "\($0.name): \($0.value)" }) + ["Expect:"] { list = curl_slist_append(list, line) }
+        for line in request.headers.map({ "\($0.name): \($0.value)" }) + ["Expect:"] {
+            list = curl_slist_append(list, line)
+        }
         return list
     }
 
@@ -214,7 +228,9 @@ extension HTTPClient {
     static func apply(_ tls: TLSOptions?, to h: UnsafeMutableRawPointer) {
         guard let tls else { return }
         if let file = tls.caFile { reel_curl_setopt_string(h, CURLOPT_CAINFO, file) }
-        if let data = tls.caData { data.withUnsafeBytes { _ = reel_curl_setopt_blob(h, CURLOPT_CAINFO_BLOB, $0.baseAddress, $0.count) } }
+        if let data = tls.caData {
+            data.withUnsafeBytes { _ = reel_curl_setopt_blob(h, CURLOPT_CAINFO_BLOB, $0.baseAddress, $0.count) }
+        }
         if let file = tls.clientCertificateFile { reel_curl_setopt_string(h, CURLOPT_SSLCERT, file) }
         if let data = tls.clientCertificateData {
             data.withUnsafeBytes { _ = reel_curl_setopt_blob(h, CURLOPT_SSLCERT_BLOB, $0.baseAddress, $0.count) }

@@ -107,9 +107,11 @@ public enum HTTPClient {
         let result: Result<HTTPDownload, HTTPError> = await withCheckedContinuation { continuation in
             onThread {
                 do throws(HTTPError) {
-                    continuation.resume(returning: .success(
-                        try transfer(url, to: path, maxBytes: maxBytes, connectTimeout: connectTimeout,
-                                     lowSpeedTimeout: lowSpeedTimeout)))
+                    continuation.resume(
+                        returning: .success(
+                            try transfer(
+                                url, to: path, maxBytes: maxBytes, connectTimeout: connectTimeout,
+                                lowSpeedTimeout: lowSpeedTimeout)))
                 } catch { continuation.resume(returning: .failure(error)) }
             }
         }

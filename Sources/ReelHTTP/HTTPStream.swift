@@ -16,7 +16,8 @@ private final class StreamSink: @unchecked Sendable {
     let state = Mutex((headerLines: [String](), headSent: false, cancelled: false))
     let handle: UnsafeMutableRawPointer
 
-    init(_ continuation: AsyncThrowingStream<HTTPStreamEvent, any Error>.Continuation, handle: UnsafeMutableRawPointer) {
+    init(_ continuation: AsyncThrowingStream<HTTPStreamEvent, any Error>.Continuation, handle: UnsafeMutableRawPointer)
+    {
         self.continuation = continuation
         self.handle = handle
     }
@@ -35,8 +36,10 @@ private final class StreamSink: @unchecked Sendable {
         reel_curl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
         let headers: [(name: String, value: String)] = lines.compactMap { line in
             guard let colon = line.firstIndex(of: ":"), !line.hasPrefix("HTTP/") else { return nil }
-            return (String(line[..<colon]).trimmingCharacters(in: .whitespaces),
-                    String(line[line.index(after: colon)...]).trimmingCharacters(in: .whitespacesAndNewlines))
+            return (
+                String(line[..<colon]).trimmingCharacters(in: .whitespaces),
+                String(line[line.index(after: colon)...]).trimmingCharacters(in: .whitespacesAndNewlines)
+            )
         }
         continuation.yield(.head(status: status, headers: headers))
     }
@@ -48,7 +51,8 @@ extension HTTPClient {
     /// iterating (the transfer is aborted within about a second, even when no data flows).
     public static func stream(_ request: HTTPRequest) -> AsyncThrowingStream<HTTPStreamEvent, any Error> {
         _ = globalInit
-        let (stream, continuation) = AsyncThrowingStream.makeStream(of: HTTPStreamEvent.self, throwing: (any Error).self)
+        let (stream, continuation) = AsyncThrowingStream.makeStream(
+            of: HTTPStreamEvent.self, throwing: (any Error).self)
         guard let easy = try? EasyHandle() else {
             continuation.finish(throwing: HTTPError(.transport, "curl_easy_init failed", url: redacted(request.url)))
             return stream
@@ -102,7 +106,8 @@ extension HTTPClient {
                 sink.sendHead()
                 continuation.finish()
             } else {
-                continuation.finish(throwing: HTTPError(.transport, curlMessage(code, errorBuffer), url: redacted(request.url)))
+                continuation.finish(
+                    throwing: HTTPError(.transport, curlMessage(code, errorBuffer), url: redacted(request.url)))
             }
         }
         return stream

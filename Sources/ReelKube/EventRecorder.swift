@@ -38,7 +38,9 @@ public final class EventRecorder: Sendable {
     /// Records an event; a repeat updates the existing one's series. Failures are returned, never thrown:
     /// events are best effort.
     @discardableResult
-    public func record(_ object: ObjectReference, type: String = "Normal", reason: String, action: String, note: String) async -> (any Error)? {
+    public func record(_ object: ObjectReference, type: String = "Normal", reason: String, action: String, note: String)
+        async -> (any Error)?
+    {
         let key = "\(object.uid)|\(type)|\(reason)|\(note)"
         let now = LeaderElector.microTime(Date())
         do {
@@ -46,22 +48,27 @@ public final class EventRecorder: Sendable {
                 let count = existing.count + 1
                 let patch: [String: Any] = ["series": ["count": count, "lastObservedTime": now]]
                 _ = try await client.mergePatch(
-                    Self.events, namespace: existing.namespace, name: existing.name, try JSONSerialization.data(withJSONObject: patch))
+                    Self.events, namespace: existing.namespace, name: existing.name,
+                    try JSONSerialization.data(withJSONObject: patch))
                 recorded.withLock { $0[key]?.count = count }
                 return nil
             }
-            let name = "\(object.name).\(String(UInt64(UInt(bitPattern: key.hashValue) & 0xffff_ffff), radix: 16))\(String(UInt64(Date().timeIntervalSince1970 * 1000) & 0xffff, radix: 16))"
+            let keyHash = String(UInt64(UInt(bitPattern: key.hashValue) & 0xffff_ffff), radix: 16)
+            let millis = String(UInt64(Date().timeIntervalSince1970 * 1000) & 0xffff, radix: 16)
+            let name = "\(object.name).\(keyHash)\(millis)"
             let event: [String: Any] = [
                 "apiVersion": "events.k8s.io/v1", "kind": "Event",
                 "metadata": ["name": name, "namespace": object.namespace],
                 "eventTime": now, "type": type, "reason": reason, "action": action, "note": String(note.prefix(1024)),
                 "reportingController": controller, "reportingInstance": instance,
                 "regarding": [
-                    "apiVersion": object.apiVersion, "kind": object.kind, "namespace": object.namespace, "name": object.name,
+                    "apiVersion": object.apiVersion, "kind": object.kind, "namespace": object.namespace,
+                    "name": object.name,
                     "uid": object.uid,
                 ],
             ]
-            _ = try await client.create(Self.events, namespace: object.namespace, try JSONSerialization.data(withJSONObject: event))
+            _ = try await client.create(
+                Self.events, namespace: object.namespace, try JSONSerialization.data(withJSONObject: event))
             recorded.withLock { $0[key] = (name, object.namespace, 1) }
             return nil
         } catch {

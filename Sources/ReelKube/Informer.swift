@@ -61,7 +61,8 @@ public final class Informer: Sendable {
 
     /// Runs until cancelled, calling `handle` for every change (in order, one at a time).
     public func run(
-        watchTimeoutSeconds: Int = 300, backoff: (initial: Duration, max: Duration) = (.milliseconds(800), .seconds(30)),
+        watchTimeoutSeconds: Int = 300,
+        backoff: (initial: Duration, max: Duration) = (.milliseconds(800), .seconds(30)),
         handle: @Sendable (InformerEvent) async -> Void
     ) async {
         var resourceVersion: String? = nil
@@ -73,7 +74,8 @@ public final class Informer: Sendable {
                 }
                 stats.withLock { $0.watches += 1 }
                 for try await event in client.watch(
-                    resource, namespace: namespace, resourceVersion: resourceVersion, timeoutSeconds: watchTimeoutSeconds)
+                    resource, namespace: namespace, resourceVersion: resourceVersion,
+                    timeoutSeconds: watchTimeoutSeconds)
                 {
                     delay = backoff.initial
                     if let version = event.resourceVersion { resourceVersion = version }
@@ -84,7 +86,9 @@ public final class Informer: Sendable {
                     } else {
                         let version = Self.resourceVersion(event.object)
                         let newer = cache.withLock { cache -> Bool in
-                            if let cached = cache[key], let old = Self.resourceVersion(cached), let version, old > version {
+                            if let cached = cache[key], let old = Self.resourceVersion(cached), let version,
+                                old > version
+                            {
                                 return false
                             }
                             cache[key] = event.object

@@ -69,20 +69,26 @@ public struct KubeClient: Sendable {
 
     public init(connection: KubeConnection) { self.connection = connection }
 
-    func request(_ method: String, _ path: String, query: [String: String] = [:], body: Data? = nil,
-                 contentType: String = "application/json", timeout: Duration? = .seconds(60)) -> HTTPRequest {
+    func request(
+        _ method: String, _ path: String, query: [String: String] = [:], body: Data? = nil,
+        contentType: String = "application/json", timeout: Duration? = .seconds(60)
+    ) -> HTTPRequest {
         var url = connection.server + path
         if !query.isEmpty {
-            url += "?" + query.sorted { $0.key < $1.key }.map { "\($0.key)=\(Self.escape($0.value))" }.joined(separator: "&")
+            url +=
+                "?"
+                + query.sorted { $0.key < $1.key }.map { "\($0.key)=\(Self.escape($0.value))" }.joined(separator: "&")
         }
         var headers: [(name: String, value: String)] = [("Accept", "application/json")]
         if body != nil { headers.append(("Content-Type", contentType)) }
         if let token = connection.currentToken { headers.append(("Authorization", "Bearer \(token)")) }
-        return HTTPRequest(method: method, url: url, headers: headers, body: body, timeout: timeout, tls: connection.tls)
+        return HTTPRequest(
+            method: method, url: url, headers: headers, body: body, timeout: timeout, tls: connection.tls)
     }
 
     static func escape(_ value: String) -> String {
-        value.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? value
+        value.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~")))
+            ?? value
     }
 
     /// Sends and returns the body of a 2xx answer; anything else throws the server's Status.
@@ -113,8 +119,10 @@ public struct KubeClient: Sendable {
     }
 
     /// One page of a collection (`limit` items, from `continueToken`).
-    public func list(_ resource: KubeResource, namespace: String?, limit: Int? = nil, continueToken: String? = nil,
-                     labelSelector: String? = nil) async throws -> KubeList {
+    public func list(
+        _ resource: KubeResource, namespace: String?, limit: Int? = nil, continueToken: String? = nil,
+        labelSelector: String? = nil
+    ) async throws -> KubeList {
         var query: [String: String] = [:]
         if let limit { query["limit"] = "\(limit)" }
         if let continueToken { query["continue"] = continueToken }
@@ -148,27 +156,34 @@ public struct KubeClient: Sendable {
     }
 
     /// A JSON merge patch (RFC 7386) of the object or of its `subresource` (`status`).
-    public func mergePatch(_ resource: KubeResource, namespace: String?, name: String, subresource: String? = nil,
-                           _ patch: Data) async throws -> Data {
-        try await send(request(
-            "PATCH", resource.path(namespace: namespace, name: name, subresource: subresource), body: patch,
-            contentType: "application/merge-patch+json"))
+    public func mergePatch(
+        _ resource: KubeResource, namespace: String?, name: String, subresource: String? = nil,
+        _ patch: Data
+    ) async throws -> Data {
+        try await send(
+            request(
+                "PATCH", resource.path(namespace: namespace, name: name, subresource: subresource), body: patch,
+                contentType: "application/merge-patch+json"))
     }
 
     /// Server-side apply as `fieldManager`. The body is JSON, which the server reads as YAML: JSON's `\/`
     /// escape is not YAML's, so the object is written out again without it.
-    public func apply(_ resource: KubeResource, namespace: String?, name: String, fieldManager: String, force: Bool = true,
-                      _ object: Data) async throws -> Data {
+    public func apply(
+        _ resource: KubeResource, namespace: String?, name: String, fieldManager: String, force: Bool = true,
+        _ object: Data
+    ) async throws -> Data {
         let body = try JSONSerialization.data(
             withJSONObject: try JSONSerialization.jsonObject(with: object), options: [.withoutEscapingSlashes])
-        return try await send(request(
-            "PATCH", resource.path(namespace: namespace, name: name),
-            query: ["fieldManager": fieldManager, "force": force ? "true" : "false"], body: body,
-            contentType: "application/apply-patch+yaml"))
+        return try await send(
+            request(
+                "PATCH", resource.path(namespace: namespace, name: name),
+                query: ["fieldManager": fieldManager, "force": force ? "true" : "false"], body: body,
+                contentType: "application/apply-patch+yaml"))
     }
 
     /// Replaces an object (PUT); the body's `metadata.resourceVersion` makes it conditional (409 when stale).
-    public func replace(_ resource: KubeResource, namespace: String?, name: String, _ object: Data) async throws -> Data {
+    public func replace(_ resource: KubeResource, namespace: String?, name: String, _ object: Data) async throws -> Data
+    {
         try await send(request("PUT", resource.path(namespace: namespace, name: name), body: object))
     }
 
@@ -185,7 +200,9 @@ public struct KubeClient: Sendable {
             let current = try await get(resource, namespace: namespace, name: name)
             let updated = try await transform(current)
             do {
-                return try await send(request("PUT", resource.path(namespace: namespace, name: name, subresource: "status"), body: updated))
+                return try await send(
+                    request(
+                        "PUT", resource.path(namespace: namespace, name: name, subresource: "status"), body: updated))
             } catch let error as KubeError where error.isConflict && attempt < attempts {
                 continue
             }
@@ -214,15 +231,18 @@ public struct KubeClient: Sendable {
     {
         var query = ["watch": "true", "allowWatchBookmarks": "true", "timeoutSeconds": "\(timeoutSeconds)"]
         if let resourceVersion { query["resourceVersion"] = resourceVersion }
-        return WatchEvents(http: HTTPClient.stream(request("GET", resource.path(namespace: namespace), query: query, timeout: nil)))
+        return WatchEvents(
+            http: HTTPClient.stream(request("GET", resource.path(namespace: namespace), query: query, timeout: nil)))
     }
 
     static func watchEvent(_ line: Data) throws -> WatchEvent {
-        guard let object = try JSONSerialization.jsonObject(with: line) as? [String: Any], let type = object["type"] as? String,
+        guard let object = try JSONSerialization.jsonObject(with: line) as? [String: Any],
+            let type = object["type"] as? String,
             let inner = object["object"]
         else { throw KubeError(code: 0, reason: "InvalidResponse", message: "a watch line that is not an event") }
         let version = ((inner as? [String: Any])?["metadata"] as? [String: Any])?["resourceVersion"] as? String
-        return WatchEvent(type: type, object: try JSONSerialization.data(withJSONObject: inner), resourceVersion: version)
+        return WatchEvent(
+            type: type, object: try JSONSerialization.data(withJSONObject: inner), resourceVersion: version)
     }
 }
 

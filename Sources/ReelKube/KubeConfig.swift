@@ -121,7 +121,9 @@ public enum KubeConfig {
     }
 
     /// The kubeconfig path: `explicit`, else the first entry of `$KUBECONFIG`, else `~/.kube/config`.
-    public static func path(_ explicit: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+    public static func path(
+        _ explicit: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) -> String {
         if let explicit { return explicit }
         if let list = environment["KUBECONFIG"], let first = list.split(separator: ":").first { return String(first) }
         return (environment["HOME"] ?? NSHomeDirectory()) + "/.kube/config"
@@ -130,10 +132,14 @@ public enum KubeConfig {
     /// Resolves `context` (the current one by default) of the kubeconfig at `path`. Relative file paths in it are
     /// relative to the file, as kubectl reads them; exec plugins (`client.authentication.k8s.io/v1`) are run.
     public static func load(path: String, context: String? = nil) async throws -> KubeConnection {
-        guard let data = FileManager.default.contents(atPath: path) else { throw KubeConfigError("\(path): cannot read the kubeconfig") }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw KubeConfigError("\(path): cannot read the kubeconfig")
+        }
         let file: File
         do {
-            guard let document = try YAMLParser.parse(bytes: Array(data)).first else { throw KubeConfigError("\(path): empty") }
+            guard let document = try YAMLParser.parse(bytes: Array(data)).first else {
+                throw KubeConfigError("\(path): empty")
+            }
             file = try YAMLNodeDecoder.decode(File.self, from: document)
         } catch let error as KubeConfigError {
             throw error
@@ -142,12 +148,15 @@ public enum KubeConfig {
         }
         let base = (path as NSString).deletingLastPathComponent
         func resolve(_ file: String?) -> String? { file.map { $0.hasPrefix("/") ? $0 : "\(base)/\($0)" } }
-        guard let contextName = context ?? file.currentContext else { throw KubeConfigError("\(path): no current-context") }
+        guard let contextName = context ?? file.currentContext else {
+            throw KubeConfigError("\(path): no current-context")
+        }
         guard let named = file.contexts?.first(where: { $0.name == contextName }) else {
             throw KubeConfigError("\(path): no context \"\(contextName)\"")
         }
         guard let cluster = file.clusters?.first(where: { $0.name == named.context.cluster })?.cluster else {
-            throw KubeConfigError("\(path): context \"\(contextName)\" names an unknown cluster \"\(named.context.cluster)\"")
+            throw KubeConfigError(
+                "\(path): context \"\(contextName)\" names an unknown cluster \"\(named.context.cluster)\"")
         }
         let user = named.context.user.flatMap { name in file.users?.first { $0.name == name }?.user }
         func decode(_ base64: String?, _ field: String) throws -> Data? {
@@ -189,7 +198,8 @@ public enum KubeConfig {
         process.arguments = (exec.command.contains("/") ? [] : [exec.command]) + (exec.args ?? [])
         var environment = ProcessInfo.processInfo.environment
         for variable in exec.env ?? [] { environment[variable.name] = variable.value }
-        environment["KUBERNETES_EXEC_INFO"] = #"{"apiVersion":"\#(version)","kind":"ExecCredential","spec":{"interactive":false}}"#
+        environment["KUBERNETES_EXEC_INFO"] =
+            #"{"apiVersion":"\#(version)","kind":"ExecCredential","spec":{"interactive":false}}"#
         process.environment = environment
         let output = Pipe()
         process.standardOutput = output
@@ -204,7 +214,8 @@ public enum KubeConfig {
         guard process.terminationStatus == 0,
             let token = (try? JSONDecoder().decode(Credential.self, from: data))?.status?.token
         else {
-            throw KubeConfigError("\(configPath): exec plugin \(exec.command) gave no token (exit \(process.terminationStatus))")
+            throw KubeConfigError(
+                "\(configPath): exec plugin \(exec.command) gave no token (exit \(process.terminationStatus))")
         }
         return token
     }
@@ -214,7 +225,9 @@ public enum KubeConfig {
     public static func connect(
         kubeconfig: String?, context: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment
     ) async throws -> KubeConnection {
-        if kubeconfig == nil, environment["KUBERNETES_SERVICE_HOST"] != nil { return try inCluster(environment: environment) }
+        if kubeconfig == nil, environment["KUBERNETES_SERVICE_HOST"] != nil {
+            return try inCluster(environment: environment)
+        }
         return try await load(path: path(kubeconfig, environment: environment), context: context)
     }
 
@@ -224,13 +237,15 @@ public enum KubeConfig {
         environment: [String: String] = ProcessInfo.processInfo.environment,
         directory: String = "/var/run/secrets/kubernetes.io/serviceaccount"
     ) throws -> KubeConnection {
-        guard let host = environment["KUBERNETES_SERVICE_HOST"], let port = environment["KUBERNETES_SERVICE_PORT"] else {
+        guard let host = environment["KUBERNETES_SERVICE_HOST"], let port = environment["KUBERNETES_SERVICE_PORT"]
+        else {
             throw KubeConfigError("not in a cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set")
         }
         guard let token = try? String(contentsOfFile: "\(directory)/token", encoding: .utf8) else {
             throw KubeConfigError("cannot read the service account token in \(directory)")
         }
-        let namespace = (try? String(contentsOfFile: "\(directory)/namespace", encoding: .utf8))?
+        let namespace =
+            (try? String(contentsOfFile: "\(directory)/namespace", encoding: .utf8))?
             .trimmingCharacters(in: .whitespacesAndNewlines) ?? "default"
         let hostPart = host.contains(":") ? "[\(host)]" : host
         return KubeConnection(

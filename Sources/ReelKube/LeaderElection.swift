@@ -126,7 +126,8 @@ public final class LeaderElector: Sendable {
                 ],
             ]
             do {
-                _ = try await client.create(Self.leases, namespace: configuration.namespace, try JSONSerialization.data(withJSONObject: lease))
+                _ = try await client.create(
+                    Self.leases, namespace: configuration.namespace, try JSONSerialization.data(withJSONObject: lease))
                 return true
             } catch let error as KubeError where error.isConflict {
                 return false
@@ -150,7 +151,8 @@ public final class LeaderElector: Sendable {
         object["spec"] = spec
         do {
             _ = try await client.replace(
-                Self.leases, namespace: configuration.namespace, name: configuration.name, try JSONSerialization.data(withJSONObject: object))
+                Self.leases, namespace: configuration.namespace, name: configuration.name,
+                try JSONSerialization.data(withJSONObject: object))
             return true
         } catch let error as KubeError where error.isConflict {
             return false
@@ -159,7 +161,9 @@ public final class LeaderElector: Sendable {
 
     /// Gives the lease up (empty holder, expired), so a successor need not wait for it to run out.
     func release() async {
-        guard let current = try? await client.get(Self.leases, namespace: configuration.namespace, name: configuration.name),
+        guard
+            let current = try? await client.get(
+                Self.leases, namespace: configuration.namespace, name: configuration.name),
             var object = try? JSONSerialization.jsonObject(with: current) as? [String: Any],
             var spec = object["spec"] as? [String: Any], spec["holderIdentity"] as? String == configuration.identity
         else { return }
@@ -168,7 +172,8 @@ public final class LeaderElector: Sendable {
         spec["renewTime"] = Self.microTime(Date().addingTimeInterval(-2))
         object["spec"] = spec
         if let data = try? JSONSerialization.data(withJSONObject: object) {
-            _ = try? await client.replace(Self.leases, namespace: configuration.namespace, name: configuration.name, data)
+            _ = try? await client.replace(
+                Self.leases, namespace: configuration.namespace, name: configuration.name, data)
         }
     }
 }

@@ -9,7 +9,9 @@ public enum MediaEngine {
     /// FFmpeg logs to stderr at info level by default; Reel reports failures itself, so keep only errors.
     private static let quietLogs: Void = av_log_set_level(16 /* AV_LOG_ERROR */)
 
-    private static func offload<T: Sendable>(_ work: @escaping @Sendable () throws(MediaError) -> T) async throws(MediaError) -> T {
+    private static func offload<T: Sendable>(_ work: @escaping @Sendable () throws(MediaError) -> T)
+        async throws(MediaError) -> T
+    {
         _ = quietLogs
         let result: Result<T, MediaError> = await withCheckedContinuation { continuation in
             Thread {
@@ -51,7 +53,8 @@ public enum MediaEngine {
         async throws(MediaError) -> SceneReport
     {
         try await offload { () throws(MediaError) in
-            try SceneDetector(input: try InputFile(path: path), threshold: threshold, minSceneSeconds: minSceneSeconds).run()
+            try SceneDetector(input: try InputFile(path: path), threshold: threshold, minSceneSeconds: minSceneSeconds)
+                .run()
         }
     }
 

@@ -87,7 +87,8 @@ final class OutputFile {
         avio_closep(&context.pointee.pb)
         guard trailer >= 0 else { throw MediaError.ffmpeg(trailer, "cannot write the trailer", path: path) }
         guard rename(temporaryPath, path) == 0 else {
-            throw MediaError(.ioError, "cannot rename \(temporaryPath): \(String(cString: strerror(errno)))", path: path)
+            throw MediaError(
+                .ioError, "cannot rename \(temporaryPath): \(String(cString: strerror(errno)))", path: path)
         }
         finished = true
         return ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0

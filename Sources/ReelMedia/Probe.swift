@@ -75,12 +75,14 @@ extension InputFile {
                 var layout = par.ch_layout
                 var buffer = [CChar](repeating: 0, count: 128)
                 if av_channel_layout_describe(&layout, &buffer, buffer.count) > 0 {
-                    info.channelLayout = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                    info.channelLayout = String(
+                        decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
                 }
             }
             streams.append(info)
         }
-        let duration = ctx.duration == reel_av_nopts_value() || ctx.duration <= 0
+        let duration =
+            ctx.duration == reel_av_nopts_value() || ctx.duration <= 0
             ? nil : Double(ctx.duration) / Double(reel_av_time_base())
         return MediaInfo(
             container: formatName, duration: duration, bitRate: ctx.bit_rate > 0 ? Int(ctx.bit_rate) : nil,

@@ -25,7 +25,9 @@ struct Splitter {
     static func outputFormat(for container: String, videoCodec: String?) -> (format: String, ext: String) {
         if container.contains("mp4") || container.contains("mov") { return ("mp4", "mp4") }
         if container.contains("mpegts") { return ("mpegts", "ts") }
-        if container.contains("webm"), videoCodec == "vp9" || videoCodec == "vp8" || videoCodec == "av1" || videoCodec == nil {
+        if container.contains("webm"),
+            videoCodec == "vp9" || videoCodec == "vp8" || videoCodec == "av1" || videoCodec == nil
+        {
             return ("webm", "webm")
         }
         return ("matroska", "mkv")
@@ -48,7 +50,8 @@ struct Splitter {
         let reference = input.bestStream(AVMEDIA_TYPE_VIDEO) ?? input.bestStream(AVMEDIA_TYPE_AUDIO) ?? kept[0]
         let referenceTimeBase = input.stream(reference).pointee.time_base
         let referenceIsVideo = input.stream(reference).pointee.codecpar.pointee.codec_type == AVMEDIA_TYPE_VIDEO
-        let videoCodec = referenceIsVideo
+        let videoCodec =
+            referenceIsVideo
             ? String(cString: avcodec_get_name(input.stream(reference).pointee.codecpar.pointee.codec_id)) : nil
         let (format, ext) = Self.outputFormat(for: input.formatName, videoCodec: videoCodec)
         let rb = Rational(referenceTimeBase)

@@ -39,7 +39,8 @@ public final class Autoscaler: Service {
     }
 
     public func run() async throws {
-        let listener = try PostgresListener(url: databaseURL, channels: [TaskQueue.queueChannel, TaskQueue.jobsChannel])
+        let listener = try PostgresListener(
+            url: databaseURL, channels: [TaskQueue.queueChannel, TaskQueue.jobsChannel])
         let wake = actuator.exited
         await withDiscardingTaskGroup { group in
             group.addTask {
@@ -114,7 +115,8 @@ public final class Autoscaler: Service {
             metrics.replicas(pool: sizing.name, replicas)
             history.withLock { $0[sizing.name] = max($0[sizing.name] ?? 0, replicas) }
             if let stored = declared.first(where: { $0.uid == sizing.uid }) {
-                try await writeStatus(stored, sizing: sizing, replicas: replicas, desired: desired, depth: depth, now: now)
+                try await writeStatus(
+                    stored, sizing: sizing, replicas: replicas, desired: desired, depth: depth, now: now)
             }
         }
     }
@@ -125,17 +127,25 @@ public final class Autoscaler: Service {
         let previous = try stored.status?.decode(WorkerPoolStatus.self)
         let backoff = actuator.inCrashBackoff(sizing.name)
         let (status, reason, message): (ConditionStatus, String, String) =
-            backoff ? (.false, "CrashBackoff", "a worker crashed; restarting with backoff")
-            : replicas == desired ? (.true, "DesiredReplicas", "\(replicas) of \(desired) worker(s) running")
-            : (.true, replicas < desired ? "ScalingUp" : "ScalingDown", "\(replicas) worker(s) running, \(desired) wanted")
+            backoff
+            ? (.false, "CrashBackoff", "a worker crashed; restarting with backoff")
+            : replicas == desired
+                ? (.true, "DesiredReplicas", "\(replicas) of \(desired) worker(s) running")
+                : (
+                    .true, replicas < desired ? "ScalingUp" : "ScalingDown",
+                    "\(replicas) worker(s) running, \(desired) wanted"
+                )
         let before = previous?.conditions?.first { $0.type == "ScalingActive" }
         let transition = before.map { $0.status == status ? $0.lastTransitionTime : Timestamp(now) } ?? Timestamp(now)
         let next = WorkerPoolStatus(
             observedGeneration: sizing.generation, replicas: replicas, desiredReplicas: desired, queueDepth: depth,
             lastScaleTime: actuator.lastScale(sizing.name).map(Timestamp.init) ?? previous?.lastScaleTime,
-            conditions: [Condition(
-                type: "ScalingActive", status: status, reason: reason, message: message, lastTransitionTime: transition,
-                observedGeneration: sizing.generation)])
+            conditions: [
+                Condition(
+                    type: "ScalingActive", status: status, reason: reason, message: message,
+                    lastTransitionTime: transition,
+                    observedGeneration: sizing.generation)
+            ])
         if next != previous { try await resources.updateStatus(stored, status: try PostgresJSON(encoding: next)) }
     }
 }

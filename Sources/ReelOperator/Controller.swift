@@ -19,7 +19,8 @@ public final class Controller: Service {
     private let leaderGauge = Gauge(label: "reel_leader")
 
     public init(
-        backend: KubernetesBackend, reconciler: Reconciler, autoscaler: Autoscaler, elector: LeaderElector?, logger: Logger
+        backend: KubernetesBackend, reconciler: Reconciler, autoscaler: Autoscaler, elector: LeaderElector?,
+        logger: Logger
     ) {
         self.backend = backend
         self.reconciler = reconciler

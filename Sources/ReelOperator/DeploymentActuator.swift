@@ -37,7 +37,8 @@ public struct KubeWorkerConfiguration: Sendable {
     public init(
         image: String, imagePullPolicy: String = "IfNotPresent", serviceAccountName: String? = nil,
         secretName: String = "reel-worker", namespace: String, resources: JSONValue? = nil, allowedRoots: [String] = [],
-        leaseSeconds: Double = 30, gracePeriodSeconds: Int = 30, extraArguments: [String] = [], dataClaim: String? = nil,
+        leaseSeconds: Double = 30, gracePeriodSeconds: Int = 30, extraArguments: [String] = [],
+        dataClaim: String? = nil,
         dataPath: String = "/data"
     ) {
         self.dataClaim = dataClaim
@@ -118,10 +119,12 @@ public final class DeploymentActuator: WorkerActuator {
                     fields["replicas"] = .int(replicas)
                     return .object(fields)
                 }
-                _ = try await client.create(.deployments, namespace: namespace, try JSONEncoder().encode(JSONValue.object(created)))
+                _ = try await client.create(
+                    .deployments, namespace: namespace, try JSONEncoder().encode(JSONValue.object(created)))
                 logger.info("created Deployment \(namespace)/\(name) with \(replicas) replica(s)")
                 known.withLock {
-                    $0[pool.name] = Known(namespace: namespace, templateHash: hash, replicas: replicas, lastScale: Date())
+                    $0[pool.name] = Known(
+                        namespace: namespace, templateHash: hash, replicas: replicas, lastScale: Date())
                 }
                 return
             }
@@ -161,7 +164,8 @@ public final class DeploymentActuator: WorkerActuator {
         }
         if !swept.withLock({ $0 }) {
             let list = try await client.list(
-                .deployments, namespace: configuration.namespace, labelSelector: "app.kubernetes.io/managed-by=reel-operator")
+                .deployments, namespace: configuration.namespace,
+                labelSelector: "app.kubernetes.io/managed-by=reel-operator")
             for item in list.items {
                 guard let object = try JSONSerialization.jsonObject(with: item) as? [String: Any],
                     let metadata = object["metadata"] as? [String: Any], metadata["ownerReferences"] == nil,
@@ -173,8 +177,10 @@ public final class DeploymentActuator: WorkerActuator {
         }
         for pool in stale.sorted() {
             do {
-                try await client.delete(.deployments, namespace: configuration.namespace, name: Self.deploymentName(pool))
-                logger.info("deleted Deployment \(configuration.namespace)/\(Self.deploymentName(pool)): pool \(pool) is gone")
+                try await client.delete(
+                    .deployments, namespace: configuration.namespace, name: Self.deploymentName(pool))
+                logger.info(
+                    "deleted Deployment \(configuration.namespace)/\(Self.deploymentName(pool)): pool \(pool) is gone")
             } catch let error as KubeError where error.isNotFound {}
             known.withLock { _ = $0.removeValue(forKey: pool) }
         }
@@ -184,7 +190,8 @@ public final class DeploymentActuator: WorkerActuator {
     func deployment(_ pool: PoolSizing, namespace: String) -> [String: JSONValue] {
         let template = pool.template
         let selector: [String: JSONValue] = [
-            "app.kubernetes.io/name": "reel", "app.kubernetes.io/component": "worker", "reel.dev/pool": .string(pool.name),
+            "app.kubernetes.io/name": "reel", "app.kubernetes.io/component": "worker",
+            "reel.dev/pool": .string(pool.name),
         ]
         var podLabels = selector
         for (key, value) in template?.labels ?? [:] where podLabels[key] == nil { podLabels[key] = .string(value) }
@@ -193,10 +200,13 @@ public final class DeploymentActuator: WorkerActuator {
             "labels": .object(selector.merging(["app.kubernetes.io/managed-by": "reel-operator"]) { a, _ in a }),
         ]
         if let uid = pool.uid {
-            metadata["ownerReferences"] = [[
-                "apiVersion": .string(API.version), "kind": .string(WorkerPool.names.kind), "name": .string(pool.name),
-                "uid": .string(uid), "controller": true, "blockOwnerDeletion": true,
-            ]]
+            metadata["ownerReferences"] = [
+                [
+                    "apiVersion": .string(API.version), "kind": .string(WorkerPool.names.kind),
+                    "name": .string(pool.name),
+                    "uid": .string(uid), "controller": true, "blockOwnerDeletion": true,
+                ]
+            ]
         }
         let secret = { (key: String) -> JSONValue in
             ["secretKeyRef": ["name": .string(self.configuration.secretName), "key": .string(key)]]
@@ -208,10 +218,13 @@ public final class DeploymentActuator: WorkerActuator {
         ]
         env += template?.env ?? []
         let arguments: [String] =
-            ["worker", "--stages", pool.stages.map(\.rawValue).joined(separator: ","), "--concurrency", "\(pool.concurrency)",
-             "--pool", pool.name, "--lease-seconds", "\(configuration.leaseSeconds)",
-             "--drain-seconds", "\(max(1, configuration.gracePeriodSeconds - 5))", "--scratch", "/scratch",
-             "--kube-secrets"]
+            [
+                "worker", "--stages", pool.stages.map(\.rawValue).joined(separator: ","), "--concurrency",
+                "\(pool.concurrency)",
+                "--pool", pool.name, "--lease-seconds", "\(configuration.leaseSeconds)",
+                "--drain-seconds", "\(max(1, configuration.gracePeriodSeconds - 5))", "--scratch", "/scratch",
+                "--kube-secrets",
+            ]
             + configuration.allowedRoots.flatMap { ["--allow-root", $0] } + configuration.extraArguments
         var mounts: [JSONValue] = [["name": "scratch", "mountPath": "/scratch"]]
         var volumes: [JSONValue] = [["name": "scratch", "emptyDir": [:]]]
@@ -244,7 +257,9 @@ public final class DeploymentActuator: WorkerActuator {
         }
         if let tolerations = template?.tolerations { podSpec["tolerations"] = .array(tolerations) }
         var podMetadata: [String: JSONValue] = ["labels": .object(podLabels)]
-        if let annotations = template?.annotations { podMetadata["annotations"] = .object(annotations.mapValues(JSONValue.string)) }
+        if let annotations = template?.annotations {
+            podMetadata["annotations"] = .object(annotations.mapValues(JSONValue.string))
+        }
         return [
             "apiVersion": "apps/v1", "kind": "Deployment", "metadata": .object(metadata),
             "spec": [

@@ -110,7 +110,8 @@ public final class DirectoryBackend: Service {
             var info = stat()
             guard stat(file, &info) == 0 else { continue }
             let stamp = FileStamp(
-                seconds: info.st_mtim.tv_sec, nanoseconds: info.st_mtim.tv_nsec, size: Int(info.st_size), inode: UInt(info.st_ino))
+                seconds: info.st_mtim.tv_sec, nanoseconds: info.st_mtim.tv_nsec, size: Int(info.st_size),
+                inode: UInt(info.st_ino))
             let report: ManifestReport
             if let previous = cached[file], previous.stamp == stamp {
                 report = previous.report
@@ -121,15 +122,21 @@ public final class DirectoryBackend: Service {
             }
             reports[file] = (stamp, report)
             var fileProblems = report.problems.map {
-                ManifestProblem(file: file, line: $0.mark.line, column: $0.mark.column, field: $0.path, message: $0.message)
+                ManifestProblem(
+                    file: file, line: $0.mark.line, column: $0.mark.column, field: $0.path, message: $0.message)
             }
             for entry in report.resources {
                 let meta = entry.resource.metadata
                 let key = ResourceKey(kind: entry.resource.kind, namespace: meta.effectiveNamespace, name: meta.name)
                 if let earlier = declared[key] {
-                    fileProblems.append(ManifestProblem(
-                        file: file, line: entry.nameMark.line, column: entry.nameMark.column, field: "metadata.name",
-                        message: "\(key) is already declared at \(earlier.file):\(earlier.entry.nameMark.line):\(earlier.entry.nameMark.column)"))
+                    fileProblems.append(
+                        ManifestProblem(
+                            file: file, line: entry.nameMark.line, column: entry.nameMark.column,
+                            field: "metadata.name",
+                            message:
+                                "\(key) is already declared at "
+                                + "\(earlier.file):\(earlier.entry.nameMark.line):\(earlier.entry.nameMark.column)"
+                        ))
                     continue
                 }
                 declared[key] = (entry, file)
@@ -210,6 +217,7 @@ extension Task where Success == Never, Failure == Never {
 public enum Paths {
     /// `path` made absolute against the working directory and standardized, without a trailing slash.
     public static func absolute(_ path: String) -> String {
-        ((path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path) as NSString).standardizingPath
+        ((path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path) as NSString)
+            .standardizingPath
     }
 }

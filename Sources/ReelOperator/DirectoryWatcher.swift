@@ -29,7 +29,8 @@ final class DirectoryWatcher: Sendable {
     /// Watches `directories` (each one; adding one already watched is a no-op). Returns whether all were added.
     @discardableResult
     func watch(_ directories: [String]) -> Bool {
-        let mask = UInt32(IN_CREATE | IN_DELETE | IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF)
+        let mask = UInt32(
+            IN_CREATE | IN_DELETE | IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF)
         var ok = true
         for directory in directories where !watched.withLock({ $0.contains(directory) }) {
             if inotify_add_watch(descriptor, directory, mask) >= 0 {

@@ -159,7 +159,9 @@ public enum JobPlanner {
         }
         var actions: [Action] = []
         if !desired.finalizers.contains(API.cleanupFinalizer) { actions.append(.addFinalizer) }
-        if !observed.staleJobsWithActiveTasks.isEmpty { actions.append(.cancelTasks(observed.staleJobsWithActiveTasks)) }
+        if !observed.staleJobsWithActiveTasks.isEmpty {
+            actions.append(.cancelTasks(observed.staleJobsWithActiveTasks))
+        }
         guard let job = observed.current else {
             if desired.spec.suspend {
                 actions.append(.writeStatus(status(desired, nil, phase: .Suspended, failure: nil, now: now)))
@@ -172,15 +174,20 @@ public enum JobPlanner {
             }
         }
         let render = desired.spec.render.enabled
-        let stages: [Stage] = render ? [.ingest, .split, .analyze, .assemble, .render] : [.ingest, .split, .analyze, .assemble]
+        let stages: [Stage] =
+            render ? [.ingest, .split, .analyze, .assemble, .render] : [.ingest, .split, .analyze, .assemble]
         let failed = stages.first { (job.stages[$0]?.discarded ?? 0) > 0 }
-        let terminalRecorded = job.phase == VideoJobPhase.Succeeded.rawValue || job.phase == VideoJobPhase.Failed.rawValue
+        let terminalRecorded =
+            job.phase == VideoJobPhase.Succeeded.rawValue || job.phase == VideoJobPhase.Failed.rawValue
         var phase: VideoJobPhase
         var failure: (reason: String, message: String)?
         if let failed {
             let tasks = job.stages[failed]!
             let attempts = tasks.failureAttempts.map { $0 > 1 ? " after \($0) attempts" : "" } ?? ""
-            failure = (tasks.failureReason ?? "StageFailed", "\(failed.rawValue) failed\(attempts): \(tasks.failureMessage ?? "no message")")
+            failure = (
+                tasks.failureReason ?? "StageFailed",
+                "\(failed.rawValue) failed\(attempts): \(tasks.failureMessage ?? "no message")"
+            )
             phase = .Failed
             let stillActive = stages.contains { (job.stages[$0]?.active ?? 0) > 0 }
             if stillActive { actions.append(.cancelTasks([job.jobID])) }
@@ -213,12 +220,14 @@ public enum JobPlanner {
             }
             if desired.spec.suspend { phase = .Suspended }
         }
-        let progress = progressOf(job, stages: stages, render: render, phase: phase, previous: desired.status,
-                                  generation: desired.generation)
+        let progress = progressOf(
+            job, stages: stages, render: render, phase: phase, previous: desired.status,
+            generation: desired.generation)
         if job.phase != phase.rawValue || phase == .Failed && !terminalRecorded {
             actions.append(.recordPhase(phase, progress: progress, reason: failure?.reason, message: failure?.message))
         }
-        let newStatus = status(desired, job, phase: phase, failure: failure, now: now, progress: progress, stages: stages)
+        let newStatus = status(
+            desired, job, phase: phase, failure: failure, now: now, progress: progress, stages: stages)
         if newStatus != desired.status { actions.append(.writeStatus(newStatus)) }
         return actions
     }
@@ -234,7 +243,8 @@ public enum JobPlanner {
     }
 
     static func progressOf(
-        _ job: ObservedJob, stages: [Stage], render: Bool, phase: VideoJobPhase, previous: VideoJobStatus?, generation: Int
+        _ job: ObservedJob, stages: [Stage], render: Bool, phase: VideoJobPhase, previous: VideoJobStatus?,
+        generation: Int
     ) -> Int {
         let weights = weights(render: render)
         var total = 0.0
@@ -242,7 +252,9 @@ public enum JobPlanner {
             let tasks = job.stages[stage] ?? StageTasks()
             let weight = Double(weights[stage] ?? 0)
             if stage == .analyze {
-                if job.chunksStored > 0 { total += weight * Double(min(tasks.succeeded, job.chunksStored)) / Double(job.chunksStored) }
+                if job.chunksStored > 0 {
+                    total += weight * Double(min(tasks.succeeded, job.chunksStored)) / Double(job.chunksStored)
+                }
             } else if tasks.done {
                 total += weight
             }
@@ -264,10 +276,12 @@ public enum JobPlanner {
         var conditions: [Condition] = []
         func set(_ type: String, _ status: ConditionStatus, _ reason: String, _ message: String) {
             let before = desired.status?.conditions?.first { $0.type == type }
-            let transition = before.map { $0.status == status ? $0.lastTransitionTime : Timestamp(now) } ?? Timestamp(now)
-            conditions.append(Condition(
-                type: type, status: status, reason: reason, message: message, lastTransitionTime: transition,
-                observedGeneration: generation))
+            let transition =
+                before.map { $0.status == status ? $0.lastTransitionTime : Timestamp(now) } ?? Timestamp(now)
+            conditions.append(
+                Condition(
+                    type: type, status: status, reason: reason, message: message, lastTransitionTime: transition,
+                    observedGeneration: generation))
         }
         for (stage, type, doneReason) in conditionTypes {
             let tasks = job?.stages[stage] ?? StageTasks()

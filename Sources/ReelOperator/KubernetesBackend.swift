@@ -9,9 +9,11 @@ import Synchronization
 
 extension KubeResource {
     /// `videojobs.reel.dev/v1alpha1`.
-    public static let videoJobs = KubeResource(group: API.group, version: API.versionName, plural: VideoJob.names.plural)
+    public static let videoJobs = KubeResource(
+        group: API.group, version: API.versionName, plural: VideoJob.names.plural)
     /// `workerpools.reel.dev/v1alpha1`.
-    public static let workerPools = KubeResource(group: API.group, version: API.versionName, plural: WorkerPool.names.plural)
+    public static let workerPools = KubeResource(
+        group: API.group, version: API.versionName, plural: WorkerPool.names.plural)
 }
 
 /// Desired state from a Kubernetes API server: an informer (list + watch, resumed, relisted on `410 Gone`) for
@@ -148,7 +150,9 @@ public final class KubernetesBackend: ResourceSource, Service {
             let metadata = json["metadata"] as? [String: Any]
         else { return nil }
         let resourceVersion = metadata["resourceVersion"] as? String ?? ""
-        if let cached = state.withLock({ $0.parsed[key] }), cached.resourceVersion == resourceVersion, !resourceVersion.isEmpty {
+        if let cached = state.withLock({ $0.parsed[key] }), cached.resourceVersion == resourceVersion,
+            !resourceVersion.isEmpty
+        {
             return cached
         }
         // What a user declared: apiVersion, kind, name, namespace, labels, annotations, spec.
@@ -176,14 +180,18 @@ public final class KubernetesBackend: ResourceSource, Service {
             spec = encoded
         case .invalid(let problems):
             let uid = metadata["uid"] as? String ?? ""
-            guard metadata["deletionTimestamp"] != nil, let last = state.withLock({ $0.lastValid[key] }), last.uid == uid else {
+            guard metadata["deletionTimestamp"] != nil, let last = state.withLock({ $0.lastValid[key] }),
+                last.uid == uid
+            else {
                 return Parsed(resourceVersion: resourceVersion, resource: nil, problems: problems)
             }
             spec = last.spec  // being deleted: clean up as the last valid spec said
         case .foreign:
             return nil
         }
-        let status = (json["status"] as? [String: Any]).flatMap { try? JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys]) }
+        let status = (json["status"] as? [String: Any]).flatMap {
+            try? JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys])
+        }
         let stored = StoredResource(
             uid: metadata["uid"] as? String ?? "", key: key,
             generation: (metadata["generation"] as? NSNumber)?.int64Value ?? 1,
@@ -193,7 +201,8 @@ public final class KubernetesBackend: ResourceSource, Service {
             status: status.map { PostgresJSON(text: String(decoding: $0, as: UTF8.self)) },
             finalizers: metadata["finalizers"] as? [String] ?? [],
             deletionTimestamp: (metadata["deletionTimestamp"] as? String).flatMap(Timestamp.init(rfc3339:))?.date,
-            creationTimestamp: (metadata["creationTimestamp"] as? String).flatMap(Timestamp.init(rfc3339:))?.date ?? Date(),
+            creationTimestamp: (metadata["creationTimestamp"] as? String).flatMap(Timestamp.init(rfc3339:))?.date
+                ?? Date(),
             sourceFile: nil)
         if case .resource = outcome { state.withLock { $0.lastValid[key] = (stored.uid, spec) } }
         return Parsed(resourceVersion: resourceVersion, resource: stored, problems: [])
@@ -221,14 +230,17 @@ public final class KubernetesBackend: ResourceSource, Service {
         for kind in kinds {
             guard let informer = informer(for: kind) else { continue }
             for (cacheKey, object) in informer.objects {
-                if let stored = parse(object, key: Self.resourceKey(kind: kind, cacheKey))?.resource { result.append(stored) }
+                if let stored = parse(object, key: Self.resourceKey(kind: kind, cacheKey))?.resource {
+                    result.append(stored)
+                }
             }
         }
         return result.sorted { $0.key < $1.key }
     }
 
     public func get(_ key: ResourceKey) async throws -> StoredResource? {
-        guard let informer = informer(for: key.kind), let object = informer.objects["\(key.namespace)/\(key.name)"] else {
+        guard let informer = informer(for: key.kind), let object = informer.objects["\(key.namespace)/\(key.name)"]
+        else {
             return nil
         }
         return parse(object, key: key)?.resource
@@ -240,7 +252,9 @@ public final class KubernetesBackend: ResourceSource, Service {
     public func updateStatus(_ resource: StoredResource, status: PostgresJSON) async throws -> Bool {
         guard let api = self.resource(for: resource.key.kind) else { return false }
         let wanted = try JSONDecoder().decode(JSONValue.self, from: Data(status.text.utf8))
-        if let current = resource.status, (try? JSONDecoder().decode(JSONValue.self, from: Data(current.text.utf8))) == wanted {
+        if let current = resource.status,
+            (try? JSONDecoder().decode(JSONValue.self, from: Data(current.text.utf8))) == wanted
+        {
             return false
         }
         return try await writeStatus(wanted, api: api, key: resource.key)
@@ -251,7 +265,9 @@ public final class KubernetesBackend: ResourceSource, Service {
     private func writeStatus(_ status: JSONValue, api: KubeResource, key: ResourceKey) async throws -> Bool {
         var wrote = false
         let updated = try await client.updateStatus(api, namespace: key.namespace, name: key.name) { current in
-            guard case .object(var object) = try JSONDecoder().decode(JSONValue.self, from: current) else { return current }
+            guard case .object(var object) = try JSONDecoder().decode(JSONValue.self, from: current) else {
+                return current
+            }
             if object["status"] == status { return current }  // already so: the PUT changes nothing
             object["status"] = status
             wrote = true
@@ -309,7 +325,9 @@ public final class KubernetesBackend: ResourceSource, Service {
         else { return }
         let generation = (metadata["generation"] as? NSNumber)?.int64Value ?? 0
         let first = state.withLock { state -> Bool in
-            if let reported = state.reportedInvalid[key], reported.uid == uid, reported.generation == generation { return false }
+            if let reported = state.reportedInvalid[key], reported.uid == uid, reported.generation == generation {
+                return false
+            }
             state.reportedInvalid[key] = (uid, generation)
             return true
         }
@@ -318,15 +336,18 @@ public final class KubernetesBackend: ResourceSource, Service {
         logger.error("\(key) is invalid: \(message)")
         let now = Timestamp(Date())
         let condition = Condition(
-            type: key.kind == VideoJob.names.kind ? "Succeeded" : "ScalingActive", status: .false, reason: "InvalidSpec",
+            type: key.kind == VideoJob.names.kind ? "Succeeded" : "ScalingActive", status: .false,
+            reason: "InvalidSpec",
             message: message, lastTransitionTime: now, observedGeneration: Int(generation))
         do {
             let status: Data
             if key.kind == VideoJob.names.kind {
-                status = try JSONEncoder().encode(VideoJobStatus(
-                    observedGeneration: Int(generation), phase: .Failed, conditions: [condition]))
+                status = try JSONEncoder().encode(
+                    VideoJobStatus(
+                        observedGeneration: Int(generation), phase: .Failed, conditions: [condition]))
             } else {
-                status = try JSONEncoder().encode(WorkerPoolStatus(observedGeneration: Int(generation), conditions: [condition]))
+                status = try JSONEncoder().encode(
+                    WorkerPoolStatus(observedGeneration: Int(generation), conditions: [condition]))
             }
             _ = try await writeStatus(JSONDecoder().decode(JSONValue.self, from: status), api: api, key: key)
         } catch {
@@ -361,7 +382,8 @@ public struct KubeEventSink: ResourceEventSink {
 
     func record(_ object: ObjectReference, type: String, reason: String, action: String, note: String) async {
         if let error = await recorder.record(object, type: type, reason: reason, action: action, note: note) {
-            logger.warning("cannot record event \(reason) for \(object.kind) \(object.namespace)/\(object.name): \(error)")
+            logger.warning(
+                "cannot record event \(reason) for \(object.kind) \(object.namespace)/\(object.name): \(error)")
         }
     }
 }

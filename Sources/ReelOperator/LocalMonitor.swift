@@ -85,7 +85,8 @@ public final class LocalMonitor: Service {
         let status = job.status
         let phase = status?.phase?.rawValue ?? "Pending"
         let chunks = status?.chunks.map { " chunks \($0.analyzed)/\($0.total)" } ?? ""
-        var text = "\(job.metadata.effectiveNamespace)/\(job.metadata.name)  \(phase)  \(status?.progress ?? 0)%\(chunks)"
+        var text =
+            "\(job.metadata.effectiveNamespace)/\(job.metadata.name)  \(phase)  \(status?.progress ?? 0)%\(chunks)"
         if phase == "Failed", let condition = status?.conditions?.first(where: { $0.type == "Succeeded" }) {
             text += "  \(condition.reason): \(condition.message)"
         }

@@ -14,7 +14,8 @@ struct ReconcilerMetrics: Sendable {
         depth = Gauge(label: "reel_workqueue_depth", dimensions: [("name", controller)])
         reconciles = Counter(label: "reel_reconcile_total", dimensions: dimensions)
         errors = Counter(label: "reel_reconcile_errors_total", dimensions: dimensions)
-        time = Metrics.Timer(label: "reel_reconcile_time_seconds", dimensions: dimensions, preferredDisplayUnit: .seconds)
+        time = Metrics.Timer(
+            label: "reel_reconcile_time_seconds", dimensions: dimensions, preferredDisplayUnit: .seconds)
     }
 }
 

@@ -112,10 +112,11 @@ public final class ProcessActuator: WorkerActuator {
     }
 
     private func start(_ pool: PoolSizing, group: inout DiscardingTaskGroup) {
-        let arguments = command.arguments + [
-            "--stages", pool.stages.map(\.rawValue).joined(separator: ","), "--concurrency", "\(pool.concurrency)",
-            "--pool", pool.name,
-        ]
+        let arguments =
+            command.arguments + [
+                "--stages", pool.stages.map(\.rawValue).joined(separator: ","), "--concurrency", "\(pool.concurrency)",
+                "--pool", pool.name,
+            ]
         let pid: Int32
         do {
             try FileManager.default.createDirectory(atPath: command.logDirectory, withIntermediateDirectories: true)
@@ -126,7 +127,8 @@ public final class ProcessActuator: WorkerActuator {
             recordCrash(pool.name)
             return
         }
-        logger.info("started worker \(pid) for pool \(pool.name) (\(pool.stages.map(\.rawValue).joined(separator: ",")))")
+        logger.info(
+            "started worker \(pid) for pool \(pool.name) (\(pool.stages.map(\.rawValue).joined(separator: ",")))")
         state.withLock { all in
             all[pool.name, default: PoolState()].children.append(Child(pid: pid, started: .now))
         }
@@ -139,7 +141,9 @@ public final class ProcessActuator: WorkerActuator {
 
     private func childExited(pool: String, pid: Int32, status: Int32) {
         let crashed = state.withLock { all -> Bool in
-            guard var entry = all[pool], let index = entry.children.firstIndex(where: { $0.pid == pid }) else { return false }
+            guard var entry = all[pool], let index = entry.children.firstIndex(where: { $0.pid == pid }) else {
+                return false
+            }
             let child = entry.children.remove(at: index)
             let crashed = child.stopSentAt == nil
             if crashed {
@@ -151,7 +155,8 @@ public final class ProcessActuator: WorkerActuator {
             return crashed
         }
         if crashed {
-            logger.warning("worker \(pid) of pool \(pool) exited unexpectedly (status \(status)); restarting with backoff")
+            logger.warning(
+                "worker \(pid) of pool \(pool) exited unexpectedly (status \(status)); restarting with backoff")
         } else {
             logger.info("worker \(pid) of pool \(pool) stopped (status \(status))")
         }
@@ -169,7 +174,9 @@ public final class ProcessActuator: WorkerActuator {
     /// Stops the children of pools not in `pools`.
     public func retire(except pools: [PoolSizing], group: inout DiscardingTaskGroup) async throws {
         let current = Set(pools.map(\.name))
-        let gone = state.withLock { all in all.filter { !current.contains($0.key) && !$0.value.children.isEmpty }.map(\.key) }
+        let gone = state.withLock { all in
+            all.filter { !current.contains($0.key) && !$0.value.children.isEmpty }.map(\.key)
+        }
         for name in gone {
             logger.info("pool \(name) no longer exists; stopping its workers")
             scale(PoolSizing(name: name, stages: [], maxReplicas: 0), to: 0, group: &group)

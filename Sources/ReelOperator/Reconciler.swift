@@ -129,7 +129,9 @@ public final class Reconciler: Service {
             return
         }
         let rows = try? await pool.query("SELECT namespace, name FROM processing_jobs WHERE id = $1", [id])
-        if let row = rows?.first, let namespace: String = try? row.decode(at: 0), let name: String = try? row.decode(at: 1) {
+        if let row = rows?.first, let namespace: String = try? row.decode(at: 0),
+            let name: String = try? row.decode(at: 1)
+        {
             let key = ResourceKey(kind: VideoJob.names.kind, namespace: namespace, name: name)
             jobKeys.withLock { $0[id] = key }
             await workQueue.add(key)
@@ -198,7 +200,9 @@ public final class Reconciler: Service {
     }
 
     /// Applies one action; `true` when the plan must be made again (the observation changed).
-    private func apply(_ action: Action, stored: StoredResource, job: VideoJob, observed: Observation) async throws -> Bool {
+    private func apply(_ action: Action, stored: StoredResource, job: VideoJob, observed: Observation) async throws
+        -> Bool
+    {
         let key = stored.key
         switch action {
         case .addFinalizer:
@@ -219,14 +223,16 @@ public final class Reconciler: Service {
         case .enqueue(let stage, let chunks):
             guard let jobID = observed.current?.jobID else { return false }
             let spec = job.spec
-            let payload = try PostgresJSON(encoding: TaskPayload(
-                uid: stored.uid, namespace: key.namespace, name: key.name,
-                sourceBase: stored.sourceFile.map { ($0 as NSString).deletingLastPathComponent }))
+            let payload = try PostgresJSON(
+                encoding: TaskPayload(
+                    uid: stored.uid, namespace: key.namespace, name: key.name,
+                    sourceBase: stored.sourceFile.map { ($0 as NSString).deletingLastPathComponent }))
             let tasks = (chunks.map { $0.map(Optional.some) } ?? [nil]).map { chunk in
                 NewTask(
                     jobID: jobID, generation: stored.generation, stage: stage.rawValue, chunkIndex: chunk,
                     priority: Self.priority(spec.priority), maxAttempts: spec.retry.maxAttempts,
-                    backoffSeconds: Double(spec.retry.backoffSeconds), maxBackoffSeconds: Double(spec.retry.maxBackoffSeconds),
+                    backoffSeconds: Double(spec.retry.backoffSeconds),
+                    maxBackoffSeconds: Double(spec.retry.maxBackoffSeconds),
                     payload: payload)
             }
             try await queue.enqueue(tasks)
@@ -302,7 +308,8 @@ public final class Reconciler: Service {
                 stored, type: "Normal", reason: "Succeeded", action: "Process",
                 note: ready?.message ?? "outputs written")
         default:
-            await events.record(stored, type: "Normal", reason: phase.rawValue, action: "Process", note: "phase \(phase.rawValue)")
+            await events.record(
+                stored, type: "Normal", reason: phase.rawValue, action: "Process", note: "phase \(phase.rawValue)")
         }
     }
 
@@ -353,7 +360,8 @@ public final class Reconciler: Service {
             observation.current = ObservedJob(
                 jobID: id, phase: try row.decode(at: 2),
                 outputs: try row.decode(PostgresJSON.self, at: 3).decode(JobOutputs.self),
-                startedAt: try row.decodeIfPresent(at: 4) ?? row.decode(at: 6), finishedAt: try row.decodeIfPresent(at: 5),
+                startedAt: try row.decodeIfPresent(at: 4) ?? row.decode(at: 6),
+                finishedAt: try row.decodeIfPresent(at: 5),
                 render: try row.decodeIfPresent(PostgresJSON.self, at: 7)?.decode(RenderFacts.self))
         }
         if !others.isEmpty {
@@ -408,7 +416,8 @@ public final class Reconciler: Service {
             current.chunksStored = try row.decode(at: 0)
             current.chunksAnalyzed = try row.decode(at: 1)
             current.usage = JobUsage(
-                promptTokens: try row.decode(at: 2), outputTokens: try row.decode(at: 3), requests: try row.decode(at: 4))
+                promptTokens: try row.decode(at: 2), outputTokens: try row.decode(at: 3),
+                requests: try row.decode(at: 4))
         }
         observation.current = current
         return observation

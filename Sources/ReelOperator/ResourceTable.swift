@@ -53,13 +53,16 @@ public struct StoredResource: Sendable {
 
     /// The full VideoJob (metadata, spec, status).
     public func videoJob() throws -> VideoJob {
-        VideoJob(metadata: metadata, spec: try spec.decode(VideoJobSpec.self), status: try status?.decode(VideoJobStatus.self))
+        VideoJob(
+            metadata: metadata, spec: try spec.decode(VideoJobSpec.self),
+            status: try status?.decode(VideoJobStatus.self))
     }
 
     /// The full WorkerPool.
     public func workerPool() throws -> WorkerPool {
         WorkerPool(
-            metadata: metadata, spec: try spec.decode(WorkerPoolSpec.self), status: try status?.decode(WorkerPoolStatus.self))
+            metadata: metadata, spec: try spec.decode(WorkerPoolSpec.self),
+            status: try status?.decode(WorkerPoolStatus.self))
     }
 }
 
@@ -97,7 +100,8 @@ public struct ResourceTable: Sendable {
         let meta = try row.decode(PostgresJSON.self, at: 6).decode(Meta.self)
         return StoredResource(
             uid: try row.decode(UUID.self, at: 0).uuidString.lowercased(),
-            key: ResourceKey(kind: try row.decode(at: 1), namespace: try row.decode(at: 2), name: try row.decode(at: 3)),
+            key: ResourceKey(
+                kind: try row.decode(at: 1), namespace: try row.decode(at: 2), name: try row.decode(at: 3)),
             generation: try row.decode(at: 4), resourceVersion: try row.decode(at: 5), labels: meta.labels ?? [:],
             annotations: meta.annotations ?? [:], spec: try row.decode(at: 7), status: try row.decodeIfPresent(at: 8),
             finalizers: try row.decode(at: 9), deletionTimestamp: try row.decodeIfPresent(at: 10),
@@ -123,7 +127,8 @@ public struct ResourceTable: Sendable {
             ON CONFLICT (kind, namespace, name) DO UPDATE SET
                 generation = resources.generation + (resources.spec IS DISTINCT FROM EXCLUDED.spec)::int,
                 resource_version = resources.resource_version
-                    + (resources.spec IS DISTINCT FROM EXCLUDED.spec OR resources.metadata IS DISTINCT FROM EXCLUDED.metadata
+                    + (resources.spec IS DISTINCT FROM EXCLUDED.spec
+                       OR resources.metadata IS DISTINCT FROM EXCLUDED.metadata
                        OR resources.source_file IS DISTINCT FROM EXCLUDED.source_file)::int,
                 spec = EXCLUDED.spec, metadata = EXCLUDED.metadata, source_file = EXCLUDED.source_file,
                 updated_at = CASE WHEN resources.spec IS DISTINCT FROM EXCLUDED.spec
@@ -195,7 +200,8 @@ public struct ResourceTable: Sendable {
             WHERE uid = $1::uuid AND $2 = ANY(finalizers)
             """, [uid, finalizer])
         try await pool.query(
-            "DELETE FROM resources WHERE uid = $1::uuid AND deletion_timestamp IS NOT NULL AND finalizers = '{}'", [uid])
+            "DELETE FROM resources WHERE uid = $1::uuid AND deletion_timestamp IS NOT NULL AND finalizers = '{}'", [uid]
+        )
     }
 
     /// Replaces the recorded problems of `file` (none: forgets the file).

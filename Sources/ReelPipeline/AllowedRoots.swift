@@ -18,7 +18,9 @@ public struct AllowedRoots: Sendable, Equatable {
     public func resolve(fileURI uri: String, base: String?, what: String = "source") throws(TaskFailure) -> String {
         let path = try lexicalPath(fileURI: uri, base: base)
         guard contains(path) else {
-            throw .permanent("SourceNotAllowed", "\(path) is outside the allowed roots (\(roots.joined(separator: ", "))); add one with --allow-root")
+            throw .permanent(
+                "SourceNotAllowed",
+                "\(path) is outside the allowed roots (\(roots.joined(separator: ", "))); add one with --allow-root")
         }
         guard let real = Self.canonical(path) else {
             throw .permanent("SourceNotFound", "\(what) \(path) does not exist")

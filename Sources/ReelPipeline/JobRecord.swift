@@ -36,7 +36,8 @@ public struct JobRecord: Sendable {
     public var outputs: JobOutputs
 
     static let columns =
-        "id, resource_uid, namespace, name, generation, spec, source_key, source_name, source_duration, source_streams, outputs"
+        "id, resource_uid, namespace, name, generation, spec, source_key, source_name, source_duration, "
+        + "source_streams, outputs"
 
     /// Reads job `id`.
     public static func load(_ id: Int64, from pool: PostgresPool) async throws -> JobRecord {

@@ -40,7 +40,9 @@ public struct PipelineConfiguration: Sendable {
         var delays: [String: Duration] = [:]
         for item in (text ?? "").split(separator: ",") {
             let parts = item.split(separator: "=")
-            if parts.count == 2, let seconds = Double(parts[1]) { delays[String(parts[0])] = .milliseconds(Int(seconds * 1000)) }
+            if parts.count == 2, let seconds = Double(parts[1]) {
+                delays[String(parts[0])] = .milliseconds(Int(seconds * 1000))
+            }
         }
         return delays
     }
@@ -75,9 +77,12 @@ public struct GeminiSettings: Sendable {
     ) -> GeminiSettings {
         GeminiSettings(
             apiKey: environment["GEMINI_API_KEY"].flatMap { $0.isEmpty ? nil : $0 },
-            endpoint: environment["REEL_GEMINI_ENDPOINT"].flatMap { $0.isEmpty ? nil : $0 } ?? GeminiConfiguration.defaultEndpoint,
+            endpoint: environment["REEL_GEMINI_ENDPOINT"].flatMap { $0.isEmpty ? nil : $0 }
+                ?? GeminiConfiguration.defaultEndpoint,
             requestsPerMinute: requestsPerMinute, tokensPerMinute: tokensPerMinute,
-            window: environment["REEL_RATE_LIMIT_WINDOW_SECONDS"].flatMap(Double.init).map { .milliseconds(Int($0 * 1000)) }
+            window: environment["REEL_RATE_LIMIT_WINDOW_SECONDS"].flatMap(Double.init).map {
+                .milliseconds(Int($0 * 1000))
+            }
                 ?? .seconds(60))
     }
 }
@@ -167,7 +172,10 @@ public struct Pipeline: Sendable {
                     source_duration = $6, source_streams = $7::jsonb, updated_at = now()
                 WHERE id = $1
                 """,
-                [job.id, key, name, stored.bytes, stored.sha256, info.duration, try PostgresJSON(encoding: info.streams)])
+                [
+                    job.id, key, name, stored.bytes, stored.sha256, info.duration,
+                    try PostgresJSON(encoding: info.streams),
+                ])
         }
         await log.write(
             job: job.id, task: task.lease.taskID, level: "info", "source stored",
@@ -200,7 +208,9 @@ public struct Pipeline: Sendable {
     // MARK: split
 
     func split(_ task: ClaimedTask, _ job: JobRecord) async throws {
-        guard let sourceKey = job.sourceKey else { throw TaskFailure.retryable("NotIngested", "the source is not stored yet") }
+        guard let sourceKey = job.sourceKey else {
+            throw TaskFailure.retryable("NotIngested", "the source is not stored yet")
+        }
         let source = try await store.localFile(sourceKey)
         let directory = try scratchPath("split-\(task.lease.taskID)-\(UUID().uuidString.prefix(8))")
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -214,7 +224,8 @@ public struct Pipeline: Sendable {
         var objects: [(Chunk, StoredObject)] = []
         for chunk in chunks {
             let ext = (chunk.path as NSString).pathExtension
-            objects.append((chunk, try await store.put("jobs/\(job.uid)/chunks/\(chunk.index).\(ext)", movingFile: chunk.path)))
+            objects.append(
+                (chunk, try await store.put("jobs/\(job.uid)/chunks/\(chunk.index).\(ext)", movingFile: chunk.path)))
         }
         let stored = objects
         try await pauseForFault("split")
@@ -233,7 +244,8 @@ public struct Pipeline: Sendable {
                     stored.map { $0.1.sha256 ?? "" }, stored.map(\.1.key),
                 ])
         }
-        await log.write(job: job.id, task: task.lease.taskID, level: "info", "source split", fields: ["chunks": "\(chunks.count)"])
+        await log.write(
+            job: job.id, task: task.lease.taskID, level: "info", "source split", fields: ["chunks": "\(chunks.count)"])
     }
 
     // MARK: analyze
@@ -245,14 +257,17 @@ public struct Pipeline: Sendable {
             guard let reader = configuration.gemini.secretReader else {
                 throw .permanent(
                     "SecretUnavailable",
-                    "spec.analysis.apiKeySecretRef names Secret \(ref.name) but this worker has no Kubernetes access (--kube-secrets)")
+                    "spec.analysis.apiKeySecretRef names Secret \(ref.name) but this worker has no Kubernetes "
+                        + "access (--kube-secrets)"
+                )
             }
             do {
                 return try await reader(namespace, ref)
             } catch let failure as TaskFailure {
                 throw failure
             } catch {
-                throw .retryable("SecretUnavailable", "cannot read key \(ref.key) of Secret \(namespace)/\(ref.name): \(error)")
+                throw .retryable(
+                    "SecretUnavailable", "cannot read key \(ref.key) of Secret \(namespace)/\(ref.name): \(error)")
             }
         }
         guard let key = configuration.gemini.apiKey else {
@@ -283,9 +298,12 @@ public struct Pipeline: Sendable {
     }
 
     func analyze(_ task: ClaimedTask, _ job: JobRecord) async throws {
-        guard let index = task.chunkIndex else { throw TaskFailure.permanent("InvalidTask", "analyze task without a chunk") }
+        guard let index = task.chunkIndex else {
+            throw TaskFailure.permanent("InvalidTask", "analyze task without a chunk")
+        }
         let rows = try await pool.query(
-            "SELECT sha256, storage_key, start_seconds, duration_seconds FROM video_chunks WHERE job_id = $1 AND chunk_index = $2",
+            "SELECT sha256, storage_key, start_seconds, duration_seconds FROM video_chunks WHERE job_id = $1 "
+                + "AND chunk_index = $2",
             [job.id, index])
         guard let row = rows.first else { throw TaskFailure.retryable("ChunkMissing", "chunk \(index) is not stored") }
         let sha: String = try row.decode(at: 0)
@@ -315,13 +333,18 @@ public struct Pipeline: Sendable {
         try await fenced(task.lease) { connection in
             try await connection.query(
                 """
-                INSERT INTO analysis_cache (chunk_sha256, analyzer, model, parameters_hash, analysis, prompt_tokens, output_tokens)
+                INSERT INTO analysis_cache
+                    (chunk_sha256, analyzer, model, parameters_hash, analysis, prompt_tokens, output_tokens)
                 VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7) ON CONFLICT DO NOTHING
                 """,
-                [sha, analyzer.name, analyzer.model, parameters, relative, analysis.usage.promptTokens, analysis.usage.outputTokens])
+                [
+                    sha, analyzer.name, analyzer.model, parameters, relative, analysis.usage.promptTokens,
+                    analysis.usage.outputTokens,
+                ])
             try await connection.query(
                 """
-                UPDATE video_chunks SET analysis = $3::jsonb, analyzed_at = now(), analysis_writes = analysis_writes + 1,
+                UPDATE video_chunks
+                SET analysis = $3::jsonb, analyzed_at = now(), analysis_writes = analysis_writes + 1,
                     prompt_tokens = $4, output_tokens = $5, requests = $6
                 WHERE job_id = $1 AND chunk_index = $2
                 """, [job.id, index, absolute, paid.promptTokens, paid.outputTokens, paid.requests])
@@ -336,7 +359,8 @@ public struct Pipeline: Sendable {
             job: job.id, task: task.lease.taskID, level: "info", "chunk analyzed",
             fields: [
                 "chunk": "\(index)", "scenes": "\(analysis.scenes.count)", "cache": fromCache ? "hit" : "miss",
-                "analyzer": analyzer.name, "promptTokens": "\(paid.promptTokens)", "outputTokens": "\(paid.outputTokens)",
+                "analyzer": analyzer.name, "promptTokens": "\(paid.promptTokens)",
+                "outputTokens": "\(paid.outputTokens)",
             ])
     }
 
@@ -347,7 +371,8 @@ public struct Pipeline: Sendable {
     func outputLocation(_ job: JobRecord, base: String?) throws -> (store: any ObjectStore, prefix: String) {
         guard let uri = job.spec.output?.uri else { return (store, "jobs/\(job.uid)/") }
         guard uri.hasPrefix("file://") else {
-            throw TaskFailure.permanent("OutputUnsupported", "output \(uri): only file:// outputs are supported by this build")
+            throw TaskFailure.permanent(
+                "OutputUnsupported", "output \(uri): only file:// outputs are supported by this build")
         }
         let path = try configuration.allowedRoots.lexicalPath(fileURI: uri, base: base)
         guard configuration.allowedRoots.contains(path) else {
@@ -357,13 +382,17 @@ public struct Pipeline: Sendable {
     }
 
     func assemble(_ task: ClaimedTask, _ job: JobRecord, base: String?) async throws {
-        guard let sourceKey = job.sourceKey else { throw TaskFailure.retryable("NotIngested", "the source is not stored yet") }
+        guard let sourceKey = job.sourceKey else {
+            throw TaskFailure.retryable("NotIngested", "the source is not stored yet")
+        }
         let rows = try await pool.query(
-            "SELECT chunk_index, start_seconds, analysis FROM video_chunks WHERE job_id = $1 ORDER BY chunk_index", [job.id])
+            "SELECT chunk_index, start_seconds, analysis FROM video_chunks WHERE job_id = $1 ORDER BY chunk_index",
+            [job.id])
         var chunks: [(start: Double, analysis: ChunkAnalysis)] = []
         for row in rows {
             guard let analysis: PostgresJSON = try row.decodeIfPresent(at: 2) else {
-                throw TaskFailure.retryable("ChunksNotAnalyzed", "chunk \(try row.decode(Int.self, at: 0)) has no analysis")
+                throw TaskFailure.retryable(
+                    "ChunksNotAnalyzed", "chunk \(try row.decode(Int.self, at: 0)) has no analysis")
             }
             // Stored analyses are absolute; the builder shifts relative ones, so undo the shift here.
             let start: Double = try row.decode(at: 1)
@@ -395,17 +424,24 @@ public struct Pipeline: Sendable {
         }
         await log.write(
             job: job.id, task: task.lease.taskID, level: "info", "timeline assembled",
-            fields: ["scenes": "\(scenes.count)", "clips": "\(clips.count)", "seconds": String(format: "%.2f", timeline.duration)])
+            fields: [
+                "scenes": "\(scenes.count)", "clips": "\(clips.count)",
+                "seconds": String(format: "%.2f", timeline.duration),
+            ])
     }
 
     // MARK: render
 
-    func render(_ task: ClaimedTask, _ job: JobRecord, base: String?, progress: @Sendable (Double) -> Void) async throws {
-        guard let sourceKey = job.sourceKey else { throw TaskFailure.retryable("NotIngested", "the source is not stored yet") }
+    func render(_ task: ClaimedTask, _ job: JobRecord, base: String?, progress: @Sendable (Double) -> Void) async throws
+    {
+        guard let sourceKey = job.sourceKey else {
+            throw TaskFailure.retryable("NotIngested", "the source is not stored yet")
+        }
         let (output, prefix) = try outputLocation(job, base: base)
         let timelineData: Data
         do {
-            timelineData = try Data(contentsOf: URL(fileURLWithPath: try await output.localFile(prefix + "timeline.json")))
+            timelineData = try Data(
+                contentsOf: URL(fileURLWithPath: try await output.localFile(prefix + "timeline.json")))
         } catch let error as StorageError where error.code == .notFound {
             throw TaskFailure.retryable("TimelineMissing", "the timeline is not assembled yet")
         }
@@ -437,7 +473,8 @@ public struct Pipeline: Sendable {
                 """, [job.id, stored.uri, try PostgresJSON(encoding: facts)])
         }
         var fields = [
-            "bytes": "\(stored.bytes)", "duration": String(format: "%.3f", result.duration), "mode": result.mode.rawValue,
+            "bytes": "\(stored.bytes)", "duration": String(format: "%.3f", result.duration),
+            "mode": result.mode.rawValue,
             "frames": "\(result.frames)",
         ]
         if let reason = result.fallbackReason { fields["fallback"] = reason }

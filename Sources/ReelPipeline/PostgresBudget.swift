@@ -14,7 +14,10 @@ public struct PostgresBudget: RequestBudget {
     /// 60 s for "per minute" budgets.
     public let window: Duration
 
-    public init(pool: PostgresPool, keyHash: String, requestsPerWindow: Int?, tokensPerWindow: Int?, window: Duration = .seconds(60)) {
+    public init(
+        pool: PostgresPool, keyHash: String, requestsPerWindow: Int?, tokensPerWindow: Int?,
+        window: Duration = .seconds(60)
+    ) {
         self.pool = pool
         self.keyHash = keyHash
         self.requestsPerWindow = requestsPerWindow
@@ -29,14 +32,17 @@ public struct PostgresBudget: RequestBudget {
                 try await connection.query("SELECT pg_advisory_xact_lock(hashtext($1))", [keyHash])
                 // Keep an hour (or ten windows) of grants for inspection; count only the current window.
                 try await connection.query(
-                    "DELETE FROM rate_limit_events WHERE key_hash = $1 AND at <= clock_timestamp() - make_interval(secs => greatest($2::double precision * 10, 3600))",
+                    "DELETE FROM rate_limit_events WHERE key_hash = $1 AND at <= clock_timestamp() - "
+                        + "make_interval(secs => greatest($2::double precision * 10, 3600))",
                     [keyHash, seconds])
                 let row = try await connection.query(
                     """
                     SELECT count(*)::bigint, coalesce(sum(tokens), 0)::bigint,
-                           coalesce(extract(epoch FROM min(at) + make_interval(secs => $2) - clock_timestamp()), 0)::double precision
+                           coalesce(extract(epoch FROM min(at) + make_interval(secs => $2) - clock_timestamp()), 0)
+                               ::double precision
                     FROM rate_limit_events WHERE key_hash = $1 AND at > clock_timestamp() - make_interval(secs => $2)
-                    """, [keyHash, seconds]).first!
+                    """, [keyHash, seconds]
+                ).first!
                 let count: Int = try row.decode(at: 0)
                 let used: Int = try row.decode(at: 1)
                 let untilOldestLeaves: Double = try row.decode(at: 2)

@@ -49,7 +49,9 @@ public struct TaskFailure: Error, Sendable, CustomStringConvertible {
             case .ioError: return .retryable("StorageError", storage.description)
             }
         case let http as HTTPError:
-            if http.httpStatus == 404 || http.httpStatus == 410 { return .permanent("SourceNotFound", http.description) }
+            if http.httpStatus == 404 || http.httpStatus == 410 {
+                return .permanent("SourceNotFound", http.description)
+            }
             if http.code == .tooLarge { return .permanent("SourceTooLarge", http.description) }
             return TaskFailure("SourceUnavailable", http.description, retryable: http.isRetryable)
         case let analysis as AnalysisError:

@@ -125,7 +125,8 @@ public enum TimelineBuilder {
         }.filter { $0.end > $0.start }
         guard strategy == "highlights" else { return all }
         let ranked = all.enumerated().sorted {
-            $0.element.importance != $1.element.importance ? $0.element.importance > $1.element.importance : $0.offset < $1.offset
+            $0.element.importance != $1.element.importance
+                ? $0.element.importance > $1.element.importance : $0.offset < $1.offset
         }
         // The budget in whole frames when there is a rate: never a frame over maxSeconds.
         let budget = rate.map { (maxSeconds * $0 + 1e-9).rounded(.down) / $0 } ?? maxSeconds

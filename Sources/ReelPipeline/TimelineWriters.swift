@@ -15,15 +15,22 @@ public enum TimelineWriters {
         let rate = timeline.source.frameRate > 0 ? timeline.source.frameRate : 25
         // Whole frames: start and end are each rounded, the duration is their difference (as the EDL counts).
         func frames(_ seconds: Double) -> Double { (seconds * rate).rounded() }
-        func time(_ frames: Double) -> [String: Any] { ["OTIO_SCHEMA": "RationalTime.1", "rate": rate, "value": frames] }
+        func time(_ frames: Double) -> [String: Any] {
+            ["OTIO_SCHEMA": "RationalTime.1", "rate": rate, "value": frames]
+        }
         func range(_ start: Double, _ end: Double) -> [String: Any] {
-            ["OTIO_SCHEMA": "TimeRange.1", "start_time": time(frames(start)), "duration": time(frames(end) - frames(start))]
+            [
+                "OTIO_SCHEMA": "TimeRange.1", "start_time": time(frames(start)),
+                "duration": time(frames(end) - frames(start)),
+            ]
         }
         let clips: [[String: Any]] = timeline.clips.enumerated().map { index, clip in
             [
                 "OTIO_SCHEMA": "Clip.2",
                 "name": "Scene \(index + 1)",
-                "metadata": ["reel": ["importance": clip.importance, "description": clip.description, "labels": clip.labels]],
+                "metadata": [
+                    "reel": ["importance": clip.importance, "description": clip.description, "labels": clip.labels]
+                ],
                 "source_range": range(clip.start, clip.end),
                 "effects": [Any](), "markers": [Any](), "enabled": true,
                 "media_references": [

@@ -93,7 +93,8 @@ public final class Worker: Service {
                     for await _ in listener.events { wake.signal() }
                 }
                 await claimLoop(group: &group)
-                _ = try? await queue.pool.query("UPDATE workers SET draining_at = now() WHERE id = $1", [configuration.id])
+                _ = try? await queue.pool.query(
+                    "UPDATE workers SET draining_at = now() WHERE id = $1", [configuration.id])
                 await drain(group: &group)
                 listener.stop()
             }
@@ -167,8 +168,9 @@ public final class Worker: Service {
         logger[metadataKey: "reel.stage"] = .string(task.stage)
         logger[metadataKey: "reel.job"] = "\(task.jobID)"
         logger.info("task started", metadata: ["reel.attempt": "\(task.attempt)"])
-        await log.write(job: task.jobID, task: task.lease.taskID, level: "info", "\(task.stage) started",
-                        fields: ["attempt": "\(task.attempt)", "worker": configuration.id])
+        await log.write(
+            job: task.jobID, task: task.lease.taskID, level: "info", "\(task.stage) started",
+            fields: ["attempt": "\(task.attempt)", "worker": configuration.id])
         let progress = ProgressCell()
         let started = ContinuousClock.now
         let outcome: Outcome = await withTaskGroup(of: Outcome?.self) { group in
@@ -202,8 +204,9 @@ public final class Worker: Service {
                 if try await queue.complete(task.lease) {
                     counters.withLock { $0.completed += 1 }
                     logger.info("task succeeded", metadata: ["reel.seconds": "\(seconds)"])
-                    await log.write(job: task.jobID, task: task.lease.taskID, level: "info", "\(task.stage) succeeded",
-                                    fields: ["seconds": seconds])
+                    await log.write(
+                        job: task.jobID, task: task.lease.taskID, level: "info", "\(task.stage) succeeded",
+                        fields: ["seconds": seconds])
                 } else {
                     logger.warning("task finished but its lease was lost; result discarded")
                 }
@@ -234,13 +237,18 @@ public final class Worker: Service {
                 } catch {
                     outcome = "not recorded (it runs again once its lease expires): \(error)"
                 }
-                logger.warning("task failed", metadata: [
-                    "reel.reason": .string(failure.reason), "reel.error": .string(failure.message),
-                    "reel.outcome": .string(outcome),
-                ])
-                await log.write(job: task.jobID, task: task.lease.taskID, level: "error", "\(task.stage) failed",
-                                fields: ["reason": failure.reason, "error": failure.message,
-                                         "retryable": "\(failure.retryable)"])
+                logger.warning(
+                    "task failed",
+                    metadata: [
+                        "reel.reason": .string(failure.reason), "reel.error": .string(failure.message),
+                        "reel.outcome": .string(outcome),
+                    ])
+                await log.write(
+                    job: task.jobID, task: task.lease.taskID, level: "error", "\(task.stage) failed",
+                    fields: [
+                        "reason": failure.reason, "error": failure.message,
+                        "retryable": "\(failure.retryable)",
+                    ])
             }
         case .cancelled:
             logger.info("task cancelled (the job changed or was deleted)")

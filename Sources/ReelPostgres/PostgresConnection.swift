@@ -144,7 +144,9 @@ public final class PostgresConnection: @unchecked Sendable {
         defer { cStrings.forEach { free($0) } }
         let result: Result<T, PostgresError> = cStrings.withUnsafeBufferPointer { buffer in
             buffer.withMemoryRebound(to: UnsafePointer<CChar>?.self) { values in
-                do throws(PostgresError) { return .success(try body(values.baseAddress)) } catch { return .failure(error) }
+                do throws(PostgresError) { return .success(try body(values.baseAddress)) } catch {
+                    return .failure(error)
+                }
             }
         }
         return try result.get()

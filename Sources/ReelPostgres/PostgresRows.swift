@@ -52,7 +52,9 @@ public struct PostgresRow: Sendable {
     }
 
     /// The column's value as `T`, or `nil` when it is NULL.
-    public func decodeIfPresent<T: PostgresDecodable>(_ type: T.Type = T.self, at index: Int) throws(PostgresError) -> T? {
+    public func decodeIfPresent<T: PostgresDecodable>(_ type: T.Type = T.self, at index: Int) throws(PostgresError)
+        -> T?
+    {
         guard let text = values[index] else { return nil }
         return try T(postgresText: text)
     }
@@ -63,7 +65,9 @@ public struct PostgresRow: Sendable {
     }
 
     /// The named column's value as `T`, or `nil` when it is NULL.
-    public func decodeIfPresent<T: PostgresDecodable>(_ type: T.Type = T.self, _ column: String) throws(PostgresError) -> T? {
+    public func decodeIfPresent<T: PostgresDecodable>(_ type: T.Type = T.self, _ column: String) throws(PostgresError)
+        -> T?
+    {
         try decodeIfPresent(type, at: try index(column))
     }
 

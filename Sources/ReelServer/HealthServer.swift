@@ -40,7 +40,8 @@ public final class HealthServer: Service {
 
     /// Parses `HOST:PORT` or `:PORT` (all interfaces).
     public static func address(_ text: String) throws -> (host: String, port: Int) {
-        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port)
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+            (0...65535).contains(port)
         else { throw HealthServerError(message: "\"\(text)\" is not HOST:PORT or :PORT") }
         let host = String(text[..<colon])
         return (host.isEmpty ? "0.0.0.0" : host, port)
@@ -57,7 +58,9 @@ public final class HealthServer: Service {
         }
     }
 
-    private func application(_ address: (host: String, port: Int), health: Bool, metrics: Bool) -> some ApplicationProtocol {
+    private func application(_ address: (host: String, port: Int), health: Bool, metrics: Bool)
+        -> some ApplicationProtocol
+    {
         let router = Router()
         if health {
             router.get("healthz") { _, _ in "ok\n" }
@@ -78,10 +81,12 @@ public final class HealthServer: Service {
         }
         return Application(
             router: router,
-            configuration: ApplicationConfiguration(address: .hostname(address.host, port: address.port), serverName: "reel"),
+            configuration: ApplicationConfiguration(
+                address: .hostname(address.host, port: address.port), serverName: "reel"),
             onServerRunning: { [logger] channel in
                 let port = channel.localAddress?.port ?? address.port
-                logger.info("serving \(health ? "/healthz, /readyz" : "")\(health && metrics ? ", " : "")\(metrics ? "/metrics" : "") on \(address.host):\(port)")
+                let endpoints = (health ? ["/healthz", "/readyz"] : []) + (metrics ? ["/metrics"] : [])
+                logger.info("serving \(endpoints.joined(separator: ", ")) on \(address.host):\(port)")
             },
             logger: logger)
     }

@@ -7,7 +7,8 @@ import Foundation
 #endif
 
 /// Objects as files under a root directory. A write goes to `<key>.partial-<random>` and is renamed into place,
-/// so a crash never leaves a half object under a final name. File I/O runs on threads of its own (Swift's tasks share libdispatch's few threads on Linux).
+/// so a crash never leaves a half object under a final name. File I/O runs on threads of its own (Swift's tasks
+/// share libdispatch's few threads on Linux).
 public struct FileSystemStore: ObjectStore {
     public let root: String
 

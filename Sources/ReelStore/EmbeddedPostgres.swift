@@ -41,8 +41,9 @@ public final class EmbeddedPostgres: Sendable {
         guard let binaries = Self.serverBinaries() else {
             throw Failure(
                 description: """
-                    PostgreSQL server binaries (initdb, pg_ctl, postgres) not found in /usr/lib/postgresql/*/bin or PATH. \
-                    Install them: apt-get install postgresql (Debian/Ubuntu), or pass --database-url to use a server you run.
+                    PostgreSQL server binaries (initdb, pg_ctl, postgres) not found in /usr/lib/postgresql/*/bin \
+                    or PATH. Install them: apt-get install postgresql (Debian/Ubuntu), or pass --database-url to use \
+                    a server you run.
                     """)
         }
         self.binaries = binaries
@@ -95,40 +96,55 @@ public final class EmbeddedPostgres: Sendable {
         let fm = FileManager.default
         try fm.createDirectory(at: configuration.directory, withIntermediateDirectories: true)
         if Self.isRoot {
-            let chown = try await ProcessRunner.run("/bin/chown", ["-R", "postgres:postgres", configuration.directory.path])
-            guard chown.status == 0 else { throw Failure(description: "chown of \(configuration.directory.path) failed: \(chown.output)") }
+            let chown = try await ProcessRunner.run(
+                "/bin/chown", ["-R", "postgres:postgres", configuration.directory.path])
+            guard chown.status == 0 else {
+                throw Failure(description: "chown of \(configuration.directory.path) failed: \(chown.output)")
+            }
             // The server runs as `postgres`, which must be able to reach the directory through its parents.
             let reach = try await ProcessRunner.run(
                 "/usr/sbin/runuser", ["-u", "postgres", "--", "/usr/bin/test", "-w", configuration.directory.path])
             guard reach.status == 0 else {
-                throw Failure(description: """
-                    the postgres user cannot reach \(configuration.directory.path): a parent directory is not \
-                    world-searchable (chmod o+x it), or choose another --state, or give --database-url
-                    """)
+                throw Failure(
+                    description: """
+                        the postgres user cannot reach \(configuration.directory.path): a parent directory is not \
+                        world-searchable (chmod o+x it), or choose another --state, or give --database-url
+                        """)
             }
         }
         if !fm.fileExists(atPath: dataDirectory.appendingPathComponent("PG_VERSION").path) {
             logger.info("initializing a PostgreSQL cluster", metadata: ["reel.postgres.data": "\(dataDirectory.path)"])
             let initdb = try await run(
                 "initdb",
-                ["-D", dataDirectory.path, "--username=postgres", "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-instructions"])
+                [
+                    "-D", dataDirectory.path, "--username=postgres", "--auth=trust", "--encoding=UTF8", "--locale=C",
+                    "--no-instructions",
+                ])
             guard initdb.status == 0 else { throw Failure(description: "initdb failed: \(initdb.output)") }
         }
         if try await isRunning() {
-            logger.info("reusing the PostgreSQL server already running", metadata: ["reel.postgres.data": "\(dataDirectory.path)"])
+            logger.info(
+                "reusing the PostgreSQL server already running",
+                metadata: ["reel.postgres.data": "\(dataDirectory.path)"])
             return
         }
         var options = ["-k", socketDirectory.path, "-c", "listen_addresses=", "-c", "max_connections=200"]
         if configuration.unsafeFast {
             options += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
         }
-        for (name, value) in configuration.settings.sorted(by: { $0.key < $1.key }) { options += ["-c", "\(name)=\(value)"] }
+        for (name, value) in configuration.settings.sorted(by: { $0.key < $1.key }) {
+            options += ["-c", "\(name)=\(value)"]
+        }
         // pg_ctl hands -o to a shell: quote every word.
-        let optionText = options.map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(separator: " ")
+        let optionText = options.map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(
+            separator: " ")
         let log = configuration.directory.appendingPathComponent("postgres.log").path
-        let start = try await run("pg_ctl", ["start", "-D", dataDirectory.path, "-w", "-t", "60", "-l", log, "-o", optionText])
+        let start = try await run(
+            "pg_ctl", ["start", "-D", dataDirectory.path, "-w", "-t", "60", "-l", log, "-o", optionText])
         guard start.status == 0 else {
-            let tail = (try? String(contentsOfFile: log, encoding: .utf8))?.split(separator: "\n").suffix(10).joined(separator: "\n") ?? ""
+            let tail =
+                (try? String(contentsOfFile: log, encoding: .utf8))?.split(separator: "\n").suffix(10).joined(
+                    separator: "\n") ?? ""
             throw Failure(description: "pg_ctl start failed: \(start.output)\n\(tail)")
         }
         startedHere.withLock { $0 = true }

@@ -24,7 +24,8 @@ public enum ProcessRunner {
 
     /// Runs `executable` with `arguments`; standard output and error are captured together.
     public static func run(_ executable: String, _ arguments: [String]) async throws -> Output {
-        let outputPath = FileManager.default.temporaryDirectory.appendingPathComponent("reel-run-\(UUID().uuidString)").path
+        let outputPath = FileManager.default.temporaryDirectory.appendingPathComponent("reel-run-\(UUID().uuidString)")
+            .path
         defer { unlink(outputPath) }
         let pid = try spawn(executable, arguments, outputPath: outputPath)
         let status = await waitForExit(pid)
@@ -73,10 +74,12 @@ public enum ProcessRunner {
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC), 0o600)
+        posix_spawn_file_actions_addopen(
+            &actions, 1, outputPath, O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC), 0o600)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
         // Close everything else the child would inherit (glibc ignores descriptors closed meanwhile).
-        let inherited = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []).compactMap(Int32.init)
+        let inherited = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []).compactMap(
+            Int32.init)
         for fd in inherited where fd > 2 { posix_spawn_file_actions_addclose(&actions, fd) }
 
         // The child starts with no signal blocked and every signal at its default action: threads of this process

@@ -88,7 +88,9 @@ public enum QueueBenchmark {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for producer in 0..<options.producers {
                 group.addTask {
-                    for start in batches.enumerated().filter({ $0.offset % options.producers == producer }).map(\.element) {
+                    for start in batches.enumerated().filter({ $0.offset % options.producers == producer }).map(
+                        \.element)
+                    {
                         let end = min(options.tasks, start + options.enqueueBatch)
                         try await queue.enqueue(
                             (start..<end).map { NewTask(jobID: jobID, generation: 1, stage: stage, chunkIndex: $0) })
@@ -101,7 +103,8 @@ public enum QueueBenchmark {
 
         // Burn down.
         let burnStart = ContinuousClock.now
-        let perWorker = try await withThrowingTaskGroup(of: (completed: [Int64], claimSeconds: [Double]).self) { group in
+        let perWorker = try await withThrowingTaskGroup(of: (completed: [Int64], claimSeconds: [Double]).self) {
+            group in
             for worker in 0..<options.workers {
                 group.addTask {
                     // Each round trip completes the previous batch and claims the next.
@@ -111,7 +114,8 @@ public enum QueueBenchmark {
                     while true {
                         let t0 = ContinuousClock.now
                         let (done, claimed) = try await queue.completeAndClaim(
-                            finished, stages: [stage], limit: options.batch, worker: "bench-\(worker)", lease: .seconds(60))
+                            finished, stages: [stage], limit: options.batch, worker: "bench-\(worker)",
+                            lease: .seconds(60))
                         claimSeconds.append((ContinuousClock.now - t0).seconds)
                         completed += done
                         if claimed.isEmpty { return (completed, claimSeconds) }
@@ -160,7 +164,8 @@ public enum QueueBenchmark {
                 group.addTask {
                     while !Task.isCancelled {
                         let seen = signal.generation
-                        let tasks = try await queue.claim(stages: [stage], limit: 1, worker: "wake-\(worker)", lease: .seconds(60))
+                        let tasks = try await queue.claim(
+                            stages: [stage], limit: 1, worker: "wake-\(worker)", lease: .seconds(60))
                         guard let task = tasks.first else {
                             await signal.wait(after: seen, timeout: .seconds(1))
                             continue

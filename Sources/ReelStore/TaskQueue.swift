@@ -171,14 +171,14 @@ public struct TaskQueue: Sendable {
     ) async throws -> (completed: Set<Int64>, claimed: [ClaimedTask]) {
         let rows = try await claimGate.withPermit {
             try await pool.query(
-            """
-            WITH \(Self.claimCTE),
-            \(Self.completeCTE(ids: "$5", tokens: "$6"))
-            SELECT *, NULL::bigint AS completed_id FROM claimed WHERE (SELECT count(*) FROM claim_notified) >= 0
-            UNION ALL
-            SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, id FROM done
-            WHERE (SELECT count(*) FROM notified) >= 0
-            """, [stages, limit, worker, lease.seconds, finished.map(\.taskID), finished.map(\.token)])
+                """
+                WITH \(Self.claimCTE),
+                \(Self.completeCTE(ids: "$5", tokens: "$6"))
+                SELECT *, NULL::bigint AS completed_id FROM claimed WHERE (SELECT count(*) FROM claim_notified) >= 0
+                UNION ALL
+                SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, id FROM done
+                WHERE (SELECT count(*) FROM notified) >= 0
+                """, [stages, limit, worker, lease.seconds, finished.map(\.taskID), finished.map(\.token)])
         }
         var completed: Set<Int64> = []
         var claimedRows: [PostgresRow] = []
@@ -235,7 +235,8 @@ public struct TaskQueue: Sendable {
                 lease: Lease(taskID: try row.decode(at: 0), token: try row.decode(at: 1)),
                 jobID: try row.decode(at: 2), generation: try row.decode(at: 3), stage: try row.decode(at: 4),
                 chunkIndex: try row.decodeIfPresent(at: 5), attempt: try row.decode(at: 6),
-                maxAttempts: try row.decode(at: 7), payload: try row.decode(at: 8), leaseExpiresAt: try row.decode(at: 9))
+                maxAttempts: try row.decode(at: 7), payload: try row.decode(at: 8),
+                leaseExpiresAt: try row.decode(at: 9))
         }.sorted { $0.lease.taskID < $1.lease.taskID }
     }
 
@@ -276,7 +277,8 @@ public struct TaskQueue: Sendable {
     public func complete(_ leases: [Lease]) async throws -> Set<Int64> {
         guard !leases.isEmpty else { return [] }
         let rows = try await pool.query(
-            "WITH \(Self.completeCTE(ids: "$1", tokens: "$2")) SELECT id FROM done WHERE (SELECT count(*) FROM notified) >= 0",
+            "WITH \(Self.completeCTE(ids: "$1", tokens: "$2")) SELECT id FROM done WHERE (SELECT count(*) FROM "
+                + "notified) >= 0",
             [leases.map(\.taskID), leases.map(\.token)])
         return Set(try rows.map { try $0.decode(Int64.self, at: 0) })
     }

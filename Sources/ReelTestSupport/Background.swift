@@ -14,7 +14,9 @@ public final class BackgroundProcess: Sendable {
     private let exit: Task<Int32, Never>
 
     /// Starts `executable` with `arguments`; `environment` is added to this process's own.
-    public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:], outputPath: String) throws {
+    public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:], outputPath: String)
+        throws
+    {
         let pid = try ProcessRunner.start(executable, arguments, environment: environment, outputPath: outputPath)
         self.pid = pid
         self.outputPath = outputPath
@@ -33,7 +35,9 @@ public final class BackgroundProcess: Sendable {
     /// Waits until `condition` holds, checking every 50 ms, for at most `timeout`; returns whether it held.
     /// (Used where the only signal is a file or a row: the check is the signal, the timeout a safety net.)
     @discardableResult
-    public static func eventually(timeout: Duration = .seconds(120), _ condition: () async throws -> Bool) async rethrows -> Bool {
+    public static func eventually(timeout: Duration = .seconds(120), _ condition: () async throws -> Bool)
+        async rethrows -> Bool
+    {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if try await condition() { return true }

@@ -6,7 +6,9 @@ public struct CommandResult: Sendable {
     public var stdout: String
     public var stderr: String
     /// Standard output split into lines, without the trailing empty one.
-    public var lines: [String] { stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init).filter { !$0.isEmpty } }
+    public var lines: [String] {
+        stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init).filter { !$0.isEmpty }
+    }
 }
 
 /// Runs programs to completion, capturing their output through files (no pipe can fill up and stall them).
@@ -71,7 +73,8 @@ public enum ReelPaths {
             for candidate in candidates where FileManager.default.isExecutableFile(atPath: candidate.path) {
                 return candidate.path
             }
-            throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: candidates.map(\.path).joined(separator: ", ")])
+            throw CocoaError(
+                .fileNoSuchFile, userInfo: [NSFilePathErrorKey: candidates.map(\.path).joined(separator: ", ")])
         }
     }
 

@@ -55,18 +55,27 @@ public final class FakeGemini: Sendable {
     private let server: Mutex<TestHTTPServer?> = Mutex(nil)
 
     public init(
-        apiKey: String = "test-key-\(UUID().uuidString.prefix(8))", granularity: Int = 256 * 1024, processingPolls: Int = 2,
+        apiKey: String = "test-key-\(UUID().uuidString.prefix(8))", granularity: Int = 256 * 1024,
+        processingPolls: Int = 2,
         scenes: [[String: Any]]? = nil
     ) throws {
         self.apiKey = apiKey
         self.granularity = granularity
         self.processingPolls = processingPolls
-        let scenes = scenes ?? [
-            ["start": "00:00", "end": "00:02.3", "description": "An opening shot", "labels": ["intro"], "importance": 0.4],
-            ["start": "00:02.3", "end": "01:00", "description": "The main subject", "labels": ["subject", "detail"], "importance": 0.9],
-        ]
-        self.answer = String(decoding: try JSONSerialization.data(
-            withJSONObject: ["summary": "A test clip", "scenes": scenes], options: [.sortedKeys]), as: UTF8.self)
+        let scenes =
+            scenes ?? [
+                [
+                    "start": "00:00", "end": "00:02.3", "description": "An opening shot", "labels": ["intro"],
+                    "importance": 0.4,
+                ],
+                [
+                    "start": "00:02.3", "end": "01:00", "description": "The main subject",
+                    "labels": ["subject", "detail"], "importance": 0.9,
+                ],
+            ]
+        self.answer = String(
+            decoding: try JSONSerialization.data(
+                withJSONObject: ["summary": "A test clip", "scenes": scenes], options: [.sortedKeys]), as: UTF8.self)
         let server = try TestHTTPServer(
             bodyLimit: { [weak self] request in
                 guard request.header("x-goog-upload-command")?.contains("upload") == true else { return nil }
@@ -104,7 +113,9 @@ public final class FakeGemini: Sendable {
         state.withLock { $0.lastPrompt }.flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
     }
 
-    private func error(_ code: Int, _ status: String, _ message: String, details: [[String: Any]] = [], violation: Bool = true)
+    private func error(
+        _ code: Int, _ status: String, _ message: String, details: [[String: Any]] = [], violation: Bool = true
+    )
         -> TestHTTPReply
     {
         if violation { state.withLock { $0.violations.append("\(code) \(status): \(message)") } }
@@ -121,7 +132,9 @@ public final class FakeGemini: Sendable {
         guard key == apiKey else {
             return error(400, "INVALID_ARGUMENT", "API key not valid. Please pass a valid API key.")
         }
-        if request.query["key"] != nil { return error(400, "INVALID_ARGUMENT", "the key belongs in the header, not the URL") }
+        if request.query["key"] != nil {
+            return error(400, "INVALID_ARGUMENT", "the key belongs in the header, not the URL")
+        }
         switch (request.method, request.path) {
         case ("POST", "/upload/v1beta/files"):
             if let id = request.query["upload_id"] { return uploadCommand(id, request) }
@@ -150,10 +163,12 @@ public final class FakeGemini: Sendable {
             state.uploads[id] = Upload(length: length, mimeType: mime, displayName: name)
             return id
         }
-        return .response(status: 200, headers: [
-            ("X-Goog-Upload-URL", "\(endpoint)/upload/v1beta/files?upload_id=\(id)&upload_protocol=resumable"),
-            ("X-Goog-Upload-Status", "active"), ("X-Goog-Upload-Chunk-Granularity", "\(granularity)"),
-        ], body: Data())
+        return .response(
+            status: 200,
+            headers: [
+                ("X-Goog-Upload-URL", "\(endpoint)/upload/v1beta/files?upload_id=\(id)&upload_protocol=resumable"),
+                ("X-Goog-Upload-Status", "active"), ("X-Goog-Upload-Chunk-Granularity", "\(granularity)"),
+            ], body: Data())
     }
 
     private func uploadCommand(_ id: String, _ request: TestHTTPRequest) -> TestHTTPReply {
@@ -162,28 +177,33 @@ public final class FakeGemini: Sendable {
             $0.trimmingCharacters(in: .whitespaces)
         }
         if command == ["query"] {
-            return .response(status: 200, headers: [
-                ("X-Goog-Upload-Status", upload.finalized ? "final" : "active"),
-                ("X-Goog-Upload-Size-Received", "\(upload.received.count)"),
-            ], body: Data())
+            return .response(
+                status: 200,
+                headers: [
+                    ("X-Goog-Upload-Status", upload.finalized ? "final" : "active"),
+                    ("X-Goog-Upload-Size-Received", "\(upload.received.count)"),
+                ], body: Data())
         }
         guard command.first == "upload", command.count <= 2, command.count == 1 || command[1] == "finalize" else {
             return error(400, "INVALID_ARGUMENT", "unknown upload command \(command)")
         }
         guard !upload.finalized else { return error(400, "FAILED_PRECONDITION", "the upload is already finalized") }
-        guard let offset = request.header("x-goog-upload-offset").flatMap(Int.init), offset == upload.received.count else {
+        guard let offset = request.header("x-goog-upload-offset").flatMap(Int.init), offset == upload.received.count
+        else {
             return error(400, "INVALID_ARGUMENT", "X-Goog-Upload-Offset must be \(upload.received.count)")
         }
         let finalize = command.count == 2
         // (A broken connection delivers a partial body; what arrived is kept, as the real service does.)
         let complete = request.body.count == Int(request.header("content-length") ?? "0") ?? 0
         if complete && !finalize && request.body.count % granularity != 0 {
-            return error(400, "INVALID_ARGUMENT", "a chunk other than the last must be a multiple of \(granularity) bytes")
+            return error(
+                400, "INVALID_ARGUMENT", "a chunk other than the last must be a multiple of \(granularity) bytes")
         }
         upload.received.append(request.body)
         if finalize && complete {
             guard upload.received.count == upload.length else {
-                return error(400, "INVALID_ARGUMENT", "finalized with \(upload.received.count) of \(upload.length) bytes")
+                return error(
+                    400, "INVALID_ARGUMENT", "finalized with \(upload.received.count) of \(upload.length) bytes")
             }
             upload.finalized = true
         }
@@ -196,8 +216,9 @@ public final class FakeGemini: Sendable {
         guard finalized else {
             return .response(status: 200, headers: [("X-Goog-Upload-Status", "active")], body: Data())
         }
-        return .json(200, ["file": fileJSON(name, state: "PROCESSING", size: upload.length, mime: upload.mimeType)],
-                     headers: [("X-Goog-Upload-Status", "final")])
+        return .json(
+            200, ["file": fileJSON(name, state: "PROCESSING", size: upload.length, mime: upload.mimeType)],
+            headers: [("X-Goog-Upload-Status", "final")])
     }
 
     private func fileJSON(_ name: String, state: String, size: Int, mime: String) -> [String: Any] {
@@ -205,34 +226,47 @@ public final class FakeGemini: Sendable {
     }
 
     private func getFile(_ name: String) -> TestHTTPReply {
-        guard let entry = state.withLock({ state -> FileEntry? in
-            state.files[name]?.polls += 1
-            return state.files[name]
-        }) else { return error(404, "NOT_FOUND", "no file \(name)") }
+        guard
+            let entry = state.withLock({ state -> FileEntry? in
+                state.files[name]?.polls += 1
+                return state.files[name]
+            })
+        else { return error(404, "NOT_FOUND", "no file \(name)") }
         let current = entry.polls > processingPolls ? "ACTIVE" : "PROCESSING"
         return .json(200, fileJSON(name, state: current, size: entry.size, mime: entry.mimeType))
     }
 
     private func generate(_ request: TestHTTPRequest) -> TestHTTPReply {
         guard let body = try? JSONSerialization.jsonObject(with: request.body) as? [String: Any],
-            let contents = body["contents"] as? [[String: Any]], let parts = contents.first?["parts"] as? [[String: Any]]
+            let contents = body["contents"] as? [[String: Any]],
+            let parts = contents.first?["parts"] as? [[String: Any]]
         else { return error(400, "INVALID_ARGUMENT", "generateContent needs contents[0].parts") }
-        state.withLock { $0.lastPrompt = request.body; $0.generateCalls.append(Date()) }
+        state.withLock {
+            $0.lastPrompt = request.body; $0.generateCalls.append(Date())
+        }
         guard let config = body["generationConfig"] as? [String: Any],
             config["responseMimeType"] as? String == "application/json", config["responseJsonSchema"] is [String: Any]
-        else { return error(400, "INVALID_ARGUMENT", "structured output needs responseMimeType and responseJsonSchema") }
-        guard parts.contains(where: { $0["text"] is String }) else { return error(400, "INVALID_ARGUMENT", "no text part") }
+        else {
+            return error(400, "INVALID_ARGUMENT", "structured output needs responseMimeType and responseJsonSchema")
+        }
+        guard parts.contains(where: { $0["text"] is String }) else {
+            return error(400, "INVALID_ARGUMENT", "no text part")
+        }
         if let fileData = parts.compactMap({ $0["file_data"] as? [String: Any] }).first {
             guard let uri = fileData["file_uri"] as? String, fileData["mime_type"] is String else {
                 return error(400, "INVALID_ARGUMENT", "file_data needs mime_type and file_uri")
             }
             let name = uri.components(separatedBy: "/v1beta/").last ?? ""
-            guard let entry = state.withLock({ $0.files[name] }) else { return error(404, "NOT_FOUND", "no file \(name)") }
+            guard let entry = state.withLock({ $0.files[name] }) else {
+                return error(404, "NOT_FOUND", "no file \(name)")
+            }
             guard entry.polls > processingPolls else {
-                return error(400, "FAILED_PRECONDITION", "The File \(name) is not in an ACTIVE state and usage is not allowed.")
+                return error(
+                    400, "FAILED_PRECONDITION", "The File \(name) is not in an ACTIVE state and usage is not allowed.")
             }
         } else if let inline = parts.compactMap({ $0["inline_data"] as? [String: Any] }).first {
-            guard inline["mime_type"] is String, let data = inline["data"] as? String, Data(base64Encoded: data) != nil else {
+            guard inline["mime_type"] is String, let data = inline["data"] as? String, Data(base64Encoded: data) != nil
+            else {
                 return error(400, "INVALID_ARGUMENT", "inline_data needs mime_type and base64 data")
             }
         } else {
@@ -241,18 +275,33 @@ public final class FakeGemini: Sendable {
         let fault = state.withLock { $0.faults.isEmpty ? nil : $0.faults.removeFirst() }
         let usage: [String: Any] = ["promptTokenCount": 1290, "candidatesTokenCount": 180, "totalTokenCount": 1470]
         func candidate(_ text: String, _ reason: String) -> TestHTTPReply {
-            .json(200, ["candidates": [["content": ["parts": [["text": text]], "role": "model"], "finishReason": reason, "index": 0]],
-                        "usageMetadata": usage, "modelVersion": "fake"])
+            .json(
+                200,
+                [
+                    "candidates": [
+                        ["content": ["parts": [["text": text]], "role": "model"], "finishReason": reason, "index": 0]
+                    ],
+                    "usageMetadata": usage, "modelVersion": "fake",
+                ])
         }
         switch fault {
         case .rateLimited(let delay)?:
-            var details: [[String: Any]] = [["@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": [["quotaMetric": "generate_requests"]]]]
+            var details: [[String: Any]] = [
+                [
+                    "@type": "type.googleapis.com/google.rpc.QuotaFailure",
+                    "violations": [["quotaMetric": "generate_requests"]],
+                ]
+            ]
             if let delay { details.append(["@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": delay]) }
-            return error(429, "RESOURCE_EXHAUSTED", "You exceeded your current quota.", details: details, violation: false)
-        case .unavailable?: return error(503, "UNAVAILABLE", "The model is overloaded. Please try again later.", violation: false)
+            return error(
+                429, "RESOURCE_EXHAUSTED", "You exceeded your current quota.", details: details, violation: false)
+        case .unavailable?:
+            return error(503, "UNAVAILABLE", "The model is overloaded. Please try again later.", violation: false)
         case .maxTokens?: return candidate(String(answer.prefix(answer.count / 2)), "MAX_TOKENS")
-        case .safety?: return .json(200, ["candidates": [["finishReason": "SAFETY", "index": 0]], "usageMetadata": usage])
-        case .promptBlocked?: return .json(200, ["promptFeedback": ["blockReason": "PROHIBITED_CONTENT"], "usageMetadata": usage])
+        case .safety?:
+            return .json(200, ["candidates": [["finishReason": "SAFETY", "index": 0]], "usageMetadata": usage])
+        case .promptBlocked?:
+            return .json(200, ["promptFeedback": ["blockReason": "PROHIBITED_CONTENT"], "usageMetadata": usage])
         case .malformedJSON?: return candidate("{\"summary\": \"oops\", \"scenes\": [", "STOP")
         case nil: return candidate(answer, "STOP")
         }

@@ -27,17 +27,24 @@ public final class KubeAPIServer: Sendable {
     public init(flags: [String] = []) async throws {
         guard Self.available else {
             throw SampleMedia.Failure(
-                description: "no kube-apiserver in \(Self.binaries): run hack/build-kube.sh, or set REEL_SKIP_KUBE=1 to skip "
+                description:
+                    "no kube-apiserver in \(Self.binaries): run hack/build-kube.sh, or set REEL_SKIP_KUBE=1 to skip "
                     + "the Kubernetes checks")
         }
         directory = try TemporaryDirectory(prefix: "kube")
         let root = ReelPaths.packageRoot.path
         let up = try await ProcessRunner.run(
-            "/usr/bin/env", ["REEL_APISERVER_FLAGS=\(flags.joined(separator: " "))", "/bin/bash", "\(root)/hack/kube-up.sh", directory.path("state")])
+            "/usr/bin/env",
+            [
+                "REEL_APISERVER_FLAGS=\(flags.joined(separator: " "))", "/bin/bash", "\(root)/hack/kube-up.sh",
+                directory.path("state"),
+            ])
         guard up.status == 0 else { throw SampleMedia.Failure(description: "kube-up failed: \(up.output)") }
         try FileManager.default.copyItem(atPath: directory.path("state/kubeconfig"), toPath: kubeconfig)
         let crds = try await kubectl(["apply", "-f", "\(root)/crds/"])
-        guard crds.status == 0 else { throw SampleMedia.Failure(description: "installing the CRDs failed: \(crds.output)") }
+        guard crds.status == 0 else {
+            throw SampleMedia.Failure(description: "installing the CRDs failed: \(crds.output)")
+        }
         // One CRD at a time, and again on a failure: kubectl 1.20's wait over several objects sometimes exits 1
         // although every condition was met (seen once in CI, with nothing on stderr).
         for crd in ["crd/videojobs.reel.dev", "crd/workerpools.reel.dev"] {
@@ -70,18 +77,27 @@ public final class KubeAPIServer: Sendable {
     /// Compacts etcd's history up to its current revision (what etcd does on its own every few minutes), so
     /// resourceVersions from before are gone.
     public func compactEtcd() async throws {
-        guard let etcd = environment("ETCD_URL") else { throw SampleMedia.Failure(description: "no ETCD_URL in state/env") }
-        let status = try await HTTPClient.send(HTTPRequest(
-            method: "POST", url: etcd + "/v3/kv/range", headers: [("Content-Type", "application/json")],
-            body: Data(#"{"key":"AA==","limit":1}"#.utf8), timeout: .seconds(10)))
+        guard let etcd = environment("ETCD_URL") else {
+            throw SampleMedia.Failure(description: "no ETCD_URL in state/env")
+        }
+        let status = try await HTTPClient.send(
+            HTTPRequest(
+                method: "POST", url: etcd + "/v3/kv/range", headers: [("Content-Type", "application/json")],
+                body: Data(#"{"key":"AA==","limit":1}"#.utf8), timeout: .seconds(10)))
         guard let json = try JSONSerialization.jsonObject(with: status.body) as? [String: Any],
             let header = json["header"] as? [String: Any], let revision = header["revision"] as? String
-        else { throw SampleMedia.Failure(description: "etcd range answered \(String(decoding: status.body, as: UTF8.self))") }
-        let compacted = try await HTTPClient.send(HTTPRequest(
-            method: "POST", url: etcd + "/v3/kv/compaction", headers: [("Content-Type", "application/json")],
-            body: Data(#"{"revision":"\#(revision)","physical":true}"#.utf8), timeout: .seconds(30)))
+        else {
+            throw SampleMedia.Failure(
+                description: "etcd range answered \(String(decoding: status.body, as: UTF8.self))")
+        }
+        let compacted = try await HTTPClient.send(
+            HTTPRequest(
+                method: "POST", url: etcd + "/v3/kv/compaction", headers: [("Content-Type", "application/json")],
+                body: Data(#"{"revision":"\#(revision)","physical":true}"#.utf8), timeout: .seconds(30)))
         guard compacted.status == 200 else {
-            throw SampleMedia.Failure(description: "etcd compaction answered \(compacted.status): \(String(decoding: compacted.body, as: UTF8.self))")
+            throw SampleMedia.Failure(
+                description:
+                    "etcd compaction answered \(compacted.status): \(String(decoding: compacted.body, as: UTF8.self))")
         }
     }
 
@@ -92,6 +108,7 @@ public final class KubeAPIServer: Sendable {
 
     /// Stops etcd and the server.
     public func stop() async {
-        _ = try? await ProcessRunner.run("/bin/bash", [ReelPaths.packageRoot.path + "/hack/kube-down.sh", directory.path("state")])
+        _ = try? await ProcessRunner.run(
+            "/bin/bash", [ReelPaths.packageRoot.path + "/hack/kube-down.sh", directory.path("state")])
     }
 }

@@ -71,19 +71,19 @@ public final class KubeFaultProxy: Sendable {
     /// A kubeconfig for the proxy (plain HTTP, the server's token), written to `path`.
     public func writeKubeconfig(_ path: String) throws {
         try """
-            apiVersion: v1
-            kind: Config
-            clusters:
-            - name: proxy
-              cluster: {server: "\(url)"}
-            users:
-            - name: admin
-              user: {token: "\(token)"}
-            contexts:
-            - name: proxy
-              context: {cluster: proxy, user: admin, namespace: default}
-            current-context: proxy
-            """.write(toFile: path, atomically: true, encoding: .utf8)
+        apiVersion: v1
+        kind: Config
+        clusters:
+        - name: proxy
+          cluster: {server: "\(url)"}
+        users:
+        - name: admin
+          user: {token: "\(token)"}
+        contexts:
+        - name: proxy
+          context: {cluster: proxy, user: admin, namespace: default}
+        current-context: proxy
+        """.write(toFile: path, atomically: true, encoding: .utf8)
     }
 
     public func stop() { server.stop() }
@@ -131,14 +131,21 @@ public final class KubeFaultProxy: Sendable {
             return .pass
         }
         if case .status(let code) = decision {
-            let reason = [409: "Conflict", 410: "Expired", 500: "InternalError", 503: "ServiceUnavailable", 429: "TooManyRequests"][code] ?? "Unknown"
-            return .json(code, [
-                "kind": "Status", "apiVersion": "v1", "status": "Failure", "code": code, "reason": reason,
-                "message": "injected by the test proxy",
-            ])
+            let reason =
+                [
+                    409: "Conflict", 410: "Expired", 500: "InternalError", 503: "ServiceUnavailable",
+                    429: "TooManyRequests",
+                ][code] ?? "Unknown"
+            return .json(
+                code,
+                [
+                    "kind": "Status", "apiVersion": "v1", "status": "Failure", "code": code, "reason": reason,
+                    "message": "injected by the test proxy",
+                ])
         }
         var headers: [(name: String, value: String)] = []
-        for (name, value) in request.headers where !["host", "content-length", "connection", "accept-encoding"].contains(name) {
+        for (name, value) in request.headers
+        where !["host", "content-length", "connection", "accept-encoding"].contains(name) {
             headers.append((name, value))
         }
         let forwarded = HTTPRequest(
@@ -148,7 +155,9 @@ public final class KubeFaultProxy: Sendable {
         guard watch else {
             do {
                 let response = try blocking { try await HTTPClient.send(forwarded) }
-                let passed = response.headers.filter { ["content-type"].contains($0.name.lowercased()) }.map { ($0.name, $0.value) }
+                let passed = response.headers.filter { ["content-type"].contains($0.name.lowercased()) }.map {
+                    ($0.name, $0.value)
+                }
                 return .response(status: response.status, headers: passed, body: response.body)
             } catch {
                 return .drop

@@ -18,7 +18,9 @@ public enum SampleMedia {
     @discardableResult
     public static func ffmpeg(_ arguments: [String]) async throws -> CommandResult {
         let result = try await Command.run("/usr/bin/ffmpeg", ["-hide_banner", "-v", "error", "-y"] + arguments)
-        guard result.status == 0 else { throw Failure(description: "ffmpeg \(arguments.joined(separator: " ")): \(result.stderr)") }
+        guard result.status == 0 else {
+            throw Failure(description: "ffmpeg \(arguments.joined(separator: " ")): \(result.stderr)")
+        }
         return result
     }
 
@@ -31,7 +33,12 @@ public enum SampleMedia {
 
     /// Decode errors FFmpeg reports for a whole file (empty when it decodes cleanly).
     public static func decodeErrors(_ path: String) async throws -> String {
-        let result = try await Command.run("/usr/bin/ffmpeg", ["-hide_banner", "-v", "error", "-i", path, "-fps_mode", "passthrough", "-enc_time_base", "-1", "-f", "null", "-"])
+        let result = try await Command.run(
+            "/usr/bin/ffmpeg",
+            [
+                "-hide_banner", "-v", "error", "-i", path, "-fps_mode", "passthrough", "-enc_time_base", "-1", "-f",
+                "null", "-",
+            ])
         return result.stderr + (result.status == 0 ? "" : " (exit \(result.status))")
     }
 

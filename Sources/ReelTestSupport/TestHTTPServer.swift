@@ -72,7 +72,9 @@ public final class TestHTTPServer: Sendable {
         address.sin_port = 0
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard bound == 0, listen(fd, 64) == 0 else {
             close(fd)
@@ -130,9 +132,11 @@ public final class TestHTTPServer: Sendable {
         var headers: [String: String] = [:]
         for line in lines {
             guard let colon = line.firstIndex(of: ":") else { continue }
-            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(
+                in: .whitespaces)
         }
-        var request = TestHTTPRequest(method: String(requestLine[0]), target: String(requestLine[1]), headers: headers, body: Data())
+        var request = TestHTTPRequest(
+            method: String(requestLine[0]), target: String(requestLine[1]), headers: headers, body: Data())
         let length = Int(headers["content-length"] ?? "0") ?? 0
         let limit = min(length, bodyLimit(request) ?? length)
         var body = Data(buffer[headerEnd!.upperBound...])
@@ -163,13 +167,17 @@ public final class TestHTTPServer: Sendable {
         case .drop:
             shutdown(client, Int32(SHUT_RDWR))
         case .response(let status, let extra, let payload):
-            var text = "HTTP/1.1 \(status) \(status < 400 ? "OK" : "Error")\r\nContent-Length: \(payload.count)\r\nConnection: close\r\n"
+            var text =
+                "HTTP/1.1 \(status) \(status < 400 ? "OK" : "Error")\r\nContent-Length: "
+                + "\(payload.count)\r\nConnection: close\r\n"
             for (name, value) in extra { text += "\(name): \(value)\r\n" }
             var out = Data((text + "\r\n").utf8)
             out.append(payload)
             _ = sendAll(out)
         case .stream(let status, let extra, let body):
-            var text = "HTTP/1.1 \(status) \(status < 400 ? "OK" : "Error")\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n"
+            var text =
+                "HTTP/1.1 \(status) \(status < 400 ? "OK" : "Error")\r\nTransfer-Encoding: "
+                + "chunked\r\nConnection: close\r\n"
             for (name, value) in extra { text += "\(name): \(value)\r\n" }
             guard sendAll(Data((text + "\r\n").utf8)) else { return }
             let complete = body { chunk in

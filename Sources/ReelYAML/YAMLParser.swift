@@ -72,7 +72,8 @@ private final class EventReader {
             if input[start] == UInt8(ascii: "\n") { line += 1 }
             start += 1
         }
-        let text = String(decoding: UnsafeBufferPointer(rebasing: input[start...]).prefix { $0 != UInt8(ascii: "\n") }, as: UTF8.self)
+        let text = String(
+            decoding: UnsafeBufferPointer(rebasing: input[start...]).prefix { $0 != UInt8(ascii: "\n") }, as: UTF8.self)
         let offset = mark.column - 1
         guard offset >= 0, offset < text.count else { return nil }
         return text[text.index(text.startIndex, offsetBy: offset)]
@@ -185,7 +186,8 @@ private struct TreeBuilder {
             guard aliasExpandedNodes <= limits.maxAliasExpandedNodes else {
                 throw YAMLError(
                     .aliasExpansionLimit,
-                    "aliases expand to more than \(limits.maxAliasExpandedNodes) nodes (a \"billion laughs\" document?)",
+                    "aliases expand to more than \(limits.maxAliasExpandedNodes) nodes "
+                        + "(a \"billion laughs\" document?)",
                     at: mark)
             }
             try finish(YAMLNode(target.node.value, mark: mark), size: target.size, anchor: nil)

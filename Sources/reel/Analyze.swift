@@ -66,20 +66,24 @@ struct Analyze: AsyncParsableCommand {
             guard let key = environment["GEMINI_API_KEY"], !key.isEmpty else {
                 throw ValidationError("provider gemini needs GEMINI_API_KEY")
             }
-            analyzer = GeminiAnalyzer(configuration: GeminiConfiguration(
-                apiKey: key,
-                endpoint: environment["REEL_GEMINI_ENDPOINT"].flatMap { $0.isEmpty ? nil : $0 } ?? GeminiConfiguration.defaultEndpoint,
-                model: model, prompt: prompt, inlineMaxBytes: inlineMaxBytes, sceneThreshold: sceneThreshold))
+            analyzer = GeminiAnalyzer(
+                configuration: GeminiConfiguration(
+                    apiKey: key,
+                    endpoint: environment["REEL_GEMINI_ENDPOINT"].flatMap { $0.isEmpty ? nil : $0 }
+                        ?? GeminiConfiguration.defaultEndpoint,
+                    model: model, prompt: prompt, inlineMaxBytes: inlineMaxBytes, sceneThreshold: sceneThreshold))
         }
         let analysis: ChunkAnalysis
         do { analysis = try await analyzer.analyze(path: file, duration: duration) } catch {
             throw CLIFailure("\(file): \(error.reason): \(error.message)")
         }
         let output = Output(
-            provider: provider.rawValue, model: analyzer.model.isEmpty ? "local" : analyzer.model, summary: analysis.summary,
+            provider: provider.rawValue, model: analyzer.model.isEmpty ? "local" : analyzer.model,
+            summary: analysis.summary,
             scenes: analysis.scenes.map {
-                .init(start: $0.start, end: $0.end, modelStart: $0.modelStart ?? $0.start, description: $0.description,
-                      labels: $0.labels, importance: $0.importance)
+                .init(
+                    start: $0.start, end: $0.end, modelStart: $0.modelStart ?? $0.start, description: $0.description,
+                    labels: $0.labels, importance: $0.importance)
             },
             usage: analysis.usage)
         if json {
@@ -91,11 +95,15 @@ struct Analyze: AsyncParsableCommand {
         print("\(output.provider) \(output.model): \(output.summary)")
         for scene in output.scenes {
             let model = scene.modelStart != scene.start ? String(format: " (model %.2f s)", scene.modelStart) : ""
-            print(String(format: "%8.2f – %8.2f s  %.2f  ", scene.start, scene.end, scene.importance)
-                + "\(scene.description) [\(scene.labels.joined(separator: ", "))]\(model)")
+            print(
+                String(format: "%8.2f – %8.2f s  %.2f  ", scene.start, scene.end, scene.importance)
+                    + "\(scene.description) [\(scene.labels.joined(separator: ", "))]\(model)")
         }
         if output.usage.requests > 0 {
-            print("usage: \(output.usage.promptTokens) prompt + \(output.usage.outputTokens) output tokens, \(output.usage.requests) request(s)")
+            print(
+                "usage: \(output.usage.promptTokens) prompt + \(output.usage.outputTokens) output tokens, "
+                    + "\(output.usage.requests) request(s)"
+            )
         }
     }
 }

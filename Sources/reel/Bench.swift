@@ -5,7 +5,8 @@ import ReelStore
 /// `reel bench …`: measurements recorded in docs/benchmarks.md.
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure Reel's throughput and latency.", subcommands: [QueueBench.self, SplitBench.self, ScenesBench.self, RenderBench.self])
+        abstract: "Measure Reel's throughput and latency.",
+        subcommands: [QueueBench.self, SplitBench.self, ScenesBench.self, RenderBench.self])
 }
 
 /// `reel bench queue`: enqueue, burn-down and wake-up of the Postgres task queue.
@@ -31,12 +32,14 @@ struct QueueBench: AsyncParsableCommand {
         if let databaseURL {
             result = try await QueueBenchmark.run(url: databaseURL, options: options, logger: logger)
         } else {
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("reel-bench-\(UUID().uuidString.prefix(8))")
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "reel-bench-\(UUID().uuidString.prefix(8))")
             let server = try EmbeddedPostgres(.init(directory: directory), logger: logger)
             try await server.start()
             do {
                 try await server.createDatabase("reel_bench")
-                result = try await QueueBenchmark.run(url: server.url(database: "reel_bench"), options: options, logger: logger)
+                result = try await QueueBenchmark.run(
+                    url: server.url(database: "reel_bench"), options: options, logger: logger)
                 try await server.stop()
                 try? FileManager.default.removeItem(at: directory)
             } catch {
@@ -52,7 +55,10 @@ struct QueueBench: AsyncParsableCommand {
         } else {
             print("tasks \(result.tasks), workers \(result.workers), batch \(batch)")
             print("enqueue      \(Int(result.enqueuePerSec)) tasks/s")
-            print("burn-down    \(Int(result.burnDownPerSec)) tasks/s (completed \(result.completed), duplicates \(result.duplicates))")
+            print(
+                "burn-down    \(Int(result.burnDownPerSec)) tasks/s (completed \(result.completed), duplicates "
+                    + "\(result.duplicates))"
+            )
             print("claim        p50 \(result.claimLatencyMs.p50) ms, p99 \(result.claimLatencyMs.p99) ms")
             print("idle wake    p50 \(result.wakeLatencyMs.p50) ms, p99 \(result.wakeLatencyMs.p99) ms")
         }

@@ -91,11 +91,15 @@ struct Get: AsyncParsableCommand {
                 let items: [AnyResource] = try rows.map { try AnyResource($0) }
                 let text: String
                 if name != nil, let item = items.first {
-                    text = output == .json ? String(decoding: try ResourceRendering.json(item), as: UTF8.self) + "\n"
+                    text =
+                        output == .json
+                        ? String(decoding: try ResourceRendering.json(item), as: UTF8.self) + "\n"
                         : try ResourceRendering.yaml(item)
                 } else {
                     let list = ResourceList(items: items)
-                    text = output == .json ? String(decoding: try ResourceRendering.json(list), as: UTF8.self) + "\n"
+                    text =
+                        output == .json
+                        ? String(decoding: try ResourceRendering.json(list), as: UTF8.self) + "\n"
                         : try ResourceRendering.yaml(list)
                 }
                 FileHandle.standardOutput.write(Data(text.utf8))
@@ -118,7 +122,11 @@ struct AnyResource: Encodable {
     var pool: WorkerPool?
 
     init(_ stored: StoredResource) throws {
-        if stored.key.kind == VideoJob.names.kind { job = try stored.videoJob() } else { pool = try stored.workerPool() }
+        if stored.key.kind == VideoJob.names.kind {
+            job = try stored.videoJob()
+        } else {
+            pool = try stored.workerPool()
+        }
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -233,7 +241,9 @@ struct Describe: AsyncParsableCommand {
             out += "Phase:        \(status?.phase?.rawValue ?? "Pending")   Progress: \(status?.progress ?? 0)%"
             out += "   Observed generation: \(status?.observedGeneration.map(String.init) ?? "-")\n"
             if let chunks = status?.chunks {
-                out += "Chunks:       total \(chunks.total), stored \(chunks.stored), analyzed \(chunks.analyzed), failed \(chunks.failed)\n"
+                out +=
+                    "Chunks:       total \(chunks.total), stored \(chunks.stored), analyzed \(chunks.analyzed), "
+                    + "failed \(chunks.failed)\n"
             }
             if let start = status?.startTime { out += "Started:      \(start)\n" }
             if let end = status?.completionTime { out += "Completed:    \(end)\n" }
@@ -241,19 +251,26 @@ struct Describe: AsyncParsableCommand {
             let conditions = status?.conditions ?? []
             out += Tables.format(
                 [["  TYPE", "STATUS", "REASON", "LAST TRANSITION", "MESSAGE"]]
-                    + conditions.map { ["  " + $0.type, $0.status.rawValue, $0.reason, "\($0.lastTransitionTime)", $0.message] })
+                    + conditions.map {
+                        ["  " + $0.type, $0.status.rawValue, $0.reason, "\($0.lastTransitionTime)", $0.message]
+                    })
             out += "\n\nOutputs:\n"
             let outputs = status?.outputs
-            for (label, value) in [("timeline", outputs?.timeline), ("otio", outputs?.otio), ("edl", outputs?.edl), ("render", outputs?.render)] {
+            for (label, value) in [
+                ("timeline", outputs?.timeline), ("otio", outputs?.otio), ("edl", outputs?.edl),
+                ("render", outputs?.render),
+            ] {
                 if let value { out += "  \(label): \(value)\n" }
             }
             if outputs == nil { out += "  (none yet)\n" }
             let jobRows = try await pool.query(
-                "SELECT id FROM processing_jobs WHERE resource_uid = $1 AND generation = $2", [stored.uid, stored.generation])
+                "SELECT id FROM processing_jobs WHERE resource_uid = $1 AND generation = $2",
+                [stored.uid, stored.generation])
             if let jobID: Int64 = try jobRows.first?.decode(at: 0) {
                 let tasks = try await pool.query(
                     """
-                    SELECT stage, state, count(*)::bigint, max(attempt), max(last_error) FROM job_queue WHERE job_id = $1
+                    SELECT stage, state, count(*)::bigint, max(attempt), max(last_error)
+                    FROM job_queue WHERE job_id = $1
                     GROUP BY stage, state ORDER BY min(id)
                     """, [jobID])
                 out += "\nTasks:\n"
@@ -294,7 +311,8 @@ struct Logs: AsyncParsableCommand {
             repeat {
                 let jobs = try await pool.query(
                     "SELECT id FROM processing_jobs WHERE namespace = $1 AND name = $2 ORDER BY id",
-                    [options.namespace, job]).map { try $0.decode(Int64.self, at: 0) }
+                    [options.namespace, job]
+                ).map { try $0.decode(Int64.self, at: 0) }
                 if jobs.isEmpty && !follow { throw CLIFailure("no processing records for VideoJob \"\(job)\"") }
                 for line in try await LogLines.read(pool: pool, jobs: jobs, after: last, limit: 10_000, newest: false) {
                     print(line.text)
@@ -325,15 +343,19 @@ enum LogLines {
             """, [jobs, after, limit])
         return try rows.map { row in
             let fields = try row.decode(PostgresJSON.self, at: 4).decode([String: String].self)
-            let where_ = try row.decodeIfPresent(String.self, at: 5).map { stage in
-                let chunk = (try? row.decodeIfPresent(Int.self, at: 6)).flatMap { $0 }.map { "#\($0)" } ?? ""
-                return " [\(stage)\(chunk)]"
-            } ?? ""
+            let where_ =
+                try row.decodeIfPresent(String.self, at: 5).map { stage in
+                    let chunk = (try? row.decodeIfPresent(Int.self, at: 6)).flatMap { $0 }.map { "#\($0)" } ?? ""
+                    return " [\(stage)\(chunk)]"
+                } ?? ""
             let extras = fields.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
             let time = Timestamp(try row.decode(Date.self, at: 1))
             return Line(
                 id: try row.decode(at: 0),
-                text: "\(time) \(try row.decode(String.self, at: 2).uppercased())\(where_) \(try row.decode(String.self, at: 3))\(extras.isEmpty ? "" : "  " + extras)")
+                text:
+                    "\(time) \(try row.decode(String.self, at: 2).uppercased())\(where_) "
+                    + "\(try row.decode(String.self, at: 3))\(extras.isEmpty ? "" : "  " + extras)"
+            )
         }
     }
 }

@@ -31,7 +31,11 @@ struct Local: AsyncParsableCommand {
     @Option(help: "Object storage: file:///dir or an absolute directory (default: $REEL_STORAGE or STATE/store).")
     var storage: String?
 
-    @Option(help: "Another directory file:// sources and outputs may name (repeatable). The resources directory and the working directory are always allowed.")
+    @Option(
+        help: ArgumentHelp(
+            "Another directory file:// sources and outputs may name (repeatable). The resources directory and "
+                + "the working directory are always allowed.")
+    )
     var allowRoot: [String] = []
 
     @Flag(help: "Exit once every VideoJob has succeeded or failed.")
@@ -52,7 +56,11 @@ struct Local: AsyncParsableCommand {
     @Option(help: "How long a stopping worker may drain before it is killed.")
     var graceSeconds = 30.0
 
-    @Option(help: "Gemini requests per minute per API key for jobs that name no budget (GEMINI_API_KEY is passed to the workers).")
+    @Option(
+        help: ArgumentHelp(
+            "Gemini requests per minute per API key for jobs that name no budget (GEMINI_API_KEY is passed to "
+                + "the workers).")
+    )
     var geminiRequestsPerMinute: Int?
 
     @Option(help: "Gemini tokens per minute per API key for jobs that name no budget.")
@@ -64,14 +72,17 @@ struct Local: AsyncParsableCommand {
         let stateDirectory = StateDatabase.stateDirectory(state)
         var isDirectory: ObjCBool = false
         let resourcesDirectory = Paths.absolute(resources)
-        guard FileManager.default.fileExists(atPath: resourcesDirectory, isDirectory: &isDirectory), isDirectory.boolValue else {
+        guard FileManager.default.fileExists(atPath: resourcesDirectory, isDirectory: &isDirectory),
+            isDirectory.boolValue
+        else {
             throw ValidationError("--resources \(resources) is not a directory")
         }
         try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
         let lock = try StateDatabase.lock(stateDirectory)
         defer { unlink(lock) }
         let database = try await StateDatabase.open(state: stateDirectory, databaseURL: databaseURL, logger: logger)
-        let storageURL = storage ?? ProcessInfo.processInfo.environment["REEL_STORAGE"] ?? "file://\(stateDirectory)/store"
+        let storageURL =
+            storage ?? ProcessInfo.processInfo.environment["REEL_STORAGE"] ?? "file://\(stateDirectory)/store"
         let store = try ObjectStores.open(storageURL)
         let roots = [resourcesDirectory, FileManager.default.currentDirectoryPath] + allowRoot.map(Paths.absolute)
         let pool = PostgresPool(url: database.url, maxConnections: 12)
@@ -89,7 +100,8 @@ struct Local: AsyncParsableCommand {
         let actuator = ChildWorkers.actuator(
             databaseURL: database.url, storage: storageURL, state: stateDirectory, roots: roots,
             leaseSeconds: leaseSeconds, graceSeconds: graceSeconds,
-            extra: ChildWorkers.budgets(requests: geminiRequestsPerMinute, tokens: geminiTokensPerMinute), logger: logger)
+            extra: ChildWorkers.budgets(requests: geminiRequestsPerMinute, tokens: geminiTokensPerMinute),
+            logger: logger)
         let autoscaler = Autoscaler(
             pool: pool, databaseURL: database.url, actuator: actuator, resources: table,
             rescueInterval: .milliseconds(Int(max(0.5, leaseSeconds / 2) * 1000)), logger: logger)
@@ -126,9 +138,11 @@ enum ChildWorkers {
         graceSeconds: Double, extra: [String], logger: Logger
     ) -> ProcessActuator {
         let arguments =
-            ["worker", "--database-url", databaseURL, "--storage", storage, "--parent-pid", "\(getpid())",
-             "--lease-seconds", "\(leaseSeconds)", "--drain-seconds", "\(max(1, graceSeconds - 5))",
-             "--scratch", "\(state)/scratch"] + roots.flatMap { ["--allow-root", $0] } + extra
+            [
+                "worker", "--database-url", databaseURL, "--storage", storage, "--parent-pid", "\(getpid())",
+                "--lease-seconds", "\(leaseSeconds)", "--drain-seconds", "\(max(1, graceSeconds - 5))",
+                "--scratch", "\(state)/scratch",
+            ] + roots.flatMap { ["--allow-root", $0] } + extra
         return ProcessActuator(
             command: WorkerCommand(
                 executable: WorkerCommand.currentExecutable, arguments: arguments, logDirectory: "\(state)/logs",

@@ -5,7 +5,8 @@ import ReelMedia
 /// `reel media …`: the media engine on one file.
 struct Media: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Probe, split and analyze media files.", subcommands: [Probe.self, Split.self, Scenes.self, Render.self])
+        abstract: "Probe, split and analyze media files.",
+        subcommands: [Probe.self, Split.self, Scenes.self, Render.self])
 
     static func printJSON<T: Encodable>(_ value: T) throws {
         let encoder = JSONEncoder()
@@ -24,8 +25,10 @@ struct Media: AsyncParsableCommand {
         func run() async throws {
             let info = try await MediaEngine.probe(file, keyframes: keyframes)
             if json { return try Media.printJSON(info) }
-            print("\(file): \(info.container), \(info.duration.map { String(format: "%.3f s", $0) } ?? "unknown duration")"
-                + (info.bitRate.map { ", \($0 / 1000) kb/s" } ?? ""))
+            print(
+                "\(file): \(info.container), "
+                    + "\(info.duration.map { String(format: "%.3f s", $0) } ?? "unknown duration")"
+                    + (info.bitRate.map { ", \($0 / 1000) kb/s" } ?? ""))
             for s in info.streams {
                 var line = "  #\(s.index) \(s.kind.rawValue) \(s.codec)"
                 if let profile = s.profile { line += " (\(profile))" }
@@ -69,10 +72,15 @@ struct Media: AsyncParsableCommand {
                 file, targetSeconds: targetSeconds, maxBytes: maxBytes ?? .max, outputDirectory: out)
             if json {
                 return try Media.printJSON(
-                    Output(chunks: chunks.map { .init(index: $0.index, path: $0.path, start: $0.start, duration: $0.duration, bytes: $0.bytes) }))
+                    Output(
+                        chunks: chunks.map {
+                            .init(
+                                index: $0.index, path: $0.path, start: $0.start, duration: $0.duration, bytes: $0.bytes)
+                        }))
             }
             for c in chunks {
-                print(String(format: "%@  start %.3f s  duration %.3f s  %d bytes", c.path, c.start, c.duration, c.bytes))
+                print(
+                    String(format: "%@  start %.3f s  duration %.3f s  %d bytes", c.path, c.start, c.duration, c.bytes))
             }
         }
     }
@@ -88,11 +96,15 @@ struct Media: AsyncParsableCommand {
         @Flag(help: "Print JSON.") var json = false
 
         func run() async throws {
-            let report = try await MediaEngine.detectScenes(file, threshold: threshold, minSceneSeconds: minSceneSeconds)
+            let report = try await MediaEngine.detectScenes(
+                file, threshold: threshold, minSceneSeconds: minSceneSeconds)
             if json { return try Media.printJSON(report) }
             for cut in report.cuts { print(String(format: "cut   %8.3f s  score %.1f", cut.time, cut.score)) }
             for scene in report.scenes {
-                print(String(format: "scene %8.3f – %8.3f s  luma %.2f  motion %.3f", scene.start, scene.end, scene.meanLuma, scene.motion))
+                print(
+                    String(
+                        format: "scene %8.3f – %8.3f s  luma %.2f  motion %.3f", scene.start, scene.end,
+                        scene.meanLuma, scene.motion))
             }
         }
     }
@@ -108,11 +120,14 @@ struct Media: AsyncParsableCommand {
                 keyframe at or before START: fast, approximate.
                 """)
 
-        @Option(name: .customLong("cut"), help: ArgumentHelp("A range, FILE:START:END in seconds (repeatable).", valueName: "file:start:end"))
+        @Option(
+            name: .customLong("cut"),
+            help: ArgumentHelp("A range, FILE:START:END in seconds (repeatable).", valueName: "file:start:end"))
         var cuts: [String]
         @Option(help: "The MP4 to write.") var out: String
         @Option(help: "exact, smart or keyframe.") var mode: String = RenderMode.exact.rawValue
-        @Option(help: "Video codec of exact and smart renders: h264 or hevc.") var codec: String = RenderCodec.h264.rawValue
+        @Option(help: "Video codec of exact and smart renders: h264 or hevc.") var codec: String = RenderCodec.h264
+            .rawValue
         @Option(help: "Constant rate factor, 0-51 (lower is better).") var crf: Int = RenderOptions().crf
         @Option(help: "Encoder preset (ultrafast … veryslow).") var preset: String = RenderOptions().preset
         @Flag(help: "Print JSON.") var json = false
@@ -127,7 +142,8 @@ struct Media: AsyncParsableCommand {
                 }
                 guard (0...51).contains(crf) else { throw ValidationError("--crf \(crf): expected 0 to 51") }
                 guard RenderOptions.presets.contains(preset) else {
-                    throw ValidationError("--preset \(preset): expected one of \(RenderOptions.presets.joined(separator: ", "))")
+                    throw ValidationError(
+                        "--preset \(preset): expected one of \(RenderOptions.presets.joined(separator: ", "))")
                 }
                 return RenderOptions(mode: mode, codec: codec, crf: crf, preset: preset)
             }
@@ -135,7 +151,8 @@ struct Media: AsyncParsableCommand {
 
         static func parse(_ text: String) throws -> CutRange {
             let parts = text.split(separator: ":", omittingEmptySubsequences: false)
-            guard parts.count >= 3, let start = Double(parts[parts.count - 2]), let end = Double(parts[parts.count - 1]) else {
+            guard parts.count >= 3, let start = Double(parts[parts.count - 2]), let end = Double(parts[parts.count - 1])
+            else {
                 throw ValidationError("--cut \(text): expected FILE:START:END with START and END in seconds")
             }
             return CutRange(source: parts.dropLast(2).joined(separator: ":"), start: start, end: end)

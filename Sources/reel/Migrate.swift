@@ -20,7 +20,9 @@ struct Migrate: AsyncParsableCommand {
         let connection = try await PostgresConnection.connect(url)
         let applied = try await Migrator.migrate(connection, logger: CLILogging.logger("reel.migrate"))
         await connection.close()
-        print(applied.isEmpty ? "schema is up to date" : "applied migrations \(applied.map(String.init).joined(separator: ", "))")
+        print(
+            applied.isEmpty
+                ? "schema is up to date" : "applied migrations \(applied.map(String.init).joined(separator: ", "))")
     }
 }
 
@@ -28,7 +30,8 @@ struct Migrate: AsyncParsableCommand {
 enum CLILogging {
     static func logger(_ label: String, level: Logger.Level? = nil) -> Logger {
         var logger = Logger(label: label) { StreamLogHandler.standardError(label: $0) }
-        let fromEnvironment = ProcessInfo.processInfo.environment["REEL_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:))
+        let fromEnvironment = ProcessInfo.processInfo.environment["REEL_LOG_LEVEL"].flatMap(
+            Logger.Level.init(rawValue:))
         logger.logLevel = fromEnvironment ?? level ?? .info
         return logger
     }

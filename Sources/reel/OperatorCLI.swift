@@ -74,22 +74,35 @@ struct OperatorCLI: AsyncParsableCommand {
     @Option(help: "Address of /metrics (HOST:PORT or :PORT); \"0\" serves it with the health endpoints.")
     var metricsAddr = ":8080"
 
-    @Option(help: "Process runtime: directory for worker logs and scratch space (default: $REEL_STATE_DIR or ./.reel-operator).")
+    @Option(
+        help: ArgumentHelp(
+            "Process runtime: directory for worker logs and scratch space (default: $REEL_STATE_DIR or "
+                + "./.reel-operator).")
+    )
     var state: String?
 
     @Option(help: "Kubernetes runtime: the worker image.")
     var workerImage = "ghcr.io/reel-dev/reel:\(API.reelVersion)"
 
-    @Option(help: "Kubernetes runtime: the Secret (keys databaseURL, storage) the worker pods read, in each pool's namespace.")
+    @Option(
+        help:
+            "Kubernetes runtime: the Secret (keys databaseURL, storage) the worker pods read, in each pool's namespace."
+    )
     var workerSecret = "reel-worker"
 
-    @Option(help: "Kubernetes runtime: the worker pods' service account (it reads the Gemini key Secrets VideoJobs name).")
+    @Option(
+        help: "Kubernetes runtime: the worker pods' service account (it reads the Gemini key Secrets VideoJobs name).")
     var workerServiceAccount: String?
 
-    @Option(help: "Kubernetes runtime: container resources (JSON, as in a Pod spec) for pools whose template names none.")
+    @Option(
+        help: "Kubernetes runtime: container resources (JSON, as in a Pod spec) for pools whose template names none.")
     var workerResources: String?
 
-    @Option(help: "Kubernetes runtime: a PersistentVolumeClaim the worker pods mount at --worker-data-path (shared file:// storage).")
+    @Option(
+        help: ArgumentHelp(
+            "Kubernetes runtime: a PersistentVolumeClaim the worker pods mount at --worker-data-path (shared "
+                + "file:// storage).")
+    )
     var workerDataClaim: String?
 
     @Option(help: "Kubernetes runtime: where the worker pods mount --worker-data-claim.")
@@ -158,7 +171,8 @@ struct OperatorCLI: AsyncParsableCommand {
         case .process:
             let stateDirectory = Paths.absolute(state ?? environment["REEL_STATE_DIR"] ?? ".reel-operator")
             try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
-            let kubeArguments = ["--kube-secrets"] + (kubeconfig.map { ["--kubeconfig", Paths.absolute($0)] } ?? [])
+            let kubeArguments =
+                ["--kube-secrets"] + (kubeconfig.map { ["--kubeconfig", Paths.absolute($0)] } ?? [])
                 + (context.map { ["--context", $0] } ?? [])
             actuator = ChildWorkers.actuator(
                 databaseURL: url, storage: storageURL, state: stateDirectory, roots: roots, leaseSeconds: leaseSeconds,
@@ -171,7 +185,9 @@ struct OperatorCLI: AsyncParsableCommand {
                 } catch {
                     throw ValidationError("--worker-resources is not JSON: \(error)")
                 }
-                guard case .object = resources else { throw ValidationError("--worker-resources must be a JSON object") }
+                guard case .object = resources else {
+                    throw ValidationError("--worker-resources must be a JSON object")
+                }
             }
             actuator = DeploymentActuator(
                 client: client,
@@ -185,7 +201,8 @@ struct OperatorCLI: AsyncParsableCommand {
         let autoscaler = Autoscaler(
             pool: pool, databaseURL: url, actuator: actuator, resources: backend,
             rescueInterval: .milliseconds(Int(max(0.5, leaseSeconds / 2) * 1000)), logger: logger)
-        let elector = leaderElect
+        let elector =
+            leaderElect
             ? LeaderElector(
                 client: client,
                 configuration: LeaderElectionConfiguration(
@@ -202,8 +219,12 @@ struct OperatorCLI: AsyncParsableCommand {
             let state = controller.readiness
             return Readiness(ready: state.ready, detail: state.detail)
         }
+        let scope = namespace ?? "(all)"
         logger.info(
-            "reel operator \(API.reelVersion): \(connection.server), namespace \(namespace ?? "(all)"), identity \(instance), workers: \(workerRuntime.rawValue)")
+            """
+            reel operator \(API.reelVersion): \(connection.server), namespace \(scope), identity \(instance), \
+            workers: \(workerRuntime.rawValue)
+            """)
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: [.init(service: controller), .init(service: server)],

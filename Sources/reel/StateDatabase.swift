@@ -21,7 +21,8 @@ struct StateDatabase {
 
     /// Opens (starting the embedded server when needed) and migrates.
     static func open(state: String, databaseURL: String?, logger: Logger) async throws -> StateDatabase {
-        let url = databaseURL ?? ProcessInfo.processInfo.environment["REEL_DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
+        let url =
+            databaseURL ?? ProcessInfo.processInfo.environment["REEL_DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
         var database: StateDatabase
         if let url {
             database = StateDatabase(url: url, embedded: nil)
@@ -48,7 +49,8 @@ struct StateDatabase {
     static func lock(_ state: String) throws -> String {
         let path = "\(state)/reel-local.pid"
         if let text = try? String(contentsOfFile: path, encoding: .utf8),
-            let other = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), other != getpid(), kill(other, 0) == 0
+            let other = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), other != getpid(),
+            kill(other, 0) == 0
         {
             throw CLIFailure("another reel local (pid \(other)) is using \(state)")
         }

@@ -16,6 +16,9 @@ struct Version: ParsableCommand {
         print("libpq \(pq / 10000).\(pq % 10000)")
         print("libyaml \(YAMLParser.libraryVersion)")
         print(String(cString: curl_version()).split(separator: " ").first.map(String.init) ?? "libcurl")
-        print("libavformat \(lavf >> 16).\((lavf >> 8) & 0xff).\(lavf & 0xff) (FFmpeg \(String(cString: av_version_info())))")
+        print(
+            "libavformat \(lavf >> 16).\((lavf >> 8) & 0xff).\(lavf & 0xff) (FFmpeg "
+                + "\(String(cString: av_version_info())))"
+        )
     }
 }

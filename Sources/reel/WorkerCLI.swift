@@ -102,7 +102,8 @@ struct WorkerCLI: AsyncParsableCommand {
             pool: database, store: store,
             configuration: PipelineConfiguration(
                 allowedRoots: AllowedRoots(roots),
-                scratchDirectory: scratch ?? FileManager.default.temporaryDirectory.appendingPathComponent("reel-scratch").path,
+                scratchDirectory: scratch
+                    ?? FileManager.default.temporaryDirectory.appendingPathComponent("reel-scratch").path,
                 faultDelays: PipelineConfiguration.parseFaultDelays(environment["REEL_FAULT_DELAY"]),
                 gemini: gemini))
         let worker = Worker(

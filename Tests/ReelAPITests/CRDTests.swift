@@ -57,8 +57,11 @@ struct CRDTests {
         func walk(_ node: YAMLNode, _ path: String) {
             visited += 1
             let keys = Set(node.pairs?.compactMap { $0.key.string } ?? [])
-            #expect(keys.contains("type") || keys.contains("x-kubernetes-preserve-unknown-fields"), "\(path) has no type")
-            for forbidden in ["x-kubernetes-validations", "uniqueItems", "$ref", "allOf", "oneOf", "anyOf", "not", "additionalItems"] {
+            #expect(
+                keys.contains("type") || keys.contains("x-kubernetes-preserve-unknown-fields"), "\(path) has no type")
+            for forbidden in [
+                "x-kubernetes-validations", "uniqueItems", "$ref", "allOf", "oneOf", "anyOf", "not", "additionalItems",
+            ] {
                 #expect(!keys.contains(forbidden), "\(path) uses \(forbidden)")
             }
             for pair in node["properties"]?.pairs ?? [] { walk(pair.value, "\(path).\(pair.key.string ?? "")") }

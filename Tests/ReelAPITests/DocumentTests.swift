@@ -28,7 +28,8 @@ struct DocumentTests {
     }
 
     @Test func syntaxErrorStillReportsEarlierDocuments() {
-        let text = videoJob().replacingFirst("priority", with: "x") + "\n  priority: hgh\n---\n" + workerPool()
+        let text =
+            videoJob().replacingFirst("priority", with: "x") + "\n  priority: hgh\n---\n" + workerPool()
             + "\n---\napiVersion: reel.dev/v1alpha1\nkind: VideoJob\nmetadata: {name: [unclosed\n"
         let report = ManifestReport.read(text)
         #expect(report.problems.map(\.path) == ["spec.priority", ""])
@@ -47,7 +48,9 @@ struct DocumentTests {
     }
 
     @Test func jsonDocumentsValidateTheSameWay() {
-        let json = #"{"apiVersion":"reel.dev/v1alpha1","kind":"VideoJob","metadata":{"name":"j"},"spec":{"source":{"uri":"s3://bucket/k"},"priority":"hgh"}}"#
+        let json =
+            #"{"apiVersion":"reel.dev/v1alpha1","kind":"VideoJob","metadata":{"name":"j"},"#
+            + #""spec":{"source":{"uri":"s3://bucket/k"},"priority":"hgh"}}"#
         let found = problems(json)
         #expect(found.map(\.path) == ["spec.priority"])
         #expect(found.first?.mark == YAMLMark(line: 1, column: 129))

@@ -12,7 +12,10 @@ struct MetadataTests {
         ("  namespace: Media", "metadata.namespace", "must be a lower-case DNS-1123 label"),
         ("  namespace: media.prod", "metadata.namespace", "must be a lower-case DNS-1123 label"),
         ("  labels: {\"-bad\": x}", "metadata.labels[-bad]", "key name part must be alphanumerics"),
-        ("  labels: {Example.com/a: x}", "metadata.labels[Example.com/a]", "key prefix must be a lower-case DNS-1123 subdomain"),
+        (
+            "  labels: {Example.com/a: x}", "metadata.labels[Example.com/a]",
+            "key prefix must be a lower-case DNS-1123 subdomain"
+        ),
         ("  labels: {a/b/c: x}", "metadata.labels[a/b/c]", "key must be a qualified name: at most one '/'"),
         ("  labels: {tier: \"has space\"}", "metadata.labels[tier]", "must be alphanumerics"),
         ("  labels: {tier: 5}", "metadata.labels[tier]", "must be a string, not an integer"),
@@ -57,7 +60,10 @@ struct MetadataTests {
     }
 
     @Test func nameIsRequired() {
-        let found = problems("apiVersion: reel.dev/v1alpha1\nkind: VideoJob\nmetadata: {namespace: a}\nspec: {source: {uri: \"s3://bucket/k\"}}\n")
+        let found = problems(
+            "apiVersion: reel.dev/v1alpha1\nkind: VideoJob\nmetadata: {namespace: a}\nspec: {source: {uri: "
+                + "\"s3://bucket/k\"}}\n"
+        )
         #expect(found.map(\.path) == ["metadata.name"])
         #expect(found.first?.code == .required)
         #expect(found.first?.mark == YAMLMark(line: 3, column: 11))
@@ -92,7 +98,9 @@ struct WorkerPoolTests {
         guard case .workerPool(let pool)? = resource(text) else { return }
         #expect(pool.spec.template?.image == "registry.example.com/reel:0.1.0")
         #expect(pool.spec.template?.imagePullPolicy == .IfNotPresent)
-        #expect(pool.spec.template?.resources == .object(["requests": .object(["cpu": .string("500m"), "memory": .string("1Gi")])]))
+        #expect(
+            pool.spec.template?.resources
+                == .object(["requests": .object(["cpu": .string("500m"), "memory": .string("1Gi")])]))
         #expect(pool.spec.template?.env == [.object(["name": .string("LOG_LEVEL"), "value": .string("debug")])])
         #expect(pool.spec.template?.nodeSelector == ["kubernetes.io/arch": "amd64"])
     }

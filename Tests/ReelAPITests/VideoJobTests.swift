@@ -73,19 +73,22 @@ struct VideoJobTests {
     }
 
     @Test func statusRoundTripsFromAGetOutput() throws {
-        let text = videoJob(spec: "") + """
+        let text =
+            videoJob(spec: "") + """
 
-            status:
-              observedGeneration: 3
-              phase: Analyzing
-              progress: 42
-              chunks: {total: 12, stored: 12, analyzed: 5, failed: 0}
-              conditions:
-              - {type: Ingested, status: "True", reason: SourceStored, message: stored, lastTransitionTime: "2026-11-29T10:00:00Z", observedGeneration: 3}
-              - {type: Succeeded, status: Unknown, reason: Analyzing, message: "5 of 12 chunks analyzed", lastTransitionTime: "2026-11-29T10:01:00Z", observedGeneration: 3}
-              outputs: {timeline: "file:///out/timeline.json"}
-              startTime: "2026-11-29T10:00:00Z"
-            """
+                status:
+                  observedGeneration: 3
+                  phase: Analyzing
+                  progress: 42
+                  chunks: {total: 12, stored: 12, analyzed: 5, failed: 0}
+                  conditions:
+                  - {type: Ingested, status: "True", reason: SourceStored, message: stored,
+                     lastTransitionTime: "2026-11-29T10:00:00Z", observedGeneration: 3}
+                  - {type: Succeeded, status: Unknown, reason: Analyzing, message: "5 of 12 chunks analyzed",
+                     lastTransitionTime: "2026-11-29T10:01:00Z", observedGeneration: 3}
+                  outputs: {timeline: "file:///out/timeline.json"}
+                  startTime: "2026-11-29T10:00:00Z"
+                """
         guard case .videoJob(let job)? = resource(text) else { return }
         #expect(job.status?.phase == .Analyzing)
         #expect(job.status?.chunks == ChunkCounts(total: 12, stored: 12, analyzed: 5, failed: 0))
@@ -111,8 +114,14 @@ struct VideoJobTests {
         ("  analysis: {model: gemini-2.5-flash}", "spec.analysis.model", .forbidden, 9, 14),
         ("  analysis: {prompt: hi}", "spec.analysis.prompt", .forbidden, 9, 14),
         ("  analysis: {provider: gemini, model: \"Gemini Pro\"}", "spec.analysis.model", .pattern, 9, 39),
-        ("  analysis: {provider: gemini, apiKeySecretRef: {name: gemini}}", "spec.analysis.apiKeySecretRef.key", .required, 9, 49),
-        ("  analysis: {provider: gemini, apiKeySecretRef: {name: Gemini_Key, key: k}}", "spec.analysis.apiKeySecretRef.name", .pattern, 9, 56),
+        (
+            "  analysis: {provider: gemini, apiKeySecretRef: {name: gemini}}", "spec.analysis.apiKeySecretRef.key",
+            .required, 9, 49
+        ),
+        (
+            "  analysis: {provider: gemini, apiKeySecretRef: {name: Gemini_Key, key: k}}",
+            "spec.analysis.apiKeySecretRef.name", .pattern, 9, 56
+        ),
         ("  timeline: {strategy: best}", "spec.timeline.strategy", .notSupported, 9, 24),
         ("  timeline: {maxSeconds: 0}", "spec.timeline.maxSeconds", .outOfRange, 9, 26),
         ("  render: {enabled: \"yes\"}", "spec.render.enabled", .type, 9, 21),
@@ -158,8 +167,11 @@ struct VideoJobTests {
 
     @Test func sha256MustBeLowerHex() {
         let good = String(repeating: "a1", count: 32)
-        #expect(problems(videoJob(spec: "").replacingFirst("keynote.mp4", with: "keynote.mp4\n    sha256: \(good)")).isEmpty)
-        let bad = problems(videoJob().replacingFirst("keynote.mp4", with: "keynote.mp4\n    sha256: \(good.uppercased())"))
+        #expect(
+            problems(videoJob(spec: "").replacingFirst("keynote.mp4", with: "keynote.mp4\n    sha256: \(good)")).isEmpty
+        )
+        let bad = problems(
+            videoJob().replacingFirst("keynote.mp4", with: "keynote.mp4\n    sha256: \(good.uppercased())"))
         #expect(bad.map(\.path) == ["spec.source.sha256"])
         #expect(bad.first?.message == "must be 64 lower-case hex digits")
     }
@@ -169,7 +181,8 @@ struct VideoJobTests {
         #expect(noSpec.map(\.path) == ["spec"])
         #expect(noSpec.first?.code == .required)
         #expect(noSpec.first?.mark == YAMLMark(line: 1, column: 1))
-        let noSource = problems("apiVersion: reel.dev/v1alpha1\nkind: VideoJob\nmetadata: {name: a}\nspec:\n  title: t\n")
+        let noSource = problems(
+            "apiVersion: reel.dev/v1alpha1\nkind: VideoJob\nmetadata: {name: a}\nspec:\n  title: t\n")
         #expect(noSource.map(\.path) == ["spec.source"])
         #expect(noSource.first?.mark == YAMLMark(line: 5, column: 3))
     }
@@ -202,10 +215,11 @@ struct VideoJobTests {
 
     @Test func unknownFieldsSuggestTheIntendedName() {
         let found = problems(videoJob(spec: "  split: {targetSecnds: 10}\n  prioirty: high"))
-        #expect(found.map(\.message) == [
-            "unknown field \"targetSecnds\" (did you mean \"targetSeconds\"?)",
-            "unknown field \"prioirty\" (did you mean \"priority\"?)",
-        ])
+        #expect(
+            found.map(\.message) == [
+                "unknown field \"targetSecnds\" (did you mean \"targetSeconds\"?)",
+                "unknown field \"prioirty\" (did you mean \"priority\"?)",
+            ])
     }
 
     @Test func nullMeansAbsent() throws {
@@ -218,7 +232,10 @@ struct VideoJobTests {
     @Test func statusIsValidatedToo() {
         let found = problems(
             videoJob()
-                + "\nstatus:\n  phase: Done\n  progress: 101\n  conditions:\n  - {type: Ready, status: Yes, reason: all good, message: m, lastTransitionTime: yesterday}\n  - {type: Ready, status: \"True\", reason: Ok, message: m, lastTransitionTime: \"2026-11-29T10:00:00Z\"}\n"
+                + "\nstatus:\n  phase: Done\n  progress: 101\n  conditions:\n"
+                + "  - {type: Ready, status: Yes, reason: all good, message: m, lastTransitionTime: yesterday}\n"
+                + "  - {type: Ready, status: \"True\", reason: Ok, message: m,"
+                + " lastTransitionTime: \"2026-11-29T10:00:00Z\"}\n"
         )
         #expect(
             found.map(\.path) == [
@@ -251,7 +268,10 @@ extension String {
               analysis: {provider: local, requestsPerMinute: 10}
             """
         let report = ManifestReport.read(text)
-        #expect(report.problems.map(\.description) == ["6:31: spec.analysis.requestsPerMinute: applies only when provider is gemini"])
+        #expect(
+            report.problems.map(\.description) == [
+                "6:31: spec.analysis.requestsPerMinute: applies only when provider is gemini"
+            ])
         let gemini = ManifestReport.read(text.replacingOccurrences(of: "provider: local", with: "provider: gemini"))
         #expect(gemini.problems.isEmpty)
         guard case .videoJob(let job)? = gemini.resources.first?.resource else { Issue.record("no job"); return }

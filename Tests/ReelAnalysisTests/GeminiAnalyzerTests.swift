@@ -23,14 +23,17 @@ import Testing
     @Test func resumableUploadPollsUntilActiveAndSnapsModelTimesToCuts() async throws {
         let fake = try FakeGemini(granularity: 32 * 1024, processingPolls: 2)
         let (directory, path) = try await Self.chunk()
-        let analysis = try await GeminiAnalyzer(configuration: Self.configuration(fake)).analyze(path: path, duration: 4)
+        let analysis = try await GeminiAnalyzer(configuration: Self.configuration(fake)).analyze(
+            path: path, duration: 4)
         #expect(fake.violations.isEmpty, "\(fake.violations)")
         let commands = fake.requests.compactMap(\.command)
         #expect(commands.first == "start" && commands.last == "upload, finalize")
         #expect(commands.filter { $0 == "upload" }.count >= 2, "several chunks at the announced granularity")
         #expect(fake.requests.filter { $0.method == "GET" }.count == 3, "two PROCESSING polls, then ACTIVE")
         #expect(analysis.summary == "A test clip")
-        #expect(analysis.scenes.map { [$0.start, $0.end] } == [[0, 2], [2, 4]], "2.3 s snapped to the cut at 2 s; 60 s clamped")
+        #expect(
+            analysis.scenes.map { [$0.start, $0.end] } == [[0, 2], [2, 4]],
+            "2.3 s snapped to the cut at 2 s; 60 s clamped")
         #expect(analysis.scenes.map(\.modelStart) == [0, 2.3])
         #expect(analysis.scenes[1].labels == ["subject", "detail"] && analysis.scenes[1].importance == 0.9)
         #expect(analysis.usage == AnalysisUsage(promptTokens: 1290, outputTokens: 180, requests: 1))
@@ -44,7 +47,8 @@ import Testing
         let fake = try FakeGemini(granularity: 64 * 1024)
         fake.breakNextUpload(after: 10_000)
         let (directory, path) = try await Self.chunk()
-        let analysis = try await GeminiAnalyzer(configuration: Self.configuration(fake)).analyze(path: path, duration: 4)
+        let analysis = try await GeminiAnalyzer(configuration: Self.configuration(fake)).analyze(
+            path: path, duration: 4)
         #expect(fake.violations.isEmpty, "\(fake.violations)")
         #expect(fake.requests.contains { $0.command == "query" })
         #expect(analysis.scenes.count == 2)
@@ -54,7 +58,8 @@ import Testing
     @Test func smallChunksGoInline() async throws {
         let fake = try FakeGemini()
         let (directory, path) = try await Self.chunk()
-        _ = try await GeminiAnalyzer(configuration: Self.configuration(fake, inlineMaxBytes: 15_000_000)).analyze(path: path, duration: 4)
+        _ = try await GeminiAnalyzer(configuration: Self.configuration(fake, inlineMaxBytes: 15_000_000)).analyze(
+            path: path, duration: 4)
         #expect(fake.violations.isEmpty)
         #expect(fake.requests.map(\.path).allSatisfy { $0.hasSuffix(":generateContent") })
         let parts = (fake.lastGenerateRequest?["contents"] as? [[String: Any]])?.first?["parts"] as? [[String: Any]]
@@ -96,8 +101,10 @@ import Testing
         let fake = try FakeGemini()
         fake.inject(fault)
         let (directory, path) = try await Self.chunk()
-        await #expect { try await GeminiAnalyzer(configuration: Self.configuration(fake, inlineMaxBytes: 15_000_000)).analyze(path: path, duration: 4) }
-            throws: { ($0 as? AnalysisError)?.reason == reason && ($0 as? AnalysisError)?.retryable == false }
+        await #expect {
+            try await GeminiAnalyzer(configuration: Self.configuration(fake, inlineMaxBytes: 15_000_000)).analyze(
+                path: path, duration: 4)
+        } throws: { ($0 as? AnalysisError)?.reason == reason && ($0 as? AnalysisError)?.retryable == false }
         _ = directory
     }
 
@@ -106,8 +113,9 @@ import Testing
         for _ in 0..<4 { fake.inject(.rateLimited(retryDelay: "0.01s")) }
         let (directory, path) = try await Self.chunk()
         let inline = Self.configuration(fake, inlineMaxBytes: 15_000_000)
-        await #expect { try await GeminiAnalyzer(configuration: inline).analyze(path: path, duration: 4) }
-            throws: { ($0 as? AnalysisError)?.reason == "RateLimited" && ($0 as? AnalysisError)?.retryable == true }
+        await #expect { try await GeminiAnalyzer(configuration: inline).analyze(path: path, duration: 4) } throws: {
+            ($0 as? AnalysisError)?.reason == "RateLimited" && ($0 as? AnalysisError)?.retryable == true
+        }
         var wrong = inline
         wrong.apiKey = "wrong-secret-key-123"
         do {
@@ -120,7 +128,10 @@ import Testing
         _ = directory
     }
 
-    @Test(arguments: [("01:05", 65.0), ("00:02.5", 2.5), ("1:02:03", 3723.0), ("12.25", 12.25), ("5:75", nil), ("x", nil)] as [(String, Double?)])
+    @Test(
+        arguments: [
+            ("01:05", 65.0), ("00:02.5", 2.5), ("1:02:03", 3723.0), ("12.25", 12.25), ("5:75", nil), ("x", nil),
+        ] as [(String, Double?)])
     func modelTimesParse(text: String, seconds: Double?) {
         #expect(GeminiTimes.seconds(text) == seconds)
     }

@@ -17,7 +17,11 @@ struct CLITests {
             }
             return String(word)
         }
-        #expect(commands == ["local", "operator", "worker", "get", "describe", "logs", "analyze", "validate", "manifests", "migrate", "media", "bench", "version"])
+        #expect(
+            commands == [
+                "local", "operator", "worker", "get", "describe", "logs", "analyze", "validate", "manifests", "migrate",
+                "media", "bench", "version",
+            ])
     }
 
     @Test func versionNamesReelAndEachLibrary() async throws {
@@ -58,21 +62,31 @@ struct CLITests {
               maxReplicas: 200
 
             """)
-        try dir.write("jobs/nested/b.yml", "apiVersion: reel.dev/v1alpha1\nkind: VideoJob\nmetadata: {name: ok}\nspec:\n  source: {uri: \"s3://bucket/k\"}\n  split: {targetSeconds: 0}\n")
-        try dir.write("jobs/c.yaml", "apiVersion: reel.dev/v1alpha1\nkind: VideoJob\nmetadata:\n  name: x\n\tspec: {}\n")
+        try dir.write(
+            "jobs/nested/b.yml",
+            "apiVersion: reel.dev/v1alpha1\nkind: VideoJob\nmetadata: {name: ok}\nspec:\n  source: {uri: "
+                + "\"s3://bucket/k\"}\n  split: {targetSeconds: 0}\n"
+        )
+        try dir.write(
+            "jobs/c.yaml", "apiVersion: reel.dev/v1alpha1\nkind: VideoJob\nmetadata:\n  name: x\n\tspec: {}\n")
         try dir.write("jobs/notes.txt", "not a manifest")
-        let good = try dir.write("good.yaml", "apiVersion: reel.dev/v1alpha1\nkind: WorkerPool\nmetadata: {name: analyze}\nspec: {stages: [split]}\n")
+        let good = try dir.write(
+            "good.yaml",
+            "apiVersion: reel.dev/v1alpha1\nkind: WorkerPool\nmetadata: {name: analyze}\nspec: {stages: [split]}\n")
 
         let result = try await ReelPaths.reel(["validate", "-f", dir.path("jobs"), good], in: dir.url.path)
         #expect(result.status == 1)
         let jobs = dir.path("jobs")
         #expect(
             result.lines == [
-                "\(jobs)/a.yaml:4:9: metadata.name: must be a lower-case DNS-1123 subdomain: letters, digits, '-' and '.', starting and ending with a letter or digit",
-                "\(jobs)/a.yaml:6:13: spec.priority: unsupported value \"hgh\": must be one of low, normal, high, urgent",
+                "\(jobs)/a.yaml:4:9: metadata.name: must be a lower-case DNS-1123 subdomain: letters, digits, "
+                    + "'-' and '.', starting and ending with a letter or digit",
+                "\(jobs)/a.yaml:6:13: spec.priority: unsupported value \"hgh\": must be one of low, normal, "
+                    + "high, urgent",
                 "\(jobs)/a.yaml:7:17: spec.source.uri: must be a URI with scheme file, s3, http, https or upload",
                 "\(jobs)/a.yaml:14:16: spec.maxReplicas: must be at most 100 (is 200)",
-                "\(jobs)/c.yaml:5:1: found a tab character that violates indentation (while scanning a plain scalar at 4:9)",
+                "\(jobs)/c.yaml:5:1: found a tab character that violates indentation (while scanning a plain "
+                    + "scalar at 4:9)",
                 "\(jobs)/nested/b.yml:6:26: spec.split.targetSeconds: must be at least 1 (is 0)",
             ])
         #expect(result.stderr.contains("6 problem(s) in 4 file(s)"))
@@ -80,12 +94,16 @@ struct CLITests {
 
     @Test func duplicateResourcesAcrossFilesAreReported() async throws {
         let dir = try TemporaryDirectory(prefix: "cli")
-        let pool = "apiVersion: reel.dev/v1alpha1\nkind: WorkerPool\nmetadata:\n  name: analyze\nspec: {stages: [split]}\n"
+        let pool =
+            "apiVersion: reel.dev/v1alpha1\nkind: WorkerPool\nmetadata:\n  name: analyze\nspec: {stages: [split]}\n"
         let a = try dir.write("a.yaml", pool)
         let b = try dir.write("b.yaml", "# same pool again\n" + pool)
         let result = try await ReelPaths.reel(["validate", "-f", a, b])
         #expect(result.status == 1)
-        #expect(result.lines == ["\(b):5:9: metadata.name: duplicate WorkerPool default/analyze (first declared at \(a):4:9)"])
+        #expect(
+            result.lines == [
+                "\(b):5:9: metadata.name: duplicate WorkerPool default/analyze (first declared at \(a):4:9)"
+            ])
     }
 
     @Test func missingFilesAndEmptyDirectoriesAreProblems() async throws {
@@ -102,7 +120,9 @@ struct CLITests {
 
     @Test func manifestsCRDsWritesTheCommittedFiles() async throws {
         let dir = try TemporaryDirectory(prefix: "crds")
-        let result = try await ReelPaths.reel(["manifests", "crds", "--output", dir.path("a"), "--output", dir.path("b")])
+        let result = try await ReelPaths.reel([
+            "manifests", "crds", "--output", dir.path("a"), "--output", dir.path("b"),
+        ])
         #expect(result.status == 0, "\(result.stderr)")
         for sub in ["a", "b"] {
             for name in ["reel.dev_videojobs.yaml", "reel.dev_workerpools.yaml"] {
@@ -123,7 +143,9 @@ struct CLITests {
         #expect(first.lines == ["applied migrations 1, 2, 3, 4, 5"])
         let second = try await ReelPaths.reel(["migrate", "--database-url", url])
         #expect(second.lines == ["schema is up to date"])
-        let missing = try await ReelPaths.reel(["migrate", "--database-url", "host=/nonexistent user=postgres connect_timeout=2"])
+        let missing = try await ReelPaths.reel([
+            "migrate", "--database-url", "host=/nonexistent user=postgres connect_timeout=2",
+        ])
         #expect(missing.status != 0)
         #expect(missing.stderr.contains("connectionFailed"))
     }
@@ -142,10 +164,16 @@ struct CLITests {
 
     @Test func benchQueuePrintsTheDocumentedJSON() async throws {
         let url = try await TestPostgres.database("clibench")
-        let result = try await ReelPaths.reel(["bench", "queue", "--tasks", "600", "--workers", "4", "--batch", "50", "--database-url", url, "--json"])
+        let result = try await ReelPaths.reel([
+            "bench", "queue", "--tasks", "600", "--workers", "4", "--batch", "50", "--database-url", url, "--json",
+        ])
         #expect(result.status == 0, "\(result.stderr)")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
-        #expect(Set(object.keys) == ["tasks", "workers", "completed", "duplicates", "enqueue_per_sec", "burn_down_per_sec", "claim_latency_ms", "wake_latency_ms"])
+        #expect(
+            Set(object.keys) == [
+                "tasks", "workers", "completed", "duplicates", "enqueue_per_sec", "burn_down_per_sec",
+                "claim_latency_ms", "wake_latency_ms",
+            ])
         #expect(object["completed"] as? Int == 600)
         #expect(object["duplicates"] as? Int == 0)
         #expect((object["wake_latency_ms"] as? [String: Double])?.keys.sorted() == ["p50", "p99"])
@@ -160,14 +188,22 @@ struct CLITests {
         }
         let probe = try object(try await ReelPaths.reel(["media", "probe", sample, "--json"]))
         #expect((probe["streams"] as? [[String: Any]])?.count == 2)
-        let split = try object(try await ReelPaths.reel(["media", "split", sample, "--target-seconds", "2", "--out", dir.path("c"), "--json"]))
+        let split = try object(
+            try await ReelPaths.reel([
+                "media", "split", sample, "--target-seconds", "2", "--out", dir.path("c"), "--json",
+            ]))
         let chunks = try #require(split["chunks"] as? [[String: Any]])
         #expect(chunks.count == 3)
         #expect(Set(chunks[0].keys) == ["index", "path", "start", "duration", "bytes"])
         let scenes = try object(try await ReelPaths.reel(["media", "scenes", sample, "--json"]))
         #expect((scenes["cuts"] as? [[String: Any]])?.compactMap { $0["time"] as? Double } == [2, 4])
-        #expect((scenes["scenes"] as? [[String: Any]])?.first.map { Set($0.keys) } == ["start", "end", "meanLuma", "motion"])
-        let render = try await ReelPaths.reel(["media", "render", "--cut", "\(sample):0:1", "--cut", "\(sample):4:5", "--out", dir.path("r.mp4")])
+        #expect(
+            (scenes["scenes"] as? [[String: Any]])?.first.map { Set($0.keys) } == [
+                "start", "end", "meanLuma", "motion",
+            ])
+        let render = try await ReelPaths.reel([
+            "media", "render", "--cut", "\(sample):0:1", "--cut", "\(sample):4:5", "--out", dir.path("r.mp4"),
+        ])
         #expect(render.status == 0, "\(render.stderr)")
         let bad = try await ReelPaths.reel(["media", "probe", dir.path("missing.mp4")])
         #expect(bad.status != 0)

@@ -43,8 +43,13 @@ import Testing
         #expect(fake.generateCalls.count == 2, "no new requests")
         status = try #require(try await setup.statuses()["b"])
         #expect(status["usage"] as? [String: Int] == ["promptTokens": 0, "outputTokens": 0, "requests": 0])
-        let ledger = try await setup.pool.query("SELECT name, prompt_tokens, output_tokens, requests FROM processing_jobs ORDER BY name")
-        #expect(try ledger.map { "\(try $0.decode(String.self, at: 0)):\(try $0.decode(Int.self, at: 1)):\(try $0.decode(Int.self, at: 2)):\(try $0.decode(Int.self, at: 3))" }
+        let ledger = try await setup.pool.query(
+            "SELECT name, prompt_tokens, output_tokens, requests FROM processing_jobs ORDER BY name")
+        #expect(
+            try ledger.map { row in
+                let numbers = try (1...3).map { i in String(try row.decode(Int.self, at: i)) }
+                return ([try row.decode(String.self, at: 0)] + numbers).joined(separator: ":")
+            }
                 == ["a:2580:360:2", "b:0:0:0"], "the per-job ledger in Postgres")
 
         // The key appears in no log, status, row or file Reel wrote.
@@ -54,7 +59,10 @@ import Testing
         where file.hasSuffix(".log") || file.hasSuffix(".yaml") || file.hasSuffix(".json") || file.hasSuffix(".otio") {
             haystacks.append((try? String(contentsOfFile: "\(state)/\(file)", encoding: .utf8)) ?? "")
         }
-        for table in ["resources", "processing_jobs", "job_queue", "job_logs", "video_chunks", "analysis_cache", "workers", "rate_limit_events"] {
+        for table in [
+            "resources", "processing_jobs", "job_queue", "job_logs", "video_chunks", "analysis_cache", "workers",
+            "rate_limit_events",
+        ] {
             let rows = try await setup.pool.query("SELECT t::text FROM \(table) t")
             haystacks += try rows.map { try $0.decode(String.self, at: 0) }
         }
@@ -68,9 +76,13 @@ import Testing
         defer { fake.stop() }
         let setup = try await LocalModeTests.Setup("e2e-gemini-rate", sampleSeconds: 12)
         // 2 s chunks: 6 requests; 2 per 2 s window, whichever of the three workers sends them.
-        _ = try setup.directory.write("resources/a.yaml", Self.job("a", extra: "    requestsPerMinute: 2").replacingOccurrences(
-            of: "split: {targetSeconds: 4}", with: "split: {targetSeconds: 2}"))
-        _ = try setup.directory.write("resources/pool.yaml", """
+        _ = try setup.directory.write(
+            "resources/a.yaml",
+            Self.job("a", extra: "    requestsPerMinute: 2").replacingOccurrences(
+                of: "split: {targetSeconds: 4}", with: "split: {targetSeconds: 2}"))
+        _ = try setup.directory.write(
+            "resources/pool.yaml",
+            """
             apiVersion: reel.dev/v1alpha1
             kind: WorkerPool
             metadata: {name: analyze}
@@ -79,13 +91,16 @@ import Testing
         let window = 2.0
         let local = try setup.start(
             ["--until-done", "--timeout", "180"],
-            environment: ["GEMINI_API_KEY": fake.apiKey, "REEL_GEMINI_ENDPOINT": fake.endpoint,
-                          "REEL_RATE_LIMIT_WINDOW_SECONDS": "\(window)"])
+            environment: [
+                "GEMINI_API_KEY": fake.apiKey, "REEL_GEMINI_ENDPOINT": fake.endpoint,
+                "REEL_RATE_LIMIT_WINDOW_SECONDS": "\(window)",
+            ])
         #expect(await local.wait() == 0, "\(local.output)")
         #expect(fake.generateCalls.count == 6)
         // The budget's own record (the database's clock): no three grants within one window.
         let grants = try await setup.pool.query(
-            "SELECT extract(epoch FROM at)::double precision FROM rate_limit_events ORDER BY at").map { try $0.decode(Double.self, at: 0) }
+            "SELECT extract(epoch FROM at)::double precision FROM rate_limit_events ORDER BY at"
+        ).map { try $0.decode(Double.self, at: 0) }
         #expect(grants.count == 6)
         for index in 0..<max(0, grants.count - 2) {
             #expect(grants[index + 2] - grants[index] >= window, "grants \(index)…\(index + 2): \(grants)")
@@ -123,6 +138,8 @@ import Testing
         #expect(fake.requests.contains { $0.command == "start" }, "over 1000 bytes: the resumable upload")
         #expect(!(result.stdout + result.stderr).contains(fake.apiKey))
         let local = try await ReelPaths.reel(["analyze", sample, "--json"])
-        #expect((try JSONSerialization.jsonObject(with: Data(local.stdout.utf8)) as? [String: Any])?["provider"] as? String == "local")
+        #expect(
+            (try JSONSerialization.jsonObject(with: Data(local.stdout.utf8)) as? [String: Any])?["provider"] as? String
+                == "local")
     }
 }

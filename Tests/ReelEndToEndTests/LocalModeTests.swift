@@ -30,8 +30,12 @@ import Testing
 
         /// Writes a VideoJob file.
         @discardableResult
-        func job(_ name: String, source: String = "file://./sample.mp4", file: String? = nil, extra: String = "") throws -> String {
-            try directory.write("resources/\(file ?? name + ".yaml")", """
+        func job(_ name: String, source: String = "file://./sample.mp4", file: String? = nil, extra: String = "") throws
+            -> String
+        {
+            try directory.write(
+                "resources/\(file ?? name + ".yaml")",
+                """
                 apiVersion: reel.dev/v1alpha1
                 kind: VideoJob
                 metadata:
@@ -46,20 +50,26 @@ import Testing
         }
 
         /// Starts `reel local` on the resources directory.
-        func start(_ extra: [String] = [], environment: [String: String] = [:], state: String? = nil, log: String = "local.log")
+        func start(
+            _ extra: [String] = [], environment: [String: String] = [:], state: String? = nil, log: String = "local.log"
+        )
             throws -> BackgroundProcess
         {
-            var arguments = ["local", "--resources", resources, "--state", state ?? directory.path("state"),
-                             "--lease-seconds", "2", "--poll-seconds", "0.2", "--resync-seconds", "2", "--grace-seconds", "6"]
+            var arguments = [
+                "local", "--resources", resources, "--state", state ?? directory.path("state"),
+                "--lease-seconds", "2", "--poll-seconds", "0.2", "--resync-seconds", "2", "--grace-seconds", "6",
+            ]
             if state == nil { arguments += ["--database-url", databaseURL] }
-            return try BackgroundProcess(ReelPaths.reelBinary, arguments + extra, environment: environment,
-                                         outputPath: directory.path(log))
+            return try BackgroundProcess(
+                ReelPaths.reelBinary, arguments + extra, environment: environment,
+                outputPath: directory.path(log))
         }
 
         /// `reel get vj -o json` parsed: name → status.
         func statuses() async throws -> [String: [String: Any]] {
             let result = try await ReelPaths.reel(["get", "vj", "-o", "json", "--database-url", databaseURL])
-            guard result.status == 0, let list = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any],
+            guard result.status == 0,
+                let list = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any],
                 let items = list["items"] as? [[String: Any]]
             else { return [:] }
             var byName: [String: [String: Any]] = [:]
@@ -82,7 +92,10 @@ import Testing
     @Test func aDirectoryOfJobsIsProcessedToTimelinesAndRenders() async throws {
         let setup = try await Setup("e2e-ok")
         try setup.job("highlights", extra: "  timeline: {strategy: highlights, maxSeconds: 6}")
-        try setup.job("scenes", extra: "  timeline: {strategy: scenes}\n  render: {enabled: false}\n  output: {uri: \"file://./out/scenes/\"}")
+        try setup.job(
+            "scenes",
+            extra:
+                "  timeline: {strategy: scenes}\n  render: {enabled: false}\n  output: {uri: \"file://./out/scenes/\"}")
         let local = try setup.start(["--until-done", "--timeout", "240"])
         let status = await local.wait()
         #expect(status == 0, "\(local.output)")
@@ -93,22 +106,31 @@ import Testing
             #expect(job["observedGeneration"] as? Int == 1)
             #expect(job["progress"] as? Int == 100)
             #expect(Self.condition(job, "Succeeded")?["status"] as? String == "True")
-            #expect((job["conditions"] as? [[String: Any]])?.allSatisfy { $0["observedGeneration"] as? Int == 1 } == true)
+            #expect(
+                (job["conditions"] as? [[String: Any]])?.allSatisfy { $0["observedGeneration"] as? Int == 1 } == true)
         }
         let outputs = try #require(statuses["highlights"]?["outputs"] as? [String: String])
         let otio = String(try #require(outputs["otio"]).dropFirst("file://".count))
-        let read = try await Command.run(ReelPaths.python, ["-c", """
-            import sys, opentimelineio as otio
-            t = otio.adapters.read_from_file(sys.argv[1])
-            print(len(t.tracks[0]), sum(c.source_range.duration.to_seconds() for c in t.tracks[0]))
-            """, otio])
+        let read = try await Command.run(
+            ReelPaths.python,
+            [
+                "-c",
+                """
+                import sys, opentimelineio as otio
+                t = otio.adapters.read_from_file(sys.argv[1])
+                print(len(t.tracks[0]), sum(c.source_range.duration.to_seconds() for c in t.tracks[0]))
+                """, otio,
+            ])
         #expect(read.status == 0, "\(read.stderr)")
         #expect(read.lines == ["3 6.0"], "three 2 s scenes fill the 6 s highlights")
         let render = String(try #require(outputs["render"]).dropFirst("file://".count))
         // The exact render: the timeline's 6 s to the frame (150 frames at 25 fps), as the condition says.
         let video = try await SampleMedia.ffprobe(
-            ["-count_frames", "-select_streams", "v:0", "-show_entries", "stream=duration,nb_read_frames", "-of", "csv=p=0",
-             render])
+            [
+                "-count_frames", "-select_streams", "v:0", "-show_entries", "stream=duration,nb_read_frames", "-of",
+                "csv=p=0",
+                render,
+            ])
         #expect(video == ["6.000000,150"])
         #expect(try await SampleMedia.decodeErrors(render).isEmpty)
         let highlights = try #require(statuses["highlights"])
@@ -117,7 +139,8 @@ import Testing
         let scenes = try #require(statuses["scenes"])
         #expect(Self.condition(scenes, "Rendered")?["reason"] as? String == "RenderDisabled")
         #expect(FileManager.default.fileExists(atPath: setup.directory.path("resources/out/scenes/timeline.otio")))
-        #expect(FileManager.default.fileExists(atPath: setup.directory.path("state/status/default/VideoJob/scenes.yaml")))
+        #expect(
+            FileManager.default.fileExists(atPath: setup.directory.path("state/status/default/VideoJob/scenes.yaml")))
         await setup.pool.close()
     }
 
@@ -130,12 +153,18 @@ import Testing
         try setup.job("corrupt", source: "file://./corrupt.mp4")
         try setup.job("missing", source: "file://./missing.mp4")
         try setup.job("outside", source: "file://\(foreign)")
-        _ = try setup.directory.write("resources/broken.yaml", "apiVersion: reel.dev/v1alpha1\nkind: VideoJob\nmetadata: {name: broken}\nspec:\n  source: {uri: file://./sample.mp4}\n  priority: extreme\n")
+        _ = try setup.directory.write(
+            "resources/broken.yaml",
+            "apiVersion: reel.dev/v1alpha1\nkind: VideoJob\nmetadata: {name: broken}\nspec:\n  source: {uri: "
+                + "file://./sample.mp4}\n  priority: extreme\n"
+        )
         let local = try setup.start(["--until-done", "--timeout", "180"])
         #expect(await local.wait() == 1, "a failed job and an invalid file make the exit status 1")
         let statuses = try await setup.statuses()
         #expect(statuses["good"]?["phase"] as? String == "Succeeded")
-        for (name, reason) in [("corrupt", "InvalidMedia"), ("missing", "SourceNotFound"), ("outside", "SourceNotAllowed")] {
+        for (name, reason) in [
+            ("corrupt", "InvalidMedia"), ("missing", "SourceNotFound"), ("outside", "SourceNotAllowed"),
+        ] {
             let job = try #require(statuses[name], "\(name)")
             #expect(job["phase"] as? String == "Failed")
             #expect(Self.condition(job, "Succeeded")?["reason"] as? String == reason, "\(name)")
@@ -152,13 +181,16 @@ import Testing
     @Test func aWorkerKilledMidAnalysisLosesOnlyItsLease() async throws {
         let setup = try await Setup("e2e-kill-worker")
         try setup.job("a")
-        let local = try setup.start(["--until-done", "--timeout", "240"], environment: ["REEL_FAULT_DELAY": "analyze=1.5"])
+        let local = try setup.start(
+            ["--until-done", "--timeout", "240"], environment: ["REEL_FAULT_DELAY": "analyze=1.5"])
         var owner = ""
         var taskID: Int64 = 0
         let running = try await BackgroundProcess.eventually {
             // (The tables appear once reel local has migrated the database.)
             let rows = try? await setup.pool.query(
-                "SELECT id, lease_owner FROM job_queue WHERE stage = 'analyze' AND state = 'running' ORDER BY id LIMIT 1")
+                "SELECT id, lease_owner FROM job_queue WHERE stage = 'analyze' AND state = 'running' ORDER BY "
+                    + "id LIMIT 1"
+            )
             guard let row = rows?.first else { return false }
             taskID = try row.decode(at: 0)
             owner = try row.decode(at: 1)
@@ -188,8 +220,10 @@ import Testing
         try setup.job("a")
         let state = setup.directory.path("own-state")
         defer { EmbeddedPostgres.stopImmediately(directory: URL(fileURLWithPath: state + "/postgres")) }
-        let first = try setup.start(["--until-done"], environment: ["REEL_FAULT_DELAY": "analyze=1"], state: state, log: "first.log")
-        let embedded = try EmbeddedPostgres(.init(directory: URL(fileURLWithPath: state + "/postgres")), logger: TestPostgres.logger)
+        let first = try setup.start(
+            ["--until-done"], environment: ["REEL_FAULT_DELAY": "analyze=1"], state: state, log: "first.log")
+        let embedded = try EmbeddedPostgres(
+            .init(directory: URL(fileURLWithPath: state + "/postgres")), logger: TestPostgres.logger)
         let pool = PostgresPool(url: embedded.url(database: "reel"), maxConnections: 2)
         let analyzed = try await BackgroundProcess.eventually {
             let rows = try? await pool.query("SELECT count(*)::bigint FROM video_chunks WHERE analyzed_at IS NOT NULL")
@@ -202,7 +236,9 @@ import Testing
         #expect(await second.wait() == 0, "\(second.output)")
         #expect(second.output.contains("reusing the PostgreSQL server"))
         try await embedded.start()  // the second run stopped the server it adopted
-        let writes = try await pool.query("SELECT analysis_writes FROM video_chunks ORDER BY chunk_index").map { try $0.decode(Int.self, at: 0) }
+        let writes = try await pool.query("SELECT analysis_writes FROM video_chunks ORDER BY chunk_index").map {
+            try $0.decode(Int.self, at: 0)
+        }
         #expect(writes == [1, 1, 1], "analyses done before the crash were not redone")
         let ingest = try await pool.query("SELECT attempt FROM job_queue WHERE stage = 'ingest'")
         #expect(try ingest.map { try $0.decode(Int.self, at: 0) } == [1], "ingest ran once")
@@ -223,9 +259,16 @@ import Testing
             return status?["observedGeneration"] as? Int == 2 && status?["phase"] as? String == "Succeeded"
         }
         #expect(edited, "\(local.output)")
-        #expect(try await setup.int("SELECT count(*)::bigint FROM job_queue WHERE generation = 1 AND state IN ('available', 'running', 'retryable')") == 0)
-        #expect(try await setup.int("SELECT count(*)::bigint FROM job_queue WHERE generation = 1 AND state = 'cancelled'") >= 1)
-        let uid = try await setup.pool.query("SELECT uid::text FROM resources WHERE name = 'a'").first!.decode(String.self, at: 0)
+        #expect(
+            try await setup.int(
+                "SELECT count(*)::bigint FROM job_queue WHERE generation = 1 AND state IN ('available', "
+                    + "'running', 'retryable')"
+            ) == 0)
+        #expect(
+            try await setup.int("SELECT count(*)::bigint FROM job_queue WHERE generation = 1 AND state = 'cancelled'")
+                >= 1)
+        let uid = try await setup.pool.query("SELECT uid::text FROM resources WHERE name = 'a'").first!.decode(
+            String.self, at: 0)
         let storeDirectory = setup.directory.path("state/store/jobs/\(uid)")
         #expect(FileManager.default.fileExists(atPath: storeDirectory))
         try FileManager.default.removeItem(atPath: file)
@@ -244,7 +287,9 @@ import Testing
     @Test func twentyJobsAllSucceedAndThePoolScalesUpThenBackToZero() async throws {
         let setup = try await Setup("e2e-twenty", sampleSeconds: 8)
         for index in 0..<20 { try setup.job("job-\(index)", extra: "  render: {enabled: false}") }
-        _ = try setup.directory.write("resources/pools.yaml", """
+        _ = try setup.directory.write(
+            "resources/pools.yaml",
+            """
             apiVersion: reel.dev/v1alpha1
             kind: WorkerPool
             metadata: {name: analyze}
@@ -267,11 +312,14 @@ import Testing
             """)
         #expect(peak == 3)
         let idle = try await BackgroundProcess.eventually(timeout: .seconds(60)) {
-            try await setup.int("SELECT count(*)::bigint FROM workers WHERE pool = 'analyze' AND stopped_at IS NULL") == 0
+            try await setup.int("SELECT count(*)::bigint FROM workers WHERE pool = 'analyze' AND stopped_at IS NULL")
+                == 0
         }
         #expect(idle, "the pool scales back to zero after the delay")
         let pool = try await ReelPaths.reel(["get", "wp", "analyze", "-o", "json", "--database-url", setup.databaseURL])
-        let status = (try JSONSerialization.jsonObject(with: Data(pool.stdout.utf8)) as? [String: Any])?["status"] as? [String: Any]
+        let status =
+            (try JSONSerialization.jsonObject(with: Data(pool.stdout.utf8)) as? [String: Any])?["status"]
+            as? [String: Any]
         #expect(status?["replicas"] as? Int == 0)
         local.send(SIGTERM)
         #expect(await local.wait() == 0)

@@ -52,13 +52,14 @@ struct OperatorTests {
         {
             let health = try FreePort.next()
             let metrics = try FreePort.next()
-            let arguments = [
-                "operator", "--kubeconfig", server.kubeconfig, "--namespace", "default",
-                "--database-url", databaseURL, "--storage", "file://\(directory.path("store"))",
-                "--allow-root", directory.path("media"), "--state", directory.path("state-\(name)"),
-                "--health-addr", "127.0.0.1:\(health)", "--metrics-addr", "127.0.0.1:\(metrics)",
-                "--lease-seconds", "2", "--grace-seconds", "6", "--identity", name,
-            ] + extra
+            let arguments =
+                [
+                    "operator", "--kubeconfig", server.kubeconfig, "--namespace", "default",
+                    "--database-url", databaseURL, "--storage", "file://\(directory.path("store"))",
+                    "--allow-root", directory.path("media"), "--state", directory.path("state-\(name)"),
+                    "--health-addr", "127.0.0.1:\(health)", "--metrics-addr", "127.0.0.1:\(metrics)",
+                    "--lease-seconds", "2", "--grace-seconds", "6", "--identity", name,
+                ] + extra
             let process = try BackgroundProcess(
                 ReelPaths.reelBinary, arguments, environment: environment, outputPath: directory.path("\(name).log"))
             return (process, health, metrics)
@@ -66,7 +67,9 @@ struct OperatorTests {
 
         /// A VideoJob `name` over the sample, outputs in `media/NAME-out`; `analysis` replaces the default.
         func apply(job name: String, analysis: String? = nil, extra: String = "") async throws {
-            try directory.write("\(name).yaml", """
+            try directory.write(
+                "\(name).yaml",
+                """
                 apiVersion: reel.dev/v1alpha1
                 kind: VideoJob
                 metadata:
@@ -102,7 +105,9 @@ struct OperatorTests {
     }
 
     static func httpGet(_ port: Int, _ path: String) async -> (status: Int, body: String)? {
-        guard let response = try? await HTTPClient.send(HTTPRequest(url: "http://127.0.0.1:\(port)\(path)", timeout: .seconds(5)))
+        guard
+            let response = try? await HTTPClient.send(
+                HTTPRequest(url: "http://127.0.0.1:\(port)\(path)", timeout: .seconds(5)))
         else { return nil }
         return (response.status, String(decoding: response.body, as: UTF8.self))
     }
@@ -164,7 +169,9 @@ struct OperatorTests {
         #expect(Self.field(job, "status", "progress") as? Int == 100)
         #expect(FileManager.default.fileExists(atPath: cluster.directory.path("media/first-out/timeline.otio")))
         let events = try await cluster.server.kubectl(["get", "events.v1.events.k8s.io", "-n", "default", "-o", "json"])
-        let eventList = try JSONSerialization.jsonObject(with: Data(String(events.output.drop { $0 != "{" }).utf8)) as? [String: Any]
+        let eventList =
+            try JSONSerialization.jsonObject(with: Data(String(events.output.drop { $0 != "{" }).utf8))
+            as? [String: Any]
         let reasons = (eventList?["items"] as? [[String: Any]] ?? [])
             .filter { Self.field($0, "regarding", "name") as? String == "first" }
             .compactMap { $0["reason"] as? String }
@@ -184,17 +191,23 @@ struct OperatorTests {
         #expect((Self.metric(exposition, #"reel_reconcile_time_seconds_count{controller="videojob"}"#) ?? 0) > 0)
 
         // No hot loop: a label change is one reconcile and no status write.
-        let before = Self.metric(await Self.httpGet(leader.metrics, "/metrics")?.body ?? "", #"reel_reconcile_total{controller="videojob"}"#) ?? -1
+        let before =
+            Self.metric(
+                await Self.httpGet(leader.metrics, "/metrics")?.body ?? "",
+                #"reel_reconcile_total{controller="videojob"}"#) ?? -1
         let labelled = try await cluster.server.kubectl(["label", "vj", "first", "-n", "default", "team=media"])
         #expect(labelled.status == 0)
         let version = Self.field(try await cluster.get("vj", "first"), "metadata", "resourceVersion") as? String
         let reconciled = await BackgroundProcess.eventually(timeout: .seconds(20)) {
-            Self.metric(await Self.httpGet(leader.metrics, "/metrics")?.body ?? "", #"reel_reconcile_total{controller="videojob"}"#) == before + 1
+            Self.metric(
+                await Self.httpGet(leader.metrics, "/metrics")?.body ?? "",
+                #"reel_reconcile_total{controller="videojob"}"#) == before + 1
         }
         #expect(reconciled, "the label change is reconciled once")
         // Absence can only be watched for a while: two seconds more bring no reconcile and no write.
         try await Task.sleep(for: .seconds(2))
-        let after = Self.metric(await Self.httpGet(leader.metrics, "/metrics")?.body ?? "", #"reel_reconcile_total{controller="videojob"}"#)
+        let after = Self.metric(
+            await Self.httpGet(leader.metrics, "/metrics")?.body ?? "", #"reel_reconcile_total{controller="videojob"}"#)
         #expect(after == before + 1)
         #expect(Self.field(try await cluster.get("vj", "first"), "metadata", "resourceVersion") as? String == version)
 
@@ -216,7 +229,9 @@ struct OperatorTests {
         #expect(secondDone, "\(standby.process.output)")
 
         // Deleting runs the finalizer: rows and outputs go, then the object.
-        let deleted = try await cluster.server.kubectl(["delete", "vj", "first", "-n", "default", "--wait=true", "--timeout=60s"])
+        let deleted = try await cluster.server.kubectl([
+            "delete", "vj", "first", "-n", "default", "--wait=true", "--timeout=60s",
+        ])
         #expect(deleted.status == 0, "\(deleted.output)")
         #expect(try await cluster.get("vj", "first") == nil)
         let rows = try await cluster.pool.query("SELECT count(*) FROM processing_jobs WHERE name = 'first'")
@@ -228,7 +243,9 @@ struct OperatorTests {
         standby.process.send(SIGTERM)
         #expect(await standby.process.wait() == 0, "\(standby.process.output)")
         let lease = try await cluster.get("lease", "reel-operator")
-        #expect((Self.field(lease, "spec", "holderIdentity") as? String ?? "").isEmpty, "released: \(String(describing: lease))")
+        #expect(
+            (Self.field(lease, "spec", "holderIdentity") as? String ?? "").isEmpty,
+            "released: \(String(describing: lease))")
     }
 
     @Test func kubernetesRuntimeRunsAnOwnedDeploymentPerPoolSizedByQueueDepthThroughTheScaleSubresource() async throws {
@@ -241,7 +258,9 @@ struct OperatorTests {
             "--from-literal=databaseURL=\(cluster.databaseURL)", "--from-literal=storage=file:///data/store",
         ])
         #expect(secret.status == 0, "\(secret.output)")
-        try cluster.directory.write("pool.yaml", """
+        try cluster.directory.write(
+            "pool.yaml",
+            """
             apiVersion: reel.dev/v1alpha1
             kind: WorkerPool
             metadata:
@@ -266,7 +285,8 @@ struct OperatorTests {
             """)
         let applied = try await cluster.server.kubectl(["apply", "-f", cluster.directory.path("pool.yaml")])
         #expect(applied.status == 0, "\(applied.output)")
-        let poolUID = try #require(Self.field(try await cluster.get("workerpool", "analyzers"), "metadata", "uid") as? String)
+        let poolUID = try #require(
+            Self.field(try await cluster.get("workerpool", "analyzers"), "metadata", "uid") as? String)
 
         let op = try cluster.startOperator("op-k", ["--worker-runtime", "kubernetes", "--worker-image", "reel:dev"])
         defer { op.process.send(SIGKILL) }
@@ -307,15 +327,19 @@ struct OperatorTests {
             resourceUID: UUID().uuidString.lowercased(), namespace: "default", name: "synthetic", generation: 1,
             spec: PostgresJSON(text: "{}"))
         let queue = TaskQueue(pool: cluster.pool)
-        try await queue.enqueue((0..<3).map {
-            NewTask(jobID: jobID, generation: 1, stage: "analyze", chunkIndex: $0, payload: PostgresJSON(text: "{}"))
-        })
+        try await queue.enqueue(
+            (0..<3).map {
+                NewTask(
+                    jobID: jobID, generation: 1, stage: "analyze", chunkIndex: $0, payload: PostgresJSON(text: "{}"))
+            })
         let scaledUp = try await BackgroundProcess.eventually(timeout: .seconds(30)) {
             Self.field(try await cluster.get("deployment", "reel-worker-analyzers"), "spec", "replicas") as? Int == 3
         }
         #expect(scaledUp, "\(op.process.output)")
         let poolStatus = Self.field(try await cluster.get("workerpool", "analyzers"), "status") as? [String: Any]
-        #expect(poolStatus?["queueDepth"] as? Int == 3 && poolStatus?["desiredReplicas"] as? Int == 3, "\(String(describing: poolStatus))")
+        #expect(
+            poolStatus?["queueDepth"] as? Int == 3 && poolStatus?["desiredReplicas"] as? Int == 3,
+            "\(String(describing: poolStatus))")
         // A template change is applied to the Deployment without touching its replicas.
         let patched = try await cluster.server.kubectl([
             "patch", "workerpool", "analyzers", "-n", "default", "--type", "merge",
@@ -328,7 +352,8 @@ struct OperatorTests {
             return containers?.first?["image"] as? String == "registry.example/reel:next"
         }
         #expect(updated, "\(op.process.output)")
-        #expect(Self.field(try await cluster.get("deployment", "reel-worker-analyzers"), "spec", "replicas") as? Int == 3)
+        #expect(
+            Self.field(try await cluster.get("deployment", "reel-worker-analyzers"), "spec", "replicas") as? Int == 3)
 
         _ = try await queue.cancel(jobID: jobID)
         let scaledDown = try await BackgroundProcess.eventually(timeout: .seconds(30)) {
@@ -337,27 +362,34 @@ struct OperatorTests {
         #expect(scaledDown)
 
         // A Deployment deleted behind the operator's back comes back when it is next needed.
-        let removed = try await cluster.server.kubectl(["delete", "deployment", "reel-worker-analyzers", "-n", "default"])
+        let removed = try await cluster.server.kubectl([
+            "delete", "deployment", "reel-worker-analyzers", "-n", "default",
+        ])
         #expect(removed.status == 0, "\(removed.output)")
         let second = try await jobs.upsertJob(
             resourceUID: UUID().uuidString.lowercased(), namespace: "default", name: "synthetic-2", generation: 1,
             spec: PostgresJSON(text: "{}"))
-        try await queue.enqueue((0..<2).map {
-            NewTask(jobID: second, generation: 1, stage: "analyze", chunkIndex: $0, payload: PostgresJSON(text: "{}"))
-        })
+        try await queue.enqueue(
+            (0..<2).map {
+                NewTask(
+                    jobID: second, generation: 1, stage: "analyze", chunkIndex: $0, payload: PostgresJSON(text: "{}"))
+            })
         let recreated = try await BackgroundProcess.eventually(timeout: .seconds(30)) {
             Self.field(try await cluster.get("deployment", "reel-worker-analyzers"), "spec", "replicas") as? Int == 2
         }
         #expect(recreated, "\(op.process.output)")
 
         // A declared pool that takes over the ingest stage retires the default ingest pool's Deployment.
-        try cluster.directory.write("ingesters.yaml", """
+        try cluster.directory.write(
+            "ingesters.yaml",
+            """
             apiVersion: reel.dev/v1alpha1
             kind: WorkerPool
             metadata: {name: ingesters, namespace: default}
             spec: {stages: [ingest], maxReplicas: 2}
             """)
-        #expect(try await cluster.server.kubectl(["apply", "-f", cluster.directory.path("ingesters.yaml")]).status == 0)
+        #expect(
+            try await cluster.server.kubectl(["apply", "-f", cluster.directory.path("ingesters.yaml")]).status == 0)
         let retired = try await BackgroundProcess.eventually(timeout: .seconds(30)) {
             let ingest = try await cluster.get("deployment", "reel-worker-ingest")
             let ingesters = try await cluster.get("deployment", "reel-worker-ingesters")
@@ -378,7 +410,9 @@ struct OperatorTests {
     }
 
     func runSecretScenario(_ cluster: Cluster, _ fake: FakeGemini) async throws {
-        try cluster.directory.write("secret.yaml", """
+        try cluster.directory.write(
+            "secret.yaml",
+            """
             apiVersion: v1
             kind: Secret
             metadata: {name: gemini, namespace: default}
@@ -390,8 +424,10 @@ struct OperatorTests {
         let op = try cluster.startOperator("op-g", [], environment: ["REEL_GEMINI_ENDPOINT": fake.endpoint])
         defer { op.process.send(SIGKILL) }
 
-        try await cluster.apply(job: "keyed", analysis: "{provider: gemini, apiKeySecretRef: {name: gemini, key: apiKey}}")
-        try await cluster.apply(job: "unkeyed", analysis: "{provider: gemini, apiKeySecretRef: {name: missing, key: apiKey}}")
+        try await cluster.apply(
+            job: "keyed", analysis: "{provider: gemini, apiKeySecretRef: {name: gemini, key: apiKey}}")
+        try await cluster.apply(
+            job: "unkeyed", analysis: "{provider: gemini, apiKeySecretRef: {name: missing, key: apiKey}}")
         // Valid for the CRD's schema, refused by Reel's rules: budgets are for gemini only.
         try await cluster.apply(job: "invalid", analysis: "{provider: local, requestsPerMinute: 5}")
         // Deleted a second after it finishes; the finalizer cleans up behind it.
@@ -411,30 +447,45 @@ struct OperatorTests {
             try await cluster.get("vj", "ephemeral") == nil
         }
         #expect(expired, "\(op.process.output)")
-        let ephemeralRows = try await cluster.pool.query("SELECT count(*) FROM processing_jobs WHERE name = 'ephemeral'")
+        let ephemeralRows = try await cluster.pool.query(
+            "SELECT count(*) FROM processing_jobs WHERE name = 'ephemeral'")
         #expect(try ephemeralRows.first?.decode(Int.self, at: 0) == 0)
         #expect(!FileManager.default.fileExists(atPath: cluster.directory.path("media/ephemeral-out/timeline.json")))
 
         func reason(_ name: String) async throws -> String? {
-            let conditions = Self.field(try await cluster.get("vj", name), "status", "conditions") as? [[String: Any]] ?? []
+            let conditions =
+                Self.field(try await cluster.get("vj", name), "status", "conditions") as? [[String: Any]] ?? []
             return conditions.first { $0["type"] as? String == "Succeeded" }?["reason"] as? String
         }
         #expect(try await reason("unkeyed") == "SecretNotFound")
         #expect(try await reason("invalid") == "InvalidSpec")
-        let invalidMessage = (Self.field(try await cluster.get("vj", "invalid"), "status", "conditions") as? [[String: Any]])?
+        let invalidMessage =
+            (Self.field(try await cluster.get("vj", "invalid"), "status", "conditions") as? [[String: Any]])?
             .first?["message"] as? String ?? ""
         #expect(invalidMessage.contains("spec.analysis.requestsPerMinute"), "\(invalidMessage)")
         let rows = try await cluster.pool.query("SELECT count(*) FROM processing_jobs WHERE name = 'invalid'")
         #expect(try rows.first?.decode(Int.self, at: 0) == 0, "an invalid job never reaches the queue")
         let events = try await cluster.server.kubectl(["get", "events.v1.events.k8s.io", "-n", "default", "-o", "json"])
-        let items = (try JSONSerialization.jsonObject(with: Data(String(events.output.drop { $0 != "{" }).utf8)) as? [String: Any])?["items"]
+        let items =
+            (try JSONSerialization.jsonObject(with: Data(String(events.output.drop { $0 != "{" }).utf8))
+            as? [String: Any])?["items"]
             as? [[String: Any]] ?? []
-        #expect(items.contains { Self.field($0, "regarding", "name") as? String == "invalid" && $0["type"] as? String == "Warning"
-            && $0["reason"] as? String == "InvalidSpec" })
-        #expect(items.contains { Self.field($0, "regarding", "name") as? String == "unkeyed" && $0["reason"] as? String == "SecretNotFound" })
-        let ephemeralReasons = items.filter { Self.field($0, "regarding", "name") as? String == "ephemeral" }.compactMap { $0["reason"] as? String }
-        #expect(ephemeralReasons.contains("Succeeded") && ephemeralReasons.contains("Expired") && ephemeralReasons.contains("CleanedUp"),
-                "\(ephemeralReasons)")
+        #expect(
+            items.contains {
+                Self.field($0, "regarding", "name") as? String == "invalid" && $0["type"] as? String == "Warning"
+                    && $0["reason"] as? String == "InvalidSpec"
+            })
+        #expect(
+            items.contains {
+                Self.field($0, "regarding", "name") as? String == "unkeyed"
+                    && $0["reason"] as? String == "SecretNotFound"
+            })
+        let ephemeralReasons = items.filter { Self.field($0, "regarding", "name") as? String == "ephemeral" }.compactMap
+        { $0["reason"] as? String }
+        #expect(
+            ephemeralReasons.contains("Succeeded") && ephemeralReasons.contains("Expired")
+                && ephemeralReasons.contains("CleanedUp"),
+            "\(ephemeralReasons)")
 
         // The key is in no log, row, status or event.
         var haystacks = [op.process.output, events.output]
@@ -442,7 +493,10 @@ struct OperatorTests {
         for file in (try? FileManager.default.contentsOfDirectory(atPath: logs)) ?? [] {
             haystacks.append((try? String(contentsOfFile: "\(logs)/\(file)", encoding: .utf8)) ?? "")
         }
-        for table in ["processing_jobs", "job_queue", "job_logs", "video_chunks", "analysis_cache", "workers", "rate_limit_events"] {
+        for table in [
+            "processing_jobs", "job_queue", "job_logs", "video_chunks", "analysis_cache", "workers",
+            "rate_limit_events",
+        ] {
             let rows = try await cluster.pool.query("SELECT t::text FROM \(table) t")
             haystacks += try rows.map { try $0.decode(String.self, at: 0) }
         }
@@ -454,7 +508,8 @@ struct OperatorTests {
         // Edited into a spec Reel refuses (apiKeySecretRef is for gemini only), then deleted: the finalizer still
         // runs, with the last valid spec, instead of hanging.
         let edited = try await cluster.server.kubectl([
-            "patch", "vj", "keyed", "-n", "default", "--type", "merge", "-p", #"{"spec":{"analysis":{"provider":"local"}}}"#,
+            "patch", "vj", "keyed", "-n", "default", "--type", "merge", "-p",
+            #"{"spec":{"analysis":{"provider":"local"}}}"#,
         ])
         #expect(edited.status == 0, "\(edited.output)")
         let refused = try await BackgroundProcess.eventually(timeout: .seconds(30)) {
@@ -463,7 +518,9 @@ struct OperatorTests {
             return Self.field(job, "status", "observedGeneration") as? Int == 2 && why == "InvalidSpec"
         }
         #expect(refused, "\(op.process.output)")
-        let deleted = try await cluster.server.kubectl(["delete", "vj", "keyed", "-n", "default", "--wait=true", "--timeout=60s"])
+        let deleted = try await cluster.server.kubectl([
+            "delete", "vj", "keyed", "-n", "default", "--wait=true", "--timeout=60s",
+        ])
         #expect(deleted.status == 0, "\(deleted.output)")
         let keyedRows = try await cluster.pool.query("SELECT count(*) FROM processing_jobs WHERE name = 'keyed'")
         #expect(try keyedRows.first?.decode(Int.self, at: 0) == 0)

@@ -16,15 +16,24 @@ import Testing
         let pool = PostgresPool(url: url, maxConnections: 2)
         let directory = try TemporaryDirectory(prefix: "worker-drain")
         let sample = try await SampleMedia.sample(in: directory, seconds: 2)
-        let spec = #"{"source":{"uri":"file://\#(sample)"},"priority":"normal","split":{"targetSeconds":60,"maxBytes":52428800},"analysis":{"provider":"local","sceneThreshold":0.1},"timeline":{"strategy":"scenes","maxSeconds":90},"render":{"enabled":true},"retry":{"maxAttempts":5,"backoffSeconds":5,"maxBackoffSeconds":600},"suspend":false}"#
+        let spec =
+            #"{"source":{"uri":"file://\#(sample)"},"priority":"normal","#
+            + #""split":{"targetSeconds":60,"maxBytes":52428800},"#
+            + #""analysis":{"provider":"local","sceneThreshold":0.1},"timeline":{"strategy":"scenes","maxSeconds":90},"#
+            + #""render":{"enabled":true},"retry":{"maxAttempts":5,"backoffSeconds":5,"maxBackoffSeconds":600},"#
+            + #""suspend":false}"#
         let job = try await pool.query(
-            "INSERT INTO processing_jobs (resource_uid, namespace, name, generation, spec) VALUES ('u', 'default', 'a', 1, $1::jsonb) RETURNING id",
-            [PostgresJSON(text: spec)]).first!.decode(Int64.self, at: 0)
+            "INSERT INTO processing_jobs (resource_uid, namespace, name, generation, spec) VALUES ('u', "
+                + "'default', 'a', 1, $1::jsonb) RETURNING id",
+            [PostgresJSON(text: spec)]
+        ).first!.decode(Int64.self, at: 0)
         try await TaskQueue(pool: pool).enqueue([NewTask(jobID: job, generation: 1, stage: "ingest")])
         let worker = try BackgroundProcess(
             ReelPaths.reelBinary,
-            ["worker", "--stages", "ingest", "--database-url", url, "--storage", directory.path("store"),
-             "--allow-root", directory.url.path, "--drain-seconds", "\(drain)", "--lease-seconds", "30"],
+            [
+                "worker", "--stages", "ingest", "--database-url", url, "--storage", directory.path("store"),
+                "--allow-root", directory.url.path, "--drain-seconds", "\(drain)", "--lease-seconds", "30",
+            ],
             environment: ["REEL_FAULT_DELAY": "ingest=\(delay)"], outputPath: directory.path("worker.log"))
         var lastError = ""
         // The worker's own log line says the task started (a row, so it cannot be missed between two looks).

@@ -37,7 +37,9 @@ import Testing
                 for _ in 0..<streams {
                     group.addTask {
                         do {
-                            for try await _ in HTTPClient.stream(HTTPRequest(url: server.baseURL + "/watch", timeout: nil)) {}
+                            for try await _ in HTTPClient.stream(
+                                HTTPRequest(url: server.baseURL + "/watch", timeout: nil))
+                            {}
                         } catch {}
                     }
                 }
@@ -50,7 +52,8 @@ import Testing
         // thread the request takes milliseconds; behind a shared dispatch pool it waited ~20 s here.
         let answer = await withTaskGroup(of: String?.self) { group in
             group.addTask {
-                let response = try? await HTTPClient.send(HTTPRequest(url: server.baseURL + "/ping", timeout: .seconds(20)))
+                let response = try? await HTTPClient.send(
+                    HTTPRequest(url: server.baseURL + "/ping", timeout: .seconds(20)))
                 return response.map { String(decoding: $0.body, as: UTF8.self) }
             }
             group.addTask {
@@ -64,7 +67,9 @@ import Testing
         #expect(answer == "pong")
         // Not a speed claim: milliseconds on threads of their own (seconds in a loaded full run) against ~47 s when
         // starved; 30 s tells them apart on any machine.
-        #expect(ContinuousClock.now - started < .seconds(30), "streams and the request took \(ContinuousClock.now - started)")
+        #expect(
+            ContinuousClock.now - started < .seconds(30),
+            "streams and the request took \(ContinuousClock.now - started)")
         gate.release()
         await watchers.value
     }

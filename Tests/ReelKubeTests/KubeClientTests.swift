@@ -11,7 +11,9 @@ struct KubeClientTests {
     static let videoJobs = KubeResource(group: "reel.dev", version: "v1alpha1", plural: "videojobs")
 
     static func job(_ name: String) -> Data {
-        Data(#"{"apiVersion":"reel.dev/v1alpha1","kind":"VideoJob","metadata":{"name":"\#(name)"},"spec":{"source":{"uri":"file:///data/\#(name).mp4"}}}"#.utf8)
+        Data(
+            (#"{"apiVersion":"reel.dev/v1alpha1","kind":"VideoJob","metadata":{"name":"\#(name)"},"#
+                + #""spec":{"source":{"uri":"file:///data/\#(name).mp4"}}}"#).utf8)
     }
 
     static func field(_ data: Data, _ path: String...) -> Any? {
@@ -35,7 +37,9 @@ struct KubeClientTests {
 
     func exercise(_ server: KubeAPIServer) async throws {
         let connection = try await KubeConfig.load(path: server.kubeconfig)
-        #expect(connection.server.hasPrefix("https://127.0.0.1:") && connection.token != nil && connection.tls.caFile != nil)
+        #expect(
+            connection.server.hasPrefix("https://127.0.0.1:") && connection.token != nil && connection.tls.caFile != nil
+        )
         let client = KubeClient(connection: connection)
         let jobs = Self.videoJobs
 
@@ -62,18 +66,24 @@ struct KubeClientTests {
         let all = try await client.listAll(jobs, namespace: "default", pageSize: 1)
         #expect(all.items.compactMap { Self.field($0, "metadata", "name") as? String } == ["a", "b", "c"])
 
-        let labelled = try await client.mergePatch(jobs, namespace: "default", name: "a", Data(#"{"metadata":{"labels":{"team":"x"}}}"#.utf8))
+        let labelled = try await client.mergePatch(
+            jobs, namespace: "default", name: "a", Data(#"{"metadata":{"labels":{"team":"x"}}}"#.utf8))
         #expect(Self.field(labelled, "metadata", "generation") as? Int == 1, "labels are not the spec")
         let status = try await client.mergePatch(
-            jobs, namespace: "default", name: "a", subresource: "status", Data(#"{"status":{"phase":"Ingesting","progress":5}}"#.utf8))
+            jobs, namespace: "default", name: "a", subresource: "status",
+            Data(#"{"status":{"phase":"Ingesting","progress":5}}"#.utf8))
         #expect(Self.field(status, "status", "phase") as? String == "Ingesting")
-        let ignored = try await client.mergePatch(jobs, namespace: "default", name: "a", Data(#"{"status":{"phase":"Failed"}}"#.utf8))
+        let ignored = try await client.mergePatch(
+            jobs, namespace: "default", name: "a", Data(#"{"status":{"phase":"Failed"}}"#.utf8))
         #expect(Self.field(ignored, "status", "phase") as? String == "Ingesting", "status only through /status")
-        let respec = try await client.mergePatch(jobs, namespace: "default", name: "a", Data(#"{"spec":{"priority":"high"}}"#.utf8))
+        let respec = try await client.mergePatch(
+            jobs, namespace: "default", name: "a", Data(#"{"spec":{"priority":"high"}}"#.utf8))
         #expect(Self.field(respec, "metadata", "generation") as? Int == 2)
 
-        await #expect { try await client.mergePatch(jobs, namespace: "default", name: "a", Data(#"{"spec":{"priority":"extreme"}}"#.utf8)) }
-            throws: { ($0 as? KubeError)?.code == 422 && ($0 as? KubeError)?.reason == "Invalid" }
+        await #expect {
+            try await client.mergePatch(
+                jobs, namespace: "default", name: "a", Data(#"{"spec":{"priority":"extreme"}}"#.utf8))
+        } throws: { ($0 as? KubeError)?.code == 422 && ($0 as? KubeError)?.reason == "Invalid" }
 
         try await client.delete(jobs, namespace: "default", name: "c")
 
@@ -82,7 +92,8 @@ struct KubeClientTests {
         let replaced = try await client.updateStatus(jobs, namespace: "default", name: "a") { object in
             if calls.increment() == 1 {
                 // Someone else writes between our read and our write.
-                _ = try await client.mergePatch(jobs, namespace: "default", name: "a", Data(#"{"metadata":{"labels":{"race":"1"}}}"#.utf8))
+                _ = try await client.mergePatch(
+                    jobs, namespace: "default", name: "a", Data(#"{"metadata":{"labels":{"race":"1"}}}"#.utf8))
             }
             var json = try JSONSerialization.jsonObject(with: object) as! [String: Any]
             json["status"] = ["phase": "Splitting", "progress": 20]
@@ -139,7 +150,9 @@ struct KubeClientTests {
         let directory = try TemporaryDirectory(prefix: "kubeconfig")
         _ = try directory.write("token", "secret-token\n")
         let ca = Data("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n".utf8).base64EncodedString()
-        let path = try directory.write("config", """
+        let path = try directory.write(
+            "config",
+            """
             apiVersion: v1
             kind: Config
             current-context: two
@@ -178,7 +191,11 @@ struct KubeClientTests {
 /// A thread-safe counter for closures.
 final class Counter: Sendable {
     private let count = Mutex(0)
-    func increment() -> Int { count.withLock { $0 += 1; return $0 } }
+    func increment() -> Int {
+        count.withLock {
+            $0 += 1; return $0
+        }
+    }
     var value: Int { count.withLock { $0 } }
 }
 
@@ -186,15 +203,25 @@ extension KubeClientTests {
     func electLeaders(_ server: KubeAPIServer) async throws {
         let client = KubeClient(connection: try await KubeConfig.load(path: server.kubeconfig))
         func elector(_ identity: String) -> LeaderElector {
-            LeaderElector(client: client, configuration: LeaderElectionConfiguration(
-                namespace: "default", name: "reel-operator", identity: identity, leaseDuration: .seconds(15),
-                renewDeadline: .seconds(4), retryPeriod: .milliseconds(300)))
+            LeaderElector(
+                client: client,
+                configuration: LeaderElectionConfiguration(
+                    namespace: "default", name: "reel-operator", identity: identity, leaseDuration: .seconds(15),
+                    renewDeadline: .seconds(4), retryPeriod: .milliseconds(300)))
         }
         let a = elector("a"), b = elector("b")
         let ledA = Counter(), ledB = Counter()
-        let runA = Task { await a.run { _ = ledA.increment(); while !Task.isCancelled { try? await Task.sleep(for: .milliseconds(50)) } } }
+        let runA = Task {
+            await a.run {
+                _ = ledA.increment(); while !Task.isCancelled { try? await Task.sleep(for: .milliseconds(50)) }
+            }
+        }
         #expect(await BackgroundProcess.eventually(timeout: .seconds(30)) { a.isLeader })
-        let runB = Task { await b.run { _ = ledB.increment(); while !Task.isCancelled { try? await Task.sleep(for: .milliseconds(50)) } } }
+        let runB = Task {
+            await b.run {
+                _ = ledB.increment(); while !Task.isCancelled { try? await Task.sleep(for: .milliseconds(50)) }
+            }
+        }
         // B campaigns every 300 ms; for a few rounds it must not lead while A renews.
         try await Task.sleep(for: .seconds(1.5))
         #expect(!b.isLeader && ledB.value == 0)
@@ -212,12 +239,17 @@ extension KubeClientTests {
         #expect(!a.isLeader)
 
         // Someone else takes the lease: B stops leading at its next renewal.
-        var taken = try JSONSerialization.jsonObject(with: try await client.get(LeaderElector.leases, namespace: "default", name: "reel-operator")) as! [String: Any]
+        var taken =
+            try JSONSerialization.jsonObject(
+                with: try await client.get(LeaderElector.leases, namespace: "default", name: "reel-operator"))
+            as! [String: Any]
         var spec = taken["spec"] as! [String: Any]
         spec["holderIdentity"] = "intruder"
         spec["renewTime"] = LeaderElector.microTime(Date())
         taken["spec"] = spec
-        _ = try await client.replace(LeaderElector.leases, namespace: "default", name: "reel-operator", try JSONSerialization.data(withJSONObject: taken))
+        _ = try await client.replace(
+            LeaderElector.leases, namespace: "default", name: "reel-operator",
+            try JSONSerialization.data(withJSONObject: taken))
         #expect(await BackgroundProcess.eventually(timeout: .seconds(10)) { !b.isLeader })
         runB.cancel()
         await runB.value
@@ -229,16 +261,28 @@ extension KubeClientTests {
         let client = KubeClient(connection: try await KubeConfig.load(path: server.kubeconfig))
         let created = try await client.create(Self.videoJobs, namespace: "default", Self.job("evented"))
         let uid = try #require(Self.field(created, "metadata", "uid") as? String)
-        let reference = ObjectReference(apiVersion: "reel.dev/v1alpha1", kind: "VideoJob", namespace: "default", name: "evented", uid: uid)
+        let reference = ObjectReference(
+            apiVersion: "reel.dev/v1alpha1", kind: "VideoJob", namespace: "default", name: "evented", uid: uid)
         let recorder = EventRecorder(client: client, instance: "test-1")
-        #expect(await recorder.record(reference, reason: "SourceStored", action: "Ingest", note: "the source is stored") == nil)
-        #expect(await recorder.record(reference, reason: "SourceStored", action: "Ingest", note: "the source is stored") == nil)
-        #expect(await recorder.record(reference, type: "Warning", reason: "InvalidMedia", action: "Analyze", note: "chunk 2 is damaged") == nil)
+        #expect(
+            await recorder.record(reference, reason: "SourceStored", action: "Ingest", note: "the source is stored")
+                == nil)
+        #expect(
+            await recorder.record(reference, reason: "SourceStored", action: "Ingest", note: "the source is stored")
+                == nil)
+        #expect(
+            await recorder.record(
+                reference, type: "Warning", reason: "InvalidMedia", action: "Analyze", note: "chunk 2 is damaged")
+                == nil)
         let events = KubeResource(group: "events.k8s.io", version: "v1", plural: "events")
         let list = try await client.listAll(events, namespace: "default")
         let ours = list.items.filter { (Self.field($0, "regarding", "uid") as? String) == uid }
-        let summary = ours.map { "\(Self.field($0, "type") as? String ?? "") \(Self.field($0, "reason") as? String ?? "") \(Self.field($0, "series", "count") as? Int ?? 1)" }.sorted()
-        #expect(summary == ["Normal SourceStored 2", "Warning InvalidMedia 1"], "a repeat joins the first event's series")
+        let summary = ours.map {
+            "\(Self.field($0, "type") as? String ?? "") \(Self.field($0, "reason") as? String ?? "") "
+                + "\(Self.field($0, "series", "count") as? Int ?? 1)"
+        }.sorted()
+        #expect(
+            summary == ["Normal SourceStored 2", "Warning InvalidMedia 1"], "a repeat joins the first event's series")
         #expect(ours.allSatisfy { Self.field($0, "reportingController") as? String == "reel.dev/operator" })
     }
 }

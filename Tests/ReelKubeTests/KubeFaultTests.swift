@@ -14,7 +14,9 @@ struct KubeFaultTests {
     static let jobs = KubeResource(group: "reel.dev", version: "v1alpha1", plural: "videojobs")
 
     static func job(_ name: String, labels: String = "{}") -> Data {
-        Data(#"{"apiVersion":"reel.dev/v1alpha1","kind":"VideoJob","metadata":{"name":"\#(name)","labels":\#(labels)},"spec":{"source":{"uri":"file:///data/\#(name).mp4"}}}"#.utf8)
+        Data(
+            (#"{"apiVersion":"reel.dev/v1alpha1","kind":"VideoJob","metadata":{"name":"\#(name)","labels":\#(labels)},"#
+                + #""spec":{"source":{"uri":"file:///data/\#(name).mp4"}}}"#).utf8)
     }
 
     /// Runs an informer in the background, recording what it reports.
@@ -33,11 +35,12 @@ struct KubeFaultTests {
             self.log = log
             task = Task {
                 await informer.run(watchTimeoutSeconds: 60) { event in
-                    let text: String = switch event {
-                    case .synced: "synced"
-                    case .upsert(let key, _): "upsert \(key)"
-                    case .delete(let key): "delete \(key)"
-                    }
+                    let text: String =
+                        switch event {
+                        case .synced: "synced"
+                        case .upsert(let key, _): "upsert \(key)"
+                        case .delete(let key): "delete \(key)"
+                        }
                     log.lines.withLock { $0.append(text) }
                 }
             }
@@ -81,7 +84,9 @@ struct KubeFaultTests {
         #expect(opened >= 0 && opened <= 3, "\(opened) connections for 10 sequential calls")
     }
 
-    func cutWatchesResumeWithoutARelist(_ direct: KubeClient, _ proxied: KubeClient, _ proxy: KubeFaultProxy) async throws {
+    func cutWatchesResumeWithoutARelist(_ direct: KubeClient, _ proxied: KubeClient, _ proxy: KubeFaultProxy)
+        async throws
+    {
         proxy.inject(.cutWatch(path: "/namespaces/cut/videojobs", afterEvents: 2, times: 2))
         let recorder = Recorder(Informer(client: proxied, resource: Self.jobs, namespace: "cut"))
         defer { recorder.stop() }
@@ -96,23 +101,29 @@ struct KubeFaultTests {
         #expect(recorder.informer.counts.watches >= 3)
     }
 
-    func serverErrorsOnListAreRetried(_ direct: KubeClient, _ proxied: KubeClient, _ proxy: KubeFaultProxy) async throws {
+    func serverErrorsOnListAreRetried(_ direct: KubeClient, _ proxied: KubeClient, _ proxy: KubeFaultProxy) async throws
+    {
         _ = try await direct.create(Self.jobs, namespace: "errors", Self.job("survivor"))
         proxy.inject(.status(500, method: "GET", path: "/namespaces/errors/videojobs", times: 2))
         let recorder = Recorder(Informer(client: proxied, resource: Self.jobs, namespace: "errors"))
         defer { recorder.stop() }
-        let synced = await BackgroundProcess.eventually(timeout: .seconds(30)) { recorder.all.contains("upsert errors/survivor") }
+        let synced = await BackgroundProcess.eventually(timeout: .seconds(30)) {
+            recorder.all.contains("upsert errors/survivor")
+        }
         #expect(synced, "\(recorder.all)")
         #expect(proxy.injected.filter { $0.hasPrefix("500") }.count == 2)
         #expect(recorder.informer.counts.lists == 1, "only the list that succeeded counts")
     }
 
-    func conflictStormsOnStatusAreRetriedThenReported(_ direct: KubeClient, _ proxied: KubeClient, _ proxy: KubeFaultProxy)
+    func conflictStormsOnStatusAreRetriedThenReported(
+        _ direct: KubeClient, _ proxied: KubeClient, _ proxy: KubeFaultProxy
+    )
         async throws
     {
         _ = try await direct.create(Self.jobs, namespace: "conflicts", Self.job("contested"))
         func setPhase(_ phase: String) async throws -> Data {
-            try await proxied.updateStatus(Self.jobs, namespace: "conflicts", name: "contested", attempts: 5) { current in
+            try await proxied.updateStatus(Self.jobs, namespace: "conflicts", name: "contested", attempts: 5) {
+                current in
                 var object = try JSONSerialization.jsonObject(with: current) as! [String: Any]
                 object["status"] = ["phase": phase]
                 return try JSONSerialization.data(withJSONObject: object)
@@ -120,14 +131,19 @@ struct KubeFaultTests {
         }
         proxy.inject(.status(409, method: "PUT", path: "/namespaces/conflicts/videojobs/contested/status", times: 3))
         let written = try await setPhase("Ingesting")
-        #expect(((try JSONSerialization.jsonObject(with: written) as? [String: Any])?["status"] as? [String: Any])?["phase"] as? String == "Ingesting")
-        #expect(proxy.injected.filter { $0.hasPrefix("409") }.count == 3, "three conflicts, then the fourth attempt wrote")
+        #expect(
+            ((try JSONSerialization.jsonObject(with: written) as? [String: Any])?["status"] as? [String: Any])?["phase"]
+                as? String == "Ingesting")
+        #expect(
+            proxy.injected.filter { $0.hasPrefix("409") }.count == 3, "three conflicts, then the fourth attempt wrote")
 
         proxy.inject(.status(409, method: "PUT", path: "/namespaces/conflicts/videojobs/contested/status", times: 10))
         await #expect { try await setPhase("Splitting") } throws: { ($0 as? KubeError)?.isConflict == true }
         #expect(proxy.injected.filter { $0.hasPrefix("409") }.count == 3 + 5, "gave up after five attempts")
         let stored = try await direct.get(Self.jobs, namespace: "conflicts", name: "contested")
-        #expect(((try JSONSerialization.jsonObject(with: stored) as? [String: Any])?["status"] as? [String: Any])?["phase"] as? String == "Ingesting")
+        #expect(
+            ((try JSONSerialization.jsonObject(with: stored) as? [String: Any])?["status"] as? [String: Any])?["phase"]
+                as? String == "Ingesting")
     }
 
     func aCompactedHistoryLeadsToARelistThatReportsEveryChange(
@@ -144,13 +160,16 @@ struct KubeFaultTests {
         proxy.holdWatches()
         #expect(await BackgroundProcess.eventually(timeout: .seconds(30)) { proxy.watchesCutByHold >= 1 })
         try await direct.delete(Self.jobs, namespace: "compact", name: "a")
-        _ = try await direct.mergePatch(Self.jobs, namespace: "compact", name: "b", Data(#"{"metadata":{"labels":{"edited":"yes"}}}"#.utf8))
+        _ = try await direct.mergePatch(
+            Self.jobs, namespace: "compact", name: "b", Data(#"{"metadata":{"labels":{"edited":"yes"}}}"#.utf8))
         _ = try await direct.create(Self.jobs, namespace: "compact", Self.job("c"))
         try await server.compactEtcd()
         let before = recorder.all.count
         proxy.release()
 
-        let relisted = await BackgroundProcess.eventually(timeout: .seconds(120)) { recorder.informer.counts.lists == 2 }
+        let relisted = await BackgroundProcess.eventually(timeout: .seconds(120)) {
+            recorder.informer.counts.lists == 2
+        }
         #expect(relisted, "410 Gone on resume leads to a fresh list")
         #expect(await BackgroundProcess.eventually(timeout: .seconds(10)) { recorder.all.count >= before + 4 })
         let after = Array(recorder.all.dropFirst(before))
@@ -158,7 +177,9 @@ struct KubeFaultTests {
         #expect(after.contains("upsert compact/c") && after.contains("upsert compact/b"), "\(after)")
         #expect(Set(recorder.informer.objects.keys) == ["compact/b", "compact/c"])
         let b = try #require(recorder.informer.objects["compact/b"])
-        let labels = ((try JSONSerialization.jsonObject(with: b) as? [String: Any])?["metadata"] as? [String: Any])?["labels"] as? [String: String]
+        let labels =
+            ((try JSONSerialization.jsonObject(with: b) as? [String: Any])?["metadata"] as? [String: Any])?["labels"]
+            as? [String: String]
         #expect(labels?["edited"] == "yes")
     }
 }

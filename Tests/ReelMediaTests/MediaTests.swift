@@ -44,7 +44,9 @@ struct ProbeTests {
         let truncated = dir.path("truncated.mp4")
         let bytes = try Data(contentsOf: URL(fileURLWithPath: source))
         try bytes.prefix(bytes.count / 3).write(to: URL(fileURLWithPath: truncated))
-        for (path, code) in [(empty, MediaError.Code.invalidData), (text, .invalidData), (dir.path("missing.mp4"), .notFound)] {
+        for (path, code) in [
+            (empty, MediaError.Code.invalidData), (text, .invalidData), (dir.path("missing.mp4"), .notFound),
+        ] {
             let error = await #expect(throws: MediaError.self) { try await MediaEngine.probe(path) }
             #expect(error?.code == code, "\(path): \(String(describing: error))")
             #expect(error?.path == path)
@@ -67,7 +69,10 @@ struct SplitTests {
     /// `frame` is the longest frame interval: the chunks must add up to the source within one frame.
     func verify(_ chunks: [Chunk], source: String, expectVideo: Bool = true, frame: Double = 0.04) async throws {
         #expect(!chunks.isEmpty)
-        let sourceDuration = try #require(Double(try await SampleMedia.ffprobe(["-show_entries", "format=duration", "-of", "csv=p=0", source]).first ?? ""))
+        let sourceDuration = try #require(
+            Double(
+                try await SampleMedia.ffprobe(["-show_entries", "format=duration", "-of", "csv=p=0", source]).first
+                    ?? ""))
         let packetLines = try await SampleMedia.ffprobe(
             ["-select_streams", "v", "-show_entries", "packet=pts_time,flags", "-of", "csv=p=0", source])
         let absoluteKeys = packetLines.compactMap { line -> Double? in
@@ -80,18 +85,26 @@ struct SplitTests {
         var total = 0.0
         for chunk in chunks {
             #expect(try await SampleMedia.decodeErrors(chunk.path) == "", "\(chunk.path)")
-            let duration = try #require(Double(try await SampleMedia.ffprobe(["-show_entries", "format=duration", "-of", "csv=p=0", chunk.path]).first ?? ""))
+            let duration = try #require(
+                Double(
+                    try await SampleMedia.ffprobe(["-show_entries", "format=duration", "-of", "csv=p=0", chunk.path])
+                        .first ?? ""))
             #expect(abs(duration - chunk.duration) < 0.2, "\(chunk.path): ffprobe \(duration) vs \(chunk.duration)")
             total += chunk.duration
             if expectVideo {
                 let first = try await SampleMedia.ffprobe(
-                    ["-select_streams", "v", "-show_entries", "packet=pts_time,flags", "-of", "csv=p=0", "-read_intervals", "%+#1", chunk.path])
+                    [
+                        "-select_streams", "v", "-show_entries", "packet=pts_time,flags", "-of", "csv=p=0",
+                        "-read_intervals", "%+#1", chunk.path,
+                    ])
                 let fields = first.first?.split(separator: ",") ?? []
                 #expect(fields.count >= 2 && fields[1].hasPrefix("K"), "\(chunk.path) starts with \(first)")
                 // MP4 keeps B-frame delay in an edit list; Matroska and MPEG-TS shift timestamps non-negative
                 // (MPEG-TS adds its mux delay too), so their first frame may sit a few frames after 0.
                 #expect((fields.first.flatMap { Double($0) } ?? 9) <= 0.2, "\(chunk.path) starts at \(first)")
-                #expect(sourceKeys.contains { abs($0 - chunk.start) < 0.001 }, "chunk start \(chunk.start) is no source keyframe")
+                #expect(
+                    sourceKeys.contains { abs($0 - chunk.start) < 0.001 },
+                    "chunk start \(chunk.start) is no source keyframe")
             }
         }
         #expect(abs(total - sourceDuration) <= frame + 0.001, "chunks add up to \(total), source is \(sourceDuration)")
@@ -108,19 +121,32 @@ struct SplitTests {
         #expect(abs((chunks.dropFirst().first?.start ?? 0) - 4) < 0.001)
         #expect(chunks[1].startExact.seconds == chunks[1].start)
         try await verify(chunks, source: source)
-        let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir.path("chunks")).filter { $0.hasSuffix(".partial") }
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir.path("chunks")).filter {
+            $0.hasSuffix(".partial")
+        }
         #expect(leftovers.isEmpty)
     }
 
     @Test func maxBytesCutsEarlierAtAKeyframe() async throws {
         let dir = try TemporaryDirectory(prefix: "bytes")
         let source = try await SampleMedia.sample(in: dir)
-        let chunks = try await MediaEngine.split(source, targetSeconds: 60, maxBytes: 1_000_000, outputDirectory: dir.path("c"))
+        let chunks = try await MediaEngine.split(
+            source, targetSeconds: 60, maxBytes: 1_000_000, outputDirectory: dir.path("c"))
         #expect(chunks.count > 1)
         try await verify(chunks, source: source)
     }
 
-    @Test(arguments: [("mkv", ["-c", "copy"]), ("ts", ["-c", "copy"]), ("webm", ["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-g", "25", "-c:a", "libopus"]), ("mp4", ["-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "keyint=25:log-level=error", "-tag:v", "hvc1", "-c:a", "copy"])])
+    @Test(arguments: [
+        ("mkv", ["-c", "copy"]), ("ts", ["-c", "copy"]),
+        ("webm", ["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-g", "25", "-c:a", "libopus"]),
+        (
+            "mp4",
+            [
+                "-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "keyint=25:log-level=error", "-tag:v",
+                "hvc1", "-c:a", "copy",
+            ]
+        ),
+    ])
     func otherContainersAndCodecs(ext: String, codecArguments: [String]) async throws {
         let dir = try TemporaryDirectory(prefix: "fmt")
         let source = try await SampleMedia.sample(in: dir, seconds: 6)
@@ -177,7 +203,9 @@ struct SplitTests {
     @Test func oneFrameVideo() async throws {
         let dir = try TemporaryDirectory(prefix: "one")
         let path = dir.path("one.mp4")
-        try await SampleMedia.ffmpeg(["-f", "lavfi", "-i", "testsrc2=size=64x64:rate=25", "-frames:v", "1", "-c:v", "libx264", path])
+        try await SampleMedia.ffmpeg([
+            "-f", "lavfi", "-i", "testsrc2=size=64x64:rate=25", "-frames:v", "1", "-c:v", "libx264", path,
+        ])
         let chunks = try await MediaEngine.split(path, targetSeconds: 1, outputDirectory: dir.path("c"))
         #expect(chunks.count == 1)
         #expect(try await SampleMedia.decodeErrors(chunks[0].path) == "")
@@ -236,15 +264,23 @@ struct KeyframeRenderTests {
         let b = try await SampleMedia.sample(in: dir, name: "b.mp4")
         let output = dir.path("render.mp4")
         // Starts near keyframes (every 2 s), so the whole render stays within one GOP of what was asked.
-        let cuts = [CutRange(source: a, start: 0, end: 1.5), CutRange(source: a, start: 4.2, end: 6), CutRange(source: b, start: 8, end: 9)]
+        let cuts = [
+            CutRange(source: a, start: 0, end: 1.5), CutRange(source: a, start: 4.2, end: 6),
+            CutRange(source: b, start: 8, end: 9),
+        ]
         let result = try await MediaEngine.render(cuts, output: output, options: keyframe)
         let requested = cuts.map { $0.end - $0.start }.reduce(0, +)
-        let duration = try #require(Double(try await SampleMedia.ffprobe(["-show_entries", "format=duration", "-of", "csv=p=0", output]).first ?? ""))
+        let duration = try #require(
+            Double(
+                try await SampleMedia.ffprobe(["-show_entries", "format=duration", "-of", "csv=p=0", output]).first
+                    ?? ""))
         #expect(abs(duration - requested) <= 2.0, "rendered \(duration) s for \(requested) s requested")
         #expect(abs(result.duration - duration) < 0.1)
         #expect(try await SampleMedia.decodeErrors(output) == "")
         // Decode timestamps rise monotonically in every stream, across the seams.
-        let packets = try await SampleMedia.ffprobe(["-show_entries", "packet=stream_index,dts_time", "-of", "csv=p=0", output])
+        let packets = try await SampleMedia.ffprobe([
+            "-show_entries", "packet=stream_index,dts_time", "-of", "csv=p=0", output,
+        ])
         var last: [String: Double] = [:]
         var backwards = 0
         for line in packets {
@@ -278,8 +314,11 @@ struct KeyframeRenderTests {
             // From the keyframes at 0 and 4 s (every 2 s) to just past 1.5 and 6 s.
             #expect(result.duration >= 3.5 && result.duration < 3.5 + 0.5, "\(ext): \(result.duration) s")
             frames[ext] = try await SampleMedia.ffprobe(
-                ["-count_frames", "-select_streams", "v:0", "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0",
-                 output])
+                [
+                    "-count_frames", "-select_streams", "v:0", "-show_entries", "stream=nb_read_frames", "-of",
+                    "csv=p=0",
+                    output,
+                ])
         }
         #expect(frames["mkv"] == frames["mp4"] && frames["ts"] == frames["mp4"], "\(frames)")
     }
@@ -291,14 +330,16 @@ struct KeyframeRenderTests {
         try await SampleMedia.ffmpeg(["-i", a, "-vf", "scale=160:120", "-c:v", "libx264", "-c:a", "copy", small])
         let error = await #expect(throws: MediaError.self) {
             try await MediaEngine.render(
-                [CutRange(source: a, start: 0, end: 1), CutRange(source: small, start: 0, end: 1)], output: dir.path("x.mp4"),
+                [CutRange(source: a, start: 0, end: 1), CutRange(source: small, start: 0, end: 1)],
+                output: dir.path("x.mp4"),
                 options: keyframe)
         }
         #expect(error?.code == .incompatible)
         #expect(error?.path == small)
         #expect(!FileManager.default.fileExists(atPath: dir.path("x.mp4")))
         let empty = await #expect(throws: MediaError.self) {
-            try await MediaEngine.render([CutRange(source: a, start: 2, end: 1)], output: dir.path("y.mp4"), options: keyframe)
+            try await MediaEngine.render(
+                [CutRange(source: a, start: 2, end: 1)], output: dir.path("y.mp4"), options: keyframe)
         }
         #expect(empty?.code == .unsupported)
     }

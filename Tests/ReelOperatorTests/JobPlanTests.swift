@@ -9,17 +9,23 @@ import Testing
     let now = Date(timeIntervalSince1970: 1_800_000_000)
     let later = Date(timeIntervalSince1970: 1_800_000_100)
 
-    func desired(generation: Int = 1, status: VideoJobStatus? = nil, render: Bool = true, suspend: Bool = false,
-                 finalizers: [String] = [API.cleanupFinalizer], deleting: Bool = false) -> DesiredJob {
+    func desired(
+        generation: Int = 1, status: VideoJobStatus? = nil, render: Bool = true, suspend: Bool = false,
+        finalizers: [String] = [API.cleanupFinalizer], deleting: Bool = false
+    ) -> DesiredJob {
         var spec = VideoJobSpec(source: SourceSpec(uri: "file:///data/a.mp4"))
         spec.render.enabled = render
         spec.suspend = suspend
-        return DesiredJob(uid: "u1", namespace: "default", name: "a", generation: generation, spec: spec, status: status,
-                          finalizers: finalizers, deleting: deleting)
+        return DesiredJob(
+            uid: "u1", namespace: "default", name: "a", generation: generation, spec: spec, status: status,
+            finalizers: finalizers, deleting: deleting)
     }
 
-    func job(_ stages: [Stage: StageTasks] = [:], phase: String = "Pending", stored: Int = 0, analyzed: Int = 0) -> ObservedJob {
-        ObservedJob(jobID: 7, phase: phase, stages: stages, chunksStored: stored, chunksAnalyzed: analyzed, startedAt: now)
+    func job(_ stages: [Stage: StageTasks] = [:], phase: String = "Pending", stored: Int = 0, analyzed: Int = 0)
+        -> ObservedJob
+    {
+        ObservedJob(
+            jobID: 7, phase: phase, stages: stages, chunksStored: stored, chunksAnalyzed: analyzed, startedAt: now)
     }
 
     static let done = StageTasks(total: 1, succeeded: 1)
@@ -45,30 +51,44 @@ import Testing
         let status = try #require(written(actions))
         #expect(status.phase == .Pending)
         #expect(status.observedGeneration == 1)
-        #expect(status.conditions?.map(\.type) == ["Ingested", "Split", "Analyzed", "TimelineAssembled", "Rendered", "Succeeded"])
+        #expect(
+            status.conditions?.map(\.type) == [
+                "Ingested", "Split", "Analyzed", "TimelineAssembled", "Rendered", "Succeeded",
+            ])
         #expect(status.conditions?.allSatisfy { $0.status == .unknown && $0.observedGeneration == 1 } == true)
     }
 
-    @Test(arguments: [
-        ([Stage.ingest: StageTasks(total: 1, active: 1, running: 1)], VideoJobPhase.Ingesting, [Action]()),
-        ([.ingest: done], .Splitting, [Action.enqueue(.split, chunks: nil)]),
-        ([.ingest: done, .split: waiting], .Splitting, []),
-        ([.ingest: done, .split: done], .Analyzing, [.enqueue(.analyze, chunks: [0, 1, 2])]),
-        ([.ingest: done, .split: done, .analyze: StageTasks(total: 3, succeeded: 1, active: 2)], .Analyzing, []),
-        ([.ingest: done, .split: done, .analyze: StageTasks(total: 3, succeeded: 3)], .Assembling, [.enqueue(.assemble, chunks: nil)]),
-        ([.ingest: done, .split: done, .analyze: StageTasks(total: 3, succeeded: 3), .assemble: done], .Rendering,
-         [.enqueue(.render, chunks: nil)]),
-    ] as [([Stage: StageTasks], VideoJobPhase, [Action])])
+    @Test(
+        arguments: [
+            ([Stage.ingest: StageTasks(total: 1, active: 1, running: 1)], VideoJobPhase.Ingesting, [Action]()),
+            ([.ingest: done], .Splitting, [Action.enqueue(.split, chunks: nil)]),
+            ([.ingest: done, .split: waiting], .Splitting, []),
+            ([.ingest: done, .split: done], .Analyzing, [.enqueue(.analyze, chunks: [0, 1, 2])]),
+            ([.ingest: done, .split: done, .analyze: StageTasks(total: 3, succeeded: 1, active: 2)], .Analyzing, []),
+            (
+                [.ingest: done, .split: done, .analyze: StageTasks(total: 3, succeeded: 3)], .Assembling,
+                [.enqueue(.assemble, chunks: nil)]
+            ),
+            (
+                [.ingest: done, .split: done, .analyze: StageTasks(total: 3, succeeded: 3), .assemble: done],
+                .Rendering,
+                [.enqueue(.render, chunks: nil)]
+            ),
+        ] as [([Stage: StageTasks], VideoJobPhase, [Action])])
     func eachPhaseEnqueuesTheNextStage(stages: [Stage: StageTasks], phase: VideoJobPhase, expected: [Action]) throws {
         let actions = JobPlanner.plan(desired(), Observation(current: job(stages, stored: 3)), now: now)
         #expect(enqueues(actions) == expected)
         #expect(try #require(written(actions)).phase == phase)
-        #expect(actions.contains(.recordPhase(phase, progress: try #require(written(actions)?.progress), reason: nil, message: nil)))
+        #expect(
+            actions.contains(
+                .recordPhase(phase, progress: try #require(written(actions)?.progress), reason: nil, message: nil)))
     }
 
     @Test func allStagesDoneSucceedsWithFullProgressAndTrueConditions() throws {
-        let stages: [Stage: StageTasks] = [.ingest: Self.done, .split: Self.done, .analyze: StageTasks(total: 2, succeeded: 2),
-                                           .assemble: Self.done, .render: Self.done]
+        let stages: [Stage: StageTasks] = [
+            .ingest: Self.done, .split: Self.done, .analyze: StageTasks(total: 2, succeeded: 2),
+            .assemble: Self.done, .render: Self.done,
+        ]
         let actions = JobPlanner.plan(desired(), Observation(current: job(stages, stored: 2, analyzed: 2)), now: now)
         let status = try #require(written(actions))
         #expect(status.phase == .Succeeded)
@@ -80,9 +100,12 @@ import Testing
     }
 
     @Test func withoutRenderTheJobSucceedsAfterAssembleAndSaysRenderDisabled() throws {
-        let stages: [Stage: StageTasks] = [.ingest: Self.done, .split: Self.done, .analyze: StageTasks(total: 1, succeeded: 1),
-                                           .assemble: Self.done]
-        let status = try #require(written(JobPlanner.plan(desired(render: false), Observation(current: job(stages, stored: 1)), now: now)))
+        let stages: [Stage: StageTasks] = [
+            .ingest: Self.done, .split: Self.done, .analyze: StageTasks(total: 1, succeeded: 1),
+            .assemble: Self.done,
+        ]
+        let status = try #require(
+            written(JobPlanner.plan(desired(render: false), Observation(current: job(stages, stored: 1)), now: now)))
         #expect(status.phase == .Succeeded)
         let rendered = try #require(status.conditions?.first { $0.type == "Rendered" })
         #expect(rendered.status == .false && rendered.reason == "RenderDisabled")
@@ -94,7 +117,8 @@ import Testing
         analyze.failureMessage = "chunk 2 is damaged"
         analyze.failureAttempts = 5
         let stages: [Stage: StageTasks] = [.ingest: Self.done, .split: Self.done, .analyze: analyze]
-        let actions = JobPlanner.plan(desired(), Observation(current: job(stages, phase: "Analyzing", stored: 3)), now: now)
+        let actions = JobPlanner.plan(
+            desired(), Observation(current: job(stages, phase: "Analyzing", stored: 3)), now: now)
         #expect(actions.contains(.cancelTasks([7])))
         #expect(enqueues(actions).isEmpty)
         let status = try #require(written(actions))
@@ -108,8 +132,10 @@ import Testing
     }
 
     @Test func aTerminalJobStaysTerminalAndAnIdlePassWritesNothing() throws {
-        let stages: [Stage: StageTasks] = [.ingest: Self.done, .split: Self.done, .analyze: StageTasks(total: 1, succeeded: 1),
-                                           .assemble: Self.done, .render: Self.done]
+        let stages: [Stage: StageTasks] = [
+            .ingest: Self.done, .split: Self.done, .analyze: StageTasks(total: 1, succeeded: 1),
+            .assemble: Self.done, .render: Self.done,
+        ]
         let observation = Observation(current: job(stages, phase: "Succeeded", stored: 1, analyzed: 1))
         let first = try #require(written(JobPlanner.plan(desired(), observation, now: now)))
         let again = JobPlanner.plan(desired(status: first), observation, now: later)
@@ -126,9 +152,11 @@ import Testing
     }
 
     @Test func aNewGenerationCancelsTheOldTasksAndStartsOver() throws {
-        let old = try #require(written(JobPlanner.plan(desired(), Observation(current: job([.ingest: Self.done], stored: 0)), now: now)))
+        let old = try #require(
+            written(JobPlanner.plan(desired(), Observation(current: job([.ingest: Self.done], stored: 0)), now: now)))
         let actions = JobPlanner.plan(
-            desired(generation: 2, status: old), Observation(current: nil, staleJobsWithActiveTasks: [7], allJobIDs: [7]),
+            desired(generation: 2, status: old),
+            Observation(current: nil, staleJobsWithActiveTasks: [7], allJobIDs: [7]),
             now: later)
         #expect(actions == [.cancelTasks([7]), .createJob])
         let next = JobPlanner.plan(
@@ -142,8 +170,11 @@ import Testing
 
     @Test func progressNeverGoesBackwardsWithinAGeneration() throws {
         let before = VideoJobStatus(observedGeneration: 1, phase: .Analyzing, progress: 55)
-        let stages: [Stage: StageTasks] = [.ingest: Self.done, .split: Self.done, .analyze: StageTasks(total: 4, succeeded: 1, active: 3)]
-        let status = try #require(written(JobPlanner.plan(desired(status: before), Observation(current: job(stages, stored: 4)), now: now)))
+        let stages: [Stage: StageTasks] = [
+            .ingest: Self.done, .split: Self.done, .analyze: StageTasks(total: 4, succeeded: 1, active: 3),
+        ]
+        let status = try #require(
+            written(JobPlanner.plan(desired(status: before), Observation(current: job(stages, stored: 4)), now: now)))
         #expect(status.progress == 55)
     }
 
@@ -160,15 +191,18 @@ import Testing
 
     @Test func deletionCancelsCleansUpAndDropsTheFinalizer() {
         let actions = JobPlanner.plan(
-            desired(deleting: true), Observation(current: job(), staleJobsWithActiveTasks: [3], allJobIDs: [3, 7]), now: now)
+            desired(deleting: true), Observation(current: job(), staleJobsWithActiveTasks: [3], allJobIDs: [3, 7]),
+            now: now)
         #expect(actions == [.cancelTasks([3, 7]), .cleanup([3, 7]), .removeFinalizer])
         #expect(JobPlanner.plan(desired(finalizers: [], deleting: true), Observation(), now: now).isEmpty)
     }
 
     @Test func lastTransitionTimeMovesOnlyWhenStatusFlips() throws {
         let first = try #require(written(JobPlanner.plan(desired(), Observation(current: job()), now: now)))
-        let second = try #require(written(JobPlanner.plan(
-            desired(status: first), Observation(current: job([.ingest: Self.done], stored: 0)), now: later)))
+        let second = try #require(
+            written(
+                JobPlanner.plan(
+                    desired(status: first), Observation(current: job([.ingest: Self.done], stored: 0)), now: later)))
         let ingested = try #require(second.conditions?.first { $0.type == "Ingested" })
         let split = try #require(second.conditions?.first { $0.type == "Split" })
         #expect(ingested.status == .true && ingested.lastTransitionTime == Timestamp(later))

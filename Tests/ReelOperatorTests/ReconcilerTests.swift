@@ -32,7 +32,8 @@ import Testing
     @Test func backendBumpsGenerationOnlyOnSpecChangesAndMarksRemovedResourcesDeleted() async throws {
         let (pool, _, directory) = try await setUp()
         let table = ResourceTable(pool: pool)
-        let backend = DirectoryBackend(directory: directory.url.path, table: table, logger: TestPostgres.logger) { _ in }
+        let backend = DirectoryBackend(directory: directory.url.path, table: table, logger: TestPostgres.logger) { _ in
+        }
         let file = try directory.write("jobs/a.yaml", Self.videoJob("a"))
         let key = ResourceKey(kind: "VideoJob", namespace: "default", name: "a")
         #expect(try await backend.scanOnce() == [key])
@@ -41,7 +42,9 @@ import Testing
         #expect(first.sourceFile == file)
 
         #expect(try await backend.scanOnce().isEmpty, "an unchanged file changes nothing")
-        _ = try directory.write("jobs/a.yaml", Self.videoJob("a").replacingOccurrences(of: "  name: a", with: "  name: a\n  labels: {team: x}"))
+        _ = try directory.write(
+            "jobs/a.yaml",
+            Self.videoJob("a").replacingOccurrences(of: "  name: a", with: "  name: a\n  labels: {team: x}"))
         #expect(try await backend.scanOnce() == [key])
         let relabelled = try #require(try await table.get(key))
         #expect(relabelled.generation == 1 && relabelled.resourceVersion > first.resourceVersion)
@@ -52,7 +55,8 @@ import Testing
         #expect(try await table.get(key)?.generation == 2)
 
         // Defaults count as the spec: writing a default out explicitly is no change.
-        _ = try directory.write("jobs/a.yaml", Self.videoJob("a", uri: "file:///data/b.mp4", extra: "  priority: normal"))
+        _ = try directory.write(
+            "jobs/a.yaml", Self.videoJob("a", uri: "file:///data/b.mp4", extra: "  priority: normal"))
         try await backend.scanOnce()
         #expect(try await table.get(key)?.generation == 2)
 
@@ -69,7 +73,8 @@ import Testing
     @Test func anInvalidFileIsReportedWithItsPositionAndKeepsItsResourcesWhileOthersWork() async throws {
         let (pool, _, directory) = try await setUp()
         let table = ResourceTable(pool: pool)
-        let backend = DirectoryBackend(directory: directory.url.path, table: table, logger: TestPostgres.logger) { _ in }
+        let backend = DirectoryBackend(directory: directory.url.path, table: table, logger: TestPostgres.logger) { _ in
+        }
         _ = try directory.write("a.yaml", Self.videoJob("a"))
         _ = try directory.write("b.yaml", Self.videoJob("b"))
         try await backend.scanOnce()
@@ -98,23 +103,27 @@ import Testing
         let table = ResourceTable(pool: pool)
         let store = try FileSystemStore(root: directory.path("store"))
         let reconciler = Reconciler(
-            pool: pool, databaseURL: url, store: store, configuration: ReconcilerConfiguration(), logger: TestPostgres.logger)
+            pool: pool, databaseURL: url, store: store, configuration: ReconcilerConfiguration(),
+            logger: TestPostgres.logger)
         var keys: [ResourceKey] = []
         for index in 0..<100 {
             let key = ResourceKey(kind: "VideoJob", namespace: "default", name: "job-\(index)")
             keys.append(key)
             let spec = VideoJobSpec(source: SourceSpec(uri: "file:///data/\(index).mp4"))
-            try await table.apply(key, labels: nil, annotations: nil, spec: try PostgresJSON(encoding: spec), sourceFile: nil)
+            try await table.apply(
+                key, labels: nil, annotations: nil, spec: try PostgresJSON(encoding: spec), sourceFile: nil)
             let stored = try #require(try await table.get(key))
             try await table.addFinalizer(uid: stored.uid, API.cleanupFinalizer)
             let job = try await pool.query(
                 """
                 INSERT INTO processing_jobs (resource_uid, namespace, name, generation, spec, started_at)
                 VALUES ($1, 'default', $2, 1, $3::jsonb, now()) RETURNING id
-                """, [stored.uid, key.name, try PostgresJSON(encoding: spec)]).first!.decode(Int64.self, at: 0)
+                """, [stored.uid, key.name, try PostgresJSON(encoding: spec)]
+            ).first!.decode(Int64.self, at: 0)
             try await pool.query(
                 """
-                INSERT INTO video_chunks (job_id, chunk_index, start_seconds, duration_seconds, bytes, sha256, storage_key, analysis)
+                INSERT INTO video_chunks
+                    (job_id, chunk_index, start_seconds, duration_seconds, bytes, sha256, storage_key, analysis)
                 VALUES ($1, 0, 0, 10, 100, 'x', 'k', '{}')
                 """, [job])
             try await pool.query(
@@ -146,7 +155,8 @@ import Testing
             configuration: ReconcilerConfiguration(statusDirectory: statusDirectory), logger: TestPostgres.logger)
         let key = ResourceKey(kind: "VideoJob", namespace: "default", name: "a")
         let spec = VideoJobSpec(source: SourceSpec(uri: "file:///data/a.mp4"))
-        try await table.apply(key, labels: nil, annotations: nil, spec: try PostgresJSON(encoding: spec), sourceFile: nil)
+        try await table.apply(
+            key, labels: nil, annotations: nil, spec: try PostgresJSON(encoding: spec), sourceFile: nil)
         try await reconciler.reconcile(key)
         let uid = try #require(try await table.get(key)).uid
         #expect(try await table.get(key)?.finalizers == [API.cleanupFinalizer])
@@ -158,7 +168,8 @@ import Testing
 
         var changed = spec
         changed.source.uri = "file:///data/b.mp4"
-        try await table.apply(key, labels: nil, annotations: nil, spec: try PostgresJSON(encoding: changed), sourceFile: nil)
+        try await table.apply(
+            key, labels: nil, annotations: nil, spec: try PostgresJSON(encoding: changed), sourceFile: nil)
         try await reconciler.reconcile(key)
         let states = try await pool.query("SELECT generation, state FROM job_queue ORDER BY generation").map {
             "\(try $0.decode(Int.self, at: 0)):\(try $0.decode(String.self, at: 1))"

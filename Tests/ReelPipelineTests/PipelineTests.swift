@@ -33,16 +33,21 @@ import Testing
         func job(_ spec: VideoJobSpec, uid: String = UUID().uuidString.lowercased()) async throws -> Int64 {
             try await pool.query(
                 """
-                INSERT INTO processing_jobs (resource_uid, namespace, name, generation, spec) VALUES ($1, 'default', 'a', 1, $2::jsonb)
-                RETURNING id
-                """, [uid, try PostgresJSON(encoding: spec)]).first!.decode(Int64.self, at: 0)
+                INSERT INTO processing_jobs (resource_uid, namespace, name, generation, spec)
+                VALUES ($1, 'default', 'a', 1, $2::jsonb) RETURNING id
+                """, [uid, try PostgresJSON(encoding: spec)]
+            ).first!.decode(Int64.self, at: 0)
         }
 
         /// Enqueues and claims one task of `stage`.
         func claim(_ job: Int64, _ stage: String, chunk: Int? = nil) async throws -> ClaimedTask {
-            let payload = try PostgresJSON(encoding: TaskPayload(uid: "u", namespace: "default", name: "a", sourceBase: directory.url.path))
-            try await queue.enqueue([NewTask(jobID: job, generation: 1, stage: stage, chunkIndex: chunk, payload: payload)])
-            return try #require(try await queue.claim(stages: [stage], limit: 1, worker: "test", lease: .seconds(30)).first)
+            let payload = try PostgresJSON(
+                encoding: TaskPayload(uid: "u", namespace: "default", name: "a", sourceBase: directory.url.path))
+            try await queue.enqueue([
+                NewTask(jobID: job, generation: 1, stage: stage, chunkIndex: chunk, payload: payload)
+            ])
+            return try #require(
+                try await queue.claim(stages: [stage], limit: 1, worker: "test", lease: .seconds(30)).first)
         }
 
         /// Runs a task to completion; returns the failure if it failed.
@@ -78,8 +83,11 @@ import Testing
         #expect(timeline.clips.map(\.start) == [0, 2, 4, 6, 8, 10])
         let render = String(try #require(record.outputs.render).dropFirst("file://".count))
         let probe = try await SampleMedia.ffprobe(
-            ["-count_frames", "-select_streams", "v:0", "-show_entries", "stream=duration,nb_read_frames", "-of", "csv=p=0",
-             render])
+            [
+                "-count_frames", "-select_streams", "v:0", "-show_entries", "stream=duration,nb_read_frames", "-of",
+                "csv=p=0",
+                render,
+            ])
         // The exact render: the timeline's 12 s to the frame, 300 frames at 25 fps.
         let fields = (probe.first ?? "").split(separator: ",").compactMap { Double($0) }
         #expect(fields.count == 2 && abs(fields[0] - 12) <= 0.001 && fields[1] == 300, "\(probe)")
@@ -101,7 +109,8 @@ import Testing
         }
         let cache = try await fixture.pool.query("SELECT count(*)::bigint FROM analysis_cache")
         #expect(try cache.first?.decode(Int.self, at: 0) == 1)
-        let logs = try await fixture.pool.query("SELECT fields->>'cache' FROM job_logs WHERE message = 'chunk analyzed' ORDER BY id")
+        let logs = try await fixture.pool.query(
+            "SELECT fields->>'cache' FROM job_logs WHERE message = 'chunk analyzed' ORDER BY id")
         #expect(try logs.map { try $0.decode(String.self, at: 0) } == ["miss", "hit"])
     }
 
@@ -112,9 +121,11 @@ import Testing
         for stage in ["ingest", "split"] { #expect(try await fixture.run(job, stage) == nil) }
         let stale = try await fixture.claim(job, "analyze", chunk: 0)
         // The lease expires and another worker takes the task over.
-        try await fixture.pool.query("UPDATE job_queue SET lease_expires_at = now() - interval '1 second' WHERE id = $1", [stale.lease.taskID])
+        try await fixture.pool.query(
+            "UPDATE job_queue SET lease_expires_at = now() - interval '1 second' WHERE id = $1", [stale.lease.taskID])
         #expect(try await fixture.queue.rescueExpired() == 1)
-        let fresh = try #require(try await fixture.queue.claim(stages: ["analyze"], limit: 1, worker: "b", lease: .seconds(30)).first)
+        let fresh = try #require(
+            try await fixture.queue.claim(stages: ["analyze"], limit: 1, worker: "b", lease: .seconds(30)).first)
         var failure: TaskFailure?
         do throws(TaskFailure) { try await fixture.pipeline.run(stale) { _ in } } catch { failure = error }
         #expect(failure?.reason == "LeaseLost")
@@ -132,8 +143,9 @@ import Testing
         #expect(RenderSpec.Codec.allCases.map(\.rawValue) == RenderCodec.allCases.map(\.rawValue))
         #expect(RenderSpec.defaultCRF == RenderOptions().crf && RenderSpec.defaultPreset == RenderOptions().preset)
         for mode in RenderSpec.Mode.allCases {
-            #expect(RenderOptions(RenderSpec(mode: mode, codec: .hevc, crf: 7, preset: "slow"))
-                == RenderOptions(mode: RenderMode(rawValue: mode.rawValue)!, codec: .hevc, crf: 7, preset: "slow"))
+            #expect(
+                RenderOptions(RenderSpec(mode: mode, codec: .hevc, crf: 7, preset: "slow"))
+                    == RenderOptions(mode: RenderMode(rawValue: mode.rawValue)!, codec: .hevc, crf: 7, preset: "slow"))
         }
     }
 
@@ -141,7 +153,9 @@ import Testing
         let fixture = try await Fixture(prefix: "preflight")
         let sample = try await SampleMedia.sample(in: fixture.directory, seconds: 2)
         // FFV1 in Matroska: decodable (exact renders it), but MP4 cannot carry it copied as it is.
-        try await SampleMedia.ffmpeg(["-i", sample, "-c:v", "ffv1", "-c:a", "copy", fixture.directory.path("lossless.mkv")])
+        try await SampleMedia.ffmpeg([
+            "-i", sample, "-c:v", "ffv1", "-c:a", "copy", fixture.directory.path("lossless.mkv"),
+        ])
         var keyframe = VideoJobSpec(source: SourceSpec(uri: "file://./lossless.mkv"))
         keyframe.render.mode = .keyframe
         var outside = VideoJobSpec(source: SourceSpec(uri: "file://./sample.mp4"))
@@ -183,12 +197,15 @@ import Testing
         let served = try TemporaryDirectory(prefix: "served")
         _ = try await SampleMedia.sample(in: served, seconds: 2, name: "clip.mp4")
         let server = try BackgroundProcess(
-            "/usr/bin/python3", ["-u", "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory", served.url.path],
+            "/usr/bin/python3",
+            ["-u", "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory", served.url.path],
             outputPath: fixture.directory.path("http.log"))
         defer { server.send(SIGTERM) }
         var port = ""
         let listening = try await BackgroundProcess.eventually(timeout: .seconds(20)) {
-            port = server.output.split(separator: " ").first { $0.hasPrefix("port") == false && Int($0) != nil }.map(String.init) ?? ""
+            port =
+                server.output.split(separator: " ").first { $0.hasPrefix("port") == false && Int($0) != nil }.map(
+                    String.init) ?? ""
             return !port.isEmpty
         }
         try #require(listening, "python's http.server did not report its port: \(server.output)")
@@ -199,8 +216,11 @@ import Testing
         let missing = try await fixture.job(VideoJobSpec(source: SourceSpec(uri: "\(base)/nope.mp4")))
         #expect(try await fixture.run(missing, "ingest")?.reason == "SourceNotFound")
 
-        let small = Pipeline(pool: fixture.pool, store: fixture.store, configuration: PipelineConfiguration(
-            allowedRoots: AllowedRoots([]), maxSourceBytes: 1000, scratchDirectory: fixture.directory.path("scratch")))
+        let small = Pipeline(
+            pool: fixture.pool, store: fixture.store,
+            configuration: PipelineConfiguration(
+                allowedRoots: AllowedRoots([]), maxSourceBytes: 1000,
+                scratchDirectory: fixture.directory.path("scratch")))
         let big = try await fixture.job(VideoJobSpec(source: SourceSpec(uri: "\(base)/clip.mp4")))
         let task = try await fixture.claim(big, "ingest")
         var failure: TaskFailure?

@@ -6,11 +6,14 @@ import Testing
 @testable import ReelPipeline
 
 @Suite struct TimelineTests {
-    static func scene(_ start: Double, _ end: Double, importance: Double = 0.5, luma: Double = 0.5, motion: Double = 0.02)
+    static func scene(
+        _ start: Double, _ end: Double, importance: Double = 0.5, luma: Double = 0.5, motion: Double = 0.02
+    )
         -> SceneAnalysis
     {
-        SceneAnalysis(start: start, end: end, importance: importance, description: "d", labels: ["balanced"],
-                      meanLuma: luma, motion: motion)
+        SceneAnalysis(
+            start: start, end: end, importance: importance, description: "d", labels: ["balanced"],
+            meanLuma: luma, motion: motion)
     }
 
     static func chunk(_ scenes: [SceneAnalysis], cuts: [Double] = []) -> ChunkAnalysis {
@@ -64,10 +67,13 @@ import Testing
         }
         for rate in [25.0, 30000.0 / 1001, 60] {
             for maxSeconds in [5.0, 17.0, 30.0, 90.0] {
-                let clips = TimelineBuilder.clips(scenes, strategy: "highlights", maxSeconds: maxSeconds, frameRate: rate)
+                let clips = TimelineBuilder.clips(
+                    scenes, strategy: "highlights", maxSeconds: maxSeconds, frameRate: rate)
                 let frames = clips.map { ($0.end * rate).rounded() - ($0.start * rate).rounded() }
                 for clip in clips {
-                    #expect(abs(clip.start * rate - (clip.start * rate).rounded()) < 1e-6, "start \(clip.start) off the grid")
+                    #expect(
+                        abs(clip.start * rate - (clip.start * rate).rounded()) < 1e-6,
+                        "start \(clip.start) off the grid")
                     #expect(abs(clip.end * rate - (clip.end * rate).rounded()) < 1e-6, "end \(clip.end) off the grid")
                 }
                 #expect(frames.reduce(0, +) <= (maxSeconds * rate).rounded(.down), "\(rate) fps, \(maxSeconds) s")
@@ -76,7 +82,8 @@ import Testing
                 // OTIO counts the same frames.
                 let timeline = Timeline(
                     name: "t", strategy: "highlights",
-                    source: TimelineSource(uri: "file:///s.mp4", name: "s.mp4", duration: t, frameRate: rate), clips: clips)
+                    source: TimelineSource(uri: "file:///s.mp4", name: "s.mp4", duration: t, frameRate: rate),
+                    clips: clips)
                 let otio = try JSONSerialization.jsonObject(with: try TimelineWriters.otio(timeline)) as? [String: Any]
                 let track = ((otio?["tracks"] as? [String: Any])?["children"] as? [[String: Any]])?.first
                 let durations = (track?["children"] as? [[String: Any]] ?? []).compactMap {
@@ -94,7 +101,8 @@ import Testing
 
     static let timeline = Timeline(
         name: "Keynote 2026", strategy: "highlights",
-        source: TimelineSource(uri: "file:///store/jobs/u/source/talk.mp4", name: "talk.mp4", duration: 30, frameRate: 25),
+        source: TimelineSource(
+            uri: "file:///store/jobs/u/source/talk.mp4", name: "talk.mp4", duration: 30, frameRate: 25),
         clips: [
             TimelineClip(start: 2, end: 4.5, importance: 0.9, description: "bright", labels: ["bright"]),
             TimelineClip(start: 10, end: 12, importance: 0.7, description: "dark", labels: ["dark"]),
@@ -119,12 +127,13 @@ import Testing
         let result = try await Command.run(ReelPaths.python, ["-c", script, otio, edl])
         #expect(result.status == 0, "\(result.stderr)")
         // 4.5 s at 25 fps is frame 112.5, rounded to 113: both writers quantize to whole frames alike.
-        #expect(result.lines == [
-            "otio Scene 1 2.0 2.52 file:///store/jobs/u/source/talk.mp4",
-            "otio Scene 2 10.0 2.0 file:///store/jobs/u/source/talk.mp4",
-            "edl talk.mp4 2.0 2.52",
-            "edl talk.mp4 10.0 2.0",
-        ])
+        #expect(
+            result.lines == [
+                "otio Scene 1 2.0 2.52 file:///store/jobs/u/source/talk.mp4",
+                "otio Scene 2 10.0 2.0 file:///store/jobs/u/source/talk.mp4",
+                "edl talk.mp4 2.0 2.52",
+                "edl talk.mp4 10.0 2.0",
+            ])
     }
 
     @Test func edlRecordTimesRunBackToBack() {

@@ -43,10 +43,12 @@ struct ConnectionTests {
         let connection = try await PostgresConnection.connect(try await TestPostgres.database("time"))
         for seconds in [0.0, -86_400.5, 951_782_400, 4_102_444_800.999999, 1_709_208_000] {
             let date = Date(timeIntervalSince1970: seconds)
-            let back = try #require(try await connection.query("SELECT $1::timestamptz", [date]).first).decode(Date.self, at: 0)
+            let back = try #require(try await connection.query("SELECT $1::timestamptz", [date]).first).decode(
+                Date.self, at: 0)
             #expect(abs(back.timeIntervalSince(date)) < 0.000_002, "\(seconds)")
         }
-        let offset = try #require(try await connection.query("SELECT '2026-11-29 12:30:00+02:30'::timestamptz::text").first)
+        let offset = try #require(
+            try await connection.query("SELECT '2026-11-29 12:30:00+02:30'::timestamptz::text").first)
         #expect(try offset.decode(String.self, at: 0) == "2026-11-29 10:00:00+00")
         let parsed = try Date(postgresText: "2026-11-29 12:30:00.5+02:30")
         #expect(parsed.timeIntervalSince1970 == 1_795_946_400.5)  // 2026-11-29T10:00:00.5Z
@@ -118,7 +120,9 @@ struct PoolAndListenTests {
     private func terminateOthers(_ url: String) async throws {
         let admin = try await PostgresConnection.connect(url)
         try await admin.query(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid "
+                + "<> pg_backend_pid()"
+        )
         await admin.close()
     }
 
@@ -171,7 +175,9 @@ struct PoolAndListenTests {
 
         // Kill the listener's session: it reconnects, listens again, and later notifications arrive.
         try await sender.query(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid "
+                + "<> pg_backend_pid()"
+        )
         #expect(try await events.next() == .listening(reconnected: true))
         try await sender.query("SELECT pg_notify('other', 'again')")
         guard case .notification(let second)? = try await events.next() else {

@@ -43,7 +43,9 @@ struct FileSystemStoreTests {
         let dir = try TemporaryDirectory(prefix: "storekeys")
         let store = try FileSystemStore(root: dir.path("store"))
         for key in ["", "/etc/passwd", "../outside", "jobs/../../outside", "jobs//x", "./x", "jobs/."] {
-            let error = await #expect(throws: StorageError.self, "\(key)") { try await store.put(key, data: Data("x".utf8)) }
+            let error = await #expect(throws: StorageError.self, "\(key)") {
+                try await store.put(key, data: Data("x".utf8))
+            }
             #expect(error?.code == .invalidKey, "\(key)")
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.url.path).sorted() == ["store"])

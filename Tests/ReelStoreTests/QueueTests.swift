@@ -44,7 +44,8 @@ struct QueueTests {
                 group.addTask {
                     var done: [Int64] = []
                     while true {
-                        let claimed = try await f.queue.claim(stages: ["analyze"], limit: 25, worker: "w\(worker)", lease: .seconds(60))
+                        let claimed = try await f.queue.claim(
+                            stages: ["analyze"], limit: 25, worker: "w\(worker)", lease: .seconds(60))
                         if claimed.isEmpty { return done }
                         let completed = try await f.queue.complete(claimed.map(\.lease))
                         #expect(completed.count == claimed.count)
@@ -70,7 +71,8 @@ struct QueueTests {
         #expect(try await f.queue.enqueue(tasks) == 3)
         #expect(try await f.queue.enqueue(tasks + [NewTask(jobID: f.jobID, generation: 1, stage: "assemble")]) == 1)
         #expect(try await f.queue.enqueue([NewTask(jobID: f.jobID, generation: 1, stage: "assemble")]) == 0)
-        let first = try await f.queue.claim(stages: ["analyze", "assemble"], limit: 1, worker: "w", lease: .seconds(30))
+        let first = try await f.queue.claim(
+            stages: ["analyze", "assemble"], limit: 1, worker: "w", lease: .seconds(30))
         #expect(first.map(\.chunkIndex) == [2])
         #expect(first.first?.attempt == 1)
         let stats = try await f.queue.stats()
@@ -85,10 +87,12 @@ struct QueueTests {
         let f = try await QueueFixture("fence")
         try await f.queue.enqueue(f.tasks(1))
         // A zero-length lease has expired by the next statement: no sleeping.
-        let stale = try #require(try await f.queue.claim(stages: ["analyze"], limit: 1, worker: "old", lease: .zero).first)
+        let stale = try #require(
+            try await f.queue.claim(stages: ["analyze"], limit: 1, worker: "old", lease: .zero).first)
         #expect(try await f.queue.rescueExpired() == 1)
         #expect(try await f.state(of: stale.lease.taskID) == "available")
-        let fresh = try #require(try await f.queue.claim(stages: ["analyze"], limit: 1, worker: "new", lease: .seconds(60)).first)
+        let fresh = try #require(
+            try await f.queue.claim(stages: ["analyze"], limit: 1, worker: "new", lease: .seconds(60)).first)
         #expect(fresh.lease.taskID == stale.lease.taskID)
         #expect(fresh.lease.token != stale.lease.token)
         #expect(fresh.attempt == 2)
@@ -101,7 +105,9 @@ struct QueueTests {
             return
         }
         #expect(try await f.queue.complete(fresh.lease))
-        let errors = try await f.pool.query("SELECT errors, progress FROM job_queue WHERE id = $1", [fresh.lease.taskID]).first!
+        let errors = try await f.pool.query(
+            "SELECT errors, progress FROM job_queue WHERE id = $1", [fresh.lease.taskID]
+        ).first!
         #expect(try errors.decode(PostgresJSON.self, at: 0).text.contains("lease expired"))
         #expect(try errors.decode(Double.self, at: 1) == 1)
         await f.pool.close()
@@ -116,10 +122,14 @@ struct QueueTests {
         // attempt 1 → 10 s, 2 → 20 s, 3 → 30 s (capped); jitter 0 is −20 %, 1 is +20 %.
         let expected: [(jitter: Double, seconds: Double)] = [(0, 8), (1, 24), (0.5, 30)]
         for (attempt, step) in expected.enumerated() {
-            let claimed = try #require(try await f.queue.claim(stages: ["analyze"], limit: 1, worker: "w", lease: .seconds(60)).first)
+            let claimed = try #require(
+                try await f.queue.claim(stages: ["analyze"], limit: 1, worker: "w", lease: .seconds(60)).first)
             #expect(claimed.attempt == attempt + 1)
             let before = Date()
-            guard case .retrying(let at) = try await f.queue.fail(claimed.lease, error: "boom \(attempt + 1)", retryable: true, jitter: step.jitter) else {
+            guard
+                case .retrying(let at) = try await f.queue.fail(
+                    claimed.lease, error: "boom \(attempt + 1)", retryable: true, jitter: step.jitter)
+            else {
                 Issue.record("attempt \(attempt + 1) was not retried")
                 return
             }
@@ -127,10 +137,13 @@ struct QueueTests {
             #expect(try await f.queue.claim(stages: ["analyze"], limit: 1, worker: "w", lease: .seconds(60)).isEmpty)
             try await f.makeReadyNow()
         }
-        let last = try #require(try await f.queue.claim(stages: ["analyze"], limit: 1, worker: "w", lease: .seconds(60)).first)
+        let last = try #require(
+            try await f.queue.claim(stages: ["analyze"], limit: 1, worker: "w", lease: .seconds(60)).first)
         #expect(last.attempt == 4)
         #expect(try await f.queue.fail(last.lease, error: "boom 4", retryable: true) == .discarded)
-        let row = try await f.pool.query("SELECT state, errors, last_error FROM job_queue WHERE id = $1", [last.lease.taskID]).first!
+        let row = try await f.pool.query(
+            "SELECT state, errors, last_error FROM job_queue WHERE id = $1", [last.lease.taskID]
+        ).first!
         #expect(try row.decode(String.self, at: 0) == "discarded")
         struct Entry: Decodable { var attempt: Int; var error: String; var retryable: Bool }
         let history = try row.decode(PostgresJSON.self, at: 1).decode([Entry].self)
@@ -143,7 +156,8 @@ struct QueueTests {
     @Test func permanentErrorsDeadLetterAtOnce() async throws {
         let f = try await QueueFixture("permanent")
         try await f.queue.enqueue(f.tasks(1))
-        let claimed = try #require(try await f.queue.claim(stages: ["analyze"], limit: 1, worker: "w", lease: .seconds(60)).first)
+        let claimed = try #require(
+            try await f.queue.claim(stages: ["analyze"], limit: 1, worker: "w", lease: .seconds(60)).first)
         #expect(try await f.queue.fail(claimed.lease, error: "invalid media", retryable: false) == .discarded)
         await f.pool.close()
     }
@@ -151,7 +165,8 @@ struct QueueTests {
     @Test func cancellingAJobStopsWaitingAndRunningTasks() async throws {
         let f = try await QueueFixture("cancel")
         try await f.queue.enqueue(f.tasks(3))
-        let running = try #require(try await f.queue.claim(stages: ["analyze"], limit: 1, worker: "w", lease: .seconds(60)).first)
+        let running = try #require(
+            try await f.queue.claim(stages: ["analyze"], limit: 1, worker: "w", lease: .seconds(60)).first)
         #expect(try await f.queue.cancel(jobID: f.jobID) == 3)
         #expect(try await f.queue.heartbeat(running.lease, extendBy: .seconds(60)) == .cancelled)
         #expect(try await f.queue.complete(running.lease) == false)
@@ -166,7 +181,8 @@ struct QueueTests {
         let claimed = try await f.queue.claim(stages: ["analyze"], limit: 2, worker: "w", lease: .seconds(60))
         _ = try await f.queue.complete(claimed.map(\.lease))
         #expect(try await f.queue.prune(olderThan: .seconds(3600)) == 0)
-        try await f.pool.query("UPDATE job_queue SET finished_at = now() - interval '2 hours' WHERE state = 'succeeded'")
+        try await f.pool.query(
+            "UPDATE job_queue SET finished_at = now() - interval '2 hours' WHERE state = 'succeeded'")
         #expect(try await f.queue.prune(olderThan: .seconds(3600)) == 2)
         #expect(try await f.queue.stats().first?.counts == ["available": 1])
         await f.pool.close()
@@ -209,7 +225,11 @@ struct MigrationTests {
         let tables = try await connection.query(
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"
         ).map { try $0.decode(String.self, at: 0) }
-        #expect(tables == ["analysis_cache", "job_logs", "job_queue", "manifest_problems", "processing_jobs", "rate_limit_events", "resources", "schema_migrations", "video_chunks", "workers"])
+        #expect(
+            tables == [
+                "analysis_cache", "job_logs", "job_queue", "manifest_problems", "processing_jobs", "rate_limit_events",
+                "resources", "schema_migrations", "video_chunks", "workers",
+            ])
         await connection.close()
     }
 

@@ -28,8 +28,11 @@ struct DecoderTests {
             labels: {team: video}
             """)[0]
         let spec = try YAMLNodeDecoder.decode(Spec.self, from: node)
-        #expect(spec == Spec(title: "Keynote", ratio: 2, enabled: true, split: Split(targetSeconds: 60, maxBytes: nil),
-                             stages: ["split", "analyze"], labels: ["team": "video"]))
+        #expect(
+            spec
+                == Spec(
+                    title: "Keynote", ratio: 2, enabled: true, split: Split(targetSeconds: 60, maxBytes: nil),
+                    stages: ["split", "analyze"], labels: ["team": "video"]))
     }
 
     @Test func errorsNameFieldPathAndPosition() throws {
@@ -57,7 +60,8 @@ struct DecoderTests {
         #expect(item.description == "5:13: stages[1]: expected a string, found integer")
 
         // A string is not a number, even when it looks like one.
-        let numberAsString = try #require(try failure("title: 5\nratio: 1\nenabled: true\nsplit: {targetSeconds: 1}\nstages: []\n"))
+        let numberAsString = try #require(
+            try failure("title: 5\nratio: 1\nenabled: true\nsplit: {targetSeconds: 1}\nstages: []\n"))
         #expect(numberAsString.path == "title")
     }
 }

@@ -31,9 +31,12 @@ struct TreeGenerator {
         switch pick {
         case 0: return YAMLNode(.null)
         case 1: return YAMLNode(.bool(Bool.random(using: &rng)))
-        case 2: return YAMLNode(.int(Int.random(in: Int.min...Int.max, using: &rng) >> Int.random(in: 0..<64, using: &rng)))
+        case 2:
+            return YAMLNode(.int(Int.random(in: Int.min...Int.max, using: &rng) >> Int.random(in: 0..<64, using: &rng)))
         case 3:
-            let d = [0.1, -2.5e-300, 1e300, 3.0, -0.0, .infinity, -.infinity, Double.random(in: -1e6...1e6, using: &rng)]
+            let d = [
+                0.1, -2.5e-300, 1e300, 3.0, -0.0, .infinity, -.infinity, Double.random(in: -1e6...1e6, using: &rng),
+            ]
             return YAMLNode(.double(d.randomElement(using: &rng)!))
         case 4, 5: return YAMLNode(.string(string()))
         case 6: return YAMLNode(.sequence((0..<Int.random(in: 0..<4, using: &rng)).map { _ in node(depth: depth + 1) }))

@@ -64,7 +64,9 @@ struct ParserTests {
         #expect((e?.mark?.line ?? 0) <= 7)
         // A modest document with aliases well inside the bound still parses.
         #expect(error("a: &a [1, 2]\nb: [*a, *a, *a]\n") == nil)
-        #expect(error("a: &a [1, 2, 3]\nb: [*a, *a]\n", limits: .init(maxAliasExpandedNodes: 5))?.code == .aliasExpansionLimit)
+        #expect(
+            error("a: &a [1, 2, 3]\nb: [*a, *a]\n", limits: .init(maxAliasExpandedNodes: 5))?.code
+                == .aliasExpansionLimit)
     }
 
     @Test func duplicateKeysNameBothPositions() {
@@ -159,7 +161,8 @@ struct ParserTests {
     }
 
     @Test func jsonIsYAML() throws {
-        let doc = try YAMLParser.parse(#"{"apiVersion": "reel.dev/v1alpha1", "spec": {"n": 1.5, "l": [true, null], "s": "a\/b"}}"#)[0]
+        let doc = try YAMLParser.parse(
+            #"{"apiVersion": "reel.dev/v1alpha1", "spec": {"n": 1.5, "l": [true, null], "s": "a\/b"}}"#)[0]
         #expect(doc == ["apiVersion": "reel.dev/v1alpha1", "spec": ["n": 1.5, "l": [true, nil], "s": "a/b"]])
     }
 
