@@ -6,11 +6,14 @@ enum H264 {
         var lengthSize: Int
         var sps: [[UInt8]]
         var pps: [[UInt8]]
+        /// What follows the PPS list: for the High profiles, chroma format, bit depths and SPS extensions.
+        var trailer: [UInt8] = []
 
-        init(lengthSize: Int, sps: [[UInt8]], pps: [[UInt8]]) {
+        init(lengthSize: Int, sps: [[UInt8]], pps: [[UInt8]], trailer: [UInt8] = []) {
             self.lengthSize = lengthSize
             self.sps = sps
             self.pps = pps
+            self.trailer = trailer
         }
 
         /// Parses an `avcC` record; nil for anything else (Annex B extradata, truncated records).
@@ -37,6 +40,7 @@ enum H264 {
             guard let pps = units(ppsCount), !sps.isEmpty, !pps.isEmpty else { return nil }
             self.sps = sps
             self.pps = pps
+            trailer = Array(bytes[at...])
         }
 
         /// The record's bytes (profile, compatibility and level from the first SPS).
@@ -47,7 +51,7 @@ enum H264 {
             for unit in sps { out += [UInt8(unit.count >> 8), UInt8(unit.count & 0xff)] + unit }
             out.append(UInt8(pps.count))
             for unit in pps { out += [UInt8(unit.count >> 8), UInt8(unit.count & 0xff)] + unit }
-            return out
+            return out + trailer
         }
 
         var spsIDs: Set<Int> { Set(sps.compactMap { H264.spsID($0) }) }

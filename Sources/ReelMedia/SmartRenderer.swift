@@ -63,6 +63,16 @@ struct SmartRenderer {
                 Array(UnsafeBufferPointer(start: other.extradata, count: Int(other.extradata_size))) == extradata
             else { return .failure(Refusal(reason: "\(reader.path) does not share the first source's parameter sets")) }
         }
+        // libx264's NAL units can pass 65535 bytes: 1- and 2-byte lengths cannot carry them.
+        guard config.lengthSize == 4 else {
+            return .failure(Refusal(reason: "the source's NAL units have \(config.lengthSize)-byte lengths, not 4"))
+        }
+        // The encoded runs keep to the source's profile and level, which the avcC record declares for both.
+        let profiles: [Int32: String] = [66: "baseline", 578: "baseline", 77: "main", 100: "high"]
+        guard let profile = profiles[p.profile] else {
+            let name = avcodec_profile_name(p.codec_id, p.profile).map { String(cString: $0) } ?? "\(p.profile)"
+            return .failure(Refusal(reason: "libx264 cannot match the source's H.264 profile \(name)"))
+        }
         let used = config.spsIDs.union(config.ppsIDs)
         guard let id = (0..<32).first(where: { !used.contains($0) }) else {
             return .failure(Refusal(reason: "the source uses every parameter-set id"))
@@ -73,7 +83,10 @@ struct SmartRenderer {
         var encoding = ExactRenderer.encoding(for: stream, in: session.first, options: options)
         encoding.width = p.width
         encoding.height = p.height
-        encoding.privateOptions["x264-params"] = "sps-id=\(id):bframes=0"
+        encoding.privateOptions["profile"] = profile
+        var x264 = "sps-id=\(id):bframes=0"
+        if p.level > 0 { x264 += ":level=\(p.level / 10).\(p.level % 10)" }
+        encoding.privateOptions["x264-params"] = x264
         // libx264's parameter sets for these settings (every run opens an encoder like this one).
         let probe = try VideoEncoder(encoding, globalHeader: true, path: session.file.path)
         let headers = H264.annexBUnits(
@@ -85,7 +98,8 @@ struct SmartRenderer {
         guard sps.count == 1, pps.count == 1, H264.spsID(sps[0]) == id, H264.ppsID(pps[0]) == id else {
             return .failure(Refusal(reason: "libx264's parameter sets could not be given a free id"))
         }
-        let combined = H264.Config(lengthSize: config.lengthSize, sps: config.sps + sps, pps: config.pps + pps)
+        let combined = H264.Config(
+            lengthSize: config.lengthSize, sps: config.sps + sps, pps: config.pps + pps, trailer: config.trailer)
         var keyframes: [String: (keys: [Int64], delay: Int64)] = [:]
         for (path, reader) in session.readers {
             keyframes[path] = try reader.idrKeyframes(lengthSize: config.lengthSize)

@@ -260,6 +260,24 @@ struct SmartRenderTests {
         #expect(output.filter(sourceHashes.contains).count == 75)
     }
 
+    /// The encoded runs keep to the source's profile (a Main or Baseline file stays one) and the avcC record
+    /// keeps the High profile's extra fields.
+    @Test(arguments: ["baseline", "main", "high"])
+    func theSourcesProfileIsKept(_ profile: String) async throws {
+        let dir = try TemporaryDirectory(prefix: "smartprofile")
+        let source = RenderSource(
+            name: "\(profile).mp4", video: ["-c:v", "libx264", "-profile:v", profile, "-g", "25"],
+            cuts: [(0.4, 2.6)])
+        let path = try await source.make(in: dir)
+        let result = try await ExactRenderTests.checkAccuracy(source, path, mode: .smart, in: dir)
+        #expect(result.mode == .smart, "\(result.fallbackReason ?? "")")
+        func facts(_ file: String) async throws -> [String] {
+            try await SampleMedia.ffprobe(
+                ["-select_streams", "v:0", "-show_entries", "stream=profile,level", "-of", "csv=p=0", file])
+        }
+        #expect(try await facts(dir.path("render-smart.mp4")) == (try await facts(path)))
+    }
+
     @Test func otherCodecsAndPacketFormatsFallBackToExact() async throws {
         let dir = try TemporaryDirectory(prefix: "smartfallback")
         let ts = try await RenderSource(name: "a.ts", seconds: 3, video: ["-c:v", "libx264"], audio: ["-c:a", "mp2"])
