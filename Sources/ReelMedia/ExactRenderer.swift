@@ -10,7 +10,11 @@ struct ExactRenderer {
     let options: RenderOptions
 
     func run() throws(MediaError) -> RenderResult {
-        let session = try RenderSession(cuts: cuts, output: output, options: options)
+        try render(try RenderSession(cuts: cuts, output: output))
+    }
+
+    /// Renders into `session`, whose output has no streams yet.
+    func render(_ session: RenderSession) throws(MediaError) -> RenderResult {
         let encoder = try session.first.videoStream.map { stream throws(MediaError) in
             try VideoEncoder(
                 Self.encoding(for: stream, in: session.first, options: options),

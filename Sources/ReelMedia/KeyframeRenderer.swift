@@ -64,7 +64,7 @@ struct KeyframeRenderer {
                 let inBase = (isVideo ? reader.video : reader.audio)!.timeBase
                 let target = isVideo ? outVideo : outAudio
                 // Move the range so its keyframe lands where the output stands.
-                let shift = Int64(((keyTime + reader.origin - cursor) / Rational(inBase).seconds).rounded())
+                let shift = ticks(keyTime + reader.origin - cursor, inBase)
                 packet.pointee.pts -= shift
                 packet.pointee.dts -= shift
                 let end = Rational(inBase).times(packet.pointee.pts + max(0, packet.pointee.duration)).seconds - cursor

@@ -30,3 +30,8 @@ public struct Rational: Sendable, Hashable, Codable, CustomStringConvertible {
 
     public var description: String { "\(numerator)/\(denominator)" }
 }
+
+/// `seconds` in ticks of `base`, rounded to the nearest.
+func ticks(_ seconds: Double, _ base: AVRational) -> Int64 {
+    Int64((seconds * Double(base.den) / Double(base.num)).rounded())
+}

@@ -6,7 +6,6 @@ import CFFmpeg
 /// accumulated, so no seam drifts.
 final class RenderSession {
     let cuts: [CutRange]
-    let options: RenderOptions
     let file: OutputFile
     private(set) var readers: [String: CutReader] = [:]
     /// The first source: it sets the picture size, frame rate, time base, rotation and audio format.
@@ -18,10 +17,9 @@ final class RenderSession {
     /// The video clock: the first source's video time base.
     let videoTimeBase: AVRational
 
-    init(cuts: [CutRange], output: String, options: RenderOptions) throws(MediaError) {
+    init(cuts: [CutRange], output: String) throws(MediaError) {
         try validate(cuts, output: output)
         self.cuts = cuts
-        self.options = options
         var readers: [String: CutReader] = [:]
         for cut in cuts where readers[cut.source] == nil { readers[cut.source] = try CutReader(path: cut.source) }
         self.readers = readers
@@ -103,9 +101,9 @@ final class RenderSession {
     /// Places an audio frame of cut `index` at source time `t`.
     func placeAudio(_ index: Int, _ frame: UnsafeMutablePointer<AVFrame>, at t: Double) throws(MediaError) {
         guard let audio else { return }
-        let rate = Double(audio.sampleRate)
-        let position = Int64((offsets[index] * rate).rounded()) + Int64(((t - cuts[index].start) * rate).rounded())
-        try audio.place(frame, at: position, limit: Int64((offsets[index + 1] * rate).rounded())) {
+        let samples = AVRational(num: 1, den: audio.sampleRate)
+        let position = ticks(offsets[index], samples) + ticks(t - cuts[index].start, samples)
+        try audio.place(frame, at: position, limit: ticks(offsets[index + 1], samples)) {
             p throws(MediaError) in
             try writeAudio(p)
         }
@@ -114,7 +112,7 @@ final class RenderSession {
     /// Ends cut `index`'s audio: silence up to its end.
     func endAudio(_ index: Int) throws(MediaError) {
         guard let audio else { return }
-        try audio.endSegment(at: Int64((offsets[index + 1] * Double(audio.sampleRate)).rounded())) {
+        try audio.endSegment(at: ticks(offsets[index + 1], AVRational(num: 1, den: audio.sampleRate))) {
             p throws(MediaError) in try writeAudio(p)
         }
     }
@@ -126,10 +124,5 @@ final class RenderSession {
         return RenderResult(
             path: file.path, duration: offsets.last!, bytes: bytes, mode: mode, frames: frames,
             fallbackReason: fallbackReason)
-    }
-
-    /// `seconds` in ticks of `base`, rounded to the nearest.
-    func ticks(_ seconds: Double, _ base: AVRational) -> Int64 {
-        Int64((seconds * Double(base.den) / Double(base.num)).rounded())
     }
 }

@@ -15,10 +15,11 @@ struct SmartRenderer {
     let options: RenderOptions
 
     func run() throws(MediaError) -> RenderResult {
-        let session = try RenderSession(cuts: cuts, output: output, options: options)
+        let session = try RenderSession(cuts: cuts, output: output)
         switch try Self.plan(session, options: options) {
         case .failure(let reason):
-            var result = try ExactRenderer(cuts: cuts, output: output, options: options).run()
+            // The sources stay open: the plan added nothing to the output.
+            var result = try ExactRenderer(cuts: cuts, output: output, options: options).render(session)
             result.fallbackReason = "smart mode fell back to exact: \(reason)"
             return result
         case .success(let plan):
