@@ -123,7 +123,8 @@ enum Probe {
     }
 }
 
-@Suite("Render, exact mode")
+/// Serialized: each case runs ffmpeg and libx264 on both cores; nine at once starved the rest of the run.
+@Suite("Render, exact mode", .serialized)
 struct ExactRenderTests {
     @Test(arguments: RenderSource.all)
     func everyFrameIsTheOneTheTimelineNames(_ source: RenderSource) async throws {
@@ -220,7 +221,8 @@ struct ExactRenderTests {
     }
 }
 
-@Suite("Render, smart mode")
+/// Serialized: each case runs ffmpeg and libx264 on both cores; nine at once starved the rest of the run.
+@Suite("Render, smart mode", .serialized)
 struct SmartRenderTests {
     /// H.264 with avcC parameter sets renders smart; everything else falls back to exact and says why — and both
     /// are frame-accurate.
