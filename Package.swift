@@ -108,6 +108,7 @@ let package = Package(
             dependencies: [
                 "ReelServer", "ReelHTTP", "ReelTestSupport", .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
         .testTarget(name: "ReelKubeTests", dependencies: ["ReelKube", "ReelHTTP", "ReelTestSupport"]),
         .testTarget(name: "ReelAnalysisTests", dependencies: ["ReelAnalysis", "ReelHTTP", "ReelTestSupport"]),

@@ -53,7 +53,7 @@ public final class HealthServer: Service {
         if let metricsAddress { applications.append(application(metricsAddress, health: false, metrics: true)) }
         try await withThrowingDiscardingTaskGroup { group in
             for application in applications {
-                group.addTask { try await application.runService() }
+                group.addTask { try await application.run() }
             }
         }
     }

@@ -4,6 +4,7 @@ import Prometheus
 import ReelHTTP
 import ReelServer
 import ReelTestSupport
+import ServiceLifecycle
 import Synchronization
 import Testing
 
@@ -53,6 +54,29 @@ struct HealthServerTests {
         // Each address serves only its own endpoints.
         #expect(try await Self.get(health + "/metrics").status == 404)
         #expect(try await Self.get(metrics + "/healthz").status == 404)
+    }
+
+    /// The operator runs the server in a ServiceGroup that shuts down on SIGTERM. The server must not listen for
+    /// SIGTERM itself: if it did, it could end before the group heard the signal, and the group would report it as
+    /// a service that "finished unexpectedly" (the operator then exited 1 on a plain `kill`). The race was lost
+    /// about once in 25 rounds here, hence a hundred; the process-directed `kill` is what `kubectl delete pod` sends.
+    @Test func aSIGTERMShutsDownTheGroupNotJustTheServer() async throws {
+        for round in 0..<100 {
+            let port = try FreePort.next()
+            let server = HealthServer(
+                healthAddress: ("127.0.0.1", port), metricsAddress: nil, registry: PrometheusCollectorRegistry(),
+                logger: Logger(label: "test"), readiness: { Readiness(ready: true, detail: "ok") })
+            let group = ServiceGroup(
+                configuration: ServiceGroupConfiguration(
+                    services: [.init(service: server)], gracefulShutdownSignals: [.sigterm],
+                    logger: Logger(label: "test")))
+            let running = Task { try await group.run() }
+            try await Self.waitForServer("http://127.0.0.1:\(port)/healthz")
+            kill(getpid(), SIGTERM)
+            let outcome = await running.result
+            #expect(throws: Never.self, "round \(round)") { try outcome.get() }
+            if case .failure = outcome { break }
+        }
     }
 
     @Test func addresses() throws {
