@@ -40,11 +40,12 @@ let package = Package(
 
         .target(name: "ReelYAML", dependencies: ["CYAML"]),
         .target(name: "ReelAPI", dependencies: ["ReelYAML"]),
+        .target(name: "ReelCore", dependencies: ["ReelAPI"]),
         .target(name: "ReelPostgres", dependencies: ["CPostgres"]),
         .target(name: "ReelMedia", dependencies: ["CFFmpeg"]),
         .target(
             name: "ReelStore",
-            dependencies: ["ReelPostgres", .product(name: "Logging", package: "swift-log")]),
+            dependencies: ["ReelPostgres", "ReelCore", "ReelAPI", .product(name: "Logging", package: "swift-log")]),
         .target(name: "ReelHTTP", dependencies: ["CCurl"]),
         .target(name: "ReelKube", dependencies: ["ReelHTTP", "ReelAPI", "ReelYAML"]),
         .target(
@@ -56,7 +57,7 @@ let package = Package(
         .target(
             name: "ReelPipeline",
             dependencies: [
-                "ReelAPI", "ReelStore", "ReelStorage", "ReelMedia", "ReelAnalysis", "ReelHTTP",
+                "ReelAPI", "ReelCore", "ReelStore", "ReelStorage", "ReelMedia", "ReelAnalysis", "ReelHTTP",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -64,7 +65,7 @@ let package = Package(
         .target(
             name: "ReelOperator",
             dependencies: [
-                "ReelAPI", "ReelYAML", "ReelStore", "ReelStorage", "ReelPipeline", "ReelKube",
+                "ReelAPI", "ReelCore", "ReelYAML", "ReelStore", "ReelStorage", "ReelKube",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -72,7 +73,6 @@ let package = Package(
         .target(
             name: "ReelServer",
             dependencies: [
-                "ReelStore", "ReelOperator",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -82,8 +82,8 @@ let package = Package(
         .executableTarget(
             name: "reel",
             dependencies: [
-                "ReelAPI", "ReelYAML", "ReelPostgres", "ReelStore", "ReelMedia", "ReelStorage", "ReelAnalysis",
-                "ReelPipeline", "ReelOperator", "ReelKube", "ReelServer", "CPostgres", "CCurl", "CFFmpeg",
+                "ReelAPI", "ReelCore", "ReelYAML", "ReelStore", "ReelMedia", "ReelStorage", "ReelAnalysis",
+                "ReelPipeline", "ReelOperator", "ReelKube", "ReelServer", "CCurl", "CFFmpeg",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
@@ -93,13 +93,15 @@ let package = Package(
         .testTarget(name: "ReelYAMLTests", dependencies: ["ReelYAML"]),
         .testTarget(name: "ReelAPITests", dependencies: ["ReelAPI", "ReelYAML", "ReelTestSupport"]),
         .testTarget(name: "ReelPostgresTests", dependencies: ["ReelPostgres", "ReelTestSupport"]),
-        .testTarget(name: "ReelStoreTests", dependencies: ["ReelStore", "ReelPostgres", "ReelTestSupport"]),
+        .testTarget(name: "ReelCoreTests", dependencies: ["ReelCore", "ReelStorage", "ReelTestSupport"]),
+        .testTarget(
+            name: "ReelStoreTests", dependencies: ["ReelStore", "ReelCore", "ReelPostgres", "ReelTestSupport"]),
         .testTarget(name: "ReelMediaTests", dependencies: ["ReelMedia", "ReelTestSupport"]),
         .testTarget(
             name: "ReelPipelineTests",
             dependencies: [
-                "ReelPipeline", "ReelAPI", "ReelMedia", "ReelStorage", "ReelAnalysis", "ReelHTTP", "ReelStore",
-                "ReelTestSupport",
+                "ReelPipeline", "ReelAPI", "ReelCore", "ReelMedia", "ReelStorage", "ReelAnalysis", "ReelHTTP",
+                "ReelStore", "ReelPostgres", "ReelTestSupport",
             ]),
         .testTarget(name: "ReelHTTPTests", dependencies: ["ReelHTTP", "ReelTestSupport"]),
         .testTarget(name: "ReelStorageTests", dependencies: ["ReelStorage", "ReelTestSupport"]),
@@ -115,9 +117,12 @@ let package = Package(
         .testTarget(
             name: "ReelOperatorTests",
             dependencies: [
-                "ReelOperator", "ReelAPI", "ReelStore", "ReelKube", "ReelServer", "ReelHTTP", "ReelTestSupport",
+                "ReelOperator", "ReelAPI", "ReelCore", "ReelStore", "ReelPostgres", "ReelKube", "ReelServer",
+                "ReelHTTP", "ReelTestSupport",
             ]),
-        .testTarget(name: "ReelEndToEndTests", dependencies: ["reel", "ReelStore", "ReelHTTP", "ReelTestSupport"]),
+        .testTarget(
+            name: "ReelEndToEndTests",
+            dependencies: ["reel", "ReelCore", "ReelStore", "ReelPostgres", "ReelHTTP", "ReelTestSupport"]),
         .testTarget(name: "ReelCLITests", dependencies: ["reel", "ReelAPI", "ReelTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

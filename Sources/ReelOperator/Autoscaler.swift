@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 import ReelAPI
-import ReelPostgres
+import ReelCore
 import ReelStore
 import ServiceLifecycle
 import Synchronization
@@ -10,10 +10,9 @@ import Synchronization
 /// Deployments); writes declared pools' status; returns expired leases to the queue. Wakes on `NOTIFY` (enqueue,
 /// claim, finish), on the actuator's signal (a child's exit), and on a one-second tick.
 public final class Autoscaler: Service {
-    let pool: PostgresPool
+    let database: Database
     let queue: TaskQueue
     let resources: any ResourceSource
-    let databaseURL: String
     let actuator: any WorkerActuator
     let metrics = ScalingMetrics()
     let logger: Logger
@@ -26,21 +25,19 @@ public final class Autoscaler: Service {
 
     /// An autoscaler of the pools in `resources` (the `resources` table when `nil`).
     public init(
-        pool: PostgresPool, databaseURL: String, actuator: any WorkerActuator, resources: (any ResourceSource)? = nil,
+        database: Database, actuator: any WorkerActuator, resources: (any ResourceSource)? = nil,
         rescueInterval: Duration, logger: Logger
     ) {
-        self.pool = pool
-        self.queue = TaskQueue(pool: pool)
-        self.resources = resources ?? ResourceTable(pool: pool)
-        self.databaseURL = databaseURL
+        self.database = database
+        self.queue = database.queue()
+        self.resources = resources ?? database.resources
         self.actuator = actuator
         self.rescueInterval = rescueInterval
         self.logger = logger
     }
 
     public func run() async throws {
-        let listener = try PostgresListener(
-            url: databaseURL, channels: [TaskQueue.queueChannel, TaskQueue.jobsChannel])
+        let listener = try database.listen([TaskQueue.queueChannel, TaskQueue.jobsChannel])
         let wake = actuator.exited
         await withDiscardingTaskGroup { group in
             group.addTask {
@@ -51,8 +48,13 @@ public final class Autoscaler: Service {
                 let generation = wake.generation
                 if ContinuousClock.now - lastRescue >= rescueInterval {
                     lastRescue = .now
-                    if let rescued = try? await queue.rescueExpired(), rescued > 0 {
-                        logger.warning("returned \(rescued) task(s) with expired leases to the queue")
+                    do {
+                        let rescued = try await queue.rescueExpired()
+                        if rescued > 0 {
+                            logger.warning("returned \(rescued) task(s) with expired leases to the queue")
+                        }
+                    } catch {
+                        logger.warning("rescue of expired leases failed: \(error)")
                     }
                 }
                 do { try await tick(group: &group) } catch { logger.warning("autoscaler pass failed: \(error)") }
@@ -73,7 +75,7 @@ public final class Autoscaler: Service {
         for stored in try await resources.list(kind: WorkerPool.names.kind) where stored.deletionTimestamp == nil {
             guard var status = try stored.status?.decode(WorkerPoolStatus.self), status.replicas != 0 else { continue }
             status.replicas = 0
-            try await resources.updateStatus(stored, status: try PostgresJSON(encoding: status))
+            try await resources.updateStatus(stored, status: try JSONDocument(encoding: status))
         }
     }
 
@@ -146,6 +148,6 @@ public final class Autoscaler: Service {
                     lastTransitionTime: transition,
                     observedGeneration: sizing.generation)
             ])
-        if next != previous { try await resources.updateStatus(stored, status: try PostgresJSON(encoding: next)) }
+        if next != previous { try await resources.updateStatus(stored, status: try JSONDocument(encoding: next)) }
     }
 }

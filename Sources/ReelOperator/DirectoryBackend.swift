@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 import ReelAPI
-import ReelPostgres
+import ReelCore
 import ReelStore
 import ReelYAML
 import ServiceLifecycle
@@ -155,10 +155,10 @@ public final class DirectoryBackend: Service {
                 continue
             }
             let meta = item.entry.resource.metadata
-            let spec: PostgresJSON
+            let spec: JSONDocument
             switch item.entry.resource {
-            case .videoJob(let job): spec = try PostgresJSON(encoding: job.spec)
-            case .workerPool(let pool): spec = try PostgresJSON(encoding: pool.spec)
+            case .videoJob(let job): spec = try JSONDocument(encoding: job.spec)
+            case .workerPool(let pool): spec = try JSONDocument(encoding: pool.spec)
             }
             let version = try await table.apply(
                 key, labels: meta.labels, annotations: meta.annotations, spec: spec, sourceFile: item.file)

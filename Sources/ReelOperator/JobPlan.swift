@@ -1,6 +1,6 @@
 import Foundation
 import ReelAPI
-import ReelPipeline
+import ReelCore
 
 /// What the reconciler knows it wants: the resource as declared.
 public struct DesiredJob: Sendable, Equatable {

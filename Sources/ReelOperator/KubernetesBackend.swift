@@ -2,7 +2,7 @@ import Foundation
 import Logging
 import ReelAPI
 import ReelKube
-import ReelPostgres
+import ReelCore
 import ReelYAML
 import ServiceLifecycle
 import Synchronization
@@ -55,7 +55,7 @@ public final class KubernetesBackend: ResourceSource, Service {
         var parsed: [ResourceKey: Parsed] = [:]
         /// The last valid spec seen of each object (by uid): an object edited into an invalid spec and then
         /// deleted is still cleaned up with it, so its finalizer does not hang.
-        var lastValid: [ResourceKey: (uid: String, spec: PostgresJSON)] = [:]
+        var lastValid: [ResourceKey: (uid: String, spec: JSONDocument)] = [:]
         var triggers: [ResourceKey: Trigger] = [:]
         var synced: Set<String> = []
         /// The uid and generation last reported invalid (reported once per generation).
@@ -170,13 +170,13 @@ public final class KubernetesBackend: ResourceSource, Service {
             logger.warning("\(key): cannot read the object: \(error)")
             return nil
         }
-        var spec: PostgresJSON
+        var spec: JSONDocument
         switch outcome {
         case .resource(.videoJob(let job)):
-            guard let encoded = try? PostgresJSON(encoding: job.spec) else { return nil }
+            guard let encoded = try? JSONDocument(encoding: job.spec) else { return nil }
             spec = encoded
         case .resource(.workerPool(let pool)):
-            guard let encoded = try? PostgresJSON(encoding: pool.spec) else { return nil }
+            guard let encoded = try? JSONDocument(encoding: pool.spec) else { return nil }
             spec = encoded
         case .invalid(let problems):
             let uid = metadata["uid"] as? String ?? ""
@@ -198,7 +198,7 @@ public final class KubernetesBackend: ResourceSource, Service {
             resourceVersion: Int64(resourceVersion) ?? 0,
             labels: metadata["labels"] as? [String: String] ?? [:],
             annotations: metadata["annotations"] as? [String: String] ?? [:], spec: spec,
-            status: status.map { PostgresJSON(text: String(decoding: $0, as: UTF8.self)) },
+            status: status.map { JSONDocument(text: String(decoding: $0, as: UTF8.self)) },
             finalizers: metadata["finalizers"] as? [String] ?? [],
             deletionTimestamp: (metadata["deletionTimestamp"] as? String).flatMap(Timestamp.init(rfc3339:))?.date,
             creationTimestamp: (metadata["creationTimestamp"] as? String).flatMap(Timestamp.init(rfc3339:))?.date
@@ -249,7 +249,7 @@ public final class KubernetesBackend: ResourceSource, Service {
     // MARK: writing
 
     @discardableResult
-    public func updateStatus(_ resource: StoredResource, status: PostgresJSON) async throws -> Bool {
+    public func updateStatus(_ resource: StoredResource, status: JSONDocument) async throws -> Bool {
         guard let api = self.resource(for: resource.key.kind) else { return false }
         let wanted = try JSONDecoder().decode(JSONValue.self, from: Data(status.text.utf8))
         if let current = resource.status,

@@ -1,6 +1,8 @@
 import Foundation
 import Logging
 import ReelAPI
+import ReelCore
+import ReelStore
 import ServiceLifecycle
 import Synchronization
 

@@ -1,5 +1,6 @@
 import Foundation
-import ReelPostgres
+import ReelCore
+import ReelStore
 
 /// Where the reconciler and the autoscaler read desired state and write status: the `resources` table (YAML
 /// directory) or a Kubernetes API server. Both keep Kubernetes semantics: uid, generation bumped by spec changes
@@ -11,7 +12,7 @@ public protocol ResourceSource: Sendable {
     func get(_ key: ResourceKey) async throws -> StoredResource?
     /// Writes the status when it differs from the stored one; returns whether it wrote.
     @discardableResult
-    func updateStatus(_ resource: StoredResource, status: PostgresJSON) async throws -> Bool
+    func updateStatus(_ resource: StoredResource, status: JSONDocument) async throws -> Bool
     /// Adds a finalizer (no-op when present or when the resource is being deleted).
     func addFinalizer(_ resource: StoredResource, _ finalizer: String) async throws
     /// Removes a finalizer; a resource being deleted with none left goes away.
@@ -29,7 +30,7 @@ public protocol ResourceEventSink: Sendable {
 
 extension ResourceTable: ResourceSource {
     @discardableResult
-    public func updateStatus(_ resource: StoredResource, status: PostgresJSON) async throws -> Bool {
+    public func updateStatus(_ resource: StoredResource, status: JSONDocument) async throws -> Bool {
         try await updateStatus(uid: resource.uid, status: status)
     }
 

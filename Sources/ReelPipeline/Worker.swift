@@ -1,6 +1,6 @@
 import Foundation
 import Logging
-import ReelPostgres
+import ReelCore
 import ReelStore
 import ServiceLifecycle
 import Synchronization
@@ -26,16 +26,13 @@ public struct WorkerConfiguration: Sendable {
     public var pool: String?
     /// Stop (gracefully) when this process is no longer our parent: children of a killed `reel local`.
     public var parentPID: Int32?
-    /// The database, for LISTEN.
-    public var databaseURL: String
 
     public init(
-        stages: [String], databaseURL: String, concurrency: Int = 1, lease: Duration = .seconds(30),
+        stages: [String], concurrency: Int = 1, lease: Duration = .seconds(30),
         pollInterval: Duration = .seconds(1), drainTimeout: Duration = .seconds(25), pool: String? = nil,
         parentPID: Int32? = nil, id: String? = nil
     ) {
         self.stages = stages
-        self.databaseURL = databaseURL
         self.concurrency = max(1, concurrency)
         self.lease = lease
         self.pollInterval = pollInterval
@@ -65,7 +62,8 @@ public final class Worker: Service {
     let queue: TaskQueue
     let pipeline: Pipeline
     let logger: Logger
-    let log: JobLog
+    let logs: LogStore
+    let registry: WorkerRegistry
     private let wake = WakeSignal()
     private let stopping = Mutex(false)
     private let running = Mutex(0)
@@ -78,14 +76,15 @@ public final class Worker: Service {
         var logger = logger
         logger[metadataKey: "reel.worker"] = .string(configuration.id)
         self.logger = logger
-        self.log = JobLog(pool: queue.pool)
+        self.logs = pipeline.database.logs
+        self.registry = pipeline.database.workers
     }
 
     private var isStopping: Bool { stopping.withLock { $0 } }
 
     public func run() async throws {
         try await register()
-        let listener = try PostgresListener(url: configuration.databaseURL, channels: [TaskQueue.queueChannel])
+        let listener = try pipeline.database.listen([TaskQueue.queueChannel])
         logger.info("worker started", metadata: ["reel.stages": "\(configuration.stages.joined(separator: ","))"])
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
@@ -93,8 +92,9 @@ public final class Worker: Service {
                     for await _ in listener.events { wake.signal() }
                 }
                 await claimLoop(group: &group)
-                _ = try? await queue.pool.query(
-                    "UPDATE workers SET draining_at = now() WHERE id = $1", [configuration.id])
+                do { try await registry.draining(id: configuration.id) } catch {
+                    logger.warning("cannot mark the worker draining: \(error)")
+                }
                 await drain(group: &group)
                 listener.stop()
             }
@@ -102,8 +102,9 @@ public final class Worker: Service {
             stopping.withLock { $0 = true }
             wake.signal()
         }
-        _ = try? await queue.pool.query(
-            "UPDATE workers SET stopped_at = now(), heartbeat_at = now() WHERE id = $1", [configuration.id])
+        do { try await registry.stopped(id: configuration.id) } catch {
+            logger.warning("cannot mark the worker stopped: \(error)")
+        }
         logger.info("worker stopped")
     }
 
@@ -136,7 +137,7 @@ public final class Worker: Service {
             }
             if ContinuousClock.now - lastBeat > .seconds(10) {
                 lastBeat = .now
-                try? await beat()
+                do { try await beat() } catch { logger.warning("heartbeat of the workers row failed: \(error)") }
             }
             await wake.wait(after: generation, timeout: configuration.pollInterval)
         }
@@ -168,7 +169,7 @@ public final class Worker: Service {
         logger[metadataKey: "reel.stage"] = .string(task.stage)
         logger[metadataKey: "reel.job"] = "\(task.jobID)"
         logger.info("task started", metadata: ["reel.attempt": "\(task.attempt)"])
-        await log.write(
+        await writeLog(
             job: task.jobID, task: task.lease.taskID, level: "info", "\(task.stage) started",
             fields: ["attempt": "\(task.attempt)", "worker": configuration.id])
         let progress = ProgressCell()
@@ -180,15 +181,20 @@ public final class Worker: Service {
                     return .finished(.success(()))
                 } catch { return .finished(.failure(error)) }
             }
-            group.addTask { [queue, configuration] in
+            group.addTask { [queue, configuration, logger] in
                 while true {
                     do { try await Task.sleep(for: configuration.lease / 3) } catch { return nil }
-                    let beat = try? await queue.heartbeat(
-                        task.lease, progress: progress.value, extendBy: configuration.lease)
-                    switch beat {
-                    case .cancelled: return .cancelled
-                    case .leaseLost: return .leaseLost
-                    default: continue
+                    do {
+                        switch try await queue.heartbeat(
+                            task.lease, progress: progress.value, extendBy: configuration.lease)
+                        {
+                        case .cancelled: return .cancelled
+                        case .leaseLost: return .leaseLost
+                        case .extended: continue
+                        }
+                    } catch {
+                        // The lease runs on; the next beat tries again, and a rescue fences off a lost one.
+                        logger.warning("lease renewal of task \(task.lease.taskID) failed: \(error)")
                     }
                 }
             }
@@ -204,7 +210,7 @@ public final class Worker: Service {
                 if try await queue.complete(task.lease) {
                     counters.withLock { $0.completed += 1 }
                     logger.info("task succeeded", metadata: ["reel.seconds": "\(seconds)"])
-                    await log.write(
+                    await writeLog(
                         job: task.jobID, task: task.lease.taskID, level: "info", "\(task.stage) succeeded",
                         fields: ["seconds": seconds])
                 } else {
@@ -243,7 +249,7 @@ public final class Worker: Service {
                         "reel.reason": .string(failure.reason), "reel.error": .string(failure.message),
                         "reel.outcome": .string(outcome),
                     ])
-                await log.write(
+                await writeLog(
                     job: task.jobID, task: task.lease.taskID, level: "error", "\(task.stage) failed",
                     fields: [
                         "reason": failure.reason, "error": failure.message,
@@ -258,19 +264,23 @@ public final class Worker: Service {
     }
 
     private func register() async throws {
-        try await queue.pool.query(
-            """
-            INSERT INTO workers (id, stages, hostname, pid, pool) VALUES ($1, $2, $3, $4, $5)
-            ON CONFLICT (id) DO UPDATE SET heartbeat_at = now(), stopped_at = NULL
-            """,
-            [configuration.id, configuration.stages, WorkerConfiguration.hostname, Int(getpid()), configuration.pool])
+        try await registry.register(
+            id: configuration.id, stages: configuration.stages, hostname: WorkerConfiguration.hostname,
+            pid: Int(getpid()), pool: configuration.pool)
     }
 
     private func beat() async throws {
         let (completed, failed) = counters.withLock { ($0.completed, $0.failed) }
-        try await queue.pool.query(
-            "UPDATE workers SET heartbeat_at = now(), tasks_completed = $2, tasks_failed = $3 WHERE id = $1",
-            [configuration.id, completed, failed])
+        try await registry.beat(id: configuration.id, completed: completed, failed: failed)
+    }
+
+    /// A line in the job's log; one that cannot be written goes to the worker's log instead.
+    private func writeLog(
+        job: Int64?, task: Int64?, level: String, _ message: String, fields: [String: String] = [:]
+    ) async {
+        if let error = await logs.write(job: job, task: task, level: level, message, fields: fields) {
+            logger.warning("cannot write the job log line \"\(message)\": \(error)")
+        }
     }
 }
 

@@ -222,3 +222,11 @@ public final class PostgresConnection: @unchecked Sendable {
         }
     }
 }
+
+extension PostgresConnection {
+    /// libpq's version, `MAJOR.MINOR`.
+    public static var libraryVersion: String {
+        let version = PQlibVersion()
+        return "\(version / 10000).\(version % 10000)"
+    }
+}

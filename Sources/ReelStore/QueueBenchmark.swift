@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import Logging
+import ReelCore
 import ReelPostgres
 
 /// `reel bench queue`: how fast the queue takes tasks in and burns them down, how long claims take, and how
@@ -79,7 +80,7 @@ public enum QueueBenchmark {
         let queue = TaskQueue(pool: pool)
         let jobID = try await JobStore(pool: pool).upsertJob(
             resourceUID: "bench-\(UUID().uuidString)", namespace: "bench", name: "queue", generation: 1,
-            spec: PostgresJSON(text: "{}"))
+            spec: JSONDocument(text: "{}"))
         let stage = "bench-\(jobID)"
 
         // Enqueue, from `producers` concurrent producers, a batch per statement.
@@ -188,7 +189,7 @@ public enum QueueBenchmark {
                 try await queue.enqueue([
                     NewTask(
                         jobID: jobID, generation: 1, stage: stage, chunkIndex: options.tasks + round,
-                        payload: PostgresJSON(text: "{\"sent\":\(sent)}"))
+                        payload: JSONDocument(text: "{\"sent\":\(sent)}"))
                 ])
                 guard let latency = await iterator.next() else { break }
                 samples.append(latency)

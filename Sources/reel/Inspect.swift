@@ -3,7 +3,7 @@ import Foundation
 import Logging
 import ReelAPI
 import ReelOperator
-import ReelPostgres
+import ReelCore
 import ReelStore
 
 /// Options every inspection command shares: where the state is.
@@ -21,11 +21,11 @@ struct StateOptions: ParsableArguments {
     var allNamespaces = false
 
     /// Runs `body` with a pool on the state's database (starting and stopping the embedded server if needed).
-    func withDatabase<T>(_ body: (PostgresPool) async throws -> T) async throws -> T {
+    func withDatabase<T>(_ body: (Database) async throws -> T) async throws -> T {
         let logger = CLILogging.logger("reel", level: .warning)
         let database = try await StateDatabase.open(
             state: StateDatabase.stateDirectory(state), databaseURL: databaseURL, logger: logger)
-        let pool = PostgresPool(url: database.url, maxConnections: 2)
+        let pool = Database(url: database.url, maxConnections: 2)
         do {
             let result = try await body(pool)
             await pool.close()
@@ -79,7 +79,7 @@ struct Get: AsyncParsableCommand {
 
     func run() async throws {
         try await options.withDatabase { pool in
-            let table = ResourceTable(pool: pool)
+            let table = pool.resources
             let rows = try await table.list(kind: kind.kind).filter {
                 options.matches($0.key) && (name == nil || $0.key.name == name)
             }
@@ -222,7 +222,7 @@ struct Describe: AsyncParsableCommand {
         guard kind == .videojobs else { throw ValidationError("describe supports videojobs") }
         try await options.withDatabase { pool in
             let key = ResourceKey(kind: VideoJob.names.kind, namespace: options.namespace, name: name)
-            guard let stored = try await ResourceTable(pool: pool).get(key) else {
+            guard let stored = try await pool.resources.get(key) else {
                 throw CLIFailure("VideoJob \"\(name)\" not found in namespace \(options.namespace)")
             }
             let job = try stored.videoJob()
@@ -263,28 +263,16 @@ struct Describe: AsyncParsableCommand {
                 if let value { out += "  \(label): \(value)\n" }
             }
             if outputs == nil { out += "  (none yet)\n" }
-            let jobRows = try await pool.query(
-                "SELECT id FROM processing_jobs WHERE resource_uid = $1 AND generation = $2",
-                [stored.uid, stored.generation])
-            if let jobID: Int64 = try jobRows.first?.decode(at: 0) {
-                let tasks = try await pool.query(
-                    """
-                    SELECT stage, state, count(*)::bigint, max(attempt), max(last_error)
-                    FROM job_queue WHERE job_id = $1
-                    GROUP BY stage, state ORDER BY min(id)
-                    """, [jobID])
+            if let jobID = try await pool.jobs.jobID(resourceUID: stored.uid, generation: stored.generation) {
+                let tasks = try await pool.queue().taskCounts(jobID: jobID)
                 out += "\nTasks:\n"
                 out += Tables.format(
                     [["  STAGE", "STATE", "COUNT", "MAX ATTEMPT", "LAST ERROR"]]
-                        + (try tasks.map { row in
-                            [
-                                "  " + (try row.decode(String.self, at: 0)), try row.decode(String.self, at: 1),
-                                "\(try row.decode(Int.self, at: 2))", "\(try row.decode(Int.self, at: 3))",
-                                (try row.decodeIfPresent(String.self, at: 4)) ?? "",
-                            ]
-                        }))
+                        + tasks.map { row in
+                            ["  " + row.stage, row.state, "\(row.count)", "\(row.maxAttempt)", row.lastError ?? ""]
+                        })
                 out += "\n\nRecent logs:\n"
-                for line in try await LogLines.read(pool: pool, jobs: [jobID], after: 0, limit: 20, newest: true) {
+                for line in try await LogLines.read(database: pool, jobs: [jobID], after: 0, limit: 20, newest: true) {
                     out += "  \(line.text)\n"
                 }
             }
@@ -309,12 +297,11 @@ struct Logs: AsyncParsableCommand {
         try await options.withDatabase { pool in
             var last: Int64 = 0
             repeat {
-                let jobs = try await pool.query(
-                    "SELECT id FROM processing_jobs WHERE namespace = $1 AND name = $2 ORDER BY id",
-                    [options.namespace, job]
-                ).map { try $0.decode(Int64.self, at: 0) }
+                let jobs = try await pool.jobs.jobIDs(namespace: options.namespace, name: job)
                 if jobs.isEmpty && !follow { throw CLIFailure("no processing records for VideoJob \"\(job)\"") }
-                for line in try await LogLines.read(pool: pool, jobs: jobs, after: last, limit: 10_000, newest: false) {
+                for line in try await LogLines.read(
+                    database: pool, jobs: jobs, after: last, limit: 10_000, newest: false)
+                {
                     print(line.text)
                     last = max(last, line.id)
                 }
@@ -331,31 +318,16 @@ enum LogLines {
         var text: String
     }
 
-    static func read(pool: PostgresPool, jobs: [Int64], after: Int64, limit: Int, newest: Bool) async throws -> [Line] {
-        let rows = try await pool.query(
-            """
-            SELECT * FROM (
-                SELECT l.id, l.logged_at, l.level, l.message, l.fields::text, q.stage, q.chunk_index, l.task_id
-                FROM job_logs l LEFT JOIN job_queue q ON q.id = l.task_id
-                WHERE l.job_id = ANY($1::bigint[]) AND l.id > $2
-                ORDER BY l.id \(newest ? "DESC" : "ASC") LIMIT $3
-            ) recent ORDER BY id
-            """, [jobs, after, limit])
-        return try rows.map { row in
-            let fields = try row.decode(PostgresJSON.self, at: 4).decode([String: String].self)
-            let where_ =
-                try row.decodeIfPresent(String.self, at: 5).map { stage in
-                    let chunk = (try? row.decodeIfPresent(Int.self, at: 6)).flatMap { $0 }.map { "#\($0)" } ?? ""
-                    return " [\(stage)\(chunk)]"
-                } ?? ""
-            let extras = fields.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-            let time = Timestamp(try row.decode(Date.self, at: 1))
+    static func read(database: Database, jobs: [Int64], after: Int64, limit: Int, newest: Bool) async throws
+        -> [Line]
+    {
+        try await database.logs.lines(jobs: jobs, after: after, limit: limit, newest: newest).map { row in
+            let place = row.stage.map { " [\($0)\(row.chunkIndex.map { "#\($0)" } ?? "")]" } ?? ""
+            let extras = row.fields.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
             return Line(
-                id: try row.decode(at: 0),
-                text:
-                    "\(time) \(try row.decode(String.self, at: 2).uppercased())\(where_) "
-                    + "\(try row.decode(String.self, at: 3))\(extras.isEmpty ? "" : "  " + extras)"
-            )
+                id: row.id,
+                text: "\(Timestamp(row.at)) \(row.level.uppercased())\(place) \(row.message)"
+                    + (extras.isEmpty ? "" : "  " + extras))
         }
     }
 }

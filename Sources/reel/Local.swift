@@ -3,7 +3,7 @@ import Foundation
 import Logging
 import ReelOperator
 import ReelPipeline
-import ReelPostgres
+import ReelCore
 import ReelStorage
 import ReelStore
 import ServiceLifecycle
@@ -85,10 +85,10 @@ struct Local: AsyncParsableCommand {
             storage ?? ProcessInfo.processInfo.environment["REEL_STORAGE"] ?? "file://\(stateDirectory)/store"
         let store = try ObjectStores.open(storageURL)
         let roots = [resourcesDirectory, FileManager.default.currentDirectoryPath] + allowRoot.map(Paths.absolute)
-        let pool = PostgresPool(url: database.url, maxConnections: 12)
-        let table = ResourceTable(pool: pool)
+        let pool = Database(url: database.url, maxConnections: 12)
+        let table = pool.resources
         let reconciler = Reconciler(
-            pool: pool, databaseURL: database.url, store: store,
+            database: pool, store: store,
             configuration: ReconcilerConfiguration(
                 resyncInterval: .milliseconds(Int(resyncSeconds * 1000)), statusDirectory: "\(stateDirectory)/status",
                 allowedRoots: AllowedRoots(roots)),
@@ -103,7 +103,7 @@ struct Local: AsyncParsableCommand {
             extra: ChildWorkers.budgets(requests: geminiRequestsPerMinute, tokens: geminiTokensPerMinute),
             logger: logger)
         let autoscaler = Autoscaler(
-            pool: pool, databaseURL: database.url, actuator: actuator, resources: table,
+            database: pool, actuator: actuator, resources: table,
             rescueInterval: .milliseconds(Int(max(0.5, leaseSeconds / 2) * 1000)), logger: logger)
         let monitor = LocalMonitor(
             table: table, backend: backend, untilDone: untilDone,

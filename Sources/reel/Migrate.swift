@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import Logging
-import ReelPostgres
 import ReelStore
 
 /// `reel migrate`: applies Reel's schema to a database.
@@ -17,9 +16,7 @@ struct Migrate: AsyncParsableCommand {
         guard let url = databaseURL ?? ProcessInfo.processInfo.environment["REEL_DATABASE_URL"], !url.isEmpty else {
             throw ValidationError("give --database-url or set REEL_DATABASE_URL")
         }
-        let connection = try await PostgresConnection.connect(url)
-        let applied = try await Migrator.migrate(connection, logger: CLILogging.logger("reel.migrate"))
-        await connection.close()
+        let applied = try await Database.migrate(url: url, logger: CLILogging.logger("reel.migrate"))
         print(
             applied.isEmpty
                 ? "schema is up to date" : "applied migrations \(applied.map(String.init).joined(separator: ", "))")

@@ -5,7 +5,7 @@ import ReelAPI
 import ReelKube
 import ReelOperator
 import ReelPipeline
-import ReelPostgres
+import ReelCore
 import ReelServer
 import ReelStorage
 import ReelStore
@@ -148,11 +148,9 @@ struct OperatorCLI: AsyncParsableCommand {
         let homeNamespace = leaderElectionNamespace ?? connection.namespace
         let instance = identity ?? "\(ProcessInfo.processInfo.hostName)_\(getpid())"
         let store = try ObjectStores.open(storageURL)
-        let migration = try await PostgresConnection.connect(url)
-        try await Migrator.migrate(migration, logger: logger)
-        await migration.close()
+        try await Database.migrate(url: url, logger: logger)
         let registry = OperatorMetrics.bootstrap()
-        let pool = PostgresPool(url: url, maxConnections: 12)
+        let pool = Database(url: url, maxConnections: 12)
         let roots = allowRoot.map(Paths.absolute)
         let events = KubeEventSink(recorder: EventRecorder(client: client, instance: instance), logger: logger)
         let reconcilerBox = ReconcilerBox()
@@ -160,7 +158,7 @@ struct OperatorCLI: AsyncParsableCommand {
             await reconcilerBox.reconciler?.enqueue(keys)
         }
         let reconciler = Reconciler(
-            pool: pool, databaseURL: url, store: store,
+            database: pool, store: store,
             configuration: ReconcilerConfiguration(
                 resyncInterval: .milliseconds(Int(resyncSeconds * 1000)), allowedRoots: AllowedRoots(roots)),
             resources: backend, events: events, logger: logger)
@@ -199,7 +197,7 @@ struct OperatorCLI: AsyncParsableCommand {
                 logger: logger)
         }
         let autoscaler = Autoscaler(
-            pool: pool, databaseURL: url, actuator: actuator, resources: backend,
+            database: pool, actuator: actuator, resources: backend,
             rescueInterval: .milliseconds(Int(max(0.5, leaseSeconds / 2) * 1000)), logger: logger)
         let elector =
             leaderElect

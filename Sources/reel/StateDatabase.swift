@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import Logging
 import ReelOperator
-import ReelPostgres
 import ReelStore
 
 /// Where `reel local` and the inspection commands find their database: `--database-url`, then
@@ -33,9 +32,7 @@ struct StateDatabase {
             try await embedded.createDatabase(databaseName)
             database = StateDatabase(url: embedded.url(database: databaseName), embedded: embedded)
         }
-        let connection = try await PostgresConnection.connect(database.url)
-        defer { Task { await connection.close() } }
-        try await Migrator.migrate(connection, logger: logger)
+        try await Database.migrate(url: database.url, logger: logger)
         return database
     }
 

@@ -1,8 +1,8 @@
 import ArgumentParser
 import CCurl
 import CFFmpeg
-import CPostgres
 import ReelAPI
+import ReelStore
 import ReelYAML
 
 /// `reel version`: Reel's version and the C libraries it runs on.
@@ -10,10 +10,9 @@ struct Version: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Print Reel's version and its libraries' versions.")
 
     func run() {
-        let pq = PQlibVersion()
         let lavf = avformat_version()
         print("reel \(API.reelVersion) (API \(API.version))")
-        print("libpq \(pq / 10000).\(pq % 10000)")
+        print("libpq \(Database.libraryVersion)")
         print("libyaml \(YAMLParser.libraryVersion)")
         print(String(cString: curl_version()).split(separator: " ").first.map(String.init) ?? "libcurl")
         print(

@@ -4,7 +4,7 @@ import Logging
 import ReelAPI
 import ReelKube
 import ReelPipeline
-import ReelPostgres
+import ReelCore
 import ReelStorage
 import ReelStore
 import ServiceLifecycle
@@ -80,10 +80,8 @@ struct WorkerCLI: AsyncParsableCommand {
             throw ValidationError("unknown stage \"\(stage)\" (ingest, split, analyze, assemble, render)")
         }
         let store = try ObjectStores.open(storageURL)
-        let connection = try await PostgresConnection.connect(url)
-        try await Migrator.migrate(connection, logger: logger)
-        await connection.close()
-        let database = PostgresPool(url: url, maxConnections: concurrency + 3)
+        try await Database.migrate(url: url, logger: logger)
+        let database = Database(url: url, maxConnections: concurrency + 3)
         let roots = allowRoot.isEmpty ? [FileManager.default.currentDirectoryPath] : allowRoot
         var gemini = GeminiSettings.fromEnvironment(
             environment, requestsPerMinute: geminiRequestsPerMinute, tokensPerMinute: geminiTokensPerMinute)
@@ -99,7 +97,7 @@ struct WorkerCLI: AsyncParsableCommand {
             }
         }
         let pipeline = Pipeline(
-            pool: database, store: store,
+            database: database, store: store,
             configuration: PipelineConfiguration(
                 allowedRoots: AllowedRoots(roots),
                 scratchDirectory: scratch
@@ -108,10 +106,10 @@ struct WorkerCLI: AsyncParsableCommand {
                 gemini: gemini))
         let worker = Worker(
             configuration: WorkerConfiguration(
-                stages: stageList, databaseURL: url, concurrency: concurrency,
+                stages: stageList, concurrency: concurrency,
                 lease: .milliseconds(Int(leaseSeconds * 1000)), drainTimeout: .milliseconds(Int(drainSeconds * 1000)),
                 pool: self.pool, parentPID: parentPid),
-            queue: TaskQueue(pool: database), pipeline: pipeline, logger: logger)
+            queue: database.queue(), pipeline: pipeline, logger: logger)
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: [worker], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

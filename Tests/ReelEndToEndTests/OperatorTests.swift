@@ -1,4 +1,5 @@
 import Foundation
+import ReelCore
 import ReelHTTP
 import ReelPostgres
 import ReelStore
@@ -325,12 +326,12 @@ struct OperatorTests {
         let jobs = JobStore(pool: cluster.pool)
         let jobID = try await jobs.upsertJob(
             resourceUID: UUID().uuidString.lowercased(), namespace: "default", name: "synthetic", generation: 1,
-            spec: PostgresJSON(text: "{}"))
+            spec: JSONDocument(text: "{}"))
         let queue = TaskQueue(pool: cluster.pool)
         try await queue.enqueue(
             (0..<3).map {
                 NewTask(
-                    jobID: jobID, generation: 1, stage: "analyze", chunkIndex: $0, payload: PostgresJSON(text: "{}"))
+                    jobID: jobID, generation: 1, stage: "analyze", chunkIndex: $0, payload: JSONDocument(text: "{}"))
             })
         let scaledUp = try await BackgroundProcess.eventually(timeout: .seconds(30)) {
             Self.field(try await cluster.get("deployment", "reel-worker-analyzers"), "spec", "replicas") as? Int == 3
@@ -368,11 +369,11 @@ struct OperatorTests {
         #expect(removed.status == 0, "\(removed.output)")
         let second = try await jobs.upsertJob(
             resourceUID: UUID().uuidString.lowercased(), namespace: "default", name: "synthetic-2", generation: 1,
-            spec: PostgresJSON(text: "{}"))
+            spec: JSONDocument(text: "{}"))
         try await queue.enqueue(
             (0..<2).map {
                 NewTask(
-                    jobID: second, generation: 1, stage: "analyze", chunkIndex: $0, payload: PostgresJSON(text: "{}"))
+                    jobID: second, generation: 1, stage: "analyze", chunkIndex: $0, payload: JSONDocument(text: "{}"))
             })
         let recreated = try await BackgroundProcess.eventually(timeout: .seconds(30)) {
             Self.field(try await cluster.get("deployment", "reel-worker-analyzers"), "spec", "replicas") as? Int == 2

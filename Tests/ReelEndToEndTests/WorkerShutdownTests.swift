@@ -1,4 +1,5 @@
 import Foundation
+import ReelCore
 import ReelPostgres
 import ReelStore
 import ReelTestSupport
@@ -25,7 +26,7 @@ import Testing
         let job = try await pool.query(
             "INSERT INTO processing_jobs (resource_uid, namespace, name, generation, spec) VALUES ('u', "
                 + "'default', 'a', 1, $1::jsonb) RETURNING id",
-            [PostgresJSON(text: spec)]
+            [JSONDocument(text: spec)]
         ).first!.decode(Int64.self, at: 0)
         try await TaskQueue(pool: pool).enqueue([NewTask(jobID: job, generation: 1, stage: "ingest")])
         let worker = try BackgroundProcess(

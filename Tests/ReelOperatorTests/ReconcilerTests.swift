@@ -1,4 +1,5 @@
 import Foundation
+import ReelCore
 import Logging
 import ReelAPI
 import ReelPostgres
@@ -103,7 +104,7 @@ import Testing
         let table = ResourceTable(pool: pool)
         let store = try FileSystemStore(root: directory.path("store"))
         let reconciler = Reconciler(
-            pool: pool, databaseURL: url, store: store, configuration: ReconcilerConfiguration(),
+            database: Database(pool: pool, url: url), store: store, configuration: ReconcilerConfiguration(),
             logger: TestPostgres.logger)
         var keys: [ResourceKey] = []
         for index in 0..<100 {
@@ -111,14 +112,14 @@ import Testing
             keys.append(key)
             let spec = VideoJobSpec(source: SourceSpec(uri: "file:///data/\(index).mp4"))
             try await table.apply(
-                key, labels: nil, annotations: nil, spec: try PostgresJSON(encoding: spec), sourceFile: nil)
+                key, labels: nil, annotations: nil, spec: try JSONDocument(encoding: spec), sourceFile: nil)
             let stored = try #require(try await table.get(key))
             try await table.addFinalizer(uid: stored.uid, API.cleanupFinalizer)
             let job = try await pool.query(
                 """
                 INSERT INTO processing_jobs (resource_uid, namespace, name, generation, spec, started_at)
                 VALUES ($1, 'default', $2, 1, $3::jsonb, now()) RETURNING id
-                """, [stored.uid, key.name, try PostgresJSON(encoding: spec)]
+                """, [stored.uid, key.name, try JSONDocument(encoding: spec)]
             ).first!.decode(Int64.self, at: 0)
             try await pool.query(
                 """
@@ -151,12 +152,12 @@ import Testing
         let store = try FileSystemStore(root: directory.path("store"))
         let statusDirectory = directory.path("status")
         let reconciler = Reconciler(
-            pool: pool, databaseURL: url, store: store,
+            database: Database(pool: pool, url: url), store: store,
             configuration: ReconcilerConfiguration(statusDirectory: statusDirectory), logger: TestPostgres.logger)
         let key = ResourceKey(kind: "VideoJob", namespace: "default", name: "a")
         let spec = VideoJobSpec(source: SourceSpec(uri: "file:///data/a.mp4"))
         try await table.apply(
-            key, labels: nil, annotations: nil, spec: try PostgresJSON(encoding: spec), sourceFile: nil)
+            key, labels: nil, annotations: nil, spec: try JSONDocument(encoding: spec), sourceFile: nil)
         try await reconciler.reconcile(key)
         let uid = try #require(try await table.get(key)).uid
         #expect(try await table.get(key)?.finalizers == [API.cleanupFinalizer])
@@ -169,7 +170,7 @@ import Testing
         var changed = spec
         changed.source.uri = "file:///data/b.mp4"
         try await table.apply(
-            key, labels: nil, annotations: nil, spec: try PostgresJSON(encoding: changed), sourceFile: nil)
+            key, labels: nil, annotations: nil, spec: try JSONDocument(encoding: changed), sourceFile: nil)
         try await reconciler.reconcile(key)
         let states = try await pool.query("SELECT generation, state FROM job_queue ORDER BY generation").map {
             "\(try $0.decode(Int.self, at: 0)):\(try $0.decode(String.self, at: 1))"

@@ -1,4 +1,5 @@
 import Foundation
+import ReelCore
 import ReelAPI
 import ReelMedia
 import ReelPostgres
@@ -13,6 +14,7 @@ import Testing
 @Suite struct PipelineTests {
     struct Fixture {
         var pool: PostgresPool
+        var database: Database
         var queue: TaskQueue
         var store: FileSystemStore
         var pipeline: Pipeline
@@ -21,11 +23,12 @@ import Testing
         init(prefix: String) async throws {
             let url = try await TestPostgres.migratedDatabase(prefix)
             pool = PostgresPool(url: url, maxConnections: 4)
-            queue = TaskQueue(pool: pool)
+            database = Database(pool: pool, url: url)
+            queue = database.queue()
             directory = try TemporaryDirectory(prefix: prefix)
             store = try FileSystemStore(root: directory.path("store"))
             pipeline = Pipeline(
-                pool: pool, store: store,
+                database: database, store: store,
                 configuration: PipelineConfiguration(
                     allowedRoots: AllowedRoots([directory.url.path]), scratchDirectory: directory.path("scratch")))
         }
@@ -35,13 +38,13 @@ import Testing
                 """
                 INSERT INTO processing_jobs (resource_uid, namespace, name, generation, spec)
                 VALUES ($1, 'default', 'a', 1, $2::jsonb) RETURNING id
-                """, [uid, try PostgresJSON(encoding: spec)]
+                """, [uid, try JSONDocument(encoding: spec)]
             ).first!.decode(Int64.self, at: 0)
         }
 
         /// Enqueues and claims one task of `stage`.
         func claim(_ job: Int64, _ stage: String, chunk: Int? = nil) async throws -> ClaimedTask {
-            let payload = try PostgresJSON(
+            let payload = try JSONDocument(
                 encoding: TaskPayload(uid: "u", namespace: "default", name: "a", sourceBase: directory.url.path))
             try await queue.enqueue([
                 NewTask(jobID: job, generation: 1, stage: stage, chunkIndex: chunk, payload: payload)
@@ -74,7 +77,7 @@ import Testing
         #expect(try chunks.first?.decode(Int.self, at: 0) == 3)
         for index in 0..<3 { #expect(try await fixture.run(job, "analyze", chunk: index) == nil) }
         for stage in ["assemble", "render"] { #expect(try await fixture.run(job, stage) == nil) }
-        let record = try await JobRecord.load(job, from: fixture.pool)
+        let record = try await JobRecord.load(job, from: fixture.database)
         #expect(record.sourceDuration == 12)
         #expect(record.frameRate == 25)
         let timeline = try JSONDecoder().decode(
@@ -93,7 +96,7 @@ import Testing
         #expect(fields.count == 2 && abs(fields[0] - 12) <= 0.001 && fields[1] == 300, "\(probe)")
         #expect(try await SampleMedia.decodeErrors(render).isEmpty)
         let facts = try await fixture.pool.query("SELECT render_facts FROM processing_jobs WHERE id = $1", [job])
-        let recorded = try #require(try facts.first?.decode(PostgresJSON.self, at: 0).decode(RenderFacts.self))
+        let recorded = try #require(try facts.first?.decode(JSONDocument.self, at: 0).decode(RenderFacts.self))
         #expect(recorded == RenderFacts(mode: "exact", frames: 300, seconds: 12))
         #expect(recorded.message == "render written: 300 frames, 12.000 s, exact mode")
     }
@@ -212,12 +215,12 @@ import Testing
         let base = "http://127.0.0.1:\(port)"
         let ok = try await fixture.job(VideoJobSpec(source: SourceSpec(uri: "\(base)/clip.mp4")))
         #expect(try await fixture.run(ok, "ingest") == nil)
-        #expect(try await JobRecord.load(ok, from: fixture.pool).sourceName == "clip.mp4")
+        #expect(try await JobRecord.load(ok, from: fixture.database).sourceName == "clip.mp4")
         let missing = try await fixture.job(VideoJobSpec(source: SourceSpec(uri: "\(base)/nope.mp4")))
         #expect(try await fixture.run(missing, "ingest")?.reason == "SourceNotFound")
 
         let small = Pipeline(
-            pool: fixture.pool, store: fixture.store,
+            database: fixture.database, store: fixture.store,
             configuration: PipelineConfiguration(
                 allowedRoots: AllowedRoots([]), maxSourceBytes: 1000,
                 scratchDirectory: fixture.directory.path("scratch")))

@@ -1,5 +1,6 @@
 import Foundation
 import ReelPostgres
+import ReelStore
 import ReelTestSupport
 import Testing
 
@@ -8,16 +9,19 @@ import Testing
 /// The shared budget: a sliding window of calls per key hash in Postgres.
 @Suite struct PostgresBudgetTests {
     @Test func requestsBeyondTheBudgetWaitForTheWindowToSlide() async throws {
-        let pool = PostgresPool(url: try await TestPostgres.migratedDatabase("budget"), maxConnections: 4)
+        let url = try await TestPostgres.migratedDatabase("budget")
+        let pool = PostgresPool(url: url, maxConnections: 4)
         let budget = PostgresBudget(
-            pool: pool, keyHash: "hash-a", requestsPerWindow: 2, tokensPerWindow: nil, window: .milliseconds(600))
+            database: Database(pool: pool, url: url), keyHash: "hash-a", requestsPerWindow: 2, tokensPerWindow: nil,
+            window: .milliseconds(600))
         for _ in 0..<5 { _ = try await budget.acquire(tokens: 10) }
         // Two per 600 ms window (by the database's clock, which grants): the third waits for the first to leave it.
         let grants = try await Self.grants(pool, "hash-a")
         #expect(grants.count == 5)
         for index in 2..<grants.count { #expect(grants[index] - grants[index - 2] >= 0.6, "grant \(index): \(grants)") }
         let other = PostgresBudget(
-            pool: pool, keyHash: "hash-b", requestsPerWindow: 2, tokensPerWindow: nil, window: .seconds(60))
+            database: Database(pool: pool, url: url), keyHash: "hash-b", requestsPerWindow: 2, tokensPerWindow: nil,
+            window: .seconds(60))
         _ = try await other.acquire(tokens: 1)
         _ = try await other.acquire(tokens: 1)
         let keys = try await pool.query("SELECT DISTINCT key_hash FROM rate_limit_events ORDER BY 1").map {
@@ -28,9 +32,11 @@ import Testing
     }
 
     @Test func tokensCountWithTheirCorrectedCostAndAnOversizedCallStillGoesAlone() async throws {
-        let pool = PostgresPool(url: try await TestPostgres.migratedDatabase("budget"), maxConnections: 4)
+        let url = try await TestPostgres.migratedDatabase("budget")
+        let pool = PostgresPool(url: url, maxConnections: 4)
         let budget = PostgresBudget(
-            pool: pool, keyHash: "k", requestsPerWindow: nil, tokensPerWindow: 1000, window: .milliseconds(500))
+            database: Database(pool: pool, url: url), keyHash: "k", requestsPerWindow: nil, tokensPerWindow: 1000,
+            window: .milliseconds(500))
         let first = try await budget.acquire(tokens: 100)
         await budget.record(first, actual: 950)  // the call cost more than estimated
         _ = try await budget.acquire(tokens: 100)  // 950 + 100 > 1000: waits for the first to leave the window

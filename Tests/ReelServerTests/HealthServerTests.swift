@@ -59,9 +59,9 @@ struct HealthServerTests {
     /// The operator runs the server in a ServiceGroup that shuts down on SIGTERM. The server must not listen for
     /// SIGTERM itself: if it did, it could end before the group heard the signal, and the group would report it as
     /// a service that "finished unexpectedly" (the operator then exited 1 on a plain `kill`). The race was lost
-    /// about once in 25 rounds here, hence a hundred; the process-directed `kill` is what `kubectl delete pod` sends.
+    /// about once in 25 rounds here, hence fifty; the process-directed `kill` is what `kubectl delete pod` sends.
     @Test func aSIGTERMShutsDownTheGroupNotJustTheServer() async throws {
-        for round in 0..<100 {
+        for round in 0..<50 {
             let port = try FreePort.next()
             let server = HealthServer(
                 healthAddress: ("127.0.0.1", port), metricsAddress: nil, registry: PrometheusCollectorRegistry(),

@@ -1,4 +1,5 @@
 import Foundation
+import ReelCore
 import ReelPostgres
 import ReelStore
 import ReelTestSupport
@@ -17,7 +18,7 @@ struct QueueFixture {
         queue = TaskQueue(pool: pool)
         jobID = try await JobStore(pool: pool).upsertJob(
             resourceUID: UUID().uuidString, namespace: "default", name: name, generation: 1,
-            spec: PostgresJSON(text: "{}"))
+            spec: JSONDocument(text: "{}"))
     }
 
     func tasks(_ count: Int, stage: String = "analyze", maxAttempts: Int = 5) -> [NewTask] {
@@ -108,7 +109,7 @@ struct QueueTests {
         let errors = try await f.pool.query(
             "SELECT errors, progress FROM job_queue WHERE id = $1", [fresh.lease.taskID]
         ).first!
-        #expect(try errors.decode(PostgresJSON.self, at: 0).text.contains("lease expired"))
+        #expect(try errors.decode(JSONDocument.self, at: 0).text.contains("lease expired"))
         #expect(try errors.decode(Double.self, at: 1) == 1)
         await f.pool.close()
     }
@@ -146,7 +147,7 @@ struct QueueTests {
         ).first!
         #expect(try row.decode(String.self, at: 0) == "discarded")
         struct Entry: Decodable { var attempt: Int; var error: String; var retryable: Bool }
-        let history = try row.decode(PostgresJSON.self, at: 1).decode([Entry].self)
+        let history = try row.decode(JSONDocument.self, at: 1).decode([Entry].self)
         #expect(history.map(\.attempt) == [1, 2, 3, 4])
         #expect(history.map(\.error) == ["boom 1", "boom 2", "boom 3", "boom 4"])
         #expect(try row.decode(String.self, at: 2) == "boom 4")

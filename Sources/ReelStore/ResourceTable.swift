@@ -1,89 +1,13 @@
 import Foundation
 import ReelAPI
+import ReelCore
 import ReelPostgres
-
-/// Identifies a resource: kind, namespace, name.
-public struct ResourceKey: Hashable, Sendable, Comparable, CustomStringConvertible {
-    public var kind: String
-    public var namespace: String
-    public var name: String
-
-    public init(kind: String, namespace: String, name: String) {
-        self.kind = kind
-        self.namespace = namespace
-        self.name = name
-    }
-
-    public var description: String { "\(kind) \(namespace)/\(name)" }
-
-    public static func < (a: ResourceKey, b: ResourceKey) -> Bool {
-        (a.kind, a.namespace, a.name) < (b.kind, b.namespace, b.name)
-    }
-}
-
-/// One row of `resources`: a resource with the bookkeeping a Kubernetes API server would keep.
-public struct StoredResource: Sendable {
-    public var uid: String
-    public var key: ResourceKey
-    public var generation: Int64
-    public var resourceVersion: Int64
-    public var labels: [String: String]
-    public var annotations: [String: String]
-    public var spec: PostgresJSON
-    public var status: PostgresJSON?
-    public var finalizers: [String]
-    public var deletionTimestamp: Date?
-    public var creationTimestamp: Date
-    /// The file that declares it.
-    public var sourceFile: String?
-
-    /// The metadata as a resource carries it.
-    public var metadata: ObjectMeta {
-        var meta = ObjectMeta(name: key.name, namespace: key.namespace)
-        meta.uid = uid
-        meta.generation = Int(generation)
-        meta.resourceVersion = String(resourceVersion)
-        meta.labels = labels.isEmpty ? nil : labels
-        meta.annotations = annotations.isEmpty ? nil : annotations
-        meta.finalizers = finalizers.isEmpty ? nil : finalizers
-        meta.creationTimestamp = Timestamp(creationTimestamp)
-        meta.deletionTimestamp = deletionTimestamp.map(Timestamp.init)
-        return meta
-    }
-
-    /// The full VideoJob (metadata, spec, status).
-    public func videoJob() throws -> VideoJob {
-        VideoJob(
-            metadata: metadata, spec: try spec.decode(VideoJobSpec.self),
-            status: try status?.decode(VideoJobStatus.self))
-    }
-
-    /// The full WorkerPool.
-    public func workerPool() throws -> WorkerPool {
-        WorkerPool(
-            metadata: metadata, spec: try spec.decode(WorkerPoolSpec.self),
-            status: try status?.decode(WorkerPoolStatus.self))
-    }
-}
-
-/// A manifest file that does not parse or validate.
-public struct ManifestProblem: Codable, Sendable, Equatable {
-    public var file: String
-    public var line: Int
-    public var column: Int
-    public var field: String
-    public var message: String
-
-    public var description: String {
-        "\(file):\(line):\(column): \(field.isEmpty ? "" : "\(field): ")\(message)"
-    }
-}
 
 /// The `resources` table: the YAML-directory backend's API server. uid on creation, `generation` bumped only
 /// when the spec changes, `resourceVersion` on every write, status written separately, finalizers, and
 /// `deletionTimestamp` while finalizers remain.
 public struct ResourceTable: Sendable {
-    public let pool: PostgresPool
+    let pool: PostgresPool
 
     public init(pool: PostgresPool) { self.pool = pool }
 
@@ -97,7 +21,7 @@ public struct ResourceTable: Sendable {
             var labels: [String: String]?
             var annotations: [String: String]?
         }
-        let meta = try row.decode(PostgresJSON.self, at: 6).decode(Meta.self)
+        let meta = try row.decode(JSONDocument.self, at: 6).decode(Meta.self)
         return StoredResource(
             uid: try row.decode(UUID.self, at: 0).uuidString.lowercased(),
             key: ResourceKey(
@@ -112,14 +36,14 @@ public struct ResourceTable: Sendable {
     /// deleted is left alone until its finalizers are done (then the next apply creates it anew, with a new uid).
     @discardableResult
     public func apply(
-        _ key: ResourceKey, labels: [String: String]?, annotations: [String: String]?, spec: PostgresJSON,
+        _ key: ResourceKey, labels: [String: String]?, annotations: [String: String]?, spec: JSONDocument,
         sourceFile: String?
     ) async throws -> Int64 {
         struct Meta: Encodable {
             var labels: [String: String]?
             var annotations: [String: String]?
         }
-        let meta = try PostgresJSON(encoding: Meta(labels: labels, annotations: annotations))
+        let meta = try JSONDocument(encoding: Meta(labels: labels, annotations: annotations))
         let rows = try await pool.query(
             """
             INSERT INTO resources (uid, kind, namespace, name, metadata, spec, source_file)
@@ -174,7 +98,7 @@ public struct ResourceTable: Sendable {
 
     /// Writes the status subresource when it differs (as JSON) from what is stored; returns whether it wrote.
     @discardableResult
-    public func updateStatus(uid: String, status: PostgresJSON) async throws -> Bool {
+    public func updateStatus(uid: String, status: JSONDocument) async throws -> Bool {
         let rows = try await pool.query(
             """
             UPDATE resources SET status = $2::jsonb, resource_version = resource_version + 1, updated_at = now()
@@ -213,7 +137,7 @@ public struct ResourceTable: Sendable {
                 """
                 INSERT INTO manifest_problems (file, problems) VALUES ($1, $2::jsonb)
                 ON CONFLICT (file) DO UPDATE SET problems = EXCLUDED.problems, seen_at = now()
-                """, [file, try PostgresJSON(encoding: problems)])
+                """, [file, try JSONDocument(encoding: problems)])
         }
     }
 
@@ -225,6 +149,6 @@ public struct ResourceTable: Sendable {
     /// Every recorded manifest problem.
     public func problems() async throws -> [ManifestProblem] {
         let rows = try await pool.query("SELECT problems FROM manifest_problems ORDER BY file")
-        return try rows.flatMap { try $0.decode(PostgresJSON.self, at: 0).decode([ManifestProblem].self) }
+        return try rows.flatMap { try $0.decode(JSONDocument.self, at: 0).decode([ManifestProblem].self) }
     }
 }

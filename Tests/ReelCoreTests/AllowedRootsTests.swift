@@ -3,7 +3,7 @@ import ReelStorage
 import ReelTestSupport
 import Testing
 
-@testable import ReelPipeline
+@testable import ReelCore
 
 @Suite struct AllowedRootsTests {
     @Test func relativeURIsResolveAgainstTheDeclaringFilesDirectory() throws {

@@ -1,0 +1,62 @@
+import Foundation
+
+/// What the reconciler puts in every task's payload: which resource the task serves and where its
+/// declaring file lives (relative `file://./x` sources resolve against it).
+public struct TaskPayload: Codable, Sendable, Equatable {
+    public var uid: String
+    public var namespace: String
+    public var name: String
+    /// Directory of the file that declared the resource (YAML-directory backend only).
+    public var sourceBase: String?
+
+    public init(uid: String, namespace: String, name: String, sourceBase: String? = nil) {
+        self.uid = uid
+        self.namespace = namespace
+        self.name = name
+        self.sourceBase = sourceBase
+    }
+}
+
+/// What the render stage made (`processing_jobs.render_facts`): the reconciler reports it in the `Rendered`
+/// condition.
+public struct RenderFacts: Codable, Sendable, Equatable {
+    /// The mode used (`exact` when `smart` fell back).
+    public var mode: String
+    public var frames: Int
+    public var seconds: Double
+    /// Why the mode asked for was not used.
+    public var fallbackReason: String?
+
+    public init(mode: String, frames: Int, seconds: Double, fallbackReason: String? = nil) {
+        self.mode = mode
+        self.frames = frames
+        self.seconds = seconds
+        self.fallbackReason = fallbackReason
+    }
+
+    /// The `Rendered` condition's message.
+    public var message: String {
+        let made = "render written: \(frames) frames, \(String(format: "%.3f", seconds)) s, \(mode) mode"
+        return fallbackReason.map { "\(made) (\($0))" } ?? made
+    }
+}
+
+/// Where a job's bytes live: the store's keys under `jobs/<uid>/` and the names of the outputs, in one place for the
+/// stages that write them and the reconciler that cleans them up.
+public enum OutputLayout {
+    public static let timeline = "timeline.json"
+    public static let otio = "timeline.otio"
+    public static let edl = "timeline.edl"
+    public static let render = "render.mp4"
+    /// Every output a job writes into its output directory.
+    public static let outputs = [timeline, otio, edl, render]
+
+    /// Everything a job stores: its source, its chunks and (without `spec.output`) its outputs.
+    public static func jobPrefix(_ uid: String) -> String { "jobs/\(uid)/" }
+
+    /// The stored source.
+    public static func sourceKey(uid: String, name: String) -> String { "jobs/\(uid)/source/\(name)" }
+
+    /// A stored chunk; `ext` is the container's extension.
+    public static func chunkKey(uid: String, index: Int, ext: String) -> String { "jobs/\(uid)/chunks/\(index).\(ext)" }
+}

@@ -1,0 +1,98 @@
+import Foundation
+import Logging
+import ReelAPI
+import ReelCore
+import ReelStore
+
+/// Status writing (with its YAML mirror and the Events of phase changes) and cleanup of a deleted job.
+extension Reconciler {
+    /// Writes the status when it changed; mirrors it and reports a phase change.
+    func writeStatus(_ status: VideoJobStatus, stored: StoredResource, job: VideoJob) async throws {
+        guard try await resources.updateStatus(stored, status: try JSONDocument(encoding: status)) else { return }
+        stats.withLock { $0.statusWrites += 1 }
+        if configuration.statusDirectory != nil {
+            var mirrored = job
+            mirrored.status = status
+            mirrored.metadata = (try await resources.get(stored.key)?.metadata) ?? job.metadata
+            mirror(mirrored, key: stored.key)
+        }
+        if let phase = status.phase, phase != job.status?.phase {
+            await reportPhase(phase, status: status, stored: stored)
+        }
+    }
+
+    /// An Event for a phase change: the stage reached, success, or the failure's reason.
+    private func reportPhase(_ phase: VideoJobPhase, status: VideoJobStatus, stored: StoredResource) async {
+        guard let events else { return }
+        let ready = status.conditions?.first { $0.type == "Succeeded" }
+        switch phase {
+        case .Failed:
+            await events.record(
+                stored, type: "Warning", reason: ready?.reason ?? "Failed", action: "Process",
+                note: ready?.message ?? "the job failed")
+        case .Succeeded:
+            await events.record(
+                stored, type: "Normal", reason: "Succeeded", action: "Process",
+                note: ready?.message ?? "outputs written")
+        default:
+            await events.record(
+                stored, type: "Normal", reason: phase.rawValue, action: "Process", note: "phase \(phase.rawValue)")
+        }
+    }
+
+    static func mirrorPath(_ directory: String, _ key: ResourceKey) -> String {
+        "\(directory)/\(key.namespace)/\(key.kind)/\(key.name).yaml"
+    }
+
+    /// `DIR/NAMESPACE/KIND/NAME.yaml`, replaced atomically.
+    private func mirror(_ job: VideoJob, key: ResourceKey) {
+        guard let directory = configuration.statusDirectory else { return }
+        let path = Self.mirrorPath(directory, key)
+        do {
+            try FileManager.default.createDirectory(
+                atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            let temporary = path + ".partial"
+            try ResourceRendering.yaml(job).write(toFile: temporary, atomically: false, encoding: .utf8)
+            guard rename(temporary, path) == 0 else {
+                throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
+            }
+        } catch {
+            logger.warning("cannot mirror status to \(path): \(error)")
+        }
+    }
+
+    /// A deleted job: its stored objects, the outputs it wrote outside the store, every generation's rows (chunks,
+    /// tasks and logs go with them) and its status mirror.
+    func cleanUp(_ stored: StoredResource, job: VideoJob, jobIDs ids: [Int64]) async throws {
+        let key = stored.key
+        let removed = try await store.delete(prefix: OutputLayout.jobPrefix(stored.uid))
+        if let directory = outputDirectory(job, stored: stored) {
+            for name in OutputLayout.outputs { removeIfPresent("\(directory)/\(name)") }
+        }
+        try await database.jobs.deleteAll(resourceUID: stored.uid)
+        jobKeys.withLock { map in for id in ids { map[id] = nil } }
+        if let directory = configuration.statusDirectory { removeIfPresent(Self.mirrorPath(directory, key)) }
+        logger.info("\(key) deleted: \(removed) stored objects and \(ids.count) job records removed")
+        await events?.record(
+            stored, type: "Normal", reason: "CleanedUp", action: "Cleanup",
+            note: "removed \(removed) stored objects and \(ids.count) job records")
+    }
+
+    /// The `file://` output directory a job wrote to, when it lies inside the allowed roots.
+    private func outputDirectory(_ job: VideoJob, stored: StoredResource) -> String? {
+        guard let uri = job.spec.output?.uri, uri.hasPrefix("file://") else { return nil }
+        let roots = configuration.allowedRoots
+        // An output that does not resolve was refused at ingest: nothing was written there.
+        guard let path = try? roots.lexicalPath(fileURI: uri, base: stored.sourceBase), roots.contains(path) else {
+            return nil
+        }
+        return path
+    }
+
+    private func removeIfPresent(_ path: String) {
+        guard FileManager.default.fileExists(atPath: path) else { return }
+        do { try FileManager.default.removeItem(atPath: path) } catch {
+            logger.warning("cannot remove \(path): \(error)")
+        }
+    }
+}

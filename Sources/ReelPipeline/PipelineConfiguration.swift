@@ -1,0 +1,82 @@
+import Foundation
+import ReelAPI
+import ReelAnalysis
+import ReelCore
+
+/// How the stages run: where they may read, how much they may download, where scratch files go.
+public struct PipelineConfiguration: Sendable {
+    /// Directories `file://` sources and outputs may name.
+    public var allowedRoots: AllowedRoots
+    /// Largest source accepted from HTTP.
+    public var maxSourceBytes: Int
+    /// Where stages keep temporary files.
+    public var scratchDirectory: String
+    /// Fault injection for tests: a pause before a stage's results are written (`REEL_FAULT_DELAY=analyze=2`).
+    public var faultDelays: [String: Duration]
+    /// How to reach Gemini: the key (`GEMINI_API_KEY`; never logged or stored), the endpoint, and budgets that
+    /// apply when a VideoJob names none.
+    public var gemini: GeminiSettings
+
+    public init(
+        allowedRoots: AllowedRoots, maxSourceBytes: Int = 50 << 30,
+        scratchDirectory: String = FileManager.default.temporaryDirectory.path, faultDelays: [String: Duration] = [:],
+        gemini: GeminiSettings = GeminiSettings()
+    ) {
+        self.allowedRoots = allowedRoots
+        self.maxSourceBytes = maxSourceBytes
+        self.scratchDirectory = scratchDirectory
+        self.faultDelays = faultDelays
+        self.gemini = gemini
+    }
+
+    /// Parses `stage=seconds[,stage=seconds]`.
+    public static func parseFaultDelays(_ text: String?) -> [String: Duration] {
+        var delays: [String: Duration] = [:]
+        for item in (text ?? "").split(separator: ",") {
+            let parts = item.split(separator: "=")
+            if parts.count == 2, let seconds = Double(parts[1]) {
+                delays[String(parts[0])] = .milliseconds(Int(seconds * 1000))
+            }
+        }
+        return delays
+    }
+}
+
+/// Gemini access for the analyze stage.
+public struct GeminiSettings: Sendable {
+    public var apiKey: String?
+    public var endpoint: String
+    public var requestsPerMinute: Int?
+    public var tokensPerMinute: Int?
+    /// The budget window; a minute (tests shorten it with `REEL_RATE_LIMIT_WINDOW_SECONDS`).
+    public var window: Duration
+    /// Reads the key a job's `apiKeySecretRef` names, in the job's namespace (Kubernetes); `nil` outside a
+    /// cluster, where such a job is refused rather than run with another key.
+    public var secretReader: (@Sendable (_ namespace: String, _ ref: SecretKeyRef) async throws -> String)?
+
+    public init(
+        apiKey: String? = nil, endpoint: String = GeminiConfiguration.defaultEndpoint, requestsPerMinute: Int? = nil,
+        tokensPerMinute: Int? = nil, window: Duration = .seconds(60)
+    ) {
+        self.apiKey = apiKey
+        self.endpoint = endpoint
+        self.requestsPerMinute = requestsPerMinute
+        self.tokensPerMinute = tokensPerMinute
+        self.window = window
+    }
+
+    /// From `GEMINI_API_KEY`, `REEL_GEMINI_ENDPOINT` and `REEL_RATE_LIMIT_WINDOW_SECONDS`.
+    public static func fromEnvironment(
+        _ environment: [String: String], requestsPerMinute: Int? = nil, tokensPerMinute: Int? = nil
+    ) -> GeminiSettings {
+        GeminiSettings(
+            apiKey: environment["GEMINI_API_KEY"].flatMap { $0.isEmpty ? nil : $0 },
+            endpoint: environment["REEL_GEMINI_ENDPOINT"].flatMap { $0.isEmpty ? nil : $0 }
+                ?? GeminiConfiguration.defaultEndpoint,
+            requestsPerMinute: requestsPerMinute, tokensPerMinute: tokensPerMinute,
+            window: environment["REEL_RATE_LIMIT_WINDOW_SECONDS"].flatMap(Double.init).map {
+                .milliseconds(Int($0 * 1000))
+            }
+                ?? .seconds(60))
+    }
+}

@@ -1,0 +1,50 @@
+import Foundation
+import ReelAPI
+import ReelCore
+import ReelMedia
+import ReelStorage
+import ReelStore
+
+/// Renders the timeline's clips from the source into one video, in the job's render mode.
+struct RenderStage: StageHandler {
+    let context: StageContext
+
+    init(_ context: StageContext) { self.context = context }
+
+    func run(_ work: StageWork) async throws {
+        let job = work.job
+        let sourceKey = try work.sourceKey()
+        let (output, prefix) = try context.outputLocation(job, base: work.base)
+        let timelineData: Data
+        do {
+            let path = try await output.localFile(prefix + OutputLayout.timeline)
+            timelineData = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch let error as StorageError where error.code == .notFound {
+            throw TaskFailure.retryable("TimelineMissing", "the timeline is not assembled yet")
+        }
+        let timeline = try JSONDecoder().decode(Timeline.self, from: timelineData)
+        guard !timeline.clips.isEmpty else {
+            throw TaskFailure.permanent("EmptyTimeline", "the timeline has no clips to render")
+        }
+        let source = try await context.store.localFile(sourceKey)
+        let scratch = try context.scratchPath("render-\(work.lease.taskID)-\(UUID().uuidString.prefix(8)).mp4")
+        defer { unlink(scratch) }
+        let result = try await MediaEngine.render(
+            timeline.clips.map { CutRange(source: source, start: $0.start, end: $0.end) }, output: scratch,
+            options: RenderOptions(job.spec.render))
+        work.progress(0.9)
+        let stored = try await output.put(prefix + OutputLayout.render, movingFile: scratch)
+        try await context.pauseForFault(.render)
+        let facts = RenderFacts(
+            mode: result.mode.rawValue, frames: result.frames, seconds: result.duration,
+            fallbackReason: result.fallbackReason)
+        try await context.database.jobs.recordRender(job.id, uri: stored.uri, facts: facts, lease: work.lease)
+        var fields = [
+            "bytes": "\(stored.bytes)", "duration": String(format: "%.3f", result.duration),
+            "mode": result.mode.rawValue, "frames": "\(result.frames)",
+        ]
+        if let reason = result.fallbackReason { fields["fallback"] = reason }
+        await context.log(
+            work, level: result.fallbackReason == nil ? "info" : "warning", "render written", fields: fields)
+    }
+}

@@ -1,0 +1,38 @@
+import Foundation
+import ReelAPI
+import ReelCore
+import ReelMedia
+import ReelStorage
+import ReelStore
+
+/// Splits the stored source into keyframe-aligned chunks (stream copy) and stores them.
+struct SplitStage: StageHandler {
+    let context: StageContext
+
+    init(_ context: StageContext) { self.context = context }
+
+    func run(_ work: StageWork) async throws {
+        let job = work.job
+        let source = try await context.store.localFile(try work.sourceKey())
+        let directory = try context.scratchPath("split-\(work.lease.taskID)-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let chunks = try await MediaEngine.split(
+            source, targetSeconds: Double(job.spec.split.targetSeconds), maxBytes: job.spec.split.maxBytes,
+            outputDirectory: directory)
+        guard !chunks.isEmpty else { throw TaskFailure.permanent("InvalidMedia", "the source has no video packets") }
+        var rows: [NewChunk] = []
+        for chunk in chunks {
+            let key = OutputLayout.chunkKey(
+                uid: job.uid, index: chunk.index, ext: (chunk.path as NSString).pathExtension)
+            let stored = try await context.store.put(key, movingFile: chunk.path)
+            rows.append(
+                NewChunk(
+                    index: chunk.index, startSeconds: chunk.start, startNumerator: chunk.startExact.numerator,
+                    startDenominator: chunk.startExact.denominator, durationSeconds: chunk.duration,
+                    bytes: stored.bytes, sha256: stored.sha256 ?? "", storageKey: stored.key))
+        }
+        try await context.pauseForFault(.split)
+        try await context.database.chunks.replace(jobID: job.id, with: rows, lease: work.lease)
+        await context.log(work, "source split", fields: ["chunks": "\(chunks.count)"])
+    }
+}
