@@ -174,6 +174,21 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: "/var/reel-elsewhere"))
     }
 
+    /// A payload the reconciler did not write fails its task for good; it used to be read as "no base directory",
+    /// and a relative source then failed with a misleading reason.
+    @Test func aTaskWhosePayloadIsNotATaskPayloadFailsForGood() async throws {
+        let fixture = try await Fixture(prefix: "payload")
+        let job = try await fixture.job(VideoJobSpec(source: SourceSpec(uri: "file://./sample.mp4")))
+        try await fixture.queue.enqueue([
+            NewTask(jobID: job, generation: 1, stage: "ingest", payload: JSONDocument(text: #"["not", "an", "object"]"#))
+        ])
+        let task = try #require(
+            try await fixture.queue.claim(stages: ["ingest"], limit: 1, worker: "test", lease: .seconds(30)).first)
+        var failure: TaskFailure?
+        do throws(TaskFailure) { try await fixture.pipeline.run(task) { _ in } } catch { failure = error }
+        #expect(failure?.reason == "InvalidTask" && failure?.retryable == false, "\(String(describing: failure))")
+    }
+
     @Test func badSourcesFailPermanentlyWithAReason() async throws {
         let fixture = try await Fixture(prefix: "bad")
         _ = try fixture.directory.write("corrupt.mp4", String(repeating: "not a video ", count: 2000))
