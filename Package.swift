@@ -38,26 +38,32 @@ let package = Package(
                 .apt(["libavformat-dev", "libavcodec-dev", "libavutil-dev", "libswscale-dev", "libswresample-dev"])
             ]),
 
+        .target(name: "ReelSupport", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "ReelYAML", dependencies: ["CYAML"]),
         .target(name: "ReelAPI", dependencies: ["ReelYAML"]),
         .target(name: "ReelCore", dependencies: ["ReelAPI"]),
-        .target(name: "ReelPostgres", dependencies: ["CPostgres"]),
-        .target(name: "ReelMedia", dependencies: ["CFFmpeg"]),
+        .target(name: "ReelPostgres", dependencies: ["CPostgres", "ReelSupport"]),
+        .target(name: "ReelMedia", dependencies: ["CFFmpeg", "ReelSupport"]),
         .target(
             name: "ReelStore",
-            dependencies: ["ReelPostgres", "ReelCore", "ReelAPI", .product(name: "Logging", package: "swift-log")]),
-        .target(name: "ReelHTTP", dependencies: ["CCurl"]),
-        .target(name: "ReelKube", dependencies: ["ReelHTTP", "ReelAPI", "ReelYAML"]),
+            dependencies: [
+                "ReelPostgres", "ReelCore", "ReelAPI", "ReelSupport", .product(name: "Logging", package: "swift-log"),
+            ]),
+        .target(name: "ReelHTTP", dependencies: ["CCurl", "ReelSupport"]),
+        .target(name: "ReelKube", dependencies: ["ReelHTTP", "ReelAPI", "ReelYAML", "ReelSupport"]),
         .target(
             name: "ReelStorage",
-            dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+            dependencies: ["ReelSupport", .product(name: "Crypto", package: "swift-crypto")]),
         .target(
             name: "ReelAnalysis",
-            dependencies: ["ReelAPI", "ReelMedia", "ReelHTTP", .product(name: "Crypto", package: "swift-crypto")]),
+            dependencies: [
+                "ReelAPI", "ReelMedia", "ReelHTTP", "ReelSupport", .product(name: "Crypto", package: "swift-crypto"),
+            ]),
         .target(
             name: "ReelPipeline",
             dependencies: [
                 "ReelAPI", "ReelCore", "ReelStore", "ReelStorage", "ReelMedia", "ReelAnalysis", "ReelHTTP",
+                "ReelSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -65,7 +71,7 @@ let package = Package(
         .target(
             name: "ReelOperator",
             dependencies: [
-                "ReelAPI", "ReelCore", "ReelYAML", "ReelStore", "ReelStorage", "ReelKube",
+                "ReelAPI", "ReelCore", "ReelYAML", "ReelStore", "ReelStorage", "ReelKube", "ReelSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -83,28 +89,31 @@ let package = Package(
             name: "reel",
             dependencies: [
                 "ReelAPI", "ReelCore", "ReelYAML", "ReelStore", "ReelMedia", "ReelStorage", "ReelAnalysis",
+                "ReelSupport",
                 "ReelPipeline", "ReelOperator", "ReelKube", "ReelServer", "CCurl", "CFFmpeg",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
-        .target(name: "ReelTestSupport", dependencies: ["ReelPostgres", "ReelStore", "ReelHTTP"]),
+        .target(name: "ReelTestSupport", dependencies: ["ReelPostgres", "ReelStore", "ReelHTTP", "ReelSupport"]),
 
         .testTarget(name: "CLibrariesTests", dependencies: ["CPostgres", "CYAML", "CCurl", "CFFmpeg"]),
         .testTarget(name: "ReelYAMLTests", dependencies: ["ReelYAML"]),
         .testTarget(name: "ReelAPITests", dependencies: ["ReelAPI", "ReelYAML", "ReelTestSupport"]),
         .testTarget(name: "ReelPostgresTests", dependencies: ["ReelPostgres", "ReelTestSupport"]),
+        .testTarget(name: "ReelSupportTests", dependencies: ["ReelSupport", "ReelTestSupport"]),
         .testTarget(name: "ReelCoreTests", dependencies: ["ReelCore", "ReelStorage", "ReelTestSupport"]),
         .testTarget(
-            name: "ReelStoreTests", dependencies: ["ReelStore", "ReelCore", "ReelPostgres", "ReelTestSupport"]),
-        .testTarget(name: "ReelMediaTests", dependencies: ["ReelMedia", "ReelTestSupport"]),
+            name: "ReelStoreTests",
+            dependencies: ["ReelStore", "ReelCore", "ReelPostgres", "ReelSupport", "ReelTestSupport"]),
+        .testTarget(name: "ReelMediaTests", dependencies: ["ReelMedia", "ReelSupport", "ReelTestSupport"]),
         .testTarget(
             name: "ReelPipelineTests",
             dependencies: [
                 "ReelPipeline", "ReelAPI", "ReelCore", "ReelMedia", "ReelStorage", "ReelAnalysis", "ReelHTTP",
-                "ReelStore", "ReelPostgres", "ReelTestSupport",
+                "ReelStore", "ReelPostgres", "ReelSupport", "ReelTestSupport",
             ]),
         .testTarget(name: "ReelHTTPTests", dependencies: ["ReelHTTP", "ReelTestSupport"]),
-        .testTarget(name: "ReelStorageTests", dependencies: ["ReelStorage", "ReelTestSupport"]),
+        .testTarget(name: "ReelStorageTests", dependencies: ["ReelStorage", "ReelSupport", "ReelTestSupport"]),
         .testTarget(
             name: "ReelServerTests",
             dependencies: [
@@ -118,12 +127,14 @@ let package = Package(
             name: "ReelOperatorTests",
             dependencies: [
                 "ReelOperator", "ReelAPI", "ReelCore", "ReelStore", "ReelPostgres", "ReelKube", "ReelServer",
-                "ReelHTTP", "ReelTestSupport",
+                "ReelHTTP", "ReelStorage", "ReelTestSupport",
             ]),
         .testTarget(
             name: "ReelEndToEndTests",
-            dependencies: ["reel", "ReelCore", "ReelStore", "ReelPostgres", "ReelHTTP", "ReelTestSupport"]),
-        .testTarget(name: "ReelCLITests", dependencies: ["reel", "ReelAPI", "ReelTestSupport"]),
+            dependencies: [
+                "reel", "ReelCore", "ReelStore", "ReelPostgres", "ReelHTTP", "ReelSupport", "ReelTestSupport",
+            ]),
+        .testTarget(name: "ReelCLITests", dependencies: ["reel", "ReelAPI", "ReelSupport", "ReelTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -18,6 +18,9 @@ if [ -n "$long" ]; then
     exit 1
 fi
 
+echo "== module graph (hack/check-imports.py)"
+swift package dump-package | python3 hack/check-imports.py
+
 echo "== build"
 swift build --build-tests
 bin="$(swift build --show-bin-path)"

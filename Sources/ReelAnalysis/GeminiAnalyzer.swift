@@ -1,7 +1,7 @@
-import Crypto
 import Foundation
 import ReelHTTP
 import ReelMedia
+import ReelSupport
 
 /// A shared budget of requests and tokens (per API key), consulted before each billable call.
 public protocol RequestBudget: Sendable {
@@ -68,7 +68,7 @@ public struct GeminiConfiguration: Sendable {
     public var keyHash: String { Self.hash(apiKey) }
 
     static func hash(_ text: String) -> String {
-        SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+        sha256Hex(text)
     }
 }
 

@@ -2,6 +2,7 @@ import CCurl
 import Dispatch
 import Foundation
 import Synchronization
+import ReelSupport
 
 /// How a request authenticates the server and itself: a CA (file or PEM data), a client certificate and key
 /// (files or PEM data), or no verification at all.
@@ -100,8 +101,7 @@ public struct RetryPolicy: Sendable {
     public func delay(after attempt: Int, serverDelay: Duration? = nil, jitter: Double = .random(in: 0...1)) -> Duration
     {
         if let serverDelay { return min(serverDelay, maxDelay) }
-        let exponential = baseDelay * Int(pow(2.0, Double(min(max(attempt - 1, 0), 20))))
-        return min(maxDelay, exponential * (0.8 + 0.4 * jitter))
+        return Backoff(initial: baseDelay, maximum: maxDelay).delay(after: attempt, spread: jitter)
     }
 }
 

@@ -1,6 +1,7 @@
 import CCurl
 import Dispatch
 import Foundation
+import ReelSupport
 
 #if canImport(Glibc)
     import Glibc
@@ -91,11 +92,7 @@ public enum HTTPClient {
     /// Runs a transfer on a thread of its own. A transfer blocks as long as the network takes — a watch for
     /// minutes — so it may hold neither one of Swift's cooperative threads nor one of the few threads a dispatch
     /// queue shares among its work items (there, a handful of open watches starved every other request).
-    static func onThread(_ work: @escaping @Sendable () -> Void) {
-        let thread = Thread(block: work)
-        thread.name = "reel.http"
-        thread.start()
-    }
+    static func onThread(_ work: @escaping @Sendable () -> Void) { BlockingExecutor.network.submit(work) }
 
     /// Streams `url` into the file at `path` (replaced), refusing bodies over `maxBytes`; follows redirects.
     /// A status ≥ 400 is an error and leaves no file behind.

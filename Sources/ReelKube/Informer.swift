@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import ReelSupport
 
 /// What changed in an informer's cache.
 public enum InformerEvent: Sendable {
@@ -62,11 +63,11 @@ public final class Informer: Sendable {
     /// Runs until cancelled, calling `handle` for every change (in order, one at a time).
     public func run(
         watchTimeoutSeconds: Int = 300,
-        backoff: (initial: Duration, max: Duration) = (.milliseconds(800), .seconds(30)),
+        backoff: Backoff = Backoff(initial: .milliseconds(800), maximum: .seconds(30)),
         handle: @Sendable (InformerEvent) async -> Void
     ) async {
         var resourceVersion: String? = nil
-        var delay = backoff.initial
+        var failures = 0
         while !Task.isCancelled {
             do {
                 if resourceVersion == nil {
@@ -77,7 +78,7 @@ public final class Informer: Sendable {
                     resource, namespace: namespace, resourceVersion: resourceVersion,
                     timeoutSeconds: watchTimeoutSeconds)
                 {
-                    delay = backoff.initial
+                    failures = 0
                     if let version = event.resourceVersion { resourceVersion = version }
                     guard event.type != "BOOKMARK", let key = Self.key(event.object) else { continue }
                     if event.type == "DELETED" {
@@ -102,9 +103,9 @@ public final class Informer: Sendable {
                 resourceVersion = nil  // too old: list again
             } catch {
                 if Task.isCancelled { return }
-                let jitter = Double.random(in: 0.8...1.2)
-                try? await Task.sleep(for: delay * jitter)
-                delay = min(delay * 2, backoff.max)
+                failures += 1
+                // Cancelled while waiting: the loop's condition ends it.
+                try? await Task.sleep(for: backoff.delay(after: failures))
             }
         }
     }

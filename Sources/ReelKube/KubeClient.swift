@@ -1,67 +1,6 @@
 import Foundation
 import ReelHTTP
 
-/// A `Status` the API server answered with (or a transport failure): code, reason, message.
-public struct KubeError: Error, Sendable, CustomStringConvertible {
-    /// HTTP status (0 for transport failures).
-    public var code: Int
-    /// `NotFound`, `AlreadyExists`, `Conflict`, `Invalid`, `Gone`, `Expired`, `Forbidden`…
-    public var reason: String
-    public var message: String
-
-    public var description: String { "\(code) \(reason): \(message)" }
-
-    public var isNotFound: Bool { code == 404 }
-    public var isConflict: Bool { code == 409 }
-    /// A watch's resourceVersion is too old (410 Gone / Expired): relist.
-    public var isGone: Bool { code == 410 || reason == "Expired" || reason == "Gone" }
-}
-
-/// Where a kind lives: `/apis/GROUP/VERSION/namespaces/NS/PLURAL[/NAME[/SUBRESOURCE]]` (or `/api/v1/…` for the
-/// core group).
-public struct KubeResource: Sendable, Equatable {
-    public var group: String
-    public var version: String
-    public var plural: String
-    public var namespaced: Bool
-
-    public init(group: String, version: String, plural: String, namespaced: Bool = true) {
-        self.group = group
-        self.version = version
-        self.plural = plural
-        self.namespaced = namespaced
-    }
-
-    /// The path of the collection (namespace `nil`: all namespaces) or of one object.
-    public func path(namespace: String?, name: String? = nil, subresource: String? = nil) -> String {
-        var path = group.isEmpty ? "/api/\(version)" : "/apis/\(group)/\(version)"
-        if namespaced, let namespace { path += "/namespaces/\(namespace)" }
-        path += "/\(plural)"
-        if let name { path += "/\(name)" }
-        if let subresource { path += "/\(subresource)" }
-        return path
-    }
-}
-
-/// One event of a watch.
-public struct WatchEvent: Sendable {
-    /// `ADDED`, `MODIFIED`, `DELETED`, `BOOKMARK` or `ERROR`.
-    public var type: String
-    /// The object (for `ERROR`, a `Status`).
-    public var object: Data
-    /// The object's `metadata.resourceVersion`.
-    public var resourceVersion: String?
-}
-
-/// A page of a list.
-public struct KubeList: Sendable {
-    /// Each item's JSON.
-    public var items: [Data]
-    public var resourceVersion: String?
-    /// Set when more pages follow.
-    public var continueToken: String?
-}
-
 /// A JSON client of the Kubernetes API over libcurl: get, list (paged), watch (bookmarks, resume), create,
 /// merge patch, server-side apply, the status subresource, delete. Errors are the server's `Status`.
 public struct KubeClient: Sendable {
@@ -243,60 +182,5 @@ public struct KubeClient: Sendable {
         let version = ((inner as? [String: Any])?["metadata"] as? [String: Any])?["resourceVersion"] as? String
         return WatchEvent(
             type: type, object: try JSONSerialization.data(withJSONObject: inner), resourceVersion: version)
-    }
-}
-
-/// A watch's events, parsed line by line from the streamed response as the consumer asks for them.
-public struct WatchEvents: AsyncSequence, Sendable {
-    public typealias Element = WatchEvent
-    let http: AsyncThrowingStream<HTTPStreamEvent, any Error>
-
-    public struct AsyncIterator: AsyncIteratorProtocol {
-        var http: AsyncThrowingStream<HTTPStreamEvent, any Error>.AsyncIterator
-        var buffer = Data()
-        var status = 0
-
-        public mutating func next() async throws -> WatchEvent? {
-            while true {
-                if (200..<300).contains(status), let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
-                    let line = Data(buffer[buffer.startIndex..<newline])
-                    buffer = Data(buffer[buffer.index(after: newline)...])
-                    guard !line.isEmpty else { continue }
-                    let event = try KubeClient.watchEvent(line)
-                    if event.type == "ERROR" { throw KubeClient.status(410, event.object) }
-                    return event
-                }
-                switch try await http.next() {
-                case .head(let code, _)?: status = code
-                case .data(let chunk)?: buffer.append(chunk)
-                case nil:
-                    if status != 0 && !(200..<300).contains(status) { throw KubeClient.status(status, buffer) }
-                    return nil
-                }
-            }
-        }
-    }
-
-    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(http: http.makeAsyncIterator()) }
-}
-
-extension KubeResource {
-    /// Core `v1` Secrets.
-    public static let secrets = KubeResource(group: "", version: "v1", plural: "secrets")
-}
-
-extension KubeClient {
-    /// One key of a Secret, decoded from base64 (never logged). A missing Secret or key is a `KubeError`
-    /// (`404 NotFound`) naming the Secret and key but not the value.
-    public func secretValue(namespace: String, name: String, key: String) async throws -> String {
-        let data = try await get(.secrets, namespace: namespace, name: name)
-        guard let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            throw KubeError(code: 0, reason: "InvalidResponse", message: "Secret \(namespace)/\(name) is not an object")
-        }
-        if let encoded = (object["data"] as? [String: String])?[key], let decoded = Data(base64Encoded: encoded) {
-            return String(decoding: decoded, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        }
-        if let plain = (object["stringData"] as? [String: String])?[key] { return plain }
-        throw KubeError(code: 404, reason: "NotFound", message: "Secret \(namespace)/\(name) has no key \"\(key)\"")
     }
 }

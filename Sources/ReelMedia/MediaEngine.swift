@@ -1,6 +1,7 @@
 import CFFmpeg
 import Dispatch
 import Foundation
+import ReelSupport
 
 /// Reel's media operations. Each runs on a thread of its own, never on Swift's cooperative threads nor on a shared
 /// dispatch queue (on Linux Swift's tasks run on libdispatch's few threads, which long blocking work starves):
@@ -13,14 +14,7 @@ public enum MediaEngine {
         async throws(MediaError) -> T
     {
         _ = quietLogs
-        let result: Result<T, MediaError> = await withCheckedContinuation { continuation in
-            Thread {
-                do throws(MediaError) { continuation.resume(returning: .success(try work())) } catch {
-                    continuation.resume(returning: .failure(error))
-                }
-            }.start()
-        }
-        return try result.get()
+        return try await BlockingExecutor.media.run(work)
     }
 
     /// What `path` holds; with `keyframes`, also the video keyframe times (reads every packet).

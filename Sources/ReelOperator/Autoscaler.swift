@@ -5,6 +5,7 @@ import ReelCore
 import ReelStore
 import ServiceLifecycle
 import Synchronization
+import ReelSupport
 
 /// Sizes every pool from its stages' queue depth and makes it so through an actuator (child processes or
 /// Deployments); writes declared pools' status; returns expired leases to the queue. Wakes on `NOTIFY` (enqueue,

@@ -4,6 +4,7 @@ import ReelAPI
 import ReelKube
 import ReelStore
 import Synchronization
+import ReelSupport
 
 extension KubeResource {
     /// `apps/v1` Deployments.

@@ -6,6 +6,7 @@ import ReelStore
 import ReelYAML
 import ServiceLifecycle
 import Synchronization
+import ReelSupport
 
 /// Desired state from a directory tree of YAML files (`.yaml`/`.yml`, multi-document, hidden entries skipped),
 /// kept in the `resources` table with Kubernetes semantics. A file that does not parse or validate is reported

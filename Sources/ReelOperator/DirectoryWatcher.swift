@@ -1,6 +1,7 @@
 import Foundation
 import ReelStore
 import Synchronization
+import ReelSupport
 
 #if canImport(Glibc)
     import Glibc

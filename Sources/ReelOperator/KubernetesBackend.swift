@@ -34,16 +34,16 @@ public final class KubernetesBackend: ResourceSource, Service {
     let onChange: @Sendable ([ResourceKey]) async -> Void
     let jobs: Informer
     let pools: Informer
-    private let state = Mutex(State())
+    let state = Mutex(State())
 
-    private struct Parsed {
+    struct Parsed {
         var resourceVersion: String
         var resource: StoredResource?
         var problems: [FieldProblem]
     }
 
     /// What of an object wakes the reconciler when it changes.
-    private struct Trigger: Equatable {
+    struct Trigger: Equatable {
         var generation: Int64
         var deleting: Bool
         var finalizers: [String]
@@ -51,7 +51,7 @@ public final class KubernetesBackend: ResourceSource, Service {
         var annotations: [String: String]
     }
 
-    private struct State {
+    struct State {
         var parsed: [ResourceKey: Parsed] = [:]
         /// The last valid spec seen of each object (by uid): an object edited into an invalid spec and then
         /// deleted is still cleaned up with it, so its finalizer does not hang.
@@ -208,7 +208,7 @@ public final class KubernetesBackend: ResourceSource, Service {
         return Parsed(resourceVersion: resourceVersion, resource: stored, problems: [])
     }
 
-    private func informer(for kind: String) -> Informer? {
+    func informer(for kind: String) -> Informer? {
         switch kind {
         case VideoJob.names.kind: jobs
         case WorkerPool.names.kind: pools
@@ -216,7 +216,7 @@ public final class KubernetesBackend: ResourceSource, Service {
         }
     }
 
-    private func resource(for kind: String) -> KubeResource? {
+    func resource(for kind: String) -> KubeResource? {
         switch kind {
         case VideoJob.names.kind: .videoJobs
         case WorkerPool.names.kind: .workerPools
@@ -244,146 +244,5 @@ public final class KubernetesBackend: ResourceSource, Service {
             return nil
         }
         return parse(object, key: key)?.resource
-    }
-
-    // MARK: writing
-
-    @discardableResult
-    public func updateStatus(_ resource: StoredResource, status: JSONDocument) async throws -> Bool {
-        guard let api = self.resource(for: resource.key.kind) else { return false }
-        let wanted = try JSONDecoder().decode(JSONValue.self, from: Data(status.text.utf8))
-        if let current = resource.status,
-            (try? JSONDecoder().decode(JSONValue.self, from: Data(current.text.utf8))) == wanted
-        {
-            return false
-        }
-        return try await writeStatus(wanted, api: api, key: resource.key)
-    }
-
-    /// Writes `status` through `/status` at the version it reads (retried on conflict) unless the server already
-    /// has it; puts the result into the cache. Returns whether it wrote.
-    private func writeStatus(_ status: JSONValue, api: KubeResource, key: ResourceKey) async throws -> Bool {
-        var wrote = false
-        let updated = try await client.updateStatus(api, namespace: key.namespace, name: key.name) { current in
-            guard case .object(var object) = try JSONDecoder().decode(JSONValue.self, from: current) else {
-                return current
-            }
-            if object["status"] == status { return current }  // already so: the PUT changes nothing
-            object["status"] = status
-            wrote = true
-            return try JSONEncoder().encode(JSONValue.object(object))
-        }
-        informer(for: key.kind)?.remember(updated)
-        return wrote
-    }
-
-    public func addFinalizer(_ resource: StoredResource, _ finalizer: String) async throws {
-        guard !resource.finalizers.contains(finalizer), resource.deletionTimestamp == nil else { return }
-        try await patchFinalizers(resource, resource.finalizers + [finalizer])
-    }
-
-    public func removeFinalizer(_ resource: StoredResource, _ finalizer: String) async throws {
-        guard resource.finalizers.contains(finalizer) else { return }
-        try await patchFinalizers(resource, resource.finalizers.filter { $0 != finalizer })
-    }
-
-    /// Deletes the object (its finalizer then runs the cleanup), only if it is still the one decided about.
-    public func delete(_ resource: StoredResource) async throws -> Bool {
-        guard let api = self.resource(for: resource.key.kind) else { return false }
-        do {
-            try await client.delete(
-                api, namespace: resource.key.namespace, name: resource.key.name,
-                preconditions: (uid: resource.uid, resourceVersion: String(resource.resourceVersion)))
-            return true
-        } catch let error as KubeError where error.isNotFound {
-            return false
-        }
-    }
-
-    /// Sets the finalizer list, conditional on the resourceVersion the decision was made at (a `409 Conflict`
-    /// sends the key back to the queue, to decide again on fresh state).
-    private func patchFinalizers(_ resource: StoredResource, _ finalizers: [String]) async throws {
-        guard let api = self.resource(for: resource.key.kind) else { return }
-        let patch: [String: Any] = [
-            "metadata": ["finalizers": finalizers, "resourceVersion": String(resource.resourceVersion)] as [String: Any]
-        ]
-        do {
-            let updated = try await client.mergePatch(
-                api, namespace: resource.key.namespace, name: resource.key.name,
-                try JSONSerialization.data(withJSONObject: patch))
-            informer(for: resource.key.kind)?.remember(updated)
-        } catch let error as KubeError where error.isNotFound && finalizers.isEmpty {
-            return  // already gone
-        }
-    }
-
-    /// Marks an object the API server accepted but Reel's rules refuse: `Failed`/`InvalidSpec` (or, for a pool, a
-    /// `ScalingActive=False` condition) with every problem, once per generation, and a Warning Event.
-    private func reportInvalid(_ key: ResourceKey, object: Data, problems: [FieldProblem]) async {
-        guard let json = try? JSONSerialization.jsonObject(with: object) as? [String: Any],
-            let metadata = json["metadata"] as? [String: Any], let uid = metadata["uid"] as? String
-        else { return }
-        let generation = (metadata["generation"] as? NSNumber)?.int64Value ?? 0
-        let first = state.withLock { state -> Bool in
-            if let reported = state.reportedInvalid[key], reported.uid == uid, reported.generation == generation {
-                return false
-            }
-            state.reportedInvalid[key] = (uid, generation)
-            return true
-        }
-        guard first, let api = resource(for: key.kind) else { return }
-        let message = problems.map { "\($0.path.isEmpty ? "" : "\($0.path): ")\($0.message)" }.joined(separator: "; ")
-        logger.error("\(key) is invalid: \(message)")
-        let now = Timestamp(Date())
-        let condition = Condition(
-            type: key.kind == VideoJob.names.kind ? "Succeeded" : "ScalingActive", status: .false,
-            reason: "InvalidSpec",
-            message: message, lastTransitionTime: now, observedGeneration: Int(generation))
-        do {
-            let status: Data
-            if key.kind == VideoJob.names.kind {
-                status = try JSONEncoder().encode(
-                    VideoJobStatus(
-                        observedGeneration: Int(generation), phase: .Failed, conditions: [condition]))
-            } else {
-                status = try JSONEncoder().encode(
-                    WorkerPoolStatus(observedGeneration: Int(generation), conditions: [condition]))
-            }
-            _ = try await writeStatus(JSONDecoder().decode(JSONValue.self, from: status), api: api, key: key)
-        } catch {
-            logger.warning("cannot mark \(key) invalid: \(error)")
-        }
-        if let events {
-            await events.record(
-                ObjectReference(
-                    apiVersion: API.version, kind: key.kind, namespace: key.namespace, name: key.name, uid: uid),
-                type: "Warning", reason: "InvalidSpec", action: "Validate", note: message)
-        }
-    }
-}
-
-/// Kubernetes Events about Reel's resources, through `EventRecorder` (`events.k8s.io/v1`, repeats aggregated).
-public struct KubeEventSink: ResourceEventSink {
-    public let recorder: EventRecorder
-    let logger: Logger
-
-    public init(recorder: EventRecorder, logger: Logger) {
-        self.recorder = recorder
-        self.logger = logger
-    }
-
-    public func record(_ resource: StoredResource, type: String, reason: String, action: String, note: String) async {
-        await record(
-            ObjectReference(
-                apiVersion: API.version, kind: resource.key.kind, namespace: resource.key.namespace,
-                name: resource.key.name, uid: resource.uid),
-            type: type, reason: reason, action: action, note: note)
-    }
-
-    func record(_ object: ObjectReference, type: String, reason: String, action: String, note: String) async {
-        if let error = await recorder.record(object, type: type, reason: reason, action: action, note: note) {
-            logger.warning(
-                "cannot record event \(reason) for \(object.kind) \(object.namespace)/\(object.name): \(error)")
-        }
     }
 }

@@ -1,5 +1,6 @@
 import CoreMetrics
 import Metrics
+import ReelSupport
 
 /// The reconciler's metrics, named as controller-runtime names its own (`reel_` instead of `controller_runtime_`),
 /// through swift-metrics: whatever backend the process bootstrapped (Prometheus in `reel operator`) gets them.

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ReelStore
 import Synchronization
+import ReelSupport
 
 #if canImport(Glibc)
     import Glibc

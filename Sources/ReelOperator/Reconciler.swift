@@ -6,6 +6,7 @@ import ReelStorage
 import ReelStore
 import ServiceLifecycle
 import Synchronization
+import ReelSupport
 
 /// How the reconciler runs.
 public struct ReconcilerConfiguration: Sendable {

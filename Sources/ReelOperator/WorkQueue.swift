@@ -1,4 +1,5 @@
 import Foundation
+import ReelSupport
 
 /// The reconciler's queue of keys, like client-go's: a key waiting is queued once however often it is added; a
 /// key being processed is not handed out again until `done`, and if it was added meanwhile it comes back after.
@@ -67,12 +68,12 @@ public actor WorkQueue<Key: Hashable & Sendable> {
     /// Forgets the failures of `key` (it succeeded).
     public func forget(_ key: Key) { failures[key] = nil }
 
-    /// The delay before `key` is retried after another failure: base·2^(n−1), capped.
+    /// The delay before `key` is retried after another failure: base·2^(n−1), capped (no jitter: a key is
+    /// retried by this process alone).
     public func backoff(for key: Key) -> Duration {
         let count = (failures[key] ?? 0) + 1
         failures[key] = count
-        let delay = baseDelay * Int(pow(2.0, Double(min(count - 1, 20))))
-        return min(delay, maxDelay)
+        return Backoff(initial: baseDelay, maximum: maxDelay, jitter: 0).delay(after: count)
     }
 
     /// Queues `key` at `instant` (the caller's timer calls `promoteDue`).

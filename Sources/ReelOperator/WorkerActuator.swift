@@ -1,5 +1,6 @@
 import Foundation
 import ReelStore
+import ReelSupport
 
 /// Makes a pool's worker count real: child processes (`ProcessActuator`) or a Deployment per pool
 /// (`DeploymentActuator`). The autoscaler decides the numbers; an actuator only carries them out.

@@ -1,10 +1,10 @@
-import Crypto
 import Foundation
 import ReelAPI
 import ReelAnalysis
 import ReelCore
 import ReelStorage
 import ReelStore
+import ReelSupport
 
 /// Analyzes one chunk with the analyzer the job asks for, from the cache when any job paid for the same chunk,
 /// analyzer, model and parameters before.
@@ -24,8 +24,7 @@ struct AnalyzeStage: StageHandler {
         let analyzer = try await analyzer(for: job.spec.analysis, namespace: job.namespace)
         let cacheKey = AnalysisCacheKey(
             chunkSHA256: chunk.sha256, analyzer: analyzer.name, model: analyzer.model,
-            parametersHash: SHA256.hash(data: Data(analyzer.parameters.utf8)).map { String(format: "%02x", $0) }
-                .joined())
+            parametersHash: sha256Hex(analyzer.parameters))
         let analysis: ChunkAnalysis
         let fromCache: Bool
         if let hit = try await context.database.chunks.cachedAnalysis(cacheKey) {

@@ -3,6 +3,7 @@ import ReelAPI
 import ReelCore
 import ReelMedia
 import ReelStore
+import ReelSupport
 
 /// A job as the stages read it: its `processing_jobs` row with the probe's streams decoded.
 public struct JobRecord: Sendable {

@@ -2,6 +2,7 @@ import Foundation
 import ReelAPI
 import ReelAnalysis
 import ReelCore
+import ReelSupport
 
 /// How the stages run: where they may read, how much they may download, where scratch files go.
 public struct PipelineConfiguration: Sendable {

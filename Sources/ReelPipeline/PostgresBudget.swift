@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ReelAnalysis
 import ReelStore
+import ReelSupport
 
 /// A request and token budget per API key, shared by every worker process and pod through the database's
 /// `RateLimitLedger`.
@@ -28,7 +29,7 @@ public struct PostgresBudget: RequestBudget {
     }
 
     public func acquire(tokens: Int) async throws -> Int64 {
-        let seconds = Double(window.components.seconds) + Double(window.components.attoseconds) / 1e18
+        let seconds = window.seconds
         while true {
             let reservation = try await ledger.reserve(
                 keyHash: keyHash, tokens: tokens, requestsPerWindow: requestsPerWindow,

@@ -4,6 +4,7 @@ import ReelCore
 import ReelStore
 import ServiceLifecycle
 import Synchronization
+import ReelSupport
 
 #if canImport(Glibc)
     import Glibc

@@ -1,6 +1,7 @@
 import CPostgres
 import Foundation
 import Synchronization
+import ReelSupport
 
 #if canImport(Glibc)
     import Glibc
@@ -61,16 +62,17 @@ public final class PostgresListener: Sendable {
         url: String, channels: [String], stopped: StopFlag,
         continuation: AsyncStream<PostgresListenerEvent>.Continuation
     ) {
-        var backoff = 0.05
+        let backoff = Backoff(initial: .milliseconds(50), maximum: .seconds(2))
+        var failures = 0
         var reconnected = false
         while !stopped.isSet {
             guard let handle = listen(url: url, channels: channels) else {
-                Thread.sleep(forTimeInterval: backoff)
-                backoff = min(backoff * 2, 2)
+                failures += 1
+                Thread.sleep(forTimeInterval: backoff.delay(after: failures).seconds)
                 reconnected = true
                 continue
             }
-            backoff = 0.05
+            failures = 0
             continuation.yield(.listening(reconnected: reconnected))
             reconnected = true
             pump(handle, stopped: stopped, continuation: continuation)

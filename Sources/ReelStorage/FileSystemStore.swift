@@ -1,6 +1,7 @@
 import Crypto
 import Dispatch
 import Foundation
+import ReelSupport
 
 #if canImport(Glibc)
     import Glibc
@@ -81,7 +82,7 @@ public struct FileSystemStore: ObjectStore {
                 unlink(temporary)
                 throw StorageError(.ioError, "cannot write: \(error.localizedDescription)", key: key)
             }
-            let digest = SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+            let digest = sha256Hex(data)
             return StoredObject(key: key, bytes: data.count, sha256: digest, uri: "file://\(destination)")
         }
     }
@@ -131,9 +132,7 @@ public struct FileSystemStore: ObjectStore {
     }
 
     private func offload<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread { continuation.resume(with: Result { try work() }) }.start()
-        }
+        try await BlockingExecutor.files.run(work)
     }
 
     /// Creates the destination's directory and names a temporary file beside it.
@@ -205,6 +204,6 @@ public enum FileHashing {
                 break
             }
         }
-        return (total, hasher.finalize().map { String(format: "%02x", $0) }.joined())
+        return (total, hexString(hasher.finalize()))
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ReelPostgres
 import Synchronization
+import ReelSupport
 
 /// A PostgreSQL server of the system's own binaries, kept in a directory: `initdb` once, then started on a Unix
 /// socket inside that directory with no TCP listener. As root it runs the server as the `postgres` user

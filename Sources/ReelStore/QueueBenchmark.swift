@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import ReelCore
 import ReelPostgres
+import ReelSupport
 
 /// `reel bench queue`: how fast the queue takes tasks in and burns them down, how long claims take, and how
 /// soon an idle worker picks up a new task — with fencing tokens, on a real Postgres.

@@ -1,6 +1,7 @@
 import Foundation
 import ReelCore
 import ReelPostgres
+import ReelSupport
 
 extension TaskQueue {
     /// Extends the lease by `extension` and records `progress` (0–1); tells the holder when the job was
@@ -181,13 +182,5 @@ extension TaskQueue {
             byStage[stage] = stats
         }
         return byStage.values.sorted { $0.stage < $1.stage }
-    }
-}
-
-extension Duration {
-    /// The duration in seconds, as a double.
-    var seconds: Double {
-        let (s, attoseconds) = components
-        return Double(s) + Double(attoseconds) / 1e18
     }
 }

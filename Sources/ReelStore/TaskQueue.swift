@@ -1,6 +1,7 @@
 import Foundation
 import ReelCore
 import ReelPostgres
+import ReelSupport
 
 /// A task to put in the queue.
 public struct NewTask: Sendable, Equatable {

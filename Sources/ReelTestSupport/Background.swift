@@ -1,5 +1,6 @@
 import Foundation
 import ReelStore
+import ReelSupport
 
 #if canImport(Glibc)
     import Glibc

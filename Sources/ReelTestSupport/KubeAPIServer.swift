@@ -1,6 +1,7 @@
 import Foundation
 import ReelHTTP
 import ReelStore
+import ReelSupport
 
 /// A real kube-apiserver (1.20, built by hack/build-kube.sh) on etcd, both on loopback, started by
 /// hack/kube-up.sh in a temporary directory, with Reel's CRDs installed.

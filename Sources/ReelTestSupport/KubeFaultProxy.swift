@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import ReelHTTP
 import Synchronization
+import ReelSupport
 
 /// A proxy in front of a real kube-apiserver for the faults a real server will not produce on demand: clients
 /// speak plain HTTP to it on 127.0.0.1; it forwards every request over TLS (libcurl) with the client's headers,

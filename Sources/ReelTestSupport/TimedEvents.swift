@@ -1,4 +1,5 @@
 import Synchronization
+import ReelSupport
 
 /// Reads an async sequence on a task of its own so that each element can be awaited with a time limit: a test
 /// waiting for an event that never comes fails after the limit instead of hanging the run.

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ReelMedia
 import ReelStore
+import ReelSupport
 
 /// `reel bench split FILE`: Reel's split against `ffmpeg -f segment -c copy` on the same file, in the same run.
 struct SplitBench: AsyncParsableCommand {
@@ -108,13 +109,6 @@ enum PeerRuns {
 
     struct Failure: Error, CustomStringConvertible {
         var description: String
-    }
-}
-
-extension Duration {
-    var seconds: Double {
-        let (s, atto) = components
-        return Double(s) + Double(atto) / 1e18
     }
 }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ReelMedia
+import ReelSupport
 
 /// `reel media …`: the media engine on one file.
 struct Media: AsyncParsableCommand {

@@ -2,6 +2,7 @@ import Foundation
 import ReelAPI
 import ReelTestSupport
 import Testing
+import ReelSupport
 
 @Suite("reel command line")
 struct CLITests {
@@ -182,7 +183,7 @@ struct CLITests {
     @Test func mediaCommandsPrintTheDocumentedJSON() async throws {
         let dir = try TemporaryDirectory(prefix: "climedia")
         let sample = try await SampleMedia.sample(in: dir, seconds: 6)
-        func object(_ result: CommandResult) throws -> [String: Any] {
+        func object(_ result: ProcessRunner.Captured) throws -> [String: Any] {
             #expect(result.status == 0, "\(result.stderr)")
             return try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         }

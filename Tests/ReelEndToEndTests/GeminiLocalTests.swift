@@ -3,6 +3,7 @@ import ReelPostgres
 import ReelStore
 import ReelTestSupport
 import Testing
+import ReelSupport
 
 /// `provider: gemini` through `reel local` and `reel analyze`, against the fake Gemini.
 @Suite(.serialized) struct GeminiLocalTests {
@@ -124,7 +125,7 @@ import Testing
         var environment = ProcessInfo.processInfo.environment
         environment["GEMINI_API_KEY"] = fake.apiKey
         environment["REEL_GEMINI_ENDPOINT"] = fake.endpoint
-        let result = try await Command.run(
+        let result = try await ProcessRunner.capture(
             ReelPaths.reelBinary, ["analyze", sample, "--provider", "gemini", "--inline-max-bytes", "1000", "--json"],
             environment: environment)
         #expect(result.status == 0, "\(result.stderr)")

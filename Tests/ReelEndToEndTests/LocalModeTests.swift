@@ -3,6 +3,7 @@ import ReelPostgres
 import ReelStore
 import ReelTestSupport
 import Testing
+import ReelSupport
 
 #if canImport(Glibc)
     import Glibc
@@ -111,7 +112,7 @@ import Testing
         }
         let outputs = try #require(statuses["highlights"]?["outputs"] as? [String: String])
         let otio = String(try #require(outputs["otio"]).dropFirst("file://".count))
-        let read = try await Command.run(
+        let read = try await ProcessRunner.capture(
             ReelPaths.python,
             [
                 "-c",

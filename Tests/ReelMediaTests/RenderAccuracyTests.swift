@@ -1,6 +1,7 @@
 import Foundation
 import ReelTestSupport
 import Testing
+import ReelSupport
 
 @testable import ReelMedia
 
@@ -107,7 +108,7 @@ enum Probe {
             offset += length
         }
         let sinks = cuts.indices.flatMap { ["-map", "[p\($0)]"] }
-        let result = try await Command.run(
+        let result = try await ProcessRunner.capture(
             "/usr/bin/ffmpeg",
             ["-hide_banner", "-i", output, "-i", source, "-filter_complex", graph] + sinks + ["-f", "null", "-"])
         let lines = result.stderr.split(separator: "\n").filter { $0.contains("PSNR y:") }

@@ -180,7 +180,8 @@ import Testing
         let fixture = try await Fixture(prefix: "payload")
         let job = try await fixture.job(VideoJobSpec(source: SourceSpec(uri: "file://./sample.mp4")))
         try await fixture.queue.enqueue([
-            NewTask(jobID: job, generation: 1, stage: "ingest", payload: JSONDocument(text: #"["not", "an", "object"]"#))
+            NewTask(
+                jobID: job, generation: 1, stage: "ingest", payload: JSONDocument(text: #"["not", "an", "object"]"#))
         ])
         let task = try #require(
             try await fixture.queue.claim(stages: ["ingest"], limit: 1, worker: "test", lease: .seconds(30)).first)

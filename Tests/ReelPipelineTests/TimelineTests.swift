@@ -2,6 +2,7 @@ import Foundation
 import ReelAnalysis
 import ReelTestSupport
 import Testing
+import ReelSupport
 
 @testable import ReelPipeline
 
@@ -124,7 +125,7 @@ import Testing
                 r = c.source_range
                 print("edl", c.name, r.start_time.to_seconds(), r.duration.to_seconds())
             """
-        let result = try await Command.run(ReelPaths.python, ["-c", script, otio, edl])
+        let result = try await ProcessRunner.capture(ReelPaths.python, ["-c", script, otio, edl])
         #expect(result.status == 0, "\(result.stderr)")
         // 4.5 s at 25 fps is frame 112.5, rounded to 113: both writers quantize to whole frames alike.
         #expect(

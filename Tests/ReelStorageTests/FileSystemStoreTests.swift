@@ -2,12 +2,13 @@ import Foundation
 import ReelStorage
 import ReelTestSupport
 import Testing
+import ReelSupport
 
 @Suite("File-system store")
 struct FileSystemStoreTests {
     /// `sha256sum`'s digest of a file, the peer the store's own hashing must agree with.
     static func sha256sum(_ path: String) async throws -> String {
-        let result = try await Command.run("/usr/bin/sha256sum", [path])
+        let result = try await ProcessRunner.capture("/usr/bin/sha256sum", [path])
         return String(result.stdout.prefix(64))
     }
 

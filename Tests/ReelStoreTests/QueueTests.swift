@@ -2,6 +2,7 @@ import Foundation
 import ReelCore
 import ReelPostgres
 import ReelStore
+import ReelSupport
 import ReelTestSupport
 import Testing
 

@@ -18,6 +18,16 @@ public enum ProcessRunner {
         public var output: String
     }
 
+    /// How a program ended and what it printed on standard output and standard error, apart.
+    public struct Captured: Sendable {
+        public var status: Int32
+        public var stdout: String
+        public var stderr: String
+
+        /// Standard output's non-empty lines.
+        public var lines: [String] { stdout.split(separator: "\n").map(String.init) }
+    }
+
     struct SpawnError: Error, CustomStringConvertible {
         var description: String
     }
@@ -33,8 +43,30 @@ public enum ProcessRunner {
         return Output(status: status, output: text)
     }
 
+    /// Runs `executable` with `arguments` in `directory` (this process's own when `nil`), with exactly
+    /// `environment` (this process's when `nil`), and captures standard output and error apart (through files: no
+    /// pipe can fill up and stall the program).
+    public static func capture(
+        _ executable: String, _ arguments: [String], in directory: String? = nil, environment: [String: String]? = nil
+    ) async throws -> Captured {
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("reel-run-\(UUID().uuidString)").path
+        let (outPath, errPath) = (base + ".out", base + ".err")
+        defer {
+            unlink(outPath)
+            unlink(errPath)
+        }
+        let pid = try spawn(
+            executable, arguments, outputPath: outPath, errorPath: errPath, directory: directory,
+            environment: environment ?? [:], replaceEnvironment: environment != nil)
+        let status = await waitForExit(pid)
+        return Captured(
+            status: status,
+            stdout: String(decoding: FileManager.default.contents(atPath: outPath) ?? Data(), as: UTF8.self),
+            stderr: String(decoding: FileManager.default.contents(atPath: errPath) ?? Data(), as: UTF8.self))
+    }
+
     /// Runs `executable` and blocks the calling thread until it exits: for process exit handlers only.
-    static func runBlocking(_ executable: String, _ arguments: [String]) -> Int32 {
+    public static func runBlocking(_ executable: String, _ arguments: [String]) -> Int32 {
         let outputPath = "/dev/null"
         guard let pid = try? spawn(executable, arguments, outputPath: outputPath) else { return -1 }
         return reap(pid)
@@ -50,12 +82,10 @@ public enum ProcessRunner {
     }
 
     /// Waits for a child started with `start` and returns its exit status (128 + signal when a signal ended it).
-    /// The wait blocks a thread of its own for the child's lifetime: not a dispatch thread, which on Linux Swift's
-    /// tasks share (a few long-lived workers there starved every task of the process).
+    /// The wait blocks a thread for the child's lifetime (`BlockingExecutor.children`): not a dispatch thread,
+    /// which on Linux Swift's tasks share (a few long-lived workers there starved every task of the process).
     public static func waitForExit(_ pid: Int32) async -> Int32 {
-        await withCheckedContinuation { continuation in
-            Thread { continuation.resume(returning: reap(pid)) }.start()
-        }
+        await BlockingExecutor.children.run { reap(pid) }
     }
 
     /// Waits for `pid` and returns its exit status (128 + signal when killed).
@@ -67,8 +97,9 @@ public enum ProcessRunner {
     }
 
     private static func spawn(
-        _ executable: String, _ arguments: [String], outputPath: String, append: Bool = false,
-        environment: [String: String] = [:]
+        _ executable: String, _ arguments: [String], outputPath: String, errorPath: String? = nil,
+        directory: String? = nil, append: Bool = false, environment: [String: String] = [:],
+        replaceEnvironment: Bool = false
     ) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -76,7 +107,17 @@ public enum ProcessRunner {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(
             &actions, 1, outputPath, O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC), 0o600)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        if let errorPath {
+            posix_spawn_file_actions_addopen(&actions, 2, errorPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        } else {
+            posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        }
+        if let directory {
+            guard let addChdir = addChdir else {
+                throw SpawnError(description: "cannot run \(executable) in \(directory): this libc cannot spawn there")
+            }
+            addChdir(&actions, directory)
+        }
         // Close everything else the child would inherit (glibc ignores descriptors closed meanwhile).
         let inherited = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []).compactMap(
             Int32.init)
@@ -101,10 +142,10 @@ public enum ProcessRunner {
         defer { argv.forEach { free($0) } }
         var pid: pid_t = 0
         let result: Int32
-        if environment.isEmpty {
+        if environment.isEmpty && !replaceEnvironment {
             result = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
         } else {
-            var merged = ProcessInfo.processInfo.environment
+            var merged = replaceEnvironment ? [:] : ProcessInfo.processInfo.environment
             merged.merge(environment) { _, new in new }
             let envp: [UnsafeMutablePointer<CChar>?] = merged.map { strdup("\($0.key)=\($0.value)") } + [nil]
             defer { envp.forEach { free($0) } }
@@ -114,5 +155,12 @@ public enum ProcessRunner {
             throw SpawnError(description: "cannot run \(executable): \(String(cString: strerror(result)))")
         }
         return pid
+    }
+
+    /// glibc's `posix_spawn_file_actions_addchdir_np` (2.29+), which the Glibc module does not declare.
+    private typealias AddChdir =
+        @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>) -> Int32
+    private static let addChdir: AddChdir? = dlsym(nil, "posix_spawn_file_actions_addchdir_np").map {
+        unsafeBitCast($0, to: AddChdir.self)
     }
 }

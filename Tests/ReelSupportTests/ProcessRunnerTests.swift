@@ -1,5 +1,5 @@
 import Foundation
-import ReelStore
+import ReelSupport
 import Testing
 
 #if canImport(Glibc)

@@ -1,0 +1,125 @@
+import Foundation
+import Logging
+import ReelAPI
+import ReelKube
+import ReelCore
+import ReelYAML
+import ServiceLifecycle
+import Synchronization
+
+extension KubernetesBackend {
+    // MARK: writing
+
+    @discardableResult
+    public func updateStatus(_ resource: StoredResource, status: JSONDocument) async throws -> Bool {
+        guard let api = self.resource(for: resource.key.kind) else { return false }
+        let wanted = try JSONDecoder().decode(JSONValue.self, from: Data(status.text.utf8))
+        if let current = resource.status,
+            (try? JSONDecoder().decode(JSONValue.self, from: Data(current.text.utf8))) == wanted
+        {
+            return false
+        }
+        return try await writeStatus(wanted, api: api, key: resource.key)
+    }
+
+    /// Writes `status` through `/status` at the version it reads (retried on conflict) unless the server already
+    /// has it; puts the result into the cache. Returns whether it wrote.
+    func writeStatus(_ status: JSONValue, api: KubeResource, key: ResourceKey) async throws -> Bool {
+        var wrote = false
+        let updated = try await client.updateStatus(api, namespace: key.namespace, name: key.name) { current in
+            guard case .object(var object) = try JSONDecoder().decode(JSONValue.self, from: current) else {
+                return current
+            }
+            if object["status"] == status { return current }  // already so: the PUT changes nothing
+            object["status"] = status
+            wrote = true
+            return try JSONEncoder().encode(JSONValue.object(object))
+        }
+        informer(for: key.kind)?.remember(updated)
+        return wrote
+    }
+
+    public func addFinalizer(_ resource: StoredResource, _ finalizer: String) async throws {
+        guard !resource.finalizers.contains(finalizer), resource.deletionTimestamp == nil else { return }
+        try await patchFinalizers(resource, resource.finalizers + [finalizer])
+    }
+
+    public func removeFinalizer(_ resource: StoredResource, _ finalizer: String) async throws {
+        guard resource.finalizers.contains(finalizer) else { return }
+        try await patchFinalizers(resource, resource.finalizers.filter { $0 != finalizer })
+    }
+
+    /// Deletes the object (its finalizer then runs the cleanup), only if it is still the one decided about.
+    public func delete(_ resource: StoredResource) async throws -> Bool {
+        guard let api = self.resource(for: resource.key.kind) else { return false }
+        do {
+            try await client.delete(
+                api, namespace: resource.key.namespace, name: resource.key.name,
+                preconditions: (uid: resource.uid, resourceVersion: String(resource.resourceVersion)))
+            return true
+        } catch let error as KubeError where error.isNotFound {
+            return false
+        }
+    }
+
+    /// Sets the finalizer list, conditional on the resourceVersion the decision was made at (a `409 Conflict`
+    /// sends the key back to the queue, to decide again on fresh state).
+    func patchFinalizers(_ resource: StoredResource, _ finalizers: [String]) async throws {
+        guard let api = self.resource(for: resource.key.kind) else { return }
+        let patch: [String: Any] = [
+            "metadata": ["finalizers": finalizers, "resourceVersion": String(resource.resourceVersion)] as [String: Any]
+        ]
+        do {
+            let updated = try await client.mergePatch(
+                api, namespace: resource.key.namespace, name: resource.key.name,
+                try JSONSerialization.data(withJSONObject: patch))
+            informer(for: resource.key.kind)?.remember(updated)
+        } catch let error as KubeError where error.isNotFound && finalizers.isEmpty {
+            return  // already gone
+        }
+    }
+
+    /// Marks an object the API server accepted but Reel's rules refuse: `Failed`/`InvalidSpec` (or, for a pool, a
+    /// `ScalingActive=False` condition) with every problem, once per generation, and a Warning Event.
+    func reportInvalid(_ key: ResourceKey, object: Data, problems: [FieldProblem]) async {
+        guard let json = try? JSONSerialization.jsonObject(with: object) as? [String: Any],
+            let metadata = json["metadata"] as? [String: Any], let uid = metadata["uid"] as? String
+        else { return }
+        let generation = (metadata["generation"] as? NSNumber)?.int64Value ?? 0
+        let first = state.withLock { state -> Bool in
+            if let reported = state.reportedInvalid[key], reported.uid == uid, reported.generation == generation {
+                return false
+            }
+            state.reportedInvalid[key] = (uid, generation)
+            return true
+        }
+        guard first, let api = resource(for: key.kind) else { return }
+        let message = problems.map { "\($0.path.isEmpty ? "" : "\($0.path): ")\($0.message)" }.joined(separator: "; ")
+        logger.error("\(key) is invalid: \(message)")
+        let now = Timestamp(Date())
+        let condition = Condition(
+            type: key.kind == VideoJob.names.kind ? "Succeeded" : "ScalingActive", status: .false,
+            reason: "InvalidSpec",
+            message: message, lastTransitionTime: now, observedGeneration: Int(generation))
+        do {
+            let status: Data
+            if key.kind == VideoJob.names.kind {
+                status = try JSONEncoder().encode(
+                    VideoJobStatus(
+                        observedGeneration: Int(generation), phase: .Failed, conditions: [condition]))
+            } else {
+                status = try JSONEncoder().encode(
+                    WorkerPoolStatus(observedGeneration: Int(generation), conditions: [condition]))
+            }
+            _ = try await writeStatus(JSONDecoder().decode(JSONValue.self, from: status), api: api, key: key)
+        } catch {
+            logger.warning("cannot mark \(key) invalid: \(error)")
+        }
+        if let events {
+            await events.record(
+                ObjectReference(
+                    apiVersion: API.version, kind: key.kind, namespace: key.namespace, name: key.name, uid: uid),
+                type: "Warning", reason: "InvalidSpec", action: "Validate", note: message)
+        }
+    }
+}

@@ -1,0 +1,78 @@
+import Foundation
+import ReelTestSupport
+import Synchronization
+import Testing
+
+@testable import ReelSupport
+
+@Suite("Blocking executor, backoff, hashes")
+struct SupportTests {
+    final class Tally: Sendable {
+        let state = Mutex((running: 0, most: 0))
+    }
+
+    /// Work runs on at most `maxThreads` threads; what does not fit waits its turn and still runs.
+    @Test func theExecutorRunsAtMostItsThreadsAtOnceAndQueuesTheRest() async throws {
+        let executor = BlockingExecutor(name: "test", maxThreads: 3, idleTimeout: .milliseconds(200))
+        let gate = DispatchSemaphore(value: 0)
+        let tally = Tally()
+        async let results = withTaskGroup(of: Int.self) { group in
+            for index in 0..<12 {
+                group.addTask {
+                    await executor.run { () -> Int in
+                        tally.state.withLock {
+                            $0.running += 1
+                            $0.most = max($0.most, $0.running)
+                        }
+                        gate.wait()
+                        tally.state.withLock { $0.running -= 1 }
+                        return index * index
+                    }
+                }
+            }
+            return await group.reduce(into: [Int]()) { $0.append($1) }
+        }
+        // Three are inside and blocked; nothing else can start until one leaves.
+        let full = try await BackgroundProcess.eventually(timeout: .seconds(20)) {
+            tally.state.withLock { $0.running } == 3
+        }
+        #expect(full)
+        #expect(executor.threadCount.now == 3)
+        for _ in 0..<12 { gate.signal() }
+        #expect(await results.sorted() == (0..<12).map { $0 * $0 })
+        #expect(tally.state.withLock { $0.most } == 3)
+        #expect(executor.threadCount.peak == 3)
+    }
+
+    /// Idle threads end after the idle timeout; the executor starts new ones for later work.
+    @Test func idleThreadsEndAndComeBackForNewWork() async throws {
+        let executor = BlockingExecutor(name: "test", maxThreads: 2, idleTimeout: .milliseconds(50))
+        #expect(await executor.run { 1 } == 1)
+        let ended = try await BackgroundProcess.eventually(timeout: .seconds(10)) { executor.threadCount.now == 0 }
+        #expect(ended, "the idle thread did not end")
+        #expect(await executor.run { 2 } == 2)
+    }
+
+    @Test func errorsComeBackTyped() async {
+        struct Failure: Error, Equatable {}
+        let executor = BlockingExecutor(name: "test", maxThreads: 1)
+        await #expect(throws: Failure()) { try await executor.run { () throws(Failure) -> Int in throw Failure() } }
+    }
+
+    @Test func backoffDoublesWithinItsJitterBandUpToTheCap() {
+        let backoff = Backoff(initial: .milliseconds(500), maximum: .seconds(60))
+        #expect(backoff.delay(after: 1, spread: 0.5) == .milliseconds(500))
+        #expect(backoff.delay(after: 3, spread: 0.5) == .seconds(2))
+        #expect(backoff.delay(after: 3, spread: 0) == .milliseconds(1600))
+        #expect(backoff.delay(after: 3, spread: 1) == .milliseconds(2400))
+        #expect(backoff.delay(after: 40, spread: 1) == .seconds(60))
+        #expect(Backoff(initial: .seconds(1), maximum: .seconds(5), jitter: 0).delay(after: 0) == .seconds(1))
+    }
+
+    @Test func hexAndSHA256MatchTheStandardVectors() {
+        #expect(hexString([0x00, 0x0f, 0xa0, 0xff]) == "000fa0ff")
+        #expect(sha256Hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(sha256Hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(Duration.milliseconds(1500).seconds == 1.5)
+    }
+}
