@@ -127,7 +127,8 @@ let package = Package(
             name: "ReelOperatorTests",
             dependencies: [
                 "ReelOperator", "ReelAPI", "ReelCore", "ReelStore", "ReelPostgres", "ReelKube", "ReelServer",
-                "ReelHTTP", "ReelStorage", "ReelTestSupport",
+                "ReelHTTP", "ReelStorage", "ReelTestSupport", .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
         .testTarget(
             name: "ReelEndToEndTests",

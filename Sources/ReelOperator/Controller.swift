@@ -11,20 +11,24 @@ import Synchronization
 /// to expire.
 public final class Controller: Service {
     public let backend: KubernetesBackend
-    public let reconciler: Reconciler
-    public let autoscaler: Autoscaler
+    /// What runs while leading: the reconciler and the autoscaler.
+    let leaderServices: [any Service]
     public let elector: LeaderElector?
     let logger: Logger
     private let leading = Mutex(false)
     private let leaderGauge = Gauge(label: "reel_leader")
 
-    public init(
+    public convenience init(
         backend: KubernetesBackend, reconciler: Reconciler, autoscaler: Autoscaler, elector: LeaderElector?,
         logger: Logger
     ) {
+        self.init(backend: backend, leaderServices: [reconciler, autoscaler], elector: elector, logger: logger)
+    }
+
+    /// A controller that runs `leaderServices` while it leads.
+    init(backend: KubernetesBackend, leaderServices: [any Service], elector: LeaderElector?, logger: Logger) {
         self.backend = backend
-        self.reconciler = reconciler
-        self.autoscaler = autoscaler
+        self.leaderServices = leaderServices
         self.elector = elector
         self.logger = logger
         leaderGauge.record(0)
@@ -40,23 +44,33 @@ public final class Controller: Service {
         return (true, isLeader ? "ok: leading" : "ok: standing by (another instance holds the lease)")
     }
 
+    /// Runs until shut down. A service that fails (the caches, the reconciler, the autoscaler) ends the controller
+    /// with its error, after stepping down: an operator that cannot reconcile exits and is restarted rather than
+    /// holding the lease while doing nothing.
     public func run() async throws {
-        await withDiscardingTaskGroup { group in
-            group.addTask { [backend] in try? await backend.run() }
+        // A graceful shutdown cancels the services; a service's error ends the group and the controller.
+        try await cancelWhenGracefulShutdown { try await self.runServices() }
+    }
+
+    private func runServices() async throws {
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { [backend] in try await Self.untilCancelled { try await backend.run() } }
             group.addTask { [self] in
                 if let elector {
-                    await elector.run { [self] in await lead() }
+                    let failure = Mutex<(any Error)?>(nil)
+                    await elector.run { [self] in
+                        do { try await lead() } catch { failure.withLock { $0 = error } }
+                    }
+                    if let error = failure.withLock({ $0 }) { throw error }
                 } else {
-                    await lead()
+                    try await lead()
                 }
             }
-            try? await gracefulShutdown()
-            group.cancelAll()
         }
     }
 
-    /// Reconciles and scales until cancelled (leadership lost) or shut down.
-    private func lead() async {
+    /// Reconciles and scales until cancelled (leadership lost) or shut down; throws what a service threw.
+    private func lead() async throws {
         logger.info(elector == nil ? "reconciling" : "leading: reconciling")
         leading.withLock { $0 = true }
         leaderGauge.record(1)
@@ -64,10 +78,21 @@ public final class Controller: Service {
             leading.withLock { $0 = false }
             leaderGauge.record(0)
         }
-        await withDiscardingTaskGroup { group in
-            group.addTask { [reconciler] in try? await reconciler.run() }
-            group.addTask { [autoscaler] in try? await autoscaler.run() }
+        do {
+            try await withThrowingDiscardingTaskGroup { group in
+                for service in leaderServices {
+                    group.addTask { try await Self.untilCancelled { try await service.run() } }
+                }
+            }
+        } catch {
+            logger.error("stopped reconciling: \(error)")
+            throw error
         }
         logger.info("stopped reconciling")
+    }
+
+    /// Runs `body`; an error it throws because the task was cancelled is the expected end, not a failure.
+    static func untilCancelled(_ body: () async throws -> Void) async throws {
+        do { try await body() } catch  where Task.isCancelled {}
     }
 }
