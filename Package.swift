@@ -104,7 +104,7 @@ let package = Package(
         .testTarget(name: "ReelCoreTests", dependencies: ["ReelCore", "ReelStorage", "ReelTestSupport"]),
         .testTarget(
             name: "ReelStoreTests",
-            dependencies: ["ReelStore", "ReelCore", "ReelPostgres", "ReelSupport", "ReelTestSupport"]),
+            dependencies: ["ReelStore", "ReelAPI", "ReelCore", "ReelPostgres", "ReelSupport", "ReelTestSupport"]),
         .testTarget(name: "ReelMediaTests", dependencies: ["ReelMedia", "ReelSupport", "ReelTestSupport"]),
         .testTarget(
             name: "ReelPipelineTests",

@@ -61,7 +61,7 @@ extension Reconciler {
                 sourceBase: stored.sourceBase))
         let tasks = (chunks.map { $0.map(Optional.some) } ?? [nil]).map { chunk in
             NewTask(
-                jobID: jobID, generation: stored.generation, stage: stage.rawValue, chunkIndex: chunk,
+                jobID: jobID, generation: stored.generation, stage: stage, chunkIndex: chunk,
                 priority: Self.priority(spec.priority), maxAttempts: spec.retry.maxAttempts,
                 backoffSeconds: Double(spec.retry.backoffSeconds),
                 maxBackoffSeconds: Double(spec.retry.maxBackoffSeconds), payload: payload)

@@ -22,26 +22,22 @@ extension Reconciler {
         observation.staleJobsWithActiveTasks = try await queue.jobsWithActiveTasks(others)
         guard var current = observation.current else { return observation }
         for row in try await queue.taskCounts(jobID: current.jobID) {
-            guard let stage = Stage(rawValue: row.stage) else { continue }
-            var tasks = current.stages[stage] ?? StageTasks()
+            var tasks = current.stages[row.stage] ?? StageTasks()
             tasks.total += row.count
+            if row.state.isActive { tasks.active += row.count }
             switch row.state {
-            case "succeeded": tasks.succeeded += row.count
-            case "running":
-                tasks.running += row.count
-                tasks.active += row.count
-            case "available", "retryable": tasks.active += row.count
-            case "discarded": tasks.discarded += row.count
-            default: break
+            case .succeeded: tasks.succeeded += row.count
+            case .running: tasks.running += row.count
+            case .discarded: tasks.discarded += row.count
+            case .available, .retryable, .cancelled: break
             }
-            current.stages[stage] = tasks
+            current.stages[row.stage] = tasks
         }
         if current.stages.values.contains(where: { $0.discarded > 0 }) {
             for failure in try await queue.failures(jobID: current.jobID) {
-                guard let stage = Stage(rawValue: failure.stage) else { continue }
-                current.stages[stage]?.failureReason = failure.reason
-                current.stages[stage]?.failureMessage = failure.message
-                current.stages[stage]?.failureAttempts = failure.attempts
+                current.stages[failure.stage]?.failureReason = failure.reason
+                current.stages[failure.stage]?.failureMessage = failure.message
+                current.stages[failure.stage]?.failureAttempts = failure.attempts
             }
         }
         let chunks = try await database.chunks.summary(jobID: current.jobID)

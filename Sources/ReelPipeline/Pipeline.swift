@@ -103,8 +103,8 @@ public struct Pipeline: Sendable {
     /// Runs one claimed task to the point where it may be completed.
     public func run(_ task: ClaimedTask, progress: @escaping @Sendable (Double) -> Void) async throws(TaskFailure) {
         do {
-            guard let stage = Stage(rawValue: task.stage) else {
-                throw TaskFailure.permanent("UnknownStage", "no handler for stage \(task.stage)")
+            guard let stage = task.stage else {
+                throw TaskFailure.permanent("UnknownStage", "no handler for stage \(task.stageName)")
             }
             let job = try await JobRecord.load(task.jobID, from: context.database)
             let work = StageWork(task: task, job: job, base: try Self.sourceBase(task), progress: progress)

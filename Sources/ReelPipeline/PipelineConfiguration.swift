@@ -29,18 +29,6 @@ public struct PipelineConfiguration: Sendable {
         self.faultDelays = faultDelays
         self.gemini = gemini
     }
-
-    /// Parses `stage=seconds[,stage=seconds]`.
-    public static func parseFaultDelays(_ text: String?) -> [String: Duration] {
-        var delays: [String: Duration] = [:]
-        for item in (text ?? "").split(separator: ",") {
-            let parts = item.split(separator: "=")
-            if parts.count == 2, let seconds = Double(parts[1]) {
-                delays[String(parts[0])] = .milliseconds(Int(seconds * 1000))
-            }
-        }
-        return delays
-    }
 }
 
 /// Gemini access for the analyze stage.
@@ -67,17 +55,13 @@ public struct GeminiSettings: Sendable {
     }
 
     /// From `GEMINI_API_KEY`, `REEL_GEMINI_ENDPOINT` and `REEL_RATE_LIMIT_WINDOW_SECONDS`.
-    public static func fromEnvironment(
-        _ environment: [String: String], requestsPerMinute: Int? = nil, tokensPerMinute: Int? = nil
-    ) -> GeminiSettings {
-        GeminiSettings(
-            apiKey: environment["GEMINI_API_KEY"].flatMap { $0.isEmpty ? nil : $0 },
-            endpoint: environment["REEL_GEMINI_ENDPOINT"].flatMap { $0.isEmpty ? nil : $0 }
-                ?? GeminiConfiguration.defaultEndpoint,
+    public init(
+        _ configuration: ReelConfiguration, requestsPerMinute: Int? = nil, tokensPerMinute: Int? = nil
+    ) throws(ConfigurationError) {
+        self.init(
+            apiKey: configuration.value(nil, .geminiAPIKey),
+            endpoint: configuration.value(nil, .geminiEndpoint, default: GeminiConfiguration.defaultEndpoint),
             requestsPerMinute: requestsPerMinute, tokensPerMinute: tokensPerMinute,
-            window: environment["REEL_RATE_LIMIT_WINDOW_SECONDS"].flatMap(Double.init).map {
-                .milliseconds(Int($0 * 1000))
-            }
-                ?? .seconds(60))
+            window: try configuration.seconds(.rateLimitWindowSeconds) ?? .seconds(60))
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import ReelAPI
 import ReelCore
 import ReelStore
 import ServiceLifecycle
@@ -14,7 +15,7 @@ import ReelSupport
 public struct WorkerConfiguration: Sendable {
     /// Unique id, also the lease owner: `<host>-<pid>-<random>` by default.
     public var id: String
-    public var stages: [String]
+    public var stages: [Stage]
     /// Tasks run at once.
     public var concurrency: Int
     /// Lease length; renewed every third of it while a task runs.
@@ -29,7 +30,7 @@ public struct WorkerConfiguration: Sendable {
     public var parentPID: Int32?
 
     public init(
-        stages: [String], concurrency: Int = 1, lease: Duration = .seconds(30),
+        stages: [Stage], concurrency: Int = 1, lease: Duration = .seconds(30),
         pollInterval: Duration = .seconds(1), drainTimeout: Duration = .seconds(25), pool: String? = nil,
         parentPID: Int32? = nil, id: String? = nil
     ) {
@@ -86,7 +87,9 @@ public final class Worker: Service {
     public func run() async throws {
         try await register()
         let listener = try pipeline.database.listen([TaskQueue.queueChannel])
-        logger.info("worker started", metadata: ["reel.stages": "\(configuration.stages.joined(separator: ","))"])
+        logger.info(
+            "worker started",
+            metadata: ["reel.stages": "\(configuration.stages.map(\.rawValue).joined(separator: ","))"])
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
                 group.addTask { [wake] in
@@ -167,11 +170,11 @@ public final class Worker: Service {
     private func execute(_ task: ClaimedTask) async {
         var logger = logger
         logger[metadataKey: "reel.task"] = "\(task.lease.taskID)"
-        logger[metadataKey: "reel.stage"] = .string(task.stage)
+        logger[metadataKey: "reel.stage"] = .string(task.stageName)
         logger[metadataKey: "reel.job"] = "\(task.jobID)"
         logger.info("task started", metadata: ["reel.attempt": "\(task.attempt)"])
         await writeLog(
-            job: task.jobID, task: task.lease.taskID, level: "info", "\(task.stage) started",
+            job: task.jobID, task: task.lease.taskID, level: "info", "\(task.stageName) started",
             fields: ["attempt": "\(task.attempt)", "worker": configuration.id])
         let progress = ProgressCell()
         let started = ContinuousClock.now
@@ -212,7 +215,7 @@ public final class Worker: Service {
                     counters.withLock { $0.completed += 1 }
                     logger.info("task succeeded", metadata: ["reel.seconds": "\(seconds)"])
                     await writeLog(
-                        job: task.jobID, task: task.lease.taskID, level: "info", "\(task.stage) succeeded",
+                        job: task.jobID, task: task.lease.taskID, level: "info", "\(task.stageName) succeeded",
                         fields: ["seconds": seconds])
                 } else {
                     logger.warning("task finished but its lease was lost; result discarded")
@@ -251,7 +254,7 @@ public final class Worker: Service {
                         "reel.outcome": .string(outcome),
                     ])
                 await writeLog(
-                    job: task.jobID, task: task.lease.taskID, level: "error", "\(task.stage) failed",
+                    job: task.jobID, task: task.lease.taskID, level: "error", "\(task.stageName) failed",
                     fields: [
                         "reason": failure.reason, "error": failure.message,
                         "retryable": "\(failure.retryable)",

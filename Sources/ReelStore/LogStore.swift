@@ -1,4 +1,5 @@
 import Foundation
+import ReelAPI
 import ReelCore
 import ReelPostgres
 
@@ -66,12 +67,12 @@ public struct WorkerRegistry: Sendable {
     public init(pool: PostgresPool) { self.pool = pool }
 
     /// Registers (or re-registers after a restart) a worker.
-    public func register(id: String, stages: [String], hostname: String, pid: Int, pool name: String?) async throws {
+    public func register(id: String, stages: [Stage], hostname: String, pid: Int, pool name: String?) async throws {
         try await pool.query(
             """
             INSERT INTO workers (id, stages, hostname, pid, pool) VALUES ($1, $2, $3, $4, $5)
             ON CONFLICT (id) DO UPDATE SET heartbeat_at = now(), stopped_at = NULL
-            """, [id, stages, hostname, pid, name])
+            """, [id, stages.map(\.rawValue), hostname, pid, name])
     }
 
     /// A heartbeat, with the worker's counts so far.

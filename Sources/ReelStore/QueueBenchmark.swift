@@ -95,7 +95,8 @@ public enum QueueBenchmark {
                     {
                         let end = min(options.tasks, start + options.enqueueBatch)
                         try await queue.enqueue(
-                            (start..<end).map { NewTask(jobID: jobID, generation: 1, stage: stage, chunkIndex: $0) })
+                            (start..<end).map { NewTask(jobID: jobID, generation: 1, stageName: stage, chunkIndex: $0) }
+                        )
                     }
                 }
             }
@@ -116,7 +117,7 @@ public enum QueueBenchmark {
                     while true {
                         let t0 = ContinuousClock.now
                         let (done, claimed) = try await queue.completeAndClaim(
-                            finished, stages: [stage], limit: options.batch, worker: "bench-\(worker)",
+                            finished, stageNames: [stage], limit: options.batch, worker: "bench-\(worker)",
                             lease: .seconds(60))
                         claimSeconds.append((ContinuousClock.now - t0).seconds)
                         completed += done
@@ -167,7 +168,7 @@ public enum QueueBenchmark {
                     while !Task.isCancelled {
                         let seen = signal.generation
                         let tasks = try await queue.claim(
-                            stages: [stage], limit: 1, worker: "wake-\(worker)", lease: .seconds(60))
+                            stageNames: [stage], limit: 1, worker: "wake-\(worker)", lease: .seconds(60))
                         guard let task = tasks.first else {
                             await signal.wait(after: seen, timeout: .seconds(1))
                             continue
@@ -189,7 +190,7 @@ public enum QueueBenchmark {
                 let sent = DispatchTime.now().uptimeNanoseconds
                 try await queue.enqueue([
                     NewTask(
-                        jobID: jobID, generation: 1, stage: stage, chunkIndex: options.tasks + round,
+                        jobID: jobID, generation: 1, stageName: stage, chunkIndex: options.tasks + round,
                         payload: JSONDocument(text: "{\"sent\":\(sent)}"))
                 ])
                 guard let latency = await iterator.next() else { break }

@@ -1,11 +1,20 @@
 import Foundation
+import ReelAPI
 import ReelCore
 import ReelPostgres
 
+/// Where a task is in its life (`job_queue.state`).
+public enum TaskState: String, Sendable, CaseIterable {
+    case available, running, retryable, succeeded, discarded, cancelled
+
+    /// Waiting or running: not finished.
+    public var isActive: Bool { self == .available || self == .retryable || self == .running }
+}
+
 /// Tasks of one stage in one state, for a job.
 public struct TaskCountRow: Sendable, Equatable {
-    public var stage: String
-    public var state: String
+    public var stage: Stage
+    public var state: TaskState
     public var count: Int
     public var maxAttempt: Int
     /// The greatest last error among them (for `reel describe`).
@@ -14,7 +23,7 @@ public struct TaskCountRow: Sendable, Equatable {
 
 /// The first task of a stage that was discarded: why, and after how many attempts.
 public struct StageFailureRow: Sendable, Equatable {
-    public var stage: String
+    public var stage: Stage
     public var reason: String?
     public var message: String?
     public var attempts: Int?
@@ -35,17 +44,23 @@ extension TaskQueue {
         }
     }
 
-    /// A job's tasks by stage and state, in the order the stages began.
+    /// A job's tasks by stage and state, in the order the stages began (tasks of stages this build does not know
+    /// are left out).
     public func taskCounts(jobID: Int64) async throws -> [TaskCountRow] {
         let rows = try await pool.query(
             """
             SELECT stage, state, count(*)::bigint, max(attempt), max(last_error)
             FROM job_queue WHERE job_id = $1 GROUP BY stage, state ORDER BY min(id)
             """, [jobID])
-        return try rows.map {
-            TaskCountRow(
-                stage: try $0.decode(at: 0), state: try $0.decode(at: 1), count: try $0.decode(at: 2),
-                maxAttempt: try $0.decode(at: 3), lastError: try $0.decodeIfPresent(at: 4))
+        return try rows.compactMap { row in
+            guard let stage = Stage(rawValue: try row.decode(at: 0)) else { return nil }
+            let name: String = try row.decode(at: 1)
+            guard let state = TaskState(rawValue: name) else {
+                throw PostgresError(.decoding, "job_queue.state \"\(name)\" is not a task state")
+            }
+            return TaskCountRow(
+                stage: stage, state: state, count: try row.decode(at: 2), maxAttempt: try row.decode(at: 3),
+                lastError: try row.decodeIfPresent(at: 4))
         }
     }
 
@@ -56,10 +71,11 @@ extension TaskQueue {
             SELECT DISTINCT ON (stage) stage, last_reason, last_error, attempt FROM job_queue
             WHERE job_id = $1 AND state = 'discarded' ORDER BY stage, finished_at, id
             """, [jobID])
-        return try rows.map {
-            StageFailureRow(
-                stage: try $0.decode(at: 0), reason: try $0.decodeIfPresent(at: 1),
-                message: try $0.decodeIfPresent(at: 2), attempts: try $0.decodeIfPresent(at: 3))
+        return try rows.compactMap { row in
+            guard let stage = Stage(rawValue: try row.decode(at: 0)) else { return nil }
+            return StageFailureRow(
+                stage: stage, reason: try row.decodeIfPresent(at: 1), message: try row.decodeIfPresent(at: 2),
+                attempts: try row.decodeIfPresent(at: 3))
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import ReelAPI
 import ReelCore
 import ReelPostgres
 import ReelSupport
@@ -7,7 +8,8 @@ import ReelSupport
 public struct NewTask: Sendable, Equatable {
     public var jobID: Int64
     public var generation: Int64
-    public var stage: String
+    /// The stage's name as the table stores it (`Stage.rawValue` for Reel's own tasks).
+    var stageName: String
     /// The chunk a per-chunk task works on; `nil` for a job-level task.
     public var chunkIndex: Int?
     /// Lower runs first: 0 urgent, 1 high, 2 normal, 3 low.
@@ -22,13 +24,25 @@ public struct NewTask: Sendable, Equatable {
     public var payload: JSONDocument
 
     public init(
-        jobID: Int64, generation: Int64, stage: String, chunkIndex: Int? = nil, priority: Int = 2,
+        jobID: Int64, generation: Int64, stage: Stage, chunkIndex: Int? = nil, priority: Int = 2,
         maxAttempts: Int = 5, backoffSeconds: Double = 5, maxBackoffSeconds: Double = 600, runAt: Date? = nil,
-        payload: JSONDocument = JSONDocument(text: "{}")
+        payload: JSONDocument = .emptyObject
+    ) {
+        self.init(
+            jobID: jobID, generation: generation, stageName: stage.rawValue, chunkIndex: chunkIndex, priority: priority,
+            maxAttempts: maxAttempts, backoffSeconds: backoffSeconds, maxBackoffSeconds: maxBackoffSeconds,
+            runAt: runAt, payload: payload)
+    }
+
+    /// A task of a stage Reel does not have (the queue benchmark's own, kept apart from real work).
+    init(
+        jobID: Int64, generation: Int64, stageName: String, chunkIndex: Int? = nil, priority: Int = 2,
+        maxAttempts: Int = 5, backoffSeconds: Double = 5, maxBackoffSeconds: Double = 600, runAt: Date? = nil,
+        payload: JSONDocument = .emptyObject
     ) {
         self.jobID = jobID
         self.generation = generation
-        self.stage = stage
+        self.stageName = stageName
         self.chunkIndex = chunkIndex
         self.priority = priority
         self.maxAttempts = maxAttempts
@@ -56,13 +70,17 @@ public struct ClaimedTask: Sendable {
     public var lease: Lease
     public var jobID: Int64
     public var generation: Int64
-    public var stage: String
+    /// The stage's name as stored.
+    public var stageName: String
     public var chunkIndex: Int?
     /// 1 on the first run.
     public var attempt: Int
     public var maxAttempts: Int
     public var payload: JSONDocument
     public var leaseExpiresAt: Date
+
+    /// The stage, mapped from its stored name once; `nil` for a name this build does not know.
+    public var stage: Stage? { Stage(rawValue: stageName) }
 }
 
 /// What a heartbeat found.
@@ -146,7 +164,7 @@ public struct TaskQueue: Sendable {
             SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM notified)
             """,
             [
-                tasks.map(\.jobID), tasks.map(\.generation), tasks.map(\.stage),
+                tasks.map(\.jobID), tasks.map(\.generation), tasks.map(\.stageName),
                 NullableArray(tasks.map(\.chunkIndex)), tasks.map(\.priority), tasks.map(\.maxAttempts),
                 tasks.map(\.backoffSeconds), tasks.map(\.maxBackoffSeconds), NullableArray(tasks.map(\.runAt)),
                 tasks.map(\.payload),
@@ -156,7 +174,11 @@ public struct TaskQueue: Sendable {
 
     /// Claims up to `limit` ready tasks of `stages` for `worker`, most urgent first (priority, run_at, id),
     /// skipping rows other claimers hold. Each claim counts an attempt and issues a new fencing token.
-    public func claim(stages: [String], limit: Int, worker: String, lease: Duration) async throws -> [ClaimedTask] {
+    public func claim(stages: [Stage], limit: Int, worker: String, lease: Duration) async throws -> [ClaimedTask] {
+        try await claim(stageNames: stages.map(\.rawValue), limit: limit, worker: worker, lease: lease)
+    }
+
+    func claim(stageNames stages: [String], limit: Int, worker: String, lease: Duration) async throws -> [ClaimedTask] {
         let rows = try await claimGate.withPermit {
             try await pool.query(
                 "WITH \(Self.claimCTE) SELECT * FROM claimed WHERE (SELECT count(*) FROM claim_notified) >= 0",
@@ -169,7 +191,14 @@ public struct TaskQueue: Sendable {
     /// busy worker moves from one batch to the next. Returns the ids completed (stale leases left out) and the
     /// tasks claimed.
     public func completeAndClaim(
-        _ finished: [Lease], stages: [String], limit: Int, worker: String, lease: Duration
+        _ finished: [Lease], stages: [Stage], limit: Int, worker: String, lease: Duration
+    ) async throws -> (completed: Set<Int64>, claimed: [ClaimedTask]) {
+        try await completeAndClaim(
+            finished, stageNames: stages.map(\.rawValue), limit: limit, worker: worker, lease: lease)
+    }
+
+    func completeAndClaim(
+        _ finished: [Lease], stageNames stages: [String], limit: Int, worker: String, lease: Duration
     ) async throws -> (completed: Set<Int64>, claimed: [ClaimedTask]) {
         let rows = try await claimGate.withPermit {
             try await pool.query(
@@ -235,7 +264,7 @@ public struct TaskQueue: Sendable {
         try rows.map { row in
             ClaimedTask(
                 lease: Lease(taskID: try row.decode(at: 0), token: try row.decode(at: 1)),
-                jobID: try row.decode(at: 2), generation: try row.decode(at: 3), stage: try row.decode(at: 4),
+                jobID: try row.decode(at: 2), generation: try row.decode(at: 3), stageName: try row.decode(at: 4),
                 chunkIndex: try row.decodeIfPresent(at: 5), attempt: try row.decode(at: 6),
                 maxAttempts: try row.decode(at: 7), payload: try row.decode(at: 8),
                 leaseExpiresAt: try row.decode(at: 9))

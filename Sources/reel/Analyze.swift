@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ReelCore
 import ReelAnalysis
 import ReelMedia
 
@@ -62,15 +63,12 @@ struct Analyze: AsyncParsableCommand {
         case .local:
             analyzer = LocalSceneAnalyzer(sceneThreshold: sceneThreshold)
         case .gemini:
-            let environment = ProcessInfo.processInfo.environment
-            guard let key = environment["GEMINI_API_KEY"], !key.isEmpty else {
-                throw ValidationError("provider gemini needs GEMINI_API_KEY")
-            }
+            let settings = ReelConfiguration()
+            let key = try settings.require(nil, .geminiAPIKey, flagName: "a key")
             analyzer = GeminiAnalyzer(
                 configuration: GeminiConfiguration(
                     apiKey: key,
-                    endpoint: environment["REEL_GEMINI_ENDPOINT"].flatMap { $0.isEmpty ? nil : $0 }
-                        ?? GeminiConfiguration.defaultEndpoint,
+                    endpoint: settings.value(nil, .geminiEndpoint, default: GeminiConfiguration.defaultEndpoint),
                     model: model, prompt: prompt, inlineMaxBytes: inlineMaxBytes, sceneThreshold: sceneThreshold))
         }
         let analysis: ChunkAnalysis

@@ -269,7 +269,10 @@ struct Describe: AsyncParsableCommand {
                 out += Tables.format(
                     [["  STAGE", "STATE", "COUNT", "MAX ATTEMPT", "LAST ERROR"]]
                         + tasks.map { row in
-                            ["  " + row.stage, row.state, "\(row.count)", "\(row.maxAttempt)", row.lastError ?? ""]
+                            [
+                                "  " + row.stage.rawValue, row.state.rawValue, "\(row.count)", "\(row.maxAttempt)",
+                                row.lastError ?? "",
+                            ]
                         })
                 out += "\n\nRecent logs:\n"
                 for line in try await LogLines.read(database: pool, jobs: [jobID], after: 0, limit: 20, newest: true) {

@@ -82,7 +82,7 @@ struct Local: AsyncParsableCommand {
         defer { unlink(lock) }
         let database = try await StateDatabase.open(state: stateDirectory, databaseURL: databaseURL, logger: logger)
         let storageURL =
-            storage ?? ProcessInfo.processInfo.environment["REEL_STORAGE"] ?? "file://\(stateDirectory)/store"
+            ReelConfiguration().value(storage, .storage, default: "file://\(stateDirectory)/store")
         let store = try ObjectStores.open(storageURL)
         let roots = [resourcesDirectory, FileManager.default.currentDirectoryPath] + allowRoot.map(Paths.absolute)
         let pool = Database(url: database.url, maxConnections: 12)

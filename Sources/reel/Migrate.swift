@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ReelCore
 import Logging
 import ReelStore
 
@@ -13,9 +14,7 @@ struct Migrate: AsyncParsableCommand {
     var databaseURL: String?
 
     func run() async throws {
-        guard let url = databaseURL ?? ProcessInfo.processInfo.environment["REEL_DATABASE_URL"], !url.isEmpty else {
-            throw ValidationError("give --database-url or set REEL_DATABASE_URL")
-        }
+        let url = try ReelConfiguration().require(databaseURL, .databaseURL, flagName: "--database-url")
         let applied = try await Database.migrate(url: url, logger: CLILogging.logger("reel.migrate"))
         print(
             applied.isEmpty
@@ -27,8 +26,7 @@ struct Migrate: AsyncParsableCommand {
 enum CLILogging {
     static func logger(_ label: String, level: Logger.Level? = nil) -> Logger {
         var logger = Logger(label: label) { StreamLogHandler.standardError(label: $0) }
-        let fromEnvironment = ProcessInfo.processInfo.environment["REEL_LOG_LEVEL"].flatMap(
-            Logger.Level.init(rawValue:))
+        let fromEnvironment = ReelConfiguration().value(nil, .logLevel).flatMap(Logger.Level.init(rawValue:))
         logger.logLevel = fromEnvironment ?? level ?? .info
         return logger
     }

@@ -129,13 +129,9 @@ struct OperatorCLI: AsyncParsableCommand {
 
     func run() async throws {
         let logger = CLILogging.logger("reel.operator")
-        let environment = ProcessInfo.processInfo.environment
-        guard let url = databaseURL ?? environment["REEL_DATABASE_URL"], !url.isEmpty else {
-            throw ValidationError("give --database-url or set REEL_DATABASE_URL")
-        }
-        guard let storageURL = storage ?? environment["REEL_STORAGE"], !storageURL.isEmpty else {
-            throw ValidationError("give --storage or set REEL_STORAGE")
-        }
+        let settings = ReelConfiguration()
+        let url = try settings.require(databaseURL, .databaseURL, flagName: "--database-url")
+        let storageURL = try settings.require(storage, .storage, flagName: "--storage")
         let health = try HealthServer.address(healthAddr)
         let metricsAddress = metricsAddr == "0" ? nil : try HealthServer.address(metricsAddr)
         let connection: KubeConnection
@@ -167,7 +163,7 @@ struct OperatorCLI: AsyncParsableCommand {
         let actuator: any WorkerActuator
         switch workerRuntime {
         case .process:
-            let stateDirectory = Paths.absolute(state ?? environment["REEL_STATE_DIR"] ?? ".reel-operator")
+            let stateDirectory = Paths.absolute(settings.value(state, .stateDirectory, default: ".reel-operator"))
             try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
             let kubeArguments =
                 ["--kube-secrets"] + (kubeconfig.map { ["--kubeconfig", Paths.absolute($0)] } ?? [])

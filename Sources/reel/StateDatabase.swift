@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ReelCore
 import Logging
 import ReelOperator
 import ReelStore
@@ -15,13 +16,13 @@ struct StateDatabase {
 
     /// The state directory: the flag, then `$REEL_STATE_DIR`, then `./.reel`, made absolute.
     static func stateDirectory(_ flag: String?) -> String {
-        Paths.absolute(flag ?? ProcessInfo.processInfo.environment["REEL_STATE_DIR"] ?? ".reel")
+        Paths.absolute(ReelConfiguration().value(flag, .stateDirectory, default: ".reel"))
     }
 
     /// Opens (starting the embedded server when needed) and migrates.
     static func open(state: String, databaseURL: String?, logger: Logger) async throws -> StateDatabase {
         let url =
-            databaseURL ?? ProcessInfo.processInfo.environment["REEL_DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
+            ReelConfiguration().value(databaseURL, .databaseURL)
         var database: StateDatabase
         if let url {
             database = StateDatabase(url: url, embedded: nil)

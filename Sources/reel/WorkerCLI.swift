@@ -68,23 +68,23 @@ struct WorkerCLI: AsyncParsableCommand {
 
     func run() async throws {
         let logger = CLILogging.logger("reel.worker")
-        let environment = ProcessInfo.processInfo.environment
-        guard let url = databaseURL ?? environment["REEL_DATABASE_URL"], !url.isEmpty else {
-            throw ValidationError("give --database-url or set REEL_DATABASE_URL")
-        }
-        guard let storageURL = storage ?? environment["REEL_STORAGE"], !storageURL.isEmpty else {
-            throw ValidationError("give --storage or set REEL_STORAGE")
-        }
-        let stageList = stages.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
-        for stage in stageList where Stage(rawValue: stage) == nil {
-            throw ValidationError("unknown stage \"\(stage)\" (ingest, split, analyze, assemble, render)")
+        let settings = ReelConfiguration()
+        let url = try settings.require(databaseURL, .databaseURL, flagName: "--database-url")
+        let storageURL = try settings.require(storage, .storage, flagName: "--storage")
+        let stageList = try stages.split(separator: ",").map { name in
+            let name = String(name).trimmingCharacters(in: .whitespaces)
+            guard let stage = Stage(rawValue: name) else {
+                let known = Stage.allCases.map(\.rawValue).joined(separator: ", ")
+                throw ValidationError("unknown stage \"\(name)\" (\(known))")
+            }
+            return stage
         }
         let store = try ObjectStores.open(storageURL)
         try await Database.migrate(url: url, logger: logger)
         let database = Database(url: url, maxConnections: concurrency + 3)
         let roots = allowRoot.isEmpty ? [FileManager.default.currentDirectoryPath] : allowRoot
-        var gemini = GeminiSettings.fromEnvironment(
-            environment, requestsPerMinute: geminiRequestsPerMinute, tokensPerMinute: geminiTokensPerMinute)
+        var gemini = try GeminiSettings(
+            settings, requestsPerMinute: geminiRequestsPerMinute, tokensPerMinute: geminiTokensPerMinute)
         if kubeSecrets {
             let client = KubeClient(connection: try await KubeConfig.connect(kubeconfig: kubeconfig, context: context))
             gemini.secretReader = { namespace, ref in
@@ -102,7 +102,7 @@ struct WorkerCLI: AsyncParsableCommand {
                 allowedRoots: AllowedRoots(roots),
                 scratchDirectory: scratch
                     ?? FileManager.default.temporaryDirectory.appendingPathComponent("reel-scratch").path,
-                faultDelays: PipelineConfiguration.parseFaultDelays(environment["REEL_FAULT_DELAY"]),
+                faultDelays: try settings.faultDelays(),
                 gemini: gemini))
         let worker = Worker(
             configuration: WorkerConfiguration(

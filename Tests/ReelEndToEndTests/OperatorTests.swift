@@ -331,7 +331,7 @@ struct OperatorTests {
         try await queue.enqueue(
             (0..<3).map {
                 NewTask(
-                    jobID: jobID, generation: 1, stage: "analyze", chunkIndex: $0, payload: JSONDocument(text: "{}"))
+                    jobID: jobID, generation: 1, stage: .analyze, chunkIndex: $0, payload: JSONDocument(text: "{}"))
             })
         let scaledUp = try await BackgroundProcess.eventually(timeout: .seconds(30)) {
             Self.field(try await cluster.get("deployment", "reel-worker-analyzers"), "spec", "replicas") as? Int == 3
@@ -373,7 +373,7 @@ struct OperatorTests {
         try await queue.enqueue(
             (0..<2).map {
                 NewTask(
-                    jobID: second, generation: 1, stage: "analyze", chunkIndex: $0, payload: JSONDocument(text: "{}"))
+                    jobID: second, generation: 1, stage: .analyze, chunkIndex: $0, payload: JSONDocument(text: "{}"))
             })
         let recreated = try await BackgroundProcess.eventually(timeout: .seconds(30)) {
             Self.field(try await cluster.get("deployment", "reel-worker-analyzers"), "spec", "replicas") as? Int == 2

@@ -28,7 +28,7 @@ import Testing
                 + "'default', 'a', 1, $1::jsonb) RETURNING id",
             [JSONDocument(text: spec)]
         ).first!.decode(Int64.self, at: 0)
-        try await TaskQueue(pool: pool).enqueue([NewTask(jobID: job, generation: 1, stage: "ingest")])
+        try await TaskQueue(pool: pool).enqueue([NewTask(jobID: job, generation: 1, stage: .ingest)])
         let worker = try BackgroundProcess(
             ReelPaths.reelBinary,
             [

@@ -43,7 +43,7 @@ import Testing
         }
 
         /// Enqueues and claims one task of `stage`.
-        func claim(_ job: Int64, _ stage: String, chunk: Int? = nil) async throws -> ClaimedTask {
+        func claim(_ job: Int64, _ stage: Stage, chunk: Int? = nil) async throws -> ClaimedTask {
             let payload = try JSONDocument(
                 encoding: TaskPayload(uid: "u", namespace: "default", name: "a", sourceBase: directory.url.path))
             try await queue.enqueue([
@@ -54,7 +54,7 @@ import Testing
         }
 
         /// Runs a task to completion; returns the failure if it failed.
-        func run(_ job: Int64, _ stage: String, chunk: Int? = nil) async throws -> TaskFailure? {
+        func run(_ job: Int64, _ stage: Stage, chunk: Int? = nil) async throws -> TaskFailure? {
             let task = try await claim(job, stage, chunk: chunk)
             do throws(TaskFailure) {
                 try await pipeline.run(task) { _ in }
@@ -72,11 +72,11 @@ import Testing
         var spec = VideoJobSpec(source: SourceSpec(uri: "file://./sample.mp4"))
         spec.split.targetSeconds = 4
         let job = try await fixture.job(spec)
-        for stage in ["ingest", "split"] { #expect(try await fixture.run(job, stage) == nil) }
+        for stage in [Stage.ingest, .split] { #expect(try await fixture.run(job, stage) == nil) }
         let chunks = try await fixture.pool.query("SELECT count(*)::bigint FROM video_chunks WHERE job_id = $1", [job])
         #expect(try chunks.first?.decode(Int.self, at: 0) == 3)
-        for index in 0..<3 { #expect(try await fixture.run(job, "analyze", chunk: index) == nil) }
-        for stage in ["assemble", "render"] { #expect(try await fixture.run(job, stage) == nil) }
+        for index in 0..<3 { #expect(try await fixture.run(job, .analyze, chunk: index) == nil) }
+        for stage in [Stage.assemble, .render] { #expect(try await fixture.run(job, stage) == nil) }
         let record = try await JobRecord.load(job, from: fixture.database)
         #expect(record.sourceDuration == 12)
         #expect(record.frameRate == 25)
@@ -107,8 +107,8 @@ import Testing
         let spec = VideoJobSpec(source: SourceSpec(uri: "file://./sample.mp4"))
         for _ in 0..<2 {
             let job = try await fixture.job(spec)
-            for stage in ["ingest", "split"] { #expect(try await fixture.run(job, stage) == nil) }
-            #expect(try await fixture.run(job, "analyze", chunk: 0) == nil)
+            for stage in [Stage.ingest, .split] { #expect(try await fixture.run(job, stage) == nil) }
+            #expect(try await fixture.run(job, .analyze, chunk: 0) == nil)
         }
         let cache = try await fixture.pool.query("SELECT count(*)::bigint FROM analysis_cache")
         #expect(try cache.first?.decode(Int.self, at: 0) == 1)
@@ -121,14 +121,14 @@ import Testing
         let fixture = try await Fixture(prefix: "fence")
         _ = try await SampleMedia.sample(in: fixture.directory, seconds: 4)
         let job = try await fixture.job(VideoJobSpec(source: SourceSpec(uri: "file://./sample.mp4")))
-        for stage in ["ingest", "split"] { #expect(try await fixture.run(job, stage) == nil) }
-        let stale = try await fixture.claim(job, "analyze", chunk: 0)
+        for stage in [Stage.ingest, .split] { #expect(try await fixture.run(job, stage) == nil) }
+        let stale = try await fixture.claim(job, .analyze, chunk: 0)
         // The lease expires and another worker takes the task over.
         try await fixture.pool.query(
             "UPDATE job_queue SET lease_expires_at = now() - interval '1 second' WHERE id = $1", [stale.lease.taskID])
         #expect(try await fixture.queue.rescueExpired() == 1)
         let fresh = try #require(
-            try await fixture.queue.claim(stages: ["analyze"], limit: 1, worker: "b", lease: .seconds(30)).first)
+            try await fixture.queue.claim(stages: [.analyze], limit: 1, worker: "b", lease: .seconds(30)).first)
         var failure: TaskFailure?
         do throws(TaskFailure) { try await fixture.pipeline.run(stale) { _ in } } catch { failure = error }
         #expect(failure?.reason == "LeaseLost")
@@ -165,12 +165,12 @@ import Testing
         outside.output = OutputSpec(uri: "file:///var/reel-elsewhere/")
         for (spec, reason) in [(keyframe, "RenderUnsupported"), (outside, "OutputNotAllowed")] {
             let job = try await fixture.job(spec)
-            let failure = try await fixture.run(job, "ingest")
+            let failure = try await fixture.run(job, .ingest)
             #expect(failure?.reason == reason)
             #expect(failure?.retryable == false)
         }
         keyframe.render.mode = .exact
-        #expect(try await fixture.run(try await fixture.job(keyframe), "ingest") == nil)
+        #expect(try await fixture.run(try await fixture.job(keyframe), .ingest) == nil)
         #expect(!FileManager.default.fileExists(atPath: "/var/reel-elsewhere"))
     }
 
@@ -181,10 +181,10 @@ import Testing
         let job = try await fixture.job(VideoJobSpec(source: SourceSpec(uri: "file://./sample.mp4")))
         try await fixture.queue.enqueue([
             NewTask(
-                jobID: job, generation: 1, stage: "ingest", payload: JSONDocument(text: #"["not", "an", "object"]"#))
+                jobID: job, generation: 1, stage: .ingest, payload: JSONDocument(text: #"["not", "an", "object"]"#))
         ])
         let task = try #require(
-            try await fixture.queue.claim(stages: ["ingest"], limit: 1, worker: "test", lease: .seconds(30)).first)
+            try await fixture.queue.claim(stages: [.ingest], limit: 1, worker: "test", lease: .seconds(30)).first)
         var failure: TaskFailure?
         do throws(TaskFailure) { try await fixture.pipeline.run(task) { _ in } } catch { failure = error }
         #expect(failure?.reason == "InvalidTask" && failure?.retryable == false, "\(String(describing: failure))")
@@ -203,12 +203,12 @@ import Testing
         for (uri, reason) in cases {
             let sha = reason == "ChecksumMismatch" ? String(repeating: "0", count: 64) : nil
             let job = try await fixture.job(VideoJobSpec(source: SourceSpec(uri: uri, sha256: sha)))
-            let failure = try await fixture.run(job, "ingest")
+            let failure = try await fixture.run(job, .ingest)
             #expect(failure?.reason == reason, "\(uri)")
             #expect(failure?.retryable == false)
         }
         let good = try await fixture.job(VideoJobSpec(source: SourceSpec(uri: "file://./sample.mp4", sha256: digest)))
-        #expect(try await fixture.run(good, "ingest") == nil)
+        #expect(try await fixture.run(good, .ingest) == nil)
     }
 
     @Test func httpSourcesStreamThroughLibcurlWithALimitAndStatusErrors() async throws {
@@ -230,10 +230,10 @@ import Testing
         try #require(listening, "python's http.server did not report its port: \(server.output)")
         let base = "http://127.0.0.1:\(port)"
         let ok = try await fixture.job(VideoJobSpec(source: SourceSpec(uri: "\(base)/clip.mp4")))
-        #expect(try await fixture.run(ok, "ingest") == nil)
+        #expect(try await fixture.run(ok, .ingest) == nil)
         #expect(try await JobRecord.load(ok, from: fixture.database).sourceName == "clip.mp4")
         let missing = try await fixture.job(VideoJobSpec(source: SourceSpec(uri: "\(base)/nope.mp4")))
-        #expect(try await fixture.run(missing, "ingest")?.reason == "SourceNotFound")
+        #expect(try await fixture.run(missing, .ingest)?.reason == "SourceNotFound")
 
         let small = Pipeline(
             database: fixture.database, store: fixture.store,
@@ -241,12 +241,12 @@ import Testing
                 allowedRoots: AllowedRoots([]), maxSourceBytes: 1000,
                 scratchDirectory: fixture.directory.path("scratch")))
         let big = try await fixture.job(VideoJobSpec(source: SourceSpec(uri: "\(base)/clip.mp4")))
-        let task = try await fixture.claim(big, "ingest")
+        let task = try await fixture.claim(big, .ingest)
         var failure: TaskFailure?
         do throws(TaskFailure) { try await small.run(task) { _ in } } catch { failure = error }
         #expect(failure?.reason == "SourceTooLarge" && failure?.retryable == false)
         let refused = try await fixture.job(VideoJobSpec(source: SourceSpec(uri: "http://127.0.0.1:1/x.mp4")))
-        let transport = try await fixture.run(refused, "ingest")
+        let transport = try await fixture.run(refused, .ingest)
         #expect(transport?.reason == "SourceUnavailable" && transport?.retryable == true)
     }
 }

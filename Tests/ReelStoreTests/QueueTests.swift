@@ -1,4 +1,5 @@
 import Foundation
+import ReelAPI
 import ReelCore
 import ReelPostgres
 import ReelStore
@@ -22,7 +23,7 @@ struct QueueFixture {
             spec: JSONDocument(text: "{}"))
     }
 
-    func tasks(_ count: Int, stage: String = "analyze", maxAttempts: Int = 5) -> [NewTask] {
+    func tasks(_ count: Int, stage: Stage = .analyze, maxAttempts: Int = 5) -> [NewTask] {
         (0..<count).map { NewTask(jobID: jobID, generation: 1, stage: stage, chunkIndex: $0, maxAttempts: maxAttempts) }
     }
 
@@ -47,7 +48,7 @@ struct QueueTests {
                     var done: [Int64] = []
                     while true {
                         let claimed = try await f.queue.claim(
-                            stages: ["analyze"], limit: 25, worker: "w\(worker)", lease: .seconds(60))
+                            stages: [.analyze], limit: 25, worker: "w\(worker)", lease: .seconds(60))
                         if claimed.isEmpty { return done }
                         let completed = try await f.queue.complete(claimed.map(\.lease))
                         #expect(completed.count == claimed.count)
@@ -71,10 +72,10 @@ struct QueueTests {
         var tasks = f.tasks(3)
         tasks[2].priority = 0
         #expect(try await f.queue.enqueue(tasks) == 3)
-        #expect(try await f.queue.enqueue(tasks + [NewTask(jobID: f.jobID, generation: 1, stage: "assemble")]) == 1)
-        #expect(try await f.queue.enqueue([NewTask(jobID: f.jobID, generation: 1, stage: "assemble")]) == 0)
+        #expect(try await f.queue.enqueue(tasks + [NewTask(jobID: f.jobID, generation: 1, stage: .assemble)]) == 1)
+        #expect(try await f.queue.enqueue([NewTask(jobID: f.jobID, generation: 1, stage: .assemble)]) == 0)
         let first = try await f.queue.claim(
-            stages: ["analyze", "assemble"], limit: 1, worker: "w", lease: .seconds(30))
+            stages: [.analyze, .assemble], limit: 1, worker: "w", lease: .seconds(30))
         #expect(first.map(\.chunkIndex) == [2])
         #expect(first.first?.attempt == 1)
         let stats = try await f.queue.stats()
@@ -90,11 +91,11 @@ struct QueueTests {
         try await f.queue.enqueue(f.tasks(1))
         // A zero-length lease has expired by the next statement: no sleeping.
         let stale = try #require(
-            try await f.queue.claim(stages: ["analyze"], limit: 1, worker: "old", lease: .zero).first)
+            try await f.queue.claim(stages: [.analyze], limit: 1, worker: "old", lease: .zero).first)
         #expect(try await f.queue.rescueExpired() == 1)
         #expect(try await f.state(of: stale.lease.taskID) == "available")
         let fresh = try #require(
-            try await f.queue.claim(stages: ["analyze"], limit: 1, worker: "new", lease: .seconds(60)).first)
+            try await f.queue.claim(stages: [.analyze], limit: 1, worker: "new", lease: .seconds(60)).first)
         #expect(fresh.lease.taskID == stale.lease.taskID)
         #expect(fresh.lease.token != stale.lease.token)
         #expect(fresh.attempt == 2)
@@ -125,7 +126,7 @@ struct QueueTests {
         let expected: [(jitter: Double, seconds: Double)] = [(0, 8), (1, 24), (0.5, 30)]
         for (attempt, step) in expected.enumerated() {
             let claimed = try #require(
-                try await f.queue.claim(stages: ["analyze"], limit: 1, worker: "w", lease: .seconds(60)).first)
+                try await f.queue.claim(stages: [.analyze], limit: 1, worker: "w", lease: .seconds(60)).first)
             #expect(claimed.attempt == attempt + 1)
             let before = Date()
             guard
@@ -136,11 +137,11 @@ struct QueueTests {
                 return
             }
             #expect(abs(at.timeIntervalSince(before) - step.seconds) < 1.0, "attempt \(attempt + 1)")
-            #expect(try await f.queue.claim(stages: ["analyze"], limit: 1, worker: "w", lease: .seconds(60)).isEmpty)
+            #expect(try await f.queue.claim(stages: [.analyze], limit: 1, worker: "w", lease: .seconds(60)).isEmpty)
             try await f.makeReadyNow()
         }
         let last = try #require(
-            try await f.queue.claim(stages: ["analyze"], limit: 1, worker: "w", lease: .seconds(60)).first)
+            try await f.queue.claim(stages: [.analyze], limit: 1, worker: "w", lease: .seconds(60)).first)
         #expect(last.attempt == 4)
         #expect(try await f.queue.fail(last.lease, error: "boom 4", retryable: true) == .discarded)
         let row = try await f.pool.query(
@@ -159,7 +160,7 @@ struct QueueTests {
         let f = try await QueueFixture("permanent")
         try await f.queue.enqueue(f.tasks(1))
         let claimed = try #require(
-            try await f.queue.claim(stages: ["analyze"], limit: 1, worker: "w", lease: .seconds(60)).first)
+            try await f.queue.claim(stages: [.analyze], limit: 1, worker: "w", lease: .seconds(60)).first)
         #expect(try await f.queue.fail(claimed.lease, error: "invalid media", retryable: false) == .discarded)
         await f.pool.close()
     }
@@ -168,11 +169,11 @@ struct QueueTests {
         let f = try await QueueFixture("cancel")
         try await f.queue.enqueue(f.tasks(3))
         let running = try #require(
-            try await f.queue.claim(stages: ["analyze"], limit: 1, worker: "w", lease: .seconds(60)).first)
+            try await f.queue.claim(stages: [.analyze], limit: 1, worker: "w", lease: .seconds(60)).first)
         #expect(try await f.queue.cancel(jobID: f.jobID) == 3)
         #expect(try await f.queue.heartbeat(running.lease, extendBy: .seconds(60)) == .cancelled)
         #expect(try await f.queue.complete(running.lease) == false)
-        #expect(try await f.queue.claim(stages: ["analyze"], limit: 10, worker: "w", lease: .seconds(60)).isEmpty)
+        #expect(try await f.queue.claim(stages: [.analyze], limit: 10, worker: "w", lease: .seconds(60)).isEmpty)
         #expect(try await f.queue.stats().first?.counts == ["cancelled": 3])
         await f.pool.close()
     }
@@ -180,7 +181,7 @@ struct QueueTests {
     @Test func pruneDeletesOnlyOldFinishedTasks() async throws {
         let f = try await QueueFixture("prune")
         try await f.queue.enqueue(f.tasks(3))
-        let claimed = try await f.queue.claim(stages: ["analyze"], limit: 2, worker: "w", lease: .seconds(60))
+        let claimed = try await f.queue.claim(stages: [.analyze], limit: 2, worker: "w", lease: .seconds(60))
         _ = try await f.queue.complete(claimed.map(\.lease))
         #expect(try await f.queue.prune(olderThan: .seconds(3600)) == 0)
         try await f.pool.query(
@@ -200,7 +201,7 @@ struct QueueTests {
         while seen.count < 2, case .notification(let n)? = try await events.next() { seen[n.channel] = n.payload }
         #expect(seen == [TaskQueue.queueChannel: "analyze", TaskQueue.jobsChannel: String(f.jobID)])
         // Claiming and completing are state changes too: each tells the job's channel once per statement.
-        let claimed = try await f.queue.claim(stages: ["analyze"], limit: 50, worker: "w", lease: .seconds(60))
+        let claimed = try await f.queue.claim(stages: [.analyze], limit: 50, worker: "w", lease: .seconds(60))
         guard case .notification(let running)? = try await events.next() else {
             Issue.record("no notification for the claims")
             return
@@ -257,10 +258,10 @@ struct BatchAndWakeTests {
     @Test func completeAndClaimMovesToTheNextBatchInOneStatement() async throws {
         let f = try await QueueFixture("move")
         try await f.queue.enqueue(f.tasks(5))
-        let first = try await f.queue.claim(stages: ["analyze"], limit: 2, worker: "w", lease: .seconds(60))
+        let first = try await f.queue.claim(stages: [.analyze], limit: 2, worker: "w", lease: .seconds(60))
         let stale = Lease(taskID: first[0].lease.taskID, token: UUID())
         let (done, next) = try await f.queue.completeAndClaim(
-            [first[1].lease, stale], stages: ["analyze"], limit: 2, worker: "w", lease: .seconds(60))
+            [first[1].lease, stale], stages: [.analyze], limit: 2, worker: "w", lease: .seconds(60))
         #expect(done == [first[1].lease.taskID])
         #expect(next.map(\.chunkIndex) == [2, 3])
         #expect(try await f.state(of: first[0].lease.taskID) == "running")
