@@ -41,7 +41,7 @@ let package = Package(
         .target(name: "ReelSupport", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "ReelYAML", dependencies: ["CYAML"]),
         .target(name: "ReelAPI", dependencies: ["ReelYAML"]),
-        .target(name: "ReelCore", dependencies: ["ReelAPI"]),
+        .target(name: "ReelCore", dependencies: ["ReelAPI", "ReelSupport"]),
         .target(name: "ReelPostgres", dependencies: ["CPostgres", "ReelSupport"]),
         .target(name: "ReelMedia", dependencies: ["CFFmpeg", "ReelSupport"]),
         .target(
@@ -99,7 +99,7 @@ let package = Package(
         .testTarget(name: "CLibrariesTests", dependencies: ["CPostgres", "CYAML", "CCurl", "CFFmpeg"]),
         .testTarget(name: "ReelYAMLTests", dependencies: ["ReelYAML"]),
         .testTarget(name: "ReelAPITests", dependencies: ["ReelAPI", "ReelYAML", "ReelTestSupport"]),
-        .testTarget(name: "ReelPostgresTests", dependencies: ["ReelPostgres", "ReelTestSupport"]),
+        .testTarget(name: "ReelPostgresTests", dependencies: ["ReelPostgres", "ReelSupport", "ReelTestSupport"]),
         .testTarget(name: "ReelSupportTests", dependencies: ["ReelSupport", "ReelTestSupport"]),
         .testTarget(name: "ReelCoreTests", dependencies: ["ReelCore", "ReelStorage", "ReelTestSupport"]),
         .testTarget(
@@ -121,13 +121,14 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
-        .testTarget(name: "ReelKubeTests", dependencies: ["ReelKube", "ReelHTTP", "ReelTestSupport"]),
+        .testTarget(name: "ReelKubeTests", dependencies: ["ReelKube", "ReelAPI", "ReelHTTP", "ReelTestSupport"]),
         .testTarget(name: "ReelAnalysisTests", dependencies: ["ReelAnalysis", "ReelHTTP", "ReelTestSupport"]),
         .testTarget(
             name: "ReelOperatorTests",
             dependencies: [
                 "ReelOperator", "ReelAPI", "ReelCore", "ReelStore", "ReelPostgres", "ReelKube", "ReelServer",
-                "ReelHTTP", "ReelStorage", "ReelTestSupport", .product(name: "Logging", package: "swift-log"),
+                "ReelHTTP", "ReelStorage", "ReelSupport", "ReelTestSupport",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
         .testTarget(

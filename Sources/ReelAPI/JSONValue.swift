@@ -1,3 +1,5 @@
+import ReelYAML
+
 /// Any JSON value, for fields Reel passes through without reading (a pod template's `resources`, `env`…).
 public indirect enum JSONValue: Sendable, Hashable, Codable {
     case null
@@ -80,5 +82,26 @@ extension JSONValue: ExpressibleByStringLiteral, ExpressibleByBooleanLiteral, Ex
     public typealias Value = JSONValue
     public init(dictionaryLiteral elements: (String, JSONValue)...) {
         self = .object(Dictionary(elements, uniquingKeysWith: { _, last in last }))
+    }
+}
+
+extension YAMLNode {
+    /// A JSON value as a document node, without a text round trip: objects' keys in sorted order (a JSON object
+    /// has none), every mark `.unknown` (JSON from an API server has no positions).
+    public init(json: JSONValue) {
+        switch json {
+        case .null: self.init(.null)
+        case .bool(let value): self.init(.bool(value))
+        case .int(let value): self.init(.int(value))
+        case .double(let value): self.init(.double(value))
+        case .string(let value): self.init(.string(value))
+        case .array(let items): self.init(.sequence(items.map(YAMLNode.init(json:))))
+        case .object(let fields):
+            self.init(
+                .mapping(
+                    fields.keys.sorted().map { key in
+                        YAMLPair(key: YAMLNode(.string(key)), value: YAMLNode(json: fields[key] ?? .null))
+                    }))
+        }
     }
 }

@@ -37,6 +37,10 @@ public enum ResourceDecoder {
     }
 
     /// Decodes one document.
+    /// A resource served as JSON (the API server's objects), decoded without a text round trip; problems carry
+    /// field paths but no positions.
+    public static func decode(json: JSONValue) -> Outcome { decode(YAMLNode(json: json)) }
+
     public static func decode(_ document: YAMLNode) -> Outcome {
         guard document.pairs != nil else {
             let problem = FieldProblem(

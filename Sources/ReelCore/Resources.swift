@@ -1,5 +1,6 @@
 import Foundation
 import ReelAPI
+import ReelSupport
 
 /// Identifies a resource: kind, namespace, name.
 public struct ResourceKey: Hashable, Sendable, Comparable, CustomStringConvertible {

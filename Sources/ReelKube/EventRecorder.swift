@@ -1,4 +1,5 @@
 import Foundation
+import ReelAPI
 import Synchronization
 
 /// What an Event is about.
@@ -42,33 +43,28 @@ public final class EventRecorder: Sendable {
         async -> (any Error)?
     {
         let key = "\(object.uid)|\(type)|\(reason)|\(note)"
-        let now = LeaderElector.microTime(Date())
+        let now = MicroTime(Date())
         do {
             if let existing = recorded.withLock({ $0[key] }) {
                 let count = existing.count + 1
-                let patch: [String: Any] = ["series": ["count": count, "lastObservedTime": now]]
+                struct SeriesPatch: Encodable { var series: KubeEvent.Series }
                 _ = try await client.mergePatch(
                     Self.events, namespace: existing.namespace, name: existing.name,
-                    try JSONSerialization.data(withJSONObject: patch))
+                    try KubeClient.body(SeriesPatch(series: KubeEvent.Series(count: count, lastObservedTime: now))))
                 recorded.withLock { $0[key]?.count = count }
                 return nil
             }
             let keyHash = String(UInt64(UInt(bitPattern: key.hashValue) & 0xffff_ffff), radix: 16)
             let millis = String(UInt64(Date().timeIntervalSince1970 * 1000) & 0xffff, radix: 16)
             let name = "\(object.name).\(keyHash)\(millis)"
-            let event: [String: Any] = [
-                "apiVersion": "events.k8s.io/v1", "kind": "Event",
-                "metadata": ["name": name, "namespace": object.namespace],
-                "eventTime": now, "type": type, "reason": reason, "action": action, "note": String(note.prefix(1024)),
-                "reportingController": controller, "reportingInstance": instance,
-                "regarding": [
-                    "apiVersion": object.apiVersion, "kind": object.kind, "namespace": object.namespace,
-                    "name": object.name,
-                    "uid": object.uid,
-                ],
-            ]
-            _ = try await client.create(
-                Self.events, namespace: object.namespace, try JSONSerialization.data(withJSONObject: event))
+            let event = KubeEvent(
+                metadata: ObjectMeta(name: name, namespace: object.namespace), eventTime: now, type: type,
+                reason: reason, action: action, note: String(note.prefix(1024)), reportingController: controller,
+                reportingInstance: instance,
+                regarding: KubeEvent.Regarding(
+                    apiVersion: object.apiVersion, kind: object.kind, namespace: object.namespace, name: object.name,
+                    uid: object.uid))
+            _ = try await client.create(Self.events, namespace: object.namespace, try KubeClient.body(event))
             recorded.withLock { $0[key] = (name, object.namespace, 1) }
             return nil
         } catch {

@@ -46,18 +46,13 @@ public final class Informer: Sendable {
     /// An object's resourceVersion as a number (etcd's revision; opaque to clients, but only compared here to
     /// keep a later version over an earlier one of the same object).
     static func resourceVersion(_ object: Data) -> Int64? {
-        guard let json = try? JSONSerialization.jsonObject(with: object) as? [String: Any],
-            let metadata = json["metadata"] as? [String: Any], let version = metadata["resourceVersion"] as? String
-        else { return nil }
-        return Int64(version)
+        (try? JSONDecoder().decode(PartialObject.self, from: object))?.metadata.resourceVersion.flatMap { Int64($0) }
     }
 
     /// `namespace/name` of an object.
     public static func key(_ object: Data) -> String? {
-        guard let json = try? JSONSerialization.jsonObject(with: object) as? [String: Any],
-            let metadata = json["metadata"] as? [String: Any], let name = metadata["name"] as? String
-        else { return nil }
-        return "\(metadata["namespace"] as? String ?? "")/\(name)"
+        guard let metadata = try? JSONDecoder().decode(PartialObject.self, from: object).metadata else { return nil }
+        return "\(metadata.namespace ?? "")/\(metadata.name)"
     }
 
     /// Runs until cancelled, calling `handle` for every change (in order, one at a time).

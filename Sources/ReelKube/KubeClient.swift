@@ -67,13 +67,18 @@ public struct KubeClient: Sendable {
         if let continueToken { query["continue"] = continueToken }
         if let labelSelector { query["labelSelector"] = labelSelector }
         let data = try await send(request("GET", resource.path(namespace: namespace), query: query))
-        guard let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            throw KubeError(code: 0, reason: "InvalidResponse", message: "a list that is not an object")
+        return try Self.decodeList(data)
+    }
+
+    /// A list response: each item kept as its own JSON object.
+    static func decodeList(_ data: Data) throws -> KubeList {
+        let list: ListEnvelope
+        do { list = try JSONDecoder().decode(ListEnvelope.self, from: data) } catch {
+            throw KubeError(code: 0, reason: "InvalidResponse", message: "a list that is not a list: \(error)")
         }
-        let metadata = object["metadata"] as? [String: Any]
-        let items = try (object["items"] as? [Any] ?? []).map { try JSONSerialization.data(withJSONObject: $0) }
-        let token = (metadata?["continue"] as? String).flatMap { $0.isEmpty ? nil : $0 }
-        return KubeList(items: items, resourceVersion: metadata?["resourceVersion"] as? String, continueToken: token)
+        let items = try (list.items ?? []).map { try Self.body($0) }
+        let token = list.metadata?.continue.flatMap { $0.isEmpty ? nil : $0 }
+        return KubeList(items: items, resourceVersion: list.metadata?.resourceVersion, continueToken: token)
     }
 
     /// Every item, page by page.
@@ -155,10 +160,9 @@ public struct KubeClient: Sendable {
     ) async throws {
         var body: Data? = nil
         if let preconditions {
-            body = try JSONSerialization.data(withJSONObject: [
-                "apiVersion": "v1", "kind": "DeleteOptions",
-                "preconditions": ["uid": preconditions.uid, "resourceVersion": preconditions.resourceVersion],
-            ])
+            body = try Self.body(
+                DeleteOptions(
+                    preconditions: .init(uid: preconditions.uid, resourceVersion: preconditions.resourceVersion)))
         }
         _ = try await send(request("DELETE", resource.path(namespace: namespace, name: name), body: body))
     }
@@ -175,12 +179,16 @@ public struct KubeClient: Sendable {
     }
 
     static func watchEvent(_ line: Data) throws -> WatchEvent {
-        guard let object = try JSONSerialization.jsonObject(with: line) as? [String: Any],
-            let type = object["type"] as? String,
-            let inner = object["object"]
-        else { throw KubeError(code: 0, reason: "InvalidResponse", message: "a watch line that is not an event") }
-        let version = ((inner as? [String: Any])?["metadata"] as? [String: Any])?["resourceVersion"] as? String
-        return WatchEvent(
-            type: type, object: try JSONSerialization.data(withJSONObject: inner), resourceVersion: version)
+        let event: WatchLine
+        do { event = try JSONDecoder().decode(WatchLine.self, from: line) } catch {
+            throw KubeError(code: 0, reason: "InvalidResponse", message: "a watch line that is not an event")
+        }
+        var version: String? = nil
+        if case .object(let fields) = event.object, case .object(let metadata)? = fields["metadata"],
+            case .string(let text)? = metadata["resourceVersion"]
+        {
+            version = text
+        }
+        return WatchEvent(type: event.type, object: try Self.body(event.object), resourceVersion: version)
     }
 }

@@ -45,13 +45,14 @@ extension KubeClient {
     /// (`404 NotFound`) naming the Secret and key but not the value.
     public func secretValue(namespace: String, name: String, key: String) async throws -> String {
         let data = try await get(.secrets, namespace: namespace, name: name)
-        guard let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            throw KubeError(code: 0, reason: "InvalidResponse", message: "Secret \(namespace)/\(name) is not an object")
+        let secret: Secret
+        do { secret = try JSONDecoder().decode(Secret.self, from: data) } catch {
+            throw KubeError(code: 0, reason: "InvalidResponse", message: "Secret \(namespace)/\(name) is not a Secret")
         }
-        if let encoded = (object["data"] as? [String: String])?[key], let decoded = Data(base64Encoded: encoded) {
+        if let encoded = secret.data?[key], let decoded = Data(base64Encoded: encoded) {
             return String(decoding: decoded, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         }
-        if let plain = (object["stringData"] as? [String: String])?[key] { return plain }
+        if let plain = secret.stringData?[key] { return plain }
         throw KubeError(code: 404, reason: "NotFound", message: "Secret \(namespace)/\(name) has no key \"\(key)\"")
     }
 }

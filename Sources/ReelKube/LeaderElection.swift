@@ -1,4 +1,5 @@
 import Foundation
+import ReelAPI
 import Synchronization
 
 /// How leader election runs: the Lease and the timings of client-go's defaults.
@@ -91,89 +92,67 @@ public final class LeaderElector: Sendable {
         }
     }
 
-    /// `metav1.MicroTime`: RFC 3339 in UTC with exactly six fractional digits.
-    static func microTime(_ date: Date) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyy-MM-dd'T'HH:mm:ss.SSSSSS'Z'"
-        return formatter.string(from: date)
-    }
-
-    static func parseTime(_ text: String?) -> Date? {
-        guard let text else { return nil }
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyy-MM-dd'T'HH:mm:ss.SSSSSSXXXXX"
-        return formatter.date(from: text) ?? ISO8601DateFormatter().date(from: text)
-    }
+    /// `metav1.MicroTime` text (RFC 3339, UTC, six fractional digits).
+    static func microTime(_ date: Date) -> String { MicroTime(date).description }
 
     /// One round: `true` when we hold the lease afterwards.
     func tryAcquireOrRenew() async throws -> Bool {
-        let now = Date()
+        let now = MicroTime(Date())
         let seconds = Int(configuration.leaseDuration.components.seconds)
         let current: Data
         do {
             current = try await client.get(Self.leases, namespace: configuration.namespace, name: configuration.name)
         } catch let error as KubeError where error.isNotFound {
-            let lease: [String: Any] = [
-                "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-                "metadata": ["name": configuration.name, "namespace": configuration.namespace],
-                "spec": [
-                    "holderIdentity": configuration.identity, "leaseDurationSeconds": seconds,
-                    "acquireTime": Self.microTime(now), "renewTime": Self.microTime(now), "leaseTransitions": 0,
-                ],
-            ]
+            let lease = Lease(
+                metadata: ObjectMeta(name: configuration.name, namespace: configuration.namespace),
+                spec: Lease.Spec(
+                    holderIdentity: configuration.identity, leaseDurationSeconds: seconds, acquireTime: now,
+                    renewTime: now, leaseTransitions: 0))
             do {
-                _ = try await client.create(
-                    Self.leases, namespace: configuration.namespace, try JSONSerialization.data(withJSONObject: lease))
+                _ = try await client.create(Self.leases, namespace: configuration.namespace, try KubeClient.body(lease))
                 return true
             } catch let error as KubeError where error.isConflict {
                 return false
             }
         }
-        guard var object = try JSONSerialization.jsonObject(with: current) as? [String: Any] else { return false }
-        var spec = object["spec"] as? [String: Any] ?? [:]
-        let holder = spec["holderIdentity"] as? String ?? ""
-        let renewed = Self.parseTime(spec["renewTime"] as? String) ?? .distantPast
-        let duration = Double(spec["leaseDurationSeconds"] as? Int ?? seconds)
-        if !holder.isEmpty && holder != configuration.identity && renewed.addingTimeInterval(duration) > now {
+        var lease = try JSONDecoder().decode(Lease.self, from: current)
+        let holder = lease.spec.holderIdentity ?? ""
+        let renewed = lease.spec.renewTime?.date ?? .distantPast
+        let duration = Double(lease.spec.leaseDurationSeconds ?? seconds)
+        if !holder.isEmpty && holder != configuration.identity && renewed.addingTimeInterval(duration) > now.date {
             return false  // someone else leads
         }
         if holder != configuration.identity {
-            spec["acquireTime"] = Self.microTime(now)
-            spec["leaseTransitions"] = (spec["leaseTransitions"] as? Int ?? 0) + (holder.isEmpty ? 0 : 1)
+            lease.spec.acquireTime = now
+            lease.spec.leaseTransitions = (lease.spec.leaseTransitions ?? 0) + (holder.isEmpty ? 0 : 1)
         }
-        spec["holderIdentity"] = configuration.identity
-        spec["leaseDurationSeconds"] = seconds
-        spec["renewTime"] = Self.microTime(now)
-        object["spec"] = spec
+        lease.spec.holderIdentity = configuration.identity
+        lease.spec.leaseDurationSeconds = seconds
+        lease.spec.renewTime = now
         do {
             _ = try await client.replace(
-                Self.leases, namespace: configuration.namespace, name: configuration.name,
-                try JSONSerialization.data(withJSONObject: object))
+                Self.leases, namespace: configuration.namespace, name: configuration.name, try KubeClient.body(lease))
             return true
         } catch let error as KubeError where error.isConflict {
             return false
         }
     }
 
-    /// Gives the lease up (empty holder, expired), so a successor need not wait for it to run out.
+    /// Gives the lease up (empty holder, expired), so a successor need not wait for it to run out. Best effort:
+    /// a lease not released expires by itself.
     func release() async {
-        guard
-            let current = try? await client.get(
-                Self.leases, namespace: configuration.namespace, name: configuration.name),
-            var object = try? JSONSerialization.jsonObject(with: current) as? [String: Any],
-            var spec = object["spec"] as? [String: Any], spec["holderIdentity"] as? String == configuration.identity
-        else { return }
-        spec["holderIdentity"] = ""
-        spec["leaseDurationSeconds"] = 1
-        spec["renewTime"] = Self.microTime(Date().addingTimeInterval(-2))
-        object["spec"] = spec
-        if let data = try? JSONSerialization.data(withJSONObject: object) {
-            _ = try? await client.replace(
-                Self.leases, namespace: configuration.namespace, name: configuration.name, data)
+        do {
+            let current = try await client.get(
+                Self.leases, namespace: configuration.namespace, name: configuration.name)
+            var lease = try JSONDecoder().decode(Lease.self, from: current)
+            guard lease.spec.holderIdentity == configuration.identity else { return }
+            lease.spec.holderIdentity = ""
+            lease.spec.leaseDurationSeconds = 1
+            lease.spec.renewTime = MicroTime(Date().addingTimeInterval(-2))
+            _ = try await client.replace(
+                Self.leases, namespace: configuration.namespace, name: configuration.name, try KubeClient.body(lease))
+        } catch {
+            // Cancelled mid-shutdown or the server is gone: the lease runs out on its own.
         }
     }
 }

@@ -107,12 +107,12 @@ public final class DeploymentActuator: WorkerActuator {
         if entry == nil || entry?.namespace != namespace {
             do {
                 let current = try await client.get(.deployments, namespace: namespace, name: name)
-                let json = try JSONSerialization.jsonObject(with: current) as? [String: Any]
-                let spec = json?["spec"] as? [String: Any]
+                let summary = try JSONDecoder().decode(DeploymentSummary.self, from: current)
                 let previous = known.withLock { $0[pool.name] }
                 entry = Known(
-                    namespace: namespace, templateHash: previous?.namespace == namespace ? previous!.templateHash : 0,
-                    replicas: (spec?["replicas"] as? NSNumber)?.intValue ?? 0, lastScale: previous?.lastScale)
+                    namespace: namespace,
+                    templateHash: previous.flatMap { $0.namespace == namespace ? $0.templateHash : nil } ?? 0,
+                    replicas: summary.spec?.replicas ?? 0, lastScale: previous?.lastScale)
             } catch let error as KubeError where error.isNotFound {
                 var created = deployment
                 created["spec"] = created["spec"].map { spec -> JSONValue in
@@ -168,9 +168,9 @@ public final class DeploymentActuator: WorkerActuator {
                 .deployments, namespace: configuration.namespace,
                 labelSelector: "app.kubernetes.io/managed-by=reel-operator")
             for item in list.items {
-                guard let object = try JSONSerialization.jsonObject(with: item) as? [String: Any],
-                    let metadata = object["metadata"] as? [String: Any], metadata["ownerReferences"] == nil,
-                    let pool = (metadata["labels"] as? [String: String])?["reel.dev/pool"], !current.contains(pool)
+                let metadata = try JSONDecoder().decode(DeploymentSummary.self, from: item).metadata
+                guard metadata.ownerReferences?.isEmpty ?? true, let pool = metadata.labels?["reel.dev/pool"],
+                    !current.contains(pool)
                 else { continue }
                 if !stale.contains(pool) { stale.append(pool) }
             }

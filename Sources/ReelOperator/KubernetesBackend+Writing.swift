@@ -6,6 +6,7 @@ import ReelCore
 import ReelYAML
 import ServiceLifecycle
 import Synchronization
+import ReelSupport
 
 extension KubernetesBackend {
     // MARK: writing
@@ -66,13 +67,18 @@ extension KubernetesBackend {
     /// sends the key back to the queue, to decide again on fresh state).
     func patchFinalizers(_ resource: StoredResource, _ finalizers: [String]) async throws {
         guard let api = self.resource(for: resource.key.kind) else { return }
-        let patch: [String: Any] = [
-            "metadata": ["finalizers": finalizers, "resourceVersion": String(resource.resourceVersion)] as [String: Any]
-        ]
+        struct FinalizerPatch: Encodable {
+            struct Metadata: Encodable {
+                var finalizers: [String]
+                var resourceVersion: String
+            }
+            var metadata: Metadata
+        }
+        let patch = FinalizerPatch(
+            metadata: .init(finalizers: finalizers, resourceVersion: String(resource.resourceVersion)))
         do {
             let updated = try await client.mergePatch(
-                api, namespace: resource.key.namespace, name: resource.key.name,
-                try JSONSerialization.data(withJSONObject: patch))
+                api, namespace: resource.key.namespace, name: resource.key.name, try JSONDocument(encoding: patch).data)
             informer(for: resource.key.kind)?.remember(updated)
         } catch let error as KubeError where error.isNotFound && finalizers.isEmpty {
             return  // already gone
@@ -82,10 +88,10 @@ extension KubernetesBackend {
     /// Marks an object the API server accepted but Reel's rules refuse: `Failed`/`InvalidSpec` (or, for a pool, a
     /// `ScalingActive=False` condition) with every problem, once per generation, and a Warning Event.
     func reportInvalid(_ key: ResourceKey, object: Data, problems: [FieldProblem]) async {
-        guard let json = try? JSONSerialization.jsonObject(with: object) as? [String: Any],
-            let metadata = json["metadata"] as? [String: Any], let uid = metadata["uid"] as? String
+        guard let metadata = try? JSONDecoder().decode(PartialObject.self, from: object).metadata,
+            let uid = metadata.uid
         else { return }
-        let generation = (metadata["generation"] as? NSNumber)?.int64Value ?? 0
+        let generation = Int64(metadata.generation ?? 0)
         let first = state.withLock { state -> Bool in
             if let reported = state.reportedInvalid[key], reported.uid == uid, reported.generation == generation {
                 return false

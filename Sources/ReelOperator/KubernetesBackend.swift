@@ -3,9 +3,9 @@ import Logging
 import ReelAPI
 import ReelKube
 import ReelCore
-import ReelYAML
 import ServiceLifecycle
 import Synchronization
+import ReelSupport
 
 extension KubeResource {
     /// `videojobs.reel.dev/v1alpha1`.
@@ -132,44 +132,45 @@ public final class KubernetesBackend: ResourceSource, Service {
         return ResourceKey(kind: kind, namespace: String(parts.first ?? ""), name: String(parts.last ?? ""))
     }
 
+    /// What in an object makes the reconciler look again.
     private static func trigger(_ object: Data) -> Trigger {
-        let json = (try? JSONSerialization.jsonObject(with: object)) as? [String: Any] ?? [:]
-        let metadata = json["metadata"] as? [String: Any] ?? [:]
+        // An object that does not decode triggers as an empty one: `parse` reports it.
+        let metadata = (try? JSONDecoder().decode(PartialObject.self, from: object))?.metadata
         return Trigger(
-            generation: (metadata["generation"] as? NSNumber)?.int64Value ?? 0,
-            deleting: metadata["deletionTimestamp"] != nil, finalizers: metadata["finalizers"] as? [String] ?? [],
-            labels: metadata["labels"] as? [String: String] ?? [:],
-            annotations: metadata["annotations"] as? [String: String] ?? [:])
+            generation: Int64(metadata?.generation ?? 0), deleting: metadata?.deletionTimestamp != nil,
+            finalizers: metadata?.finalizers ?? [], labels: metadata?.labels ?? [:],
+            annotations: metadata?.annotations ?? [:])
     }
 
     // MARK: reading
 
     /// An object as a `StoredResource`, validated and defaulted like a file; `resource` is `nil` when invalid.
     private func parse(_ object: Data, key: ResourceKey) -> Parsed? {
-        guard let json = try? JSONSerialization.jsonObject(with: object) as? [String: Any],
-            let metadata = json["metadata"] as? [String: Any]
-        else { return nil }
-        let resourceVersion = metadata["resourceVersion"] as? String ?? ""
+        let decoded: KubeObject
+        do { decoded = try JSONDecoder().decode(KubeObject.self, from: object) } catch {
+            logger.warning("\(key): cannot read the object: \(error)")
+            return nil
+        }
+        let metadata = decoded.metadata
+        let resourceVersion = metadata.resourceVersion ?? ""
         if let cached = state.withLock({ $0.parsed[key] }), cached.resourceVersion == resourceVersion,
             !resourceVersion.isEmpty
         {
             return cached
         }
         // What a user declared: apiVersion, kind, name, namespace, labels, annotations, spec.
-        var declared: [String: Any] = ["apiVersion": json["apiVersion"] ?? "", "kind": json["kind"] ?? ""]
-        var meta: [String: Any] = ["name": metadata["name"] ?? "", "namespace": metadata["namespace"] ?? ""]
-        for field in ["labels", "annotations"] { if let value = metadata[field] { meta[field] = value } }
-        declared["metadata"] = meta
-        if let spec = json["spec"] { declared["spec"] = spec }
-        let outcome: ResourceDecoder.Outcome
-        do {
-            let text = String(decoding: try JSONSerialization.data(withJSONObject: declared), as: UTF8.self)
-            guard let document = try YAMLParser.parse(text).first else { return nil }
-            outcome = ResourceDecoder.decode(document)
-        } catch {
-            logger.warning("\(key): cannot read the object: \(error)")
-            return nil
+        var declaredMeta: [String: JSONValue] = ["name": .string(metadata.name)]
+        if let namespace = metadata.namespace { declaredMeta["namespace"] = .string(namespace) }
+        if let labels = metadata.labels { declaredMeta["labels"] = .object(labels.mapValues(JSONValue.string)) }
+        if let annotations = metadata.annotations {
+            declaredMeta["annotations"] = .object(annotations.mapValues(JSONValue.string))
         }
+        var declared: [String: JSONValue] = [
+            "apiVersion": .string(decoded.apiVersion ?? ""), "kind": .string(decoded.kind ?? ""),
+            "metadata": .object(declaredMeta),
+        ]
+        if let spec = decoded.spec { declared["spec"] = spec }
+        let outcome = ResourceDecoder.decode(json: .object(declared))
         var spec: JSONDocument
         switch outcome {
         case .resource(.videoJob(let job)):
@@ -179,8 +180,8 @@ public final class KubernetesBackend: ResourceSource, Service {
             guard let encoded = try? JSONDocument(encoding: pool.spec) else { return nil }
             spec = encoded
         case .invalid(let problems):
-            let uid = metadata["uid"] as? String ?? ""
-            guard metadata["deletionTimestamp"] != nil, let last = state.withLock({ $0.lastValid[key] }),
+            let uid = metadata.uid ?? ""
+            guard metadata.deletionTimestamp != nil, let last = state.withLock({ $0.lastValid[key] }),
                 last.uid == uid
             else {
                 return Parsed(resourceVersion: resourceVersion, resource: nil, problems: problems)
@@ -189,20 +190,13 @@ public final class KubernetesBackend: ResourceSource, Service {
         case .foreign:
             return nil
         }
-        let status = (json["status"] as? [String: Any]).flatMap {
-            try? JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys])
-        }
         let stored = StoredResource(
-            uid: metadata["uid"] as? String ?? "", key: key,
-            generation: (metadata["generation"] as? NSNumber)?.int64Value ?? 1,
-            resourceVersion: Int64(resourceVersion) ?? 0,
-            labels: metadata["labels"] as? [String: String] ?? [:],
-            annotations: metadata["annotations"] as? [String: String] ?? [:], spec: spec,
-            status: status.map { JSONDocument(text: String(decoding: $0, as: UTF8.self)) },
-            finalizers: metadata["finalizers"] as? [String] ?? [],
-            deletionTimestamp: (metadata["deletionTimestamp"] as? String).flatMap(Timestamp.init(rfc3339:))?.date,
-            creationTimestamp: (metadata["creationTimestamp"] as? String).flatMap(Timestamp.init(rfc3339:))?.date
-                ?? Date(),
+            uid: metadata.uid ?? "", key: key, generation: Int64(metadata.generation ?? 1),
+            resourceVersion: Int64(resourceVersion) ?? 0, labels: metadata.labels ?? [:],
+            annotations: metadata.annotations ?? [:], spec: spec,
+            status: try? decoded.status.map { try JSONDocument(encoding: $0) }, finalizers: metadata.finalizers ?? [],
+            deletionTimestamp: metadata.deletionTimestamp?.date,
+            creationTimestamp: metadata.creationTimestamp?.date ?? Date(),
             sourceFile: nil)
         if case .resource = outcome { state.withLock { $0.lastValid[key] = (stored.uid, spec) } }
         return Parsed(resourceVersion: resourceVersion, resource: stored, problems: [])
@@ -245,4 +239,13 @@ public final class KubernetesBackend: ResourceSource, Service {
         }
         return parse(object, key: key)?.resource
     }
+}
+
+/// A VideoJob or WorkerPool as the API server serves it: typed metadata, spec and status as JSON.
+struct KubeObject: Codable, Sendable {
+    var apiVersion: String?
+    var kind: String?
+    var metadata: ObjectMeta
+    var spec: JSONValue?
+    var status: JSONValue?
 }

@@ -3,6 +3,7 @@ import Logging
 import ReelAPI
 import ReelCore
 import ReelStore
+import ReelSupport
 
 /// The action executor: what each action of `JobPlanner.plan` does to the database, the resource and the store.
 extension Reconciler {

@@ -3,6 +3,7 @@ import Logging
 import ReelAPI
 import ReelCore
 import ReelStore
+import ReelSupport
 
 /// Status writing (with its YAML mirror and the Events of phase changes) and cleanup of a deleted job.
 extension Reconciler {

@@ -1,6 +1,7 @@
 import Foundation
 import ReelCore
 import ReelStore
+import ReelSupport
 
 /// Where the reconciler and the autoscaler read desired state and write status: the `resources` table (YAML
 /// directory) or a Kubernetes API server. Both keep Kubernetes semantics: uid, generation bumped by spec changes

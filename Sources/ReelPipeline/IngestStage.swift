@@ -5,6 +5,7 @@ import ReelHTTP
 import ReelMedia
 import ReelStorage
 import ReelStore
+import ReelSupport
 
 /// Stores the source (from a `file://` root or over HTTP), checks its sha256, probes it, and refuses before any
 /// other work what would fail only at the end.

@@ -1,4 +1,5 @@
 import Foundation
+import ReelSupport
 
 /// A Swift value that can be sent as a statement parameter, in Postgres' text format.
 public protocol PostgresEncodable: Sendable {
@@ -190,28 +191,10 @@ enum CivilDate {
     }
 }
 
-/// A `json`/`jsonb` value, kept as its text.
-public struct PostgresJSON: PostgresEncodable, PostgresDecodable, Equatable {
-    /// The JSON text.
-    public var text: String
-
-    /// JSON text as it is.
-    public init(text: String) { self.text = text }
-
-    /// The JSON encoding of `value` (keys sorted, so equal values give equal text).
-    public init<T: Encodable>(encoding value: T) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        text = String(decoding: try encoder.encode(value), as: UTF8.self)
-    }
-
-    /// Decodes the JSON into `type`.
-    public func decode<T: Decodable>(_ type: T.Type) throws -> T {
-        try JSONDecoder().decode(type, from: Data(text.utf8))
-    }
-
+/// JSON documents, as `json`/`jsonb` text.
+extension JSONDocument: PostgresEncodable, PostgresDecodable {
     public var postgresText: String { text }
-    public init(postgresText text: String) { self.text = text }
+    public init(postgresText text: String) { self.init(text: text) }
 }
 
 /// One-dimensional arrays, as `{a,b,"c d",NULL}`.

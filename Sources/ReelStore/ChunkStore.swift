@@ -2,6 +2,7 @@ import Foundation
 import ReelAPI
 import ReelCore
 import ReelPostgres
+import ReelSupport
 
 /// A chunk split stored, to record.
 public struct NewChunk: Sendable {

@@ -85,8 +85,3 @@ public struct ChangeFeed: Sendable {
 
     public func stop() { listener.stop() }
 }
-
-extension JSONDocument: PostgresEncodable, PostgresDecodable {
-    public var postgresText: String { text }
-    public init(postgresText text: String) { self.init(text: text) }
-}

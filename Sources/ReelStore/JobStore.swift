@@ -2,6 +2,7 @@ import Foundation
 import ReelAPI
 import ReelCore
 import ReelPostgres
+import ReelSupport
 
 /// A `processing_jobs` row as the stages read it.
 public struct JobRow: Sendable {

@@ -2,6 +2,7 @@ import Foundation
 import ReelAPI
 import ReelCore
 import ReelPostgres
+import ReelSupport
 
 /// A `job_logs` line, with the task it came from.
 public struct LogRow: Sendable, Equatable {

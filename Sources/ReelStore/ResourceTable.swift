@@ -2,6 +2,7 @@ import Foundation
 import ReelAPI
 import ReelCore
 import ReelPostgres
+import ReelSupport
 
 /// The `resources` table: the YAML-directory backend's API server. uid on creation, `generation` bumped only
 /// when the spec changes, `resourceVersion` on every write, status written separately, finalizers, and

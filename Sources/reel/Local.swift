@@ -25,18 +25,9 @@ struct Local: AsyncParsableCommand {
     @Option(help: "State directory: database, storage, logs, status mirror (default: $REEL_STATE_DIR or ./.reel).")
     var state: String?
 
-    @Option(help: "Use this PostgreSQL instead of the embedded one (default: $REEL_DATABASE_URL).")
-    var databaseURL: String?
+    @OptionGroup var data: StoreOptions
 
-    @Option(help: "Object storage: file:///dir or an absolute directory (default: $REEL_STORAGE or STATE/store).")
-    var storage: String?
-
-    @Option(
-        help: ArgumentHelp(
-            "Another directory file:// sources and outputs may name (repeatable). The resources directory and "
-                + "the working directory are always allowed.")
-    )
-    var allowRoot: [String] = []
+    @OptionGroup var budgets: GeminiBudgetOptions
 
     @Flag(help: "Exit once every VideoJob has succeeded or failed.")
     var untilDone = false
@@ -56,16 +47,6 @@ struct Local: AsyncParsableCommand {
     @Option(help: "How long a stopping worker may drain before it is killed.")
     var graceSeconds = 30.0
 
-    @Option(
-        help: ArgumentHelp(
-            "Gemini requests per minute per API key for jobs that name no budget (GEMINI_API_KEY is passed to "
-                + "the workers).")
-    )
-    var geminiRequestsPerMinute: Int?
-
-    @Option(help: "Gemini tokens per minute per API key for jobs that name no budget.")
-    var geminiTokensPerMinute: Int?
-
     func run() async throws {
         // On a terminal the progress block is the display: log only warnings and errors into it.
         let logger = CLILogging.logger("reel.local", level: isatty(STDOUT_FILENO) == 1 ? .warning : .info)
@@ -80,11 +61,12 @@ struct Local: AsyncParsableCommand {
         try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
         let lock = try StateDatabase.lock(stateDirectory)
         defer { unlink(lock) }
-        let database = try await StateDatabase.open(state: stateDirectory, databaseURL: databaseURL, logger: logger)
+        let database = try await StateDatabase.open(
+            state: stateDirectory, databaseURL: data.databaseURL, logger: logger)
         let storageURL =
-            ReelConfiguration().value(storage, .storage, default: "file://\(stateDirectory)/store")
+            ReelConfiguration().value(data.storage, .storage, default: "file://\(stateDirectory)/store")
         let store = try ObjectStores.open(storageURL)
-        let roots = [resourcesDirectory, FileManager.default.currentDirectoryPath] + allowRoot.map(Paths.absolute)
+        let roots = [resourcesDirectory, FileManager.default.currentDirectoryPath] + data.allowRoot.map(Paths.absolute)
         let pool = Database(url: database.url, maxConnections: 12)
         let table = pool.resources
         let reconciler = Reconciler(
@@ -100,7 +82,7 @@ struct Local: AsyncParsableCommand {
         let actuator = ChildWorkers.actuator(
             databaseURL: database.url, storage: storageURL, state: stateDirectory, roots: roots,
             leaseSeconds: leaseSeconds, graceSeconds: graceSeconds,
-            extra: ChildWorkers.budgets(requests: geminiRequestsPerMinute, tokens: geminiTokensPerMinute),
+            extra: budgets.workerArguments,
             logger: logger)
         let autoscaler = Autoscaler(
             database: pool, actuator: actuator, resources: table,
@@ -148,11 +130,5 @@ enum ChildWorkers {
                 executable: WorkerCommand.currentExecutable, arguments: arguments, logDirectory: "\(state)/logs",
                 gracePeriod: .milliseconds(Int(graceSeconds * 1000))),
             logger: logger)
-    }
-
-    /// The Gemini budget options a worker takes.
-    static func budgets(requests: Int?, tokens: Int?) -> [String] {
-        (requests.map { ["--gemini-requests-per-minute", "\($0)"] } ?? [])
-            + (tokens.map { ["--gemini-tokens-per-minute", "\($0)"] } ?? [])
     }
 }

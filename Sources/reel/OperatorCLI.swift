@@ -59,15 +59,6 @@ struct OperatorCLI: AsyncParsableCommand {
     @Option(help: "Where workers run: process (child processes) or kubernetes (a Deployment per pool).")
     var workerRuntime: WorkerRuntime = .process
 
-    @Option(help: "postgres:// URL or key=value connection string (default: $REEL_DATABASE_URL).")
-    var databaseURL: String?
-
-    @Option(help: "Object storage: file:///dir or an absolute directory (default: $REEL_STORAGE).")
-    var storage: String?
-
-    @Option(help: "A directory file:// sources and outputs may name (repeatable); without one, file:// is refused.")
-    var allowRoot: [String] = []
-
     @Option(help: "Address of /healthz and /readyz (HOST:PORT or :PORT).")
     var healthAddr = ":8081"
 
@@ -117,11 +108,9 @@ struct OperatorCLI: AsyncParsableCommand {
     @Option(help: "How often every resource is reconciled regardless of events (seconds).")
     var resyncSeconds = 300.0
 
-    @Option(help: "Gemini requests per minute per API key for jobs that name no budget.")
-    var geminiRequestsPerMinute: Int?
+    @OptionGroup var data: StoreOptions
 
-    @Option(help: "Gemini tokens per minute per API key for jobs that name no budget.")
-    var geminiTokensPerMinute: Int?
+    @OptionGroup var budgets: GeminiBudgetOptions
 
     enum WorkerRuntime: String, ExpressibleByArgument, CaseIterable {
         case process, kubernetes
@@ -130,8 +119,8 @@ struct OperatorCLI: AsyncParsableCommand {
     func run() async throws {
         let logger = CLILogging.logger("reel.operator")
         let settings = ReelConfiguration()
-        let url = try settings.require(databaseURL, .databaseURL, flagName: "--database-url")
-        let storageURL = try settings.require(storage, .storage, flagName: "--storage")
+        let url = try settings.require(data.databaseURL, .databaseURL, flagName: "--database-url")
+        let storageURL = try settings.require(data.storage, .storage, flagName: "--storage")
         let health = try HealthServer.address(healthAddr)
         let metricsAddress = metricsAddr == "0" ? nil : try HealthServer.address(metricsAddr)
         let connection: KubeConnection
@@ -147,7 +136,7 @@ struct OperatorCLI: AsyncParsableCommand {
         try await Database.migrate(url: url, logger: logger)
         let registry = OperatorMetrics.bootstrap()
         let pool = Database(url: url, maxConnections: 12)
-        let roots = allowRoot.map(Paths.absolute)
+        let roots = data.allowRoot.map(Paths.absolute)
         let events = KubeEventSink(recorder: EventRecorder(client: client, instance: instance), logger: logger)
         let reconcilerBox = ReconcilerBox()
         let backend = KubernetesBackend(client: client, namespace: namespace, events: events, logger: logger) { keys in
@@ -159,7 +148,7 @@ struct OperatorCLI: AsyncParsableCommand {
                 resyncInterval: .milliseconds(Int(resyncSeconds * 1000)), allowedRoots: AllowedRoots(roots)),
             resources: backend, events: events, logger: logger)
         reconcilerBox.reconciler = reconciler
-        let budgets = ChildWorkers.budgets(requests: geminiRequestsPerMinute, tokens: geminiTokensPerMinute)
+        let budgetArguments = budgets.workerArguments
         let actuator: any WorkerActuator
         switch workerRuntime {
         case .process:
@@ -170,7 +159,7 @@ struct OperatorCLI: AsyncParsableCommand {
                 + (context.map { ["--context", $0] } ?? [])
             actuator = ChildWorkers.actuator(
                 databaseURL: url, storage: storageURL, state: stateDirectory, roots: roots, leaseSeconds: leaseSeconds,
-                graceSeconds: graceSeconds, extra: budgets + kubeArguments, logger: logger)
+                graceSeconds: graceSeconds, extra: budgetArguments + kubeArguments, logger: logger)
         case .kubernetes:
             var resources: JSONValue? = nil
             if let workerResources {
@@ -188,7 +177,7 @@ struct OperatorCLI: AsyncParsableCommand {
                 configuration: KubeWorkerConfiguration(
                     image: workerImage, serviceAccountName: workerServiceAccount, secretName: workerSecret,
                     namespace: homeNamespace, resources: resources, allowedRoots: roots, leaseSeconds: leaseSeconds,
-                    gracePeriodSeconds: Int(graceSeconds), extraArguments: budgets, dataClaim: workerDataClaim,
+                    gracePeriodSeconds: Int(graceSeconds), extraArguments: budgetArguments, dataClaim: workerDataClaim,
                     dataPath: workerDataPath),
                 logger: logger)
         }

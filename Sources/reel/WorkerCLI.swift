@@ -27,14 +27,9 @@ struct WorkerCLI: AsyncParsableCommand {
     @Option(help: "Tasks run at once.")
     var concurrency = 1
 
-    @Option(help: "postgres:// URL or key=value connection string (default: $REEL_DATABASE_URL).")
-    var databaseURL: String?
+    @OptionGroup var data: StoreOptions
 
-    @Option(help: "Object storage: file:///dir or an absolute directory (default: $REEL_STORAGE).")
-    var storage: String?
-
-    @Option(help: "Directory file:// sources and outputs may name (repeatable).")
-    var allowRoot: [String] = []
+    @OptionGroup var budgets: GeminiBudgetOptions
 
     @Option(help: "The WorkerPool this worker belongs to.")
     var pool: String?
@@ -51,12 +46,6 @@ struct WorkerCLI: AsyncParsableCommand {
     @Option(help: "Directory for temporary files (default: the system's).")
     var scratch: String?
 
-    @Option(help: "Gemini requests per minute per API key, across all workers, for jobs that name no budget.")
-    var geminiRequestsPerMinute: Int?
-
-    @Option(help: "Gemini tokens per minute per API key, across all workers, for jobs that name no budget.")
-    var geminiTokensPerMinute: Int?
-
     @Flag(help: "Read the Gemini key Secrets that VideoJobs name (apiKeySecretRef) through the Kubernetes API.")
     var kubeSecrets = false
 
@@ -69,8 +58,8 @@ struct WorkerCLI: AsyncParsableCommand {
     func run() async throws {
         let logger = CLILogging.logger("reel.worker")
         let settings = ReelConfiguration()
-        let url = try settings.require(databaseURL, .databaseURL, flagName: "--database-url")
-        let storageURL = try settings.require(storage, .storage, flagName: "--storage")
+        let url = try settings.require(data.databaseURL, .databaseURL, flagName: "--database-url")
+        let storageURL = try settings.require(data.storage, .storage, flagName: "--storage")
         let stageList = try stages.split(separator: ",").map { name in
             let name = String(name).trimmingCharacters(in: .whitespaces)
             guard let stage = Stage(rawValue: name) else {
@@ -82,9 +71,10 @@ struct WorkerCLI: AsyncParsableCommand {
         let store = try ObjectStores.open(storageURL)
         try await Database.migrate(url: url, logger: logger)
         let database = Database(url: url, maxConnections: concurrency + 3)
-        let roots = allowRoot.isEmpty ? [FileManager.default.currentDirectoryPath] : allowRoot
+        let roots = data.allowRoot.isEmpty ? [FileManager.default.currentDirectoryPath] : data.allowRoot
         var gemini = try GeminiSettings(
-            settings, requestsPerMinute: geminiRequestsPerMinute, tokensPerMinute: geminiTokensPerMinute)
+            settings, requestsPerMinute: budgets.geminiRequestsPerMinute, tokensPerMinute: budgets.geminiTokensPerMinute
+        )
         if kubeSecrets {
             let client = KubeClient(connection: try await KubeConfig.connect(kubeconfig: kubeconfig, context: context))
             gemini.secretReader = { namespace, ref in

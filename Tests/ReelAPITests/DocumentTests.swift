@@ -15,6 +15,34 @@ struct DocumentTests {
         #expect(report.foreign.map(\.kind) == ["Deployment"])
     }
 
+    /// The API server's objects are decoded from JSON directly: the same rules, paths without positions, and a
+    /// JSON string stays a string whatever it looks like.
+    @Test func objectsFromJSONDecodeWithoutATextRoundTrip() throws {
+        func object(_ spec: [String: JSONValue]) -> JSONValue {
+            .object([
+                "apiVersion": "reel.dev/v1alpha1", "kind": "VideoJob",
+                "metadata": .object(["name": "a", "namespace": "media"]), "spec": .object(spec),
+            ])
+        }
+        guard
+            case .resource(.videoJob(let job)) = ResourceDecoder.decode(
+                json: object(["source": .object(["uri": "file:///a.mp4"]), "title": "1e3"]))
+        else {
+            Issue.record("a valid VideoJob did not decode")
+            return
+        }
+        #expect(job.spec.title == "1e3" && job.metadata.namespace == "media")
+        guard
+            case .invalid(let problems) = ResourceDecoder.decode(
+                json: object(["source": .object(["uri": "file:///a.mp4"]), "splitt": .object([:])]))
+        else {
+            Issue.record("an unknown field was accepted")
+            return
+        }
+        #expect(problems.map(\.path) == ["spec.splitt"])
+        #expect(problems.first?.mark == .unknown)
+    }
+
     @Test func apiVersionAndKindChecks() {
         #expect(problems("kind: VideoJob\nmetadata: {name: a}\nspec: {}\n").first?.path == "apiVersion")
         let version = problems(videoJob().replacingFirst("v1alpha1", with: "v2"))

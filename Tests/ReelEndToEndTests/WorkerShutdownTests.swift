@@ -4,6 +4,7 @@ import ReelPostgres
 import ReelStore
 import ReelTestSupport
 import Testing
+import ReelSupport
 
 #if canImport(Glibc)
     import Glibc

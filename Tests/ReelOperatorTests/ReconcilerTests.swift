@@ -7,6 +7,7 @@ import ReelStorage
 import ReelStore
 import ReelTestSupport
 import Testing
+import ReelSupport
 
 @testable import ReelOperator
 

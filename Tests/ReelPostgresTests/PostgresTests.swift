@@ -2,6 +2,7 @@ import Foundation
 import ReelPostgres
 import ReelTestSupport
 import Testing
+import ReelSupport
 
 @Suite("libpq connection, values, errors, transactions")
 struct ConnectionTests {
@@ -18,7 +19,7 @@ struct ConnectionTests {
                 """,
                 [
                     "it's \"quoted\" \\ ünïcode 🎬", Int32(-42), Int64.max, 0.1, true, date, uuid,
-                    PostgresJSON(text: #"{"b": [1, 2], "a": null}"#), bytes, ["a", "b c", "d\"e", "f\\g", ""],
+                    JSONDocument(text: #"{"b": [1, 2], "a": null}"#), bytes, ["a", "b c", "d\"e", "f\\g", ""],
                     [Int64(1), -2, 3], nil, "'; DROP TABLE x; --",
                 ]
             ).first)
@@ -29,7 +30,7 @@ struct ConnectionTests {
         #expect(try row.decode(Bool.self, at: 4))
         #expect(abs(try row.decode(Date.self, at: 5).timeIntervalSince(date)) < 0.000_001)
         #expect(try row.decode(UUID.self, at: 6) == uuid)
-        #expect(try row.decode(PostgresJSON.self, at: 7).text == #"{"a": null, "b": [1, 2]}"#)
+        #expect(try row.decode(JSONDocument.self, at: 7).text == #"{"a": null, "b": [1, 2]}"#)
         #expect(try row.decode(Data.self, at: 8) == bytes)
         #expect(try row.decode([String].self, at: 9) == ["a", "b c", "d\"e", "f\\g", ""])
         #expect(try row.decode([Int64].self, at: 10) == [1, -2, 3])

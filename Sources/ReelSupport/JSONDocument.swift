@@ -16,6 +16,9 @@ public struct JSONDocument: Sendable, Equatable {
         text = String(decoding: try encoder.encode(value), as: UTF8.self)
     }
 
+    /// The text as UTF-8, for a request body.
+    public var data: Data { Data(text.utf8) }
+
     /// Decodes the JSON into `type`.
     public func decode<T: Decodable>(_ type: T.Type) throws -> T {
         try JSONDecoder().decode(type, from: Data(text.utf8))

@@ -1,0 +1,171 @@
+import Foundation
+import ReelAPI
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `metav1.MicroTime`: RFC 3339 in UTC with exactly six fractional digits (what the API server parses).
+public struct MicroTime: Codable, Sendable, Hashable, CustomStringConvertible {
+    public var date: Date
+
+    public init(_ date: Date) { self.date = date }
+
+    public var description: String {
+        let seconds = date.timeIntervalSince1970.rounded(.down)
+        var whole = time_t(seconds)
+        var parts = tm()
+        gmtime_r(&whole, &parts)
+        let micros = min(999_999, Int(((date.timeIntervalSince1970 - seconds) * 1_000_000).rounded()))
+        func pad(_ value: Int32, _ width: Int) -> String {
+            let text = String(value)
+            return String(repeating: "0", count: max(0, width - text.count)) + text
+        }
+        let day = "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))"
+        let time = "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2))"
+        return "\(day)T\(time).\(pad(Int32(micros), 6))Z"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        let text = try container.decode(String.self)
+        guard let parsed = Timestamp(rfc3339: text) else {
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: "\"\(text)\" is not a MicroTime")
+        }
+        date = parsed.date
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
+    }
+}
+
+/// `coordination.k8s.io/v1` Lease: who leads, since when, for how long.
+public struct Lease: Codable, Sendable, Equatable {
+    public var apiVersion = "coordination.k8s.io/v1"
+    public var kind = "Lease"
+    public var metadata: ObjectMeta
+    public var spec: Spec
+
+    public struct Spec: Codable, Sendable, Equatable {
+        public var holderIdentity: String?
+        public var leaseDurationSeconds: Int?
+        public var acquireTime: MicroTime?
+        public var renewTime: MicroTime?
+        public var leaseTransitions: Int?
+    }
+
+    public init(metadata: ObjectMeta, spec: Spec) {
+        self.metadata = metadata
+        self.spec = spec
+    }
+}
+
+/// `events.k8s.io/v1` Event, as Reel records them.
+public struct KubeEvent: Codable, Sendable, Equatable {
+    public var apiVersion = "events.k8s.io/v1"
+    public var kind = "Event"
+    public var metadata: ObjectMeta
+    public var eventTime: MicroTime
+    public var type: String
+    public var reason: String
+    public var action: String
+    public var note: String
+    public var reportingController: String
+    public var reportingInstance: String
+    public var regarding: Regarding
+    public var series: Series?
+
+    /// The object the Event is about.
+    public struct Regarding: Codable, Sendable, Equatable {
+        public var apiVersion: String
+        public var kind: String
+        public var namespace: String
+        public var name: String
+        public var uid: String
+    }
+
+    /// A repeated Event: how often, and when last.
+    public struct Series: Codable, Sendable, Equatable {
+        public var count: Int
+        public var lastObservedTime: MicroTime
+    }
+}
+
+/// Any object, read for its metadata only (the informer's and the actuators' view).
+public struct PartialObject: Decodable, Sendable {
+    public var apiVersion: String?
+    public var kind: String?
+    public var metadata: ObjectMeta
+}
+
+extension KubeClient {
+    /// Encodes an object for a request body.
+    static func body(_ object: some Encodable) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return try encoder.encode(object)
+    }
+}
+
+/// An `ownerReferences` entry.
+public struct OwnerReference: Codable, Sendable, Equatable {
+    public var apiVersion: String
+    public var kind: String
+    public var name: String
+    public var uid: String
+    public var controller: Bool?
+    public var blockOwnerDeletion: Bool?
+}
+
+/// An `apps/v1` Deployment as far as Reel reads one: its labels, its owners and its replicas.
+public struct DeploymentSummary: Decodable, Sendable {
+    public var metadata: Metadata
+    public var spec: Spec?
+
+    public struct Metadata: Decodable, Sendable {
+        public var name: String
+        public var labels: [String: String]?
+        public var ownerReferences: [OwnerReference]?
+    }
+
+    public struct Spec: Decodable, Sendable {
+        public var replicas: Int?
+    }
+}
+
+/// A `v1` Secret's data (values base64) and stringData (values as they are).
+public struct Secret: Decodable, Sendable {
+    public var data: [String: String]?
+    public var stringData: [String: String]?
+}
+
+/// `v1` DeleteOptions with preconditions.
+struct DeleteOptions: Encodable {
+    var apiVersion = "v1"
+    var kind = "DeleteOptions"
+    var preconditions: Preconditions
+
+    struct Preconditions: Encodable {
+        var uid: String
+        var resourceVersion: String
+    }
+}
+
+/// A list's envelope: its metadata and its items, each kept as the server sent it.
+struct ListEnvelope: Decodable {
+    var metadata: Metadata?
+    var items: [JSONValue]?
+
+    struct Metadata: Decodable {
+        var resourceVersion: String?
+        var `continue`: String?
+    }
+}
+
+/// A watch line: the event's type and its object.
+struct WatchLine: Decodable {
+    var type: String
+    var object: JSONValue
+}

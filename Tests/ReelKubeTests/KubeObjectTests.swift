@@ -1,0 +1,49 @@
+import Foundation
+import ReelAPI
+import Testing
+
+@testable import ReelKube
+
+/// The typed objects Reel sends to and reads from the API server, without a server.
+@Suite struct KubeObjectTests {
+    /// `metav1.MicroTime` is parsed by the API server with exactly six fractional digits.
+    @Test func microTimeHasSixFractionalDigitsInUTC() throws {
+        let date = Date(timeIntervalSince1970: 1_764_504_000.123456)
+        #expect(MicroTime(date).description == "2025-11-30T12:00:00.123456Z")
+        #expect(MicroTime(Date(timeIntervalSince1970: 0)).description == "1970-01-01T00:00:00.000000Z")
+        let decoded = try JSONDecoder().decode(MicroTime.self, from: Data(#""2026-01-02T03:04:05.500000Z""#.utf8))
+        #expect(decoded.date.timeIntervalSince1970 == 1_767_323_045.5)
+    }
+
+    /// A Lease read from the server goes back with what Reel does not model left as it was (labels, uid,
+    /// resourceVersion: the replace is conditional on it).
+    @Test func aLeaseRoundTripsItsMetadata() throws {
+        let served = """
+            {"apiVersion":"coordination.k8s.io/v1","kind":"Lease",
+             "metadata":{"name":"reel-operator","namespace":"reel","uid":"u-1","resourceVersion":"42",
+                         "labels":{"team":"video"},"creationTimestamp":"2026-11-30T10:00:00Z"},
+             "spec":{"holderIdentity":"a","leaseDurationSeconds":15,"renewTime":"2026-11-30T10:00:01.000000Z",
+                     "leaseTransitions":3}}
+            """
+        var lease = try JSONDecoder().decode(Lease.self, from: Data(served.utf8))
+        #expect(lease.spec.holderIdentity == "a" && lease.spec.leaseTransitions == 3)
+        lease.spec.holderIdentity = "b"
+        let sent = try JSONSerialization.jsonObject(with: try KubeClient.body(lease)) as? [String: Any]
+        let metadata = sent?["metadata"] as? [String: Any]
+        #expect(metadata?["resourceVersion"] as? String == "42")
+        #expect(metadata?["uid"] as? String == "u-1")
+        #expect((metadata?["labels"] as? [String: String]) == ["team": "video"])
+        #expect((sent?["spec"] as? [String: Any])?["renewTime"] as? String == "2026-11-30T10:00:01.000000Z")
+    }
+
+    @Test func listsAndWatchLinesKeepEachObjectAsServed() throws {
+        let list = try KubeClient.decodeList(
+            Data(#"{"metadata":{"resourceVersion":"7","continue":""},"items":[{"metadata":{"name":"a"}}]}"#.utf8))
+        #expect(list.resourceVersion == "7" && list.continueToken == nil && list.items.count == 1)
+        let event = try KubeClient.watchEvent(
+            Data(#"{"type":"MODIFIED","object":{"metadata":{"name":"a","resourceVersion":"9"}}}"#.utf8))
+        #expect(event.type == "MODIFIED" && event.resourceVersion == "9")
+        #expect(Informer.key(event.object) == "/a")
+        #expect(throws: KubeError.self) { try KubeClient.watchEvent(Data("[]".utf8)) }
+    }
+}
