@@ -1,3 +1,5 @@
+import Foundation
+
 /// The regular expressions Reel's schemas use, and the name rules Kubernetes applies to metadata.
 ///
 /// Patterns are kept to the syntax RE2 (the API server), ECMA-262/Python (`jsonschema`) and Swift all read
@@ -24,9 +26,15 @@ public enum Patterns {
 
     /// Whether all of `text` matches `pattern`.
     public static func matches(_ text: String, _ pattern: String) -> Bool {
-        guard let regex = try? Regex(pattern) else { return false }
+        guard let regex = compiled(pattern) else { return false }
         return text.wholeMatch(of: regex) != nil
     }
+
+    /// Each pattern compiled once (validation runs them for every field of every document); `nil` for a pattern
+    /// Swift cannot compile, which then matches nothing.
+    private static func compiled(_ pattern: String) -> Regex<AnyRegexOutput>? { cache.regex(pattern) }
+
+    private static let cache = RegexCache()
 
     /// Problems with `name` as a DNS-1123 subdomain (empty when it is one).
     public static func dns1123SubdomainProblems(_ name: String) -> [String] {
@@ -88,5 +96,21 @@ public enum Patterns {
             out.append("must be alphanumerics, '-', '_' or '.', starting and ending alphanumeric")
         }
         return out
+    }
+}
+
+/// Compiled patterns by their text. `Regex` is not `Sendable` (its output types need not be); a compiled
+/// `Regex<AnyRegexOutput>` is immutable, so sharing it for matching under this lock is safe.
+private final class RegexCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var compiled: [String: Regex<AnyRegexOutput>?] = [:]
+
+    func regex(_ pattern: String) -> Regex<AnyRegexOutput>? {
+        lock.lock()
+        defer { lock.unlock() }
+        if let known = compiled[pattern] { return known }
+        let regex = try? Regex(pattern)
+        compiled[pattern] = regex
+        return regex
     }
 }

@@ -76,11 +76,36 @@ public struct HTTPResponse: Sendable {
     public var retryAfter: Duration? {
         guard let value = header("Retry-After")?.trimmingCharacters(in: .whitespaces) else { return nil }
         if let seconds = Double(value) { return .milliseconds(Int(max(0, seconds) * 1000)) }
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
-        guard let date = formatter.date(from: value) else { return nil }
+        guard let date = Self.httpDate(value) else { return nil }
         return .milliseconds(Int(max(0, date.timeIntervalSinceNow) * 1000))
+    }
+
+    /// An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`, RFC 9110 §5.6.7), the form servers send.
+    static func httpDate(_ text: String) -> Date? {
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        let parts = text.split(separator: " ")
+        guard parts.count == 6, parts[5] == "GMT", let day = Int(parts[1]),
+            let month = months.firstIndex(of: String(parts[2])), let year = Int(parts[3])
+        else { return nil }
+        let clock = parts[4].split(separator: ":").compactMap { Int($0) }
+        guard clock.count == 3 else { return nil }
+        var components = DateComponents()
+        (components.year, components.month, components.day) = (year, month + 1, day)
+        (components.hour, components.minute, components.second) = (clock[0], clock[1], clock[2])
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "GMT") ?? .gmt
+        return calendar.date(from: components)
+    }
+
+    /// Header fields from raw header lines (the status line left out), names and values trimmed.
+    static func headers(_ lines: [String]) -> [(name: String, value: String)] {
+        lines.compactMap { line in
+            guard let colon = line.firstIndex(of: ":"), !line.hasPrefix("HTTP/") else { return nil }
+            return (
+                String(line[..<colon]).trimmingCharacters(in: .whitespaces),
+                String(line[line.index(after: colon)...]).trimmingCharacters(in: .whitespacesAndNewlines)
+            )
+        }
     }
 }
 
@@ -169,13 +194,7 @@ extension HTTPClient {
         var opened = 0
         reel_curl_getinfo_long(h, CURLINFO_NUM_CONNECTS, &opened)
         if opened > 0 { HandlePool.shared.recordConnections(opened, url: request.url) }
-        let headers: [(name: String, value: String)] = sink.headerLines.compactMap { line in
-            guard let colon = line.firstIndex(of: ":"), !line.hasPrefix("HTTP/") else { return nil }
-            return (
-                String(line[..<colon]).trimmingCharacters(in: .whitespaces),
-                String(line[line.index(after: colon)...]).trimmingCharacters(in: .whitespacesAndNewlines)
-            )
-        }
+        let headers = HTTPResponse.headers(sink.headerLines)
         return HTTPResponse(status: status, headers: headers, body: sink.body)
     }
 

@@ -34,13 +34,7 @@ private final class StreamSink: @unchecked Sendable {
         guard let lines else { return }
         var status = 0
         reel_curl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
-        let headers: [(name: String, value: String)] = lines.compactMap { line in
-            guard let colon = line.firstIndex(of: ":"), !line.hasPrefix("HTTP/") else { return nil }
-            return (
-                String(line[..<colon]).trimmingCharacters(in: .whitespaces),
-                String(line[line.index(after: colon)...]).trimmingCharacters(in: .whitespacesAndNewlines)
-            )
-        }
+        let headers = HTTPResponse.headers(lines)
         continuation.yield(.head(status: status, headers: headers))
     }
 }

@@ -62,7 +62,7 @@ public struct StageTasks: Sendable, Equatable {
 /// What Postgres says about the job's current generation.
 public struct ObservedJob: Sendable, Equatable {
     public var jobID: Int64
-    public var phase: String
+    public var phase: VideoJobPhase
     public var stages: [Stage: StageTasks]
     /// Chunks stored by split (`nil` before split finished).
     public var chunksStored: Int
@@ -76,7 +76,7 @@ public struct ObservedJob: Sendable, Equatable {
     public var render: RenderFacts?
 
     public init(
-        jobID: Int64, phase: String = "Pending", stages: [Stage: StageTasks] = [:], chunksStored: Int = 0,
+        jobID: Int64, phase: VideoJobPhase = .Pending, stages: [Stage: StageTasks] = [:], chunksStored: Int = 0,
         chunksAnalyzed: Int = 0, outputs: JobOutputs = JobOutputs(), usage: JobUsage = JobUsage(), startedAt: Date,
         finishedAt: Date? = nil, render: RenderFacts? = nil
     ) {

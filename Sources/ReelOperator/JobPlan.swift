@@ -51,7 +51,7 @@ public enum JobPlanner {
             render ? [.ingest, .split, .analyze, .assemble, .render] : [.ingest, .split, .analyze, .assemble]
         let failed = stages.first { (job.stages[$0]?.discarded ?? 0) > 0 }
         let terminalRecorded =
-            job.phase == VideoJobPhase.Succeeded.rawValue || job.phase == VideoJobPhase.Failed.rawValue
+            job.phase == .Succeeded || job.phase == .Failed
         var phase: VideoJobPhase
         var failure: (reason: String, message: String)?
         if let failed {
@@ -68,7 +68,7 @@ public enum JobPlanner {
             phase = .Succeeded
         } else if terminalRecorded {
             // A terminal job stays terminal (a later reconcile must not resurrect it).
-            phase = VideoJobPhase(rawValue: job.phase)!
+            phase = job.phase
         } else {
             phase = .Pending
             var previousDone = true
@@ -96,7 +96,7 @@ public enum JobPlanner {
         let progress = progressOf(
             job, stages: stages, render: render, phase: phase, previous: desired.status,
             generation: desired.generation)
-        if job.phase != phase.rawValue || phase == .Failed && !terminalRecorded {
+        if job.phase != phase || phase == .Failed && !terminalRecorded {
             actions.append(.recordPhase(phase, progress: progress, reason: failure?.reason, message: failure?.message))
         }
         let newStatus = status(

@@ -24,7 +24,7 @@ public struct JobRow: Sendable {
 public struct JobGenerationRow: Sendable, Equatable {
     public var id: Int64
     public var generation: Int64
-    public var phase: String
+    public var phase: VideoJobPhase
     public var outputs: JobOutputs
     public var startedAt: Date
     public var finishedAt: Date?
@@ -106,8 +106,12 @@ public struct JobStore: Sendable {
             FROM processing_jobs WHERE resource_uid = $1 ORDER BY id
             """, [uid])
         return try rows.map { row in
-            JobGenerationRow(
-                id: try row.decode(at: 0), generation: try row.decode(at: 1), phase: try row.decode(at: 2),
+            let phase: String = try row.decode(at: 2)
+            guard let known = VideoJobPhase(rawValue: phase) else {
+                throw PostgresError(.decoding, "processing_jobs.phase \"\(phase)\" is not a VideoJob phase")
+            }
+            return JobGenerationRow(
+                id: try row.decode(at: 0), generation: try row.decode(at: 1), phase: known,
                 outputs: try row.decode(JSONDocument.self, at: 3).decode(JobOutputs.self),
                 startedAt: try row.decode(at: 4), finishedAt: try row.decodeIfPresent(at: 5),
                 render: try row.decodeIfPresent(JSONDocument.self, at: 6)?.decode(RenderFacts.self))

@@ -21,7 +21,7 @@ import Testing
             finalizers: finalizers, deleting: deleting)
     }
 
-    func job(_ stages: [Stage: StageTasks] = [:], phase: String = "Pending", stored: Int = 0, analyzed: Int = 0)
+    func job(_ stages: [Stage: StageTasks] = [:], phase: VideoJobPhase = .Pending, stored: Int = 0, analyzed: Int = 0)
         -> ObservedJob
     {
         ObservedJob(
@@ -118,7 +118,7 @@ import Testing
         analyze.failureAttempts = 5
         let stages: [Stage: StageTasks] = [.ingest: Self.done, .split: Self.done, .analyze: analyze]
         let actions = JobPlanner.plan(
-            desired(), Observation(current: job(stages, phase: "Analyzing", stored: 3)), now: now)
+            desired(), Observation(current: job(stages, phase: .Analyzing, stored: 3)), now: now)
         #expect(actions.contains(.cancelTasks([7])))
         #expect(enqueues(actions).isEmpty)
         let status = try #require(written(actions))
@@ -136,7 +136,7 @@ import Testing
             .ingest: Self.done, .split: Self.done, .analyze: StageTasks(total: 1, succeeded: 1),
             .assemble: Self.done, .render: Self.done,
         ]
-        let observation = Observation(current: job(stages, phase: "Succeeded", stored: 1, analyzed: 1))
+        let observation = Observation(current: job(stages, phase: .Succeeded, stored: 1, analyzed: 1))
         let first = try #require(written(JobPlanner.plan(desired(), observation, now: now)))
         let again = JobPlanner.plan(desired(status: first), observation, now: later)
         #expect(again.isEmpty)
@@ -145,7 +145,7 @@ import Testing
     @Test func aFailedJobIsNotRestartedByLaterPasses() {
         var ingest = StageTasks(total: 1, discarded: 1)
         ingest.failureReason = "SourceNotFound"
-        let observation = Observation(current: job([.ingest: ingest], phase: "Failed"))
+        let observation = Observation(current: job([.ingest: ingest], phase: .Failed))
         let first = JobPlanner.plan(desired(), observation, now: now)
         let again = JobPlanner.plan(desired(status: written(first)), observation, now: later)
         #expect(enqueues(first).isEmpty && again.isEmpty)
