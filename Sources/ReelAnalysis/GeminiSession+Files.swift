@@ -34,8 +34,15 @@ extension GeminiSession {
         var finalResponse: HTTPResponse?
         var breaks = 0
         while finalResponse == nil {
-            try? handle.seek(toOffset: UInt64(offset))
-            let bytes = (try? handle.read(upToCount: chunkSize)) ?? Data()
+            let bytes: Data
+            do {
+                try handle.seek(toOffset: UInt64(offset))
+                bytes = try handle.read(upToCount: chunkSize) ?? Data()
+            } catch {
+                // An upload of short or empty chunks would store a broken file under a valid name.
+                throw AnalysisError(
+                    reason: "AnalysisFailed", message: "cannot read \(path) at \(offset): \(error)", retryable: true)
+            }
             let last = offset + bytes.count >= size
             let request = HTTPRequest(
                 method: "POST", url: uploadURL,

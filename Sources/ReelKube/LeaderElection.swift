@@ -37,10 +37,17 @@ public final class LeaderElector: Sendable {
     public let client: KubeClient
     public let configuration: LeaderElectionConfiguration
     private let leading = Mutex(false)
+    /// Told why a round failed (a 403 from missing RBAC would otherwise leave a candidate that never leads, in
+    /// silence); the candidate keeps trying.
+    let onError: @Sendable (any Error) -> Void
 
-    public init(client: KubeClient, configuration: LeaderElectionConfiguration) {
+    public init(
+        client: KubeClient, configuration: LeaderElectionConfiguration,
+        onError: @escaping @Sendable (any Error) -> Void = { _ in }
+    ) {
         self.client = client
         self.configuration = configuration
+        self.onError = onError
     }
 
     /// Whether this candidate leads now.
@@ -51,7 +58,11 @@ public final class LeaderElector: Sendable {
     public func run(lead: @escaping @Sendable () async -> Void) async {
         while !Task.isCancelled {
             while !Task.isCancelled {
-                if (try? await tryAcquireOrRenew()) == true { break }
+                do {
+                    if try await tryAcquireOrRenew() { break }
+                } catch  where !Task.isCancelled {
+                    onError(error)
+                } catch {}
                 try? await Task.sleep(for: configuration.retryPeriod * Double.random(in: 1.0...1.2))
             }
             if Task.isCancelled { return }

@@ -66,7 +66,9 @@ public final class Autoscaler: Service {
             listener.stop()
             if !actuator.workersOutliveOperator {
                 await actuator.stopAll()
-                try? await recordStopped()
+                do { try await recordStopped() } catch {
+                    logger.warning("cannot record the stopped pools' status: \(error)")
+                }
             }
         }
     }

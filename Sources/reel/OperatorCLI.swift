@@ -192,7 +192,8 @@ struct OperatorCLI: AsyncParsableCommand {
                     namespace: homeNamespace, name: leaderElectionID, identity: instance,
                     leaseDuration: .milliseconds(Int(leaseDuration * 1000)),
                     renewDeadline: .milliseconds(Int(renewDeadline * 1000)),
-                    retryPeriod: .milliseconds(Int(retryPeriod * 1000))))
+                    retryPeriod: .milliseconds(Int(retryPeriod * 1000)))
+            ) { [logger] error in logger.warning("cannot acquire or renew the leader lease: \(error)") }
             : nil
         let controller = Controller(
             backend: backend, reconciler: reconciler, autoscaler: autoscaler, elector: elector, logger: logger)

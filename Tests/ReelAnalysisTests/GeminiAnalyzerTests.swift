@@ -7,6 +7,21 @@ import Testing
 
 /// The Gemini client against the strict fake: every protocol path, every fault.
 @Suite struct GeminiAnalyzerTests {
+    /// A file that cannot be read mid-upload fails the analysis; the upload used to send the unread stretch as
+    /// empty chunks and go round without end.
+    @Test(.timeLimit(.minutes(1)))
+    func anUnreadableFileFailsTheUploadInsteadOfSendingEmptyChunks() async throws {
+        let fake = try FakeGemini(granularity: 32 * 1024)
+        defer { fake.stop() }
+        let directory = try TemporaryDirectory(prefix: "unreadable")
+        var session = GeminiSession(configuration: Self.configuration(fake))
+        // A directory opens for reading but every read fails (EISDIR).
+        let error = await #expect(throws: AnalysisError.self) {
+            _ = try await session.upload(path: directory.url.path, size: 100_000, mimeType: "video/mp4")
+        }
+        #expect(error?.reason == "AnalysisFailed" && error?.message.contains("cannot read") == true)
+    }
+
     static func configuration(_ fake: FakeGemini, inlineMaxBytes: Int = 0) -> GeminiConfiguration {
         GeminiConfiguration(
             apiKey: fake.apiKey, endpoint: fake.endpoint, inlineMaxBytes: inlineMaxBytes, uploadChunkBytes: 32 * 1024,

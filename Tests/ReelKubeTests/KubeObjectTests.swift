@@ -1,5 +1,7 @@
 import Foundation
 import ReelAPI
+import ReelTestSupport
+import Synchronization
 import Testing
 
 @testable import ReelKube
@@ -45,5 +47,29 @@ import Testing
         #expect(event.type == "MODIFIED" && event.resourceVersion == "9")
         #expect(Informer.key(event.object) == "/a")
         #expect(throws: KubeError.self) { try KubeClient.watchEvent(Data("[]".utf8)) }
+    }
+}
+
+/// A candidate that cannot reach or may not write its Lease says so each round instead of waiting in silence.
+@Suite struct LeaderElectorErrorTests {
+    final class Seen: Sendable {
+        let errors = Mutex<[String]>([])
+    }
+
+    @Test func failedRoundsAreReported() async throws {
+        let seen = Seen()
+        let elector = LeaderElector(
+            client: KubeClient(connection: KubeConnection(server: "https://127.0.0.1:1")),
+            configuration: LeaderElectionConfiguration(
+                namespace: "default", name: "reel-operator", identity: "a", retryPeriod: .milliseconds(50))
+        ) { error in seen.errors.withLock { $0.append("\(error)") } }
+        let campaign = Task { await elector.run {} }
+        let reported = try await BackgroundProcess.eventually(timeout: .seconds(20)) {
+            seen.errors.withLock { $0.count } >= 2
+        }
+        campaign.cancel()
+        await campaign.value
+        #expect(reported, "no failed round was reported")
+        #expect(!elector.isLeader)
     }
 }
