@@ -42,7 +42,9 @@ public final class Reconciler: Service {
     let store: any ObjectStore
     public let configuration: ReconcilerConfiguration
     let logger: Logger
-    public let workQueue = WorkQueue<ResourceKey>()
+    /// The keys to reconcile. A backend built before the reconciler (the reconciler reads through it) feeds
+    /// the same queue: `WorkQueue.addVideoJobs`.
+    public let workQueue: WorkQueue<ResourceKey>
     let jobKeys = Mutex<[Int64: ResourceKey]>([:])
     let stats = Mutex((reconciles: 0, statusWrites: 0))
     let metrics: ReconcilerMetrics
@@ -50,8 +52,10 @@ public final class Reconciler: Service {
     /// A reconciler of the VideoJobs in `resources` (the `resources` table when `nil`), reporting to `events`.
     public init(
         database: Database, store: any ObjectStore, configuration: ReconcilerConfiguration,
-        resources: (any ResourceSource)? = nil, events: (any ResourceEventSink)? = nil, logger: Logger
+        resources: (any ResourceSource)? = nil, events: (any ResourceEventSink)? = nil,
+        workQueue: WorkQueue<ResourceKey> = WorkQueue(), logger: Logger
     ) {
+        self.workQueue = workQueue
         self.database = database
         self.resources = resources ?? database.resources
         self.events = events
@@ -66,9 +70,7 @@ public final class Reconciler: Service {
     public var counts: (reconciles: Int, statusWrites: Int) { stats.withLock { $0 } }
 
     /// Asks for `keys` to be reconciled.
-    public func enqueue(_ keys: [ResourceKey]) async {
-        await workQueue.add(keys.filter { $0.kind == VideoJob.names.kind })
-    }
+    public func enqueue(_ keys: [ResourceKey]) async { await workQueue.addVideoJobs(keys) }
 
     public func run() async throws {
         await workQueue.reopen()

@@ -1,4 +1,6 @@
 import Foundation
+import ReelCore
+import ReelAPI
 import ReelSupport
 
 /// The reconciler's queue of keys, like client-go's: a key waiting is queued once however often it is added; a
@@ -101,4 +103,9 @@ public actor WorkQueue<Key: Hashable & Sendable> {
         for waiter in waiters { waiter.resume(returning: nil) }
         waiters.removeAll()
     }
+}
+
+extension WorkQueue where Key == ResourceKey {
+    /// Queues the VideoJobs among `keys` (what the reconciler reconciles; pools are the autoscaler's).
+    public func addVideoJobs(_ keys: [ResourceKey]) { add(keys.filter { $0.kind == VideoJob.names.kind }) }
 }

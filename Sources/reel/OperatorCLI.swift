@@ -10,7 +10,6 @@ import ReelServer
 import ReelStorage
 import ReelStore
 import ServiceLifecycle
-import Synchronization
 
 /// `reel operator`: the Kubernetes controller.
 struct OperatorCLI: AsyncParsableCommand {
@@ -138,16 +137,16 @@ struct OperatorCLI: AsyncParsableCommand {
         let pool = Database(url: url, maxConnections: 12)
         let roots = data.allowRoot.map(Paths.absolute)
         let events = KubeEventSink(recorder: EventRecorder(client: client, instance: instance), logger: logger)
-        let reconcilerBox = ReconcilerBox()
-        let backend = KubernetesBackend(client: client, namespace: namespace, events: events, logger: logger) { keys in
-            await reconcilerBox.reconciler?.enqueue(keys)
+        // The backend is built first (the reconciler reads through it) and feeds the reconciler's queue.
+        let keys = WorkQueue<ResourceKey>()
+        let backend = KubernetesBackend(client: client, namespace: namespace, events: events, logger: logger) {
+            await keys.addVideoJobs($0)
         }
         let reconciler = Reconciler(
             database: pool, store: store,
             configuration: ReconcilerConfiguration(
                 resyncInterval: .milliseconds(Int(resyncSeconds * 1000)), allowedRoots: AllowedRoots(roots)),
-            resources: backend, events: events, logger: logger)
-        reconcilerBox.reconciler = reconciler
+            resources: backend, events: events, workQueue: keys, logger: logger)
         let budgetArguments = budgets.workerArguments
         let actuator: any WorkerActuator
         switch workerRuntime {
@@ -215,15 +214,5 @@ struct OperatorCLI: AsyncParsableCommand {
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         await pool.close()
-    }
-}
-
-/// The reconciler, for the backend's callback that exists before it does.
-final class ReconcilerBox: Sendable {
-    private let value = Mutex<Reconciler?>(nil)
-
-    var reconciler: Reconciler? {
-        get { value.withLock { $0 } }
-        set { value.withLock { $0 = newValue } }
     }
 }
