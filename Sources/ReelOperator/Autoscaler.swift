@@ -78,7 +78,7 @@ public final class Autoscaler: Service {
         for stored in try await resources.list(kind: WorkerPool.names.kind) where stored.deletionTimestamp == nil {
             guard var status = try stored.status?.decode(WorkerPoolStatus.self), status.replicas != 0 else { continue }
             status.replicas = 0
-            try await resources.updateStatus(stored, status: try JSONDocument(encoding: status))
+            try await resources.updateStatus(stored, status: .workerPool(status))
         }
     }
 
@@ -151,6 +151,6 @@ public final class Autoscaler: Service {
                     lastTransitionTime: transition,
                     observedGeneration: sizing.generation)
             ])
-        if next != previous { try await resources.updateStatus(stored, status: try JSONDocument(encoding: next)) }
+        if next != previous { try await resources.updateStatus(stored, status: .workerPool(next)) }
     }
 }

@@ -12,9 +12,9 @@ extension KubernetesBackend {
     // MARK: writing
 
     @discardableResult
-    public func updateStatus(_ resource: StoredResource, status: JSONDocument) async throws -> Bool {
+    public func updateStatus(_ resource: StoredResource, status: ResourceStatus) async throws -> Bool {
         guard let api = self.resource(for: resource.key.kind) else { return false }
-        let wanted = try JSONDecoder().decode(JSONValue.self, from: Data(status.text.utf8))
+        let wanted = try status.document().decode(JSONValue.self)
         if let current = resource.status,
             (try? JSONDecoder().decode(JSONValue.self, from: Data(current.text.utf8))) == wanted
         {

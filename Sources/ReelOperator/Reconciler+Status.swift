@@ -9,7 +9,7 @@ import ReelSupport
 extension Reconciler {
     /// Writes the status when it changed; mirrors it and reports a phase change.
     func writeStatus(_ status: VideoJobStatus, stored: StoredResource, job: VideoJob) async throws {
-        guard try await resources.updateStatus(stored, status: try JSONDocument(encoding: status)) else { return }
+        guard try await resources.updateStatus(stored, status: .videoJob(status)) else { return }
         stats.withLock { $0.statusWrites += 1 }
         if configuration.statusDirectory != nil {
             var mirrored = job

@@ -1,4 +1,5 @@
 import Foundation
+import ReelAPI
 import ReelCore
 import ReelStore
 import ReelSupport
@@ -13,7 +14,7 @@ public protocol ResourceSource: Sendable {
     func get(_ key: ResourceKey) async throws -> StoredResource?
     /// Writes the status when it differs from the stored one; returns whether it wrote.
     @discardableResult
-    func updateStatus(_ resource: StoredResource, status: JSONDocument) async throws -> Bool
+    func updateStatus(_ resource: StoredResource, status: ResourceStatus) async throws -> Bool
     /// Adds a finalizer (no-op when present or when the resource is being deleted).
     func addFinalizer(_ resource: StoredResource, _ finalizer: String) async throws
     /// Removes a finalizer; a resource being deleted with none left goes away.
@@ -21,6 +22,20 @@ public protocol ResourceSource: Sendable {
     /// Deletes a resource on Reel's own initiative (`ttlSecondsAfterFinished`); `false` where Reel may not (a
     /// file declares it: the file is the user's).
     func delete(_ resource: StoredResource) async throws -> Bool
+}
+
+/// A status to write, typed as the API types it.
+public enum ResourceStatus: Sendable, Equatable {
+    case videoJob(VideoJobStatus)
+    case workerPool(WorkerPoolStatus)
+
+    /// The status as stored and sent: JSON with sorted keys (equal statuses give equal text).
+    public func document() throws -> JSONDocument {
+        switch self {
+        case .videoJob(let status): try JSONDocument(encoding: status)
+        case .workerPool(let status): try JSONDocument(encoding: status)
+        }
+    }
 }
 
 /// Where the reconciler reports what it did to a resource, for people: Kubernetes Events, or nowhere.
@@ -31,8 +46,8 @@ public protocol ResourceEventSink: Sendable {
 
 extension ResourceTable: ResourceSource {
     @discardableResult
-    public func updateStatus(_ resource: StoredResource, status: JSONDocument) async throws -> Bool {
-        try await updateStatus(uid: resource.uid, status: status)
+    public func updateStatus(_ resource: StoredResource, status: ResourceStatus) async throws -> Bool {
+        try await updateStatus(uid: resource.uid, status: try status.document())
     }
 
     public func addFinalizer(_ resource: StoredResource, _ finalizer: String) async throws {
