@@ -11,7 +11,7 @@ import ReelSupport
     import Glibc
 #endif
 
-/// How a worker runs. Every field has a default except what names the worker's stages and database.
+/// How a worker runs. Every field has a default except the stages it works on.
 public struct WorkerConfiguration: Sendable {
     /// Unique id, also the lease owner: `<host>-<pid>-<random>` by default.
     public var id: String
