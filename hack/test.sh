@@ -9,12 +9,19 @@ hack/setup.sh
 venv="${REEL_TOOLS_DIR:-$HOME/.cache/reel}/venv"
 export REEL_PYTHON="$venv/bin/python"
 
-echo "== format (swift format lint --strict with .swift-format; lines of at most 120 columns)"
+echo "== format (swift format lint --strict with .swift-format; lines of at most 120 columns; files of at most 300 lines)"
 swift format lint --strict --recursive --configuration .swift-format Sources Tests Package.swift
 long="$(find Sources Tests Package.swift -name '*.swift' -print0 | xargs -0 awk 'length > 120 { print FILENAME ":" FNR }')"
 if [ -n "$long" ]; then
     echo "lines over 120 columns (swift format format -i -r --configuration .swift-format Sources Tests):" >&2
     echo "$long" >&2
+    exit 1
+fi
+
+big="$(find Sources -name '*.swift' -print0 | xargs -0 awk 'FNR == 1 && prev { if (n > 300) print prev ": " n " lines" } { n = FNR; prev = FILENAME } END { if (n > 300) print prev ": " n " lines" }')"
+if [ -n "$big" ]; then
+    echo "source files over 300 lines (split them by responsibility):" >&2
+    echo "$big" >&2
     exit 1
 fi
 
