@@ -1,5 +1,6 @@
 import Foundation
 import ReelAPI
+import ReelSupport
 
 #if canImport(Glibc)
     import Glibc
@@ -102,11 +103,7 @@ public struct PartialObject: Decodable, Sendable {
 
 extension KubeClient {
     /// Encodes an object for a request body.
-    static func body(_ object: some Encodable) throws -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return try encoder.encode(object)
-    }
+    static func body(_ object: some Encodable) throws -> Data { try JSONDocument(encoding: object).data }
 }
 
 /// An `ownerReferences` entry.

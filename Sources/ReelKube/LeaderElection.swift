@@ -103,9 +103,6 @@ public final class LeaderElector: Sendable {
         }
     }
 
-    /// `metav1.MicroTime` text (RFC 3339, UTC, six fractional digits).
-    static func microTime(_ date: Date) -> String { MicroTime(date).description }
-
     /// One round: `true` when we hold the lease afterwards.
     func tryAcquireOrRenew() async throws -> Bool {
         let now = MicroTime(Date())

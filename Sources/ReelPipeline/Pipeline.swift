@@ -39,11 +39,8 @@ struct StageContext: Sendable {
 
     /// Appends a line to the job's log; a line that cannot be written is reported here and the work goes on.
     func log(_ work: StageWork, level: String = "info", _ message: String, fields: [String: String]) async {
-        if let error = await database.logs.write(
-            job: work.job.id, task: work.lease.taskID, level: level, message, fields: fields)
-        {
-            logger.warning("cannot write job \(work.job.id)'s log line \"\(message)\": \(error)")
-        }
+        await database.logs.write(
+            job: work.job.id, task: work.lease.taskID, level: level, message, fields: fields, fallback: logger)
     }
 
     /// Where a job's outputs go: `spec.output.uri` (a `file://` directory inside the allowed roots), else the

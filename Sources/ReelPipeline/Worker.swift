@@ -173,9 +173,9 @@ public final class Worker: Service {
         logger[metadataKey: "reel.stage"] = .string(task.stageName)
         logger[metadataKey: "reel.job"] = "\(task.jobID)"
         logger.info("task started", metadata: ["reel.attempt": "\(task.attempt)"])
-        await writeLog(
+        await logs.write(
             job: task.jobID, task: task.lease.taskID, level: "info", "\(task.stageName) started",
-            fields: ["attempt": "\(task.attempt)", "worker": configuration.id])
+            fields: ["attempt": "\(task.attempt)", "worker": configuration.id], fallback: logger)
         let progress = ProgressCell()
         let started = ContinuousClock.now
         let outcome: Outcome = await withTaskGroup(of: Outcome?.self) { group in
@@ -214,9 +214,9 @@ public final class Worker: Service {
                 if try await queue.complete(task.lease) {
                     counters.withLock { $0.completed += 1 }
                     logger.info("task succeeded", metadata: ["reel.seconds": "\(seconds)"])
-                    await writeLog(
+                    await logs.write(
                         job: task.jobID, task: task.lease.taskID, level: "info", "\(task.stageName) succeeded",
-                        fields: ["seconds": seconds])
+                        fields: ["seconds": seconds], fallback: logger)
                 } else {
                     logger.warning("task finished but its lease was lost; result discarded")
                 }
@@ -253,12 +253,12 @@ public final class Worker: Service {
                         "reel.reason": .string(failure.reason), "reel.error": .string(failure.message),
                         "reel.outcome": .string(outcome),
                     ])
-                await writeLog(
+                await logs.write(
                     job: task.jobID, task: task.lease.taskID, level: "error", "\(task.stageName) failed",
                     fields: [
                         "reason": failure.reason, "error": failure.message,
                         "retryable": "\(failure.retryable)",
-                    ])
+                    ], fallback: logger)
             }
         case .cancelled:
             logger.info("task cancelled (the job changed or was deleted)")
@@ -276,15 +276,6 @@ public final class Worker: Service {
     private func beat() async throws {
         let (completed, failed) = counters.withLock { ($0.completed, $0.failed) }
         try await registry.beat(id: configuration.id, completed: completed, failed: failed)
-    }
-
-    /// A line in the job's log; one that cannot be written goes to the worker's log instead.
-    private func writeLog(
-        job: Int64?, task: Int64?, level: String, _ message: String, fields: [String: String] = [:]
-    ) async {
-        if let error = await logs.write(job: job, task: task, level: level, message, fields: fields) {
-            logger.warning("cannot write the job log line \"\(message)\": \(error)")
-        }
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import ReelAPI
 import ReelCore
 import ReelPostgres
@@ -22,21 +23,19 @@ public struct LogStore: Sendable {
 
     public init(pool: PostgresPool) { self.pool = pool }
 
-    /// Appends one line. Logging never fails the caller's work: a line that cannot be written is returned as the
-    /// error for the caller to report where it can.
-    @discardableResult
+    /// Appends one line. Logging never fails the caller's work: a line that cannot be written goes to `fallback`
+    /// as a warning instead.
     public func write(
-        job: Int64?, task: Int64?, level: String, _ message: String, fields: [String: String] = [:]
-    ) async -> (any Error)? {
+        job: Int64?, task: Int64?, level: String, _ message: String, fields: [String: String] = [:], fallback: Logger
+    ) async {
         do {
             try await pool.query(
                 """
                 INSERT INTO job_logs (job_id, task_id, level, message, fields, correlation_id)
                 VALUES ($1, $2, $3, $4, $5::jsonb, $6)
                 """, [job, task, level, message, try JSONDocument(encoding: fields), task.map { "task-\($0)" }])
-            return nil
         } catch {
-            return error
+            fallback.warning("cannot write job \(job.map(String.init) ?? "-")'s log line \"\(message)\": \(error)")
         }
     }
 

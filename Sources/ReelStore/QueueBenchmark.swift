@@ -74,9 +74,7 @@ public enum QueueBenchmark {
 
     /// Runs the benchmark against the (empty or not) database at `url`, in a job of its own.
     public static func run(url: String, options: Options, logger: Logger) async throws -> Result {
-        let setup = try await PostgresConnection.connect(url)
-        try await Migrator.migrate(setup, logger: logger)
-        await setup.close()
+        try await Database.migrate(url: url, logger: logger)
         let pool = PostgresPool(url: url, maxConnections: options.workers + 2)
         let queue = TaskQueue(pool: pool)
         let jobID = try await JobStore(pool: pool).upsertJob(

@@ -24,9 +24,7 @@ public enum TestPostgres {
     /// A fresh database with Reel's schema applied.
     public static func migratedDatabase(_ prefix: String = "test") async throws -> String {
         let url = try await database(prefix)
-        let connection = try await PostgresConnection.connect(url)
-        try await Migrator.migrate(connection, logger: logger)
-        await connection.close()
+        try await Database.migrate(url: url, logger: logger)
         return url
     }
 

@@ -245,7 +245,7 @@ extension KubeClientTests {
             as! [String: Any]
         var spec = taken["spec"] as! [String: Any]
         spec["holderIdentity"] = "intruder"
-        spec["renewTime"] = LeaderElector.microTime(Date())
+        spec["renewTime"] = MicroTime(Date()).description
         taken["spec"] = spec
         _ = try await client.replace(
             LeaderElector.leases, namespace: "default", name: "reel-operator",
