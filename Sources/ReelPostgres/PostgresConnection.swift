@@ -1,26 +1,28 @@
 import CPostgres
-import Dispatch
+import ReelSupport
 import Foundation
 
-/// One connection to Postgres. It owns its `PGconn*` and frees it in `deinit`; every libpq call runs on the
-/// connection's own serial dispatch queue, never on Swift's cooperative threads, and results come back through
-/// continuations. Statements run one at a time, in the order they were asked for.
+/// One connection to Postgres. It owns its `PGconn*` and frees it in `deinit`; every libpq call runs in the
+/// connection's own `SerialLane` on `BlockingExecutor.database`, never on Swift's cooperative threads nor on a
+/// dispatch queue, and results come back through continuations. Statements run one at a time, in the order they
+/// were asked for.
 public final class PostgresConnection: @unchecked Sendable {
-    // @unchecked Sendable: `handle` is read and written only on `queue`, a serial queue, so no two threads touch
-    // the PGconn at once; every other stored property is an immutable `let`.
+    // @unchecked Sendable: `handle` and `prepared` are read and written only by work in `lane`, which runs one
+    // piece at a time (its lock orders each after the last), so no two threads touch the PGconn at once; every other
+    // stored property is an immutable `let`.
     private var handle: OpaquePointer?
-    /// Names of the statements prepared on this session, by SQL text (queue-confined like `handle`).
+    /// Names of the statements prepared on this session, by SQL text (lane-confined like `handle`).
     private var prepared: [String: String] = [:]
-    private let queue: DispatchQueue
+    private let lane: SerialLane
     /// Statements kept prepared per session; past this, statements run unprepared.
     static let preparedLimit = 256
     /// The connection string or URL this connection was opened with.
     public let url: String
 
-    private init(url: String, handle: OpaquePointer, queue: DispatchQueue) {
+    private init(url: String, handle: OpaquePointer, lane: SerialLane) {
         self.url = url
         self.handle = handle
-        self.queue = queue
+        self.lane = lane
     }
 
     deinit {
@@ -30,14 +32,14 @@ public final class PostgresConnection: @unchecked Sendable {
     /// Opens a connection. `url` is a `postgres://` / `postgresql://` URL or a `key=value` connection string
     /// (libpq reads both); the session is set to UTC and ISO dates so values read back exactly.
     public static func connect(_ url: String) async throws -> PostgresConnection {
-        let queue = DispatchQueue(label: "reel.postgres.connection")
-        let opened = try await run(on: queue) { () throws(PostgresError) -> OpenedHandle in
+        let lane = SerialLane(on: .database)
+        let opened = try await lane.run { () throws(PostgresError) -> OpenedHandle in
             OpenedHandle(pointer: try openHandle(url))
         }
-        return PostgresConnection(url: url, handle: opened.pointer, queue: queue)
+        return PostgresConnection(url: url, handle: opened.pointer, lane: lane)
     }
 
-    /// Carries a just-opened PGconn from the queue to the connection that will own it.
+    /// Carries a just-opened PGconn from the lane to the connection that will own it.
     // @unchecked Sendable: the pointer is handed over once and used by nobody in between.
     private struct OpenedHandle: @unchecked Sendable {
         let pointer: OpaquePointer
@@ -64,26 +66,11 @@ public final class PostgresConnection: @unchecked Sendable {
         return handle
     }
 
-    private static func run<T: Sendable>(
-        on queue: DispatchQueue, _ work: @escaping @Sendable () throws(PostgresError) -> T
-    ) async throws(PostgresError) -> T {
-        let result: Result<T, PostgresError> = await withCheckedContinuation { continuation in
-            queue.async {
-                do throws(PostgresError) {
-                    continuation.resume(returning: .success(try work()))
-                } catch {
-                    continuation.resume(returning: .failure(error))
-                }
-            }
-        }
-        return try result.get()
-    }
-
-    /// Runs `work` with the live handle on the connection's queue.
+    /// Runs `work` with the live handle in the connection's lane.
     private func withHandle<T: Sendable>(
         _ work: @escaping @Sendable (OpaquePointer) throws(PostgresError) -> T
     ) async throws(PostgresError) -> T {
-        try await Self.run(on: queue) { [self] () throws(PostgresError) -> T in
+        try await lane.run { [self] () throws(PostgresError) -> T in
             guard let handle else { throw PostgresError(.connectionLost, "the connection is closed") }
             return try work(handle)
         }
@@ -114,7 +101,7 @@ public final class PostgresConnection: @unchecked Sendable {
         }
     }
 
-    /// Prepares `sql` once per session (on the queue), then executes it.
+    /// Prepares `sql` once per session (in the lane), then executes it.
     private func executePrepared(_ handle: OpaquePointer, _ sql: String, _ texts: [String?]) throws(PostgresError)
         -> PostgresRows
     {
@@ -201,20 +188,17 @@ public final class PostgresConnection: @unchecked Sendable {
 
     /// Closes the connection; later calls fail with `connectionLost`.
     public func close() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            queue.async { [self] in
-                if let handle { PQfinish(handle) }
-                handle = nil
-                prepared.removeAll()
-                continuation.resume()
-            }
+        await lane.run { [self] in
+            if let handle { PQfinish(handle) }
+            handle = nil
+            prepared.removeAll()
         }
     }
 
     /// Drops the broken session and connects again with the same URL.
     public func reconnect() async throws(PostgresError) {
         let url = self.url
-        try await Self.run(on: queue) { [self] () throws(PostgresError) in
+        try await lane.run { [self] () throws(PostgresError) in
             if let handle { PQfinish(handle) }
             handle = nil
             prepared.removeAll()

@@ -35,6 +35,8 @@ public final class BlockingExecutor: @unchecked Sendable {
     public static let children = BlockingExecutor(name: "reel.reaper", maxThreads: 512)
     /// Network transfers, which last as long as the network takes (a watch for minutes).
     public static let network = BlockingExecutor(name: "reel.http", maxThreads: 256)
+    /// libpq calls, each connection's in a `SerialLane` of its own; a statement holds a thread only while it runs.
+    public static let database = BlockingExecutor(name: "reel.postgres", maxThreads: 64)
 
     /// Threads running now, and the most there have been at once.
     public var threadCount: (now: Int, peak: Int) {

@@ -59,6 +59,48 @@ struct SupportTests {
         await #expect(throws: Failure()) { try await executor.run { () throws(Failure) -> Int in throw Failure() } }
     }
 
+    /// A lane runs its work one piece at a time in submission order, while other lanes run beside it.
+    @Test func aLaneRunsItsWorkInOrderOneAtATimeBesideOtherLanes() async {
+        let executor = BlockingExecutor(name: "test", maxThreads: 4)
+        let lanes = (0..<3).map { _ in SerialLane(on: executor) }
+        final class Record: Sendable {
+            let log = Mutex([[Int]](repeating: [], count: 3))
+            let inside = Mutex([Int](repeating: 0, count: 3))
+            let overlapped = Mutex(false)
+        }
+        let record = Record()
+        let across = Tally()
+        await withTaskGroup(of: Void.self) { group in
+            for (number, lane) in lanes.enumerated() {
+                // Submitted in order from one task, as a connection's statements are.
+                group.addTask {
+                    await withTaskGroup(of: Void.self) { pieces in
+                        for index in 0..<200 {
+                            lane.submit {
+                                record.inside.withLock { $0[number] += 1 }
+                                across.state.withLock {
+                                    $0.running += 1
+                                    $0.most = max($0.most, $0.running)
+                                }
+                                if record.inside.withLock({ $0[number] }) > 1 {
+                                    record.overlapped.withLock { $0 = true }
+                                }
+                                record.log.withLock { $0[number].append(index) }
+                                usleep(100)
+                                across.state.withLock { $0.running -= 1 }
+                                record.inside.withLock { $0[number] -= 1 }
+                            }
+                        }
+                        pieces.addTask { await lane.run {} }
+                    }
+                }
+            }
+        }
+        #expect(!record.overlapped.withLock { $0 })
+        #expect(record.log.withLock { $0 } == [[Int]](repeating: Array(0..<200), count: 3))
+        #expect(across.state.withLock { $0.most } > 1, "lanes never ran side by side")
+    }
+
     @Test func backoffDoublesWithinItsJitterBandUpToTheCap() {
         let backoff = Backoff(initial: .milliseconds(500), maximum: .seconds(60))
         #expect(backoff.delay(after: 1, spread: 0.5) == .milliseconds(500))
