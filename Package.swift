@@ -101,7 +101,8 @@ let package = Package(
         .testTarget(name: "ReelAPITests", dependencies: ["ReelAPI", "ReelYAML", "ReelTestSupport"]),
         .testTarget(name: "ReelPostgresTests", dependencies: ["ReelPostgres", "ReelSupport", "ReelTestSupport"]),
         .testTarget(name: "ReelSupportTests", dependencies: ["ReelSupport", "ReelTestSupport"]),
-        .testTarget(name: "ReelCoreTests", dependencies: ["ReelCore", "ReelStorage", "ReelTestSupport"]),
+        .testTarget(
+            name: "ReelCoreTests", dependencies: ["ReelCore", "ReelSupport", "ReelStorage", "ReelTestSupport"]),
         .testTarget(
             name: "ReelStoreTests",
             dependencies: ["ReelStore", "ReelAPI", "ReelCore", "ReelPostgres", "ReelSupport", "ReelTestSupport"]),

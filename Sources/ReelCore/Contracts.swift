@@ -1,19 +1,16 @@
 import Foundation
 
-/// What the reconciler puts in every task's payload: which resource the task serves and where its
-/// declaring file lives (relative `file://./x` sources resolve against it).
+/// What the reconciler puts in every task's payload: which resource the task serves. (Relative `file://./x` URIs
+/// are made absolute in the job's stored spec, so no backend detail rides along.)
 public struct TaskPayload: Codable, Sendable, Equatable {
     public var uid: String
     public var namespace: String
     public var name: String
-    /// Directory of the file that declared the resource (YAML-directory backend only).
-    public var sourceBase: String?
 
-    public init(uid: String, namespace: String, name: String, sourceBase: String? = nil) {
+    public init(uid: String, namespace: String, name: String) {
         self.uid = uid
         self.namespace = namespace
         self.name = name
-        self.sourceBase = sourceBase
     }
 }
 

@@ -60,6 +60,25 @@ public struct StoredResource: Sendable {
     /// The directory of the declaring file, against which relative `file://./x` URIs resolve.
     public var sourceBase: String? { sourceFile.map { ($0 as NSString).deletingLastPathComponent } }
 
+    /// The spec a job is processed with: the stored spec with its relative `file://` URIs (`source.uri`,
+    /// `output.uri`) made absolute against `sourceBase`, so that workers need to know nothing of where the resource
+    /// was declared. Without a base (resources from the API server) the spec is unchanged, and a relative URI
+    /// fails at ingest as it always has.
+    public func processingSpec() throws -> JSONDocument {
+        guard let base = sourceBase, case .object(var fields) = try spec.decode(JSONValue.self) else { return spec }
+        let encodedBase = base.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? base
+        var changed = false
+        for section in ["source", "output"] {
+            guard case .object(var object)? = fields[section], case .string(let uri)? = object["uri"],
+                uri.hasPrefix("file://"), !uri.hasPrefix("file:///")
+            else { continue }
+            object["uri"] = .string("file://\(encodedBase)/\(uri.dropFirst("file://".count))")
+            fields[section] = .object(object)
+            changed = true
+        }
+        return changed ? try JSONDocument(encoding: JSONValue.object(fields)) : spec
+    }
+
     /// The metadata as a resource carries it.
     public var metadata: ObjectMeta {
         var meta = ObjectMeta(name: key.name, namespace: key.namespace)

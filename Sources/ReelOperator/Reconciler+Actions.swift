@@ -17,7 +17,7 @@ extension Reconciler {
         case .createJob:
             try await database.jobs.upsertJob(
                 resourceUID: stored.uid, namespace: key.namespace, name: key.name, generation: stored.generation,
-                spec: stored.spec)
+                spec: try stored.processingSpec())
             logger.info("\(key): processing generation \(stored.generation)")
             await events?.record(
                 stored, type: "Normal", reason: "Processing", action: "Queue",
@@ -57,9 +57,7 @@ extension Reconciler {
         async throws
     {
         let payload = try JSONDocument(
-            encoding: TaskPayload(
-                uid: stored.uid, namespace: stored.key.namespace, name: stored.key.name,
-                sourceBase: stored.sourceBase))
+            encoding: TaskPayload(uid: stored.uid, namespace: stored.key.namespace, name: stored.key.name))
         let tasks = (chunks.map { $0.map(Optional.some) } ?? [nil]).map { chunk in
             NewTask(
                 jobID: jobID, generation: stored.generation, stage: stage, chunkIndex: chunk,

@@ -32,7 +32,7 @@ struct AssembleStage: StageHandler {
                 uri: context.store.uri(for: sourceKey), name: job.sourceName ?? "source",
                 duration: job.sourceDuration ?? 0, frameRate: job.frameRate),
             clips: clips)
-        let (output, prefix) = try context.outputLocation(job, base: work.base)
+        let (output, prefix) = try context.outputLocation(job)
         let json = try await output.put(prefix + OutputLayout.timeline, data: try TimelineWriters.json(timeline))
         let otio = try await output.put(prefix + OutputLayout.otio, data: try TimelineWriters.otio(timeline))
         let edl = try await output.put(prefix + OutputLayout.edl, data: Data(TimelineWriters.edl(timeline).utf8))

@@ -16,13 +16,13 @@ struct IngestStage: StageHandler {
 
     func run(_ work: StageWork) async throws {
         let job = work.job
-        try preflight(job, base: work.base)
+        try preflight(job)
         let uri = job.spec.source.uri
         let name = Self.objectName(uri)
         let key = OutputLayout.sourceKey(uid: job.uid, name: name)
         let stored: StoredObject
         if uri.hasPrefix("file://") {
-            let path = try context.configuration.allowedRoots.resolve(fileURI: uri, base: work.base)
+            let path = try context.configuration.allowedRoots.resolve(fileURI: uri, base: nil)
             var isDirectory: ObjCBool = false
             if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
                 throw TaskFailure.permanent("SourceNotFound", "\(path) is a directory, not a video file")
@@ -67,10 +67,10 @@ struct IngestStage: StageHandler {
 
     /// Refuses before any work what would otherwise fail only at the end: an output the job may not or cannot
     /// write, a render codec this build lacks.
-    func preflight(_ job: JobRecord, base: String?) throws {
+    func preflight(_ job: JobRecord) throws {
         if let uri = job.spec.output?.uri {
-            _ = try context.outputLocation(job, base: base)
-            let path = try context.configuration.allowedRoots.lexicalPath(fileURI: uri, base: base)
+            _ = try context.outputLocation(job)
+            let path = try context.configuration.allowedRoots.lexicalPath(fileURI: uri, base: nil)
             guard FileManager.default.isWritableFile(atPath: path) else {
                 throw TaskFailure.permanent("OutputNotWritable", "output \(path) is not writable")
             }

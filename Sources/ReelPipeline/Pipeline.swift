@@ -14,11 +14,10 @@ protocol StageHandler: Sendable {
     func run(_ work: StageWork) async throws
 }
 
-/// What a handler is given: the claimed task, its job, and where the job's relative `file://` URIs resolve.
+/// What a handler is given: the claimed task and its job.
 struct StageWork: Sendable {
     var task: ClaimedTask
     var job: JobRecord
-    var base: String?
     var progress: @Sendable (Double) -> Void
 
     var lease: Lease { task.lease }
@@ -45,13 +44,13 @@ struct StageContext: Sendable {
 
     /// Where a job's outputs go: `spec.output.uri` (a `file://` directory inside the allowed roots), else the
     /// store under `jobs/<uid>/`.
-    func outputLocation(_ job: JobRecord, base: String?) throws -> (store: any ObjectStore, prefix: String) {
+    func outputLocation(_ job: JobRecord) throws -> (store: any ObjectStore, prefix: String) {
         guard let uri = job.spec.output?.uri else { return (store, OutputLayout.jobPrefix(job.uid)) }
         guard uri.hasPrefix("file://") else {
             throw TaskFailure.permanent(
                 "OutputUnsupported", "output \(uri): only file:// outputs are supported by this build")
         }
-        let path = try configuration.allowedRoots.lexicalPath(fileURI: uri, base: base)
+        let path = try configuration.allowedRoots.lexicalPath(fileURI: uri, base: nil)
         guard configuration.allowedRoots.contains(path) else {
             throw TaskFailure.permanent("OutputNotAllowed", "output \(path) is outside the allowed roots")
         }
@@ -104,18 +103,18 @@ public struct Pipeline: Sendable {
                 throw TaskFailure.permanent("UnknownStage", "no handler for stage \(task.stageName)")
             }
             let job = try await JobRecord.load(task.jobID, from: context.database)
-            let work = StageWork(task: task, job: job, base: try Self.sourceBase(task), progress: progress)
+            _ = try Self.payload(task)
+            let work = StageWork(task: task, job: job, progress: progress)
             try await Self.handler(for: stage, context).run(work)
         } catch {
             throw TaskFailure.from(error)
         }
     }
 
-    /// The payload's `sourceBase` (a payload without one, such as `{}`, has none).
-    static func sourceBase(_ task: ClaimedTask) throws(TaskFailure) -> String? {
-        struct Base: Decodable { var sourceBase: String? }
+    /// The task's payload; one that is not a JSON object fails the task for good.
+    static func payload(_ task: ClaimedTask) throws(TaskFailure) -> [String: JSONValue] {
         do {
-            return try task.payload.decode(Base.self).sourceBase
+            return try task.payload.decode([String: JSONValue].self)
         } catch {
             throw .permanent("InvalidTask", "task \(task.lease.taskID)'s payload is not a task payload: \(error)")
         }

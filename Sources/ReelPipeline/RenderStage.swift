@@ -14,7 +14,7 @@ struct RenderStage: StageHandler {
     func run(_ work: StageWork) async throws {
         let job = work.job
         let sourceKey = try work.sourceKey()
-        let (output, prefix) = try context.outputLocation(job, base: work.base)
+        let (output, prefix) = try context.outputLocation(job)
         let timelineData: Data
         do {
             let path = try await output.localFile(prefix + OutputLayout.timeline)

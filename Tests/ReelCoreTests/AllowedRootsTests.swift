@@ -1,5 +1,6 @@
 import Foundation
 import ReelStorage
+import ReelSupport
 import ReelTestSupport
 import Testing
 
@@ -14,6 +15,35 @@ import Testing
             try roots.resolve(fileURI: "file://./a.mp4", base: directory.path("media")) == AllowedRoots.canonical(video)
         )
         #expect(try roots.resolve(fileURI: "file://\(video)", base: nil) == AllowedRoots.canonical(video))
+    }
+
+    /// The reconciler stores a job's spec with its relative URIs made absolute, so that workers resolve nothing
+    /// against a directory only the backend knew (a space in it survives the trip through the URI).
+    @Test func theProcessingSpecCarriesAbsoluteURIsOnly() throws {
+        let directory = try TemporaryDirectory(prefix: "roots spec")
+        let video = try directory.write("jobs/clips/a.mp4", "x")
+        let spec = #"{"source":{"uri":"file://./clips/a.mp4"},"output":{"uri":"file://./out/"},"priority":"high"}"#
+        func stored(_ spec: String, file: String?) -> StoredResource {
+            StoredResource(
+                uid: "u", key: ResourceKey(kind: "VideoJob", namespace: "default", name: "a"), generation: 1,
+                resourceVersion: 1, spec: JSONDocument(text: spec), creationTimestamp: Date(), sourceFile: file)
+        }
+        struct Spec: Decodable {
+            struct Location: Decodable { var uri: String }
+            var source: Location
+            var output: Location?
+            var priority: String
+        }
+        let resolved = try stored(spec, file: directory.path("jobs/a.yaml")).processingSpec().decode(Spec.self)
+        let roots = AllowedRoots([directory.url.path])
+        #expect(resolved.source.uri.hasPrefix("file:///"))
+        #expect(try roots.resolve(fileURI: resolved.source.uri, base: nil) == AllowedRoots.canonical(video))
+        #expect(try roots.lexicalPath(fileURI: resolved.output!.uri, base: nil) == directory.path("jobs/out"))
+        #expect(resolved.priority == "high")
+        // Absolute URIs, and resources with no declaring file (the API server's), are left as they are.
+        let absolute = #"{"source":{"uri":"file:///srv/a.mp4"}}"#
+        #expect(try stored(absolute, file: directory.path("a.yaml")).processingSpec().text == absolute)
+        #expect(try stored(spec, file: nil).processingSpec().text == spec)
     }
 
     @Test func dotDotAndSymlinksOutOfTheRootsAreRefused() throws {

@@ -34,19 +34,24 @@ import ReelSupport
                     allowedRoots: AllowedRoots([directory.url.path]), scratchDirectory: directory.path("scratch")))
         }
 
+        /// A job row as the reconciler writes it for a resource declared in `directory/job.yaml`.
         func job(_ spec: VideoJobSpec, uid: String = UUID().uuidString.lowercased()) async throws -> Int64 {
-            try await pool.query(
+            let declared = StoredResource(
+                uid: uid, key: ResourceKey(kind: "VideoJob", namespace: "default", name: "a"), generation: 1,
+                resourceVersion: 1, spec: try JSONDocument(encoding: spec), creationTimestamp: Date(),
+                sourceFile: directory.path("job.yaml"))
+            return try await pool.query(
                 """
                 INSERT INTO processing_jobs (resource_uid, namespace, name, generation, spec)
                 VALUES ($1, 'default', 'a', 1, $2::jsonb) RETURNING id
-                """, [uid, try JSONDocument(encoding: spec)]
+                """, [uid, try declared.processingSpec()]
             ).first!.decode(Int64.self, at: 0)
         }
 
         /// Enqueues and claims one task of `stage`.
         func claim(_ job: Int64, _ stage: Stage, chunk: Int? = nil) async throws -> ClaimedTask {
             let payload = try JSONDocument(
-                encoding: TaskPayload(uid: "u", namespace: "default", name: "a", sourceBase: directory.url.path))
+                encoding: TaskPayload(uid: "u", namespace: "default", name: "a"))
             try await queue.enqueue([
                 NewTask(jobID: job, generation: 1, stage: stage, chunkIndex: chunk, payload: payload)
             ])
