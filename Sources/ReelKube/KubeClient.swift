@@ -110,18 +110,16 @@ public struct KubeClient: Sendable {
                 contentType: "application/merge-patch+json"))
     }
 
-    /// Server-side apply as `fieldManager`. The body is JSON, which the server reads as YAML: JSON's `\/`
-    /// escape is not YAML's, so the object is written out again without it.
+    /// Server-side apply of `object` as `fieldManager`. The body is JSON, which the server reads as YAML, so it is
+    /// encoded once without JSON's `\/` escape (not YAML's).
     public func apply(
         _ resource: KubeResource, namespace: String?, name: String, fieldManager: String, force: Bool = true,
-        _ object: Data
+        _ object: some Encodable
     ) async throws -> Data {
-        let body = try JSONSerialization.data(
-            withJSONObject: try JSONSerialization.jsonObject(with: object), options: [.withoutEscapingSlashes])
-        return try await send(
+        try await send(
             request(
                 "PATCH", resource.path(namespace: namespace, name: name),
-                query: ["fieldManager": fieldManager, "force": force ? "true" : "false"], body: body,
+                query: ["fieldManager": fieldManager, "force": force ? "true" : "false"], body: try Self.body(object),
                 contentType: "application/apply-patch+yaml"))
     }
 

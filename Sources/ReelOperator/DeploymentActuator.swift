@@ -136,7 +136,7 @@ public final class DeploymentActuator: WorkerActuator {
                 // Everything but replicas, which belong to the scale subresource.
                 _ = try await client.apply(
                     .deployments, namespace: namespace, name: name, fieldManager: Self.fieldManager,
-                    try JSONEncoder().encode(JSONValue.object(deployment)))
+                    JSONValue.object(deployment))
                 entry.templateHash = hash
                 known.withLock { $0[pool.name] = entry }
             }
