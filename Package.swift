@@ -85,12 +85,21 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
+        .target(
+            name: "ReelApp",
+            dependencies: [
+                "ReelCore", "ReelOperator", "ReelPipeline", "ReelServer", "ReelKube", "ReelStore", "ReelStorage",
+                "ReelSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ]),
         .executableTarget(
             name: "reel",
             dependencies: [
                 "ReelAPI", "ReelCore", "ReelYAML", "ReelStore", "ReelMedia", "ReelStorage", "ReelAnalysis",
                 "ReelSupport",
-                "ReelPipeline", "ReelOperator", "ReelKube", "ReelServer", "CCurl", "CFFmpeg",
+                "ReelPipeline", "ReelOperator", "ReelKube", "ReelServer", "ReelApp", "CCurl", "CFFmpeg",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
@@ -137,6 +146,9 @@ let package = Package(
             dependencies: [
                 "reel", "ReelCore", "ReelStore", "ReelPostgres", "ReelHTTP", "ReelSupport", "ReelTestSupport",
             ]),
+        .testTarget(
+            name: "ReelAppTests",
+            dependencies: ["ReelApp", "ReelCore", "ReelPipeline", "ReelStore", "ReelTestSupport", "reel"]),
         .testTarget(name: "ReelCLITests", dependencies: ["reel", "ReelAPI", "ReelSupport", "ReelTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

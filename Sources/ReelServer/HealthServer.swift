@@ -97,9 +97,12 @@ public struct HealthServerError: Error, CustomStringConvertible {
     public var description: String { message }
 }
 
-/// Sends swift-metrics to a Prometheus registry (once per process).
+/// Sends swift-metrics to a Prometheus registry, once per process however often it is asked (swift-metrics allows
+/// one bootstrap; a test process builds several operators).
 public enum OperatorMetrics {
-    public static func bootstrap() -> PrometheusCollectorRegistry {
+    public static func bootstrap() -> PrometheusCollectorRegistry { registry }
+
+    private static let registry: PrometheusCollectorRegistry = {
         let registry = PrometheusCollectorRegistry()
         var factory = PrometheusMetricsFactory(registry: registry)
         factory.defaultDurationHistogramBuckets = [
@@ -108,5 +111,5 @@ public enum OperatorMetrics {
         ]
         MetricsSystem.bootstrap(factory)
         return registry
-    }
+    }()
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import ReelAPI
+import ReelApp
 import ReelOperator
 import ReelCore
 import ReelStore

@@ -1,12 +1,9 @@
 import ArgumentParser
 import Foundation
 import Logging
-import ReelOperator
-import ReelPipeline
+import ReelApp
 import ReelCore
-import ReelStorage
-import ReelStore
-import ServiceLifecycle
+import ReelOperator
 
 /// `reel local`: the whole system on one machine.
 struct Local: AsyncParsableCommand {
@@ -50,7 +47,6 @@ struct Local: AsyncParsableCommand {
     func run() async throws {
         // On a terminal the progress block is the display: log only warnings and errors into it.
         let logger = CLILogging.logger("reel.local", level: isatty(STDOUT_FILENO) == 1 ? .warning : .info)
-        let stateDirectory = StateDatabase.stateDirectory(state)
         var isDirectory: ObjCBool = false
         let resourcesDirectory = Paths.absolute(resources)
         guard FileManager.default.fileExists(atPath: resourcesDirectory, isDirectory: &isDirectory),
@@ -58,77 +54,26 @@ struct Local: AsyncParsableCommand {
         else {
             throw ValidationError("--resources \(resources) is not a directory")
         }
-        try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
-        let lock = try StateDatabase.lock(stateDirectory)
-        defer { unlink(lock) }
-        let database = try await StateDatabase.open(
-            state: stateDirectory, databaseURL: data.databaseURL, logger: logger)
-        let storageURL =
-            ReelConfiguration().value(data.storage, .storage, default: "file://\(stateDirectory)/store")
-        let store = try ObjectStores.open(storageURL)
-        let roots = [resourcesDirectory, FileManager.default.currentDirectoryPath] + data.allowRoot.map(Paths.absolute)
-        let pool = Database(url: database.url, maxConnections: 12)
-        let table = pool.resources
-        let reconciler = Reconciler(
-            database: pool, store: store,
-            configuration: ReconcilerConfiguration(
-                resyncInterval: .milliseconds(Int(resyncSeconds * 1000)), statusDirectory: "\(stateDirectory)/status",
-                allowedRoots: AllowedRoots(roots)),
-            resources: table, logger: logger)
-        let backend = DirectoryBackend(
-            directory: resourcesDirectory, table: table, logger: logger,
-            pollInterval: .milliseconds(Int(pollSeconds * 1000))
-        ) { keys in await reconciler.enqueue(keys) }
-        let actuator = ChildWorkers.actuator(
-            databaseURL: database.url, storage: storageURL, state: stateDirectory, roots: roots,
-            leaseSeconds: leaseSeconds, graceSeconds: graceSeconds,
-            extra: budgets.workerArguments,
-            logger: logger)
-        let autoscaler = Autoscaler(
-            database: pool, actuator: actuator, resources: table,
-            rescueInterval: .milliseconds(Int(max(0.5, leaseSeconds / 2) * 1000)), logger: logger)
-        let monitor = LocalMonitor(
-            table: table, backend: backend, untilDone: untilDone,
-            timeout: timeout.map { .milliseconds(Int($0 * 1000)) }, logger: logger)
-        logger.info("reel local: resources \(resourcesDirectory), state \(stateDirectory), storage \(store.baseURI)")
-        let group = ServiceGroup(
-            configuration: ServiceGroupConfiguration(
-                services: [
-                    .init(service: backend), .init(service: reconciler), .init(service: autoscaler),
-                    .init(service: monitor, successTerminationBehavior: untilDone ? .gracefullyShutdownGroup : .ignore),
-                ],
-                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        let configuration = ReelConfiguration()
+        var settings = LocalSettings(resources: resourcesDirectory, state: StateDatabase.stateDirectory(state))
+        settings.databaseURL = configuration.value(data.databaseURL, .databaseURL)
+        settings.storage = configuration.value(data.storage, .storage)
+        settings.allowedRoots = data.allowRoot.map(Paths.absolute)
+        settings.untilDone = untilDone
+        settings.timeout = timeout.map { .seconds($0) }
+        settings.lease = .seconds(leaseSeconds)
+        settings.resync = .seconds(resyncSeconds)
+        settings.poll = .seconds(pollSeconds)
+        settings.grace = .seconds(graceSeconds)
+        settings.workerArguments = budgets.workerArguments
+        let local: LocalApplication
         do {
-            try await group.run()
-        } catch {
-            await pool.close()
-            await database.close(force: true)
-            throw error
+            local = try await ReelApplication.local(settings, logger: logger)
+        } catch let error as StateDirectoryInUse {
+            throw CLIFailure(error.description)
         }
-        await pool.close()
-        await database.close(force: true)
-        if let outcome = monitor.outcome, outcome != .succeeded { throw ExitCode(outcome.rawValue) }
-    }
-}
-
-/// `reel worker` child processes, as `reel local` and `reel operator --worker-runtime process` start them.
-enum ChildWorkers {
-    /// A process actuator whose workers use this database, storage and roots, keep their logs in `STATE/logs`
-    /// and their scratch files in `STATE/scratch`, and exit when this process dies.
-    static func actuator(
-        databaseURL: String, storage: String, state: String, roots: [String], leaseSeconds: Double,
-        graceSeconds: Double, extra: [String], logger: Logger
-    ) -> ProcessActuator {
-        let arguments =
-            [
-                "worker", "--database-url", databaseURL, "--storage", storage, "--parent-pid", "\(getpid())",
-                "--lease-seconds", "\(leaseSeconds)", "--drain-seconds", "\(max(1, graceSeconds - 5))",
-                "--scratch", "\(state)/scratch",
-            ] + roots.flatMap { ["--allow-root", $0] } + extra
-        return ProcessActuator(
-            command: WorkerCommand(
-                executable: WorkerCommand.currentExecutable, arguments: arguments, logDirectory: "\(state)/logs",
-                gracePeriod: .milliseconds(Int(graceSeconds * 1000))),
-            logger: logger)
+        logger.info("reel local: resources \(resourcesDirectory), state \(settings.state), storage \(local.storeURI)")
+        try await local.run()
+        if let outcome = local.outcome, outcome != .succeeded { throw ExitCode(outcome.rawValue) }
     }
 }

@@ -2,14 +2,11 @@ import ArgumentParser
 import Foundation
 import Logging
 import ReelAPI
+import ReelApp
 import ReelKube
 import ReelOperator
-import ReelPipeline
 import ReelCore
 import ReelServer
-import ReelStorage
-import ReelStore
-import ServiceLifecycle
 
 /// `reel operator`: the Kubernetes controller.
 struct OperatorCLI: AsyncParsableCommand {
@@ -128,27 +125,9 @@ struct OperatorCLI: AsyncParsableCommand {
         } catch {
             throw ValidationError("\(error)")
         }
-        let client = KubeClient(connection: connection)
         let homeNamespace = leaderElectionNamespace ?? connection.namespace
         let instance = identity ?? "\(ProcessInfo.processInfo.hostName)_\(getpid())"
-        let store = try ObjectStores.open(storageURL)
-        try await Database.migrate(url: url, logger: logger)
-        let registry = OperatorMetrics.bootstrap()
-        let pool = Database(url: url, maxConnections: 12)
-        let roots = data.allowRoot.map(Paths.absolute)
-        let events = KubeEventSink(recorder: EventRecorder(client: client, instance: instance), logger: logger)
-        // The backend is built first (the reconciler reads through it) and feeds the reconciler's queue.
-        let keys = WorkQueue<ResourceKey>()
-        let backend = KubernetesBackend(client: client, namespace: namespace, events: events, logger: logger) {
-            await keys.addVideoJobs($0)
-        }
-        let reconciler = Reconciler(
-            database: pool, store: store,
-            configuration: ReconcilerConfiguration(
-                resyncInterval: .milliseconds(Int(resyncSeconds * 1000)), allowedRoots: AllowedRoots(roots)),
-            resources: backend, events: events, workQueue: keys, logger: logger)
-        let budgetArguments = budgets.workerArguments
-        let actuator: any WorkerActuator
+        let workers: OperatorSettings.Workers
         switch workerRuntime {
         case .process:
             let stateDirectory = Paths.absolute(settings.value(state, .stateDirectory, default: ".reel-operator"))
@@ -156,63 +135,51 @@ struct OperatorCLI: AsyncParsableCommand {
             let kubeArguments =
                 ["--kube-secrets"] + (kubeconfig.map { ["--kubeconfig", Paths.absolute($0)] } ?? [])
                 + (context.map { ["--context", $0] } ?? [])
-            actuator = ChildWorkers.actuator(
-                databaseURL: url, storage: storageURL, state: stateDirectory, roots: roots, leaseSeconds: leaseSeconds,
-                graceSeconds: graceSeconds, extra: budgetArguments + kubeArguments, logger: logger)
+            workers = .process(
+                state: stateDirectory, executable: WorkerCommand.currentExecutable, arguments: kubeArguments)
         case .kubernetes:
-            var resources: JSONValue? = nil
-            if let workerResources {
-                do {
-                    resources = try JSONDecoder().decode(JSONValue.self, from: Data(workerResources.utf8))
-                } catch {
-                    throw ValidationError("--worker-resources is not JSON: \(error)")
-                }
-                guard case .object = resources else {
-                    throw ValidationError("--worker-resources must be a JSON object")
-                }
-            }
-            actuator = DeploymentActuator(
-                client: client,
-                configuration: KubeWorkerConfiguration(
+            workers = .kubernetes(
+                KubeWorkerConfiguration(
                     image: workerImage, serviceAccountName: workerServiceAccount, secretName: workerSecret,
-                    namespace: homeNamespace, resources: resources, allowedRoots: roots, leaseSeconds: leaseSeconds,
-                    gracePeriodSeconds: Int(graceSeconds), extraArguments: budgetArguments, dataClaim: workerDataClaim,
-                    dataPath: workerDataPath),
-                logger: logger)
+                    namespace: homeNamespace, resources: try resourcesJSON(), dataClaim: workerDataClaim,
+                    dataPath: workerDataPath))
         }
-        let autoscaler = Autoscaler(
-            database: pool, actuator: actuator, resources: backend,
-            rescueInterval: .milliseconds(Int(max(0.5, leaseSeconds / 2) * 1000)), logger: logger)
-        let elector =
-            leaderElect
-            ? LeaderElector(
-                client: client,
-                configuration: LeaderElectionConfiguration(
-                    namespace: homeNamespace, name: leaderElectionID, identity: instance,
-                    leaseDuration: .milliseconds(Int(leaseDuration * 1000)),
-                    renewDeadline: .milliseconds(Int(renewDeadline * 1000)),
-                    retryPeriod: .milliseconds(Int(retryPeriod * 1000)))
-            ) { [logger] error in logger.warning("cannot acquire or renew the leader lease: \(error)") }
-            : nil
-        let controller = Controller(
-            backend: backend, reconciler: reconciler, autoscaler: autoscaler, elector: elector, logger: logger)
-        let server = HealthServer(
-            healthAddress: health, metricsAddress: metricsAddress, registry: registry, logger: logger
-        ) {
-            let state = controller.readiness
-            return Readiness(ready: state.ready, detail: state.detail)
+        var options = OperatorSettings(
+            databaseURL: url, storage: storageURL, connection: connection, identity: instance, workers: workers,
+            healthAddress: health)
+        options.allowedRoots = data.allowRoot.map(Paths.absolute)
+        options.namespace = namespace
+        options.metricsAddress = metricsAddress
+        options.lease = .seconds(leaseSeconds)
+        options.grace = .seconds(graceSeconds)
+        options.resync = .seconds(resyncSeconds)
+        options.workerArguments = budgets.workerArguments
+        if leaderElect {
+            options.leaderElection = LeaderElectionConfiguration(
+                namespace: homeNamespace, name: leaderElectionID, identity: instance,
+                leaseDuration: .seconds(leaseDuration), renewDeadline: .seconds(renewDeadline),
+                retryPeriod: .seconds(retryPeriod))
         }
+        let application = try await ReelApplication.operator(options, logger: logger)
         let scope = namespace ?? "(all)"
         logger.info(
             """
             reel operator \(API.reelVersion): \(connection.server), namespace \(scope), identity \(instance), \
             workers: \(workerRuntime.rawValue)
             """)
-        let group = ServiceGroup(
-            configuration: ServiceGroupConfiguration(
-                services: [.init(service: controller), .init(service: server)],
-                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
-        await pool.close()
+        try await application.run()
+    }
+
+    /// `--worker-resources`, which must be a JSON object.
+    private func resourcesJSON() throws -> JSONValue? {
+        guard let workerResources else { return nil }
+        let resources: JSONValue
+        do {
+            resources = try JSONDecoder().decode(JSONValue.self, from: Data(workerResources.utf8))
+        } catch {
+            throw ValidationError("--worker-resources is not JSON: \(error)")
+        }
+        guard case .object = resources else { throw ValidationError("--worker-resources must be a JSON object") }
+        return resources
     }
 }

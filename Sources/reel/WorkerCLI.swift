@@ -2,12 +2,10 @@ import ArgumentParser
 import Foundation
 import Logging
 import ReelAPI
+import ReelApp
 import ReelKube
 import ReelPipeline
 import ReelCore
-import ReelStorage
-import ReelStore
-import ServiceLifecycle
 
 /// `reel worker`: one worker process (or pod) running tasks of some stages.
 struct WorkerCLI: AsyncParsableCommand {
@@ -68,9 +66,6 @@ struct WorkerCLI: AsyncParsableCommand {
             }
             return stage
         }
-        let store = try ObjectStores.open(storageURL)
-        try await Database.migrate(url: url, logger: logger)
-        let database = Database(url: url, maxConnections: concurrency + 3)
         let roots = data.allowRoot.isEmpty ? [FileManager.default.currentDirectoryPath] : data.allowRoot
         var gemini = try GeminiSettings(
             settings, requestsPerMinute: budgets.geminiRequestsPerMinute, tokensPerMinute: budgets.geminiTokensPerMinute
@@ -86,24 +81,20 @@ struct WorkerCLI: AsyncParsableCommand {
                 }
             }
         }
-        let pipeline = Pipeline(
-            database: database, store: store,
-            configuration: PipelineConfiguration(
-                allowedRoots: AllowedRoots(roots),
-                scratchDirectory: scratch
-                    ?? FileManager.default.temporaryDirectory.appendingPathComponent("reel-scratch").path,
-                faultDelays: try settings.faultDelays(),
-                gemini: gemini))
-        let worker = Worker(
-            configuration: WorkerConfiguration(
-                stages: stageList, concurrency: concurrency,
-                lease: .milliseconds(Int(leaseSeconds * 1000)), drainTimeout: .milliseconds(Int(drainSeconds * 1000)),
-                pool: self.pool, parentPID: parentPid),
-            queue: database.queue(), pipeline: pipeline, logger: logger)
-        let group = ServiceGroup(
-            configuration: ServiceGroupConfiguration(
-                services: [worker], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
-        await database.close()
+        let application = try await ReelApplication.worker(
+            WorkerSettings(
+                databaseURL: url, storage: storageURL,
+                pipeline: PipelineConfiguration(
+                    allowedRoots: AllowedRoots(roots),
+                    scratchDirectory: scratch
+                        ?? FileManager.default.temporaryDirectory.appendingPathComponent("reel-scratch").path,
+                    faultDelays: try settings.faultDelays(),
+                    gemini: gemini),
+                worker: WorkerConfiguration(
+                    stages: stageList, concurrency: concurrency,
+                    lease: .milliseconds(Int(leaseSeconds * 1000)),
+                    drainTimeout: .milliseconds(Int(drainSeconds * 1000)), pool: self.pool, parentPID: parentPid)),
+            logger: logger)
+        try await application.run()
     }
 }

@@ -1,4 +1,3 @@
-import ArgumentParser
 import Foundation
 import ReelCore
 import Logging
@@ -7,20 +6,20 @@ import ReelStore
 
 /// Where `reel local` and the inspection commands find their database: `--database-url`, then
 /// `$REEL_DATABASE_URL`, then the embedded PostgreSQL in the state directory.
-struct StateDatabase {
-    var url: String
+public struct StateDatabase: Sendable {
+    public var url: String
     /// The embedded server, when that is what is used.
-    var embedded: EmbeddedPostgres?
+    public var embedded: EmbeddedPostgres?
 
-    static let databaseName = "reel"
+    public static let databaseName = "reel"
 
     /// The state directory: the flag, then `$REEL_STATE_DIR`, then `./.reel`, made absolute.
-    static func stateDirectory(_ flag: String?) -> String {
+    public static func stateDirectory(_ flag: String?) -> String {
         Paths.absolute(ReelConfiguration().value(flag, .stateDirectory, default: ".reel"))
     }
 
     /// Opens (starting the embedded server when needed) and migrates.
-    static func open(state: String, databaseURL: String?, logger: Logger) async throws -> StateDatabase {
+    public static func open(state: String, databaseURL: String?, logger: Logger) async throws -> StateDatabase {
         let url =
             ReelConfiguration().value(databaseURL, .databaseURL)
         var database: StateDatabase
@@ -39,20 +38,27 @@ struct StateDatabase {
 
     /// Stops the embedded server if this process started it, or always with `force` (`reel local` owns the
     /// state directory's server, even one a killed predecessor left running).
-    func close(force: Bool = false) async {
+    public func close(force: Bool = false) async {
         try? await embedded?.stop(force: force)
     }
 
     /// Claims the state directory for one `reel local` (`STATE/reel-local.pid`); fails while another lives.
-    static func lock(_ state: String) throws -> String {
+    public static func lock(_ state: String) throws -> String {
         let path = "\(state)/reel-local.pid"
         if let text = try? String(contentsOfFile: path, encoding: .utf8),
             let other = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), other != getpid(),
             kill(other, 0) == 0
         {
-            throw CLIFailure("another reel local (pid \(other)) is using \(state)")
+            throw StateDirectoryInUse(pid: other, directory: state)
         }
         try "\(getpid())\n".write(toFile: path, atomically: true, encoding: .utf8)
         return path
     }
+}
+
+/// Another `reel local` holds the state directory.
+public struct StateDirectoryInUse: Error, CustomStringConvertible {
+    public var pid: Int32
+    public var directory: String
+    public var description: String { "another reel local (pid \(pid)) is using \(directory)" }
 }

@@ -1,0 +1,106 @@
+import Foundation
+import Logging
+import ReelCore
+import ReelOperator
+import ReelStorage
+import ReelStore
+import ServiceLifecycle
+import UnixSignals
+
+/// What `reel local` runs on: resolved settings (the command line's flags, `REEL_*` and defaults already applied).
+public struct LocalSettings: Sendable {
+    /// The watched directory of VideoJob and WorkerPool files (absolute).
+    public var resources: String
+    /// The state directory (absolute): embedded database, storage, logs, status mirror.
+    public var state: String
+    /// An external database; `nil` starts the embedded one in the state directory.
+    public var databaseURL: String?
+    /// The object store URL; `nil` is `file://STATE/store`.
+    public var storage: String?
+    /// Directories `file://` URIs may name besides the resources directory and the working directory.
+    public var allowedRoots: [String] = []
+    /// Stop once every VideoJob has finished (`LocalApplication.outcome` tells how).
+    public var untilDone = false
+    public var timeout: Duration?
+    public var lease: Duration = .seconds(30)
+    public var resync: Duration = .seconds(30)
+    public var poll: Duration = .seconds(1)
+    public var grace: Duration = .seconds(30)
+    /// Extra `reel worker` arguments (Gemini budgets).
+    public var workerArguments: [String] = []
+    /// The `reel` executable the workers run (a test names the built one; otherwise this process's own).
+    public var workerExecutable: String = WorkerCommand.currentExecutable
+
+    public init(resources: String, state: String) {
+        self.resources = resources
+        self.state = state
+    }
+}
+
+/// `reel local` built: the directory backend, reconciler, autoscaler with child workers, and the monitor.
+public struct LocalApplication {
+    public var application: ReelApplication
+    public var monitor: LocalMonitor
+    /// Where the objects are kept.
+    public var storeURI: String
+
+    /// With `untilDone`: how the run ended, once `run()` has returned.
+    public var outcome: LocalMonitor.Outcome? { monitor.outcome }
+
+    public func run(signals: [UnixSignal] = [.sigterm, .sigint]) async throws {
+        try await application.run(signals: signals)
+    }
+}
+
+extension ReelApplication {
+    /// Builds `reel local`: claims the state directory, starts the embedded database unless one is named, and
+    /// wires the system together. Nothing runs until `run()`.
+    public static func local(_ settings: LocalSettings, logger: Logger) async throws -> LocalApplication {
+        let state = settings.state
+        try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
+        let lock = try StateDatabase.lock(state)
+        let database: StateDatabase
+        let store: any ObjectStore
+        let storage = settings.storage ?? "file://\(state)/store"
+        do {
+            store = try ObjectStores.open(storage)
+            database = try await StateDatabase.open(state: state, databaseURL: settings.databaseURL, logger: logger)
+        } catch {
+            unlink(lock)
+            throw error
+        }
+        let roots = [settings.resources, FileManager.default.currentDirectoryPath] + settings.allowedRoots
+        let pool = Database(url: database.url, maxConnections: 12)
+        let table = pool.resources
+        let reconciler = Reconciler(
+            database: pool, store: store,
+            configuration: ReconcilerConfiguration(
+                resyncInterval: settings.resync, statusDirectory: "\(state)/status", allowedRoots: AllowedRoots(roots)),
+            resources: table, logger: logger)
+        let backend = DirectoryBackend(
+            directory: settings.resources, table: table, logger: logger, pollInterval: settings.poll
+        ) { keys in await reconciler.enqueue(keys) }
+        let actuator = ChildWorkers.actuator(
+            executable: settings.workerExecutable, databaseURL: database.url, storage: storage, state: state,
+            roots: roots, lease: settings.lease, grace: settings.grace, extra: settings.workerArguments, logger: logger)
+        let autoscaler = Autoscaler(
+            database: pool, actuator: actuator, resources: table,
+            rescueInterval: ChildWorkers.rescueInterval(lease: settings.lease), logger: logger)
+        let monitor = LocalMonitor(
+            table: table, backend: backend, untilDone: settings.untilDone, timeout: settings.timeout, logger: logger)
+        let application = ReelApplication(
+            services: [
+                .init(service: backend), .init(service: reconciler), .init(service: autoscaler),
+                .init(
+                    service: monitor,
+                    successTerminationBehavior: settings.untilDone ? .gracefullyShutdownGroup : .ignore),
+            ],
+            logger: logger
+        ) {
+            await pool.close()
+            await database.close(force: true)
+            unlink(lock)
+        }
+        return LocalApplication(application: application, monitor: monitor, storeURI: store.baseURI)
+    }
+}

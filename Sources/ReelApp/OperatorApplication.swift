@@ -1,0 +1,108 @@
+import Logging
+import ReelSupport
+import ReelCore
+import ReelKube
+import ReelOperator
+import ReelServer
+import ReelStore
+
+/// What `reel operator` runs on: resolved settings, with the API server already connected.
+public struct OperatorSettings: Sendable {
+    /// Where the operator's workers run.
+    public enum Workers: Sendable {
+        /// `reel worker` child processes; `state` holds their logs and scratch space, `arguments` are added to
+        /// theirs (how they reach the API server for Secrets).
+        case process(state: String, executable: String, arguments: [String])
+        /// One Deployment per pool (roots, lease, grace and worker arguments are filled in from these settings).
+        case kubernetes(KubeWorkerConfiguration)
+    }
+
+    public var databaseURL: String
+    public var storage: String
+    public var allowedRoots: [String] = []
+    public var connection: KubeConnection
+    /// Watch only this namespace; `nil` watches all.
+    public var namespace: String?
+    /// This instance's name (Lease holder, Event reporter).
+    public var identity: String
+    /// Reconcile only while holding this Lease; `nil` always reconciles.
+    public var leaderElection: LeaderElectionConfiguration?
+    public var workers: Workers
+    public var lease: Duration = .seconds(30)
+    public var grace: Duration = .seconds(30)
+    public var resync: Duration = .seconds(300)
+    /// `/healthz` and `/readyz`; `/metrics` too when `metricsAddress` is `nil`.
+    public var healthAddress: (host: String, port: Int)
+    public var metricsAddress: (host: String, port: Int)?
+    /// Extra `reel worker` arguments for every worker (Gemini budgets).
+    public var workerArguments: [String] = []
+
+    public init(
+        databaseURL: String, storage: String, connection: KubeConnection, identity: String, workers: Workers,
+        healthAddress: (host: String, port: Int)
+    ) {
+        self.databaseURL = databaseURL
+        self.storage = storage
+        self.connection = connection
+        self.identity = identity
+        self.workers = workers
+        self.healthAddress = healthAddress
+    }
+}
+
+extension ReelApplication {
+    /// Builds `reel operator`: the informer-backed backend feeding the reconciler's queue, the autoscaler with its
+    /// actuator, the optional leader elector, and the health and metrics server.
+    public static func `operator`(_ settings: OperatorSettings, logger: Logger) async throws -> ReelApplication {
+        let client = KubeClient(connection: settings.connection)
+        let (database, store) = try await open(
+            databaseURL: settings.databaseURL, storage: settings.storage, connections: 12, logger: logger)
+        let registry = OperatorMetrics.bootstrap()
+        let events = KubeEventSink(
+            recorder: EventRecorder(client: client, instance: settings.identity), logger: logger)
+        // The backend is built first (the reconciler reads through it) and feeds the reconciler's queue.
+        let keys = WorkQueue<ResourceKey>()
+        let backend = KubernetesBackend(
+            client: client, namespace: settings.namespace, events: events, logger: logger
+        ) { await keys.addVideoJobs($0) }
+        let reconciler = Reconciler(
+            database: database, store: store,
+            configuration: ReconcilerConfiguration(
+                resyncInterval: settings.resync, allowedRoots: AllowedRoots(settings.allowedRoots)),
+            resources: backend, events: events, workQueue: keys, logger: logger)
+        let actuator: any WorkerActuator
+        switch settings.workers {
+        case .process(let state, let executable, let arguments):
+            actuator = ChildWorkers.actuator(
+                executable: executable, databaseURL: settings.databaseURL, storage: settings.storage, state: state,
+                roots: settings.allowedRoots, lease: settings.lease, grace: settings.grace,
+                extra: settings.workerArguments + arguments, logger: logger)
+        case .kubernetes(var configuration):
+            configuration.allowedRoots = settings.allowedRoots
+            configuration.leaseSeconds = settings.lease.seconds
+            configuration.gracePeriodSeconds = Int(settings.grace.seconds)
+            configuration.extraArguments = settings.workerArguments
+            actuator = DeploymentActuator(client: client, configuration: configuration, logger: logger)
+        }
+        let autoscaler = Autoscaler(
+            database: database, actuator: actuator, resources: backend,
+            rescueInterval: ChildWorkers.rescueInterval(lease: settings.lease), logger: logger)
+        let elector = settings.leaderElection.map { configuration in
+            LeaderElector(client: client, configuration: configuration) { [logger] error in
+                logger.warning("cannot acquire or renew the leader lease: \(error)")
+            }
+        }
+        let controller = Controller(
+            backend: backend, reconciler: reconciler, autoscaler: autoscaler, elector: elector, logger: logger)
+        let server = HealthServer(
+            healthAddress: settings.healthAddress, metricsAddress: settings.metricsAddress, registry: registry,
+            logger: logger
+        ) {
+            let state = controller.readiness
+            return Readiness(ready: state.ready, detail: state.detail)
+        }
+        return ReelApplication(services: [.init(service: controller), .init(service: server)], logger: logger) {
+            await database.close()
+        }
+    }
+}

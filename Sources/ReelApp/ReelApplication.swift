@@ -1,0 +1,40 @@
+import Logging
+import ReelStorage
+import ReelStore
+import ServiceLifecycle
+import UnixSignals
+
+/// A Reel process put together: its services and what to close once they have stopped. `reel local`,
+/// `reel operator`, `reel worker` and the tests build theirs here (`local`, `operator`, `worker`), from settings
+/// the command line (or a test) has already resolved, so that there is one way to assemble each.
+public struct ReelApplication {
+    public var services: [ServiceGroupConfiguration.ServiceConfiguration]
+    public var logger: Logger
+    /// Closes the database pool (and whatever else the build opened), after the services have stopped.
+    var close: @Sendable () async -> Void
+
+    /// Runs the services until they end or one of `signals` arrives, then closes what the build opened — also
+    /// when a service fails, whose error is then thrown.
+    public func run(signals: [UnixSignal] = [.sigterm, .sigint]) async throws {
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: services, gracefulShutdownSignals: signals, logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            await close()
+            throw error
+        }
+        await close()
+    }
+
+    /// The store and a migrated database pool: what every process opens first. A store that cannot be opened
+    /// fails before the database is touched.
+    static func open(databaseURL: String, storage: String, connections: Int, logger: Logger) async throws
+        -> (Database, any ObjectStore)
+    {
+        let store = try ObjectStores.open(storage)
+        try await Database.migrate(url: databaseURL, logger: logger)
+        return (Database(url: databaseURL, maxConnections: connections), store)
+    }
+}
