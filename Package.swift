@@ -53,7 +53,7 @@ let package = Package(
         .target(name: "ReelKube", dependencies: ["ReelHTTP", "ReelAPI", "ReelYAML", "ReelSupport"]),
         .target(
             name: "ReelStorage",
-            dependencies: ["ReelSupport", .product(name: "Crypto", package: "swift-crypto")]),
+            dependencies: ["ReelHTTP", "ReelSupport", .product(name: "Crypto", package: "swift-crypto")]),
         .target(
             name: "ReelAnalysis",
             dependencies: [

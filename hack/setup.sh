@@ -10,9 +10,13 @@ venv="$tools/venv"
 apt_packages=(
     pkg-config libpq-dev libyaml-dev libcurl4-openssl-dev
     libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev
-    postgresql ffmpeg python3 python3-venv python3-pip ca-certificates
+    postgresql ffmpeg python3 python3-venv python3-pip ca-certificates curl libxml2
 )
-python_tools=(kubernetes-validate jsonschema ruamel.yaml PyYAML opentimelineio otio-cmx3600-adapter helm-python-sdk)
+# moto[server] is a real S3 (and IAM, STS) server for the storage tests; boto3 reads back what Reel wrote.
+python_tools=(
+    kubernetes-validate jsonschema ruamel.yaml PyYAML opentimelineio otio-cmx3600-adapter helm-python-sdk
+    "moto[server]" boto3
+)
 
 if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
 
@@ -39,7 +43,7 @@ fi
 if ! "$venv/bin/python" - "${python_tools[@]}" <<'PY' 2>/dev/null; then
 import importlib.metadata, sys
 for name in sys.argv[1:]:
-    importlib.metadata.version(name)
+    importlib.metadata.version(name.split("[")[0])
 PY
     echo "setup: installing ${python_tools[*]} into $venv"
     "$venv/bin/pip" install -q --disable-pip-version-check "${python_tools[@]}"

@@ -63,7 +63,7 @@ extension ReelApplication {
         let store: any ObjectStore
         let storage = settings.storage ?? "file://\(state)/store"
         do {
-            store = try ObjectStores.open(storage)
+            store = try await ObjectStores.connect(storage, scratch: "\(state)/scratch")
             database = try await StateDatabase.open(state: state, databaseURL: settings.databaseURL, logger: logger)
         } catch {
             unlink(lock)

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import ReelSupport
 import ReelCore
@@ -34,6 +35,8 @@ public struct OperatorSettings: Sendable {
     /// `/healthz` and `/readyz`; `/metrics` too when `metricsAddress` is `nil`.
     public var healthAddress: (host: String, port: Int)
     public var metricsAddress: (host: String, port: Int)?
+    /// Where the operator's own downloads from S3 go (it reads little: statuses need none today).
+    public var scratch: String = FileManager.default.temporaryDirectory.path
     /// Extra `reel worker` arguments for every worker (Gemini budgets).
     public var workerArguments: [String] = []
 
@@ -56,7 +59,8 @@ extension ReelApplication {
     public static func `operator`(_ settings: OperatorSettings, logger: Logger) async throws -> ReelApplication {
         let client = KubeClient(connection: settings.connection)
         let (database, store) = try await open(
-            databaseURL: settings.databaseURL, storage: settings.storage, connections: 12, logger: logger)
+            databaseURL: settings.databaseURL, storage: settings.storage, scratch: settings.scratch, connections: 12,
+            logger: logger)
         let registry = OperatorMetrics.bootstrap()
         let events = KubeEventSink(
             recorder: EventRecorder(client: client, instance: settings.identity), logger: logger)

@@ -28,12 +28,12 @@ public struct ReelApplication {
         await close()
     }
 
-    /// The store and a migrated database pool: what every process opens first. A store that cannot be opened
-    /// fails before the database is touched.
-    static func open(databaseURL: String, storage: String, connections: Int, logger: Logger) async throws
-        -> (Database, any ObjectStore)
+    /// The store and a migrated database pool: what every process opens first. A store that cannot be opened (an
+    /// S3 bucket that is missing or out of the credentials' reach) fails before the database is touched.
+    static func open(databaseURL: String, storage: String, scratch: String, connections: Int, logger: Logger)
+        async throws -> (Database, any ObjectStore)
     {
-        let store = try ObjectStores.open(storage)
+        let store = try await ObjectStores.connect(storage, scratch: scratch)
         try await Database.migrate(url: databaseURL, logger: logger)
         return (Database(url: databaseURL, maxConnections: connections), store)
     }

@@ -4,18 +4,16 @@ import Foundation
 import Synchronization
 import ReelSupport
 
-/// Collects a response's headers and body.
-private final class ResponseSink {
-    var headerLines: [String] = []
-    var body = Data()
-}
-
 extension HTTPClient {
     /// Sends `request` and returns the response, whatever its status; throws only for transport failures.
-    public static func send(_ request: HTTPRequest) async throws(HTTPError) -> HTTPResponse {
+    /// With `toFile`, a 2xx answer's body is streamed into that file (replaced) instead of memory; other answers'
+    /// bodies (error documents) stay in the response.
+    public static func send(_ request: HTTPRequest, toFile: String? = nil) async throws(HTTPError) -> HTTPResponse {
         let result: Result<HTTPResponse, HTTPError> = await withCheckedContinuation { continuation in
             onThread {
-                do throws(HTTPError) { continuation.resume(returning: .success(try perform(request))) } catch {
+                do throws(HTTPError) {
+                    continuation.resume(returning: .success(try perform(request, toFile: toFile)))
+                } catch {
                     continuation.resume(returning: .failure(error))
                 }
             }
@@ -23,45 +21,61 @@ extension HTTPClient {
         return try result.get()
     }
 
-    private static func perform(_ request: HTTPRequest) throws(HTTPError) -> HTTPResponse {
+    private static func perform(_ request: HTTPRequest, toFile: String?) throws(HTTPError) -> HTTPResponse {
         _ = globalInit
         let easy = try HandlePool.shared.checkout()
         defer { HandlePool.shared.checkin(easy) }
-        let sink = ResponseSink()
+        let sink = ResponseSink(filePath: toFile)
         let context = Unmanaged.passRetained(sink)
         defer { context.release() }
+        let upload = try request.bodyFile.map { slice throws(HTTPError) in
+            Unmanaged.passRetained(try UploadSource(slice, url: Self.redacted(request.url)))
+        }
+        defer { upload?.release() }
         let list = Self.headerList(request)
         defer { curl_slist_free_all(list) }
         var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
         let h = easy.handle
         let code: CURLcode = errorBuffer.withUnsafeMutableBufferPointer { errorPointer in
             Self.configure(h, request, headers: list)
+            Self.configureTransfer(h, request, upload: upload)
             reel_curl_setopt_pointer(h, CURLOPT_ERRORBUFFER, errorPointer.baseAddress)
             reel_curl_setopt_pointer(h, CURLOPT_WRITEDATA, context.toOpaque())
             reel_curl_setopt_write_callback(h, CURLOPT_WRITEFUNCTION) { data, size, count, context in
                 let sink = Unmanaged<ResponseSink>.fromOpaque(context!).takeUnretainedValue()
-                let bytes = size * count
-                if let data {
-                    sink.body.append(UnsafeRawPointer(data).assumingMemoryBound(to: UInt8.self), count: bytes)
-                }
-                return bytes
+                guard let data else { return size * count }
+                return sink.write(UnsafeRawPointer(data), count: size * count)
             }
             reel_curl_setopt_pointer(h, CURLOPT_HEADERDATA, context.toOpaque())
             reel_curl_setopt_write_callback(h, CURLOPT_HEADERFUNCTION) { data, size, count, context in
                 let sink = Unmanaged<ResponseSink>.fromOpaque(context!).takeUnretainedValue()
                 let bytes = size * count
                 if let data {
-                    let line = String(decoding: UnsafeRawBufferPointer(start: data, count: bytes), as: UTF8.self)
-                    // A new status line (after a redirect or 1xx) starts a new header block.
-                    if line.hasPrefix("HTTP/") { sink.headerLines.removeAll() }
-                    sink.headerLines.append(line)
+                    sink.header(String(decoding: UnsafeRawBufferPointer(start: data, count: bytes), as: UTF8.self))
                 }
                 return bytes
             }
             return curl_easy_perform(h)
         }
+        let closed = sink.finish()
+        func failure(_ error: HTTPError) -> HTTPError {
+            if let toFile, sink.fileBytes > 0 || closed == false { unlink(toFile) }
+            return error
+        }
+        if let problem = upload?.takeUnretainedValue().failed {
+            throw failure(HTTPError(.io, "reading the body: \(problem)", url: Self.redacted(request.url)))
+        }
+        if let problem = sink.writeFailed ?? (closed ? nil : "closing \(toFile ?? "")") {
+            throw failure(HTTPError(.io, problem, url: Self.redacted(request.url)))
+        }
         guard code == CURLE_OK else {
-            throw HTTPError(.transport, curlMessage(code, errorBuffer), url: Self.redacted(request.url))
+            throw failure(HTTPError(.transport, curlMessage(code, errorBuffer), url: Self.redacted(request.url)))
+        }
+        if let toFile, sink.file == nil, sink.fileBytes == 0, (200..<300).contains(sink.status) {
+            // An empty object: the file exists all the same.
+            guard FileManager.default.createFile(atPath: toFile, contents: nil) else {
+                throw HTTPError(.io, "cannot create \(toFile)", url: Self.redacted(request.url))
+            }
         }
         var status = 0
         reel_curl_getinfo_long(h, CURLINFO_RESPONSE_CODE, &status)
@@ -108,10 +122,12 @@ extension HTTPClient {
         }
     }
 
-    /// The request's headers as a curl list (plus an empty `Expect:`, so bodies go without a 100-continue wait).
+    /// The request's headers as a curl list (plus an empty `Expect:`, so bodies go without a 100-continue wait —
+    /// except on SigV4 requests: libcurl 7.88 would sign the removed header, and the signature would not match).
     static func headerList(_ request: HTTPRequest) -> UnsafeMutablePointer<curl_slist>? {
         var list: UnsafeMutablePointer<curl_slist>? = nil
-        for line in request.headers.map({ "\($0.name): \($0.value)" }) + ["Expect:"] {
+        let expect = request.awsSigV4 == nil ? ["Expect:"] : []
+        for line in request.headers.map({ "\($0.name): \($0.value)" }) + expect {
             list = curl_slist_append(list, line)
         }
         return list

@@ -41,6 +41,10 @@ public struct HTTPRequest: Sendable {
     /// Whole-transfer timeout (`nil`: none, for watches).
     public var timeout: Duration?
     public var tls: TLSOptions?
+    /// Signs the request with AWS Signature Version 4.
+    public var awsSigV4: AWSSigV4?
+    /// Streams the body from part of a file (instead of `body`); the request is then an upload (PUT).
+    public var bodyFile: FileSlice?
 
     public init(
         method: String = "GET", url: String, headers: [(name: String, value: String)] = [], body: Data? = nil,

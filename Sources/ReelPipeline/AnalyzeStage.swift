@@ -31,8 +31,9 @@ struct AnalyzeStage: StageHandler {
             analysis = try hit.decode(ChunkAnalysis.self)
             fromCache = true
         } else {
-            let path = try await context.store.localFile(chunk.storageKey)
-            analysis = try await analyzer.analyze(path: path, duration: chunk.durationSeconds)
+            analysis = try await context.store.withLocalFile(chunk.storageKey) { path in
+                try await analyzer.analyze(path: path, duration: chunk.durationSeconds)
+            }
             fromCache = false
         }
         try await context.pauseForFault(.analyze)

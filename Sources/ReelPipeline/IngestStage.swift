@@ -20,30 +20,40 @@ struct IngestStage: StageHandler {
         let uri = job.spec.source.uri
         let name = Self.objectName(uri)
         let key = OutputLayout.sourceKey(uid: job.uid, name: name)
-        let stored: StoredObject
+        // A local copy to probe before anything is stored: the file itself, or a download in scratch space.
+        let local: String
+        var download: String?
+        defer { if let download { unlink(download) } }
         if uri.hasPrefix("file://") {
-            let path = try context.configuration.allowedRoots.resolve(fileURI: uri, base: nil)
+            local = try context.configuration.allowedRoots.resolve(fileURI: uri, base: nil)
             var isDirectory: ObjCBool = false
-            if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
-                throw TaskFailure.permanent("SourceNotFound", "\(path) is a directory, not a video file")
+            if FileManager.default.fileExists(atPath: local, isDirectory: &isDirectory), isDirectory.boolValue {
+                throw TaskFailure.permanent("SourceNotFound", "\(local) is a directory, not a video file")
             }
-            stored = try await context.store.put(key, fromFile: path)
         } else if uri.hasPrefix("http://") || uri.hasPrefix("https://") {
             let scratch = try context.scratchPath("download-\(work.lease.taskID)")
+            download = scratch
             _ = try await HTTPClient.download(uri, to: scratch, maxBytes: context.configuration.maxSourceBytes)
-            stored = try await context.store.put(key, movingFile: scratch)
+            local = scratch
+        } else if uri.hasPrefix("s3://") {
+            let scratch = try context.scratchPath("download-\(work.lease.taskID)")
+            download = scratch
+            try await fetchS3(uri, to: scratch)
+            local = scratch
         } else {
             let scheme = uri.split(separator: ":").first.map(String.init) ?? uri
             throw TaskFailure.permanent("SourceUnsupported", "\(scheme):// sources are not supported by this build")
         }
+        let info: MediaInfo
+        do { info = try await MediaEngine.probe(local) } catch {
+            throw TaskFailure.permanent("InvalidMedia", "\(name): \(error.message)")
+        }
+        let stored =
+            download == nil
+            ? try await context.store.put(key, fromFile: local) : try await context.store.put(key, movingFile: local)
         if let expected = job.spec.source.sha256?.lowercased(), expected != stored.sha256 {
             throw TaskFailure.permanent(
                 "ChecksumMismatch", "source sha256 is \(stored.sha256 ?? "?"), spec.source.sha256 says \(expected)")
-        }
-        let info: MediaInfo
-        let local = try await context.store.localFile(key)
-        do { info = try await MediaEngine.probe(local) } catch {
-            throw TaskFailure.permanent("InvalidMedia", "\(name): \(error.message)")
         }
         guard let video = info.streams.first(where: { $0.kind == .video }) else {
             throw TaskFailure.permanent("InvalidMedia", "\(name) has no video stream")
@@ -65,11 +75,37 @@ struct IngestStage: StageHandler {
             fields: ["bytes": "\(stored.bytes)", "sha256": stored.sha256 ?? "", "duration": "\(info.duration ?? 0)"])
     }
 
+    /// Streams an `s3://bucket/key` source into `path`, with the store's credentials (or the environment's).
+    func fetchS3(_ uri: String, to path: String) async throws {
+        let location: S3Location
+        do { location = try S3Location.parse(uri) } catch {
+            throw TaskFailure.permanent("InvalidSource", error.message)
+        }
+        let key = String(location.prefix.dropLast())
+        guard !key.isEmpty else { throw TaskFailure.permanent("InvalidSource", "\(uri) names a bucket, not an object") }
+        let query = uri.firstIndex(of: "?").map { String(uri[$0...]) } ?? ""
+        do {
+            let bucket = try ObjectStores.s3(
+                "s3://\(location.bucket)\(query)", like: context.store, scratch: context.configuration.scratchDirectory)
+            let size = try await bucket.head(key)
+            guard let size else { throw TaskFailure.permanent("SourceNotFound", "\(uri) does not exist") }
+            guard size.bytes <= context.configuration.maxSourceBytes else {
+                throw TaskFailure.permanent(
+                    "SourceTooLarge",
+                    "\(uri) is \(size.bytes) bytes, over the limit of \(context.configuration.maxSourceBytes)")
+            }
+            try await bucket.get(key, toFile: path)
+        } catch let error as StorageError where error.code == .unauthorized {
+            throw TaskFailure.permanent("SourceForbidden", error.description)
+        }
+    }
+
     /// Refuses before any work what would otherwise fail only at the end: an output the job may not or cannot
     /// write, a render codec this build lacks.
     func preflight(_ job: JobRecord) throws {
         if let uri = job.spec.output?.uri {
             _ = try context.outputLocation(job)
+            guard uri.hasPrefix("file://") else { return }
             let path = try context.configuration.allowedRoots.lexicalPath(fileURI: uri, base: nil)
             guard FileManager.default.isWritableFile(atPath: path) else {
                 throw TaskFailure.permanent("OutputNotWritable", "output \(path) is not writable")

@@ -42,13 +42,20 @@ struct StageContext: Sendable {
             job: work.job.id, task: work.lease.taskID, level: level, message, fields: fields, fallback: logger)
     }
 
-    /// Where a job's outputs go: `spec.output.uri` (a `file://` directory inside the allowed roots), else the
-    /// store under `jobs/<uid>/`.
+    /// Where a job's outputs go: `spec.output.uri` (a `file://` directory inside the allowed roots, or an
+    /// `s3://bucket/prefix/` reached like the store), else the store under `jobs/<uid>/`.
     func outputLocation(_ job: JobRecord) throws -> (store: any ObjectStore, prefix: String) {
         guard let uri = job.spec.output?.uri else { return (store, OutputLayout.jobPrefix(job.uid)) }
+        if uri.hasPrefix("s3://") {
+            do {
+                return (try ObjectStores.s3(uri, like: store, scratch: configuration.scratchDirectory), "")
+            } catch let error as StorageError {
+                throw TaskFailure.permanent("OutputUnsupported", "output \(uri): \(error.message)")
+            }
+        }
         guard uri.hasPrefix("file://") else {
             throw TaskFailure.permanent(
-                "OutputUnsupported", "output \(uri): only file:// outputs are supported by this build")
+                "OutputUnsupported", "output \(uri): outputs are file:// directories or s3:// prefixes")
         }
         let path = try configuration.allowedRoots.lexicalPath(fileURI: uri, base: nil)
         guard configuration.allowedRoots.contains(path) else {

@@ -17,8 +17,9 @@ struct RenderStage: StageHandler {
         let (output, prefix) = try context.outputLocation(job)
         let timelineData: Data
         do {
-            let path = try await output.localFile(prefix + OutputLayout.timeline)
-            timelineData = try Data(contentsOf: URL(fileURLWithPath: path))
+            timelineData = try await output.withLocalFile(prefix + OutputLayout.timeline) { path in
+                try Data(contentsOf: URL(fileURLWithPath: path))
+            }
         } catch let error as StorageError where error.code == .notFound {
             throw TaskFailure.retryable("TimelineMissing", "the timeline is not assembled yet")
         }
@@ -26,12 +27,13 @@ struct RenderStage: StageHandler {
         guard !timeline.clips.isEmpty else {
             throw TaskFailure.permanent("EmptyTimeline", "the timeline has no clips to render")
         }
-        let source = try await context.store.localFile(sourceKey)
         let scratch = try context.scratchPath("render-\(work.lease.taskID)-\(UUID().uuidString.prefix(8)).mp4")
         defer { unlink(scratch) }
-        let result = try await MediaEngine.render(
-            timeline.clips.map { CutRange(source: source, start: $0.start, end: $0.end) }, output: scratch,
-            options: RenderOptions(job.spec.render))
+        let result = try await context.store.withLocalFile(sourceKey) { source in
+            try await MediaEngine.render(
+                timeline.clips.map { CutRange(source: source, start: $0.start, end: $0.end) }, output: scratch,
+                options: RenderOptions(job.spec.render))
+        }
         work.progress(0.9)
         let stored = try await output.put(prefix + OutputLayout.render, movingFile: scratch)
         try await context.pauseForFault(.render)

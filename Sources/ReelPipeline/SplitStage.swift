@@ -13,12 +13,13 @@ struct SplitStage: StageHandler {
 
     func run(_ work: StageWork) async throws {
         let job = work.job
-        let source = try await context.store.localFile(try work.sourceKey())
         let directory = try context.scratchPath("split-\(work.lease.taskID)-\(UUID().uuidString.prefix(8))")
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let chunks = try await MediaEngine.split(
-            source, targetSeconds: Double(job.spec.split.targetSeconds), maxBytes: job.spec.split.maxBytes,
-            outputDirectory: directory)
+        let chunks = try await context.store.withLocalFile(try work.sourceKey()) { source in
+            try await MediaEngine.split(
+                source, targetSeconds: Double(job.spec.split.targetSeconds), maxBytes: job.spec.split.maxBytes,
+                outputDirectory: directory)
+        }
         guard !chunks.isEmpty else { throw TaskFailure.permanent("InvalidMedia", "the source has no video packets") }
         var rows: [NewChunk] = []
         for chunk in chunks {

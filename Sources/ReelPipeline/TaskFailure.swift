@@ -23,6 +23,8 @@ extension TaskFailure {
             case .tooLarge: return .permanent("SourceTooLarge", storage.description)
             case .checksumMismatch: return .permanent("ChecksumMismatch", storage.description)
             case .ioError: return .retryable("StorageError", storage.description)
+            // Credentials and policies get fixed (and IAM changes take a while to reach S3): try again later.
+            case .unauthorized: return .retryable("StorageUnauthorized", storage.description)
             }
         case let http as HTTPError:
             if http.httpStatus == 404 || http.httpStatus == 410 {

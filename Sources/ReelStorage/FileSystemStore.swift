@@ -87,13 +87,13 @@ public struct FileSystemStore: ObjectStore {
         }
     }
 
-    public func localFile(_ key: String) async throws -> String {
+    public func withLocalFile<T: Sendable>(_ key: String, _ body: (String) async throws -> T) async throws -> T {
         try ObjectStores.validate(key)
         let file = path(key)
         guard FileManager.default.fileExists(atPath: file) else {
             throw StorageError(.notFound, "no such object", key: key)
         }
-        return file
+        return try await body(file)
     }
 
     public func head(_ key: String) async throws -> StoredObject? {

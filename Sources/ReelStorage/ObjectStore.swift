@@ -20,17 +20,20 @@ public struct StoredObject: Sendable, Equatable {
 /// A failure of object storage, with the key it is about.
 public struct StorageError: Error, Sendable, CustomStringConvertible {
     public enum Code: String, Sendable {
-        case notFound, invalidKey, ioError, unsupported, tooLarge, checksumMismatch
+        case notFound, invalidKey, ioError, unsupported, tooLarge, checksumMismatch, unauthorized
     }
 
     public var code: Code
     public var message: String
     public var key: String
+    /// S3's error code (`NoSuchKey`, `SignatureDoesNotMatch`, `SlowDown`, …) when S3 answered.
+    public var s3Code: String?
 
-    public init(_ code: Code, _ message: String, key: String) {
+    public init(_ code: Code, _ message: String, key: String, s3Code: String? = nil) {
         self.code = code
         self.message = message
         self.key = key
+        self.s3Code = s3Code
     }
 
     public var description: String { "\(key): \(message)" }
@@ -49,8 +52,9 @@ public protocol ObjectStore: Sendable {
     func put(_ key: String, movingFile path: String) async throws -> StoredObject
     /// Writes `data` to `key`.
     func put(_ key: String, data: Data) async throws -> StoredObject
-    /// A local file holding the object's bytes, for readers that need a path (FFmpeg).
-    func localFile(_ key: String) async throws -> String
+    /// Runs `body` with a local file holding the object's bytes, for readers that need a path (FFmpeg): the
+    /// object's own file in a file-system store, a download in scratch space (removed afterwards) in S3.
+    func withLocalFile<T: Sendable>(_ key: String, _ body: (String) async throws -> T) async throws -> T
     /// The object's size, or `nil` when it does not exist.
     func head(_ key: String) async throws -> StoredObject?
     /// Deletes every object under `prefix`; returns how many there were.
@@ -61,8 +65,18 @@ public protocol ObjectStore: Sendable {
 
 /// Opens stores from their URLs.
 public enum ObjectStores {
-    /// `file:///dir` or a plain directory path: a `FileSystemStore`. Other schemes are not available yet.
-    public static func open(_ url: String) throws -> any ObjectStore {
+    /// `file:///dir` or a plain directory path: a `FileSystemStore`; `s3://bucket/prefix?…`: an `S3Store` with the
+    /// environment's credentials (its bucket is checked by `connect`). `scratch` is where S3 downloads go.
+    public static func open(
+        _ url: String, scratch: String = FileManager.default.temporaryDirectory.path,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws -> any ObjectStore {
+        if url.hasPrefix("s3://") {
+            let client = S3Client(
+                location: try S3Location.parse(url, environment: environment),
+                credentials: try AWSCredentialProvider.fromEnvironment(environment))
+            return S3Store(client: client, scratchDirectory: scratch)
+        }
         if url.hasPrefix("file://") {
             let path = String(url.dropFirst("file://".count))
             guard path.hasPrefix("/") else {
@@ -72,9 +86,47 @@ public enum ObjectStores {
         }
         if url.hasPrefix("/") { return try FileSystemStore(root: url) }
         if let scheme = url.split(separator: ":").first, url.contains("://") {
-            throw StorageError(.unsupported, "\(scheme):// storage is not supported yet (use file:///dir)", key: url)
+            throw StorageError(
+                .unsupported, "\(scheme):// storage is not supported (file:///dir or s3://bucket/prefix)", key: url)
         }
         throw StorageError(.unsupported, "storage must be an absolute directory or file:///dir", key: url)
+    }
+
+    /// `open`, then for S3 a check that the bucket exists and the credentials reach it: a clear startup error
+    /// instead of a failure deep in a job.
+    public static func connect(_ url: String, scratch: String = FileManager.default.temporaryDirectory.path)
+        async throws -> any ObjectStore
+    {
+        let store = try open(url, scratch: scratch)
+        if let s3 = store as? S3Store { try await s3.checkBucket() }
+        return store
+    }
+
+    /// Another S3 location (a source or an output in another bucket) reached the way `store` reaches its own: the
+    /// same endpoint, region and credentials when `store` is in S3 and `url` names no endpoint of its own; the
+    /// environment's otherwise (`AWS_ENDPOINT_URL_S3` or `AWS_ENDPOINT_URL` for a non-AWS endpoint).
+    public static func s3(
+        _ url: String, like store: any ObjectStore, scratch: String,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws -> S3Store {
+        var location = try S3Location.parse(url, environment: environment)
+        let named = URLComponents(string: url)?.queryItems?.contains { $0.name == "endpoint" } ?? false
+        if let s3 = store as? S3Store {
+            if !named {
+                location = S3Location(
+                    bucket: location.bucket, prefix: location.prefix, region: s3.location.region,
+                    endpoint: s3.location.endpoint, pathStyle: s3.location.pathStyle)
+            }
+            return S3Store(
+                client: S3Client(location: location, credentials: s3.client.credentials), scratchDirectory: scratch)
+        }
+        if !named, let endpoint = environment["AWS_ENDPOINT_URL_S3"] ?? environment["AWS_ENDPOINT_URL"] {
+            location = S3Location(
+                bucket: location.bucket, prefix: location.prefix, region: location.region, endpoint: endpoint)
+        }
+        return S3Store(
+            client: S3Client(location: location, credentials: try AWSCredentialProvider.fromEnvironment(environment)),
+            scratchDirectory: scratch)
     }
 
     /// Checks a key: relative, no empty, `.` or `..` segments.

@@ -201,7 +201,8 @@ import ReelSupport
         _ = try fixture.directory.write("corrupt.mp4", String(repeating: "not a video ", count: 2000))
         var cases: [(String, String)] = [
             ("file://./corrupt.mp4", "InvalidMedia"), ("file://./missing.mp4", "SourceNotFound"),
-            ("file:///etc/hostname", "SourceNotAllowed"), ("s3://bucket/key.mp4", "SourceUnsupported"),
+            ("file:///etc/hostname", "SourceNotAllowed"), ("s3://bucket/key.mp4", "SourceForbidden"),
+            ("ftp://host/key.mp4", "SourceUnsupported"),
         ]
         let sample = try await SampleMedia.sample(in: fixture.directory, seconds: 2)
         let digest = try FileHashing.hash(sample).sha256

@@ -23,9 +23,9 @@ struct FileSystemStoreTests {
         let c = try await store.put("jobs/u2/render.mp4", movingFile: moving)
 
         #expect(a.bytes == 100_000 && b.bytes == 150_000 && c.bytes == 11)
-        #expect(a.sha256 == (try await Self.sha256sum(try await store.localFile(a.key))))
+        #expect(a.sha256 == (try await Self.sha256sum(store.path(a.key))))
         #expect(b.sha256 == (try await Self.sha256sum(source)))
-        #expect(c.sha256 == (try await Self.sha256sum(try await store.localFile(c.key))))
+        #expect(c.sha256 == (try await Self.sha256sum(store.path(c.key))))
         #expect(!FileManager.default.fileExists(atPath: moving), "a move leaves no source behind")
         #expect(FileManager.default.fileExists(atPath: source), "a copy keeps its source")
         #expect(a.uri == "file://\(dir.path("store"))/jobs/u1/chunks/0.mp4")
@@ -37,7 +37,7 @@ struct FileSystemStoreTests {
         #expect(try await store.list(prefix: "jobs/none").isEmpty)
         #expect(try await store.delete(prefix: "jobs/u1/") == 2)
         #expect(try await store.list(prefix: "jobs").map { $0 } == ["jobs/u2/render.mp4"])
-        await #expect(throws: StorageError.self) { try await store.localFile(a.key) }
+        await #expect(throws: StorageError.self) { try await store.withLocalFile(a.key) { $0 } }
     }
 
     @Test func keysThatLeaveTheRootAreRefused() async throws {
@@ -74,7 +74,7 @@ struct FileSystemStoreTests {
         #expect(try ObjectStores.open("file://\(dir.path("a"))").baseURI == "file://\(dir.path("a"))/")
         #expect(try ObjectStores.open(dir.path("b") + "/").baseURI == "file://\(dir.path("b"))/")
         for (url, fragment) in [
-            ("file://relative/dir", "file:///absolute/path"), ("s3://bucket/prefix", "s3:// storage is not supported"),
+            ("file://relative/dir", "file:///absolute/path"), ("gs://bucket/prefix", "gs:// storage is not supported"),
             ("relative", "absolute directory"),
         ] {
             #expect(throws: StorageError.self) { try ObjectStores.open(url) }
@@ -82,5 +82,14 @@ struct FileSystemStoreTests {
                 #expect(error.code == .unsupported && error.message.contains(fragment), "\(url): \(error.message)")
             }
         }
+        // S3 needs credentials, and says where they come from.
+        #expect {
+            try ObjectStores.open("s3://bucket/prefix", environment: [:])
+        } throws: { error in
+            (error as? StorageError)?.code == .unauthorized && "\(error)".contains("AWS_ACCESS_KEY_ID")
+        }
+        let s3 = try ObjectStores.open(
+            "s3://bucket/prefix", environment: ["AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b"])
+        #expect(s3.baseURI == "s3://bucket/prefix/")
     }
 }

@@ -1,0 +1,112 @@
+import Foundation
+import ReelSupport
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// moto's standalone S3 server (PyPI `moto[server]`) on a free loopback port, with authentication enforced: the
+/// first four calls (create an IAM user, give it a policy and a key, create the bucket) go unauthenticated, every
+/// later one must carry a valid SigV4 signature of that user's key.
+public final class MotoServer: Sendable {
+    public let endpoint: String
+    public let bucket: String
+    public let accessKeyID: String
+    public let secretAccessKey: String
+    let process: BackgroundProcess
+
+    /// Starts a server, sets up the user and the bucket. `authenticated: false` leaves auth off (moto answers
+    /// presigned URLs only then).
+    public init(bucket: String = "reel-test", authenticated: Bool = true) async throws {
+        let port = try FreePort.next()
+        endpoint = "http://127.0.0.1:\(port)"
+        self.bucket = bucket
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("moto-\(port).log").path
+        process = try BackgroundProcess(
+            ReelPaths.python, ["-m", "moto.server", "-H", "127.0.0.1", "-p", "\(port)"],
+            environment: authenticated ? ["INITIAL_NO_AUTH_ACTION_COUNT": "4"] : [:], outputPath: log)
+        let listening = try await BackgroundProcess.eventually(timeout: .seconds(60)) { Self.accepts(port) }
+        guard listening else {
+            process.send(SIGKILL)
+            throw SampleMedia.Failure(description: "moto did not listen on \(port): \(process.output)")
+        }
+        let setup = try await ProcessRunner.capture(ReelPaths.python, ["-c", Self.setupScript, endpoint, bucket])
+        let words = setup.stdout.split(whereSeparator: \.isWhitespace).map(String.init)
+        guard setup.status == 0, words.count == 2 else {
+            process.send(SIGKILL)
+            throw SampleMedia.Failure(description: "moto setup failed: \(setup.stdout) \(setup.stderr)")
+        }
+        accessKeyID = words[0]
+        secretAccessKey = words[1]
+    }
+
+    deinit { process.send(SIGKILL) }
+
+    /// Stops the server.
+    public func stop() async {
+        process.send(SIGTERM)
+        _ = await process.wait()
+    }
+
+    /// `s3://BUCKET/PREFIX?endpoint=…` for this server.
+    public func storageURL(prefix: String = "") -> String {
+        "s3://\(bucket)/\(prefix)?region=us-east-1&endpoint=\(endpoint)"
+    }
+
+    /// The environment that gives a Reel process (or boto3) this server's credentials.
+    public var environment: [String: String] {
+        ["AWS_ACCESS_KEY_ID": accessKeyID, "AWS_SECRET_ACCESS_KEY": secretAccessKey, "AWS_REGION": "us-east-1"]
+    }
+
+    /// Runs a Python script with `s3` (a boto3 client of this server, this user) and `bucket` defined; returns
+    /// what it printed.
+    public func boto3(_ script: String) async throws -> String {
+        let prelude = """
+            import boto3, sys
+            s3 = boto3.client("s3", endpoint_url=\(Self.quoted(endpoint)), region_name="us-east-1",
+                aws_access_key_id=\(Self.quoted(accessKeyID)), aws_secret_access_key=\(Self.quoted(secretAccessKey)))
+            bucket = \(Self.quoted(bucket))
+
+            """
+        let result = try await ProcessRunner.capture(ReelPaths.python, ["-c", prelude + script])
+        guard result.status == 0 else {
+            throw SampleMedia.Failure(description: "boto3 script failed: \(result.stderr)")
+        }
+        return result.stdout
+    }
+
+    static func quoted(_ text: String) -> String {
+        "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+    }
+
+    static func accepts(_ port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+            }
+        }
+    }
+
+    /// Four unauthenticated calls: the user, its policy, its key, the bucket (with the new key).
+    static let setupScript = """
+        import boto3, json, sys
+        endpoint, bucket = sys.argv[1], sys.argv[2]
+        common = dict(endpoint_url=endpoint, region_name="us-east-1")
+        iam = boto3.client("iam", aws_access_key_id="setup", aws_secret_access_key="setup", **common)
+        iam.create_user(UserName="reel")
+        iam.put_user_policy(UserName="reel", PolicyName="everything", PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+        key = iam.create_access_key(UserName="reel")["AccessKey"]
+        s3 = boto3.client("s3", aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"],
+            **common)
+        s3.create_bucket(Bucket=bucket)
+        print(key["AccessKeyId"], key["SecretAccessKey"])
+        """
+}
