@@ -94,7 +94,7 @@ extension ReelApplication {
                 .init(
                     service: monitor,
                     successTerminationBehavior: settings.untilDone ? .gracefullyShutdownGroup : .ignore),
-            ],
+            ] + StorageJanitor.services(for: store, logger: logger),
             logger: logger
         ) {
             await pool.close()

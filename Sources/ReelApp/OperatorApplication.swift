@@ -105,7 +105,11 @@ extension ReelApplication {
             let state = controller.readiness
             return Readiness(ready: state.ready, detail: state.detail)
         }
-        return ReelApplication(services: [.init(service: controller), .init(service: server)], logger: logger) {
+        return ReelApplication(
+            services: [.init(service: controller), .init(service: server)]
+                + StorageJanitor.services(for: store, logger: logger),
+            logger: logger
+        ) {
             await database.close()
         }
     }

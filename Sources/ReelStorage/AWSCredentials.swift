@@ -116,7 +116,7 @@ public final class AWSCredentialProvider: Sendable {
         guard let key = result.text("AccessKeyId"), let secret = result.text("SecretAccessKey") else {
             throw StorageError(.unauthorized, "STS answered without credentials", key: "sts")
         }
-        let expiration = result.text("Expiration").flatMap { try? Date.ISO8601FormatStyle().parse($0) }
+        let expiration = result.text("Expiration").flatMap(S3Store.parseTime)
         return AWSCredentials(
             accessKeyID: key, secretAccessKey: secret, sessionToken: result.text("SessionToken"),
             expiration: expiration ?? Date().addingTimeInterval(900))

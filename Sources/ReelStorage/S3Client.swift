@@ -128,7 +128,8 @@ struct S3ErrorDocument {
             }
         var text = "\(what): \(code ?? "HTTP \(status)")"
         if let message, !message.isEmpty { text += ": \(message)" }
-        text += " (HTTP \(status)" + (requestID.map { ", request id \($0))" } ?? ")")
+        let details = (code == nil ? [] : ["HTTP \(status)"]) + (requestID.map { ["request id \($0)"] } ?? [])
+        if !details.isEmpty { text += " (\(details.joined(separator: ", ")))" }
         return StorageError(kind, text, key: key, s3Code: code)
     }
 }

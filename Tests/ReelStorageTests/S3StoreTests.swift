@@ -78,7 +78,8 @@ import Testing
         #expect(try await store.head("jobs/u/copy.txt") == nil)
     }
 
-    /// 200 MB goes up in 12 parts of 16 MiB (the last 15.4 MB; 4 at a time); boto3 reads back the same size and the same SHA-256.
+    /// 200 MB goes up in 12 parts of 16 MiB (the last 15.4 MB; 4 at a time); boto3 reads back the same size and
+    /// the same SHA-256.
     @Test func aLargeObjectGoesUpInPartsAndComesBackWhole() async throws {
         let moto = try await MotoServer()
         let store = try Self.store(moto, prefix: "big/")
@@ -159,8 +160,8 @@ import Testing
                 aws_access_key_id=s3._request_signer._credentials.access_key,
                 aws_secret_access_key=s3._request_signer._credentials.secret_key,
                 config=Config(signature_version="s3v4", s3={"addressing_style": "path"}))
-            print(signer.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "out/jobs/u/render 1.mp4"},
-                ExpiresIn=3600))
+            print(signer.generate_presigned_url("get_object",
+                Params={"Bucket": bucket, "Key": "out/jobs/u/render 1.mp4"}, ExpiresIn=3600))
             """)
         #expect(reel == boto.trimmingCharacters(in: .whitespacesAndNewlines))
         let fetched = try await ProcessRunner.capture(
