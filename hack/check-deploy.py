@@ -63,6 +63,27 @@ def check_operator(objects, reel_flags, label):
     return problems
 
 
+def check_no_shared_volume(objects, label):
+    """S3 setups: no ReadWriteMany claim, no claim on the operator, no --worker-data-claim, S3 keys offered."""
+    problems = []
+    for o in objects:
+        if o.get("kind") == "PersistentVolumeClaim" and "ReadWriteMany" in o["spec"].get("accessModes", []):
+            problems.append(f"{label}: S3 storage needs no shared ReadWriteMany claim ({o['metadata']['name']})")
+    operator = next(o for o in objects if o.get("kind") == "Deployment" and "operator" in o["metadata"]["name"])
+    pod = operator["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    if any(v.get("persistentVolumeClaim") for v in pod.get("volumes", [])):
+        problems.append(f"{label}: the operator mounts a claim")
+    if any(a.startswith("--worker-data-claim") for a in container.get("args", [])):
+        problems.append(f"{label}: workers are given a data claim")
+    names = {e["name"]: e for e in container.get("env", [])}
+    for key in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]:
+        ref = names.get(key, {}).get("valueFrom", {}).get("secretKeyRef", {})
+        if not ref.get("optional"):
+            problems.append(f"{label}: the operator must read {key} from the Secret (optional)")
+    return problems
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--reel", required=True)
@@ -92,6 +113,13 @@ def main():
                 {"name": "render", "spec": {"stages": ["render"], "maxReplicas": 1, "template": {"image": "reel:gpu"}}},
             ],
         },
+        "chart (s3)": {
+            "database": {"url": "postgres://reel:secret@db:5432/reel"}, "persistence": {"enabled": False},
+            "allowRoots": [],
+            "storage": {"uri": "s3://media/reel?region=eu-west-1",
+                        "s3": {"accessKeyID": "AKIDEXAMPLE", "secretAccessKey": "secret-example"}},
+            "worker": {"serviceAccount": {"create": True, "annotations": {"eks.amazonaws.com/role-arn": "arn:x"}}},
+        },
     }
     rendered_counts = {}
     for label, values in variants.items():
@@ -111,8 +139,13 @@ def main():
                 problems.append(f"{label}: expected 2 WorkerPools, rendered {len(pools)}")
             if any(o.get("kind") == "Secret" for o in objects):
                 problems.append(f"{label}: an existing Secret was named; the chart must not create one")
+        if "s3" in label:
+            problems += check_no_shared_volume(objects, label)
+            secret = next((o for o in objects if o.get("kind") == "Secret"), {})
+            if set(secret.get("stringData", {})) != {"databaseURL", "storage", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}:
+                problems.append(f"{label}: the Secret must hold the database URL, storage and the S3 keys")
 
-    for overlay in ["manifests/base", "manifests/dev"]:
+    for overlay in ["manifests/base", "manifests/s3", "manifests/dev"]:
         result = subprocess.run([args.kubectl, "kustomize", overlay], capture_output=True, text=True)
         if result.returncode != 0:
             problems.append(f"kubectl kustomize {overlay}: {result.stderr.strip()}")
@@ -120,6 +153,8 @@ def main():
         objects = documents(result.stdout)
         problems += validate(objects, versions, overlay)
         problems += check_operator(objects, reel_flags, overlay)
+        if overlay != "manifests/base":
+            problems += check_no_shared_volume(objects, overlay)
         rendered_counts[overlay] = len(objects)
 
     if problems:

@@ -217,6 +217,15 @@ public final class DeploymentActuator: WorkerActuator {
             ["name": "REEL_STORAGE", "valueFrom": secret("storage")],
             ["name": "TMPDIR", "value": "/scratch"],
         ]
+        // S3 credentials, when the Secret has them (a role on the service account needs none).
+        for key in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"] {
+            env.append([
+                "name": .string(key),
+                "valueFrom": [
+                    "secretKeyRef": ["name": .string(configuration.secretName), "key": .string(key), "optional": true]
+                ],
+            ])
+        }
         env += template?.env ?? []
         let arguments: [String] =
             [

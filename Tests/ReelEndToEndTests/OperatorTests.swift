@@ -313,6 +313,10 @@ struct OperatorTests {
         #expect(Self.field(database, "valueFrom", "secretKeyRef", "name") as? String == "reel-worker")
         #expect(Self.field(database, "valueFrom", "secretKeyRef", "key") as? String == "databaseURL")
         #expect(env.contains { $0["name"] as? String == "LOG_LEVEL" && $0["value"] as? String == "debug" })
+        // S3 keys come from the same Secret when it has them (optional: a service-account role needs none).
+        let secretKey = env.first { $0["name"] as? String == "AWS_SECRET_ACCESS_KEY" }
+        #expect(Self.field(secretKey, "valueFrom", "secretKeyRef", "name") as? String == "reel-worker")
+        #expect(Self.field(secretKey, "valueFrom", "secretKeyRef", "optional") as? Bool == true)
         #expect(!String(describing: deployment).contains(cluster.databaseURL), "the database URL stays in the Secret")
         #expect(Self.field(container, "resources", "limits", "memory") as? String == "1Gi")
         #expect(Self.field(pod, "nodeSelector", "media") as? String == "true")
