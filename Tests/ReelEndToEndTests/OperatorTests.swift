@@ -49,15 +49,15 @@ struct OperatorTests {
         }
 
         /// Starts `reel operator`; returns it with its health and metrics ports.
-        func startOperator(_ name: String, _ extra: [String], environment: [String: String] = [:]) throws
-            -> (process: BackgroundProcess, health: Int, metrics: Int)
-        {
+        func startOperator(
+            _ name: String, _ extra: [String], environment: [String: String] = [:], storage: String? = nil
+        ) throws -> (process: BackgroundProcess, health: Int, metrics: Int) {
             let health = try FreePort.next()
             let metrics = try FreePort.next()
             let arguments =
                 [
                     "operator", "--kubeconfig", server.kubeconfig, "--namespace", "default",
-                    "--database-url", databaseURL, "--storage", "file://\(directory.path("store"))",
+                    "--database-url", databaseURL, "--storage", storage ?? "file://\(directory.path("store"))",
                     "--allow-root", directory.path("media"), "--state", directory.path("state-\(name)"),
                     "--health-addr", "127.0.0.1:\(health)", "--metrics-addr", "127.0.0.1:\(metrics)",
                     "--lease-seconds", "2", "--grace-seconds", "6", "--identity", name,
