@@ -31,8 +31,11 @@ struct AnalyzeStage: StageHandler {
             analysis = try hit.decode(ChunkAnalysis.self)
             fromCache = true
         } else {
-            analysis = try await context.store.withLocalFile(chunk.storageKey) { path in
-                try await analyzer.analyze(path: path, duration: chunk.durationSeconds)
+            let copy = try await context.localCopyBytes(chunk.storageKey)
+            analysis = try await context.withScratch(work, bytes: copy) {
+                try await context.store.withLocalFile(chunk.storageKey) { path in
+                    try await analyzer.analyze(path: path, duration: chunk.durationSeconds)
+                }
             }
             fromCache = false
         }

@@ -23,7 +23,11 @@ struct IngestStage: StageHandler {
         // A local copy to probe before anything is stored: the file itself, or a download in scratch space.
         let local: String
         var download: String?
-        defer { if let download { unlink(download) } }
+        var held = 0
+        defer {
+            if let download { unlink(download) }
+            context.scratch?.release(held)
+        }
         if uri.hasPrefix("file://") {
             local = try context.configuration.allowedRoots.resolve(fileURI: uri, base: nil)
             var isDirectory: ObjCBool = false
@@ -38,7 +42,7 @@ struct IngestStage: StageHandler {
         } else if uri.hasPrefix("s3://") {
             let scratch = try context.scratchPath("download-\(work.lease.taskID)")
             download = scratch
-            try await fetchS3(uri, to: scratch)
+            try await fetchS3(uri, to: scratch) { bytes in held = await context.reserveScratch(work, bytes: bytes) }
             local = scratch
         } else {
             let scheme = uri.split(separator: ":").first.map(String.init) ?? uri
@@ -75,8 +79,9 @@ struct IngestStage: StageHandler {
             fields: ["bytes": "\(stored.bytes)", "sha256": stored.sha256 ?? "", "duration": "\(info.duration ?? 0)"])
     }
 
-    /// Streams an `s3://bucket/key` source into `path`, with the store's credentials (or the environment's).
-    func fetchS3(_ uri: String, to path: String) async throws {
+    /// Streams an `s3://bucket/key` source into `path`, with the store's credentials (or the environment's), once
+    /// `reserve` has held its size of the scratch budget.
+    func fetchS3(_ uri: String, to path: String, reserve: (Int) async -> Void) async throws {
         let location: S3Location
         do { location = try S3Location.parse(uri) } catch {
             throw TaskFailure.permanent("InvalidSource", error.message)
@@ -94,6 +99,7 @@ struct IngestStage: StageHandler {
                     "SourceTooLarge",
                     "\(uri) is \(size.bytes) bytes, over the limit of \(context.configuration.maxSourceBytes)")
             }
+            await reserve(size.bytes)
             try await bucket.get(key, toFile: path)
         } catch let error as StorageError where error.code == .unauthorized {
             throw TaskFailure.permanent("SourceForbidden", error.description)

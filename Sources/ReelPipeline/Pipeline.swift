@@ -5,6 +5,7 @@ import ReelAnalysis
 import ReelCore
 import ReelStorage
 import ReelStore
+import ReelSupport
 
 /// One stage's work: read what the earlier stages stored, do the work, and record the results under the task's
 /// lease, so that a worker whose lease was rescued (or whose job was cancelled) writes nothing. A new stage is a
@@ -35,6 +36,34 @@ struct StageContext: Sendable {
     let store: any ObjectStore
     let configuration: PipelineConfiguration
     let logger: Logger
+    /// The worker's scratch budget (`PipelineConfiguration.scratchLimit`), shared by its tasks.
+    let scratch: ByteBudget?
+
+    /// Runs `body` holding `bytes` of the scratch budget.
+    func withScratch<T>(_ work: StageWork, bytes: Int, _ body: () async throws -> T) async throws -> T {
+        let held = await reserveScratch(work, bytes: bytes)
+        defer { scratch?.release(held) }
+        return try await body()
+    }
+
+    /// Waits for `bytes` of the scratch budget (saying so in the job's log when it has to); returns what it
+    /// holds, for `scratch?.release`.
+    func reserveScratch(_ work: StageWork, bytes: Int) async -> Int {
+        guard let scratch, bytes > 0 else { return 0 }
+        if scratch.reserved + bytes > scratch.limit {
+            await log(
+                work, "waiting for scratch space",
+                fields: ["needs": "\(bytes)", "reserved": "\(scratch.reserved)", "limit": "\(scratch.limit)"])
+        }
+        await scratch.reserve(bytes)
+        return bytes
+    }
+
+    /// Bytes of scratch space a copy of `key` takes: none when the store's own file is read in place.
+    func localCopyBytes(_ key: String) async throws -> Int {
+        guard store is S3Store else { return 0 }
+        return try await store.head(key)?.bytes ?? 0
+    }
 
     /// Appends a line to the job's log; a line that cannot be written is reported here and the work goes on.
     func log(_ work: StageWork, level: String = "info", _ message: String, fields: [String: String]) async {
@@ -89,7 +118,9 @@ public struct Pipeline: Sendable {
         database: Database, store: any ObjectStore, configuration: PipelineConfiguration,
         logger: Logger = Logger(label: "reel.pipeline")
     ) {
-        context = StageContext(database: database, store: store, configuration: configuration, logger: logger)
+        context = StageContext(
+            database: database, store: store, configuration: configuration, logger: logger,
+            scratch: configuration.scratchLimit.map { ByteBudget(limit: $0) })
     }
 
     /// The handler of `stage`.

@@ -12,6 +12,9 @@ public struct PipelineConfiguration: Sendable {
     public var maxSourceBytes: Int
     /// Where stages keep temporary files.
     public var scratchDirectory: String
+    /// Most bytes of scratch space the worker's tasks may hold at once (S3 downloads, split chunks, renders); a
+    /// task that would exceed it waits. `nil`: no limit.
+    public var scratchLimit: Int?
     /// Fault injection for tests: a pause before a stage's results are written (`REEL_FAULT_DELAY=analyze=2`).
     public var faultDelays: [String: Duration]
     /// How to reach Gemini: the key (`GEMINI_API_KEY`; never logged or stored), the endpoint, and budgets that
@@ -21,8 +24,9 @@ public struct PipelineConfiguration: Sendable {
     public init(
         allowedRoots: AllowedRoots, maxSourceBytes: Int = 50 << 30,
         scratchDirectory: String = FileManager.default.temporaryDirectory.path, faultDelays: [String: Duration] = [:],
-        gemini: GeminiSettings = GeminiSettings()
+        gemini: GeminiSettings = GeminiSettings(), scratchLimit: Int? = nil
     ) {
+        self.scratchLimit = scratchLimit
         self.allowedRoots = allowedRoots
         self.maxSourceBytes = maxSourceBytes
         self.scratchDirectory = scratchDirectory

@@ -29,10 +29,15 @@ struct RenderStage: StageHandler {
         }
         let scratch = try context.scratchPath("render-\(work.lease.taskID)-\(UUID().uuidString.prefix(8)).mp4")
         defer { unlink(scratch) }
-        let result = try await context.store.withLocalFile(sourceKey) { source in
-            try await MediaEngine.render(
-                timeline.clips.map { CutRange(source: source, start: $0.start, end: $0.end) }, output: scratch,
-                options: RenderOptions(job.spec.render))
+        // The render is at most about the source's size; an S3 store's source is copied here as well.
+        let size = try await context.store.head(sourceKey)?.bytes ?? 0
+        let needed = size + (try await context.localCopyBytes(sourceKey))
+        let result = try await context.withScratch(work, bytes: needed) {
+            try await context.store.withLocalFile(sourceKey) { source in
+                try await MediaEngine.render(
+                    timeline.clips.map { CutRange(source: source, start: $0.start, end: $0.end) }, output: scratch,
+                    options: RenderOptions(job.spec.render))
+            }
         }
         work.progress(0.9)
         let stored = try await output.put(prefix + OutputLayout.render, movingFile: scratch)

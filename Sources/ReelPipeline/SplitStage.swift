@@ -15,10 +15,16 @@ struct SplitStage: StageHandler {
         let job = work.job
         let directory = try context.scratchPath("split-\(work.lease.taskID)-\(UUID().uuidString.prefix(8))")
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let chunks = try await context.store.withLocalFile(try work.sourceKey()) { source in
-            try await MediaEngine.split(
-                source, targetSeconds: Double(job.spec.split.targetSeconds), maxBytes: job.spec.split.maxBytes,
-                outputDirectory: directory)
+        let sourceKey = try work.sourceKey()
+        // The chunks take about the source's size; an S3 store's source is copied here as well.
+        let size = try await context.store.head(sourceKey)?.bytes ?? 0
+        let needed = size + (try await context.localCopyBytes(sourceKey))
+        let chunks = try await context.withScratch(work, bytes: needed) {
+            try await context.store.withLocalFile(sourceKey) { source in
+                try await MediaEngine.split(
+                    source, targetSeconds: Double(job.spec.split.targetSeconds), maxBytes: job.spec.split.maxBytes,
+                    outputDirectory: directory)
+            }
         }
         guard !chunks.isEmpty else { throw TaskFailure.permanent("InvalidMedia", "the source has no video packets") }
         var rows: [NewChunk] = []

@@ -44,6 +44,9 @@ struct WorkerCLI: AsyncParsableCommand {
     @Option(help: "Directory for temporary files (default: the system's).")
     var scratch: String?
 
+    @Option(help: "Most bytes of scratch space this worker's tasks hold at once; a task that would exceed it waits.")
+    var scratchMaxBytes: Int?
+
     @Flag(help: "Read the Gemini key Secrets that VideoJobs name (apiKeySecretRef) through the Kubernetes API.")
     var kubeSecrets = false
 
@@ -89,7 +92,7 @@ struct WorkerCLI: AsyncParsableCommand {
                     scratchDirectory: scratch
                         ?? FileManager.default.temporaryDirectory.appendingPathComponent("reel-scratch").path,
                     faultDelays: try settings.faultDelays(),
-                    gemini: gemini),
+                    gemini: gemini, scratchLimit: scratchMaxBytes),
                 worker: WorkerConfiguration(
                     stages: stageList, concurrency: concurrency,
                     lease: .milliseconds(Int(leaseSeconds * 1000)),

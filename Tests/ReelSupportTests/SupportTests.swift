@@ -101,6 +101,35 @@ struct SupportTests {
         #expect(across.state.withLock { $0.most } > 1, "lanes never ran side by side")
     }
 
+    /// Reservations wait in order until their bytes fit; one larger than the budget runs alone.
+    @Test func aByteBudgetAdmitsInOrderWhatFits() async throws {
+        let budget = ByteBudget(limit: 100)
+        await budget.reserve(60)
+        final class Box: Sendable { let order = Mutex<[String]>([]) }
+        let box = Box()
+        let second = Task {
+            await budget.reserve(50)
+            box.order.withLock { $0.append("50") }
+        }
+        let waited = try await BackgroundProcess.eventually(timeout: .seconds(10)) { budget.waiting == 1 }
+        #expect(waited && budget.reserved == 60)
+        let third = Task {
+            await budget.reserve(10)  // fits, but waits behind the 50 that came first
+            box.order.withLock { $0.append("10") }
+        }
+        let queued = try await BackgroundProcess.eventually(timeout: .seconds(10)) { budget.waiting == 2 }
+        #expect(queued)
+        budget.release(60)
+        await second.value
+        await third.value
+        #expect(box.order.withLock { $0 } == ["50", "10"] && budget.reserved == 60)
+        budget.release(50)
+        budget.release(10)
+        // Larger than the whole budget: admitted once nothing else is held.
+        await budget.withReservation(500) { #expect(budget.reserved == 500) }
+        #expect(budget.reserved == 0)
+    }
+
     @Test func backoffDoublesWithinItsJitterBandUpToTheCap() {
         let backoff = Backoff(initial: .milliseconds(500), maximum: .seconds(60))
         #expect(backoff.delay(after: 1, spread: 0.5) == .milliseconds(500))
