@@ -32,10 +32,10 @@ struct StorageBench: AsyncParsableCommand {
         var bytes: Int
         var reelPutSeconds: Double
         var reelGetSeconds: Double
-        var reelPeakRSSMB: Int
+        var reelPeakRssMB: Int
         var boto3PutSeconds: Double?
         var boto3GetSeconds: Double?
-        var boto3PeakRSSMB: Int?
+        var boto3PeakRssMB: Int?
     }
 
     func run() async throws {
@@ -69,10 +69,10 @@ struct StorageBench: AsyncParsableCommand {
         }
         _ = try await store.delete(prefix: key)
         var result = Result(
-            bytes: bytes, reelPutSeconds: put.seconds, reelGetSeconds: get.seconds, reelPeakRSSMB: Self.peakRSSMB())
+            bytes: bytes, reelPutSeconds: put.seconds, reelGetSeconds: get.seconds, reelPeakRssMB: Self.peakRSSMB())
         if let s3 = store as? S3Store, !noPeer {
             let peer = try await Self.boto3(s3.client.location, file: source, directory: directory)
-            (result.boto3PutSeconds, result.boto3GetSeconds, result.boto3PeakRSSMB) = peer
+            (result.boto3PutSeconds, result.boto3GetSeconds, result.boto3PeakRssMB) = peer
         }
         if json {
             let encoder = JSONEncoder()
@@ -84,8 +84,8 @@ struct StorageBench: AsyncParsableCommand {
             print(String(format: "object        %.0f MB", mb))
             print(String(format: "reel put      %.2f s (%.0f MB/s)", put.seconds, mb / put.seconds))
             print(String(format: "reel get      %.2f s (%.0f MB/s)", get.seconds, mb / get.seconds))
-            print("reel peak RSS \(result.reelPeakRSSMB) MB")
-            if let up = result.boto3PutSeconds, let down = result.boto3GetSeconds, let rss = result.boto3PeakRSSMB {
+            print("reel peak RSS \(result.reelPeakRssMB) MB")
+            if let up = result.boto3PutSeconds, let down = result.boto3GetSeconds, let rss = result.boto3PeakRssMB {
                 print(String(format: "boto3 put     %.2f s (%.0f MB/s)", up, mb / up))
                 print(String(format: "boto3 get     %.2f s (%.0f MB/s)", down, mb / down))
                 print("boto3 peak RSS \(rss) MB")
