@@ -69,11 +69,22 @@ public struct SourceSpec: Codable, Sendable, Equatable {
     public var uri: String
     /// Lower-case hex SHA-256 the bytes must have.
     public var sha256: String?
+    /// For an `s3://` source in Kubernetes: a Secret in the job's namespace whose keys `AWS_ACCESS_KEY_ID`,
+    /// `AWS_SECRET_ACCESS_KEY` (and `AWS_SESSION_TOKEN`) read the source instead of the workers' own credentials.
+    public var credentialsSecretRef: SecretRef?
 
-    public init(uri: String, sha256: String? = nil) {
+    public init(uri: String, sha256: String? = nil, credentialsSecretRef: SecretRef? = nil) {
         self.uri = uri
         self.sha256 = sha256
+        self.credentialsSecretRef = credentialsSecretRef
     }
+}
+
+/// A Secret in the same namespace.
+public struct SecretRef: Codable, Sendable, Equatable {
+    public var name: String
+
+    public init(name: String) { self.name = name }
 }
 
 /// How the source is cut into keyframe-aligned chunks.

@@ -28,6 +28,19 @@ extension VideoJob: ResourceKind {
                             .string(
                                 "Lower-case hex SHA-256 the source must have.", pattern: Patterns.sha256,
                                 hint: "must be 64 lower-case hex digits")),
+                        .init(
+                            "credentialsSecretRef",
+                            .object(
+                                "s3:// sources in Kubernetes: a Secret in the job's namespace with AWS_ACCESS_KEY_ID "
+                                    + "and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN) to read the source with.",
+                                required: ["name"],
+                                [
+                                    .init(
+                                        "name",
+                                        .string(
+                                            "Secret name.", pattern: Patterns.dns1123Subdomain,
+                                            hint: "must be a DNS-1123 subdomain", maxLength: 253))
+                                ])),
                     ])),
             .init(
                 "split",
@@ -244,6 +257,13 @@ extension VideoJob: ResourceKind {
         var problems: [FieldProblem] = []
         if let uri = spec["source"]?["uri"], let text = uri.string {
             problems += URIRules.sourceProblems(text).map { FieldProblem(.invalid, "spec.source.uri", uri.mark, $0) }
+        }
+        if let pair = spec["source"]?.pair("credentialsSecretRef"), pair.value.value != .null,
+            spec["source"]?["uri"]?.string?.hasPrefix("s3://") != true
+        {
+            problems.append(
+                FieldProblem(
+                    .forbidden, "spec.source.credentialsSecretRef", pair.key.mark, "applies only to s3:// sources"))
         }
         if let uri = spec["output"]?["uri"], let text = uri.string {
             problems += URIRules.outputProblems(text).map { FieldProblem(.invalid, "spec.output.uri", uri.mark, $0) }

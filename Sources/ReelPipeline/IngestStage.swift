@@ -42,7 +42,9 @@ struct IngestStage: StageHandler {
         } else if uri.hasPrefix("s3://") {
             let scratch = try context.scratchPath("download-\(work.lease.taskID)")
             download = scratch
-            try await fetchS3(uri, to: scratch) { bytes in held = await context.reserveScratch(work, bytes: bytes) }
+            try await fetchS3(uri, job: job, to: scratch) { bytes in
+                held = await context.reserveScratch(work, bytes: bytes)
+            }
             local = scratch
         } else {
             let scheme = uri.split(separator: ":").first.map(String.init) ?? uri
@@ -81,7 +83,7 @@ struct IngestStage: StageHandler {
 
     /// Streams an `s3://bucket/key` source into `path`, with the store's credentials (or the environment's), once
     /// `reserve` has held its size of the scratch budget.
-    func fetchS3(_ uri: String, to path: String, reserve: (Int) async -> Void) async throws {
+    func fetchS3(_ uri: String, job: JobRecord, to path: String, reserve: (Int) async -> Void) async throws {
         let location: S3Location
         do { location = try S3Location.parse(uri) } catch {
             throw TaskFailure.permanent("InvalidSource", error.message)
@@ -89,9 +91,11 @@ struct IngestStage: StageHandler {
         let key = String(location.prefix.dropLast())
         guard !key.isEmpty else { throw TaskFailure.permanent("InvalidSource", "\(uri) names a bucket, not an object") }
         let query = uri.firstIndex(of: "?").map { String(uri[$0...]) } ?? ""
+        let credentials = try await sourceCredentials(job)
         do {
             let bucket = try ObjectStores.s3(
-                "s3://\(location.bucket)\(query)", like: context.store, scratch: context.configuration.scratchDirectory)
+                "s3://\(location.bucket)\(query)", like: context.store, scratch: context.configuration.scratchDirectory,
+                credentials: credentials)
             let size = try await bucket.head(key)
             guard let size else { throw TaskFailure.permanent("SourceNotFound", "\(uri) does not exist") }
             guard size.bytes <= context.configuration.maxSourceBytes else {
@@ -104,6 +108,27 @@ struct IngestStage: StageHandler {
         } catch let error as StorageError where error.code == .unauthorized {
             throw TaskFailure.permanent("SourceForbidden", error.description)
         }
+    }
+
+    /// The credentials `spec.source.credentialsSecretRef` names (`nil` without one: the worker's own).
+    func sourceCredentials(_ job: JobRecord) async throws -> AWSCredentialProvider? {
+        guard let ref = job.spec.source.credentialsSecretRef else { return nil }
+        guard let read = context.configuration.secretReader else {
+            throw TaskFailure.permanent(
+                "SourceCredentialsUnavailable",
+                "spec.source.credentialsSecretRef names the Secret \(ref.name), which only workers in Kubernetes read "
+                    + "(reel worker --kube-secrets); elsewhere the workers' own AWS credentials are used")
+        }
+        func value(_ key: String) async throws -> String {
+            try await read(job.namespace, SecretKeyRef(name: ref.name, key: key))
+        }
+        let token: String?
+        // Optional: long-lived keys have no session token.
+        do { token = try await value("AWS_SESSION_TOKEN") } catch { token = nil }
+        return AWSCredentialProvider(
+            AWSCredentials(
+                accessKeyID: try await value("AWS_ACCESS_KEY_ID"),
+                secretAccessKey: try await value("AWS_SECRET_ACCESS_KEY"), sessionToken: token))
     }
 
     /// Refuses before any work what would otherwise fail only at the end: an output the job may not or cannot

@@ -12,6 +12,9 @@ public struct PipelineConfiguration: Sendable {
     public var maxSourceBytes: Int
     /// Where stages keep temporary files.
     public var scratchDirectory: String
+    /// Reads a key of a Secret in a job's namespace (Kubernetes: `reel worker --kube-secrets`): per-job source
+    /// credentials. `nil` outside a cluster, where a job that names a Secret is refused.
+    public var secretReader: (@Sendable (_ namespace: String, _ ref: SecretKeyRef) async throws -> String)?
     /// Most bytes of scratch space the worker's tasks may hold at once (S3 downloads, split chunks, renders); a
     /// task that would exceed it waits. `nil`: no limit.
     public var scratchLimit: Int?

@@ -104,9 +104,11 @@ public enum ObjectStores {
 
     /// Another S3 location (a source or an output in another bucket) reached the way `store` reaches its own: the
     /// same endpoint, region and credentials when `store` is in S3 and `url` names no endpoint of its own; the
-    /// environment's otherwise (`AWS_ENDPOINT_URL_S3` or `AWS_ENDPOINT_URL` for a non-AWS endpoint).
+    /// environment's otherwise (`AWS_ENDPOINT_URL_S3` or `AWS_ENDPOINT_URL` for a non-AWS endpoint). `credentials`
+    /// replaces both (a job's own Secret).
+    /// `credentials` replaces both (a job's own Secret).
     public static func s3(
-        _ url: String, like store: any ObjectStore, scratch: String,
+        _ url: String, like store: any ObjectStore, scratch: String, credentials: AWSCredentialProvider? = nil,
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws -> S3Store {
         var location = try S3Location.parse(url, environment: environment)
@@ -118,14 +120,16 @@ public enum ObjectStores {
                     endpoint: s3.location.endpoint, pathStyle: s3.location.pathStyle)
             }
             return S3Store(
-                client: S3Client(location: location, credentials: s3.client.credentials), scratchDirectory: scratch)
+                client: S3Client(location: location, credentials: credentials ?? s3.client.credentials),
+                scratchDirectory: scratch)
         }
         if !named, let endpoint = environment["AWS_ENDPOINT_URL_S3"] ?? environment["AWS_ENDPOINT_URL"] {
             location = S3Location(
                 bucket: location.bucket, prefix: location.prefix, region: location.region, endpoint: endpoint)
         }
         return S3Store(
-            client: S3Client(location: location, credentials: try AWSCredentialProvider.fromEnvironment(environment)),
+            client: S3Client(
+                location: location, credentials: try credentials ?? AWSCredentialProvider.fromEnvironment(environment)),
             scratchDirectory: scratch)
     }
 

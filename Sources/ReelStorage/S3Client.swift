@@ -36,26 +36,7 @@ public struct S3Client: Sendable {
         var attempt = 0
         while true {
             attempt += 1
-            let credentials = try await credentials.credentials()
-            var url = call.objectKey.map(location.url(objectKey:)) ?? location.bucketURL
-            if !call.query.isEmpty { url += "?" + S3Location.query(call.query) }
-            var headers = call.headers
-            // libcurl 7.88 signs this header's value as the payload hash (and sends none without it, which S3
-            // refuses): the body's SHA-256 when it is in memory, UNSIGNED-PAYLOAD when it streams from a file.
-            headers.append(
-                ("x-amz-content-sha256", call.bodyFile != nil ? "UNSIGNED-PAYLOAD" : sha256Hex(call.body ?? Data())))
-            // libcurl labels an in-memory body as a form otherwise, and some servers then parse it away.
-            if call.body != nil, !headers.contains(where: { $0.name.lowercased() == "content-type" }) {
-                headers.append(("Content-Type", "application/octet-stream"))
-            }
-            if let token = credentials.sessionToken { headers.append(("x-amz-security-token", token)) }
-            var request = HTTPRequest(
-                method: call.method, url: url, headers: headers, body: call.body,
-                timeout: call.bodyFile != nil || call.toFile != nil ? .seconds(3600) : .seconds(120))
-            request.bodyFile = call.bodyFile
-            request.awsSigV4 = AWSSigV4(
-                provider: "aws:amz:\(location.region):s3", accessKeyID: credentials.accessKeyID,
-                secretAccessKey: credentials.secretAccessKey)
+            let request = request(call, try await credentials.credentials())
             let what = "\(call.method) \(location.uri(objectKey: call.objectKey ?? ""))"
             let response: HTTPResponse
             do {
@@ -77,13 +58,57 @@ public struct S3Client: Sendable {
                 }
                 return response
             }
-            let error = S3ErrorDocument(response)
+            var error = S3ErrorDocument(response)
             if attempt < attempts, Self.retryable(status: response.status, code: error.code) {
                 try await Task.sleep(for: response.retryAfter ?? backoff.delay(after: attempt))
                 continue
             }
+            if call.method == "HEAD", let explained = await explain(call) { error = explained }
             throw error.storageError(what, key: call.objectKey ?? location.bucket)
         }
+    }
+
+    /// The signed libcurl request for `call`.
+    func request(_ call: Call, _ credentials: AWSCredentials) -> HTTPRequest {
+        var url = call.objectKey.map(location.url(objectKey:)) ?? location.bucketURL
+        if !call.query.isEmpty { url += "?" + S3Location.query(call.query) }
+        var headers = call.headers
+        // libcurl 7.88 signs this header's value as the payload hash (and sends none without it, which S3
+        // refuses): the body's SHA-256 when it is in memory, UNSIGNED-PAYLOAD when it streams from a file.
+        headers.append(
+            ("x-amz-content-sha256", call.bodyFile != nil ? "UNSIGNED-PAYLOAD" : sha256Hex(call.body ?? Data())))
+        // libcurl labels an in-memory body as a form otherwise, and some servers then parse it away.
+        if call.body != nil, !headers.contains(where: { $0.name.lowercased() == "content-type" }) {
+            headers.append(("Content-Type", "application/octet-stream"))
+        }
+        if let token = credentials.sessionToken { headers.append(("x-amz-security-token", token)) }
+        var request = HTTPRequest(
+            method: call.method, url: url, headers: headers, body: call.body,
+            timeout: call.bodyFile != nil || call.toFile != nil ? .seconds(3600) : .seconds(120))
+        request.bodyFile = call.bodyFile
+        request.awsSigV4 = AWSSigV4(
+            provider: "aws:amz:\(location.region):s3", accessKeyID: credentials.accessKeyID,
+            secretAccessKey: credentials.secretAccessKey)
+        return request
+    }
+
+    /// A HEAD answer has no body, so a refused HEAD says only its status; the same request as a GET of nothing
+    /// (one byte of the object, no keys of the bucket) brings S3's error document — `SignatureDoesNotMatch`
+    /// rather than a bare 403.
+    private func explain(_ head: Call) async -> S3ErrorDocument? {
+        var probe = head
+        probe.method = "GET"
+        probe.accept = []
+        if head.objectKey == nil {
+            probe.query = [("list-type", "2"), ("max-keys", "0")]
+        } else {
+            probe.headers.append(("Range", "bytes=0-0"))
+        }
+        guard let credentials = try? await credentials.credentials(),
+            let response = try? await HTTPClient.send(request(probe, credentials)),
+            !(200..<300).contains(response.status), S3XML.parse(response.body)?.name == "Error"
+        else { return nil }  // no better explanation to be had: the HEAD's own status stands
+        return S3ErrorDocument(response)
     }
 
     static func retryable(status: Int, code: String?) -> Bool {

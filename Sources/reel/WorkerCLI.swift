@@ -73,9 +73,10 @@ struct WorkerCLI: AsyncParsableCommand {
         var gemini = try GeminiSettings(
             settings, requestsPerMinute: budgets.geminiRequestsPerMinute, tokensPerMinute: budgets.geminiTokensPerMinute
         )
+        var secretReader: (@Sendable (String, SecretKeyRef) async throws -> String)?
         if kubeSecrets {
             let client = KubeClient(connection: try await KubeConfig.connect(kubeconfig: kubeconfig, context: context))
-            gemini.secretReader = { namespace, ref in
+            secretReader = { namespace, ref in
                 do {
                     return try await client.secretValue(namespace: namespace, name: ref.name, key: ref.key)
                 } catch let error as KubeError where error.isNotFound || error.code == 403 {
@@ -83,16 +84,19 @@ struct WorkerCLI: AsyncParsableCommand {
                     throw TaskFailure.permanent(error.code == 403 ? "SecretForbidden" : "SecretNotFound", error.message)
                 }
             }
+            gemini.secretReader = secretReader
         }
+        var pipeline = PipelineConfiguration(
+            allowedRoots: AllowedRoots(roots),
+            scratchDirectory: scratch
+                ?? FileManager.default.temporaryDirectory.appendingPathComponent("reel-scratch").path,
+            faultDelays: try settings.faultDelays(),
+            gemini: gemini, scratchLimit: scratchMaxBytes)
+        pipeline.secretReader = secretReader
         let application = try await ReelApplication.worker(
             WorkerSettings(
                 databaseURL: url, storage: storageURL,
-                pipeline: PipelineConfiguration(
-                    allowedRoots: AllowedRoots(roots),
-                    scratchDirectory: scratch
-                        ?? FileManager.default.temporaryDirectory.appendingPathComponent("reel-scratch").path,
-                    faultDelays: try settings.faultDelays(),
-                    gemini: gemini, scratchLimit: scratchMaxBytes),
+                pipeline: pipeline,
                 worker: WorkerConfiguration(
                     stages: stageList, concurrency: concurrency,
                     lease: .milliseconds(Int(leaseSeconds * 1000)),

@@ -278,3 +278,26 @@ extension String {
         #expect(job.spec.analysis.requestsPerMinute == 10)
     }
 }
+
+@Suite struct SourceCredentialsFieldTests {
+    @Test func aCredentialsSecretAppliesOnlyToS3Sources() {
+        let text = """
+            apiVersion: reel.dev/v1alpha1
+            kind: VideoJob
+            metadata: {name: a}
+            spec:
+              source: {uri: "file:///a.mp4", credentialsSecretRef: {name: source-keys}}
+            """
+        let report = ManifestReport.read(text)
+        #expect(
+            report.problems.map(\.description) == [
+                "5:34: spec.source.credentialsSecretRef: applies only to s3:// sources"
+            ])
+        let s3 = ManifestReport.read(text.replacingOccurrences(of: "file:///a.mp4", with: "s3://media/a.mp4"))
+        #expect(s3.problems.isEmpty)
+        guard case .videoJob(let job)? = s3.resources.first?.resource else { Issue.record("no job"); return }
+        #expect(job.spec.source.credentialsSecretRef == SecretRef(name: "source-keys"))
+        let unnamed = ManifestReport.read(text.replacingOccurrences(of: "{name: source-keys}", with: "{}"))
+        #expect(unnamed.problems.map(\.description).contains { $0.contains("spec.source.credentialsSecretRef.name") })
+    }
+}

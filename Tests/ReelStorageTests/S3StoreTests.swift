@@ -32,6 +32,12 @@ import Testing
                 && error?.message.contains("SignatureDoesNotMatch") == true
                 && error?.message.contains("not-the-secret") == false
         }
+        // A HEAD has no body: the startup check asks again to say why it was refused.
+        await #expect {
+            try await wrong.checkBucket()
+        } throws: { error in
+            "\(error)".contains("SignatureDoesNotMatch")
+        }
         try await Self.store(moto, prefix: "p").checkBucket()
         await #expect {
             try await Self.store(moto, prefix: "p", bucket: "no-such-bucket").checkBucket()
