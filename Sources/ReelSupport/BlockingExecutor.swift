@@ -6,7 +6,7 @@ import Foundation
 ///
 /// A bounded set of threads of its own: started as work arrives (never more than `maxThreads`), reused while there
 /// is work, and ended after `idleTimeout` without any. Work beyond `maxThreads` waits its turn in order.
-public final class BlockingExecutor: @unchecked Sendable {
+public final class BlockingExecutor: BlockingSubmitter, @unchecked Sendable {
     /// For thread names and diagnostics.
     public let name: String
     public let maxThreads: Int
@@ -43,18 +43,6 @@ public final class BlockingExecutor: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         return (threads, peak)
-    }
-
-    /// Runs `work` on one of the executor's threads and returns what it returned.
-    public func run<T: Sendable, E: Error>(_ work: @escaping @Sendable () throws(E) -> T) async throws(E) -> T {
-        let result: Result<T, E> = await withCheckedContinuation { continuation in
-            submit {
-                do throws(E) { continuation.resume(returning: .success(try work())) } catch {
-                    continuation.resume(returning: .failure(error))
-                }
-            }
-        }
-        return try result.get()
     }
 
     /// Queues `work` without waiting for it.
@@ -96,5 +84,25 @@ public final class BlockingExecutor: @unchecked Sendable {
             work()
             condition.lock()
         }
+    }
+}
+
+/// Somewhere blocking work can be sent: an executor, or a lane on one.
+public protocol BlockingSubmitter: Sendable {
+    /// Queues `work` without waiting for it.
+    func submit(_ work: @escaping @Sendable () -> Void)
+}
+
+extension BlockingSubmitter {
+    /// Runs `work` there and returns what it returned (or throws what it threw).
+    public func run<T: Sendable, E: Error>(_ work: @escaping @Sendable () throws(E) -> T) async throws(E) -> T {
+        let result: Result<T, E> = await withCheckedContinuation { continuation in
+            submit {
+                do throws(E) { continuation.resume(returning: .success(try work())) } catch {
+                    continuation.resume(returning: .failure(error))
+                }
+            }
+        }
+        return try result.get()
     }
 }

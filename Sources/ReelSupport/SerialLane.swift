@@ -3,7 +3,7 @@ import Synchronization
 /// Work that must run one piece at a time, in the order it was submitted, on a `BlockingExecutor`: a libpq
 /// connection, which no two threads may use at once. The lane holds an executor thread only while it has work, so
 /// a thousand idle lanes cost nothing, and a lane with work never waits for another lane's.
-public final class SerialLane: Sendable {
+public final class SerialLane: BlockingSubmitter {
     private struct State {
         var pending: [@Sendable () -> Void] = []
         var head = 0
@@ -14,18 +14,6 @@ public final class SerialLane: Sendable {
     private let state = Mutex(State())
 
     public init(on executor: BlockingExecutor) { self.executor = executor }
-
-    /// Runs `work` after everything submitted before it and returns what it returned.
-    public func run<T: Sendable, E: Error>(_ work: @escaping @Sendable () throws(E) -> T) async throws(E) -> T {
-        let result: Result<T, E> = await withCheckedContinuation { continuation in
-            submit {
-                do throws(E) { continuation.resume(returning: .success(try work())) } catch {
-                    continuation.resume(returning: .failure(error))
-                }
-            }
-        }
-        return try result.get()
-    }
 
     /// Queues `work` behind what the lane already holds, without waiting for it.
     public func submit(_ work: @escaping @Sendable () -> Void) {

@@ -183,6 +183,28 @@ import Testing
         }
     }
 
+    /// A Reel upload killed mid-way (the process, between parts) leaves an unfinished multipart upload; the
+    /// cleanup pass aborts it and nothing of it remains.
+    @Test func anUploadKilledMidWayIsGoneOnceCleanupRuns() async throws {
+        let moto = try await MotoServer()
+        let directory = try TemporaryDirectory(prefix: "s3-killed")
+        let bench = try BackgroundProcess(
+            try ReelPaths.reelBinary,
+            ["bench", "storage", "--storage", moto.storageURL(prefix: "killed"), "--bytes", "150000000", "--no-peer"],
+            environment: moto.environment, outputPath: directory.path("bench.log"))
+        let listing = "print(len(s3.list_multipart_uploads(Bucket=bucket).get('Uploads', [])))"
+        let started = try await BackgroundProcess.eventually(timeout: .seconds(120)) {
+            try await moto.boto3(listing).trimmingCharacters(in: .whitespacesAndNewlines) == "1"
+        }
+        bench.send(SIGKILL)
+        _ = await bench.wait()
+        #expect(started, "no multipart upload began: \(bench.output)")
+        let store = try Self.store(moto, prefix: "killed/")
+        #expect(try await store.abortAbandonedUploads(olderThan: .seconds(60)) == 1)
+        #expect(try await moto.boto3(listing).trimmingCharacters(in: .whitespacesAndNewlines) == "0")
+        #expect(try await store.list(prefix: "").isEmpty, "a killed upload left an object")
+    }
+
     @Test func storageURLsParseWithTheirOptions() throws {
         let aws = try S3Location.parse("s3://media-bucket/reel/prod", environment: ["AWS_REGION": "eu-west-1"])
         #expect(aws.region == "eu-west-1" && aws.prefix == "reel/prod/" && !aws.pathStyle)
