@@ -31,7 +31,7 @@ struct AnalyzeStage: StageHandler {
             analysis = try hit.decode(ChunkAnalysis.self)
             fromCache = true
         } else {
-            let copy = try await context.localCopyBytes(chunk.storageKey)
+            let copy = try await context.scratchNeed(reading: chunk.storageKey, outputs: 0)
             analysis = try await context.withScratch(work, bytes: copy) {
                 try await context.store.withLocalFile(chunk.storageKey) { path in
                     try await analyzer.analyze(path: path, duration: chunk.durationSeconds)

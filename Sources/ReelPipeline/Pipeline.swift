@@ -59,10 +59,12 @@ struct StageContext: Sendable {
         return bytes
     }
 
-    /// Bytes of scratch space a copy of `key` takes: none when the store's own file is read in place.
-    func localCopyBytes(_ key: String) async throws -> Int {
-        guard store is S3Store else { return 0 }
-        return try await store.head(key)?.bytes ?? 0
+    /// Scratch bytes a task reading `key` needs: `outputs` times the object's size for what it writes there, plus
+    /// one more when the store's object must be copied here first (S3; a file store's is read in place).
+    func scratchNeed(reading key: String, outputs: Int) async throws -> Int {
+        let copies = outputs + (store is S3Store ? 1 : 0)
+        guard copies > 0, scratch != nil else { return 0 }
+        return copies * (try await store.head(key)?.bytes ?? 0)
     }
 
     /// Appends a line to the job's log; a line that cannot be written is reported here and the work goes on.

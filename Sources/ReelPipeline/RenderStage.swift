@@ -29,9 +29,8 @@ struct RenderStage: StageHandler {
         }
         let scratch = try context.scratchPath("render-\(work.lease.taskID)-\(UUID().uuidString.prefix(8)).mp4")
         defer { unlink(scratch) }
-        // The render is at most about the source's size; an S3 store's source is copied here as well.
-        let size = try await context.store.head(sourceKey)?.bytes ?? 0
-        let needed = size + (try await context.localCopyBytes(sourceKey))
+        // The render is at most about the source's size.
+        let needed = try await context.scratchNeed(reading: sourceKey, outputs: 1)
         let result = try await context.withScratch(work, bytes: needed) {
             try await context.store.withLocalFile(sourceKey) { source in
                 try await MediaEngine.render(

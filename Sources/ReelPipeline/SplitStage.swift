@@ -16,9 +16,8 @@ struct SplitStage: StageHandler {
         let directory = try context.scratchPath("split-\(work.lease.taskID)-\(UUID().uuidString.prefix(8))")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let sourceKey = try work.sourceKey()
-        // The chunks take about the source's size; an S3 store's source is copied here as well.
-        let size = try await context.store.head(sourceKey)?.bytes ?? 0
-        let needed = size + (try await context.localCopyBytes(sourceKey))
+        // The chunks take about the source's size.
+        let needed = try await context.scratchNeed(reading: sourceKey, outputs: 1)
         let chunks = try await context.withScratch(work, bytes: needed) {
             try await context.store.withLocalFile(sourceKey) { source in
                 try await MediaEngine.split(

@@ -63,9 +63,9 @@ public final class MotoServer: Sendable {
     public func boto3(_ script: String) async throws -> String {
         let prelude = """
             import boto3, sys
-            s3 = boto3.client("s3", endpoint_url=\(Self.quoted(endpoint)), region_name="us-east-1",
-                aws_access_key_id=\(Self.quoted(accessKeyID)), aws_secret_access_key=\(Self.quoted(secretAccessKey)))
-            bucket = \(Self.quoted(bucket))
+            s3 = boto3.client("s3", endpoint_url=\(Self.python(endpoint)), region_name="us-east-1",
+                aws_access_key_id=\(Self.python(accessKeyID)), aws_secret_access_key=\(Self.python(secretAccessKey)))
+            bucket = \(Self.python(bucket))
 
             """
         let result = try await ProcessRunner.capture(ReelPaths.python, ["-c", prelude + script])
@@ -75,7 +75,8 @@ public final class MotoServer: Sendable {
         return result.stdout
     }
 
-    static func quoted(_ text: String) -> String {
+    /// `text` as a Python string literal (paths and keys in boto3 snippets).
+    public static func python(_ text: String) -> String {
         "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
     }
 

@@ -15,7 +15,7 @@ struct OperatorS3Tests {
         let moto = try await MotoServer()
         try await OperatorTests.Cluster.with("op-s3") { cluster in
             let sample = cluster.directory.path("media/sample.mp4")
-            _ = try await moto.boto3("s3.upload_file(\(MotoServerQuote.python(sample)), bucket, 'sources/sample.mp4')")
+            _ = try await moto.boto3("s3.upload_file(\(MotoServer.python(sample)), bucket, 'sources/sample.mp4')")
             let op = try cluster.startOperator(
                 "op-s3", [], environment: moto.environment, storage: moto.storageURL(prefix: "reel"))
             defer { op.process.send(SIGKILL) }

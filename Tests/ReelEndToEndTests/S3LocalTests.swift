@@ -19,7 +19,7 @@ import Testing
         // The source, and an upload a killed worker of an earlier run left behind (moto dates it 2010).
         _ = try await moto.boto3(
             """
-            s3.upload_file(\(MotoServerQuote.python(sample)), bucket, 'sources/talk.mp4')
+            s3.upload_file(\(MotoServer.python(sample)), bucket, 'sources/talk.mp4')
             s3.create_multipart_upload(Bucket=bucket, Key='reel/jobs/gone/render.mp4')
             """)
         try directory.write(
@@ -59,7 +59,7 @@ import Testing
         }
         let render = directory.path("render.mp4")
         _ = try await moto.boto3(
-            "s3.download_file(bucket, 'exports/talk/render.mp4', \(MotoServerQuote.python(render)))")
+            "s3.download_file(bucket, 'exports/talk/render.mp4', \(MotoServer.python(render)))")
         let video = try await SampleMedia.ffprobe(
             ["-select_streams", "v:0", "-show_entries", "stream=duration", "-of", "csv=p=0", render])
         #expect(video == ["4.000000"])
@@ -78,12 +78,5 @@ import Testing
         #expect(keys.contains("exports/talk/render.mp4"))
         local.send(SIGTERM)
         #expect(await local.wait() == 0, "\(local.output)")
-    }
-}
-
-/// Python string literals for paths in boto3 snippets.
-enum MotoServerQuote {
-    static func python(_ text: String) -> String {
-        "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
     }
 }

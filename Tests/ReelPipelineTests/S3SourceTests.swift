@@ -15,7 +15,7 @@ import Testing
         let moto = try await MotoServer()
         let fixture = try await PipelineTests.Fixture(prefix: "s3source")
         let sample = try await SampleMedia.sample(in: fixture.directory, seconds: 2)
-        _ = try await moto.boto3("s3.upload_file(\"\(sample)\", bucket, 'in/clip.mp4')")
+        _ = try await moto.boto3("s3.upload_file(\(MotoServer.python(sample)), bucket, 'in/clip.mp4')")
         let uri = "s3://\(moto.bucket)/in/clip.mp4?region=us-east-1&endpoint=\(moto.endpoint)"
         let spec = VideoJobSpec(source: SourceSpec(uri: uri, credentialsSecretRef: SecretRef(name: "source-keys")))
         func pipeline(secret: String?) -> Pipeline {
