@@ -126,6 +126,9 @@ extension HTTPClient {
             reel_curl_setopt_string(h, CURLOPT_AWS_SIGV4, signing.provider)
             reel_curl_setopt_string(h, CURLOPT_USERNAME, signing.accessKeyID)
             reel_curl_setopt_string(h, CURLOPT_PASSWORD, signing.secretAccessKey)
+            // Signed requests keep libcurl's `Expect: 100-continue` (see `headerList`); a server that never answers
+            // it would stall every upload for libcurl's default second: wait briefly, then send the body.
+            reel_curl_setopt_long(h, CURLOPT_EXPECT_100_TIMEOUT_MS, 50)
         }
         guard let upload, let slice = request.bodyFile else { return }
         reel_curl_setopt_long(h, CURLOPT_UPLOAD, 1)

@@ -12,8 +12,8 @@ public struct S3Store: ObjectStore {
     /// Objects at least this big are uploaded in parts (S3's single PUT stops at 5 GiB).
     public var multipartThreshold = 64 << 20
     /// Part size (S3: at least 5 MiB except the last; at most 10,000 parts).
-    public var partSize = 16 << 20
-    public var partConcurrency = 4
+    public var partSize = 8 << 20
+    public var partConcurrency = 8
     /// Where `withLocalFile` puts the objects it downloads (removed after use).
     public var scratchDirectory: String
 
