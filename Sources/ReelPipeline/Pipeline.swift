@@ -115,6 +115,8 @@ public struct Pipeline: Sendable {
     public var database: Database { context.database }
     public var store: any ObjectStore { context.store }
     public var configuration: PipelineConfiguration { context.configuration }
+    /// The scratch budget its tasks share (`configuration.scratchLimit`), if any.
+    public var scratchBudget: ByteBudget? { context.scratch }
 
     public init(
         database: Database, store: any ObjectStore, configuration: PipelineConfiguration,
