@@ -71,7 +71,7 @@ extension HTTPClient {
         guard code == CURLE_OK else {
             throw failure(HTTPError(.transport, curlMessage(code, errorBuffer), url: Self.redacted(request.url)))
         }
-        if let toFile, sink.file == nil, sink.fileBytes == 0, (200..<300).contains(sink.status) {
+        if let toFile, sink.fileBytes == 0, (200..<300).contains(sink.status) {
             // An empty object: the file exists all the same.
             guard FileManager.default.createFile(atPath: toFile, contents: nil) else {
                 throw HTTPError(.io, "cannot create \(toFile)", url: Self.redacted(request.url))

@@ -83,7 +83,7 @@ struct AnalyzeStage: StageHandler {
     /// kept in memory only), else `GEMINI_API_KEY`.
     func geminiKey(for spec: AnalysisSpec, namespace: String) async throws(TaskFailure) -> String {
         if let ref = spec.apiKeySecretRef {
-            guard let reader = context.configuration.gemini.secretReader else {
+            guard let reader = context.configuration.secretReader else {
                 throw .permanent(
                     "SecretUnavailable",
                     "spec.analysis.apiKeySecretRef names Secret \(ref.name) but this worker has no Kubernetes "

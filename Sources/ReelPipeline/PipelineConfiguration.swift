@@ -12,8 +12,9 @@ public struct PipelineConfiguration: Sendable {
     public var maxSourceBytes: Int
     /// Where stages keep temporary files.
     public var scratchDirectory: String
-    /// Reads a key of a Secret in a job's namespace (Kubernetes: `reel worker --kube-secrets`): per-job source
-    /// credentials. `nil` outside a cluster, where a job that names a Secret is refused.
+    /// Reads a key of a Secret in a job's namespace (Kubernetes: `reel worker --kube-secrets`): the Gemini key an
+    /// `apiKeySecretRef` names, a source's `credentialsSecretRef`. `nil` outside a cluster, where a job that names a
+    /// Secret is refused rather than run with other credentials.
     public var secretReader: (@Sendable (_ namespace: String, _ ref: SecretKeyRef) async throws -> String)?
     /// Most bytes of scratch space the worker's tasks may hold at once (S3 downloads, split chunks, renders); a
     /// task that would exceed it waits. `nil`: no limit.
@@ -46,9 +47,6 @@ public struct GeminiSettings: Sendable {
     public var tokensPerMinute: Int?
     /// The budget window; a minute (tests shorten it with `REEL_RATE_LIMIT_WINDOW_SECONDS`).
     public var window: Duration
-    /// Reads the key a job's `apiKeySecretRef` names, in the job's namespace (Kubernetes); `nil` outside a
-    /// cluster, where such a job is refused rather than run with another key.
-    public var secretReader: (@Sendable (_ namespace: String, _ ref: SecretKeyRef) async throws -> String)?
 
     public init(
         apiKey: String? = nil, endpoint: String = GeminiConfiguration.defaultEndpoint, requestsPerMinute: Int? = nil,

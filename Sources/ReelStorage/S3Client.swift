@@ -106,9 +106,9 @@ public struct S3Client: Sendable {
         }
         guard let credentials = try? await credentials.credentials(),
             let response = try? await HTTPClient.send(request(probe, credentials)),
-            !(200..<300).contains(response.status), S3XML.parse(response.body)?.name == "Error"
+            !(200..<300).contains(response.status), let root = S3XML.parse(response.body), root.name == "Error"
         else { return nil }  // no better explanation to be had: the HEAD's own status stands
-        return S3ErrorDocument(response)
+        return S3ErrorDocument(response, document: root)
     }
 
     static func retryable(status: Int, code: String?) -> Bool {
@@ -120,7 +120,7 @@ public struct S3Client: Sendable {
         guard response.body.count < 64 << 10, let root = S3XML.parse(response.body), root.name == "Error" else {
             return nil
         }
-        return S3ErrorDocument(response)
+        return S3ErrorDocument(response, document: root)
     }
 }
 
@@ -131,9 +131,11 @@ struct S3ErrorDocument {
     var message: String?
     var requestID: String?
 
-    init(_ response: HTTPResponse) {
+    init(_ response: HTTPResponse) { self.init(response, document: S3XML.parse(response.body)) }
+
+    /// From an answer whose body is already parsed.
+    init(_ response: HTTPResponse, document root: S3XML?) {
         status = response.status
-        let root = S3XML.parse(response.body)
         code = root?.text("Code")
         message = root?.text("Message")
         requestID = root?.text("RequestId") ?? response.header("x-amz-request-id")

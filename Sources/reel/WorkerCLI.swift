@@ -70,7 +70,7 @@ struct WorkerCLI: AsyncParsableCommand {
             return stage
         }
         let roots = data.allowRoot.isEmpty ? [FileManager.default.currentDirectoryPath] : data.allowRoot
-        var gemini = try GeminiSettings(
+        let gemini = try GeminiSettings(
             settings, requestsPerMinute: budgets.geminiRequestsPerMinute, tokensPerMinute: budgets.geminiTokensPerMinute
         )
         var secretReader: (@Sendable (String, SecretKeyRef) async throws -> String)?
@@ -84,7 +84,6 @@ struct WorkerCLI: AsyncParsableCommand {
                     throw TaskFailure.permanent(error.code == 403 ? "SecretForbidden" : "SecretNotFound", error.message)
                 }
             }
-            gemini.secretReader = secretReader
         }
         var pipeline = PipelineConfiguration(
             allowedRoots: AllowedRoots(roots),
