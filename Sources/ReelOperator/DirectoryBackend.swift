@@ -165,7 +165,8 @@ public final class DirectoryBackend: Service {
                 key, labels: meta.labels, annotations: meta.annotations, spec: spec, sourceFile: item.file)
             versions[key] = version
         }
-        for stored in try await table.list() where declared[stored.key] == nil {
+        // Only what a file declared: resources created over HTTP have no file and are not the directory's.
+        for stored in try await table.list() where declared[stored.key] == nil && stored.sourceFile != nil {
             // A file that failed to read keeps its resources: a bad edit must not delete running work.
             if let file = stored.sourceFile, troubled.contains(file) { continue }
             if stored.deletionTimestamp == nil, try await table.requestDeletion(stored.key) {

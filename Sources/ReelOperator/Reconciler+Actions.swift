@@ -48,6 +48,7 @@ extension Reconciler {
             return false
         case .removeFinalizer:
             try await resources.removeFinalizer(stored, API.cleanupFinalizer)
+            await publish("job.deleted", stored: stored, status: try stored.status?.decode(VideoJobStatus.self))
             return false
         }
     }

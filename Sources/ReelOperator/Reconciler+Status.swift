@@ -11,6 +11,7 @@ extension Reconciler {
     func writeStatus(_ status: VideoJobStatus, stored: StoredResource, job: VideoJob) async throws {
         guard try await resources.updateStatus(stored, status: .videoJob(status)) else { return }
         stats.withLock { $0.statusWrites += 1 }
+        await publish(job.status == nil ? "job.added" : "job.changed", stored: stored, status: status)
         if configuration.statusDirectory != nil {
             var mirrored = job
             mirrored.status = status
@@ -19,6 +20,20 @@ extension Reconciler {
         }
         if let phase = status.phase, phase != job.status?.phase {
             await reportPhase(phase, status: status, stored: stored)
+        }
+    }
+
+    /// Announces a job's change on the event feed (`/api/events`); the feed failing never fails the reconcile.
+    func publish(_ type: String, stored: StoredResource, status: VideoJobStatus?) async {
+        do {
+            try await database.events.publish(
+                namespace: stored.key.namespace, type: type, jobUID: stored.uid,
+                data: try JSONDocument(
+                    encoding: JobEvent(
+                        uid: stored.uid, namespace: stored.key.namespace, name: stored.key.name,
+                        generation: stored.generation, status: status)))
+        } catch {
+            logger.warning("cannot publish \(type) of \(stored.key): \(error)")
         }
     }
 
@@ -96,4 +111,13 @@ extension Reconciler {
             logger.warning("cannot remove \(path): \(error)")
         }
     }
+}
+
+/// A job event's data: which job, and its status as written.
+struct JobEvent: Encodable {
+    var uid: String
+    var namespace: String
+    var name: String
+    var generation: Int64
+    var status: VideoJobStatus?
 }

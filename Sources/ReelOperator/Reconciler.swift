@@ -74,12 +74,18 @@ public final class Reconciler: Service {
 
     public func run() async throws {
         await workQueue.reopen()
-        let listener = try database.listen([TaskQueue.jobsChannel])
+        let listener = try database.listen([TaskQueue.jobsChannel, TenantResources.channel])
         await withDiscardingTaskGroup { group in
             group.addTask { [self] in
                 for await event in listener.events {
                     switch event {
                     case .listening: await resyncAll()
+                    case .notification(TenantResources.channel, let payload):
+                        // KIND/NAMESPACE/NAME of a resource written over HTTP.
+                        let parts = payload.split(separator: "/", maxSplits: 2).map(String.init)
+                        if parts.count == 3, parts[0] == VideoJob.names.kind {
+                            await workQueue.add(ResourceKey(kind: parts[0], namespace: parts[1], name: parts[2]))
+                        }
                     case .notification(_, let payload):
                         if let id = Int64(payload) { await enqueue(job: id) }
                     }

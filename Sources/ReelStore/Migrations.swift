@@ -250,5 +250,6 @@ public enum Migrator {
                 -- reports it.
                 ALTER TABLE processing_jobs ADD COLUMN render_facts jsonb;
                 """),
+        Migration(version: 6, name: "HTTP front door: origins, tokens, audit, events, tenants", sql: APISchema.sql),
     ]
 }

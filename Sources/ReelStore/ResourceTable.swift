@@ -12,10 +12,15 @@ public struct ResourceTable: Sendable {
 
     public init(pool: PostgresPool) { self.pool = pool }
 
-    static let columns = """
-        uid, kind, namespace, name, generation, resource_version, metadata, spec, status, finalizers,
-        deletion_timestamp, created_at, source_file
-        """
+    static let columns = columns(prefix: "")
+
+    /// The columns `decode` reads, each qualified by `prefix` (`"r."`).
+    static func columns(prefix: String) -> String {
+        [
+            "uid", "kind", "namespace", "name", "generation", "resource_version", "metadata", "spec", "status",
+            "finalizers", "deletion_timestamp", "created_at", "source_file",
+        ].map { prefix + $0 }.joined(separator: ", ")
+    }
 
     static func decode(_ row: PostgresRow) throws -> StoredResource {
         struct Meta: Decodable {
@@ -56,6 +61,7 @@ public struct ResourceTable: Sendable {
                        OR resources.metadata IS DISTINCT FROM EXCLUDED.metadata
                        OR resources.source_file IS DISTINCT FROM EXCLUDED.source_file)::int,
                 spec = EXCLUDED.spec, metadata = EXCLUDED.metadata, source_file = EXCLUDED.source_file,
+                origin = 'file',
                 updated_at = CASE WHEN resources.spec IS DISTINCT FROM EXCLUDED.spec
                                     OR resources.metadata IS DISTINCT FROM EXCLUDED.metadata
                                   THEN now() ELSE resources.updated_at END

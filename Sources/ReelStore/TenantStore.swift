@@ -1,0 +1,131 @@
+import Foundation
+import ReelAPI
+import ReelCore
+import ReelPostgres
+import ReelSupport
+
+/// The HTTP API's database: connections that take the `reel_api` role (no `BYPASSRLS`, owner of nothing), so
+/// row-level security confines every statement to the tenant its transaction names. Operator and workers keep
+/// the service role (`Database`).
+public struct APIDatabase: Sendable {
+    let pool: PostgresPool
+    public let url: String
+
+    /// A pool of at most `maxConnections` connections to `url`, each taking the API role when it opens.
+    public init(url: String, maxConnections: Int) {
+        self.url = url
+        self.pool = PostgresPool(url: Self.withRole(url, APISchema.role), maxConnections: maxConnections)
+    }
+
+    /// `url` with the libpq option that makes the session take `role` (URI or key=value form).
+    static func withRole(_ url: String, _ role: String) -> String {
+        if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") {
+            return url + (url.contains("?") ? "&" : "?") + "options=-c%20role%3D\(role)"
+        }
+        return url + " options='-c role=\(role)'"
+    }
+
+    /// Token lookups (the API role may read tokens and note their use, nothing else).
+    public var tokens: TokenStore { TokenStore(pool: pool) }
+
+    /// The data of one tenant.
+    public func tenant(_ namespace: String) -> TenantStore { TenantStore(pool: pool, namespace: namespace) }
+
+    public func close() async { await pool.close() }
+}
+
+/// One tenant's rows: every call is a transaction that sets `reel.tenant`, under which the policies show only
+/// this namespace's resources, jobs, chunks, tasks, log lines, events and audit entries.
+public struct TenantStore: Sendable {
+    let pool: PostgresPool
+    public let namespace: String
+
+    /// Runs `body` in a transaction confined to the tenant.
+    func run<T: Sendable>(_ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        try await pool.transaction { connection in
+            try await connection.query("SELECT set_config('reel.tenant', $1, true)", [namespace])
+            return try await body(connection)
+        }
+    }
+
+    /// Runs one statement confined to the tenant.
+    public func query(_ sql: String, _ parameters: [(any PostgresEncodable)?] = []) async throws -> PostgresRows {
+        try await run { try await $0.query(sql, parameters) }
+    }
+
+    /// The tenant's audit entries after `after`, oldest first.
+    public func audit(after: Int64, limit: Int) async throws -> [AuditEntry] {
+        try await query(
+            "SELECT \(AuditLog.columns) FROM audit_log WHERE id > $1 ORDER BY id LIMIT $2", [after, limit]
+        ).map(AuditLog.decode)
+    }
+
+    /// Appends an audit entry of this tenant.
+    public func appendAudit(_ entry: AuditEntry) async throws {
+        try await run { connection in try await AuditLog.append(entry, on: connection.query) }
+    }
+
+    /// The tenant's events after `after` (of `types`, of job `job` when given), oldest first.
+    public func events(after: Int64, limit: Int) async throws -> [FeedEvent] {
+        try await query(
+            "SELECT \(EventLog.columns) FROM events WHERE id > $1 ORDER BY id LIMIT $2", [after, limit]
+        ).map(EventLog.decode)
+    }
+
+    /// The newest event id the tenant can see (0 when none).
+    public func lastEventID() async throws -> Int64 {
+        try await query("SELECT coalesce(max(id), 0) FROM events").first!.decode(at: 0)
+    }
+}
+
+/// An `Idempotency-Key`'s state.
+public enum IdempotencyClaim: Sendable, Equatable {
+    /// First use: go ahead, then `finish` (or `abandon`).
+    case claimed
+    /// Used before with the same request: its answer.
+    case replay(status: Int, body: JSONDocument)
+    /// Used before with a different request.
+    case mismatch
+    /// The first request with this key is still running.
+    case inFlight
+}
+
+extension TenantStore {
+    /// Claims `key` for a request whose body hashes to `requestHash`; keys older than `retention` are forgotten.
+    public func claimIdempotencyKey(_ key: String, requestHash: String, retention: Duration) async throws
+        -> IdempotencyClaim
+    {
+        try await run { connection in
+            try await connection.query(
+                "DELETE FROM idempotency_keys WHERE key = $1 AND created_at < now() - make_interval(secs => $2)",
+                [key, retention.seconds])
+            let inserted = try await connection.query(
+                """
+                INSERT INTO idempotency_keys (namespace, key, request_hash) VALUES ($1, $2, $3)
+                ON CONFLICT DO NOTHING
+                """, [namespace, key, requestHash])
+            if inserted.affectedRows == 1 { return .claimed }
+            guard
+                let row = try await connection.query(
+                    "SELECT request_hash, status, response::text FROM idempotency_keys WHERE key = $1", [key]
+                ).first
+            else { return .inFlight }
+            guard try row.decode(String.self, at: 0) == requestHash else { return .mismatch }
+            guard let status: Int = try row.decodeIfPresent(at: 1),
+                let body: JSONDocument = try row.decodeIfPresent(at: 2)
+            else { return .inFlight }
+            return .replay(status: status, body: body)
+        }
+    }
+
+    /// Records the answer to replay for `key`.
+    public func finishIdempotencyKey(_ key: String, status: Int, body: JSONDocument) async throws {
+        try await query(
+            "UPDATE idempotency_keys SET status = $2, response = $3::jsonb WHERE key = $1", [key, status, body])
+    }
+
+    /// Forgets `key` (the request failed; a retry may use it again).
+    public func abandonIdempotencyKey(_ key: String) async throws {
+        try await query("DELETE FROM idempotency_keys WHERE key = $1 AND status IS NULL", [key])
+    }
+}
