@@ -121,3 +121,33 @@ extension YAMLNode {
         YAMLNode(.mapping((pairs ?? []) + [YAMLPair(key: YAMLNode(.string(key)), value: value)]), mark: mark)
     }
 }
+
+extension CRDGenerator {
+    /// The JSON Schema (OpenAPI 3.1) of a whole `kind` object as a client sends and receives it: the CRD's
+    /// schema, with `metadata` spelled out.
+    public static func jsonSchema<K: ResourceKind>(_ kind: K.Type) -> JSONValue {
+        guard case .object(var fields) = JSONValue(yaml: openAPI(K.schema)),
+            case .object(var properties)? = fields["properties"]
+        else { return .object([:]) }
+        properties["metadata"] = JSONValue(yaml: openAPI(ObjectMeta.schema))
+        fields["properties"] = .object(properties)
+        return .object(fields)
+    }
+}
+
+extension JSONValue {
+    /// A document tree as JSON (keys of a mapping are strings here).
+    init(yaml node: YAMLNode) {
+        switch node.value {
+        case .null: self = .null
+        case .bool(let value): self = .bool(value)
+        case .int(let value): self = .int(value)
+        case .double(let value): self = .double(value)
+        case .string(let value): self = .string(value)
+        case .sequence(let items): self = .array(items.map(JSONValue.init(yaml:)))
+        case .mapping(let pairs):
+            self = .object(
+                Dictionary(pairs.map { ($0.key.string ?? "\($0.key.value)", JSONValue(yaml: $0.value)) }) { a, _ in a })
+        }
+    }
+}

@@ -105,3 +105,17 @@ extension YAMLNode {
         }
     }
 }
+
+extension JSONValue {
+    /// This value with a JSON merge patch (RFC 7386) applied: objects merge key by key, `null` removes a key,
+    /// anything else replaces.
+    public func merging(patch: JSONValue) -> JSONValue {
+        guard case .object(let changes) = patch else { return patch }
+        var fields: [String: JSONValue] = [:]
+        if case .object(let existing) = self { fields = existing }
+        for (key, value) in changes {
+            fields[key] = value == .null ? nil : (fields[key] ?? .null).merging(patch: value)
+        }
+        return .object(fields)
+    }
+}

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ReelCore
 import ReelOperator
+import ReelServer
 import ReelStorage
 import ReelStore
 import ServiceLifecycle
@@ -30,6 +31,10 @@ public struct LocalSettings: Sendable {
     public var workerArguments: [String] = []
     /// The `reel` executable the workers run (a test names the built one; otherwise this process's own).
     public var workerExecutable: String = WorkerCommand.currentExecutable
+    /// Serve the REST API too (`--api-addr`).
+    public var api: APIOptions?
+    /// Told the API's port once it listens.
+    public var onAPIRunning: @Sendable (Int) async -> Void = { _ in }
 
     public init(resources: String, state: String) {
         self.resources = resources
@@ -69,7 +74,10 @@ extension ReelApplication {
             unlink(lock)
             throw error
         }
-        let roots = [settings.resources, FileManager.default.currentDirectoryPath] + settings.allowedRoots
+        // Workers may read what files may name, and what HTTP callers may name (`--api-allow-root`).
+        let roots =
+            [settings.resources, FileManager.default.currentDirectoryPath] + settings.allowedRoots
+            + (settings.api?.fileRoots ?? [])
         let pool = Database(url: database.url, maxConnections: 12)
         let table = pool.resources
         let reconciler = Reconciler(
@@ -88,15 +96,32 @@ extension ReelApplication {
             rescueInterval: ChildWorkers.rescueInterval(lease: settings.lease), logger: logger)
         let monitor = LocalMonitor(
             table: table, backend: backend, untilDone: settings.untilDone, timeout: settings.timeout, logger: logger)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: backend), .init(service: reconciler), .init(service: autoscaler),
+            .init(
+                service: monitor, successTerminationBehavior: settings.untilDone ? .gracefullyShutdownGroup : .ignore),
+            .init(service: EventPruner(database: pool, logger: logger), successTerminationBehavior: .ignore),
+        ]
+        var built: (service: APIServer, database: APIDatabase)?
+        if let options = settings.api {
+            do {
+                built = try api(
+                    options, databaseURL: database.url, store: store, state: state, logger: logger,
+                    onRunning: settings.onAPIRunning)
+            } catch {
+                await pool.close()
+                await database.close(force: true)
+                unlink(lock)
+                throw error
+            }
+        }
+        let apiDatabase = built?.database
+        if let built { services.append(.init(service: built.service)) }
         let application = ReelApplication(
-            services: [
-                .init(service: backend), .init(service: reconciler), .init(service: autoscaler),
-                .init(
-                    service: monitor,
-                    successTerminationBehavior: settings.untilDone ? .gracefullyShutdownGroup : .ignore),
-            ] + StorageJanitor.services(for: store, logger: logger),
+            services: services + StorageJanitor.services(for: store, logger: logger),
             logger: logger
         ) {
+            await apiDatabase?.close()
             await pool.close()
             await database.close(force: true)
             unlink(lock)

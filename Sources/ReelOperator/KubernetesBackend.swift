@@ -158,6 +158,24 @@ public final class KubernetesBackend: ResourceSource, Service {
         {
             return cached
         }
+        let fallback = state.withLock { $0.lastValid[key] }
+        let (outcome, stored) = Self.stored(
+            decoded, key: key,
+            fallback: metadata.deletionTimestamp != nil && fallback?.uid == metadata.uid ? fallback?.spec : nil)
+        guard let stored else {
+            guard case .invalid(let problems) = outcome else { return nil }
+            return Parsed(resourceVersion: resourceVersion, resource: nil, problems: problems)
+        }
+        if case .resource = outcome { state.withLock { $0.lastValid[key] = (stored.uid, stored.spec) } }
+        return Parsed(resourceVersion: resourceVersion, resource: stored, problems: [])
+    }
+
+    /// An object as a `StoredResource`, validated and defaulted like a file (`nil` when invalid, unless a
+    /// `fallback` spec stands in: the last valid one of an object being deleted).
+    static func stored(_ decoded: KubeObject, key: ResourceKey, fallback: JSONDocument?) -> (
+        ResourceDecoder.Outcome, StoredResource?
+    ) {
+        let metadata = decoded.metadata
         // What a user declared: apiVersion, kind, name, namespace, labels, annotations, spec.
         var declaredMeta: [String: JSONValue] = ["name": .string(metadata.name)]
         if let namespace = metadata.namespace { declaredMeta["namespace"] = .string(namespace) }
@@ -171,35 +189,24 @@ public final class KubernetesBackend: ResourceSource, Service {
         ]
         if let spec = decoded.spec { declared["spec"] = spec }
         let outcome = ResourceDecoder.decode(json: .object(declared))
-        var spec: JSONDocument
+        let spec: JSONDocument?
         switch outcome {
-        case .resource(.videoJob(let job)):
-            guard let encoded = try? JSONDocument(encoding: job.spec) else { return nil }
-            spec = encoded
-        case .resource(.workerPool(let pool)):
-            guard let encoded = try? JSONDocument(encoding: pool.spec) else { return nil }
-            spec = encoded
-        case .invalid(let problems):
-            let uid = metadata.uid ?? ""
-            guard metadata.deletionTimestamp != nil, let last = state.withLock({ $0.lastValid[key] }),
-                last.uid == uid
-            else {
-                return Parsed(resourceVersion: resourceVersion, resource: nil, problems: problems)
-            }
-            spec = last.spec  // being deleted: clean up as the last valid spec said
-        case .foreign:
-            return nil
+        case .resource(.videoJob(let job)): spec = try? JSONDocument(encoding: job.spec)
+        case .resource(.workerPool(let pool)): spec = try? JSONDocument(encoding: pool.spec)
+        case .invalid: spec = fallback
+        case .foreign: spec = nil
         }
-        let stored = StoredResource(
-            uid: metadata.uid ?? "", key: key, generation: Int64(metadata.generation ?? 1),
-            resourceVersion: Int64(resourceVersion) ?? 0, labels: metadata.labels ?? [:],
-            annotations: metadata.annotations ?? [:], spec: spec,
-            status: try? decoded.status.map { try JSONDocument(encoding: $0) }, finalizers: metadata.finalizers ?? [],
-            deletionTimestamp: metadata.deletionTimestamp?.date,
-            creationTimestamp: metadata.creationTimestamp?.date ?? Date(),
-            sourceFile: nil)
-        if case .resource = outcome { state.withLock { $0.lastValid[key] = (stored.uid, spec) } }
-        return Parsed(resourceVersion: resourceVersion, resource: stored, problems: [])
+        guard let spec else { return (outcome, nil) }
+        return (
+            outcome,
+            StoredResource(
+                uid: metadata.uid ?? "", key: key, generation: Int64(metadata.generation ?? 1),
+                resourceVersion: Int64(metadata.resourceVersion ?? "") ?? 0, labels: metadata.labels ?? [:],
+                annotations: metadata.annotations ?? [:], spec: spec,
+                status: try? decoded.status.map { try JSONDocument(encoding: $0) },
+                finalizers: metadata.finalizers ?? [], deletionTimestamp: metadata.deletionTimestamp?.date,
+                creationTimestamp: metadata.creationTimestamp?.date ?? Date(), sourceFile: nil)
+        )
     }
 
     func informer(for kind: String) -> Informer? {

@@ -32,6 +32,11 @@ public struct APIDatabase: Sendable {
     public func tenant(_ namespace: String) -> TenantStore { TenantStore(pool: pool, namespace: namespace) }
 
     public func close() async { await pool.close() }
+
+    /// `LISTEN` on `channels` on a connection of its own (`EventLog.channel` for the event feed).
+    public func listen(_ channels: [String]) throws -> ChangeFeed {
+        try Database(pool: pool, url: url).listen(channels)
+    }
 }
 
 /// One tenant's rows: every call is a transaction that sets `reel.tenant`, under which the policies show only

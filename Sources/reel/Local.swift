@@ -4,6 +4,7 @@ import Logging
 import ReelApp
 import ReelCore
 import ReelOperator
+import ReelServer
 
 /// `reel local`: the whole system on one machine.
 struct Local: AsyncParsableCommand {
@@ -44,6 +45,11 @@ struct Local: AsyncParsableCommand {
     @Option(help: "How long a stopping worker may drain before it is killed.")
     var graceSeconds = 30.0
 
+    @Option(help: "Also serve the REST API on this address (HOST:PORT or :PORT); see `reel serve`.")
+    var apiAddr: String?
+
+    @OptionGroup(title: "REST API (with --api-addr)") var api: APIFlags
+
     func run() async throws {
         // On a terminal the progress block is the display: log only warnings and errors into it.
         let logger = CLILogging.logger("reel.local", level: isatty(STDOUT_FILENO) == 1 ? .warning : .info)
@@ -66,10 +72,13 @@ struct Local: AsyncParsableCommand {
         settings.poll = .seconds(pollSeconds)
         settings.grace = .seconds(graceSeconds)
         settings.workerArguments = budgets.workerArguments
+        settings.api = apiAddr.map { api.options(address: $0) }
         let local: LocalApplication
         do {
             local = try await ReelApplication.local(settings, logger: logger)
         } catch let error as StateDirectoryInUse {
+            throw CLIFailure(error.description)
+        } catch let error as SigningKeyError {
             throw CLIFailure(error.description)
         }
         logger.info("reel local: resources \(resourcesDirectory), state \(settings.state), storage \(local.storeURI)")

@@ -1,0 +1,79 @@
+import Foundation
+import Logging
+import ReelCore
+import ReelServer
+import ReelStorage
+import ReelStore
+import ServiceLifecycle
+
+/// How the REST API is served, resolved from flags: `reel serve`, and `--api-addr` of `reel local` and
+/// `reel operator`.
+public struct APIOptions: Sendable {
+    /// `HOST:PORT` or `:PORT`.
+    public var address: String
+    /// The HMAC key of signed links; `nil`: `signing.key` in the state directory, created when missing.
+    public var signingKeyFile: String?
+    /// Directories `file://` URIs of jobs created over HTTP may name.
+    public var fileRoots: [String] = []
+    /// The prefix of signed links, for a server behind a proxy.
+    public var publicURL: String?
+    public var urlLifetime: Duration = .seconds(3600)
+
+    public init(address: String) { self.address = address }
+}
+
+extension ReelApplication {
+    /// The API server over `databaseURL` and `store`, writing resources through `writer`; `state` is where a
+    /// signing key is kept when no file is named. Returns the service and what to close after it.
+    static func api(
+        _ options: APIOptions, databaseURL: String, store: any ObjectStore, state: String?,
+        writer: (@Sendable (APIDatabase, String) -> any ResourceWriter)? = nil, logger: Logger,
+        readiness: @escaping @Sendable () -> Readiness = { Readiness(ready: true, detail: "ok") },
+        onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) throws -> (service: APIServer, database: APIDatabase) {
+        let address = try HealthServer.address(options.address)
+        let keyPath: String
+        if let file = options.signingKeyFile {
+            keyPath = file
+        } else if let state {
+            keyPath = "\(state)/signing.key"
+        } else {
+            throw SigningKeyError(description: "name a signing key with --signing-key-file (32 bytes or more)")
+        }
+        let key = try SignedFiles.signingKey(at: keyPath, create: options.signingKeyFile == nil)
+        var settings = APISettings(host: address.host, port: address.port)
+        settings.fileRoots = AllowedRoots(options.fileRoots)
+        settings.publicURL = options.publicURL
+        settings.urlLifetime = options.urlLifetime
+        let database = APIDatabase(url: databaseURL, maxConnections: 16)
+        let write = writer ?? { database, namespace in TenantResources(database.tenant(namespace)) }
+        let server = APIServer(
+            settings: settings, database: database, store: store, signingKey: key,
+            writer: { namespace in write(database, namespace) }, registry: OperatorMetrics.bootstrap(), logger: logger,
+            readiness: readiness, onRunning: onRunning)
+        return (server, database)
+    }
+}
+
+/// Deletes events older than the retention window, hourly (the feed behind `/api/events` would grow without end).
+struct EventPruner: Service {
+    let database: Database
+    var retention: Duration = .seconds(86400)
+    let logger: Logger
+
+    func run() async throws {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                let pruned = try await database.events.prune(olderThan: retention)
+                if pruned > 0 { logger.debug("pruned \(pruned) old event(s)") }
+            } catch {
+                logger.warning("cannot prune old events: \(error)")
+            }
+            do {
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(3600)) }
+            } catch {
+                return
+            }
+        }
+    }
+}
