@@ -133,7 +133,8 @@ let package = Package(
         .testTarget(
             name: "ReelServerTests",
             dependencies: [
-                "ReelServer", "ReelHTTP", "ReelTestSupport", .product(name: "Prometheus", package: "swift-prometheus"),
+                "ReelServer", "ReelHTTP", "ReelTestSupport", "ReelAPI", "ReelCore", "ReelStore", "ReelStorage",
+                "ReelSupport", .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),

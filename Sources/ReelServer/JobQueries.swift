@@ -7,6 +7,12 @@ import ReelSupport
 
 /// `GET /api/jobs` (filters, newest first, `limit`/`continue`), a job's logs and its chunks with signed URLs.
 extension APIHandlers {
+    /// A job and where it stands in the list.
+    struct Listed {
+        var position: ContinueToken.Position
+        var job: VideoJob
+    }
+
     /// A `VideoJobList`, as the API server would send it.
     struct JobList: Encodable {
         struct Meta: Encodable {
@@ -28,32 +34,33 @@ extension APIHandlers {
         let owner = query["owner"].map(String.init)
         let text = query["q"].map { String($0).lowercased() }
         var jobs = try await writer(token.namespace).list(kind: VideoJob.names.kind, namespace: token.namespace)
-            .map { try $0.videoJob() }
-            .filter { job in
-                selector.matches(job.metadata.labels ?? [:])
+            .map { Listed(position: Self.position($0), job: try $0.videoJob()) }
+            .filter { listed in
+                let job = listed.job
+                return selector.matches(job.metadata.labels ?? [:])
                     && (phases?.contains((job.status?.phase?.rawValue ?? "Pending").lowercased()) ?? true)
                     && (owner.map { $0 == job.spec.owner } ?? true)
                     && (text.map { (job.spec.title ?? "").lowercased().contains($0) } ?? true)
             }
-        jobs.sort { Self.position($0) > Self.position($1) }
+        jobs.sort { $0.position > $1.position }
         if let token = query["continue"] {
             guard let after = ContinueToken(String(token)) else {
                 throw APIFailure.badRequest("continue token \"\(token)\" is not one this server gave")
             }
-            jobs = jobs.filter { Self.position($0) < after.position }
+            jobs = jobs.filter { $0.position < after.position }
         }
         let page = Array(jobs.prefix(limit))
         let more = jobs.count > page.count
-        let next = more ? page.last.map { ContinueToken(position: Self.position($0)).text } : nil
+        let next = more ? page.last.map { ContinueToken(position: $0.position).text } : nil
         return try JSONBody.response(
             JobList(
-                metadata: .init(continue: next, remainingItemCount: more ? jobs.count - page.count : nil), items: page))
+                metadata: .init(continue: next, remainingItemCount: more ? jobs.count - page.count : nil),
+                items: page.map(\.job)))
     }
 
-    /// Where a job stands in "newest first": creation time, then uid.
-    static func position(_ job: VideoJob) -> ContinueToken.Position {
-        ContinueToken.Position(
-            time: job.metadata.creationTimestamp?.date.timeIntervalSince1970 ?? 0, uid: job.metadata.uid ?? "")
+    /// Where a job stands in "newest first": creation time (to the microsecond the backend keeps), then uid.
+    static func position(_ stored: StoredResource) -> ContinueToken.Position {
+        ContinueToken.Position(time: stored.creationTimestamp.timeIntervalSince1970, uid: stored.uid)
     }
 
     /// A job's log lines: `level` (the least severe to show), `since` (RFC 3339), `limit`, `after` (the cursor:

@@ -160,6 +160,7 @@ extension APIHandlers {
     func patch(_ request: Request, _ context: APIContext) async throws -> Response {
         let token = try context.require(.editor)
         let stored = try await job(context)
+        try Self.refuseFileDeclared(stored, "change")
         guard case .object(let patch) = try Self.object(try await Self.body(request, context)) else {
             throw APIFailure.badRequest("a JSON merge patch must be an object")
         }
@@ -197,6 +198,7 @@ extension APIHandlers {
     func delete(_ request: Request, _ context: APIContext) async throws -> Response {
         let token = try context.require(.editor)
         let stored = try await job(context)
+        try Self.refuseFileDeclared(stored, "delete")
         if let expected = try Self.ifMatch(request), expected != stored.resourceVersion {
             throw APIFailure.conflict(
                 "\(stored.key) has resourceVersion \(stored.resourceVersion), not \(expected): read it again and retry")
@@ -210,6 +212,12 @@ extension APIHandlers {
         status.status = "Success"
         status.details = APIStatus.Details(name: stored.key.name, kind: VideoJob.names.kind, uid: stored.uid)
         return try JSONBody.response(status, status: .accepted)
+    }
+
+    /// A resource a file declares is the file's (GitOps): 409 naming the file.
+    static func refuseFileDeclared(_ stored: StoredResource, _ verb: String) throws {
+        guard let file = stored.sourceFile else { return }
+        throw APIFailure.conflict("\(stored.key) is declared in \(file): \(verb) it there")
     }
 
     /// `If-Match: "7"` or `If-Match: 7` → 7; a value that is no resourceVersion fails the precondition (412).

@@ -1,11 +1,13 @@
 import ArgumentParser
 import Foundation
 import ReelAPI
+import ReelServer
 
 /// `reel manifests …`: generated Kubernetes manifests.
 struct Manifests: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Generate Kubernetes manifests.", subcommands: [CRDs.self])
+        abstract: "Generate Kubernetes manifests and the API's OpenAPI document.",
+        subcommands: [CRDs.self, OpenAPI.self])
 
     /// `reel manifests crds`: the CustomResourceDefinitions, generated from the Swift types.
     struct CRDs: ParsableCommand {
@@ -34,6 +36,25 @@ struct Manifests: ParsableCommand {
                     print("wrote \(path)")
                 }
             }
+        }
+    }
+
+    /// `reel manifests openapi`: the REST API's OpenAPI 3.1 document (committed as docs/openapi.json).
+    struct OpenAPI: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "openapi", abstract: "Write the REST API's OpenAPI 3.1 document.")
+
+        @Option(name: .shortAndLong, help: "File to write (default: standard output).")
+        var output: String?
+
+        func run() throws {
+            let text = OpenAPIDocument.text + "\n"
+            guard let output else {
+                print(text, terminator: "")
+                return
+            }
+            try Data(text.utf8).write(to: URL(fileURLWithPath: output), options: .atomic)
+            print("wrote \(output)")
         }
     }
 }

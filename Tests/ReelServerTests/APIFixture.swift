@@ -1,0 +1,201 @@
+import Foundation
+import Logging
+import Prometheus
+import ReelAPI
+import ReelCore
+import ReelHTTP
+import ReelStorage
+import ReelStore
+import ReelSupport
+import ReelTestSupport
+import Synchronization
+import Testing
+
+@testable import ReelServer
+
+/// An API server on a fresh database and a filesystem store, in this process; `stop()` ends it.
+struct APIFixture {
+    let databaseURL: String
+    let service: Database
+    let api: APIDatabase
+    let store: FileSystemStore
+    let base: String
+    let files: SignedFiles
+    let running: Task<Void, any Error>
+
+    static let signingKey = Array(repeating: UInt8(7), count: 32)
+
+    static func start(_ name: String, fileRoots: [String] = [], heartbeat: Duration = .seconds(15)) async throws
+        -> APIFixture
+    {
+        let url = try await TestPostgres.migratedDatabase(name)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("reel-api-\(UUID().uuidString)")
+        let store = try FileSystemStore(root: directory.path)
+        let api = APIDatabase(url: url, maxConnections: 8)
+        var settings = APISettings(host: "127.0.0.1", port: try FreePort.next())
+        settings.fileRoots = AllowedRoots(fileRoots)
+        settings.heartbeat = heartbeat
+        settings.statsInterval = .seconds(1)
+        let (ports, portContinuation) = AsyncStream<Int>.makeStream()
+        let server = APIServer(
+            settings: settings, database: api, store: store, signingKey: signingKey,
+            writer: { TenantResources(api.tenant($0)) }, registry: OperatorMetrics.bootstrap(),
+            logger: Logger(label: "api-test"), onRunning: { portContinuation.yield($0) })
+        let running = Task { try await server.run() }
+        var iterator = ports.makeAsyncIterator()
+        let port = try #require(await iterator.next())
+        return APIFixture(
+            databaseURL: url, service: Database(url: url, maxConnections: 4), api: api, store: store,
+            base: "http://127.0.0.1:\(port)", files: SignedFiles(store: store, signingKey: signingKey, publicURL: nil),
+            running: running)
+    }
+
+    func stop() async {
+        running.cancel()
+        _ = try? await running.value
+        await service.close()
+        await api.close()
+    }
+
+    /// A fresh token of `role` in `namespace`.
+    func token(_ namespace: String, _ role: TokenRole) async throws -> String {
+        try await service.tokens.create(
+            name: "\(role.rawValue)-\(UUID().uuidString.prefix(6))", namespace: namespace, role: role, expiresIn: nil
+        ).secret
+    }
+
+    @discardableResult
+    func call(
+        _ method: String, _ path: String, token: String?, json: String? = nil,
+        headers: [(name: String, value: String)] = []
+    ) async throws -> Reply {
+        var all = headers
+        if let token { all.append(("Authorization", "Bearer \(token)")) }
+        if json != nil { all.append(("Content-Type", "application/json")) }
+        let response = try await HTTPClient.send(
+            HTTPRequest(
+                method: method, url: base + path, headers: all, body: json.map { Data($0.utf8) }, timeout: .seconds(30))
+        )
+        return Reply(response: response)
+    }
+
+    /// A job body with this spec fragment.
+    static func job(_ name: String?, labels: [String: String] = [:], spec: String = #""title":"T""#) -> String {
+        let meta = name.map { #""name":"\#($0)""# } ?? ""
+        let labelText =
+            labels.isEmpty ? "" : #","labels":{"# + labels.map { #""\#($0)":"\#($1)""# }.joined(separator: ",") + "}"
+        return #"{"metadata":{\#(meta)\#(labelText)},"spec":{"source":{"uri":"https://example.com/a.mp4"},\#(spec)}}"#
+    }
+}
+
+/// A response with its JSON at hand.
+struct Reply {
+    let response: HTTPResponse
+    var status: Int { response.status }
+    var text: String { String(decoding: response.body, as: UTF8.self) }
+    var json: JSONValue { (try? JSONDecoder().decode(JSONValue.self, from: response.body)) ?? .null }
+    func header(_ name: String) -> String? { response.header(name) }
+
+    /// A string at a dotted path (`metadata.uid`, `items.0.metadata.name`).
+    func string(_ path: String) -> String? {
+        if case .string(let value) = value(path) { return value }
+        if case .int(let value) = value(path) { return String(value) }
+        return nil
+    }
+
+    func value(_ path: String) -> JSONValue? {
+        var current = json
+        for part in path.split(separator: ".") {
+            switch current {
+            case .object(let fields): current = fields[String(part)] ?? .null
+            case .array(let items):
+                guard let index = Int(part), items.indices.contains(index) else { return nil }
+                current = items[index]
+            default: return nil
+            }
+        }
+        return current == .null ? nil : current
+    }
+
+    var count: Int {
+        if case .array(let items)? = value("items") { return items.count }
+        return 0
+    }
+}
+
+/// An SSE connection: frames as they arrive (`id`, `event`, `data`).
+final class EventStream: Sendable {
+    struct Frame: Sendable, Equatable {
+        var id: Int64?
+        var event: String?
+        var data: String
+    }
+
+    final class Shared: Sendable {
+        let frames = Mutex<[Frame]>([])
+        let arrived = WakeSignal()
+        let status = Mutex<Int?>(nil)
+    }
+
+    let shared = Shared()
+    let reader: Task<Void, Never>
+    var arrived: WakeSignal { shared.arrived }
+    var status: Int? { shared.status.withLock { $0 } }
+
+    init(_ url: String, token: String, lastEventID: Int64? = nil) {
+        var headers = [(name: "Authorization", value: "Bearer \(token)")]
+        if let lastEventID { headers.append(("Last-Event-ID", String(lastEventID))) }
+        let request = HTTPRequest(url: url, headers: headers, timeout: nil)
+        let shared = self.shared
+        reader = Task {
+            var buffer = ""
+            do {
+                for try await event in HTTPClient.stream(request) {
+                    switch event {
+                    case .head(let code, _):
+                        shared.status.withLock { $0 = code }
+                        shared.arrived.signal()
+                    case .data(let data):
+                        buffer += String(decoding: data, as: UTF8.self)
+                        while let end = buffer.range(of: "\n\n") {
+                            let block = String(buffer[..<end.lowerBound])
+                            buffer = String(buffer[end.upperBound...])
+                            var frame = Frame(data: "")
+                            var isEvent = false
+                            for line in block.split(separator: "\n") {
+                                if line.hasPrefix("id: ") { frame.id = Int64(line.dropFirst(4)) }
+                                if line.hasPrefix("event: ") { frame.event = String(line.dropFirst(7)) }
+                                if line.hasPrefix("data: ") {
+                                    frame.data = String(line.dropFirst(6))
+                                    isEvent = true
+                                }
+                                if line.hasPrefix(": heartbeat") { frame.event = "heartbeat"; isEvent = true }
+                            }
+                            if isEvent { shared.frames.withLock { $0.append(frame) } }
+                            shared.arrived.signal()
+                        }
+                    }
+                }
+            } catch {}
+            shared.arrived.signal()
+        }
+    }
+
+    /// Waits until `condition` holds for the frames received (at most `timeout`).
+    @discardableResult
+    func wait(timeout: Duration = .seconds(20), until condition: ([Frame]) -> Bool) async -> [Frame] {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            let generation = arrived.generation
+            let current = shared.frames.withLock { $0 }
+            if condition(current) { return current }
+            await arrived.wait(after: generation, timeout: .seconds(1))
+        }
+        return shared.frames.withLock { $0 }
+    }
+
+    /// The events (no heartbeats, no stats ticks) received so far.
+    var events: [Frame] { shared.frames.withLock { $0.filter { $0.id != nil } } }
+
+    func close() { reader.cancel() }
+}
