@@ -155,7 +155,9 @@ let package = Package(
             ]),
         .testTarget(
             name: "ReelAppTests",
-            dependencies: ["ReelApp", "ReelCore", "ReelPipeline", "ReelStore", "ReelTestSupport", "reel"]),
+            dependencies: [
+                "ReelApp", "ReelCore", "ReelPipeline", "ReelStore", "ReelTestSupport", "ReelHTTP", "ReelAPI", "reel",
+            ]),
         .testTarget(name: "ReelCLITests", dependencies: ["reel", "ReelAPI", "ReelSupport", "ReelTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -6,6 +6,7 @@ import ReelKube
 import ReelOperator
 import ReelServer
 import ReelStore
+import ServiceLifecycle
 
 /// What `reel operator` runs on: resolved settings, with the API server already connected.
 public struct OperatorSettings: Sendable {
@@ -39,6 +40,10 @@ public struct OperatorSettings: Sendable {
     public var scratch: String = FileManager.default.temporaryDirectory.path
     /// Extra `reel worker` arguments for every worker (Gemini budgets).
     public var workerArguments: [String] = []
+    /// Serve the REST API too (`--api-addr`), writing VideoJobs through the API server.
+    public var api: APIOptions?
+    /// Where the API's signing key is kept when `api` names no file.
+    public var apiState: String?
 
     public init(
         databaseURL: String, storage: String, connection: KubeConnection, identity: String, workers: Workers,
@@ -66,23 +71,25 @@ extension ReelApplication {
             recorder: EventRecorder(client: client, instance: settings.identity), logger: logger)
         // The backend is built first (the reconciler reads through it) and feeds the reconciler's queue.
         let keys = WorkQueue<ResourceKey>()
+        // What files may name, and what HTTP callers may (`--api-allow-root`).
+        let roots = settings.allowedRoots + (settings.api?.fileRoots ?? [])
         let backend = KubernetesBackend(
             client: client, namespace: settings.namespace, events: events, logger: logger
         ) { await keys.addVideoJobs($0) }
         let reconciler = Reconciler(
             database: database, store: store,
             configuration: ReconcilerConfiguration(
-                resyncInterval: settings.resync, allowedRoots: AllowedRoots(settings.allowedRoots)),
+                resyncInterval: settings.resync, allowedRoots: AllowedRoots(roots)),
             resources: backend, events: events, workQueue: keys, logger: logger)
         let actuator: any WorkerActuator
         switch settings.workers {
         case .process(let state, let executable, let arguments):
             actuator = ChildWorkers.actuator(
                 executable: executable, databaseURL: settings.databaseURL, storage: settings.storage, state: state,
-                roots: settings.allowedRoots, lease: settings.lease, grace: settings.grace,
+                roots: roots, lease: settings.lease, grace: settings.grace,
                 extra: settings.workerArguments + arguments, logger: logger)
         case .kubernetes(var configuration):
-            configuration.allowedRoots = settings.allowedRoots
+            configuration.allowedRoots = roots
             configuration.leaseSeconds = settings.lease.seconds
             configuration.gracePeriodSeconds = Int(settings.grace.seconds)
             configuration.extraArguments = settings.workerArguments
@@ -105,11 +112,27 @@ extension ReelApplication {
             let state = controller.readiness
             return Readiness(ready: state.ready, detail: state.detail)
         }
-        return ReelApplication(
-            services: [.init(service: controller), .init(service: server)]
-                + StorageJanitor.services(for: store, logger: logger),
-            logger: logger
-        ) {
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: controller), .init(service: server),
+            .init(service: EventPruner(database: database, logger: logger), successTerminationBehavior: .ignore),
+        ]
+        var apiDatabase: APIDatabase?
+        if let options = settings.api {
+            do {
+                let api = try api(
+                    options, databaseURL: settings.databaseURL, store: store, state: settings.apiState,
+                    writer: { _, _ in KubernetesWriter(client: client) }, logger: logger)
+                services.append(.init(service: api.service))
+                apiDatabase = api.database
+            } catch {
+                await database.close()
+                throw error
+            }
+        }
+        let closeAPI = apiDatabase
+        return ReelApplication(services: services + StorageJanitor.services(for: store, logger: logger), logger: logger)
+        {
+            await closeAPI?.close()
             await database.close()
         }
     }

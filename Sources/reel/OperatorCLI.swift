@@ -104,6 +104,11 @@ struct OperatorCLI: AsyncParsableCommand {
     @Option(help: "How often every resource is reconciled regardless of events (seconds).")
     var resyncSeconds = 300.0
 
+    @Option(help: "Also serve the REST API on this address (HOST:PORT or :PORT); see `reel serve`.")
+    var apiAddr: String?
+
+    @OptionGroup(title: "REST API (with --api-addr)") var api: APIFlags
+
     @OptionGroup var data: StoreOptions
 
     @OptionGroup var budgets: GeminiBudgetOptions
@@ -154,13 +159,24 @@ struct OperatorCLI: AsyncParsableCommand {
         options.grace = .seconds(graceSeconds)
         options.resync = .seconds(resyncSeconds)
         options.workerArguments = budgets.workerArguments
+        if let apiAddr {
+            options.api = api.options(address: apiAddr)
+            if options.api?.signingKeyFile == nil, workerRuntime == .process {
+                options.apiState = Paths.absolute(settings.value(state, .stateDirectory, default: ".reel-operator"))
+            }
+        }
         if leaderElect {
             options.leaderElection = LeaderElectionConfiguration(
                 namespace: homeNamespace, name: leaderElectionID, identity: instance,
                 leaseDuration: .seconds(leaseDuration), renewDeadline: .seconds(renewDeadline),
                 retryPeriod: .seconds(retryPeriod))
         }
-        let application = try await ReelApplication.operator(options, logger: logger)
+        let application: ReelApplication
+        do {
+            application = try await ReelApplication.operator(options, logger: logger)
+        } catch let error as SigningKeyError {
+            throw CLIFailure(error.description)
+        }
         let scope = namespace ?? "(all)"
         logger.info(
             """
