@@ -4,7 +4,6 @@ import ReelApp
 import ReelCore
 import ReelHTTP
 import ReelStore
-import ReelSupport
 import ReelTestSupport
 import Testing
 

@@ -39,7 +39,8 @@ struct OperatorAPITests {
             _ = await feed.wait { _ in feed.status != nil }
 
             let body =
-                #"{"metadata":{"name":"webjob","labels":{"via":"api"}},"spec":{"source":{"uri":"file://\#(media)/sample.mp4"},"split":{"targetSeconds":4}}}"#
+                #"{"metadata":{"name":"webjob","labels":{"via":"api"}},"#
+                + #""spec":{"source":{"uri":"file://\#(media)/sample.mp4"},"split":{"targetSeconds":4}}}"#
             let created = try await HTTPClient.send(
                 HTTPRequest(method: "POST", url: base + "/api/jobs", headers: auth, body: Data(body.utf8)))
             #expect(created.status == 201, "\(String(decoding: created.body, as: UTF8.self))")
