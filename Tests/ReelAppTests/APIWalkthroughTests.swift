@@ -44,7 +44,8 @@ import Testing
         let feed = EventStream(base + "/api/events?types=job", token: token)
         _ = await feed.wait { _ in feed.status != nil }
         let body =
-            #"{"metadata":{"name":"talk"},"spec":{"source":{"uri":"file://\#(videos)/talk.mp4"},"split":{"targetSeconds":3}}}"#
+            #"{"metadata":{"name":"talk"},"spec":{"source":{"uri":"file://\#(videos)/talk.mp4"},"#
+            + #""split":{"targetSeconds":3}}}"#
         let created = try await HTTPClient.send(
             HTTPRequest(method: "POST", url: base + "/api/jobs", headers: auth, body: Data(body.utf8)))
         #expect(created.status == 201, "\(String(decoding: created.body, as: UTF8.self))")
