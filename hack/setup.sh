@@ -15,7 +15,7 @@ apt_packages=(
 # moto[server] is a real S3 (and IAM, STS) server for the storage tests; boto3 reads back what Reel wrote.
 python_tools=(
     kubernetes-validate jsonschema ruamel.yaml PyYAML opentimelineio otio-cmx3600-adapter helm-python-sdk
-    "moto[server]" boto3
+    "moto[server]" boto3 schemathesis
 )
 
 if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi

@@ -70,6 +70,13 @@ fi
 echo "== Helm chart and kustomizations rendered and validated (helm-python-sdk, kubectl kustomize, kubernetes-validate)"
 "$venv/bin/python" hack/check-deploy.py --reel "$bin/reel" --kubectl "${REEL_KUBECTL:-${REEL_KUBE_DIR:-$HOME/.cache/reel/kube}/bin/kubectl}"
 
+echo "== the REST API against docs/openapi.json (schemathesis on a live reel serve)"
+if ! diff -u docs/openapi.json <("$bin/reel" manifests openapi); then
+    echo "docs/openapi.json drifted from the server: run hack/generate.sh and commit" >&2
+    exit 1
+fi
+hack/check-api.sh "$bin/reel" "$venv"
+
 echo "== reel validate on the shipped manifests"
 "$bin/reel" validate -f examples manifests/samples
 

@@ -77,9 +77,16 @@ struct RequestIDMiddleware: RouterMiddleware {
     }
 
     static func response(for error: any Error, request: Request, context: APIContext) -> Response {
-        let failure: APIFailure
+        var failure: APIFailure
         switch error {
         case let known as APIFailure: failure = known
+        case let http as any HTTPResponseError
+        where http.status == .notFound && OpenAPIDocument.methods(for: request.uri.path) != nil:
+            let allowed = OpenAPIDocument.methods(for: request.uri.path) ?? []
+            failure = APIFailure(
+                .methodNotAllowed, "MethodNotAllowed",
+                "\(request.method) is not allowed on \(request.uri.path); use \(allowed.joined(separator: ", "))")
+            failure.headers[.allow] = allowed.joined(separator: ", ")
         case let http as any HTTPResponseError:
             let reason =
                 switch http.status {
@@ -166,6 +173,24 @@ struct AuditMiddleware: RouterMiddleware {
             context.logger.error("cannot write the audit entry for \(verb) \(resource): \(error)")
         }
     }
+}
+
+/// A request's query parameters. An empty text filter is as good as absent (`?continue=` is the first page); an
+/// empty number is not a number (`integer` sees it).
+struct Query {
+    let parameters: [String: String]
+
+    init(_ request: Request) {
+        var parameters: [String: String] = [:]
+        for (name, value) in request.uri.queryParameters { parameters[String(name)] = String(value) }
+        self.parameters = parameters
+    }
+
+    /// The parameter's text, `nil` when absent or empty.
+    subscript(_ name: String) -> String? { parameters[name].flatMap { $0.isEmpty ? nil : $0 } }
+
+    /// The parameter as sent, empty included.
+    func raw(_ name: String) -> String? { parameters[name] }
 }
 
 extension HTTPField.Name {

@@ -26,14 +26,14 @@ extension APIHandlers {
 
     func events(_ request: Request, _ context: APIContext) async throws -> Response {
         let token = try context.caller()
-        let query = request.uri.queryParameters
+        let query = Query(request)
         let filter = EventFilter(
-            job: query["job"].map(String.init),
+            job: query["job"],
             types: query["types"].map {
                 Set($0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) })
             })
         var resume: Int64?
-        if let text = request.headers[.lastEventID] ?? query["lastEventId"].map(String.init) {
+        if let text = request.headers[.lastEventID] ?? query.raw("lastEventId") {
             guard let id = Int64(text.trimmingCharacters(in: .whitespaces)), id >= 0 else {
                 throw APIFailure.badRequest("Last-Event-ID must be an event id")
             }

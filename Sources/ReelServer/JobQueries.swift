@@ -27,12 +27,12 @@ extension APIHandlers {
 
     func list(_ request: Request, _ context: APIContext) async throws -> Response {
         let token = try context.caller()
-        let query = request.uri.queryParameters
-        let limit = try Self.integer(query["limit"].map(String.init), name: "limit", default: 50, range: 1...500)
-        let selector = try LabelSelector(query["labelSelector"].map(String.init) ?? "")
+        let query = Query(request)
+        let limit = try Self.integer(query.raw("limit"), name: "limit", default: 50, range: 1...500)
+        let selector = try LabelSelector(query["labelSelector"] ?? "")
         let phases = query["phase"].map { Set($0.split(separator: ",").map { String($0).lowercased() }) }
-        let owner = query["owner"].map(String.init)
-        let text = query["q"].map { String($0).lowercased() }
+        let owner = query["owner"]
+        let text = query["q"]?.lowercased()
         var jobs = try await writer(token.namespace).list(kind: VideoJob.names.kind, namespace: token.namespace)
             .map { Listed(position: Self.position($0), job: try $0.videoJob()) }
             .filter { listed in
@@ -84,15 +84,15 @@ extension APIHandlers {
 
     func logs(_ request: Request, _ context: APIContext) async throws -> Response {
         let job = try await job(context)
-        let query = request.uri.queryParameters
-        let limit = try Self.integer(query["limit"].map(String.init), name: "limit", default: 200, range: 1...5000)
-        let after = try Self.integer(query["after"].map(String.init), name: "after", default: 0, range: 0...Int.max)
-        let level = query["level"].map { String($0).lowercased() } ?? "debug"
+        let query = Query(request)
+        let limit = try Self.integer(query.raw("limit"), name: "limit", default: 200, range: 1...5000)
+        let after = try Self.integer(query.raw("after"), name: "after", default: 0, range: 0...Int.max)
+        let level = query.raw("level")?.lowercased() ?? "debug"
         guard let floor = Self.levels.firstIndex(of: level) else {
             throw APIFailure.badRequest("level must be one of \(Self.levels.joined(separator: ", "))")
         }
         var since: Date?
-        if let text = query["since"] {
+        if let text = query.raw("since") {
             guard let parsed = Timestamp(rfc3339: String(text)) else {
                 throw APIFailure.badRequest("since must be an RFC 3339 time, like 2026-11-30T12:00:00Z")
             }

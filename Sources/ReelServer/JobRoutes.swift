@@ -45,20 +45,11 @@ extension APIHandlers {
         let idempotencyKey = request.headers[.idempotencyKey]
         let tenant = database.tenant(token.namespace)
         if let idempotencyKey {
-            switch try await tenant.claimIdempotencyKey(
-                idempotencyKey, requestHash: sha256Hex(body), retention: .seconds(86400))
-            {
-            case .claimed: break
-            case .replay(let status, let stored):
-                return JSONBody.response(
-                    text: stored.text, status: HTTPResponse.Status(code: status), headers: [.idempotentReplayed: "true"]
-                )
-            case .mismatch:
-                throw APIFailure(
-                    .unprocessableContent, "IdempotencyKeyReused",
-                    "Idempotency-Key \"\(idempotencyKey)\" was used with a different request body")
-            case .inFlight:
-                throw APIFailure.conflict("a request with Idempotency-Key \"\(idempotencyKey)\" is still in progress")
+            guard (1...255).contains(idempotencyKey.utf8.count) else {
+                throw APIFailure.badRequest("Idempotency-Key must be 1 to 255 characters")
+            }
+            if let replay = try await replay(idempotencyKey, body: body, tenant: tenant, namespace: token.namespace) {
+                return replay
             }
         }
         do {
@@ -77,6 +68,33 @@ extension APIHandlers {
         }
     }
 
+    /// The first answer to a request with this `Idempotency-Key`, or `nil` once the key is claimed for this one. A
+    /// job deleted since no longer holds its key: the request then runs anew.
+    private func replay(_ key: String, body: Data, tenant: TenantStore, namespace: String) async throws -> Response? {
+        for _ in 0..<2 {
+            switch try await tenant.claimIdempotencyKey(key, requestHash: sha256Hex(body), retention: .seconds(86400)) {
+            case .claimed: return nil
+            case .replay(let status, let stored):
+                let uid = (try? stored.decode(VideoJob.self))?.metadata.uid ?? ""
+                guard try await writer(namespace).get(kind: VideoJob.names.kind, namespace: namespace, uid: uid) != nil
+                else {
+                    try await tenant.forgetIdempotencyKey(key)
+                    continue
+                }
+                return JSONBody.response(
+                    text: stored.text, status: HTTPResponse.Status(code: status), headers: [.idempotentReplayed: "true"]
+                )
+            case .mismatch:
+                throw APIFailure(
+                    .unprocessableContent, "IdempotencyKeyReused",
+                    "Idempotency-Key \"\(key)\" was used with a different request body")
+            case .inFlight:
+                throw APIFailure.conflict("a request with Idempotency-Key \"\(key)\" is still in progress")
+            }
+        }
+        throw APIFailure.conflict("Idempotency-Key \"\(key)\" is being reused concurrently")
+    }
+
     private func createJob(_ object: JSONValue, token: APIToken) async throws -> VideoJob {
         guard case .object(var fields) = object else {
             throw APIFailure.badRequest("the body must be a VideoJob object")
@@ -84,13 +102,20 @@ extension APIHandlers {
         fields["apiVersion"] = fields["apiVersion"] ?? .string(API.version)
         fields["kind"] = fields["kind"] ?? .string(VideoJob.names.kind)
         var metadata: [String: JSONValue] = [:]
-        if case .object(let given)? = fields["metadata"] { metadata = given }
+        switch fields["metadata"] {
+        case .object(let given)?: metadata = given
+        case nil, .null?: break
+        default: _ = try validated(.object(fields))  // not an object: the decoder says so, with every other problem
+        }
         if case .string(let namespace)? = metadata["namespace"], namespace != token.namespace {
             throw APIFailure.forbidden(
                 "token \"\(token.name)\" belongs to namespace \(token.namespace), not \(namespace)")
         }
-        metadata["namespace"] = .string(token.namespace)
-        let generated = metadata["name"] == nil
+        // Filled in where absent; a value of the wrong type is left for the decoder to report.
+        if metadata["namespace"] == nil || metadata["namespace"] == .null {
+            metadata["namespace"] = .string(token.namespace)
+        }
+        let generated = metadata["name"] == nil || metadata["name"] == .null
         for attempt in 0..<5 {
             if generated {
                 var prefix = "job-"
@@ -127,7 +152,13 @@ extension APIHandlers {
         switch ResourceDecoder.decode(json: object) {
         case .resource(.videoJob(let job)):
             let problems = fileProblems(job.spec)
-            guard problems.isEmpty else { throw APIFailure.invalid(VideoJob.names.kind, name, problems) }
+            guard problems.isEmpty else {
+                // Not a malformed job: a request for what this caller may not have (the server's files).
+                var refusal = APIFailure.invalid(VideoJob.names.kind, name, problems)
+                refusal.status = .forbidden
+                refusal.reason = "Forbidden"
+                throw refusal
+            }
             return job
         case .resource(.workerPool):
             throw APIFailure.invalid(
@@ -136,7 +167,11 @@ extension APIHandlers {
         case .foreign(let apiVersion, let kind):
             throw APIFailure.invalid(
                 VideoJob.names.kind, name,
-                [FieldProblem(.notSupported, "apiVersion", .unknown, "\(apiVersion) \(kind) is not a Reel resource")])
+                [
+                    FieldProblem(
+                        .notSupported, "apiVersion", .unknown,
+                        "\"\(apiVersion)\" (kind \"\(kind)\") is not a Reel resource: must be \(API.version)")
+                ])
         }
     }
 

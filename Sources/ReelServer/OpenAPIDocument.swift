@@ -63,6 +63,21 @@ public enum OpenAPIDocument {
         ),
     ]
 
+    /// A created job, with links to what can be done with it next (followed by clients and stateful tests).
+    static var created: JSONValue {
+        var links: [String: JSONValue] = [:]
+        for (name, id) in [
+            ("GetJob", "getJob"), ("PatchJob", "patchJob"), ("DeleteJob", "deleteJob"), ("JobLogs", "jobLogs"),
+            ("JobChunks", "jobChunks"),
+        ] {
+            links[name] = ["operationId": .string(id), "parameters": ["job": "$response.body#/metadata/uid"]]
+        }
+        return [
+            "description": "Created", "content": json(ref("VideoJob")), "links": .object(links),
+            "headers": ["Location": ["description": "The job's URL", "schema": string]],
+        ]
+    }
+
     static let ifMatch = parameter("If-Match", in: "header", "The resourceVersion the change is based on", string)
 
     static var paths: [String: JSONValue] {
@@ -86,10 +101,20 @@ public enum OpenAPIDocument {
                             "Idempotency-Key", in: "header", "Replays the first answer for 24 hours",
                             ["type": "string", "maxLength": 255])
                     ],
-                    body: ["required": true, "content": json(ref("VideoJob"))],
+                    body: [
+                        "required": true,
+                        "content": [
+                            "application/json": [
+                                "schema": ref("VideoJob"),
+                                "example": [
+                                    "metadata": ["labels": ["team": "media"]],
+                                    "spec": ["title": "Keynote", "source": ["uri": "https://example.com/keynote.mp4"]],
+                                ],
+                            ]
+                        ],
+                    ],
                     responses: [
-                        "201": response("Created", ref("VideoJob")), "400": status, "403": status, "409": status,
-                        "413": status, "422": status,
+                        "201": created, "400": status, "403": status, "409": status, "413": status, "422": status,
                     ]),
             ],
             "/api/queue/stats": [
@@ -159,7 +184,18 @@ public enum OpenAPIDocument {
                     responses: [
                         "200": bytes("The object"), "206": bytes("Part of the object"), "304": response("Not modified"),
                         "403": status, "404": status, "416": response("Range not satisfiable"),
-                    ], secured: false)
+                    ], secured: false),
+                "head": operation(
+                    "fileHead", "A stored object's headers through a signed link",
+                    parameters: [
+                        parameter("key", in: "path", "The object's key", string),
+                        parameter("expires", "Unix time the link expires", integer),
+                        parameter("signature", "The link's signature", string),
+                    ],
+                    responses: [
+                        "200": response("The object's headers"), "304": response("Not modified"),
+                        "403": response("Not valid or expired"), "404": response("No such object"),
+                    ], secured: false),
             ],
         ]
         for (path, pathParameters) in jobPaths {

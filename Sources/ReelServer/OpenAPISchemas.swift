@@ -21,7 +21,41 @@ enum OpenAPISchemas {
         if case .object(var properties)? = fields["properties"], case .object(var metadata)? = properties["metadata"] {
             metadata["required"] = nil
             properties["metadata"] = .object(metadata)
+            properties["apiVersion"] = ["type": "string", "enum": [.string(API.version)]]
+            properties["kind"] = ["type": "string", "enum": [.string(VideoJob.names.kind)]]
             fields["properties"] = .object(properties)
+        }
+        return nullableOptionals(.object(fields))
+    }
+
+    /// The schema with every optional property also allowed to be `null`: Reel reads `null` as absent, as the
+    /// Kubernetes API server does.
+    static func nullableOptionals(_ schema: JSONValue) -> JSONValue {
+        guard case .object(var fields) = schema else { return schema }
+        var required: Set<String> = []
+        if case .array(let names)? = fields["required"] {
+            required = Set(names.compactMap { if case .string(let name) = $0 { name } else { nil } })
+        }
+        if case .object(var properties)? = fields["properties"] {
+            for (name, property) in properties {
+                var inner = nullableOptionals(property)
+                if !required.contains(name) { inner = allowingNull(inner) }
+                properties[name] = inner
+            }
+            fields["properties"] = .object(properties)
+        }
+        for key in ["items", "additionalProperties"] {
+            if let inner = fields[key] { fields[key] = nullableOptionals(inner) }
+        }
+        return .object(fields)
+    }
+
+    static func allowingNull(_ schema: JSONValue) -> JSONValue {
+        guard case .object(var fields) = schema else { return schema }
+        if case .string(let type)? = fields["type"] { fields["type"] = [.string(type), "null"] }
+        if case .array(var values)? = fields["enum"], !values.contains(.null) {
+            values.append(.null)
+            fields["enum"] = .array(values)
         }
         return .object(fields)
     }

@@ -102,9 +102,9 @@ extension APIHandlers {
         }
         api.get("audit") { request, context -> Response in
             let token = try context.require(.admin)
-            let query = request.uri.queryParameters
-            let limit = try Self.integer(query["limit"].map(String.init), name: "limit", default: 100, range: 1...1000)
-            let after = try Self.integer(query["after"].map(String.init), name: "after", default: 0, range: 0...Int.max)
+            let query = Query(request)
+            let limit = try Self.integer(query.raw("limit"), name: "limit", default: 100, range: 1...1000)
+            let after = try Self.integer(query.raw("after"), name: "after", default: 0, range: 0...Int.max)
             let entries = try await database.tenant(token.namespace).audit(after: Int64(after), limit: limit)
             return try JSONBody.response(["items": entries])
         }

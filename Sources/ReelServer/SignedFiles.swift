@@ -101,7 +101,7 @@ extension APIHandlers {
     func file(_ request: Request, _ context: APIContext, head: Bool = false) async throws -> Response {
         let encoded = String(request.uri.path.dropFirst("/files/".count))
         let key = encoded.removingPercentEncoding ?? encoded
-        let query = request.uri.queryParameters
+        let query = Query(request)
         guard let expires = query["expires"].flatMap({ Int(String($0)) }), let signature = query["signature"],
             files.verify(key, expires: expires, signature: String(signature))
         else {

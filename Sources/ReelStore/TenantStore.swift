@@ -129,6 +129,11 @@ extension TenantStore {
             "UPDATE idempotency_keys SET status = $2, response = $3::jsonb WHERE key = $1", [key, status, body])
     }
 
+    /// Forgets `key` whatever its state (what it created is gone).
+    public func forgetIdempotencyKey(_ key: String) async throws {
+        try await query("DELETE FROM idempotency_keys WHERE key = $1", [key])
+    }
+
     /// Forgets `key` (the request failed; a retry may use it again).
     public func abandonIdempotencyKey(_ key: String) async throws {
         try await query("DELETE FROM idempotency_keys WHERE key = $1 AND status IS NULL", [key])
