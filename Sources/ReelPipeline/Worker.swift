@@ -141,7 +141,14 @@ public final class Worker: Service {
             }
             if ContinuousClock.now - lastBeat > .seconds(10) {
                 lastBeat = .now
-                do { try await beat() } catch { logger.warning("heartbeat of the workers row failed: \(error)") }
+                do {
+                    if try await beat() {
+                        logger.info("asked to drain: taking no new tasks, finishing the running ones, then exiting")
+                        stopping.withLock { $0 = true }
+                    }
+                } catch {
+                    logger.warning("heartbeat of the workers row failed: \(error)")
+                }
             }
             await wake.wait(after: generation, timeout: configuration.pollInterval)
         }
@@ -273,9 +280,10 @@ public final class Worker: Service {
             pid: Int(getpid()), pool: configuration.pool)
     }
 
-    private func beat() async throws {
+    /// Beats; returns whether the worker was asked to drain.
+    private func beat() async throws -> Bool {
         let (completed, failed) = counters.withLock { ($0.completed, $0.failed) }
-        try await registry.beat(id: configuration.id, completed: completed, failed: failed)
+        return try await registry.beat(id: configuration.id, completed: completed, failed: failed)
     }
 }
 

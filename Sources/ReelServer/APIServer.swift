@@ -96,6 +96,7 @@ public final class APIServer: Service {
         handlers.registerJobs(api)
         handlers.registerEvents(api)
         handlers.registerOperations(api)
+        handlers.registerWorkerActions(api)
         let settings = handlers.settings
         let application = Application(
             router: router,

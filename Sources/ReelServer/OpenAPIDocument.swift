@@ -127,7 +127,15 @@ public enum OpenAPIDocument {
                     "listWorkers", "Worker processes and pods",
                     responses: [
                         "200": response("Workers", ["type": "object", "properties": ["items": ["type": "array"]]])
-                    ])
+                    ]),
+                "post": operation(
+                    "workerAction", "Scales a pool or drains a worker (admin)",
+                    body: ["required": true, "content": json(ref("WorkerAction"))],
+                    responses: [
+                        "200": response("The pool as now declared", ["type": "object"]),
+                        "202": response("The worker will drain", ref("Status")), "400": status, "403": status,
+                        "404": status, "409": status, "413": status, "422": status,
+                    ]),
             ],
             "/api/audit": [
                 "get": operation(

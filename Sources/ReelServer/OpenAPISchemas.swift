@@ -81,6 +81,12 @@ enum OpenAPISchemas {
                         ],
                     ]),
                 ], required: ["kind", "status", "message", "reason", "code"]),
+            "WorkerAction": object(
+                [
+                    "action": ["type": "string", "enum": ["scale", "drain"]], "pool": string,
+                    "minReplicas": ["type": "integer", "minimum": 0], "maxReplicas": ["type": "integer", "minimum": 0],
+                    "worker": string,
+                ], required: ["action"]),
             "QueueStats": object(
                 [
                     "stages": map(of: map(of: integer)), "readyByPriority": map(of: integer),

@@ -83,6 +83,10 @@ enum APISchema {
         END $$;
         CREATE TRIGGER job_logs_events AFTER INSERT ON job_logs FOR EACH ROW EXECUTE FUNCTION reel_log_event();
 
+        -- POST /api/workers {"action":"drain"}: the worker sees it on its next heartbeat, stops claiming, finishes
+        -- and exits.
+        ALTER TABLE workers ADD COLUMN drain_requested_at timestamptz;
+
         -- POST /api/jobs with an Idempotency-Key: the first answer, replayed for 24 hours.
         CREATE TABLE idempotency_keys (
             namespace text NOT NULL,
@@ -112,6 +116,7 @@ enum APISchema {
         GRANT SELECT, INSERT ON audit_log TO \(role);
         GRANT USAGE ON SEQUENCE audit_log_id_seq TO \(role);
         GRANT SELECT, UPDATE (last_used_at) ON api_tokens TO \(role);
+        GRANT UPDATE (drain_requested_at) ON workers TO \(role);
 
         -- The tenant is `reel.tenant`, set per transaction; unset, nothing is visible.
         ALTER TABLE resources ENABLE ROW LEVEL SECURITY;

@@ -75,11 +75,15 @@ public struct WorkerRegistry: Sendable {
             """, [id, stages.map(\.rawValue), hostname, pid, name])
     }
 
-    /// A heartbeat, with the worker's counts so far.
-    public func beat(id: String, completed: Int, failed: Int) async throws {
-        try await pool.query(
-            "UPDATE workers SET heartbeat_at = now(), tasks_completed = $2, tasks_failed = $3 WHERE id = $1",
-            [id, completed, failed])
+    /// A heartbeat, with the worker's counts so far; returns whether someone asked the worker to drain.
+    @discardableResult
+    public func beat(id: String, completed: Int, failed: Int) async throws -> Bool {
+        let rows = try await pool.query(
+            """
+            UPDATE workers SET heartbeat_at = now(), tasks_completed = $2, tasks_failed = $3 WHERE id = $1
+            RETURNING drain_requested_at IS NOT NULL
+            """, [id, completed, failed])
+        return try rows.first?.decode(Bool.self, at: 0) ?? false
     }
 
     /// The worker takes no new tasks.

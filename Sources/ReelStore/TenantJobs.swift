@@ -164,4 +164,11 @@ extension TenantStore {
                 failed: try row.decode(at: 10), current: try row.decode(at: 11))
         }
     }
+
+    /// Asks worker `id` to drain; returns whether there is such a running worker.
+    public func requestDrain(worker id: String) async throws -> Bool {
+        try await query(
+            "UPDATE workers SET drain_requested_at = now() WHERE id = $1 AND stopped_at IS NULL", [id]
+        ).affectedRows > 0
+    }
 }

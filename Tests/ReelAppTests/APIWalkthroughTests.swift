@@ -82,6 +82,43 @@ import Testing
         let duration = try await SampleMedia.ffprobe(["-show_entries", "format=duration", "-of", "csv=p=0", render])
         #expect(abs((duration.first.flatMap(Double.init) ?? 0) - 6) < 0.2, "\(duration)")
 
+        // An admin keeps a render worker up, sees it in /api/workers, and drains it: it finishes and exits.
+        let admin = try await database.tokens.create(name: "ops", namespace: "default", role: .admin, expiresIn: nil)
+        let adminAuth = [(name: "Authorization", value: "Bearer \(admin.secret)")]
+        let scaled = try await HTTPClient.send(
+            HTTPRequest(
+                method: "POST", url: base + "/api/workers", headers: adminAuth,
+                body: Data(#"{"action":"scale","pool":"render","minReplicas":1,"maxReplicas":1}"#.utf8)))
+        #expect(scaled.status == 200, "\(String(decoding: scaled.body, as: UTF8.self))")
+        struct Workers: Decodable {
+            struct Worker: Decodable {
+                var id: String
+                var pool: String?
+                var state: String
+            }
+            var items: [Worker]
+        }
+        func workers() async throws -> [Workers.Worker] {
+            let reply = try await HTTPClient.send(HTTPRequest(url: base + "/api/workers", headers: adminAuth))
+            return try JSONDecoder().decode(Workers.self, from: reply.body).items
+        }
+        var renderWorker: String?
+        let started = try await BackgroundProcess.eventually(timeout: .seconds(60)) {
+            renderWorker = try await workers().first { $0.pool == "render" && $0.state == "running" }?.id
+            return renderWorker != nil
+        }
+        #expect(started)
+        let drained = try await HTTPClient.send(
+            HTTPRequest(
+                method: "POST", url: base + "/api/workers", headers: adminAuth,
+                body: Data(#"{"action":"drain","worker":"\#(renderWorker ?? "")"}"#.utf8)))
+        #expect(drained.status == 202)
+        let stopped = try await BackgroundProcess.eventually(timeout: .seconds(60)) {
+            try await workers().first { $0.id == renderWorker }?.state == "stopped"
+        }
+        let seen = try await workers()
+        #expect(stopped, "\(seen)")
+
         // Deleting cancels and cleans up: the feed says so, and the job's objects are gone.
         let deleted = try await HTTPClient.send(
             HTTPRequest(method: "DELETE", url: base + "/api/jobs/\(uid)", headers: auth))

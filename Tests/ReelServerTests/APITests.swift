@@ -374,3 +374,44 @@ struct APITests {
         await api.stop()
     }
 }
+
+@Suite("REST API: workers")
+struct WorkerActionTests {
+    @Test func adminsScalePoolsAndDrainWorkers() async throws {
+        let api = try await APIFixture.start("api-workers")
+        let admin = try await api.token("default", .admin)
+        let editor = try await api.token("default", .editor)
+        let scale = #"{"action":"scale","pool":"render","minReplicas":1,"maxReplicas":5}"#
+        #expect(try await api.call("POST", "/api/workers", token: editor, json: scale).status == 403)
+        // A default pool becomes a declared one, which the autoscaler reads like a file's.
+        let declared = try await api.call("POST", "/api/workers", token: admin, json: scale)
+        #expect(declared.status == 200, "\(declared.text)")
+        let pools = try await api.service.resources.list(kind: "WorkerPool")
+        let pool = try #require(pools.first).workerPool()
+        #expect(pool.metadata.name == "render" && pool.spec.stages == [.render])
+        #expect(pool.spec.minReplicas == 1 && pool.spec.maxReplicas == 5)
+        let again = try await api.call(
+            "POST", "/api/workers", token: admin, json: #"{"action":"scale","pool":"render","maxReplicas":2}"#)
+        #expect(
+            again.status == 200 && again.value("spec.maxReplicas") == .int(2)
+                && again.value("spec.minReplicas") == .int(1))
+        let inverted = try await api.call(
+            "POST", "/api/workers", token: admin, json: #"{"action":"scale","pool":"render","minReplicas":9}"#)
+        #expect(inverted.status == 422, "\(inverted.text)")
+        #expect(
+            try await api.call("POST", "/api/workers", token: admin, json: #"{"action":"scale","pool":"nope"}"#).status
+                == 404)
+
+        // Drain: the worker learns it on its next heartbeat.
+        try await api.service.workers.register(id: "w1", stages: [.render], hostname: "h", pid: 1, pool: "render")
+        #expect(try await api.service.workers.beat(id: "w1", completed: 0, failed: 0) == false)
+        let drain = try await api.call("POST", "/api/workers", token: admin, json: #"{"action":"drain","worker":"w1"}"#)
+        #expect(drain.status == 202)
+        #expect(try await api.service.workers.beat(id: "w1", completed: 0, failed: 0) == true)
+        #expect(
+            try await api.call("POST", "/api/workers", token: admin, json: #"{"action":"drain","worker":"w9"}"#).status
+                == 404)
+        #expect(try await api.call("POST", "/api/workers", token: admin, json: #"{"action":"explode"}"#).status == 400)
+        await api.stop()
+    }
+}
