@@ -105,8 +105,12 @@ let package = Package(
             dependencies: [
                 "ReelAPI", "ReelCore", "ReelYAML", "ReelStore", "ReelMedia", "ReelStorage", "ReelAnalysis",
                 "ReelSupport",
-                "ReelPipeline", "ReelOperator", "ReelKube", "ReelServer", "ReelApp", "CCurl", "CFFmpeg",
+                "ReelPipeline", "ReelOperator", "ReelKube", "ReelServer", "ReelApp", "ReelHTTP", "CCurl", "CFFmpeg",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
         .target(name: "ReelTestSupport", dependencies: ["ReelPostgres", "ReelStore", "ReelHTTP", "ReelSupport"]),

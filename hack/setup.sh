@@ -10,7 +10,7 @@ venv="$tools/venv"
 apt_packages=(
     pkg-config libpq-dev libyaml-dev libcurl4-openssl-dev
     libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev
-    postgresql ffmpeg python3 python3-venv python3-pip ca-certificates curl libxml2
+    postgresql ffmpeg python3 python3-venv python3-pip ca-certificates curl libxml2 wrk
 )
 # moto[server] is a real S3 (and IAM, STS) server for the storage tests; boto3 reads back what Reel wrote.
 python_tools=(

@@ -6,7 +6,9 @@ import ReelStore
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure Reel's throughput and latency.",
-        subcommands: [QueueBench.self, SplitBench.self, ScenesBench.self, RenderBench.self, StorageBench.self])
+        subcommands: [
+            QueueBench.self, SplitBench.self, ScenesBench.self, RenderBench.self, StorageBench.self, APIBench.self,
+        ])
 }
 
 /// `reel bench queue`: enqueue, burn-down and wake-up of the Postgres task queue.
