@@ -162,7 +162,9 @@ let package = Package(
             dependencies: [
                 "ReelApp", "ReelCore", "ReelPipeline", "ReelStore", "ReelTestSupport", "ReelHTTP", "ReelAPI", "reel",
             ]),
-        .testTarget(name: "ReelCLITests", dependencies: ["reel", "ReelAPI", "ReelSupport", "ReelTestSupport"]),
+        .testTarget(
+            name: "ReelCLITests",
+            dependencies: ["reel", "ReelAPI", "ReelCore", "ReelStore", "ReelSupport", "ReelTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -188,6 +188,18 @@ public struct EventLog: Sendable {
             .first!.decode(at: 0)
     }
 
+    /// Events of every namespace after `after`, oldest first (the service role's view: `reel get -w`).
+    public func after(_ after: Int64, limit: Int) async throws -> [FeedEvent] {
+        try await pool.query(
+            "SELECT \(Self.columns) FROM events WHERE id > $1 ORDER BY id LIMIT $2", [after, limit]
+        ).map(Self.decode)
+    }
+
+    /// The newest event id (0 when none).
+    public func lastID() async throws -> Int64 {
+        try await pool.query("SELECT coalesce(max(id), 0) FROM events").first!.decode(at: 0)
+    }
+
     /// Deletes events older than `retention`; returns how many.
     @discardableResult
     public func prune(olderThan retention: Duration) async throws -> Int {

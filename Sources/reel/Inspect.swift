@@ -76,10 +76,20 @@ struct Get: AsyncParsableCommand {
     @Option(name: .short, help: "Output: table, wide, yaml or json.")
     var output: OutputFormat = .table
 
+    @Flag(name: [.short, .long], help: "After the table, print a row per change (VideoJobs; from the event feed).")
+    var watch = false
+
     @OptionGroup var options: StateOptions
+
+    func validate() throws {
+        if watch && (kind != .videojobs || output == .json || output == .yaml) {
+            throw ValidationError("--watch prints table rows of VideoJobs")
+        }
+    }
 
     func run() async throws {
         try await options.withDatabase { pool in
+            let from = try await pool.events.lastID()
             let table = pool.resources
             let rows = try await table.list(kind: kind.kind).filter {
                 options.matches($0.key) && (name == nil || $0.key.name == name)
@@ -105,7 +115,8 @@ struct Get: AsyncParsableCommand {
                 }
                 FileHandle.standardOutput.write(Data(text.utf8))
             case .table, .wide:
-                print(try Tables.render(rows, kind: kind, wide: output == .wide, namespaces: options.allNamespaces))
+                let text = try Tables.render(rows, kind: kind, wide: output == .wide, namespaces: options.allNamespaces)
+                FileHandle.standardOutput.write(Data((text + "\n").utf8))  // unbuffered: -w keeps running
             }
             let problems = try await table.problems()
             if !problems.isEmpty {
@@ -113,6 +124,27 @@ struct Get: AsyncParsableCommand {
                 for problem in problems { text += "  \(problem.description)\n" }
                 FileHandle.standardError.write(Data(text.utf8))
             }
+            if watch { try await follow(pool, from: from, known: rows) }
+        }
+    }
+
+    /// Prints a row for every job event after `from` that this command's namespaces and name select, as they come.
+    private func follow(_ pool: Database, from: Int64, known rows: [StoredResource]) async throws {
+        var known = Dictionary(rows.map { ($0.uid, $0) }, uniquingKeysWith: { a, _ in a })
+        try await FeedFollower.follow(pool, from: from) { event in
+            guard event.type.hasPrefix("job."), let uid = event.jobUID,
+                options.allNamespaces || event.namespace == options.namespace
+            else { return }
+            var row = known[uid]
+            if event.type != "job.deleted" {
+                row = try await pool.resources.list(kind: kind.kind).first { $0.uid == uid }
+            }
+            guard let row, name == nil || row.key.name == name else { return }
+            known[uid] = row
+            let line = try Tables.render([row], kind: kind, wide: output == .wide, namespaces: options.allNamespaces)
+                .split(separator: "\n").dropFirst().joined(separator: "\n")
+            let text = event.type == "job.deleted" ? line + "   (deleted)" : line
+            FileHandle.standardOutput.write(Data((text + "\n").utf8))
         }
     }
 }

@@ -18,17 +18,23 @@ struct Logs: AsyncParsableCommand {
     func run() async throws {
         try await options.withDatabase { pool in
             var last: Int64 = 0
-            repeat {
+            func printNew() async throws {
                 let jobs = try await pool.jobs.jobIDs(namespace: options.namespace, name: job)
                 if jobs.isEmpty && !follow { throw CLIFailure("no processing records for VideoJob \"\(job)\"") }
                 for line in try await LogLines.read(
                     database: pool, jobs: jobs, after: last, limit: 10_000, newest: false)
                 {
-                    print(line.text)
+                    // Unbuffered: a reader at the other end of a pipe sees each line as it comes.
+                    FileHandle.standardOutput.write(Data((line.text + "\n").utf8))
                     last = max(last, line.id)
                 }
-                if follow { try await Task.sleep(for: .milliseconds(500)) }
-            } while follow
+            }
+            try await printNew()
+            guard follow else { return }
+            // New lines arrive as `log` events of the feed; each wakes a read of what is new.
+            try await FeedFollower.follow(pool, from: try await pool.events.lastID()) { event in
+                if event.type == "log", event.namespace == options.namespace { try await printNew() }
+            }
         }
     }
 }
@@ -50,6 +56,25 @@ enum LogLines {
                 id: row.id,
                 text: "\(Timestamp(row.at)) \(row.level.uppercased())\(place) \(row.message)"
                     + (extras.isEmpty ? "" : "  " + extras))
+        }
+    }
+}
+
+/// Follows the event feed (`events` and its `NOTIFY`), the one `/api/events` streams: hands each event after
+/// `from` to `handle`, in order, until interrupted.
+enum FeedFollower {
+    static func follow(_ pool: Database, from: Int64, _ handle: (FeedEvent) async throws -> Void) async throws {
+        let feed = try pool.listen([EventLog.channel])
+        defer { feed.stop() }
+        var last = from
+        for await _ in feed.events {
+            // Listening (again) or notified: read whatever is new; nothing is lost across reconnects.
+            while true {
+                let events = try await pool.events.after(last, limit: 500)
+                for event in events { try await handle(event) }
+                last = events.last?.id ?? last
+                if events.count < 500 { break }
+            }
         }
     }
 }
