@@ -127,26 +127,6 @@ struct Get: AsyncParsableCommand {
             if watch { try await follow(pool, from: from, known: rows) }
         }
     }
-
-    /// Prints a row for every job event after `from` that this command's namespaces and name select, as they come.
-    private func follow(_ pool: Database, from: Int64, known rows: [StoredResource]) async throws {
-        var known = Dictionary(rows.map { ($0.uid, $0) }, uniquingKeysWith: { a, _ in a })
-        try await FeedFollower.follow(pool, from: from) { event in
-            guard event.type.hasPrefix("job."), let uid = event.jobUID,
-                options.allNamespaces || event.namespace == options.namespace
-            else { return }
-            var row = known[uid]
-            if event.type != "job.deleted" {
-                row = try await pool.resources.list(kind: kind.kind).first { $0.uid == uid }
-            }
-            guard let row, name == nil || row.key.name == name else { return }
-            known[uid] = row
-            let line = try Tables.render([row], kind: kind, wide: output == .wide, namespaces: options.allNamespaces)
-                .split(separator: "\n").dropFirst().joined(separator: "\n")
-            let text = event.type == "job.deleted" ? line + "   (deleted)" : line
-            FileHandle.standardOutput.write(Data((text + "\n").utf8))
-        }
-    }
 }
 
 /// A VideoJob or a WorkerPool, for lists.

@@ -59,22 +59,3 @@ enum LogLines {
         }
     }
 }
-
-/// Follows the event feed (`events` and its `NOTIFY`), the one `/api/events` streams: hands each event after
-/// `from` to `handle`, in order, until interrupted.
-enum FeedFollower {
-    static func follow(_ pool: Database, from: Int64, _ handle: (FeedEvent) async throws -> Void) async throws {
-        let feed = try pool.listen([EventLog.channel])
-        defer { feed.stop() }
-        var last = from
-        for await _ in feed.events {
-            // Listening (again) or notified: read whatever is new; nothing is lost across reconnects.
-            while true {
-                let events = try await pool.events.after(last, limit: 500)
-                for event in events { try await handle(event) }
-                last = events.last?.id ?? last
-                if events.count < 500 { break }
-            }
-        }
-    }
-}
