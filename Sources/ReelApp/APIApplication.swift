@@ -30,7 +30,8 @@ extension ReelApplication {
         writer: (@Sendable (APIDatabase, String) -> any ResourceWriter)? = nil, logger: Logger,
         readiness: @escaping @Sendable () -> Readiness = { Readiness(ready: true, detail: "ok") },
         onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
-    ) throws -> (service: APIServer, database: APIDatabase) {
+    ) async throws -> (service: APIServer, database: APIDatabase) {
+        try await APIDatabase.prepareRole(serviceURL: databaseURL)
         let address = try HealthServer.address(options.address)
         let keyPath: String
         if let file = options.signingKeyFile {

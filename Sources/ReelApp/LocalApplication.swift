@@ -105,7 +105,7 @@ extension ReelApplication {
         var built: (service: APIServer, database: APIDatabase)?
         if let options = settings.api {
             do {
-                built = try api(
+                built = try await api(
                     options, databaseURL: database.url, store: store, state: state, logger: logger,
                     onRunning: settings.onAPIRunning)
             } catch {

@@ -119,7 +119,7 @@ extension ReelApplication {
         var apiDatabase: APIDatabase?
         if let options = settings.api {
             do {
-                let api = try api(
+                let api = try await api(
                     options, databaseURL: settings.databaseURL, store: store, state: settings.apiState,
                     writer: { _, _ in KubernetesWriter(client: client) }, logger: logger)
                 services.append(.init(service: api.service))

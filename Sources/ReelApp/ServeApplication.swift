@@ -43,7 +43,7 @@ extension ReelApplication {
                 let client = KubeClient(connection: connection)
                 writer = { _, _ in KubernetesWriter(client: client) }
             }
-            let api = try api(
+            let api = try await api(
                 settings.api, databaseURL: database.url, store: store, state: settings.state, writer: writer,
                 logger: logger, onRunning: settings.onRunning)
             return ReelApplication(services: [.init(service: api.service)], logger: logger) {

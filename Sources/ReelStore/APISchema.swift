@@ -98,27 +98,38 @@ enum APISchema {
             PRIMARY KEY (namespace, key)
         );
 
-        -- Roles are the cluster's: another database may be creating it at this moment.
-        DO $$
+        -- The API role and its grants, in a function every API server calls at start (`APIDatabase.prepare`): a
+        -- database user that may not create roles gets a clear error then, and once a DBA has created the role
+        -- (CREATE ROLE \(role) NOLOGIN; GRANT \(role) TO <user>) the next start grants what it needs.
+        CREATE FUNCTION reel_prepare_api_role() RETURNS text LANGUAGE plpgsql AS $$
         BEGIN
             IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '\(role)') THEN
                 BEGIN
                     CREATE ROLE \(role) NOLOGIN NOBYPASSRLS;
-                EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+                EXCEPTION
+                    WHEN duplicate_object OR unique_violation THEN NULL;  -- another database made it meanwhile
+                    WHEN insufficient_privilege THEN RETURN 'cannot create the role \(role)';
                 END;
             END IF;
             IF NOT pg_has_role(current_user, '\(role)', 'MEMBER') THEN
-                EXECUTE format('GRANT \(role) TO %I', current_user);
+                BEGIN
+                    EXECUTE format('GRANT \(role) TO %I', current_user);
+                EXCEPTION WHEN insufficient_privilege THEN
+                    RETURN format('cannot grant the role \(role) to %I', current_user);
+                END;
             END IF;
+            GRANT SELECT ON processing_jobs, video_chunks, job_queue, job_logs, workers, events TO \(role);
+            GRANT SELECT, INSERT, UPDATE, DELETE ON resources, idempotency_keys TO \(role);
+            GRANT SELECT, INSERT ON audit_log TO \(role);
+            GRANT USAGE ON SEQUENCE audit_log_id_seq TO \(role);
+            GRANT SELECT, UPDATE (last_used_at) ON api_tokens TO \(role);
+            GRANT UPDATE (drain_requested_at) ON workers TO \(role);
+            RETURN '';
         END $$;
-        GRANT SELECT ON processing_jobs, video_chunks, job_queue, job_logs, workers, events TO \(role);
-        GRANT SELECT, INSERT, UPDATE, DELETE ON resources, idempotency_keys TO \(role);
-        GRANT SELECT, INSERT ON audit_log TO \(role);
-        GRANT USAGE ON SEQUENCE audit_log_id_seq TO \(role);
-        GRANT SELECT, UPDATE (last_used_at) ON api_tokens TO \(role);
-        GRANT UPDATE (drain_requested_at) ON workers TO \(role);
+        SELECT reel_prepare_api_role();
 
-        -- The tenant is `reel.tenant`, set per transaction; unset, nothing is visible.
+        -- The tenant is `reel.tenant`, set per transaction; unset, nothing is visible. The policies bind every role
+        -- but the tables' owner (the service role, which operator and workers use) and superusers.
         ALTER TABLE resources ENABLE ROW LEVEL SECURITY;
         ALTER TABLE processing_jobs ENABLE ROW LEVEL SECURITY;
         ALTER TABLE video_chunks ENABLE ROW LEVEL SECURITY;
@@ -127,22 +138,22 @@ enum APISchema {
         ALTER TABLE events ENABLE ROW LEVEL SECURITY;
         ALTER TABLE audit_log ENABLE ROW LEVEL SECURITY;
         ALTER TABLE idempotency_keys ENABLE ROW LEVEL SECURITY;
-        CREATE POLICY tenant ON resources TO \(role)
+        CREATE POLICY tenant ON resources
             USING (namespace = current_setting('reel.tenant', true));
-        CREATE POLICY tenant ON processing_jobs TO \(role)
+        CREATE POLICY tenant ON processing_jobs
             USING (namespace = current_setting('reel.tenant', true));
-        CREATE POLICY tenant ON events TO \(role)
+        CREATE POLICY tenant ON events
             USING (namespace = current_setting('reel.tenant', true));
-        CREATE POLICY tenant ON audit_log TO \(role)
+        CREATE POLICY tenant ON audit_log
             USING (namespace = current_setting('reel.tenant', true));
-        CREATE POLICY tenant ON idempotency_keys TO \(role)
+        CREATE POLICY tenant ON idempotency_keys
             USING (namespace = current_setting('reel.tenant', true));
         -- A chunk, task or log line belongs to the tenant whose job it is (processing_jobs is itself confined).
-        CREATE POLICY tenant ON video_chunks TO \(role)
+        CREATE POLICY tenant ON video_chunks
             USING (EXISTS (SELECT 1 FROM processing_jobs p WHERE p.id = job_id));
-        CREATE POLICY tenant ON job_queue TO \(role)
+        CREATE POLICY tenant ON job_queue
             USING (EXISTS (SELECT 1 FROM processing_jobs p WHERE p.id = job_id));
-        CREATE POLICY tenant ON job_logs TO \(role)
+        CREATE POLICY tenant ON job_logs
             USING (EXISTS (SELECT 1 FROM processing_jobs p WHERE p.id = job_id));
         """
 }

@@ -25,6 +25,20 @@ public struct APIDatabase: Sendable {
         return url + " options='-c role=\(role)'"
     }
 
+    /// Makes sure the API role exists, the service user may take it, and it has its grants (run at every API
+    /// start, with the service role's `url`); throws `APIRoleError` saying what a DBA must do when it cannot.
+    public static func prepareRole(serviceURL url: String) async throws {
+        let connection = try await PostgresConnection.connect(url)
+        defer { Task { await connection.close() } }
+        let problem: String = try await connection.query("SELECT reel_prepare_api_role()").first!.decode(at: 0)
+        guard problem.isEmpty else {
+            throw APIRoleError(
+                description: "the REST API needs the database role \(APISchema.role) and \(problem): ask a database "
+                    + "administrator to run CREATE ROLE \(APISchema.role) NOLOGIN; GRANT \(APISchema.role) TO "
+                    + "<this user>; then start again")
+        }
+    }
+
     /// Token lookups (the API role may read tokens and note their use, nothing else).
     public var tokens: TokenStore { TokenStore(pool: pool) }
 
@@ -138,4 +152,9 @@ extension TenantStore {
     public func abandonIdempotencyKey(_ key: String) async throws {
         try await query("DELETE FROM idempotency_keys WHERE key = $1 AND status IS NULL", [key])
     }
+}
+
+/// The API role cannot be set up with the database user's privileges.
+public struct APIRoleError: Error, CustomStringConvertible {
+    public var description: String
 }

@@ -5,6 +5,7 @@ import ReelApp
 import ReelCore
 import ReelOperator
 import ReelServer
+import ReelStore
 
 /// `reel local`: the whole system on one machine.
 struct Local: AsyncParsableCommand {
@@ -79,6 +80,8 @@ struct Local: AsyncParsableCommand {
         } catch let error as StateDirectoryInUse {
             throw CLIFailure(error.description)
         } catch let error as SigningKeyError {
+            throw CLIFailure(error.description)
+        } catch let error as APIRoleError {
             throw CLIFailure(error.description)
         }
         logger.info("reel local: resources \(resourcesDirectory), state \(settings.state), storage \(local.storeURI)")

@@ -7,6 +7,7 @@ import ReelKube
 import ReelOperator
 import ReelCore
 import ReelServer
+import ReelStore
 
 /// `reel operator`: the Kubernetes controller.
 struct OperatorCLI: AsyncParsableCommand {
@@ -175,6 +176,8 @@ struct OperatorCLI: AsyncParsableCommand {
         do {
             application = try await ReelApplication.operator(options, logger: logger)
         } catch let error as SigningKeyError {
+            throw CLIFailure(error.description)
+        } catch let error as APIRoleError {
             throw CLIFailure(error.description)
         }
         let scope = namespace ?? "(all)"

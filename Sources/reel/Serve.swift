@@ -90,6 +90,8 @@ struct Serve: AsyncParsableCommand {
             application = try await ReelApplication.serve(settings, logger: logger)
         } catch let error as SigningKeyError {
             throw CLIFailure(error.description)
+        } catch let error as APIRoleError {
+            throw CLIFailure(error.description)
         }
         try await application.run()
     }

@@ -124,4 +124,32 @@ struct TenantIsolationTests {
         #expect(try await api.tenant("media").events(after: first, limit: 10).map(\.type) == ["log"])
         #expect(try await api.tenant("other").events(after: 0, limit: 10).map(\.jobUID) == ["u2"])
     }
+
+    /// A database user that may not create or join the API role migrates (the policies need no role), and the
+    /// API's start says what a DBA must do; once done, the next start grants what the role needs.
+    @Test func aLeastPrivilegeUserIsToldWhatTheAPIRoleNeeds() async throws {
+        let adminURL = try await TestPostgres.database("limited")
+        let admin = PostgresPool(url: adminURL, maxConnections: 1)
+        let user = "limited_\(UUID().uuidString.prefix(6).lowercased())"
+        try await admin.query("CREATE ROLE \(user) LOGIN")
+        let database = try await admin.query("SELECT current_database()").first!.decode(String.self, at: 0)
+        try await admin.query("ALTER DATABASE \(database) OWNER TO \(user)")
+        try await admin.query("GRANT ALL ON SCHEMA public TO \(user)")
+        let url = adminURL.hasPrefix("postgres") ? adminURL : adminURL + " user=\(user)"
+        try await Database.migrate(url: url, logger: TestPostgres.logger)
+        await #expect {
+            try await APIDatabase.prepareRole(serviceURL: url)
+        } throws: { error in
+            "\(error)".contains("CREATE ROLE reel_api NOLOGIN")
+        }
+        try await admin.query(
+            "DO $$ BEGIN CREATE ROLE reel_api NOLOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
+        )
+        try await admin.query("GRANT reel_api TO \(user)")
+        try await APIDatabase.prepareRole(serviceURL: url)
+        let api = APIDatabase(url: url, maxConnections: 1)
+        #expect(try await TenantResources(api.tenant("media")).list(kind: "VideoJob", namespace: "media").isEmpty)
+        await api.close()
+        await admin.close()
+    }
 }
