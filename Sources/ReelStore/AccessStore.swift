@@ -40,6 +40,10 @@ public struct TokenStore: Sendable {
     public func create(name: String, namespace: String, role: TokenRole, expiresIn: Duration?) async throws
         -> (secret: String, token: APIToken)
     {
+        guard !namespace.isEmpty, TenantStore.isNamespace(namespace) else {
+            throw TokenError(
+                description: "\"\(namespace)\" is not a namespace (lowercase letters, digits and '-', at most 63)")
+        }
         var random = SystemRandomNumberGenerator()
         let bytes = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &random) }
         let secret =
@@ -80,11 +84,20 @@ public struct TokenStore: Sendable {
     /// The live token whose secret is `secret`, noting its use; `nil` for an unknown, expired or revoked one.
     public func authenticate(_ secret: String) async throws -> APIToken? {
         guard secret.hasPrefix(Self.prefix) else { return nil }
+        // Read on every request (a revocation takes effect at once); the use is noted at most once a minute, so a
+        // busy token does not cost a write per request.
         let rows = try await pool.query(
             """
-            UPDATE api_tokens SET last_used_at = now()
-            WHERE token_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
-            RETURNING \(Self.columns)
+            WITH live AS (
+                SELECT \(Self.columns) FROM api_tokens
+                WHERE token_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
+            ), noted AS (
+                UPDATE api_tokens SET last_used_at = now()
+                WHERE token_hash = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')
+                    AND EXISTS (SELECT 1 FROM live)
+                RETURNING 1
+            )
+            SELECT *, (SELECT count(*) FROM noted) FROM live
             """, [sha256Hex(secret)])
         return try rows.first.map(Self.decode)
     }

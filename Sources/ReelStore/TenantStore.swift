@@ -59,12 +59,33 @@ public struct TenantStore: Sendable {
     let pool: PostgresPool
     public let namespace: String
 
-    /// Runs `body` in a transaction confined to the tenant.
+    /// Runs `body` in a transaction confined to the tenant. The transaction starts and names its tenant in one
+    /// round trip (a namespace is a DNS label; anything else is refused before it reaches SQL).
     func run<T: Sendable>(_ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
-        try await pool.transaction { connection in
-            try await connection.query("SELECT set_config('reel.tenant', $1, true)", [namespace])
-            return try await body(connection)
+        guard Self.isNamespace(namespace) else {
+            throw TokenError(description: "\"\(namespace.prefix(64))\" is not a namespace")
         }
+        return try await pool.withConnection { connection in
+            try await connection.execute("BEGIN; SELECT set_config('reel.tenant', '\(namespace)', true)")
+            do {
+                let value = try await body(connection)
+                try await connection.execute("COMMIT")
+                return value
+            } catch {
+                try? await connection.execute("ROLLBACK")
+                throw error
+            }
+        }
+    }
+
+    /// A DNS-1123 label: lowercase letters, digits and `-`, at most 63, starting and ending alphanumeric (empty: no
+    /// tenant, which sees nothing).
+    static func isNamespace(_ text: String) -> Bool {
+        if text.isEmpty { return true }
+        let bytes = Array(text.utf8)
+        func alphanumeric(_ byte: UInt8) -> Bool { (97...122).contains(byte) || (48...57).contains(byte) }
+        return bytes.count <= 63 && alphanumeric(bytes.first!) && alphanumeric(bytes.last!)
+            && bytes.allSatisfy { alphanumeric($0) || $0 == UInt8(ascii: "-") }
     }
 
     /// Runs one statement confined to the tenant.

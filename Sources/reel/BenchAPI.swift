@@ -36,6 +36,8 @@ struct APIBench: AsyncParsableCommand {
     }
 
     struct Result: Encodable {
+        /// `GET /healthz`: the same server and wrk without token or database, the floor to compare with.
+        var health: Load
         var get: Load
         var create: Load
         var streams: Int
@@ -92,6 +94,7 @@ struct APIBench: AsyncParsableCommand {
         guard created.status == 201, let job = try? JSONDecoder().decode(Created.self, from: created.body) else {
             throw CLIFailure("could not create the benchmark's job: HTTP \(created.status)")
         }
+        let health = try await wrk(base + "/healthz", token: token, scratch: scratch, body: nil)
         let get = try await wrk(base + "/api/jobs/\(job.metadata.uid)", token: token, scratch: scratch, body: nil)
         let create = try await wrk(base + "/api/jobs", token: token, scratch: scratch, body: body)
         let fanout = try await SSEFanout.run(
@@ -101,7 +104,7 @@ struct APIBench: AsyncParsableCommand {
         _ = try? await running.value
         await api.close()
         return Result(
-            get: get, create: create, streams: streams, events: events,
+            health: health, get: get, create: create, streams: streams, events: events,
             deliveriesPerSecond: Double(streams * events) / max(fanout.last, 1e-9),
             lastStreamCompleteMs: fanout.last * 1000, medianStreamCompleteMs: fanout.median * 1000,
             peakRssMB: StorageBench.peakRSSMB())
@@ -171,6 +174,7 @@ struct APIBench: AsyncParsableCommand {
                 load.p50Ms, load.p99Ms, load.errors)
         }
         print("wrk -t\(threads) -c\(connections) -d\(seconds)s")
+        print(line("GET  /healthz       ", result.health))
         print(line("GET  /api/jobs/{uid}", result.get))
         print(line("POST /api/jobs      ", result.create))
         print(
