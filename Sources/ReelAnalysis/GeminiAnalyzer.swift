@@ -135,15 +135,10 @@ public struct GeminiAnalyzer: Analyzer {
             analyzer: name, model: model, summary: answer.summary, scenes: scenes, cuts: cuts, usage: session.usage)
     }
 
+    /// A video's media type for the Files API (MP4 when the extension says nothing).
     static func mimeType(_ path: String) -> String {
-        switch (path as NSString).pathExtension.lowercased() {
-        case "mp4", "m4v": "video/mp4"
-        case "mov": "video/quicktime"
-        case "webm": "video/webm"
-        case "mkv": "video/x-matroska"
-        case "ts": "video/mp2t"
-        default: "video/mp4"
-        }
+        guard let type = MediaTypes.forPath(path), type.hasPrefix("video/") else { return "video/mp4" }
+        return type
     }
 }
 

@@ -153,18 +153,7 @@ extension APIHandlers {
         return start...min(end, size - 1)
     }
 
-    static func contentType(of key: String) -> String {
-        switch (key as NSString).pathExtension.lowercased() {
-        case "mp4", "m4v": "video/mp4"
-        case "mov": "video/quicktime"
-        case "mkv": "video/x-matroska"
-        case "webm": "video/webm"
-        case "ts": "video/mp2t"
-        case "json", "otio": "application/json"
-        case "edl", "txt": "text/plain; charset=utf-8"
-        default: "application/octet-stream"
-        }
-    }
+    static func contentType(of key: String) -> String { MediaTypes.forPath(key) ?? "application/octet-stream" }
 
     static func httpDate(_ date: Date) -> String {
         let formatter = DateFormatter()
