@@ -10,6 +10,7 @@
 Exit status 1 on the first kind of failure, with every problem listed.
 """
 import argparse
+import base64
 import subprocess
 import sys
 
@@ -84,6 +85,29 @@ def check_no_shared_volume(objects, label):
     return problems
 
 
+def check_api(objects, label):
+    """api.enabled: the operator serves the API with a mounted signing key, behind a Service, the key in a Secret."""
+    problems = []
+    operator = next(o for o in objects if o.get("kind") == "Deployment" and "operator" in o["metadata"]["name"])
+    pod = operator["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    args = container.get("args", [])
+    for wanted in ["--api-addr=:8082", "--signing-key-file=/etc/reel/api/signingKey", "--api-allow-root=/data/media"]:
+        if wanted not in args:
+            problems.append(f"{label}: the operator is not run with {wanted}")
+    if not any(m["mountPath"] == "/etc/reel/api" and m.get("readOnly") for m in container.get("volumeMounts", [])):
+        problems.append(f"{label}: the signing key is not mounted read-only at /etc/reel/api")
+    secret_names = {v.get("secret", {}).get("secretName") for v in pod.get("volumes", [])}
+    secrets = {o["metadata"]["name"]: o for o in objects if o.get("kind") == "Secret"}
+    key_secret = next((name for name in secret_names if name in secrets), None)
+    if key_secret is None or len(base64.b64decode(secrets[key_secret]["data"]["signingKey"])) < 32:
+        problems.append(f"{label}: no Secret with a signing key of 32 bytes or more")
+    services = [o for o in objects if o.get("kind") == "Service" and o["metadata"]["name"].endswith("-api")]
+    if not services or services[0]["spec"]["ports"][0]["targetPort"] != "api":
+        problems.append(f"{label}: no Service for the API port")
+    return problems
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--reel", required=True)
@@ -113,6 +137,10 @@ def main():
                 {"name": "render", "spec": {"stages": ["render"], "maxReplicas": 1, "template": {"image": "reel:gpu"}}},
             ],
         },
+        "chart (api)": {
+            "database": {"url": "postgres://reel:secret@db:5432/reel"},
+            "api": {"enabled": True, "allowRoots": ["/data/media"], "publicURL": "https://reel.example.com"},
+        },
         "chart (s3)": {
             "database": {"url": "postgres://reel:secret@db:5432/reel"}, "persistence": {"enabled": False},
             "allowRoots": [],
@@ -139,6 +167,10 @@ def main():
                 problems.append(f"{label}: expected 2 WorkerPools, rendered {len(pools)}")
             if any(o.get("kind") == "Secret" for o in objects):
                 problems.append(f"{label}: an existing Secret was named; the chart must not create one")
+        if "api" in label:
+            problems += check_api(objects, label)
+        elif any(o.get("kind") == "Service" and o["metadata"]["name"].endswith("-api") for o in objects):
+            problems.append(f"{label}: the API is off by default")
         if "s3" in label:
             problems += check_no_shared_volume(objects, label)
             secret = next((o for o in objects if o.get("kind") == "Secret"), {})

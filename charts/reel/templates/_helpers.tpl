@@ -53,3 +53,7 @@ app.kubernetes.io/component: operator
 {{- define "reel.claimName" -}}
 {{- default (printf "%s-data" (include "reel.fullname" .)) .Values.persistence.existingClaim -}}
 {{- end -}}
+
+{{- define "reel.apiSecretName" -}}
+{{- .Values.api.signingKeySecret | default (printf "%s-api" (include "reel.fullname" .)) -}}
+{{- end -}}
