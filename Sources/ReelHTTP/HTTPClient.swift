@@ -23,8 +23,9 @@ extension HTTPClient {
 
     private static func perform(_ request: HTTPRequest, toFile: String?) throws(HTTPError) -> HTTPResponse {
         _ = globalInit
-        let easy = try HandlePool.shared.checkout()
-        defer { HandlePool.shared.checkin(easy) }
+        let origin = HandlePool.origin(request.url)
+        let easy = try HandlePool.shared.checkout(for: origin)
+        defer { HandlePool.shared.checkin(easy, origin: origin) }
         let sink = ResponseSink(filePath: toFile)
         let context = Unmanaged.passRetained(sink)
         defer { context.release() }
@@ -169,17 +170,24 @@ final class HandlePool: Sendable {
     static let shared = HandlePool()
     /// Idle handles kept at most (more concurrent requests get handles of their own, dropped afterwards).
     let capacity = 16
-    private let idle = Mutex<[EasyHandle]>([])
+    /// Idle handles with the origin each last spoke to (its connection there is likely still open).
+    private let idle = Mutex<[(origin: String, handle: EasyHandle)]>([])
     private let opened = Mutex<[String: Int]>([:])
 
-    func checkout() throws(HTTPError) -> EasyHandle {
-        if let handle = idle.withLock({ $0.popLast() }) { return handle }
+    /// An idle handle that last spoke to `origin` if there is one (so busy traffic to other servers does not take
+    /// the handle holding this server's connection), else any idle one, else a new one.
+    func checkout(for origin: String) throws(HTTPError) -> EasyHandle {
+        let reused = idle.withLock { idle -> EasyHandle? in
+            if let index = idle.lastIndex(where: { $0.origin == origin }) { return idle.remove(at: index).handle }
+            return idle.popLast()?.handle
+        }
+        if let reused { return reused }
         return try EasyHandle()
     }
 
-    func checkin(_ handle: EasyHandle) {
+    func checkin(_ handle: EasyHandle, origin: String) {
         curl_easy_reset(handle.handle)
-        idle.withLock { if $0.count < capacity { $0.append(handle) } }
+        idle.withLock { if $0.count < capacity { $0.append((origin, handle)) } }
     }
 
     func recordConnections(_ count: Int, url: String) {

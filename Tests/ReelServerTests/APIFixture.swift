@@ -40,7 +40,7 @@ struct APIFixture {
         let server = APIServer(
             settings: settings, database: api, store: store, signingKey: signingKey,
             writer: { TenantResources(api.tenant($0)) }, registry: OperatorMetrics.bootstrap(),
-            logger: Logger(label: "api-test"), onRunning: { portContinuation.yield($0) })
+            logger: TestPostgres.logger, onRunning: { portContinuation.yield($0) })
         let running = Task { try await server.run() }
         var iterator = ports.makeAsyncIterator()
         let port = try #require(await iterator.next())

@@ -230,8 +230,9 @@ struct MigrationTests {
         ).map { try $0.decode(String.self, at: 0) }
         #expect(
             tables == [
-                "analysis_cache", "job_logs", "job_queue", "manifest_problems", "processing_jobs", "rate_limit_events",
-                "resources", "schema_migrations", "video_chunks", "workers",
+                "analysis_cache", "api_tokens", "audit_log", "events", "idempotency_keys", "job_logs", "job_queue",
+                "manifest_problems", "processing_jobs", "rate_limit_events", "resources", "schema_migrations",
+                "video_chunks", "workers",
             ])
         await connection.close()
     }
