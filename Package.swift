@@ -138,7 +138,7 @@ let package = Package(
             name: "ReelServerTests",
             dependencies: [
                 "ReelServer", "ReelHTTP", "ReelTestSupport", "ReelAPI", "ReelCore", "ReelStore", "ReelStorage",
-                "ReelSupport", .product(name: "Prometheus", package: "swift-prometheus"),
+                "ReelSupport", "ReelPostgres", .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),

@@ -168,18 +168,18 @@ extension HTTPClient {
 /// TCP and TLS handshake each. libcurl reuses a connection only for a request with the same TLS settings.
 final class HandlePool: Sendable {
     static let shared = HandlePool()
-    /// Idle handles kept at most (more concurrent requests get handles of their own, dropped afterwards).
-    let capacity = 16
+    /// Idle handles kept at most, across origins; the least recently used goes first.
+    let capacity = 32
     /// Idle handles with the origin each last spoke to (its connection there is likely still open).
     private let idle = Mutex<[(origin: String, handle: EasyHandle)]>([])
     private let opened = Mutex<[String: Int]>([:])
 
-    /// An idle handle that last spoke to `origin` if there is one (so busy traffic to other servers does not take
-    /// the handle holding this server's connection), else any idle one, else a new one.
+    /// An idle handle that last spoke to `origin` (its connection there is likely open), else a new one: taking
+    /// another server's handle would gain no connection and cost that server its own.
     func checkout(for origin: String) throws(HTTPError) -> EasyHandle {
         let reused = idle.withLock { idle -> EasyHandle? in
-            if let index = idle.lastIndex(where: { $0.origin == origin }) { return idle.remove(at: index).handle }
-            return idle.popLast()?.handle
+            guard let index = idle.lastIndex(where: { $0.origin == origin }) else { return nil }
+            return idle.remove(at: index).handle
         }
         if let reused { return reused }
         return try EasyHandle()
@@ -187,7 +187,13 @@ final class HandlePool: Sendable {
 
     func checkin(_ handle: EasyHandle, origin: String) {
         curl_easy_reset(handle.handle)
-        idle.withLock { if $0.count < capacity { $0.append((origin, handle)) } }
+        // The handle just used is the one most likely wanted again: when full, the oldest idle one goes.
+        let evicted = idle.withLock { idle -> EasyHandle? in
+            let oldest = idle.count >= capacity ? idle.removeFirst().handle : nil
+            idle.append((origin, handle))
+            return oldest
+        }
+        _ = evicted  // released (and its connections closed) outside the lock
     }
 
     func recordConnections(_ count: Int, url: String) {

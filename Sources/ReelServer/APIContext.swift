@@ -103,6 +103,12 @@ struct RequestIDMiddleware: RouterMiddleware {
                 default: (http as? HTTPError)?.body ?? http.status.reasonPhrase
                 }
             failure = APIFailure(http.status, reason, message)
+        case let timeout where Database.isTimeout(timeout):
+            context.logger.warning("\(request.method) \(request.uri.path) timed out in the database")
+            failure = APIFailure(
+                .gatewayTimeout, "Timeout", "the request took too long; request id \(context.requestID)",
+                details: APIStatus.Details(retryAfterSeconds: 1))
+            failure.headers[.retryAfter] = "1"
         default:
             context.logger.error("\(request.method) \(request.uri.path) failed: \(error)")
             failure = APIFailure(

@@ -41,7 +41,10 @@ public enum OpenAPIDocument {
         if let body { fields["requestBody"] = body }
         if !secured { fields["security"] = [] }
         var codes = responses
-        if secured { codes["401"] = codes["401"] ?? status }
+        if secured {
+            codes["401"] = codes["401"] ?? status
+            codes["504"] = codes["504"] ?? status  // a database statement over the API's time limit
+        }
         fields["responses"] = .object(codes)
         return .object(fields)
     }

@@ -60,6 +60,9 @@ public struct Database: Sendable {
 
     /// Whether `error` came from the database (a stage retries those).
     public static func isDatabaseError(_ error: any Error) -> Bool { error is PostgresError }
+
+    /// Whether `error` is a statement that ran past its time limit (or was cancelled).
+    public static func isTimeout(_ error: any Error) -> Bool { (error as? PostgresError)?.code == .queryCanceled }
 }
 
 /// What a `ChangeFeed` reports.

@@ -11,18 +11,23 @@ public struct APIDatabase: Sendable {
     let pool: PostgresPool
     public let url: String
 
-    /// A pool of at most `maxConnections` connections to `url`, each taking the API role when it opens.
-    public init(url: String, maxConnections: Int) {
+    /// A pool of at most `maxConnections` connections to `url`, each taking the API role when it opens; every
+    /// statement may run at most `statementTimeout` (a request then fails with a 504 instead of hanging).
+    public init(url: String, maxConnections: Int, statementTimeout: Duration = .seconds(15)) {
         self.url = url
-        self.pool = PostgresPool(url: Self.withRole(url, APISchema.role), maxConnections: maxConnections)
+        self.pool = PostgresPool(
+            url: Self.withSessionOptions(url, role: APISchema.role, statementTimeout: statementTimeout),
+            maxConnections: maxConnections)
     }
 
-    /// `url` with the libpq option that makes the session take `role` (URI or key=value form).
-    static func withRole(_ url: String, _ role: String) -> String {
+    /// `url` with the libpq options that make the session take `role` and bound its statements (URI or key=value).
+    static func withSessionOptions(_ url: String, role: String, statementTimeout: Duration) -> String {
+        let milliseconds = max(1, Int(statementTimeout.seconds * 1000))
         if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") {
-            return url + (url.contains("?") ? "&" : "?") + "options=-c%20role%3D\(role)"
+            return url + (url.contains("?") ? "&" : "?")
+                + "options=-c%20role%3D\(role)%20-c%20statement_timeout%3D\(milliseconds)"
         }
-        return url + " options='-c role=\(role)'"
+        return url + " options='-c role=\(role) -c statement_timeout=\(milliseconds)'"
     }
 
     /// Makes sure the API role exists, the service user may take it, and it has its grants (run at every API

@@ -25,13 +25,14 @@ struct APIFixture {
 
     static let signingKey = Array(repeating: UInt8(7), count: 32)
 
-    static func start(_ name: String, fileRoots: [String] = [], heartbeat: Duration = .seconds(15)) async throws
-        -> APIFixture
-    {
+    static func start(
+        _ name: String, fileRoots: [String] = [], heartbeat: Duration = .seconds(15),
+        statementTimeout: Duration = .seconds(15)
+    ) async throws -> APIFixture {
         let url = try await TestPostgres.migratedDatabase(name)
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("reel-api-\(UUID().uuidString)")
         let store = try FileSystemStore(root: directory.path)
-        let api = APIDatabase(url: url, maxConnections: 8)
+        let api = APIDatabase(url: url, maxConnections: 8, statementTimeout: statementTimeout)
         var settings = APISettings(host: "127.0.0.1", port: try FreePort.next())
         settings.fileRoots = AllowedRoots(fileRoots)
         settings.heartbeat = heartbeat

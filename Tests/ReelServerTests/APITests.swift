@@ -2,6 +2,7 @@ import Foundation
 import ReelAPI
 import ReelCore
 import ReelHTTP
+import ReelPostgres
 import ReelStore
 import ReelSupport
 import ReelTestSupport
@@ -413,5 +414,50 @@ struct WorkerActionTests {
                 == 404)
         #expect(try await api.call("POST", "/api/workers", token: admin, json: #"{"action":"explode"}"#).status == 400)
         await api.stop()
+    }
+}
+
+@Suite("REST API: timeouts")
+struct APITimeoutTests {
+    /// A request whose statement is stuck (here behind a lock another session holds) is answered 504 with a
+    /// `Status` once the API's statement time limit passes, instead of hanging; the next request works.
+    @Test func aStuckStatementIsA504NotAHang() async throws {
+        let api = try await APIFixture.start("api-timeout", statementTimeout: .milliseconds(300))
+        let viewer = try await api.token("media", .viewer)
+        let locker = try await PostgresConnection.connect(api.databaseURL)
+        try await locker.execute("BEGIN; LOCK TABLE resources IN ACCESS EXCLUSIVE MODE")
+        let stuck = try await api.call("GET", "/api/jobs", token: viewer)
+        #expect(stuck.status == 504 && stuck.string("reason") == "Timeout", "\(stuck.text)")
+        #expect(stuck.header("Retry-After") == "1")
+        try await locker.execute("ROLLBACK")
+        await locker.close()
+        #expect(try await api.call("GET", "/api/jobs", token: viewer).status == 200)
+        await api.stop()
+    }
+}
+
+@Suite("HTTP connection reuse across servers")
+struct HandleAffinityTests {
+    /// A burst of concurrent requests to one server does not cost another server its open connection: each idle
+    /// handle goes back to the origin it last spoke to (the Kubernetes reuse test failed under the API suites'
+    /// load before).
+    @Test func aBurstElsewhereKeepsThisServersConnection() async throws {
+        let a = try await APIFixture.start("affinity-a")
+        let b = try await APIFixture.start("affinity-b")
+        _ = try await HTTPClient.send(HTTPRequest(url: a.base + "/healthz"))
+        let before = HTTPClient.connectionsOpened(to: a.base)
+        for _ in 0..<5 {
+            // Another server's burst between two calls to this one (as other suites' traffic does).
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<8 {
+                    group.addTask { _ = try await HTTPClient.send(HTTPRequest(url: b.base + "/healthz")) }
+                }
+                try await group.waitForAll()
+            }
+            _ = try await HTTPClient.send(HTTPRequest(url: a.base + "/healthz"))
+        }
+        #expect(HTTPClient.connectionsOpened(to: a.base) - before == 0)
+        await a.stop()
+        await b.stop()
     }
 }
