@@ -38,9 +38,6 @@ actor EventHub {
         self.logger = logger
     }
 
-    /// Open streams.
-    var count: Int { subscribers.values.reduce(0) { $0 + $1.count } }
-
     /// Subscribes to `namespace`; the stream delivers every event after the returned id.
     func subscribe(_ namespace: String) async throws -> (id: UUID, from: Int64, stream: AsyncStream<StreamItem>) {
         if delivered[namespace] == nil {

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import ReelAPI
 import ReelStore
 import ReelSupport
 
@@ -94,18 +95,10 @@ extension APIHandlers {
 
     /// One SSE frame: `id`, `event` and the event's JSON (`{"id","type","time","job","data"}`) on one line.
     static func frame(_ event: FeedEvent) -> String {
-        let time = JSONBody.quoted(event.time)
+        let time = "\"\(Timestamp(event.time))\""
         let job = event.jobUID.map { "\"\($0)\"" } ?? "null"
         return "id: \(event.id)\nevent: \(event.type)\ndata: "
             + "{\"id\":\(event.id),\"type\":\"\(event.type)\",\"time\":\(time),\"job\":\(job),"
             + "\"data\":\(event.data.text)}\n\n"
-    }
-}
-
-extension JSONBody {
-    /// A date as a JSON string.
-    static func quoted(_ date: Date) -> String {
-        String(decoding: (try? encoder.encode([date])) ?? Data("[null]".utf8), as: UTF8.self).dropFirst().dropLast()
-            .description
     }
 }

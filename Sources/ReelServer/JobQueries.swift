@@ -183,18 +183,11 @@ struct ContinueToken {
     init(position: Position) { self.position = position }
 
     init?(_ text: String) {
-        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
-        guard let data = Data(base64Encoded: base64), let plain = String(data: data, encoding: .utf8) else {
-            return nil
-        }
+        guard let data = Base64URL.decode(text), let plain = String(data: data, encoding: .utf8) else { return nil }
         let parts = plain.split(separator: "|", maxSplits: 1)
         guard parts.count == 2, let time = Double(parts[0]) else { return nil }
         position = Position(time: time, uid: String(parts[1]))
     }
 
-    var text: String {
-        Data("\(position.time)|\(position.uid)".utf8).base64EncodedString().replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
-    }
+    var text: String { Base64URL.encode(Data("\(position.time)|\(position.uid)".utf8)) }
 }

@@ -38,12 +38,12 @@ public struct SignedFiles: Sendable {
 
     func signature(_ objectKey: String, _ expires: Int) -> String {
         let code = HMAC<SHA256>.authenticationCode(for: Data("GET\n\(objectKey)\n\(expires)".utf8), using: key)
-        return Self.base64URL(Data(code))
+        return Base64URL.encode(Data(code))
     }
 
     /// Whether `signature` is this server's for `objectKey` until `expires` (and `expires` has not passed).
     func verify(_ objectKey: String, expires: Int, signature: String, now: Date = Date()) -> Bool {
-        guard expires >= Int(now.timeIntervalSince1970), let given = Self.decodeBase64URL(signature) else {
+        guard expires >= Int(now.timeIntervalSince1970), let given = Base64URL.decode(signature) else {
             return false
         }
         return HMAC<SHA256>.isValidAuthenticationCode(
@@ -55,17 +55,6 @@ public struct SignedFiles: Sendable {
         allowed.remove(charactersIn: "?#;%")
         return allowed
     }()
-
-    static func base64URL(_ data: Data) -> String {
-        data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
-    }
-
-    static func decodeBase64URL(_ text: String) -> Data? {
-        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
-        return Data(base64Encoded: base64)
-    }
 
     /// Reads the signing key at `path`, creating a random one (mode 0600) when there is none.
     public static func signingKey(at path: String, create: Bool) throws -> [UInt8] {

@@ -46,10 +46,7 @@ public struct TokenStore: Sendable {
         }
         var random = SystemRandomNumberGenerator()
         let bytes = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &random) }
-        let secret =
-            Self.prefix
-            + Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        let secret = Self.prefix + Base64URL.encode(Data(bytes))
         do {
             let rows = try await pool.query(
                 """

@@ -26,3 +26,18 @@ public func sha256Hex(_ data: some DataProtocol) -> String { hexString(SHA256.ha
 
 /// The SHA-256 of a string's UTF-8, in hexadecimal.
 public func sha256Hex(_ text: String) -> String { sha256Hex(Data(text.utf8)) }
+
+/// Base64 with the URL- and filename-safe alphabet and no padding (RFC 4648 §5): tokens, signatures, cursors.
+public enum Base64URL {
+    public static func encode(_ data: Data) -> String {
+        data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    /// The bytes of `text`, or `nil` when it is not base64url.
+    public static func decode(_ text: String) -> Data? {
+        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
+        return Data(base64Encoded: base64)
+    }
+}
