@@ -27,6 +27,11 @@ public struct APIStatus: Codable, Sendable, Equatable {
     public var reason: String
     public var code: Int
     public var details: Details?
+
+    /// A `Status` of success, for an answer that is no object (202 to a deletion under way, a drain asked for).
+    static func success(_ message: String, reason: String, code: Int, details: Details? = nil) -> APIStatus {
+        APIStatus(status: "Success", message: message, reason: reason, code: code, details: details)
+    }
 }
 
 /// An error a handler throws to answer with a `Status`.

@@ -243,9 +243,9 @@ extension APIHandlers {
         }
         let remaining = try await writer(token.namespace).get(stored.key)
         if let remaining { return try JSONBody.response(try remaining.videoJob(), status: .accepted) }
-        var status = APIStatus(message: "\(stored.key) deleted", reason: "Deleted", code: 202)
-        status.status = "Success"
-        status.details = APIStatus.Details(name: stored.key.name, kind: VideoJob.names.kind, uid: stored.uid)
+        let status = APIStatus.success(
+            "\(stored.key) deleted", reason: "Deleted", code: 202,
+            details: APIStatus.Details(name: stored.key.name, kind: VideoJob.names.kind, uid: stored.uid))
         return try JSONBody.response(status, status: .accepted)
     }
 

@@ -42,8 +42,7 @@ extension APIHandlers {
             guard try await database.tenant(token.namespace).requestDrain(worker: worker) else {
                 throw APIFailure.notFound("worker \(worker)")
             }
-            var status = APIStatus(message: "worker \(worker) will drain and exit", reason: "Draining", code: 202)
-            status.status = "Success"
+            let status = APIStatus.success("worker \(worker) will drain and exit", reason: "Draining", code: 202)
             return try JSONBody.response(status, status: .accepted)
         default:
             throw APIFailure.badRequest("action must be scale or drain, not \"\(action.action)\"")

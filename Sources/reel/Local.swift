@@ -74,16 +74,7 @@ struct Local: AsyncParsableCommand {
         settings.grace = .seconds(graceSeconds)
         settings.workerArguments = budgets.workerArguments
         settings.api = apiAddr.map { api.options(address: $0) }
-        let local: LocalApplication
-        do {
-            local = try await ReelApplication.local(settings, logger: logger)
-        } catch let error as StateDirectoryInUse {
-            throw CLIFailure(error.description)
-        } catch let error as SigningKeyError {
-            throw CLIFailure(error.description)
-        } catch let error as APIRoleError {
-            throw CLIFailure(error.description)
-        }
+        let local = try await CLIFailure.building { try await ReelApplication.local(settings, logger: logger) }
         logger.info("reel local: resources \(resourcesDirectory), state \(settings.state), storage \(local.storeURI)")
         try await local.run()
         if let outcome = local.outcome, outcome != .succeeded { throw ExitCode(outcome.rawValue) }

@@ -172,14 +172,7 @@ struct OperatorCLI: AsyncParsableCommand {
                 leaseDuration: .seconds(leaseDuration), renewDeadline: .seconds(renewDeadline),
                 retryPeriod: .seconds(retryPeriod))
         }
-        let application: ReelApplication
-        do {
-            application = try await ReelApplication.operator(options, logger: logger)
-        } catch let error as SigningKeyError {
-            throw CLIFailure(error.description)
-        } catch let error as APIRoleError {
-            throw CLIFailure(error.description)
-        }
+        let application = try await CLIFailure.building { try await ReelApplication.operator(options, logger: logger) }
         let scope = namespace ?? "(all)"
         logger.info(
             """

@@ -85,14 +85,7 @@ struct Serve: AsyncParsableCommand {
                 throw ValidationError("\(error)")
             }
         }
-        let application: ReelApplication
-        do {
-            application = try await ReelApplication.serve(settings, logger: logger)
-        } catch let error as SigningKeyError {
-            throw CLIFailure(error.description)
-        } catch let error as APIRoleError {
-            throw CLIFailure(error.description)
-        }
+        let application = try await CLIFailure.building { try await ReelApplication.serve(settings, logger: logger) }
         try await application.run()
     }
 }
