@@ -81,7 +81,7 @@ let package = Package(
         .target(
             name: "ReelServer",
             dependencies: [
-                "ReelAPI", "ReelCore", "ReelStore", "ReelStorage", "ReelSupport",
+                "ReelAPI", "ReelCore", "ReelStore", "ReelStorage", "ReelMedia", "ReelSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -18,6 +18,8 @@ public struct APIOptions: Sendable {
     /// The prefix of signed links, for a server behind a proxy.
     public var publicURL: String?
     public var urlLifetime: Duration = .seconds(3600)
+    /// Resumable uploads: size limit, tenant quota, expiry.
+    public var uploads = UploadLimits()
 
     public init(address: String) { self.address = address }
 }
@@ -46,6 +48,7 @@ extension ReelApplication {
         settings.fileRoots = AllowedRoots(options.fileRoots)
         settings.publicURL = options.publicURL
         settings.urlLifetime = options.urlLifetime
+        settings.uploads = options.uploads
         let database = APIDatabase(url: databaseURL, maxConnections: 16)
         let write = writer ?? { database, namespace in TenantResources(database.tenant(namespace)) }
         let server = APIServer(
@@ -56,10 +59,13 @@ extension ReelApplication {
     }
 }
 
-/// Deletes events older than the retention window, hourly (the feed behind `/api/events` would grow without end).
-struct EventPruner: Service {
+/// The API's housekeeping, at start and every 10 minutes: events older than the retention window go (the feed
+/// behind `/api/events` would grow without end), and so do incomplete uploads past their expiry, bytes first.
+struct APIHousekeeping: Service {
     let database: Database
+    let store: any ObjectStore
     var retention: Duration = .seconds(86400)
+    var interval: Duration = .seconds(600)
     let logger: Logger
 
     func run() async throws {
@@ -71,10 +77,29 @@ struct EventPruner: Service {
                 logger.warning("cannot prune old events: \(error)")
             }
             do {
-                try await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(3600)) }
+                let removed = try await Self.removeExpiredUploads(database, store: store)
+                if removed > 0 { logger.info("removed \(removed) expired incomplete upload(s)") }
+            } catch {
+                logger.warning("cannot remove expired uploads: \(error)")
+            }
+            do {
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
             } catch {
                 return
             }
         }
+    }
+
+    /// Removes the incomplete uploads past their expiry (and not being written): their bytes, then their rows.
+    /// Returns how many.
+    static func removeExpiredUploads(_ database: Database, store: any ObjectStore) async throws -> Int {
+        guard let store = store as? any PartialObjectStore else { return 0 }
+        var removed = 0
+        for upload in try await database.uploads.expired() {
+            try await store.abortPartial(upload.objectKey, state: try upload.partial.decode(PartialState.self))
+            try await database.uploads.delete(upload.id)
+            removed += 1
+        }
+        return removed
     }
 }

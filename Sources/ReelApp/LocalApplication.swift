@@ -100,7 +100,9 @@ extension ReelApplication {
             .init(service: backend), .init(service: reconciler), .init(service: autoscaler),
             .init(
                 service: monitor, successTerminationBehavior: settings.untilDone ? .gracefullyShutdownGroup : .ignore),
-            .init(service: EventPruner(database: pool, logger: logger), successTerminationBehavior: .ignore),
+            .init(
+                service: APIHousekeeping(database: pool, store: store, logger: logger),
+                successTerminationBehavior: .ignore),
         ]
         var built: (service: APIServer, database: APIDatabase)?
         if let options = settings.api {

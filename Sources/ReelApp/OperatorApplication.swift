@@ -114,7 +114,9 @@ extension ReelApplication {
         }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: controller), .init(service: server),
-            .init(service: EventPruner(database: database, logger: logger), successTerminationBehavior: .ignore),
+            .init(
+                service: APIHousekeeping(database: database, store: store, logger: logger),
+                successTerminationBehavior: .ignore),
         ]
         var apiDatabase: APIDatabase?
         if let options = settings.api {

@@ -18,6 +18,9 @@ struct IngestStage: StageHandler {
         let job = work.job
         try preflight(job)
         let uri = job.spec.source.uri
+        if uri.hasPrefix("upload://") {
+            return try await ingestUpload(work, id: String(uri.dropFirst("upload://".count)))
+        }
         let name = Self.objectName(uri)
         let key = OutputLayout.sourceKey(uid: job.uid, name: name)
         // A local copy to probe before anything is stored: the file itself, or a download in scratch space.
@@ -61,14 +64,7 @@ struct IngestStage: StageHandler {
             throw TaskFailure.permanent(
                 "ChecksumMismatch", "source sha256 is \(stored.sha256 ?? "?"), spec.source.sha256 says \(expected)")
         }
-        guard let video = info.streams.first(where: { $0.kind == .video }) else {
-            throw TaskFailure.permanent("InvalidMedia", "\(name) has no video stream")
-        }
-        if job.spec.render.enabled,
-            let problem = renderProblem(videoCodec: video.codec, options: RenderOptions(job.spec.render))
-        {
-            throw TaskFailure.permanent("RenderUnsupported", "\(name): \(problem)")
-        }
+        try check(info, name: name, job: job)
         try await context.pauseForFault(.ingest)
         try await context.database.jobs.recordSource(
             job.id,
@@ -79,6 +75,18 @@ struct IngestStage: StageHandler {
         await context.log(
             work, "source stored",
             fields: ["bytes": "\(stored.bytes)", "sha256": stored.sha256 ?? "", "duration": "\(info.duration ?? 0)"])
+    }
+
+    /// A video this job can use: a video stream, in a codec the render can cut.
+    func check(_ info: MediaInfo, name: String, job: JobRecord) throws {
+        guard let video = info.streams.first(where: { $0.kind == .video }) else {
+            throw TaskFailure.permanent("InvalidMedia", "\(name) has no video stream")
+        }
+        if job.spec.render.enabled,
+            let problem = renderProblem(videoCodec: video.codec, options: RenderOptions(job.spec.render))
+        {
+            throw TaskFailure.permanent("RenderUnsupported", "\(name): \(problem)")
+        }
     }
 
     /// Streams an `s3://bucket/key` source into `path`, with the store's credentials (or the environment's), once

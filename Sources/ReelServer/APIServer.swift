@@ -25,6 +25,8 @@ public struct APISettings: Sendable {
     public var fileRoots = AllowedRoots([])
     /// The prefix of signed links (`https://reel.example.com`); default: from each request's `Host`.
     public var publicURL: String?
+    /// Resumable uploads: size limit, tenant quota, expiry.
+    public var uploads = UploadLimits()
 
     public init(host: String, port: Int) {
         self.host = host
@@ -38,6 +40,7 @@ struct APIHandlers: Sendable {
     let database: APIDatabase
     let writer: @Sendable (String) -> any ResourceWriter
     let files: SignedFiles
+    let uploads: UploadService
     let hub: EventHub
     let registry: PrometheusCollectorRegistry
     let readiness: @Sendable () -> Readiness
@@ -77,6 +80,7 @@ public final class APIServer: Service {
         handlers = APIHandlers(
             settings: settings, database: database, writer: writer,
             files: SignedFiles(store: store, signingKey: signingKey, publicURL: settings.publicURL),
+            uploads: UploadService(store: store, limits: settings.uploads, registry: registry, logger: logger),
             hub: EventHub(
                 database: database, heartbeat: settings.heartbeat, statsInterval: settings.statsInterval,
                 logger: logger),
@@ -97,6 +101,7 @@ public final class APIServer: Service {
         handlers.registerEvents(api)
         handlers.registerOperations(api)
         handlers.registerWorkerActions(api)
+        handlers.registerUploads(router, api)
         let settings = handlers.settings
         let application = Application(
             router: router,

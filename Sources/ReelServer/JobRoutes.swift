@@ -95,7 +95,7 @@ extension APIHandlers {
         throw APIFailure.conflict("Idempotency-Key \"\(key)\" is being reused concurrently")
     }
 
-    private func createJob(_ object: JSONValue, token: APIToken) async throws -> VideoJob {
+    func createJob(_ object: JSONValue, token: APIToken) async throws -> VideoJob {
         guard case .object(var fields) = object else {
             throw APIFailure.badRequest("the body must be a VideoJob object")
         }

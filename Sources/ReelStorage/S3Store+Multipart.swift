@@ -6,10 +6,7 @@ extension S3Store {
     /// Uploads a file in parts: initiate, `partConcurrency` parts at a time (each retried by the client),
     /// complete with the parts' ETags — or abort, so that a failed upload leaves no parts behind.
     func uploadMultipart(_ objectKey: String, path: String, size: Int) async throws {
-        let initiated = try await client.send(.init(method: "POST", objectKey: objectKey, query: [("uploads", "")]))
-        guard let uploadID = S3XML.parse(initiated.body)?.text("UploadId") else {
-            throw StorageError(.ioError, "CreateMultipartUpload answered without an UploadId", key: objectKey)
-        }
+        let uploadID = try await initiateUpload(objectKey)
         // S3 allows 10,000 parts: grow the parts for very large files.
         let partSize = max(self.partSize, (size + 9_999) / 10_000)
         let parts = stride(from: 0, to: size, by: partSize).enumerated().map { index, offset in
@@ -22,15 +19,8 @@ extension S3Store {
                 func start() -> Bool {
                     guard let part = next.next() else { return false }
                     group.addTask {
-                        let response = try await client.send(
-                            .init(
-                                method: "PUT", objectKey: objectKey,
-                                query: [("partNumber", "\(part.number)"), ("uploadId", uploadID)],
-                                bodyFile: part.slice))
-                        guard let etag = response.header("ETag") else {
-                            throw StorageError(
-                                .ioError, "UploadPart \(part.number) answered without an ETag", key: objectKey)
-                        }
+                        let etag = try await uploadPart(
+                            objectKey, uploadID: uploadID, number: part.number, slice: part.slice)
                         return (part.number, etag)
                     }
                     return true
@@ -41,19 +31,44 @@ extension S3Store {
                     _ = start()
                 }
             }
-            let body =
-                "<CompleteMultipartUpload>"
-                + etags.keys.sorted().map {
-                    "<Part><PartNumber>\($0)</PartNumber><ETag>\(S3XML.escape(etags[$0]!))</ETag></Part>"
-                }.joined() + "</CompleteMultipartUpload>"
-            _ = try await client.send(
-                .init(
-                    method: "POST", objectKey: objectKey, query: [("uploadId", uploadID)],
-                    headers: [("Content-Type", "application/xml")], body: Data(body.utf8)))
+            try await completeUpload(objectKey, uploadID: uploadID, parts: etags.sorted { $0.key < $1.key })
         } catch {
             try? await abortUpload(objectKey, uploadID: uploadID)  // the abandoned-upload pass catches a failure here
             throw error
         }
+    }
+
+    /// Starts a multipart upload; returns its id.
+    func initiateUpload(_ objectKey: String) async throws -> String {
+        let initiated = try await client.send(.init(method: "POST", objectKey: objectKey, query: [("uploads", "")]))
+        guard let uploadID = S3XML.parse(initiated.body)?.text("UploadId") else {
+            throw StorageError(.ioError, "CreateMultipartUpload answered without an UploadId", key: objectKey)
+        }
+        return uploadID
+    }
+
+    /// Uploads part `number` from `slice`; returns its ETag.
+    func uploadPart(_ objectKey: String, uploadID: String, number: Int, slice: FileSlice) async throws -> String {
+        let response = try await client.send(
+            .init(
+                method: "PUT", objectKey: objectKey, query: [("partNumber", "\(number)"), ("uploadId", uploadID)],
+                bodyFile: slice))
+        guard let etag = response.header("ETag") else {
+            throw StorageError(.ioError, "UploadPart \(number) answered without an ETag", key: objectKey)
+        }
+        return etag
+    }
+
+    /// Completes a multipart upload from its parts (number, ETag), in order.
+    func completeUpload(_ objectKey: String, uploadID: String, parts: [(key: Int, value: String)]) async throws {
+        let body =
+            "<CompleteMultipartUpload>"
+            + parts.map { "<Part><PartNumber>\($0.key)</PartNumber><ETag>\(S3XML.escape($0.value))</ETag></Part>" }
+            .joined() + "</CompleteMultipartUpload>"
+        _ = try await client.send(
+            .init(
+                method: "POST", objectKey: objectKey, query: [("uploadId", uploadID)],
+                headers: [("Content-Type", "application/xml")], body: Data(body.utf8)))
     }
 
     func abortUpload(_ objectKey: String, uploadID: String) async throws {
@@ -62,7 +77,8 @@ extension S3Store {
     }
 
     /// Aborts the multipart uploads under the store's prefix started more than `age` ago (ones a killed worker
-    /// left behind: their parts cost storage and never become objects); returns how many.
+    /// left behind: their parts cost storage and never become objects); returns how many. Resumable uploads
+    /// (under `resumablePrefix`) are spared: they last until their own expiry, and the upload cleanup ends them.
     @discardableResult
     public func abortAbandonedUploads(olderThan age: Duration, now: Date = Date()) async throws -> Int {
         var aborted = 0
@@ -77,7 +93,8 @@ extension S3Store {
             for upload in root.all("Upload") {
                 guard let key = upload.text("Key"), let id = upload.text("UploadId") else { continue }
                 let started = upload.text("Initiated").flatMap(Self.parseTime) ?? .distantPast
-                guard now.timeIntervalSince(started) >= age.seconds else { continue }
+                guard now.timeIntervalSince(started) >= age.seconds, !key.hasPrefix(objectKey(Self.resumablePrefix))
+                else { continue }
                 try await abortUpload(key, uploadID: id)
                 aborted += 1
             }

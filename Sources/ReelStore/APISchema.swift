@@ -101,31 +101,7 @@ enum APISchema {
         -- The API role and its grants, in a function every API server calls at start (`APIDatabase.prepare`): a
         -- database user that may not create roles gets a clear error then, and once a DBA has created the role
         -- (CREATE ROLE \(role) NOLOGIN; GRANT \(role) TO <user>) the next start grants what it needs.
-        CREATE FUNCTION reel_prepare_api_role() RETURNS text LANGUAGE plpgsql AS $$
-        BEGIN
-            IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '\(role)') THEN
-                BEGIN
-                    CREATE ROLE \(role) NOLOGIN NOBYPASSRLS;
-                EXCEPTION
-                    WHEN duplicate_object OR unique_violation THEN NULL;  -- another database made it meanwhile
-                    WHEN insufficient_privilege THEN RETURN 'cannot create the role \(role)';
-                END;
-            END IF;
-            IF NOT pg_has_role(current_user, '\(role)', 'MEMBER') THEN
-                BEGIN
-                    EXECUTE format('GRANT \(role) TO %I', current_user);
-                EXCEPTION WHEN insufficient_privilege THEN
-                    RETURN format('cannot grant the role \(role) to %I', current_user);
-                END;
-            END IF;
-            GRANT SELECT ON processing_jobs, video_chunks, job_queue, job_logs, workers, events TO \(role);
-            GRANT SELECT, INSERT, UPDATE, DELETE ON resources, idempotency_keys TO \(role);
-            GRANT SELECT, INSERT ON audit_log TO \(role);
-            GRANT USAGE ON SEQUENCE audit_log_id_seq TO \(role);
-            GRANT SELECT, UPDATE (last_used_at) ON api_tokens TO \(role);
-            GRANT UPDATE (drain_requested_at) ON workers TO \(role);
-            RETURN '';
-        END $$;
+        \(prepareRoleFunction(grants: grants))
         SELECT reel_prepare_api_role();
 
         -- The tenant is `reel.tenant`, set per transaction; unset, nothing is visible. The policies bind every role
@@ -156,4 +132,41 @@ enum APISchema {
         CREATE POLICY tenant ON job_logs
             USING (EXISTS (SELECT 1 FROM processing_jobs p WHERE p.id = job_id));
         """
+
+    /// What the API role may do on the tables of migration 6.
+    static let grants = """
+        GRANT SELECT ON processing_jobs, video_chunks, job_queue, job_logs, workers, events TO \(role);
+        GRANT SELECT, INSERT, UPDATE, DELETE ON resources, idempotency_keys TO \(role);
+        GRANT SELECT, INSERT ON audit_log TO \(role);
+        GRANT USAGE ON SEQUENCE audit_log_id_seq TO \(role);
+        GRANT SELECT, UPDATE (last_used_at) ON api_tokens TO \(role);
+        GRANT UPDATE (drain_requested_at) ON workers TO \(role);
+        """
+
+    /// The function every API server calls at start (`APIDatabase.prepareRole`): creates the role if it may,
+    /// makes the service user a member, grants `grants`. Later migrations replace it with more grants.
+    static func prepareRoleFunction(grants: String) -> String {
+        """
+        CREATE OR REPLACE FUNCTION reel_prepare_api_role() RETURNS text LANGUAGE plpgsql AS $$
+        BEGIN
+            IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '\(role)') THEN
+                BEGIN
+                    CREATE ROLE \(role) NOLOGIN NOBYPASSRLS;
+                EXCEPTION
+                    WHEN duplicate_object OR unique_violation THEN NULL;  -- another database made it meanwhile
+                    WHEN insufficient_privilege THEN RETURN 'cannot create the role \(role)';
+                END;
+            END IF;
+            IF NOT pg_has_role(current_user, '\(role)', 'MEMBER') THEN
+                BEGIN
+                    EXECUTE format('GRANT \(role) TO %I', current_user);
+                EXCEPTION WHEN insufficient_privilege THEN
+                    RETURN format('cannot grant the role \(role) to %I', current_user);
+                END;
+            END IF;
+            \(grants.split(separator: "\n").joined(separator: "\n    "))
+            RETURN '';
+        END $$;
+        """
+    }
 }

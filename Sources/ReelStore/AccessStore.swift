@@ -230,4 +230,6 @@ extension Database {
     public var tokens: TokenStore { TokenStore(pool: pool) }
     public var audit: AuditLog { AuditLog(pool: pool) }
     public var events: EventLog { EventLog(pool: pool) }
+    /// Resumable uploads of every tenant.
+    public var uploads: UploadTable { UploadTable(pool: pool) }
 }

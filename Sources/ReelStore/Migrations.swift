@@ -251,5 +251,6 @@ public enum Migrator {
                 ALTER TABLE processing_jobs ADD COLUMN render_facts jsonb;
                 """),
         Migration(version: 6, name: "HTTP front door: origins, tokens, audit, events, tenants", sql: APISchema.sql),
+        Migration(version: 7, name: "resumable uploads", sql: UploadSchema.sql),
     ]
 }

@@ -28,12 +28,24 @@ struct APIFlags: ParsableArguments {
     @Option(help: "How long signed links last (seconds).")
     var urlLifetimeSeconds = 3600.0
 
+    @Option(help: "The largest upload accepted, in bytes (tus Tus-Max-Size).")
+    var maxUploadBytes = UploadLimits().maxBytes
+
+    @Option(help: "Bytes of uploads one namespace may hold (default: no quota).")
+    var uploadQuotaBytes: Int?
+
+    @Option(help: "Hours an incomplete upload lasts after its last write before it is removed.")
+    var uploadExpiryHours = 24.0
+
     func options(address: String) -> APIOptions {
         var options = APIOptions(address: address)
         options.signingKeyFile = signingKeyFile.map(Paths.absolute)
         options.fileRoots = apiAllowRoot.map(Paths.absolute)
         options.publicURL = publicURL
         options.urlLifetime = .seconds(urlLifetimeSeconds)
+        options.uploads.maxBytes = maxUploadBytes
+        options.uploads.tenantQuota = uploadQuotaBytes
+        options.uploads.expiry = .seconds(uploadExpiryHours * 3600)
         return options
     }
 }
