@@ -102,6 +102,7 @@ public final class APIServer: Service {
         handlers.registerOperations(api)
         handlers.registerWorkerActions(api)
         handlers.registerUploads(router, api)
+        handlers.registerUploadQueue(api)
         let settings = handlers.settings
         let application = Application(
             router: router,

@@ -43,7 +43,6 @@ extension APIHandlers {
 
     func createUpload(_ request: Request, _ context: APIContext) async throws -> Response {
         let token = try context.require(.editor)
-        let store = try uploads.partialStore()
         let length = try Tus.integer(request, "Upload-Length")
         let deferred = request.headers[.uploadDeferLength]
         guard (length == nil) != (deferred == nil), deferred == nil || deferred == "1" else {
@@ -57,6 +56,23 @@ extension APIHandlers {
         let metadata = try Tus.metadata(request.headers[.uploadMetadata])
         let filename = metadata["filename"].flatMap { $0.isEmpty ? nil : $0 } ?? "upload"
         try checkJobOptions(metadata, filename: filename, owner: token.name, namespace: token.namespace)
+        let id = try await newUpload(token: token, filename: filename, length: length, metadata: metadata).id
+        let tenant = database.tenant(token.namespace)
+        var headers: HTTPFields = [.location: "\(base(request))/api/uploads/\(id)"]
+        if request.headers[.contentType] == Tus.contentType {
+            let response = try await append(request, context, id: id, offset: 0)
+            headers.append(contentsOf: response.headers)
+        } else if let upload = try await tenant.upload(id) {
+            headers.append(contentsOf: Self.uploadHeaders(upload, offset: 0))
+        }
+        return Response(status: .created, headers: headers)
+    }
+
+    /// Starts an upload in the store and records it, if it fits the tenant's quota (413 otherwise).
+    func newUpload(token: APIToken, filename: String, length: Int?, metadata: [String: String]) async throws
+        -> UploadRecord
+    {
+        let store = try uploads.partialStore()
         let id = Base64URL.encode(Data((0..<16).map { _ in UInt8.random(in: 0...255) }))
         let key = "\(S3Store.resumablePrefix)\(token.namespace)/\(id)/\(Self.safeName(filename))"
         let state = try await store.beginPartial(key, expectedBytes: length)
@@ -67,21 +83,14 @@ extension APIHandlers {
                 metadata: metadata, objectKey: key, partial: JSONDocument(encoding: state),
                 expiresAt: Date().addingTimeInterval(uploads.limits.expiry.seconds)),
             quota: uploads.limits.tenantQuota)
-        guard created else {
+        guard created, let upload = try await tenant.upload(id) else {
             try? await store.abortPartial(key, state: state)
             throw APIFailure(
                 .contentTooLarge, "QuotaExceeded",
                 "namespace \(token.namespace) may hold \(uploads.limits.tenantQuota ?? 0) bytes of uploads; "
                     + "this one does not fit")
         }
-        var headers: HTTPFields = [.location: "\(base(request))/api/uploads/\(id)"]
-        if request.headers[.contentType] == Tus.contentType {
-            let response = try await append(request, context, id: id, offset: 0)
-            headers.append(contentsOf: response.headers)
-        } else if let upload = try await tenant.upload(id) {
-            headers.append(contentsOf: Self.uploadHeaders(upload, offset: 0))
-        }
-        return Response(status: .created, headers: headers)
+        return upload
     }
 
     func headUpload(_ context: APIContext) async throws -> Response {

@@ -61,84 +61,126 @@ struct UploadService: Sendable {
         _ upload: UploadRecord, tenant: TenantStore, writer: String, at offset: Int, body: RequestBody,
         checksum: TusChecksum?
     ) async throws -> Int {
-        let store = try partialStore()
-        let started = try upload.partial.decode(PartialState.self)
-        let output = try await store.openPartial(upload.objectKey, state: started, at: offset)
-        defer { Task { await output.close() } }
-        let limit = min(upload.length ?? limits.maxBytes, limits.maxBytes)
-        var checksum = checksum
-        var pending: [UInt8] = []
-        pending.reserveCapacity(1 << 20)
-        var lastCheckpoint = ContinuousClock.now
-        var sinceCheckpoint = 0
-
-        /// Durable bytes and a recorded offset (without a checksum), or just a renewed lease (with one).
-        func checkpoint() async throws {
-            var state = started
-            var durable = offset
-            if checksum == nil {
-                try await flush()
-                state = try await output.commit()
-                durable = output.offset
-            }
-            let kept = try await tenant.recordUpload(
-                upload.id, writer: writer, received: durable, partial: JSONDocument(encoding: state), length: nil,
-                lease: limits.lease, expiry: limits.expiry)
-            guard kept else {
-                throw APIFailure.conflict(
-                    "upload \(upload.id) was taken over by another request while this one stalled")
-            }
-            lastCheckpoint = .now
-            sinceCheckpoint = 0
-        }
-        func flush() async throws {
-            guard !pending.isEmpty else { return }
-            try await output.append(pending)
-            pending.removeAll(keepingCapacity: true)
-        }
-
+        let session = try await UploadSession(
+            service: self, upload: upload, tenant: tenant, writer: writer, offset: offset, checksum: checksum)
         do {
-            for try await buffer in body {
-                guard output.offset + pending.count + buffer.readableBytes <= limit else {
-                    throw APIFailure(
-                        .contentTooLarge, "RequestEntityTooLarge",
-                        "the upload may hold at most \(limit) bytes; this request sends more")
-                }
-                let bytes = Array(buffer.readableBytesView)
-                received.increment(by: Int64(bytes.count))
-                checksum?.update(bytes)
-                pending += bytes
-                sinceCheckpoint += bytes.count
-                if pending.count >= 1 << 20 { try await flush() }
-                if sinceCheckpoint >= limits.checkpointBytes
-                    || ContinuousClock.now - lastCheckpoint
-                        >= limits.checkpointInterval
-                {
-                    try await checkpoint()
-                }
-            }
-            try await flush()
-            if let checksum, !checksum.matches {
-                try await output.rollback()
-                throw APIFailure(
-                    Tus.checksumMismatch, "ChecksumMismatch",
-                    "the chunk's \(checksum.algorithm) does not match Upload-Checksum; it was discarded")
-            }
-            checksum = nil
-            try await checkpoint()
-            return output.offset
-        } catch let failure as APIFailure where failure.status == .conflict {
-            throw failure  // another writer owns the upload now: touch nothing
+            for try await buffer in body { try await session.feed(buffer) }
+            return try await session.finish()
         } catch {
-            if checksum == nil {
-                // What arrived before the connection dropped (or the limit was passed) is kept.
-                do { try await checkpoint() } catch {
-                    logger.warning("upload \(upload.id): cannot keep the bytes before the failure: \(error)")
-                }
-            } else {
-                try? await output.rollback()  // an unverified chunk is discarded whole
-            }
+            await session.fail(error)
             throw error
         }
+    }
+}
+
+/// One request's bytes into one upload: fed as they arrive, kept durably at every checkpoint.
+final class UploadSession {
+    let service: UploadService
+    let upload: UploadRecord
+    let tenant: TenantStore
+    let writer: String
+    let started: PartialState
+    let offset: Int
+    let output: any PartialWriter
+    let limit: Int
+    var checksum: TusChecksum?
+    var pending: [UInt8] = []
+    var lastCheckpoint = ContinuousClock.now
+    var sinceCheckpoint = 0
+
+    init(
+        service: UploadService, upload: UploadRecord, tenant: TenantStore, writer: String, offset: Int,
+        checksum: TusChecksum?
+    ) async throws {
+        self.service = service
+        self.upload = upload
+        self.tenant = tenant
+        self.writer = writer
+        self.offset = offset
+        self.checksum = checksum
+        started = try upload.partial.decode(PartialState.self)
+        output = try await service.partialStore().openPartial(upload.objectKey, state: started, at: offset)
+        limit = min(upload.length ?? service.limits.maxBytes, service.limits.maxBytes)
+        pending.reserveCapacity(1 << 20)
+    }
+
+    /// Bytes so far (held or written).
+    var size: Int { output.offset + pending.count }
+
+    func feed(_ buffer: ByteBuffer) async throws {
+        guard size + buffer.readableBytes <= limit else {
+            throw APIFailure(
+                .contentTooLarge, "RequestEntityTooLarge",
+                "the upload may hold at most \(limit) bytes; this request sends more")
+        }
+        let bytes = Array(buffer.readableBytesView)
+        service.received.increment(by: Int64(bytes.count))
+        checksum?.update(bytes)
+        pending += bytes
+        sinceCheckpoint += bytes.count
+        if pending.count >= 1 << 20 { try await flush() }
+        if sinceCheckpoint >= service.limits.checkpointBytes
+            || ContinuousClock.now - lastCheckpoint >= service.limits.checkpointInterval
+        {
+            try await checkpoint()
+        }
+    }
+
+    /// The chunk is whole: its checksum is checked (460 and discarded on a mismatch), its bytes kept; returns the
+    /// new offset.
+    func finish() async throws -> Int {
+        try await flush()
+        if let checksum, !checksum.matches {
+            try await output.rollback()
+            throw APIFailure(
+                Tus.checksumMismatch, "ChecksumMismatch",
+                "the chunk's \(checksum.algorithm) does not match Upload-Checksum; it was discarded")
+        }
+        checksum = nil
+        try await checkpoint()
+        await output.close()
+        return output.offset
+    }
+
+    /// The request failed (a dropped connection, too many bytes): what arrived is kept, unless it was a chunk with
+    /// a checksum, which is discarded whole; nothing is touched once another writer owns the upload.
+    func fail(_ error: any Error) async {
+        if let failure = error as? APIFailure, failure.status == .conflict {
+            await output.close()
+            return
+        }
+        if checksum == nil {
+            do { try await checkpoint() } catch {
+                service.logger.warning("upload \(upload.id): cannot keep the bytes before the failure: \(error)")
+            }
+        } else {
+            try? await output.rollback()
+        }
+        await output.close()
+    }
+
+    /// Durable bytes and a recorded offset (without a checksum), or just a renewed lease (with one).
+    private func checkpoint() async throws {
+        var state = started
+        var durable = offset
+        if checksum == nil {
+            try await flush()
+            state = try await output.commit()
+            durable = output.offset
+        }
+        let kept = try await tenant.recordUpload(
+            upload.id, writer: writer, received: durable, partial: JSONDocument(encoding: state), length: nil,
+            lease: service.limits.lease, expiry: service.limits.expiry)
+        guard kept else {
+            throw APIFailure.conflict("upload \(upload.id) was taken over by another request while this one stalled")
+        }
+        lastCheckpoint = .now
+        sinceCheckpoint = 0
+    }
+
+    private func flush() async throws {
+        guard !pending.isEmpty else { return }
+        try await output.append(pending)
+        pending.removeAll(keepingCapacity: true)
     }
 }
