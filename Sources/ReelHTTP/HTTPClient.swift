@@ -30,7 +30,8 @@ extension HTTPClient {
         let context = Unmanaged.passRetained(sink)
         defer { context.release() }
         let upload = try request.bodyFile.map { slice throws(HTTPError) in
-            Unmanaged.passRetained(try UploadSource(slice, url: Self.redacted(request.url)))
+            Unmanaged.passRetained(
+                try UploadSource(slice, url: Self.redacted(request.url), progress: request.onBodyProgress))
         }
         defer { upload?.release() }
         let list = Self.headerList(request)

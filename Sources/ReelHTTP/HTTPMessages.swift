@@ -45,6 +45,10 @@ public struct HTTPRequest: Sendable {
     public var awsSigV4: AWSSigV4?
     /// Streams the body from part of a file (instead of `body`); the request is then an upload (PUT).
     public var bodyFile: FileSlice?
+    /// Told the bytes of `bodyFile` handed to the connection so far, as they go (a progress bar).
+    public var onBodyProgress: (@Sendable (Int) -> Void)?
+    /// Sends at most this many bytes per second (libcurl's `MAX_SEND_SPEED`).
+    public var maxSendSpeed: Int?
 
     public init(
         method: String = "GET", url: String, headers: [(name: String, value: String)] = [], body: Data? = nil,

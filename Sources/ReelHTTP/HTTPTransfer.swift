@@ -38,9 +38,12 @@ final class UploadSource {
     let descriptor: Int32
     var offset: Int
     var remaining: Int
+    var sent = 0
     var failed: String?
+    var progress: (@Sendable (Int) -> Void)?
 
-    init(_ slice: FileSlice, url: String) throws(HTTPError) {
+    init(_ slice: FileSlice, url: String, progress: (@Sendable (Int) -> Void)? = nil) throws(HTTPError) {
+        self.progress = progress
         descriptor = open(slice.path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else {
             throw HTTPError(.io, "cannot open \(slice.path): \(String(cString: strerror(errno)))", url: url)
@@ -61,6 +64,8 @@ final class UploadSource {
         }
         offset += count
         remaining -= count
+        sent += count
+        progress?(sent)
         return count
     }
 }
@@ -131,6 +136,7 @@ extension HTTPClient {
             reel_curl_setopt_long(h, CURLOPT_EXPECT_100_TIMEOUT_MS, 50)
         }
         guard let upload, let slice = request.bodyFile else { return }
+        if let speed = request.maxSendSpeed { reel_curl_setopt_off_t(h, CURLOPT_MAX_SEND_SPEED_LARGE, curl_off_t(speed)) }
         reel_curl_setopt_long(h, CURLOPT_UPLOAD, 1)
         reel_curl_setopt_off_t(h, CURLOPT_INFILESIZE_LARGE, curl_off_t(slice.length))
         reel_curl_setopt_pointer(h, CURLOPT_READDATA, upload.toOpaque())

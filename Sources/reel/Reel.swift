@@ -8,7 +8,8 @@ struct Reel: AsyncParsableCommand {
         abstract: "Reel processes videos declared as Kubernetes-style resources.",
         discussion: "Resources: VideoJob (vj) and WorkerPool (wp), API version reel.dev/v1alpha1.",
         subcommands: [
-            Local.self, OperatorCLI.self, WorkerCLI.self, Serve.self, TokenCommand.self, Get.self, Describe.self,
+            Local.self, OperatorCLI.self, WorkerCLI.self, Serve.self, TokenCommand.self, UploadCommand.self, Get.self,
+            Describe.self,
             Logs.self, Analyze.self,
             Validate.self, Manifests.self, Migrate.self,
             Media.self, Bench.self, Version.self,
