@@ -12,10 +12,11 @@ apt_packages=(
     libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev
     postgresql ffmpeg python3 python3-venv python3-pip ca-certificates curl libxml2 wrk
 )
-# moto[server] is a real S3 (and IAM, STS) server for the storage tests; boto3 reads back what Reel wrote.
+# moto[server] is a real S3 (and IAM, STS) server for the storage tests; boto3 reads back what Reel wrote; tuspy
+# is an independent tus client for the upload tests.
 python_tools=(
     kubernetes-validate jsonschema ruamel.yaml PyYAML opentimelineio otio-cmx3600-adapter helm-python-sdk
-    "moto[server]" boto3 schemathesis
+    "moto[server]" boto3 schemathesis tuspy
 )
 
 if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi

@@ -77,7 +77,7 @@ struct APIHousekeeping: Service {
                 logger.warning("cannot prune old events: \(error)")
             }
             do {
-                let removed = try await Self.removeExpiredUploads(database, store: store)
+                let removed = try await UploadExpiry.remove(database, store: store)
                 if removed > 0 { logger.info("removed \(removed) expired incomplete upload(s)") }
             } catch {
                 logger.warning("cannot remove expired uploads: \(error)")
@@ -88,18 +88,5 @@ struct APIHousekeeping: Service {
                 return
             }
         }
-    }
-
-    /// Removes the incomplete uploads past their expiry (and not being written): their bytes, then their rows.
-    /// Returns how many.
-    static func removeExpiredUploads(_ database: Database, store: any ObjectStore) async throws -> Int {
-        guard let store = store as? any PartialObjectStore else { return 0 }
-        var removed = 0
-        for upload in try await database.uploads.expired() {
-            try await store.abortPartial(upload.objectKey, state: try upload.partial.decode(PartialState.self))
-            try await database.uploads.delete(upload.id)
-            removed += 1
-        }
-        return removed
     }
 }

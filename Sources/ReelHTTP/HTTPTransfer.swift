@@ -136,7 +136,9 @@ extension HTTPClient {
             reel_curl_setopt_long(h, CURLOPT_EXPECT_100_TIMEOUT_MS, 50)
         }
         guard let upload, let slice = request.bodyFile else { return }
-        if let speed = request.maxSendSpeed { reel_curl_setopt_off_t(h, CURLOPT_MAX_SEND_SPEED_LARGE, curl_off_t(speed)) }
+        if let speed = request.maxSendSpeed {
+            reel_curl_setopt_off_t(h, CURLOPT_MAX_SEND_SPEED_LARGE, curl_off_t(speed))
+        }
         reel_curl_setopt_long(h, CURLOPT_UPLOAD, 1)
         reel_curl_setopt_off_t(h, CURLOPT_INFILESIZE_LARGE, curl_off_t(slice.length))
         reel_curl_setopt_pointer(h, CURLOPT_READDATA, upload.toOpaque())

@@ -131,9 +131,11 @@ final class QueueIntake {
             let filename = Self.parameter("filename", in: disposition).flatMap { $0.isEmpty ? nil : $0 } ?? "upload"
             var metadata = ["filename": filename]
             if let type = headers["content-type"] { metadata["filetype"] = type }
-            let created = try await handlers.newUpload(token: token, filename: filename, length: nil, metadata: metadata)
-            guard case .claimed(let claimed) = try await tenant.claimUpload(
-                created.id, writer: writer, lease: handlers.uploads.limits.lease)
+            let created = try await handlers.newUpload(
+                token: token, filename: filename, length: nil, metadata: metadata)
+            guard
+                case .claimed(let claimed) = try await tenant.claimUpload(
+                    created.id, writer: writer, lease: handlers.uploads.limits.lease)
             else { throw APIFailure.conflict("upload \(created.id) is taken") }
             upload = claimed
             session = try await UploadSession(

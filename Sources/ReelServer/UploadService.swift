@@ -184,3 +184,19 @@ final class UploadSession {
         pending.removeAll(keepingCapacity: true)
     }
 }
+
+/// The end of abandoned uploads.
+public enum UploadExpiry {
+    /// Removes the incomplete uploads past their expiry (and not being written): their bytes, then their rows.
+    /// Returns how many.
+    public static func remove(_ database: Database, store: any ObjectStore) async throws -> Int {
+        guard let store = store as? any PartialObjectStore else { return 0 }
+        var removed = 0
+        for upload in try await database.uploads.expired() {
+            try await store.abortPartial(upload.objectKey, state: try upload.partial.decode(PartialState.self))
+            try await database.uploads.delete(upload.id)
+            removed += 1
+        }
+        return removed
+    }
+}

@@ -76,7 +76,8 @@ struct JobWatch {
                     else { throw CLIFailure("job \(uid): HTTP \(response.status)") }
                     let failure = job.status?.conditions?.first { $0.type == "Succeeded" }?.message
                     let name = job.name ?? (try? JSONDecoder().decode(Named.self, from: response.body))?.metadata.name
-                    if note(uid, name: name, phase: job.status?.phase, progress: job.status?.progress, message: failure) {
+                    if note(uid, name: name, phase: job.status?.phase, progress: job.status?.progress, message: failure)
+                    {
                         return outcome()
                     }
                 }
@@ -95,7 +96,9 @@ struct JobWatch {
                     }
                     let status = parsed.data?.status
                     let failure = status?.conditions?.first { $0.type == "Succeeded" }?.message
-                    if note(uid, name: parsed.data?.name, phase: status?.phase, progress: status?.progress, message: failure) {
+                    if note(
+                        uid, name: parsed.data?.name, phase: status?.phase, progress: status?.progress, message: failure
+                    ) {
                         return outcome()
                     }
                 }

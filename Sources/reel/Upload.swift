@@ -122,7 +122,9 @@ struct UploadCommand: AsyncParsableCommand {
                 next += 1
                 group.addTask {
                     do {
-                        let outcome = try await client.upload(file, metadata: metadata) { progress.update(index, bytes: $0) }
+                        let outcome = try await client.upload(file, metadata: metadata) {
+                            progress.update(index, bytes: $0)
+                        }
                         progress.finish(index, note: outcome.jobUID.map { "done, job \($0.prefix(8))" } ?? "done")
                         return (index, .success(outcome))
                     } catch {

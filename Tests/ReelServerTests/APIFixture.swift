@@ -27,7 +27,7 @@ struct APIFixture {
 
     static func start(
         _ name: String, fileRoots: [String] = [], heartbeat: Duration = .seconds(15),
-        statementTimeout: Duration = .seconds(15)
+        statementTimeout: Duration = .seconds(15), uploads: UploadLimits = UploadLimits()
     ) async throws -> APIFixture {
         let url = try await TestPostgres.migratedDatabase(name)
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("reel-api-\(UUID().uuidString)")
@@ -37,6 +37,7 @@ struct APIFixture {
         settings.fileRoots = AllowedRoots(fileRoots)
         settings.heartbeat = heartbeat
         settings.statsInterval = .seconds(1)
+        settings.uploads = uploads
         let (ports, portContinuation) = AsyncStream<Int>.makeStream()
         let server = APIServer(
             settings: settings, database: api, store: store, signingKey: signingKey,
