@@ -166,7 +166,7 @@ let package = Package(
             ]),
         .testTarget(
             name: "ReelCLITests",
-            dependencies: ["reel", "ReelAPI", "ReelCore", "ReelStore", "ReelSupport", "ReelTestSupport"]),
+            dependencies: ["reel", "ReelAPI", "ReelCore", "ReelStore", "ReelSupport", "ReelTestSupport", "ReelHTTP"]),
     ],
     swiftLanguageModes: [.v6]
 )
