@@ -209,6 +209,7 @@ public enum OpenAPIDocument {
                     ], secured: false),
             ],
         ]
+        paths.merge(uploadPaths) { a, _ in a }
         for (path, pathParameters) in jobPaths {
             paths[path] = [
                 "parameters": .array(pathParameters),
@@ -284,7 +285,7 @@ public enum OpenAPIDocument {
             "paths": .object(paths),
             "components": [
                 "securitySchemes": ["bearer": ["type": "http", "scheme": "bearer"]],
-                "schemas": .object(OpenAPISchemas.all),
+                "schemas": .object(OpenAPISchemas.all.merging(OpenAPISchemas.uploads) { a, _ in a }),
             ],
         ]
     }

@@ -48,6 +48,7 @@ extension APIHandlers {
         guard (length == nil) != (deferred == nil), deferred == nil || deferred == "1" else {
             throw APIFailure.badRequest("send exactly one of Upload-Length or Upload-Defer-Length: 1")
         }
+        if length == 0 { throw APIFailure.badRequest("Upload-Length is 0: an empty file is not a video") }
         if let length, length > uploads.limits.maxBytes {
             throw APIFailure(
                 .contentTooLarge, "RequestEntityTooLarge",
