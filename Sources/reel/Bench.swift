@@ -8,6 +8,7 @@ struct Bench: AsyncParsableCommand {
         abstract: "Measure Reel's throughput and latency.",
         subcommands: [
             QueueBench.self, SplitBench.self, ScenesBench.self, RenderBench.self, StorageBench.self, APIBench.self,
+            UploadBench.self,
         ])
 }
 

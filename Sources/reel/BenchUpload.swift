@@ -1,0 +1,196 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ReelHTTP
+import ReelOperator
+import ReelServer
+import ReelStorage
+import ReelStore
+import ReelSupport
+
+/// `reel bench upload`: a large upload through the tus server, by `reel upload` and by `curl -T`, with the
+/// server's memory while the bytes stream through.
+struct UploadBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "upload",
+        abstract: "Upload a large video with reel upload and with curl -T to the same server: MB/s and server RSS.",
+        discussion: """
+            Starts a throwaway PostgreSQL and the API server in this process (file-system storage in a temporary \
+            directory), makes a video of about --megabytes by stream-copying a short clip over and over, then \
+            uploads it twice: `reel upload` (tus in --chunk-size MiB chunks, each with a SHA-256) and `curl -T` \
+            (one tus PATCH of the whole file). The server's peak RSS is measured during each upload (the peak is \
+            reset in between through /proc/self/clear_refs).
+            """)
+
+    @Option(help: "Size of the video uploaded.") var megabytes = 2048
+    @Option(help: "reel upload's chunk size (MiB).") var chunkSize = 8
+    @Option(help: "Directory for the video and the store (default: a temporary one).") var scratch: String?
+    @Flag(help: "Print one JSON object.") var json = false
+
+    struct Run: Encodable {
+        var client: String
+        var seconds: Double
+        var megabytesPerSecond: Double
+        var serverPeakRssMB: Int
+    }
+
+    struct Result: Encodable {
+        var bytes: Int
+        var serverIdleRssMB: Int
+        var runs: [Run]
+    }
+
+    func run() async throws {
+        let logger = CLILogging.logger("reel.bench", level: .warning)
+        let directory = URL(fileURLWithPath: scratch ?? FileManager.default.temporaryDirectory.path)
+            .appendingPathComponent("reel-bench-upload-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        chmod(directory.path, 0o755)  // the embedded PostgreSQL runs as the postgres user
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let video = try await Self.makeVideo(megabytes: megabytes, directory: directory.path)
+        let server = try EmbeddedPostgres(.init(directory: directory.appendingPathComponent("pg")), logger: logger)
+        try await server.start()
+        do {
+            try await server.createDatabase("reel_bench")
+            let result = try await measure(
+                url: server.url(database: "reel_bench"), video: video, directory: directory.path, logger)
+            try await server.stop()
+            report(result)
+        } catch {
+            try? await server.stop()
+            throw error
+        }
+    }
+
+    private func measure(url: String, video: String, directory: String, _ logger: Logger) async throws -> Result {
+        try await Database.migrate(url: url, logger: logger)
+        try await APIDatabase.prepareRole(serviceURL: url)
+        let service = Database(url: url, maxConnections: 2)
+        let api = APIDatabase(url: url, maxConnections: 8)
+        let port = try APIBench.freePort()
+        var settings = APISettings(host: "127.0.0.1", port: port)
+        settings.uploads.maxBytes = 1 << 40
+        let (ports, announce) = AsyncStream<Int>.makeStream()
+        let server = APIServer(
+            settings: settings, database: api, store: try FileSystemStore(root: "\(directory)/store"),
+            signingKey: Array(repeating: 1, count: 32), writer: { TenantResources(api.tenant($0)) },
+            registry: OperatorMetrics.bootstrap(), logger: CLILogging.logger("reel.bench.server", level: .critical),
+            onRunning: { announce.yield($0) })
+        let running = Task { try await server.run() }
+        defer { running.cancel() }
+        var iterator = ports.makeAsyncIterator()
+        _ = await iterator.next()
+        let base = "http://127.0.0.1:\(port)"
+        let token = try await service.tokens.create(name: "bench", namespace: "bench", role: .editor, expiresIn: nil)
+            .secret
+        let bytes = (try FileManager.default.attributesOfItem(atPath: video)[.size] as? Int) ?? 0
+        let idle = Self.rss().current
+        var runs: [Run] = []
+        let reel = try Self.executable()
+        runs.append(
+            try await timed("reel upload", bytes: bytes) {
+                try await ProcessRunner.capture(
+                    reel,
+                    [
+                        "upload", video, "--server", base, "--token", token, "--no-job", "--chunk-size",
+                        "\(chunkSize)",
+                    ], environment: ["REEL_CACHE_DIR": "\(directory)/cache"])
+            })
+        let created = try await HTTPClient.send(
+            HTTPRequest(
+                method: "POST", url: base + "/api/uploads",
+                headers: [
+                    ("Authorization", "Bearer \(token)"), ("Tus-Resumable", "1.0.0"), ("Upload-Length", "\(bytes)"),
+                    ("Upload-Metadata", "filename YmlnLm1wNA==,job ZmFsc2U="),
+                ]))
+        guard created.status == 201, let location = created.header("Location") else {
+            throw CLIFailure("could not create an upload for curl: HTTP \(created.status)")
+        }
+        runs.append(
+            try await timed("curl -T", bytes: bytes) {
+                try await ProcessRunner.capture(
+                    "/usr/bin/curl",
+                    [
+                        "-sS", "-f", "-X", "PATCH", "-T", video, "-H", "Authorization: Bearer \(token)", "-H",
+                        "Tus-Resumable: 1.0.0", "-H", "Upload-Offset: 0", "-H",
+                        "Content-Type: application/offset+octet-stream", "-H", "Expect:", location,
+                    ])
+            })
+        await service.close()
+        running.cancel()
+        _ = try? await running.value
+        await api.close()
+        return Result(bytes: bytes, serverIdleRssMB: idle, runs: runs)
+    }
+
+    /// Runs one client; the server's peak RSS is reset before and read after.
+    private func timed(_ name: String, bytes: Int, _ client: () async throws -> ProcessRunner.Captured)
+        async throws -> Run
+    {
+        try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
+        let started = ContinuousClock.now
+        let result = try await client()
+        let seconds = (ContinuousClock.now - started).seconds
+        guard result.status == 0 else { throw CLIFailure("\(name) failed: \(result.stderr)\(result.stdout)") }
+        return Run(
+            client: name, seconds: seconds, megabytesPerSecond: Double(bytes) / 1_000_000 / seconds,
+            serverPeakRssMB: Self.rss().peak)
+    }
+
+    /// This process's resident set and its peak (MB), from /proc/self/status.
+    static func rss() -> (current: Int, peak: Int) {
+        let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+        func field(_ name: String) -> Int {
+            let line = status.split(separator: "\n").first { $0.hasPrefix(name + ":") } ?? ""
+            return (Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0) / 1024
+        }
+        return (field("VmRSS"), field("VmHWM"))
+    }
+
+    /// The running `reel` binary.
+    static func executable() throws -> String {
+        let path = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
+        return path
+    }
+
+    /// A real video of about `megabytes`: a 10 s clip at 16 Mb/s, stream-copied end to end as often as needed.
+    static func makeVideo(megabytes: Int, directory: String) async throws -> String {
+        let clip = "\(directory)/clip.mp4"
+        let video = "\(directory)/big.mp4"
+        let make = try await ProcessRunner.capture(
+            "/usr/bin/ffmpeg",
+            [
+                "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30", "-t", "10", "-c:v",
+                "libx264", "-preset", "ultrafast", "-b:v", "16M", "-g", "60", "-pix_fmt", "yuv420p", clip,
+            ])
+        guard make.status == 0 else { throw CLIFailure("ffmpeg: \(make.stderr)") }
+        let clipBytes = (try FileManager.default.attributesOfItem(atPath: clip)[.size] as? Int) ?? 1
+        let loops = max(0, megabytes * 1_000_000 / max(clipBytes, 1) - 1)
+        let copy = try await ProcessRunner.capture(
+            "/usr/bin/ffmpeg",
+            ["-v", "error", "-y", "-stream_loop", "\(loops)", "-i", clip, "-c", "copy", video])
+        guard copy.status == 0 else { throw CLIFailure("ffmpeg: \(copy.stderr)") }
+        return video
+    }
+
+    private func report(_ result: Result) {
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            print(String(decoding: (try? encoder.encode(result)) ?? Data(), as: UTF8.self))
+            return
+        }
+        print("upload of \(result.bytes / 1_000_000) MB; server idle RSS \(result.serverIdleRssMB) MB")
+        for run in result.runs {
+            print(
+                "\(run.client.padding(toLength: 12, withPad: " ", startingAt: 0))"
+                    + String(format: "%7.1f s  %7.1f MB/s", run.seconds, run.megabytesPerSecond)
+                    + "  server peak RSS \(run.serverPeakRssMB) MB")
+        }
+        if result.runs.count == 2 {
+            print(
+                String(format: "reel upload / curl -T: %.2f× the time", result.runs[0].seconds / result.runs[1].seconds)
+            )
+        }
+    }
+}
