@@ -188,9 +188,8 @@ struct UploadBench: AsyncParsableCommand {
                     + "  server peak RSS \(run.serverPeakRssMB) MB")
         }
         if result.runs.count == 2 {
-            print(
-                String(format: "reel upload / curl -T: %.2f× the time", result.runs[0].seconds / result.runs[1].seconds)
-            )
+            let ratio = result.runs[0].seconds / result.runs[1].seconds
+            print(String(format: "reel upload / curl -T: %.2f× the time", ratio))
         }
     }
 }
