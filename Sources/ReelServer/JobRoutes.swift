@@ -124,6 +124,7 @@ extension APIHandlers {
             }
             fields["metadata"] = .object(metadata)
             let job = try validated(.object(fields))
+            try await checkUploadSource(job, namespace: token.namespace)
             do {
                 let stored = try await writing {
                     try await writer(token.namespace).create(
@@ -221,6 +222,7 @@ extension APIHandlers {
             merged = .object(fields)
         }
         let job = try validated(merged)
+        try await checkUploadSource(job, namespace: token.namespace)
         let updated = try await writing {
             try await writer(token.namespace).update(
                 NewResource(

@@ -57,6 +57,26 @@ extension APIHandlers {
         _ = try validated(object)
     }
 
+    /// A job reading `upload://<id>` must name a complete upload of its own namespace (422 otherwise, before the
+    /// job exists).
+    func checkUploadSource(_ job: VideoJob, namespace: String) async throws {
+        let uri = job.spec.source.uri
+        guard uri.hasPrefix("upload://") else { return }
+        let id = String(uri.dropFirst("upload://".count))
+        let upload = try await database.tenant(namespace).upload(id)
+        let problem: String? =
+            switch upload?.state {
+            case nil: "upload \(id) does not exist in namespace \(namespace)"
+            case .receiving: "upload \(id) is not complete (\(upload?.received ?? 0) bytes so far)"
+            case .invalid: upload?.message ?? "upload \(id) is not a video"
+            case .complete: nil
+            }
+        if let problem {
+            throw APIFailure.invalid(
+                VideoJob.names.kind, job.metadata.name, [FieldProblem(.invalid, "spec.source.uri", .unknown, problem)])
+        }
+    }
+
     /// Completes `upload` (all its bytes are in): the object is made, probed, and the job created when asked.
     /// Returns the upload as it now stands; throws 422 `InvalidMedia` when the bytes are not a video.
     func complete(_ upload: UploadRecord, token: APIToken, tenant: TenantStore) async throws -> UploadRecord {

@@ -78,6 +78,8 @@ struct UploadTests {
         #expect(job.string("spec.priority") == "high")
         let key = try #require(try await fixture.service.uploads.upload(shown.string("id")!)?.objectKey)
         #expect(try Data(contentsOf: URL(fileURLWithPath: fixture.store.path(key))) == video)
+        let again = #"{"spec":{"title":"Again","source":{"uri":"\#(shown.string("uri")!)"}}}"#
+        #expect(try await fixture.call("POST", "/api/jobs", token: token, json: again).status == 201)
     }
 
     @Test("protocol errors: version 412, wrong offset 409, bad checksum 460 (chunk discarded), too big 413, 415")
@@ -135,6 +137,12 @@ struct UploadTests {
         #expect(try await fixture.tus("DELETE", path, token: other).status == 404)
         #expect(try await fixture.patch(path, token: viewer, offset: 0, Data(count: 5)).status == 403)
         let id = String(path.split(separator: "/").last!)
+        // A job may read only a complete upload of its own namespace, refused before it exists.
+        let reader = #"{"spec":{"source":{"uri":"upload://\#(id)"}}}"#
+        let early = try await fixture.call("POST", "/api/jobs", token: token, json: reader)
+        #expect(early.status == 422 && early.text.contains("is not complete"), "\(early.text)")
+        let foreign = try await fixture.call("POST", "/api/jobs", token: other, json: reader)
+        #expect(foreign.status == 422 && foreign.text.contains("does not exist in namespace rivals"))
         // A request holding the writer's lease (as one streaming a large chunk would).
         let claim = try await fixture.api.tenant("media").claimUpload(id, writer: "busy", lease: .seconds(60))
         guard case .claimed = claim else { Issue.record("no claim: \(claim)"); return }
