@@ -86,7 +86,7 @@ struct TusChecksum {
         }
     }
 
-    mutating func update(_ bytes: [UInt8]) {
+    mutating func update(_ bytes: some DataProtocol) {
         switch hasher {
         case .sha1(var h):
             h.update(data: bytes)

@@ -113,10 +113,10 @@ final class UploadSession {
                 .contentTooLarge, "RequestEntityTooLarge",
                 "the upload may hold at most \(limit) bytes; this request sends more")
         }
-        let bytes = Array(buffer.readableBytesView)
+        let bytes = buffer.readableBytesView
         service.received.increment(by: Int64(bytes.count))
         checksum?.update(bytes)
-        pending += bytes
+        pending.append(contentsOf: bytes)
         sinceCheckpoint += bytes.count
         if pending.count >= 1 << 20 { try await flush() }
         if sinceCheckpoint >= service.limits.checkpointBytes
