@@ -85,6 +85,10 @@ final class UploadSession {
     let limit: Int
     var checksum: TusChecksum?
     var pending: [UInt8] = []
+    /// Bytes handed to the writer (the one write in flight included).
+    var written: Int
+    /// The write in flight, if any: the next megabyte arrives while the last one goes to disk.
+    var writing: Task<Void, any Error>?
     var lastCheckpoint = ContinuousClock.now
     var sinceCheckpoint = 0
 
@@ -102,10 +106,11 @@ final class UploadSession {
         output = try await service.partialStore().openPartial(upload.objectKey, state: started, at: offset)
         limit = min(upload.length ?? service.limits.maxBytes, service.limits.maxBytes)
         pending.reserveCapacity(1 << 20)
+        written = offset
     }
 
     /// Bytes so far (held or written).
-    var size: Int { output.offset + pending.count }
+    var size: Int { written + pending.count }
 
     func feed(_ buffer: ByteBuffer) async throws {
         guard size + buffer.readableBytes <= limit else {
@@ -130,6 +135,7 @@ final class UploadSession {
     /// new offset.
     func finish() async throws -> Int {
         try await flush()
+        try await drain()
         if let checksum, !checksum.matches {
             try await output.rollback()
             throw APIFailure(
@@ -145,6 +151,7 @@ final class UploadSession {
     /// The request failed (a dropped connection, too many bytes): what arrived is kept, unless it was a chunk with
     /// a checksum, which is discarded whole; nothing is touched once another writer owns the upload.
     func fail(_ error: any Error) async {
+        try? await drain()
         if let failure = error as? APIFailure, failure.status == .conflict {
             await output.close()
             return
@@ -165,6 +172,7 @@ final class UploadSession {
         var durable = offset
         if checksum == nil {
             try await flush()
+            try await drain()
             state = try await output.commit()
             durable = output.offset
         }
@@ -178,10 +186,22 @@ final class UploadSession {
         sinceCheckpoint = 0
     }
 
+    /// Hands what is pending to the writer, after the write in flight.
     private func flush() async throws {
         guard !pending.isEmpty else { return }
-        try await output.append(pending)
-        pending.removeAll(keepingCapacity: true)
+        try await drain()
+        let chunk = pending
+        pending = []
+        pending.reserveCapacity(1 << 20)
+        written += chunk.count
+        writing = Task { [output] in try await output.append(chunk) }
+    }
+
+    /// Waits for the write in flight.
+    private func drain() async throws {
+        guard let writing else { return }
+        self.writing = nil
+        try await writing.value
     }
 }
 
