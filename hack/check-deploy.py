@@ -92,7 +92,10 @@ def check_api(objects, label):
     pod = operator["spec"]["template"]["spec"]
     container = pod["containers"][0]
     args = container.get("args", [])
-    for wanted in ["--api-addr=:8082", "--signing-key-file=/etc/reel/api/signingKey", "--api-allow-root=/data/media"]:
+    for wanted in [
+        "--api-addr=:8082", "--signing-key-file=/etc/reel/api/signingKey", "--api-allow-root=/data/media",
+        "--max-upload-bytes=68719476736", "--upload-quota-bytes=10737418240", "--upload-expiry-hours=24",
+    ]:
         if wanted not in args:
             problems.append(f"{label}: the operator is not run with {wanted}")
     if not any(m["mountPath"] == "/etc/reel/api" and m.get("readOnly") for m in container.get("volumeMounts", [])):
@@ -139,7 +142,10 @@ def main():
         },
         "chart (api)": {
             "database": {"url": "postgres://reel:secret@db:5432/reel"},
-            "api": {"enabled": True, "allowRoots": ["/data/media"], "publicURL": "https://reel.example.com"},
+            "api": {
+                "enabled": True, "allowRoots": ["/data/media"], "publicURL": "https://reel.example.com",
+                "uploads": {"quotaBytes": 10737418240},
+            },
         },
         "chart (s3)": {
             "database": {"url": "postgres://reel:secret@db:5432/reel"}, "persistence": {"enabled": False},

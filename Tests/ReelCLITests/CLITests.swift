@@ -20,8 +20,8 @@ struct CLITests {
         }
         #expect(
             commands == [
-                "local", "operator", "worker", "serve", "token", "get", "describe", "logs", "analyze", "validate",
-                "manifests", "migrate", "media", "bench", "version",
+                "local", "operator", "worker", "serve", "token", "upload", "get", "describe", "logs", "analyze",
+                "validate", "manifests", "migrate", "media", "bench", "version",
             ])
     }
 
@@ -141,7 +141,7 @@ struct CLITests {
         let url = try await TestPostgres.database("climigrate")
         let first = try await ReelPaths.reel(["migrate", "--database-url", url])
         #expect(first.status == 0, "\(first.stderr)")
-        #expect(first.lines == ["applied migrations 1, 2, 3, 4, 5, 6"])
+        #expect(first.lines == ["applied migrations 1, 2, 3, 4, 5, 6, 7"])
         let second = try await ReelPaths.reel(["migrate", "--database-url", url])
         #expect(second.lines == ["schema is up to date"])
         let missing = try await ReelPaths.reel([

@@ -8,10 +8,12 @@ import Testing
 /// Partial objects (resumable uploads) in both stores: appended over several writers, committed, rolled back,
 /// completed into an ordinary object with exactly the bytes sent.
 @Suite(.serialized) struct PartialObjectTests {
-    /// Random bytes, not compressible, so that every part boundary matters.
+    /// Random bytes, so that every part boundary matters (read at once: a call per byte would hold one of the
+    /// two cooperative threads for seconds and starve the other suites).
     static func bytes(_ count: Int) -> [UInt8] {
-        var generator = SystemRandomNumberGenerator()
-        return (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        let source = FileHandle(forReadingAtPath: "/dev/urandom")!
+        defer { try? source.close() }
+        return [UInt8](source.readData(ofLength: count))
     }
 
     /// Writes `data` in `pieces` through successive writers (each a new request), rolling back one extra piece on

@@ -232,7 +232,7 @@ struct MigrationTests {
             tables == [
                 "analysis_cache", "api_tokens", "audit_log", "events", "idempotency_keys", "job_logs", "job_queue",
                 "manifest_problems", "processing_jobs", "rate_limit_events", "resources", "schema_migrations",
-                "video_chunks", "workers",
+                "uploads", "video_chunks", "workers",
             ])
         await connection.close()
     }
