@@ -61,8 +61,13 @@ extension APIHandlers {
         let tenant = database.tenant(token.namespace)
         var headers: HTTPFields = [.location: "\(base(request))/api/uploads/\(id)"]
         if request.headers[.contentType] == Tus.contentType {
-            let response = try await append(request, context, id: id, offset: 0)
-            headers.append(contentsOf: response.headers)
+            do {
+                let response = try await append(request, context, id: id, offset: 0)
+                headers.append(contentsOf: response.headers)
+            } catch var failure as APIFailure {
+                failure.headers[.location] = headers[.location]  // the upload exists: the client may resume it
+                throw failure
+            }
         } else if let upload = try await tenant.upload(id) {
             headers.append(contentsOf: Self.uploadHeaders(upload, offset: 0))
         }

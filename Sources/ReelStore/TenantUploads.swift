@@ -145,6 +145,7 @@ extension TenantStore {
                 """
                 UPDATE uploads SET writer = $2, writer_until = now() + make_interval(secs => $3), updated_at = now()
                 WHERE id = $1 AND state = 'receiving' AND (writer IS NULL OR writer_until < now())
+                    AND (expires_at IS NULL OR expires_at > now())
                 RETURNING \(UploadRecord.columns)
                 """, [id, writer, lease.seconds]
             ).first {
@@ -152,9 +153,12 @@ extension TenantStore {
             }
             guard
                 let row = try await connection.query(
-                    "SELECT \(UploadRecord.columns) FROM uploads WHERE id = $1", [id]
+                    """
+                    SELECT \(UploadRecord.columns) FROM uploads
+                    WHERE id = $1 AND (state <> 'receiving' OR expires_at IS NULL OR expires_at > now())
+                    """, [id]
                 ).first
-            else { return .missing }
+            else { return .missing }  // none, or expired: the cleanup will remove it
             let record = try UploadRecord(row)
             return record.state == .receiving ? .busy : .finished(record)
         }

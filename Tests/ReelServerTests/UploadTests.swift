@@ -117,6 +117,17 @@ struct UploadTests {
         let plain = try await fixture.tus(
             "PATCH", path, token: token, headers: [("Upload-Offset", "10"), ("Content-Type", "text/plain")])
         #expect(plain.status == 415)
+        // creation-with-upload: the first bytes with the POST; refused, the upload still exists to resume.
+        let withBody = try await fixture.tus(
+            "POST", "/api/uploads", token: token, body: chunk,
+            headers: [("Upload-Length", "100"), ("Upload-Checksum", wrong), ("Upload-Metadata", "job ZmFsc2U=")])
+        #expect(withBody.status == 460)
+        let resumable = try #require(withBody.header("Location"))
+        #expect(try await fixture.tus("HEAD", resumable, token: token).header("Upload-Offset") == "0")
+        let created = try await fixture.tus(
+            "POST", "/api/uploads", token: token, body: chunk,
+            headers: [("Upload-Length", "100"), ("Upload-Metadata", "job ZmFsc2U=")])
+        #expect(created.status == 201 && created.header("Upload-Offset") == "10")
         let options = try await fixture.tus("OPTIONS", "/api/uploads", token: nil)
         #expect(options.header("Tus-Extension")?.contains("creation-defer-length") == true)
         #expect(options.header("Tus-Checksum-Algorithm") == "sha1,sha256")
@@ -200,6 +211,7 @@ struct UploadTests {
         try await connection.query("UPDATE uploads SET expires_at = now() - interval '1 minute' WHERE id = $1", [id])
         await connection.close()
         #expect(try await fixture.tus("HEAD", stale, token: token).status == 404)
+        #expect(try await fixture.patch(stale, token: token, offset: 10, Data(count: 5)).status == 404)
         #expect(try await UploadExpiry.remove(fixture.service, store: fixture.store) == 1)
         #expect(try await fixture.service.uploads.upload(id) == nil)
         #expect(!FileManager.default.fileExists(atPath: fixture.store.path(key) + ".partial-upload"))
