@@ -9,10 +9,12 @@ final class InputFile {
 
     init(path: String) throws(MediaError) {
         self.path = path
-        guard FileManager.default.fileExists(atPath: path) else {
+        // A file, or an object of Reel's own store through a presigned URL (read by range, never copied whole).
+        let remote = path.hasPrefix("http://") || path.hasPrefix("https://")
+        guard remote || FileManager.default.fileExists(atPath: path) else {
             throw MediaError(.notFound, "no such file", path: path)
         }
-        if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int, size == 0 {
+        if !remote, let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int, size == 0 {
             throw MediaError(.invalidData, "the file is empty", path: path)
         }
         var context: UnsafeMutablePointer<AVFormatContext>?

@@ -23,8 +23,11 @@ extension S3Store: PartialObjectStore {
         try ObjectStores.validate(key)
         let id = try await initiateUpload(objectKey(key))
         let state = PartialState(multipartID: id, partSize: max(partSize, ((expectedBytes ?? 0) + 9_999) / 10_000))
-        let tail = tailPath(state)
-        try await BlockingExecutor.files.run { () throws -> Void in _ = try AppendFile(path: tail, size: 0, key: key) }
+        let (tail, scratch) = (tailPath(state), scratchDirectory)
+        try await BlockingExecutor.files.run { () throws -> Void in
+            try? FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+            _ = try AppendFile(path: tail, size: 0, key: key)
+        }
         return state
     }
 

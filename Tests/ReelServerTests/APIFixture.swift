@@ -19,6 +19,8 @@ struct APIFixture {
     let service: Database
     let api: APIDatabase
     let store: FileSystemStore
+    /// The store the server writes to (`store`, unless the test gave another).
+    let served: any ObjectStore
     let base: String
     let files: SignedFiles
     let running: Task<Void, any Error>
@@ -27,7 +29,8 @@ struct APIFixture {
 
     static func start(
         _ name: String, fileRoots: [String] = [], heartbeat: Duration = .seconds(15),
-        statementTimeout: Duration = .seconds(15), uploads: UploadLimits = UploadLimits()
+        statementTimeout: Duration = .seconds(15), uploads: UploadLimits = UploadLimits(),
+        serving: (any ObjectStore)? = nil
     ) async throws -> APIFixture {
         let url = try await TestPostgres.migratedDatabase(name)
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("reel-api-\(UUID().uuidString)")
@@ -40,7 +43,7 @@ struct APIFixture {
         settings.uploads = uploads
         let (ports, portContinuation) = AsyncStream<Int>.makeStream()
         let server = APIServer(
-            settings: settings, database: api, store: store, signingKey: signingKey,
+            settings: settings, database: api, store: serving ?? store, signingKey: signingKey,
             writer: { TenantResources(api.tenant($0)) }, registry: OperatorMetrics.bootstrap(),
             logger: TestPostgres.logger, onRunning: { portContinuation.yield($0) })
         let running = Task { try await server.run() }
@@ -48,6 +51,7 @@ struct APIFixture {
         let port = try #require(await iterator.next())
         return APIFixture(
             databaseURL: url, service: Database(url: url, maxConnections: 4), api: api, store: store,
+            served: serving ?? store,
             base: "http://127.0.0.1:\(port)", files: SignedFiles(store: store, signingKey: signingKey, publicURL: nil),
             running: running)
     }

@@ -279,3 +279,51 @@ struct UploadClientTests {
         #expect(try await fixture.call("GET", "/api/uploads", token: token).count == 1)
     }
 }
+
+@Suite("tus uploads into S3", .serialized)
+struct S3UploadTests {
+    @Test("an upload into S3 goes up in parts as they fill, is probed through a presigned URL and becomes a job")
+    func uploadIntoS3() async throws {
+        let moto = try await MotoServer(authenticated: false)  // moto answers presigned URLs only without auth
+        let location = S3Location(bucket: moto.bucket, prefix: "reel/", region: "us-east-1", endpoint: moto.endpoint)
+        let credentials = AWSCredentials(accessKeyID: moto.accessKeyID, secretAccessKey: moto.secretAccessKey)
+        let scratch = try TemporaryDirectory(prefix: "s3-scratch")
+        var store = S3Store(
+            client: S3Client(location: location, credentials: AWSCredentialProvider(credentials)),
+            scratchDirectory: scratch.url.path)
+        store.partSize = 5 << 20
+        let fixture = try await APIFixture.start("uploads_s3", serving: store)
+        defer { Task { await fixture.stop() } }
+        let directory = try TemporaryDirectory()
+        let path = directory.path("big.mp4")
+        try await SampleMedia.ffmpeg([
+            "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25", "-t", "8", "-vf", "noise=alls=40:allf=t",
+            "-c:v", "libx264", "-preset", "ultrafast", "-b:v", "12M", "-pix_fmt", "yuv420p", path,
+        ])
+        let video = try Data(contentsOf: URL(fileURLWithPath: path))
+        #expect(video.count > 10 << 20)
+        let token = try await fixture.token("media", .editor)
+        let upload = try await fixture.createUpload(
+            token: token, length: video.count, metadata: ["filename": "big.mp4", "title": "Into S3"])
+        var offset = 0
+        var partsSeen: [Int] = []
+        while offset < video.count {
+            let piece = video[offset..<min(video.count, offset + (3 << 20))]
+            let reply = try await fixture.patch(upload, token: token, offset: offset, Data(piece))
+            #expect(reply.status == 204, "\(reply.text)")
+            offset = Int(reply.header("Upload-Offset") ?? "") ?? -1
+            let id = String(upload.split(separator: "/").last!)
+            if let row = try await fixture.service.uploads.upload(id), row.state == .receiving {
+                partsSeen.append(try row.partial.decode(PartialState.self).parts.count)
+            }
+        }
+        #expect(partsSeen.last ?? 0 >= 1, "parts went up while the upload was incomplete: \(partsSeen)")
+        let shown = try await fixture.call("GET", upload, token: token)
+        #expect(shown.string("state") == "complete", "\(shown.text)")
+        #expect(shown.string("media.streams.0.codec") == "h264")
+        #expect(shown.string("job.uid") != nil)
+        let key = try #require(try await fixture.service.uploads.upload(shown.string("id")!)?.objectKey)
+        try await store.get(key, toFile: directory.path("back.mp4"))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: directory.path("back.mp4"))) == video)
+    }
+}
