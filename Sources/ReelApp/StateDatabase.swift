@@ -26,8 +26,8 @@ public struct StateDatabase: Sendable {
         if let url {
             database = StateDatabase(url: url, embedded: nil)
         } else {
-            let embedded = try EmbeddedPostgres(
-                .init(directory: URL(fileURLWithPath: state).appendingPathComponent("postgres")), logger: logger)
+            let cluster = try await EmbeddedPostgres.clusterDirectory(forState: state, logger: logger)
+            let embedded = try EmbeddedPostgres(.init(directory: cluster), logger: logger)
             try await embedded.start()
             try await embedded.createDatabase(databaseName)
             database = StateDatabase(url: embedded.url(database: databaseName), embedded: embedded)
