@@ -18,6 +18,13 @@ public struct StateDatabase: Sendable {
         Paths.absolute(ReelConfiguration().value(flag, .stateDirectory, default: ".reel"))
     }
 
+    /// Whether `state` holds an embedded cluster (in it, or where `postgres.location` says).
+    public static func hasCluster(_ state: String) -> Bool {
+        let fm = FileManager.default
+        return fm.fileExists(atPath: "\(state)/postgres/data/PG_VERSION")
+            || fm.fileExists(atPath: "\(state)/postgres.location")
+    }
+
     /// Opens (starting the embedded server when needed) and migrates.
     public static func open(state: String, databaseURL: String?, logger: Logger) async throws -> StateDatabase {
         let url =

@@ -24,8 +24,14 @@ struct StateOptions: ParsableArguments {
     /// Runs `body` with a pool on the state's database (starting and stopping the embedded server if needed).
     func withDatabase<T>(_ body: (Database) async throws -> T) async throws -> T {
         let logger = CLILogging.logger("reel", level: .warning)
-        let database = try await StateDatabase.open(
-            state: StateDatabase.stateDirectory(state), databaseURL: databaseURL, logger: logger)
+        let directory = StateDatabase.stateDirectory(state)
+        if ReelConfiguration().value(databaseURL, .databaseURL) == nil, !StateDatabase.hasCluster(directory) {
+            // Reading must not make a 47 MB cluster to say that nothing is there.
+            throw CLIFailure(
+                "there is no Reel state in \(directory): run `reel local` there first, or name the state with "
+                    + "--state or a server with --database-url")
+        }
+        let database = try await StateDatabase.open(state: directory, databaseURL: databaseURL, logger: logger)
         let pool = Database(url: database.url, maxConnections: 2)
         do {
             let result = try await body(pool)

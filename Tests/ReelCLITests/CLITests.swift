@@ -163,6 +163,19 @@ struct CLITests {
         }
     }
 
+    /// Reading a directory with no state used to create a 47 MB PostgreSQL cluster there and print "No videojobs
+    /// found."; now it says there is no state, exits 1, and leaves the directory as it was.
+    @Test func readingADirectoryWithoutStateSaysSoAndCreatesNothing() async throws {
+        let directory = try TemporaryDirectory(prefix: "nostate")
+        for arguments in [["get", "vj"], ["describe", "vj", "talk"], ["logs", "talk"]] {
+            let result = try await ReelPaths.reel(arguments + ["--state", directory.path("state")])
+            #expect(result.status == 1, "\(arguments): \(result.stderr)")
+            #expect(result.stderr.contains("there is no Reel state in \(directory.path("state"))"), "\(result.stderr)")
+            #expect(!result.stderr.contains("Usage"))
+        }
+        #expect(!FileManager.default.fileExists(atPath: directory.path("state")))
+    }
+
     @Test func benchQueuePrintsTheDocumentedJSON() async throws {
         let url = try await TestPostgres.database("clibench")
         let result = try await ReelPaths.reel([
