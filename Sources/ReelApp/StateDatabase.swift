@@ -18,11 +18,17 @@ public struct StateDatabase: Sendable {
         Paths.absolute(ReelConfiguration().value(flag, .stateDirectory, default: ".reel"))
     }
 
-    /// Whether `state` holds an embedded cluster (in it, or where `postgres.location` says).
-    public static func hasCluster(_ state: String) -> Bool {
+    /// For commands that only read: why there is nothing to read — no database named and no embedded cluster in
+    /// `state` (in it, or where `postgres.location` says) — or `nil`. Reading must not make a 47 MB cluster to say
+    /// that nothing is there.
+    public static func missingState(_ state: String, databaseURL: String?) -> String? {
         let fm = FileManager.default
-        return fm.fileExists(atPath: "\(state)/postgres/data/PG_VERSION")
-            || fm.fileExists(atPath: "\(state)/postgres.location")
+        guard ReelConfiguration().value(databaseURL, .databaseURL) == nil,
+            !fm.fileExists(atPath: "\(state)/postgres/data/PG_VERSION"),
+            !fm.fileExists(atPath: "\(state)/postgres.location")
+        else { return nil }
+        return "there is no Reel state in \(state): run `reel local` there first, or name the state with --state "
+            + "or a server with --database-url"
     }
 
     /// Opens (starting the embedded server when needed) and migrates.

@@ -25,12 +25,7 @@ struct StateOptions: ParsableArguments {
     func withDatabase<T>(_ body: (Database) async throws -> T) async throws -> T {
         let logger = CLILogging.logger("reel", level: .warning)
         let directory = StateDatabase.stateDirectory(state)
-        if ReelConfiguration().value(databaseURL, .databaseURL) == nil, !StateDatabase.hasCluster(directory) {
-            // Reading must not make a 47 MB cluster to say that nothing is there.
-            throw CLIFailure(
-                "there is no Reel state in \(directory): run `reel local` there first, or name the state with "
-                    + "--state or a server with --database-url")
-        }
+        if let missing = StateDatabase.missingState(directory, databaseURL: databaseURL) { throw CLIFailure(missing) }
         let database = try await StateDatabase.open(state: directory, databaseURL: databaseURL, logger: logger)
         let pool = Database(url: database.url, maxConnections: 2)
         do {
