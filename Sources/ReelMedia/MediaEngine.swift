@@ -10,7 +10,7 @@ public enum MediaEngine {
     /// FFmpeg logs to stderr at info level by default; Reel reports failures itself, so keep only errors.
     private static let quietLogs: Void = av_log_set_level(16 /* AV_LOG_ERROR */)
 
-    private static func offload<T: Sendable>(_ work: @escaping @Sendable () throws(MediaError) -> T)
+    static func offload<T: Sendable>(_ work: @escaping @Sendable () throws(MediaError) -> T)
         async throws(MediaError) -> T
     {
         _ = quietLogs

@@ -103,6 +103,7 @@ public final class APIServer: Service {
         handlers.registerWorkerActions(api)
         handlers.registerUploads(router, api)
         handlers.registerUploadQueue(api)
+        handlers.registerThumbnails(api)
         let settings = handlers.settings
         let application = Application(
             router: router,

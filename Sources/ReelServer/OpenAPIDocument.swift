@@ -210,6 +210,7 @@ public enum OpenAPIDocument {
             ],
         ]
         paths.merge(uploadPaths) { a, _ in a }
+        paths.merge(thumbnailPaths) { a, _ in a }
         for (path, pathParameters) in jobPaths {
             paths[path] = [
                 "parameters": .array(pathParameters),

@@ -172,3 +172,19 @@ extension TenantStore {
         ).affectedRows > 0
     }
 }
+
+extension TenantStore {
+    /// The stored source of the newest generation of the job with resource uid `uid`: its key and duration, or
+    /// `nil` before ingest stored it.
+    public func source(ofJob uid: String) async throws -> (key: String, duration: Double?)? {
+        guard
+            let row = try await query(
+                """
+                SELECT source_key, source_duration FROM processing_jobs
+                WHERE resource_uid = $1 AND source_key IS NOT NULL ORDER BY generation DESC LIMIT 1
+                """, [uid]
+            ).first
+        else { return nil }
+        return (try row.decode(at: 0), try row.decodeIfPresent(at: 1))
+    }
+}

@@ -327,3 +327,47 @@ struct S3UploadTests {
         #expect(try Data(contentsOf: URL(fileURLWithPath: directory.path("back.mp4"))) == video)
     }
 }
+
+@Suite("Thumbnails", .serialized)
+struct ThumbnailRouteTests {
+    @Test("GET /api/jobs/{job}/thumbnails/{t}: a JPEG of the stored source at t; 400, 404 and tenants as for jobs")
+    func thumbnails() async throws {
+        let fixture = try await APIFixture.start("thumbnails")
+        defer { Task { await fixture.stop() } }
+        let directory = try TemporaryDirectory()
+        let video = try Data(contentsOf: URL(fileURLWithPath: try await SampleMedia.sample(in: directory, seconds: 4)))
+        let token = try await fixture.token("media", .viewer)
+        let editor = try await fixture.token("media", .editor)
+        let other = try await fixture.token("rivals", .viewer)
+        let path = try await fixture.createUpload(
+            token: editor, length: video.count, metadata: ["filename": "talk.mp4", "name": "talk"])
+        let done = try await fixture.patch(path, token: editor, offset: 0, video)
+        let uid = try #require(done.header("Reel-Job-Id"))
+        #expect(try await fixture.call("GET", "/api/jobs/\(uid)/thumbnails/1", token: token).status == 404)
+        // What ingest records: the upload's object is the job's source.
+        let key = try #require(try await fixture.service.uploads.upload(String(path.split(separator: "/").last!)))
+            .objectKey
+        let connection = try await PostgresConnection.connect(fixture.databaseURL)
+        try await connection.query(
+            """
+            INSERT INTO processing_jobs (resource_uid, namespace, name, generation, spec, source_key, source_duration)
+            VALUES ($1, 'media', 'talk', 1, '{}'::jsonb, $2, 4.0)
+            """, [uid, key])
+        await connection.close()
+        let image = try await fixture.call("GET", "/api/jobs/\(uid)/thumbnails/2.5?width=160", token: token)
+        #expect(image.status == 200, "\(image.text)")
+        #expect(image.header("Content-Type") == "image/jpeg")
+        #expect(image.response.body.prefix(2) == Data([0xFF, 0xD8]))
+        try image.response.body.write(to: URL(fileURLWithPath: directory.path("t.jpg")))
+        let shape = try await SampleMedia.ffprobe([
+            "-show_entries", "stream=codec_name,width", "-of", "csv=p=0", directory.path("t.jpg"),
+        ])
+        #expect(shape == ["mjpeg,160"])
+        #expect(try await fixture.call("GET", "/api/jobs/\(uid)/thumbnails/abc", token: token).status == 400)
+        #expect(try await fixture.call("GET", "/api/jobs/\(uid)/thumbnails/9", token: token).status == 400)
+        #expect(try await fixture.call("GET", "/api/jobs/\(uid)/thumbnails/1?width=9999", token: token).status == 400)
+        #expect(try await fixture.call("GET", "/api/jobs/\(uid)/thumbnails/1", token: other).status == 404)
+        // The job's other routes by namespace and name still resolve.
+        #expect(try await fixture.call("GET", "/api/jobs/media/talk/logs", token: token).status == 200)
+    }
+}
