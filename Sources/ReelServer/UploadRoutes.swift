@@ -35,9 +35,9 @@ extension APIHandlers {
     /// The upload a route names, in the caller's tenant (404 for anything else, another tenant's included).
     func upload(_ context: APIContext) async throws -> UploadRecord {
         let id = context.parameters.get("upload") ?? ""
-        guard let found = try await database.tenant(try context.caller().namespace).upload(id),
-            found.state != .receiving || (found.expiresAt ?? .distantFuture) > Date()
-        else { throw APIFailure.notFound("upload \(id)") }
+        guard let found = try await database.tenant(try context.caller().namespace).upload(id) else {
+            throw APIFailure.notFound("upload \(id)")
+        }
         return found
     }
 

@@ -32,6 +32,9 @@ public struct UploadRecord: Sendable, Equatable {
     public var expiresAt: Date?
     public var completedAt: Date?
 
+    /// Rows still to be shown: finished ones, and incomplete ones before their expiry (the cleanup removes the rest).
+    static let live = "(state <> 'receiving' OR expires_at IS NULL OR expires_at > now())"
+
     static let columns = """
         id, namespace, owner, filename, filetype, length, received, metadata::text, object_key, partial::text, state,
         reason, message, media::text, job_uid, job_name, created_at, expires_at, completed_at
@@ -126,15 +129,17 @@ extension TenantStore {
         }
     }
 
-    /// The tenant's upload `id`.
+    /// The tenant's upload `id` (`nil` once expired).
     public func upload(_ id: String) async throws -> UploadRecord? {
-        try await query("SELECT \(UploadRecord.columns) FROM uploads WHERE id = $1", [id]).first.map(UploadRecord.init)
+        try await query("SELECT \(UploadRecord.columns) FROM uploads WHERE id = $1 AND \(UploadRecord.live)", [id])
+            .first.map(UploadRecord.init)
     }
 
     /// The tenant's uploads, newest first.
     public func uploads(limit: Int) async throws -> [UploadRecord] {
         try await query(
-            "SELECT \(UploadRecord.columns) FROM uploads ORDER BY created_at DESC, id LIMIT $1", [limit]
+            "SELECT \(UploadRecord.columns) FROM uploads WHERE \(UploadRecord.live) ORDER BY created_at DESC, id LIMIT $1",
+            [limit]
         ).map(UploadRecord.init)
     }
 
@@ -145,7 +150,7 @@ extension TenantStore {
                 """
                 UPDATE uploads SET writer = $2, writer_until = now() + make_interval(secs => $3), updated_at = now()
                 WHERE id = $1 AND state = 'receiving' AND (writer IS NULL OR writer_until < now())
-                    AND (expires_at IS NULL OR expires_at > now())
+                    AND \(UploadRecord.live)
                 RETURNING \(UploadRecord.columns)
                 """, [id, writer, lease.seconds]
             ).first {
@@ -153,10 +158,7 @@ extension TenantStore {
             }
             guard
                 let row = try await connection.query(
-                    """
-                    SELECT \(UploadRecord.columns) FROM uploads
-                    WHERE id = $1 AND (state <> 'receiving' OR expires_at IS NULL OR expires_at > now())
-                    """, [id]
+                    "SELECT \(UploadRecord.columns) FROM uploads WHERE id = $1 AND \(UploadRecord.live)", [id]
                 ).first
             else { return .missing }  // none, or expired: the cleanup will remove it
             let record = try UploadRecord(row)
