@@ -138,8 +138,10 @@ extension TenantStore {
     /// The tenant's uploads, newest first.
     public func uploads(limit: Int) async throws -> [UploadRecord] {
         try await query(
-            "SELECT \(UploadRecord.columns) FROM uploads WHERE \(UploadRecord.live) ORDER BY created_at DESC, id LIMIT $1",
-            [limit]
+            """
+            SELECT \(UploadRecord.columns) FROM uploads WHERE \(UploadRecord.live)
+            ORDER BY created_at DESC, id LIMIT $1
+            """, [limit]
         ).map(UploadRecord.init)
     }
 
