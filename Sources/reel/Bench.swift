@@ -35,20 +35,8 @@ struct QueueBench: AsyncParsableCommand {
         if let databaseURL {
             result = try await QueueBenchmark.run(url: databaseURL, options: options, logger: logger)
         } else {
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-                "reel-bench-\(UUID().uuidString.prefix(8))")
-            let server = try EmbeddedPostgres(.init(directory: directory), logger: logger)
-            try await server.start()
-            do {
-                try await server.createDatabase("reel_bench")
-                result = try await QueueBenchmark.run(
-                    url: server.url(database: "reel_bench"), options: options, logger: logger)
-                try await server.stop()
-                try? FileManager.default.removeItem(at: directory)
-            } catch {
-                try? await server.stop()
-                try? FileManager.default.removeItem(at: directory)
-                throw error
+            result = try await BenchHarness.withDatabase("queue", logger: logger) { url, _ in
+                try await QueueBenchmark.run(url: url, options: options, logger: logger)
             }
         }
         if json {

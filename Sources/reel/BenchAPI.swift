@@ -50,41 +50,16 @@ struct APIBench: AsyncParsableCommand {
 
     func run() async throws {
         let logger = CLILogging.logger("reel.bench", level: .warning)
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "reel-bench-api-\(UUID().uuidString.prefix(8))")
-        let server = try EmbeddedPostgres(.init(directory: directory), logger: logger)
-        try await server.start()
-        do {
-            try await server.createDatabase("reel_bench")
-            let result = try await measure(url: server.url(database: "reel_bench"), scratch: directory.path, logger)
-            try await server.stop()
-            try? FileManager.default.removeItem(at: directory)
-            report(result)
-        } catch {
-            try? await server.stop()
-            try? FileManager.default.removeItem(at: directory)
-            throw error
+        let result = try await BenchHarness.withDatabase("api", logger: logger) { url, directory in
+            try await BenchHarness.API.with(url: url, directory: directory, logger: logger) { api in
+                try await measure(api, scratch: directory.path)
+            }
         }
+        report(result)
     }
 
-    private func measure(url: String, scratch: String, _ logger: Logger) async throws -> Result {
-        try await Database.migrate(url: url, logger: logger)
-        let service = Database(url: url, maxConnections: 4)
-        let api = APIDatabase(url: url, maxConnections: 16)
-        let store = try FileSystemStore(root: "\(scratch)/store")
-        let port = try Self.freePort()
-        let (ports, announce) = AsyncStream<Int>.makeStream()
-        let server = APIServer(
-            settings: APISettings(host: "127.0.0.1", port: port), database: api, store: store,
-            signingKey: Array(repeating: 1, count: 32), writer: { TenantResources(api.tenant($0)) },
-            registry: OperatorMetrics.bootstrap(), logger: logger, onRunning: { announce.yield($0) })
-        let running = Task { try await server.run() }
-        defer { running.cancel() }
-        var iterator = ports.makeAsyncIterator()
-        _ = await iterator.next()
-        let base = "http://127.0.0.1:\(port)"
-        let token = try await service.tokens.create(name: "bench", namespace: "bench", role: .editor, expiresIn: nil)
-            .secret
+    private func measure(_ api: BenchHarness.API, scratch: String) async throws -> Result {
+        let (base, token) = (api.base, api.token)
         let body = #"{"spec":{"title":"bench","source":{"uri":"https://example.com/talk.mp4"}}}"#
         let created = try await HTTPClient.send(
             HTTPRequest(
@@ -98,11 +73,7 @@ struct APIBench: AsyncParsableCommand {
         let get = try await wrk(base + "/api/jobs/\(job.metadata.uid)", token: token, scratch: scratch, body: nil)
         let create = try await wrk(base + "/api/jobs", token: token, scratch: scratch, body: body)
         let fanout = try await SSEFanout.run(
-            host: "127.0.0.1", port: port, token: token, streams: streams, events: events, database: service)
-        await service.close()
-        running.cancel()
-        _ = try? await running.value
-        await api.close()
+            host: "127.0.0.1", port: api.port, token: token, streams: streams, events: events, database: api.service)
         return Result(
             health: health, get: get, create: create, streams: streams, events: events,
             deliveriesPerSecond: Double(streams * events) / max(fanout.last, 1e-9),

@@ -42,47 +42,19 @@ struct UploadBench: AsyncParsableCommand {
 
     func run() async throws {
         let logger = CLILogging.logger("reel.bench", level: .warning)
-        let directory = URL(fileURLWithPath: scratch ?? FileManager.default.temporaryDirectory.path)
-            .appendingPathComponent("reel-bench-upload-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        chmod(directory.path, 0o755)  // the embedded PostgreSQL runs as the postgres user
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let video = try await Self.makeVideo(megabytes: megabytes, directory: directory.path)
-        let server = try EmbeddedPostgres(.init(directory: directory.appendingPathComponent("pg")), logger: logger)
-        try await server.start()
-        do {
-            try await server.createDatabase("reel_bench")
-            let result = try await measure(
-                url: server.url(database: "reel_bench"), video: video, directory: directory.path, logger)
-            try await server.stop()
-            report(result)
-        } catch {
-            try? await server.stop()
-            throw error
+        let result = try await BenchHarness.withDatabase("upload", in: scratch, logger: logger) { url, directory in
+            let video = try await Self.makeVideo(megabytes: megabytes, directory: directory.path)
+            return try await BenchHarness.API.with(
+                url: url, directory: directory, logger: logger, configure: { $0.uploads.maxBytes = 1 << 40 }
+            ) { api in
+                try await measure(api, video: video, directory: directory.path)
+            }
         }
+        report(result)
     }
 
-    private func measure(url: String, video: String, directory: String, _ logger: Logger) async throws -> Result {
-        try await Database.migrate(url: url, logger: logger)
-        try await APIDatabase.prepareRole(serviceURL: url)
-        let service = Database(url: url, maxConnections: 2)
-        let api = APIDatabase(url: url, maxConnections: 8)
-        let port = try APIBench.freePort()
-        var settings = APISettings(host: "127.0.0.1", port: port)
-        settings.uploads.maxBytes = 1 << 40
-        let (ports, announce) = AsyncStream<Int>.makeStream()
-        let server = APIServer(
-            settings: settings, database: api, store: try FileSystemStore(root: "\(directory)/store"),
-            signingKey: Array(repeating: 1, count: 32), writer: { TenantResources(api.tenant($0)) },
-            registry: OperatorMetrics.bootstrap(), logger: CLILogging.logger("reel.bench.server", level: .critical),
-            onRunning: { announce.yield($0) })
-        let running = Task { try await server.run() }
-        defer { running.cancel() }
-        var iterator = ports.makeAsyncIterator()
-        _ = await iterator.next()
-        let base = "http://127.0.0.1:\(port)"
-        let token = try await service.tokens.create(name: "bench", namespace: "bench", role: .editor, expiresIn: nil)
-            .secret
+    private func measure(_ api: BenchHarness.API, video: String, directory: String) async throws -> Result {
+        let (base, token) = (api.base, api.token)
         let bytes = (try FileManager.default.attributesOfItem(atPath: video)[.size] as? Int) ?? 0
         let idle = Self.rss().current
         var runs: [Run] = []
@@ -116,10 +88,6 @@ struct UploadBench: AsyncParsableCommand {
                         "Content-Type: application/offset+octet-stream", "-H", "Expect:", location,
                     ])
             })
-        await service.close()
-        running.cancel()
-        _ = try? await running.value
-        await api.close()
         return Result(bytes: bytes, serverIdleRssMB: idle, runs: runs)
     }
 
