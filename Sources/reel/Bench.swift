@@ -40,9 +40,7 @@ struct QueueBench: AsyncParsableCommand {
             }
         }
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            print(String(decoding: try encoder.encode(result), as: UTF8.self))
+            print(try BenchHarness.json(result))
         } else {
             print("tasks \(result.tasks), workers \(result.workers), batch \(batch)")
             print("enqueue      \(Int(result.enqueuePerSec)) tasks/s")

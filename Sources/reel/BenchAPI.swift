@@ -134,9 +134,7 @@ struct APIBench: AsyncParsableCommand {
 
     private func report(_ result: Result) {
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            print(String(decoding: (try? encoder.encode(result)) ?? Data(), as: UTF8.self))
+            print((try? BenchHarness.json(result)) ?? "")
             return
         }
         func line(_ name: String, _ load: Load) -> String {

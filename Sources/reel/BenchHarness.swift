@@ -7,6 +7,14 @@ import ReelStore
 
 /// What the benches start for themselves: a throwaway PostgreSQL, and the API server in this process.
 enum BenchHarness {
+    /// A bench's result as the one JSON object `--json` prints (keys sorted; snake_case where asked).
+    static func json(_ value: some Encodable, snakeCase: Bool = false) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        if snakeCase { encoder.keyEncodingStrategy = .convertToSnakeCase }
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
     /// Runs `body` with the URL of a fresh database on a PostgreSQL started in a new directory under `parent`
     /// (default: the temporary directory; durable settings), which is stopped and removed afterwards; `body` may
     /// keep its own files in that directory.

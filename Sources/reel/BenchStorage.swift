@@ -75,10 +75,7 @@ struct StorageBench: AsyncParsableCommand {
             (result.boto3PutSeconds, result.boto3GetSeconds, result.boto3PeakRssMB) = peer
         }
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            encoder.keyEncodingStrategy = .convertToSnakeCase
-            print(String(decoding: try encoder.encode(result), as: UTF8.self))
+            print(try BenchHarness.json(result, snakeCase: true))
         } else {
             let mb = Double(bytes) / 1_000_000
             print(String(format: "object        %.0f MB", mb))

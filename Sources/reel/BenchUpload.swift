@@ -143,9 +143,7 @@ struct UploadBench: AsyncParsableCommand {
 
     private func report(_ result: Result) {
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            print(String(decoding: (try? encoder.encode(result)) ?? Data(), as: UTF8.self))
+            print((try? BenchHarness.json(result)) ?? "")
             return
         }
         print("upload of \(result.bytes / 1_000_000) MB; server idle RSS \(result.serverIdleRssMB) MB")
