@@ -36,6 +36,9 @@ public struct VideoJobSpec: Codable, Sendable, Equatable {
     public var retry: RetrySpec
     /// A suspended job keeps its progress but runs no new tasks.
     public var suspend: Bool
+    /// A cancelled job stops for good: its tasks are cancelled and it ends `Failed` with the reason `Cancelled`
+    /// (resubmit it as a new job to run it again). Absent means false.
+    public var cancel: Bool?
     /// How long a finished job's outputs and rows are kept; forever when absent.
     public var ttlSecondsAfterFinished: Int?
 
@@ -58,6 +61,7 @@ public struct VideoJobSpec: Codable, Sendable, Equatable {
         self.output = output
         self.retry = retry
         self.suspend = suspend
+        self.cancel = nil
         self.ttlSecondsAfterFinished = ttlSecondsAfterFinished
     }
 }

@@ -195,6 +195,10 @@ extension VideoJob: ResourceKind {
                     ])),
             .init("suspend", .boolean("Run no new tasks while true; progress is kept.", default: false)),
             .init(
+                "cancel",
+                .boolean(
+                    "Stop the job for good: its tasks are cancelled and it ends Failed with the reason Cancelled.")),
+            .init(
                 "ttlSecondsAfterFinished",
                 .integer("Seconds a finished job is kept before it is cleaned up; forever when absent.", minimum: 0)),
         ])

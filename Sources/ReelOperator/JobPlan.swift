@@ -35,6 +35,9 @@ public enum JobPlanner {
         if !observed.staleJobsWithActiveTasks.isEmpty {
             actions.append(.cancelTasks(observed.staleJobsWithActiveTasks))
         }
+        if desired.spec.cancel == true {
+            return actions + cancelled(desired, observed, now: now)
+        }
         guard let job = observed.current else {
             if desired.spec.suspend {
                 actions.append(.writeStatus(status(desired, nil, phase: .Suspended, failure: nil, now: now)))
@@ -164,6 +167,8 @@ public enum JobPlanner {
                 set(type, .true, doneReason, doneMessage(stage, job!))
             } else if tasks.discarded > 0, let failure {
                 set(type, .false, failure.reason, failure.message)
+            } else if phase == .Failed, failure?.reason == cancellation.reason {
+                set(type, .false, cancellation.reason, cancellation.message)
             } else if phase == .Failed {
                 set(type, .false, "Skipped", "an earlier stage failed")
             } else if phase == .Suspended {

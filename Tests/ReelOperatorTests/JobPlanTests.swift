@@ -11,11 +11,12 @@ import Testing
 
     func desired(
         generation: Int = 1, status: VideoJobStatus? = nil, render: Bool = true, suspend: Bool = false,
-        finalizers: [String] = [API.cleanupFinalizer], deleting: Bool = false
+        cancel: Bool? = nil, finalizers: [String] = [API.cleanupFinalizer], deleting: Bool = false
     ) -> DesiredJob {
         var spec = VideoJobSpec(source: SourceSpec(uri: "file:///data/a.mp4"))
         spec.render.enabled = render
         spec.suspend = suspend
+        spec.cancel = cancel
         return DesiredJob(
             uid: "u1", namespace: "default", name: "a", generation: generation, spec: spec, status: status,
             finalizers: finalizers, deleting: deleting)
@@ -187,6 +188,25 @@ import Testing
         let status = try #require(written(midway))
         #expect(status.phase == .Suspended)
         #expect(status.conditions?.first { $0.type == "Succeeded" }?.reason == "Suspended")
+    }
+
+    @Test func cancelEndsTheJobFailedWithoutNewTasks() throws {
+        let before = JobPlanner.plan(desired(cancel: true), Observation(staleJobsWithActiveTasks: [3]), now: now)
+        #expect(!before.contains(.createJob))
+        #expect(before.first == .cancelTasks([3]))
+        let status = try #require(written(before))
+        #expect(status.phase == .Failed && status.completionTime == Timestamp(now))
+        #expect(status.conditions?.first { $0.type == "Succeeded" }?.reason == "Cancelled")
+        #expect(status.conditions?.first { $0.type == "Analyzed" }?.reason == "Cancelled")
+        let running = JobPlanner.plan(
+            desired(cancel: true), Observation(current: job([.ingest: Self.done, .split: Self.waiting])), now: now)
+        #expect(running.contains(.cancelTasks([7])))
+        #expect(running.contains(.recordPhase(.Failed, progress: 0, reason: "Cancelled", message: "spec.cancel is true")))
+        #expect(enqueues(running).isEmpty)
+        let again = JobPlanner.plan(desired(status: status, cancel: true), Observation(), now: later)
+        #expect(again.isEmpty)
+        let off = JobPlanner.plan(desired(cancel: false), Observation(), now: now)
+        #expect(off.contains(.createJob))
     }
 
     @Test func deletionCancelsCleansUpAndDropsTheFinalizer() {
