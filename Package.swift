@@ -82,7 +82,7 @@ let package = Package(
         .target(
             name: "ReelServer",
             dependencies: [
-                "ReelAPI", "ReelCore", "ReelStore", "ReelStorage", "ReelMedia", "ReelSupport",
+                "ReelAPI", "ReelCore", "ReelStore", "ReelStorage", "ReelMedia", "ReelAnalysis", "ReelSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -92,7 +92,9 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]),
+            ],
+            // The dashboard's files, compiled into the binary (`PackageResources`): nothing to install beside it.
+            resources: [.embedInCode("Dashboard")]),
         .target(
             name: "ReelApp",
             dependencies: [

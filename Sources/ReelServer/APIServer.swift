@@ -104,6 +104,8 @@ public final class APIServer: Service {
         handlers.registerUploads(router, api)
         handlers.registerUploadQueue(api)
         handlers.registerThumbnails(api)
+        handlers.registerAnalysis(api)
+        handlers.registerDashboard(router)
         let settings = handlers.settings
         let application = Application(
             router: router,

@@ -120,6 +120,11 @@ public enum OpenAPIDocument {
                         "201": created, "400": status, "403": status, "409": status, "413": status, "422": status,
                     ]),
             ],
+            "/api/whoami": [
+                "get": operation(
+                    "whoami", "The caller's token: its name, namespace, role and expiry",
+                    responses: ["200": response("The token", ["type": "object"])])
+            ],
             "/api/queue/stats": [
                 "get": operation(
                     "queueStats", "The namespace's queue", responses: ["200": response("Statistics", ref("QueueStats"))]
@@ -211,6 +216,8 @@ public enum OpenAPIDocument {
         ]
         paths.merge(uploadPaths) { a, _ in a }
         paths.merge(thumbnailPaths) { a, _ in a }
+        paths.merge(analysisPaths) { a, _ in a }
+        paths.merge(dashboardPaths) { a, _ in a }
         for (path, pathParameters) in jobPaths {
             paths[path] = [
                 "parameters": .array(pathParameters),

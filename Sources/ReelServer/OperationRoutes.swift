@@ -38,6 +38,15 @@ struct QueueStatsBody: Encodable {
     }
 }
 
+/// The caller's token as `GET /api/whoami` shows it (what the dashboard may offer).
+struct WhoAmI: Encodable {
+    var name: String
+    var namespace: String
+    /// viewer, editor or admin.
+    var role: String
+    var expiresAt: Date?
+}
+
 /// A worker as `GET /api/workers` shows it.
 struct WorkerBody: Encodable {
     var id: String
@@ -77,6 +86,11 @@ extension APIHandlers {
     }
 
     func registerOperations(_ api: RouterGroup<APIContext>) {
+        api.get("whoami") { _, context -> Response in
+            let token = try context.caller()
+            return try JSONBody.response(
+                WhoAmI(name: token.name, namespace: token.namespace, role: token.role.rawValue, expiresAt: token.expiresAt))
+        }
         api.get("queue/stats") { _, context -> Response in
             let token = try context.caller()
             return JSONBody.response(text: try await QueueStatsBody.text(database.tenant(token.namespace)))

@@ -1,0 +1,306 @@
+"""The web dashboard in a real browser: Selenium driving Debian's chromium headless against a live
+`reel local --api-addr` (started by hack/check-dashboard.sh). Every check waits for a condition in the page —
+no sleeps — and the run fails on the first one that does not hold, or on any console error.
+
+usage: check-dashboard.py --url URL --admin T --viewer T --other T --sample VIDEO [--screenshots DIR]
+"""
+import argparse
+import http.server
+import json
+import pathlib
+import socketserver
+import sys
+import threading
+
+import requests
+from selenium import webdriver
+from selenium.common.exceptions import TimeoutException
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import WebDriverWait
+
+parser = argparse.ArgumentParser()
+for name in ["url", "admin", "viewer", "other", "sample"]:
+    parser.add_argument(f"--{name}", required=True)
+parser.add_argument("--screenshots")
+parser.add_argument("--chromedriver", default="/usr/bin/chromedriver")
+args = parser.parse_args()
+base = args.url.rstrip("/")
+CUTS = [float(t) for t in range(2, 24, 2)]  # hack/sample-video.sh SAMPLE 24: a cut every 2 s
+
+# Before any page script: an AudioContext that records what it plays (the completion chime), and a record of
+# layout shifts (events must not move what is on screen).
+PRELUDE = """
+window.__sounds = [];
+class RecordingContext {
+  constructor() { this.currentTime = 0; this.destination = {}; this.state = 'running'; }
+  resume() { return Promise.resolve(); }
+  createGain() { return { gain: { setValueAtTime() {}, exponentialRampToValueAtTime() {} }, connect: (n) => n }; }
+  createOscillator() {
+    const o = { type: 'sine', frequency: { value: 0 }, connect: (n) => n, stop() {},
+      start: () => window.__sounds.push(o.frequency.value) };
+    return o;
+  }
+}
+window.AudioContext = RecordingContext;
+window.__shift = 0;
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) if (!e.hadRecentInput) window.__shift += e.value;
+}).observe({ type: 'layout-shift', buffered: true });
+"""
+
+
+def fail(message):
+    sys.exit(f"check-dashboard: FAILED: {message}")
+
+
+def ok(message):
+    print(f"  ok  {message}", flush=True)
+
+
+class Stalling(http.server.BaseHTTPRequestHandler):
+    """A video source that sends its headers and then nothing: jobs reading it stay in Ingesting."""
+    stop = threading.Event()
+
+    def do_GET(self):  # noqa: N802 (the handler's name is http.server's)
+        self.send_response(200)
+        self.send_header("Content-Type", "video/mp4")
+        self.send_header("Content-Length", "100000000")
+        self.end_headers()
+        self.wfile.flush()
+        Stalling.stop.wait()
+
+    do_HEAD = do_GET
+
+    def log_message(self, *_):
+        pass
+
+
+def browser(width, height=1000):
+    options = Options()
+    for flag in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                 f"--window-size={width},{height}", "--autoplay-policy=no-user-gesture-required"]:
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    service = webdriver.ChromeService(executable_path=args.chromedriver)
+    driver = webdriver.Chrome(options=options, service=service)
+    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": PRELUDE})
+    driver.set_window_size(width, height)
+    return driver
+
+
+def wait(driver, condition, what, timeout=60):
+    try:
+        return WebDriverWait(driver, timeout, poll_frequency=0.1).until(lambda d: condition(d))
+    except TimeoutException:
+        fail(f"{what} (waited {timeout} s); page: {text(driver, 'main')[:400]!r}")
+
+
+def console_errors(driver, allowed=()):
+    """Console errors since the last call, except network 404s the test caused on purpose."""
+    errors = [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+    unexpected = [m for m in errors if not any(a in m for a in allowed)]
+    if unexpected:
+        fail("console errors: " + "\n".join(unexpected))
+
+
+def screenshot(driver, name):
+    if args.screenshots:
+        path = pathlib.Path(args.screenshots) / f"{name}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(path))
+
+
+def sign_in(driver, token):
+    driver.get(f"{base}/")
+    field = wait(driver, lambda d: d.find_elements(By.ID, "token") and d.find_element(By.ID, "token"),
+                 "the login screen")
+    field.send_keys(token + Keys.ENTER)
+    wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#job-rows"), "the job list after signing in")
+
+
+def text(driver, selector):
+    """The text of the first element matching `selector`, read in the page (views redraw what they show)."""
+    return driver.execute_script("return document.querySelector(arguments[0])?.textContent ?? ''", selector)
+
+
+def phase_of(driver, uid):
+    """The phase badge of a job's row (read in the page: rows are redrawn as events arrive)."""
+    return driver.execute_script(
+        "return document.querySelector(`#job-rows tr[data-uid='${arguments[0]}'] .badge`)?.textContent ?? null", uid)
+
+
+api = requests.Session()
+api.headers["Authorization"] = f"Bearer {args.admin}"
+
+# --- An editor's (admin's) session at desktop width -----------------------------------------------------------
+driver = browser(1440)
+sign_in(driver, args.admin)
+ok("signed in with a token (kept in session storage)")
+driver.find_element(By.ID, "sound").click()
+marker = driver.execute_script("window.__marker = Math.random(); return window.__marker;")
+
+driver.find_element(By.CSS_SELECTOR, "#nav a[data-view=upload]").click()
+wait(driver, lambda d: d.find_elements(By.ID, "files"), "the upload screen")
+driver.execute_script("document.getElementById('opt-title').value = 'Dashboard sample'")
+driver.find_element(By.ID, "files").send_keys(str(pathlib.Path(args.sample).resolve()))
+wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "li.upload progress"), "the upload's progress bar")
+link = wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "li.upload .state a"),
+            "the upload to finish and name its job")[0]
+progress = driver.find_element(By.CSS_SELECTOR, "li.upload progress").get_attribute("value")
+numbers = driver.find_element(By.CSS_SELECTOR, "li.upload .numbers").text
+if progress != "100" or " / " not in numbers:
+    fail(f"the finished upload shows {progress}% and {numbers!r}")
+uid = link.get_attribute("href").split("#/jobs/")[1]
+ok(f"uploaded the sample through the file input: {numbers}, 100 %, job {uid}")
+screenshot(driver, "upload-1440")
+
+driver.find_element(By.CSS_SELECTOR, "#nav a[data-view=jobs]").click()
+wait(driver, lambda d: phase_of(d, uid) is not None, "the uploaded job in the list")
+ok(f"the job appears in the list ({phase_of(driver, uid)})")
+wait(driver, lambda d: phase_of(d, uid) == "Succeeded", "the job to reach Succeeded in the list", timeout=180)
+if driver.execute_script("return window.__marker") != marker:
+    fail("the page reloaded")
+ok("it reaches Succeeded without a reload (the event stream)")
+sounds = wait(driver, lambda d: d.execute_script("return window.__sounds.length ? window.__sounds : null"),
+              "the completion sound", timeout=10)
+ok(f"the completion chime played (Web Audio, {sounds} Hz)")
+if not driver.title.startswith("(1) "):
+    fail(f"the tab's title has no unread badge: {driver.title!r}")
+ok(f"the tab title counts it as unread: {driver.title!r}")
+shift = driver.execute_script("return window.__shift")
+if shift > 0.05:
+    fail(f"events moved the page: cumulative layout shift {shift:.3f}")
+ok(f"no layout shift while events arrived (CLS {shift:.4f})")
+screenshot(driver, "jobs-1440")
+console_errors(driver)
+
+# Keyboard only: tab to the job's link and open it.
+driver.find_element(By.TAG_NAME, "body").click()
+for _ in range(60):
+    driver.switch_to.active_element.send_keys(Keys.TAB)
+    if driver.switch_to.active_element.get_attribute("href", ) and uid in (
+            driver.switch_to.active_element.get_attribute("href") or ""):
+        break
+else:
+    fail("the job's link cannot be reached with Tab")
+driver.switch_to.active_element.send_keys(Keys.ENTER)
+wait(driver, lambda d: d.find_elements(By.ID, "scene-strip"), "the detail page's scene strip")
+ok("reached the job's page with the keyboard alone")
+if driver.title.startswith("("):
+    fail(f"opening the job did not mark it read: {driver.title!r}")
+wait(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#log-lines li.log")) > 0, "log lines")
+ok(f"{len(driver.find_elements(By.CSS_SELECTOR, '#log-lines li.log'))} log lines shown")
+cuts = [float(c.get_attribute("data-time")) for c in driver.find_elements(By.CSS_SELECTOR, "#scene-strip .cut")]
+missing = [t for t in CUTS if not any(abs(t - c) <= 0.05 for c in cuts)]
+extra = [c for c in cuts if not any(abs(t - c) <= 0.05 for t in CUTS)]
+if missing or extra:
+    fail(f"the scene strip's cuts {cuts} miss {missing} and add {extra}")
+ok(f"the scene strip has the sample's {len(CUTS)} cuts")
+wait(driver, lambda d: d.execute_script(
+    "return document.querySelector('#scene-preview img')?.complete && "
+    "document.querySelector('#scene-preview img').naturalWidth > 0"), "a scene's thumbnail")
+ok("a scene's thumbnail (MJPEG from the server) is shown")
+video = wait(driver, lambda d: d.find_elements(By.ID, "render"), "the render player")[0]
+driver.execute_script("arguments[0].muted = true; arguments[0].play();", video)
+wait(driver, lambda d: d.execute_script("return arguments[0].readyState >= 2", video), "the render to play")
+driver.execute_script(
+    "window.__seeked = false; arguments[0].addEventListener('seeked', () => window.__seeked = true, {once: true});"
+    "arguments[0].currentTime = 5;", video)
+wait(driver, lambda d: d.execute_script("return window.__seeked"), "the render to seek to 5 s")
+at = driver.execute_script("return arguments[0].currentTime", video)
+if abs(at - 5) > 0.5:
+    fail(f"the render seeked to {at} s, not 5 s")
+ok(f"the render plays (readyState ≥ 2) and seeks to {at:.2f} s (Range requests)")
+for name in ["timeline-clips", "job-yaml"]:
+    if not driver.find_elements(By.ID, name):
+        fail(f"the detail page has no #{name}")
+if "kind: VideoJob" not in driver.find_element(By.ID, "job-yaml").text:
+    fail("the YAML does not show the VideoJob")
+ok("the timeline's clips and the VideoJob's YAML are shown")
+screenshot(driver, "detail-1440")
+console_errors(driver)
+
+# Bulk cancel: two jobs whose source stalls stay Ingesting until they are cancelled.
+Stalling.stop.clear()
+server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Stalling)
+server.daemon_threads = True
+threading.Thread(target=server.serve_forever, daemon=True).start()
+stalled = []
+for i in range(2):
+    answer = api.post(f"{base}/api/jobs", json={
+        "metadata": {"generateName": "stalled-"},
+        "spec": {"title": f"Stalled {i}", "source": {"uri": f"http://127.0.0.1:{server.server_address[1]}/{i}.mp4"}},
+    })
+    if answer.status_code != 201:
+        fail(f"creating a job answered {answer.status_code}: {answer.text}")
+    stalled.append(answer.json()["metadata"]["uid"])
+driver.find_element(By.CSS_SELECTOR, "#nav a[data-view=jobs]").click()
+wait(driver, lambda d: all(phase_of(d, u) == "Ingesting" for u in stalled), "both stalled jobs Ingesting")
+ok("two jobs are running (Ingesting a source that stalls)")
+for u in stalled:
+    driver.find_element(By.CSS_SELECTOR, f"#job-rows tr[data-uid='{u}'] td.check input").click()
+driver.find_element(By.CSS_SELECTOR, ".bulk [data-action=cancel]").click()
+wait(driver, lambda d: d.find_element(By.ID, "confirm").get_attribute("open") is not None, "the confirmation")
+if "Cancel 2 jobs" not in driver.find_element(By.ID, "confirm-title").text:
+    fail(f"the confirmation says {driver.find_element(By.ID, 'confirm-title').text!r}")
+driver.find_element(By.ID, "confirm-ok").click()
+wait(driver, lambda d: all(phase_of(d, u) == "Cancelled" for u in stalled), "both jobs Cancelled", timeout=60)
+ok("bulk cancel of the two running jobs, after a confirmation: both Cancelled")
+Stalling.stop.set()
+server.shutdown()
+console_errors(driver)
+
+# The queue and workers.
+driver.find_element(By.CSS_SELECTOR, "#nav a[data-view=queue]").click()
+wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#queue-chart svg path.series"), "the queue chart")
+wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "table.workers tbody tr"), "the workers table")
+ok("queue chart (last 15 minutes), throughput and workers shown")
+screenshot(driver, "queue-1440")
+console_errors(driver)
+driver.quit()
+
+# --- Phone width: the same screens in one column ----------------------------------------------------------------
+driver = browser(390, 844)
+sign_in(driver, args.admin)
+width = driver.execute_script("return document.documentElement.scrollWidth")
+if width > 390:
+    fail(f"the job list is {width} px wide at 390 px")
+screenshot(driver, "jobs-390")
+driver.get(f"{base}/#/jobs/{uid}")
+wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#scene-strip .cut"), "the detail page at 390 px")
+width = driver.execute_script("return document.documentElement.scrollWidth")
+if width > 390:
+    fail(f"the job's page is {width} px wide at 390 px")
+screenshot(driver, "detail-390")
+driver.get(f"{base}/#/upload")
+wait(driver, lambda d: d.find_elements(By.ID, "files"), "the upload screen at 390 px")
+screenshot(driver, "upload-390")
+ok("jobs, detail and upload fit 390 px without horizontal scrolling")
+console_errors(driver)
+driver.quit()
+
+# --- A viewer sees no write buttons; another tenant cannot see the job ------------------------------------------
+driver = browser(1440)
+sign_in(driver, args.viewer)
+visible_writes = [b.text for b in driver.find_elements(By.CSS_SELECTOR, ".bulk button, #nav a[data-view=upload]")
+                  if b.is_displayed()]
+if visible_writes:
+    fail(f"a viewer sees write controls: {visible_writes}")
+driver.get(f"{base}/#/jobs/{uid}")
+wait(driver, lambda d: d.find_elements(By.ID, "job-yaml"), "the job's page for a viewer")
+if driver.find_elements(By.CSS_SELECTOR, ".actions button"):
+    fail("a viewer sees the job's action buttons")
+ok("a viewer sees the jobs and no write button")
+console_errors(driver)
+driver.quit()
+
+driver = browser(1440)
+sign_in(driver, args.other)
+driver.get(f"{base}/#/jobs/{uid}")
+wait(driver, lambda d: "Not found" in text(d, "main h1"), "the not-found page")
+ok("another tenant's token gets the not-found page for the job")
+console_errors(driver, allowed=[f"/api/jobs/{uid}"])
+driver.quit()
+print(json.dumps({"job": uid, "cuts": len(CUTS), "cls": shift}))
