@@ -5,6 +5,7 @@ no sleeps — and the run fails on the first one that does not hold, or on any c
 usage: check-dashboard.py --url URL --admin T --viewer T --other T --sample VIDEO [--screenshots DIR]
 """
 import argparse
+import base64
 import http.server
 import json
 import pathlib
@@ -106,10 +107,18 @@ def console_errors(driver, allowed=()):
 
 
 def screenshot(driver, name):
-    if args.screenshots:
-        path = pathlib.Path(args.screenshots) / f"{name}.png"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        driver.save_screenshot(str(path))
+    """The whole page (up to 2,400 px tall) as DIR/NAME.png, when --screenshots is given."""
+    if not args.screenshots:
+        return
+    width, height = driver.execute_script(
+        "return [document.documentElement.clientWidth, document.documentElement.scrollHeight]")
+    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {
+        "captureBeyondViewport": True,
+        "clip": {"x": 0, "y": 0, "width": width, "height": min(height, 2400), "scale": 1},
+    })
+    path = pathlib.Path(args.screenshots) / f"{name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(base64.b64decode(shot["data"]))
 
 
 def sign_in(driver, token):

@@ -12,11 +12,16 @@ apt_packages=(
     libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev
     postgresql ffmpeg python3 python3-venv python3-pip ca-certificates curl libxml2 wrk
 )
+# A real browser for the dashboard's tests (Selenium drives it headless); the demo does not need it
+# (REEL_SKIP_BROWSER=1).
+if [ "${REEL_SKIP_BROWSER:-0}" != 1 ]; then
+    apt_packages+=(chromium chromium-driver)
+fi
 # moto[server] is a real S3 (and IAM, STS) server for the storage tests; boto3 reads back what Reel wrote; tuspy
-# is an independent tus client for the upload tests.
+# is an independent tus client for the upload tests; selenium drives chromium for the dashboard's.
 python_tools=(
     kubernetes-validate jsonschema ruamel.yaml PyYAML opentimelineio otio-cmx3600-adapter helm-python-sdk
-    "moto[server]" boto3 schemathesis tuspy
+    "moto[server]" boto3 schemathesis tuspy selenium
 )
 
 if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi

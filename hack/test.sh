@@ -77,6 +77,9 @@ if ! diff -u docs/openapi.json <("$bin/reel" manifests openapi); then
 fi
 hack/check-api.sh "$bin/reel" "$venv"
 
+echo "== the web dashboard in a real browser (Selenium + chromium headless on a live reel local --api-addr)"
+hack/check-dashboard.sh "$bin/reel" --screenshots "${REEL_SCREENSHOTS:-$scratch/screenshots}"
+
 echo "== reel validate on the shipped manifests"
 "$bin/reel" validate -f examples manifests/samples
 

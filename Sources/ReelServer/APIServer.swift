@@ -114,7 +114,8 @@ public final class APIServer: Service {
                 address: .hostname(settings.host, port: settings.port), serverName: "reel"),
             onServerRunning: { [logger = handlers.logger, onRunning] channel in
                 let port = channel.localAddress?.port ?? settings.port
-                logger.info("serving the API on http://\(settings.host):\(port)/api")
+                let base = "http://\(settings.host):\(port)"
+                logger.info("serving the API on \(base)/api and the dashboard on \(base)/")
                 await onRunning(port)
             },
             logger: handlers.logger)

@@ -71,7 +71,8 @@ extension APIHandlers {
         }
         let scenes = SceneJoining.scenes(analyzed)
         body.scenes = scenes.map {
-            .init(start: $0.start, end: $0.end, importance: $0.importance, description: $0.description, labels: $0.labels)
+            .init(
+                start: $0.start, end: $0.end, importance: $0.importance, description: $0.description, labels: $0.labels)
         }
         body.cuts = zip(scenes, scenes.dropFirst()).filter { abs($0.end - $1.start) < 0.1 }.map { $1.start }
         return try JSONBody.response(body)

@@ -89,7 +89,9 @@ extension APIHandlers {
         api.get("whoami") { _, context -> Response in
             let token = try context.caller()
             return try JSONBody.response(
-                WhoAmI(name: token.name, namespace: token.namespace, role: token.role.rawValue, expiresAt: token.expiresAt))
+                WhoAmI(
+                    name: token.name, namespace: token.namespace, role: token.role.rawValue, expiresAt: token.expiresAt)
+            )
         }
         api.get("queue/stats") { _, context -> Response in
             let token = try context.caller()

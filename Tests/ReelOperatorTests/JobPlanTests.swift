@@ -201,7 +201,8 @@ import Testing
         let running = JobPlanner.plan(
             desired(cancel: true), Observation(current: job([.ingest: Self.done, .split: Self.waiting])), now: now)
         #expect(running.contains(.cancelTasks([7])))
-        #expect(running.contains(.recordPhase(.Failed, progress: 0, reason: "Cancelled", message: "spec.cancel is true")))
+        #expect(
+            running.contains(.recordPhase(.Failed, progress: 0, reason: "Cancelled", message: "spec.cancel is true")))
         #expect(enqueues(running).isEmpty)
         let again = JobPlanner.plan(desired(status: status, cancel: true), Observation(), now: later)
         #expect(again.isEmpty)
