@@ -3,6 +3,7 @@
 no sleeps — and the run fails on the first one that does not hold, or on any console error.
 
 usage: check-dashboard.py --url URL --admin T --viewer T --other T --sample VIDEO [--screenshots DIR]
+       check-dashboard.py … --bench-jobs N   (only measures: N suspended jobs, then the list's first paint)
 """
 import argparse
 import base64
@@ -12,6 +13,7 @@ import pathlib
 import socketserver
 import sys
 import threading
+import time
 
 import requests
 from selenium import webdriver
@@ -25,6 +27,7 @@ parser = argparse.ArgumentParser()
 for name in ["url", "admin", "viewer", "other", "sample"]:
     parser.add_argument(f"--{name}", required=True)
 parser.add_argument("--screenshots")
+parser.add_argument("--bench-jobs", type=int, default=0)
 parser.add_argument("--chromedriver", default="/usr/bin/chromedriver")
 args = parser.parse_args()
 base = args.url.rstrip("/")
@@ -142,6 +145,54 @@ def phase_of(driver, uid):
 
 api = requests.Session()
 api.headers["Authorization"] = f"Bearer {args.admin}"
+
+
+def bench(count):
+    """Time from navigation to the first full list of `count` jobs (User Timing mark `reel:jobs-listed`), five
+    page loads in one browser, after the jobs are created suspended (no work runs)."""
+    for i in range(count):
+        answer = api.post(f"{base}/api/jobs", json={"metadata": {"generateName": "bench-"}, "spec": {
+            "title": f"Bench {i:05d}", "suspend": True, "source": {"uri": "https://example.com/a.mp4"}}})
+        if answer.status_code != 201:
+            fail(f"creating a job answered {answer.status_code}: {answer.text}")
+    # Measure the page, not the operator: wait until every job is Suspended.
+    deadline = time.monotonic() + 600
+    while True:
+        suspended, next_page = 0, ""
+        while True:
+            page = api.get(f"{base}/api/jobs?phase=suspended&limit=500{next_page}").json()
+            suspended += len(page["items"])
+            token = page["metadata"].get("continue")
+            if not token:
+                break
+            next_page = f"&continue={token}"
+        if suspended >= count:
+            break
+        if time.monotonic() > deadline:
+            fail(f"only {suspended} of {count} jobs became Suspended")
+        time.sleep(1)  # the operator's progress has no event to wait for from here
+    driver = browser(1440)
+    sign_in(driver, args.admin)
+    times = []
+    for _ in range(5):
+        driver.get(f"{base}/?{len(times)}#/jobs")
+        wait(driver, lambda d: d.execute_script(
+            "return performance.getEntriesByName('reel:jobs-listed').length > 0"), "the list")
+        shown = driver.execute_script("return document.querySelectorAll('#job-rows tr[data-uid]').length")
+        if shown < count:
+            fail(f"the list shows {shown} of {count} jobs")
+        times.append(driver.execute_script(
+            "return [performance.getEntriesByName('reel:jobs-listed')[0].startTime,"
+            " performance.getEntriesByType('paint').find(p => p.name === 'first-contentful-paint')?.startTime]"))
+    driver.quit()
+    listed = sorted(t[0] for t in times)
+    print(json.dumps({"jobs": count, "listed_ms": [round(t) for t in listed], "median_listed_ms": round(listed[2]),
+                      "first_contentful_paint_ms": [round(t[1] or 0) for t in times]}))
+
+
+if args.bench_jobs:
+    bench(args.bench_jobs)
+    sys.exit(0)
 
 # --- An editor's (admin's) session at desktop width -----------------------------------------------------------
 driver = browser(1440)
