@@ -76,9 +76,11 @@ export async function show(main, uid) {
           type: "button", "data-action": id,
           onclick: async () => {
             const { ACTIONS } = await import("./jobs.js");
-            const done = await runAction(ACTIONS.find((a) => a.id === id), [job]);
-            if (done && id === "delete") location.hash = "#/jobs";
-            else if (done) jobs.refresh(uid).catch(() => {});
+            const results = await runAction(ACTIONS.find((a) => a.id === id), [job]);
+            const created = results?.[0]?.status === "fulfilled" ? results[0].value : null;
+            if (created && id === "delete") location.hash = "#/jobs";
+            else if (created && id === "retry") location.hash = `#/jobs/${created.metadata.uid}`;
+            else if (created) jobs.refresh(uid).catch(() => {});
           },
         }, label))) : null;
     const star = h("button.star", { type: "button", "aria-pressed": watching(uid) ? "true" : "false",

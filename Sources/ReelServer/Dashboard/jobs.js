@@ -32,21 +32,22 @@ export const ACTIONS = [
     run: (j) => deleteJob(j.metadata.uid) },
 ];
 
-// Runs `action` on the selected jobs it applies to, after a confirmation; reports what failed.
+// Runs `action` on the selected jobs it applies to, after a confirmation; reports what failed. Returns each
+// job's settled result (null when nothing ran).
 export async function runAction(action, selected) {
   const targets = selected.filter(action.applies);
-  if (!targets.length) { toast(`None of the selected jobs can be ${action.verb}d.`); return false; }
+  if (!targets.length) { toast(`None of the selected jobs can be ${action.verb}d.`); return null; }
   const names = targets.slice(0, 5).map(title).join(", ") + (targets.length > 5 ? ", …" : "");
   const ok = await confirmAction(`${action.label} ${targets.length} job${targets.length > 1 ? "s" : ""}?`,
     `${names}${action.id === "delete" ? ". Their outputs and stored chunks are removed." : ""}`, action.label);
-  if (!ok) return false;
+  if (!ok) return null;
   const results = await Promise.allSettled(targets.map((job) => action.run(job)));
   const failed = results.map((r, i) => [r, targets[i]]).filter(([r]) => r.status === "rejected");
   for (const [result, job] of failed) toast(`${title(job)}: ${result.reason.detail || result.reason.message}`, "error");
   const done = targets.length - failed.length;
   if (done) toast(`${action.label}: ${done} job${done > 1 ? "s" : ""} done.`);
   if (action.id === "retry") for (const r of results) if (r.status === "fulfilled") watch(r.value.metadata.uid);
-  return true;
+  return results;
 }
 
 export async function show(main) {

@@ -20,6 +20,7 @@ export async function show(main) {
   setTitle("Queue");
   const points = [];  // {time, stages: {stage: {waiting, running}}}
   let stats = null;
+  let pools = null;  // the pool names the workers report, offered by the scaling form
   const chart = h("figure.chart", { id: "queue-chart" });
   const numbers = h("div.numbers-grid", { id: "queue-numbers" });
   const workers = h("div", { id: "workers" });
@@ -89,6 +90,7 @@ export async function show(main) {
   async function drawWorkers() {
     let list;
     try { list = (await api("/api/workers")).items; } catch (error) { toast(error.detail || error.message, "error"); return; }
+    if (pools) replace(pools, [...new Set(list.map((w) => w.pool).filter(Boolean))].map((p) => h("option", { value: p })));
     if (!list.length) { replace(workers, h("p.muted", {}, "No workers have run lately.")); return; }
     replace(workers, h("div.scroll", {}, h("table.workers", { "aria-label": "Workers" },
       h("thead", {}, h("tr", {}, ["Worker", "Pool", "Stages", "State", "Heartbeat", "Current tasks", "Done", "Failed",
@@ -109,7 +111,8 @@ export async function show(main) {
   }
 
   function scaleForm() {
-    const pool = h("input", { id: "scale-pool", required: true, placeholder: "analyze" });
+    const pool = h("input", { id: "scale-pool", required: true, placeholder: "analyze", list: "pool-names" });
+    pools = h("datalist", { id: "pool-names" });
     const min = h("input", { id: "scale-min", type: "number", min: 0, max: 100, required: true, value: 1 });
     const max = h("input", { id: "scale-max", type: "number", min: 0, max: 100, required: true, value: 4 });
     return h("form.scale", {
@@ -124,7 +127,7 @@ export async function show(main) {
       },
     }, h("h3", { id: "scale-title" }, "Scale a pool"),
     h("label", { for: "scale-pool" }, "WorkerPool"), pool, h("label", { for: "scale-min" }, "Min"), min,
-    h("label", { for: "scale-max" }, "Max"), max, h("button", { type: "submit" }, "Scale"));
+    h("label", { for: "scale-max" }, "Max"), max, h("button", { type: "submit" }, "Scale"), pools);
   }
 
   try {
