@@ -13,20 +13,8 @@ reel="$1"
 venv="${2:-${REEL_TOOLS_DIR:-$HOME/.cache/reel}/venv}"
 state="$(mktemp -d)"
 chmod 755 "$state"  # the embedded PostgreSQL runs as the postgres user
-port="$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-"$reel" serve --state "$state" --addr "127.0.0.1:$port" >"$state/serve.log" 2>&1 &
-server=$!
-cleanup() {
-    kill "$server" 2>/dev/null || true
-    wait "$server" 2>/dev/null || true
-    rm -rf "$state"
-}
-trap cleanup EXIT
-for _ in $(seq 1 200); do
-    curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
-    kill -0 "$server" 2>/dev/null || { cat "$state/serve.log" >&2; exit 1; }
-    sleep 0.1
-done
+source "$root/hack/live-reel.sh"
+live_reel "$state" "$state/serve.log" serve --state "$state" --addr "127.0.0.1:PORT"
 token="$("$reel" token create --state "$state" --namespace default --role admin --name schemathesis 2>/dev/null)"
 cd "$state"
 "$venv/bin/st" --config-file "$root/hack/schemathesis.toml" --no-color run "$root/docs/openapi.json" --url "http://127.0.0.1:$port" \

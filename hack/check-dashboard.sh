@@ -11,22 +11,10 @@ venv="${REEL_TOOLS_DIR:-$HOME/.cache/reel}/venv"
 work="$(mktemp -d)"
 chmod 755 "$work"  # the embedded PostgreSQL runs as the postgres user
 mkdir -p "$work/resources"
-port="$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 "$root/hack/sample-video.sh" "$work/sample.mp4" 24
-"$reel" local --resources "$work/resources" --state "$work/state" --api-addr "127.0.0.1:$port" \
-    >"$work/local.log" 2>&1 &
-server=$!
-cleanup() {
-    kill "$server" 2>/dev/null || true
-    wait "$server" 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-for _ in $(seq 1 300); do
-    curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
-    kill -0 "$server" 2>/dev/null || { cat "$work/local.log" >&2; exit 1; }
-    sleep 0.1
-done
+source "$root/hack/live-reel.sh"
+live_reel "$work" "$work/local.log" local --resources "$work/resources" --state "$work/state" \
+    --api-addr "127.0.0.1:PORT"
 token() { "$reel" token create --state "$work/state" --namespace "$1" --role "$2" --name "dashboard-$2" 2>/dev/null; }
 status=0
 "$venv/bin/python" "$root/hack/check-dashboard.py" --url "http://127.0.0.1:$port" --admin "$(token default admin)" \

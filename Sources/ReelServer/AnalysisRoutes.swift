@@ -54,7 +54,7 @@ extension APIHandlers {
         let tenant = database.tenant(stored.key.namespace)
         var body = AnalysisBody(job: stored.uid, duration: try await tenant.source(ofJob: stored.uid)?.duration)
         var analyzed: [(start: Double, analysis: ChunkAnalysis)] = []
-        for row in try await tenant.analyses(ofJob: stored.uid) {
+        for row in try await tenant.chunks(ofJob: stored.uid) {
             // Stored analyses are absolute; the joining shifts relative ones.
             let analysis = try row.analysis?.decode(ChunkAnalysis.self)
             if let analysis { analyzed.append((row.startSeconds, analysis.shifted(by: -row.startSeconds))) }

@@ -140,7 +140,7 @@ extension APIHandlers {
             items.append(
                 ChunkPage.Chunk(
                     index: chunk.index, start: chunk.startSeconds, duration: chunk.durationSeconds, bytes: chunk.bytes,
-                    sha256: chunk.sha256, analysis: try chunk.analysis?.decode(JSONValue.self),
+                    sha256: chunk.sha256, analysis: try chunk.analysis.map(Self.summary),
                     analyzedAt: chunk.analyzedAt,
                     url: try await files.url(for: chunk.storageKey, expires: expires, base: base),
                     expiresAt: expires))
@@ -159,6 +159,17 @@ extension APIHandlers {
             }
         }
         return try JSONBody.response(ChunkPage(items: items, outputs: outputs))
+    }
+
+    /// What the chunk list shows of an analysis: `{analyzer, model, summary, scenes}` (the number of scenes).
+    static func summary(_ analysis: JSONDocument) throws -> JSONValue {
+        guard case .object(let fields) = try analysis.decode(JSONValue.self) else { return .null }
+        var scenes = 0
+        if case .array(let items)? = fields["scenes"] { scenes = items.count }
+        return .object([
+            "analyzer": fields["analyzer"] ?? .null, "model": fields["model"] ?? .null,
+            "summary": fields["summary"] ?? .null, "scenes": .int(scenes),
+        ])
     }
 
     /// A query integer within `range` (400 otherwise).

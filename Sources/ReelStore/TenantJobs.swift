@@ -2,17 +2,21 @@ import Foundation
 import ReelPostgres
 import ReelSupport
 
-/// A stored chunk as the API shows it.
-public struct ChunkListing: Sendable, Equatable {
+/// A stored chunk as the API shows it: where it is, its whole analysis (times from the source's start) and what
+/// this job paid for it.
+public struct ChunkListing: Sendable {
     public var index: Int
     public var startSeconds: Double
     public var durationSeconds: Double
     public var bytes: Int64
     public var sha256: String
     public var storageKey: String
-    /// `{analyzer, model, summary, scenes}` once analyzed.
+    /// `{analyzer, model, summary, scenes, cuts, usage}` once analyzed.
     public var analysis: JSONDocument?
     public var analyzedAt: Date?
+    public var promptTokens: Int
+    public var outputTokens: Int
+    public var requests: Int
 }
 
 /// A job's log line as the API shows it.
@@ -66,11 +70,7 @@ extension TenantStore {
         try await query(
             """
             SELECT c.chunk_index, c.start_seconds, c.duration_seconds, c.bytes, c.sha256, c.storage_key,
-                   CASE WHEN c.analysis IS NULL THEN NULL ELSE jsonb_build_object(
-                       'analyzer', c.analysis->'analyzer', 'model', c.analysis->'model',
-                       'summary', c.analysis->'summary',
-                       'scenes', coalesce(jsonb_array_length(c.analysis->'scenes'), 0))::text END,
-                   c.analyzed_at
+                   c.analysis::text, c.analyzed_at, c.prompt_tokens, c.output_tokens, c.requests
             FROM video_chunks c
             WHERE c.job_id = (SELECT id FROM processing_jobs WHERE resource_uid = $1 ORDER BY generation DESC LIMIT 1)
             ORDER BY c.chunk_index
@@ -78,9 +78,10 @@ extension TenantStore {
         ).map { row in
             ChunkListing(
                 index: try row.decode(at: 0), startSeconds: try row.decode(at: 1),
-                durationSeconds: try row.decode(at: 2),
-                bytes: try row.decode(at: 3), sha256: try row.decode(at: 4), storageKey: try row.decode(at: 5),
-                analysis: try row.decodeIfPresent(at: 6), analyzedAt: try row.decodeIfPresent(at: 7))
+                durationSeconds: try row.decode(at: 2), bytes: try row.decode(at: 3), sha256: try row.decode(at: 4),
+                storageKey: try row.decode(at: 5), analysis: try row.decodeIfPresent(at: 6),
+                analyzedAt: try row.decodeIfPresent(at: 7), promptTokens: try row.decode(at: 8),
+                outputTokens: try row.decode(at: 9), requests: try row.decode(at: 10))
         }
     }
 

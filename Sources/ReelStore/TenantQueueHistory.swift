@@ -2,19 +2,6 @@ import Foundation
 import ReelPostgres
 import ReelSupport
 
-/// A chunk's analysis as the dashboard shows it: the whole analysis (times absolute) and what this job paid.
-public struct ChunkAnalysisListing: Sendable {
-    public var index: Int
-    public var startSeconds: Double
-    public var durationSeconds: Double
-    /// `{analyzer, model, summary, scenes, cuts, usage}`, times from the source's start; `nil` until analyzed.
-    public var analysis: JSONDocument?
-    public var analyzedAt: Date?
-    public var promptTokens: Int
-    public var outputTokens: Int
-    public var requests: Int
-}
-
 /// The queue at one moment of the recent past, per stage.
 public struct QueueSample: Sendable, Equatable {
     public struct Counts: Sendable, Equatable {
@@ -30,25 +17,6 @@ public struct QueueSample: Sendable, Equatable {
 }
 
 extension TenantStore {
-    /// Every chunk of the newest generation of job `uid` with its full analysis and cost, in order.
-    public func analyses(ofJob uid: String) async throws -> [ChunkAnalysisListing] {
-        try await query(
-            """
-            SELECT c.chunk_index, c.start_seconds, c.duration_seconds, c.analysis::text, c.analyzed_at,
-                   c.prompt_tokens, c.output_tokens, c.requests
-            FROM video_chunks c
-            WHERE c.job_id = (SELECT id FROM processing_jobs WHERE resource_uid = $1 ORDER BY generation DESC LIMIT 1)
-            ORDER BY c.chunk_index
-            """, [uid]
-        ).map { row in
-            ChunkAnalysisListing(
-                index: try row.decode(at: 0), startSeconds: try row.decode(at: 1),
-                durationSeconds: try row.decode(at: 2), analysis: try row.decodeIfPresent(at: 3),
-                analyzedAt: try row.decodeIfPresent(at: 4), promptTokens: try row.decode(at: 5),
-                outputTokens: try row.decode(at: 6), requests: try row.decode(at: 7))
-        }
-    }
-
     /// The tenant's queue every `step` over the last `window`, oldest first, rebuilt from the tasks' own times
     /// (created, started, finished): tasks of deleted jobs are gone, and a retried task counts from its last start.
     public func queueHistory(window: Duration, step: Duration) async throws -> [QueueSample] {
