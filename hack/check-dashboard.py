@@ -109,6 +109,18 @@ def console_errors(driver, allowed=()):
         fail("console errors: " + "\n".join(unexpected))
 
 
+def labelled(driver, page):
+    """Every visible control has a name a screen reader can say (a label, aria-label(ledby), or text)."""
+    nameless = driver.execute_script("""
+        return [...document.querySelectorAll('input, select, button, a[href], video, [role=listitem]')]
+          .filter((e) => e.offsetParent !== null || e.type === 'file')
+          .filter((e) => !(e.labels?.length || e.getAttribute('aria-label') || e.getAttribute('aria-labelledby')
+                           || e.textContent.trim() || e.getAttribute('title') || e.querySelector('img[alt]')))
+          .map((e) => e.outerHTML.slice(0, 120));""")
+    if nameless:
+        fail(f"controls without a name on the {page} page: {nameless}")
+
+
 def screenshot(driver, name):
     """The whole page (up to 2,400 px tall) as DIR/NAME.png, when --screenshots is given."""
     if not args.screenshots:
@@ -214,6 +226,7 @@ if progress != "100" or " / " not in numbers:
     fail(f"the finished upload shows {progress}% and {numbers!r}")
 uid = link.get_attribute("href").split("#/jobs/")[1]
 ok(f"uploaded the sample through the file input: {numbers}, 100 %, job {uid}")
+labelled(driver, "upload")
 screenshot(driver, "upload-1440")
 
 driver.find_element(By.CSS_SELECTOR, "#nav a[data-view=jobs]").click()
@@ -233,6 +246,7 @@ shift = driver.execute_script("return window.__shift")
 if shift > 0.05:
     fail(f"events moved the page: cumulative layout shift {shift:.3f}")
 ok(f"no layout shift while events arrived (CLS {shift:.4f})")
+labelled(driver, "jobs")
 screenshot(driver, "jobs-1440")
 console_errors(driver)
 
@@ -279,6 +293,7 @@ for name in ["timeline-clips", "job-yaml"]:
 if "kind: VideoJob" not in driver.find_element(By.ID, "job-yaml").text:
     fail("the YAML does not show the VideoJob")
 ok("the timeline's clips and the VideoJob's YAML are shown")
+labelled(driver, "job")
 screenshot(driver, "detail-1440")
 console_errors(driver)
 
@@ -317,7 +332,21 @@ driver.find_element(By.CSS_SELECTOR, "#nav a[data-view=queue]").click()
 wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#queue-chart svg path.series"), "the queue chart")
 wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "table.workers tbody tr"), "the workers table")
 ok("queue chart (last 15 minutes), throughput and workers shown")
+labelled(driver, "queue")
+ok("every control on the upload, jobs, job and queue pages has an accessible name")
 screenshot(driver, "queue-1440")
+console_errors(driver)
+
+# Dark, when the system asks for it.
+driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": "dark"}]})
+driver.get(f"{base}/#/jobs/{uid}")
+wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#scene-strip .cut"), "the job's page in dark mode")
+red, green, blue = driver.execute_script(
+    "return getComputedStyle(document.documentElement).backgroundColor.match(/\\d+/g).slice(0, 3).map(Number)")
+if 0.2126 * red + 0.7152 * green + 0.0722 * blue > 60:
+    fail(f"prefers-color-scheme: dark still paints rgb({red}, {green}, {blue})")
+ok(f"dark when the system is (background rgb({red}, {green}, {blue}))")
+screenshot(driver, "detail-dark-1440")
 console_errors(driver)
 driver.quit()
 
