@@ -93,8 +93,19 @@ export async function resubmit(job) {
 
 // Server-Sent Events read through fetch (EventSource cannot send the token), reconnecting with Last-Event-ID so
 // that nothing is missed. Returns a function that stops it.
+const streams = new Set();
+
+// Closes every event stream (the page is going: Chrome would otherwise keep their connections open after it,
+// and six of them, its limit per host, stall the next loads).
+export function closeStreams() {
+  for (const controller of streams) controller.abort();
+  streams.clear();
+}
+
 export function events(query, onEvent, { onOpen = () => {}, onDown = () => {} } = {}) {
   const controller = new AbortController();
+  streams.add(controller);
+  controller.signal.addEventListener("abort", () => streams.delete(controller));
   let lastID = null;
   let retry = 2000;
   const run = async () => {

@@ -1,6 +1,6 @@
 // The dashboard's shell: login, navigation by URL fragment (#/jobs, #/jobs/UID, #/upload, #/queue), and what
 // every view shares — the caller's token, the watched jobs, the completion sound, notifications, the unread badge.
-import { clearToken, setToken, token, whenUnauthorized, whoami } from "./api.js";
+import { clearToken, closeStreams, setToken, token, whenUnauthorized, whoami } from "./api.js";
 import { h, replace } from "./ui.js";
 import { setTitle } from "./notify.js";
 import { jobs } from "./store.js";
@@ -101,6 +101,10 @@ async function start() {
 
 whenUnauthorized(() => { clearToken(); jobs.stop(); login("Your token is no longer accepted; sign in again."); });
 window.addEventListener("hashchange", route);
+// Leaving or reloading the page: close the event streams now (see closeStreams).
+window.addEventListener("pagehide", closeStreams);
+// Back from the browser's page cache, the streams are closed: start over.
+window.addEventListener("pageshow", (event) => { if (event.persisted) location.reload(); });
 
 // A link may carry the token (#token=…, as `hack/demo.sh` prints it): keep it in the tab, drop it from the URL.
 const fragment = new URLSearchParams(location.hash.replace(/^#/, ""));
