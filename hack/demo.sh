@@ -37,7 +37,7 @@ token="$("$reel" token create --state "$state" --namespace default --role admin 
 addr="${REEL_DASHBOARD_ADDR:-127.0.0.1:8080}"
 echo
 echo "The dashboard (upload, live jobs, scenes and render, queue) on this state — run:"
-echo "  $reel local --resources examples/local --state $state --api-addr $addr"
+echo "  $reel local --resources $root/examples/local --state $state --api-addr $addr"
 if [ -n "$token" ]; then
     echo "then open http://$addr/#token=$token   (an admin token of namespace default for 24 hours)"
 fi
