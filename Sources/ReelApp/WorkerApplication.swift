@@ -25,7 +25,8 @@ extension ReelApplication {
     public static func worker(_ settings: WorkerSettings, logger: Logger) async throws -> ReelApplication {
         let (database, store) = try await open(
             databaseURL: settings.databaseURL, storage: settings.storage,
-            scratch: settings.pipeline.scratchDirectory, connections: settings.worker.concurrency + 3, logger: logger)
+            scratch: settings.pipeline.scratchDirectory,
+            connections: settings.worker.concurrency + settings.worker.ingestConcurrency + 3, logger: logger)
         let pipeline = Pipeline(database: database, store: store, configuration: settings.pipeline)
         let worker = Worker(
             configuration: settings.worker, queue: database.queue(), pipeline: pipeline, logger: logger)

@@ -51,9 +51,17 @@ public enum OutputLayout {
     /// Everything a job stores: its source, its chunks and (without `spec.output`) its outputs.
     public static func jobPrefix(_ uid: String) -> String { "jobs/\(uid)/" }
 
+    /// What one generation of a job stores (its source and chunks): a spec edit's new generation writes beside
+    /// the old one, never over it, and the old one's prefix is removed once its tasks have stopped.
+    public static func generationPrefix(uid: String, generation: Int64) -> String { "jobs/\(uid)/g\(generation)/" }
+
     /// The stored source.
-    public static func sourceKey(uid: String, name: String) -> String { "jobs/\(uid)/source/\(name)" }
+    public static func sourceKey(uid: String, generation: Int64, name: String) -> String {
+        generationPrefix(uid: uid, generation: generation) + "source/\(name)"
+    }
 
     /// A stored chunk; `ext` is the container's extension.
-    public static func chunkKey(uid: String, index: Int, ext: String) -> String { "jobs/\(uid)/chunks/\(index).\(ext)" }
+    public static func chunkKey(uid: String, generation: Int64, index: Int, ext: String) -> String {
+        generationPrefix(uid: uid, generation: generation) + "chunks/\(index).\(ext)"
+    }
 }

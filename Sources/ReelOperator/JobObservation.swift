@@ -101,11 +101,28 @@ public struct Observation: Sendable, Equatable {
     public var staleJobsWithActiveTasks: [Int64]
     /// Every `processing_jobs` row of the resource (any generation).
     public var allJobIDs: [Int64]
+    /// Older generations whose tasks have stopped and whose stored source or chunks are still there.
+    public var superseded: [SupersededJob]
 
-    public init(current: ObservedJob? = nil, staleJobsWithActiveTasks: [Int64] = [], allJobIDs: [Int64] = []) {
+    public init(
+        current: ObservedJob? = nil, staleJobsWithActiveTasks: [Int64] = [], allJobIDs: [Int64] = [],
+        superseded: [SupersededJob] = []
+    ) {
         self.current = current
         self.staleJobsWithActiveTasks = staleJobsWithActiveTasks
         self.allJobIDs = allJobIDs
+        self.superseded = superseded
+    }
+}
+
+/// A generation a newer one replaced.
+public struct SupersededJob: Sendable, Equatable {
+    public var jobID: Int64
+    public var generation: Int64
+
+    public init(jobID: Int64, generation: Int64) {
+        self.jobID = jobID
+        self.generation = generation
     }
 }
 
@@ -123,6 +140,8 @@ public enum Action: Sendable, Equatable {
     case recordPhase(VideoJobPhase, progress: Int, reason: String?, message: String?)
     /// Write the status subresource.
     case writeStatus(VideoJobStatus)
+    /// Remove what these replaced generations stored and end them (`Superseded` unless they had finished).
+    case retire([SupersededJob])
     /// Delete stored objects and rows of these jobs.
     case cleanup([Int64])
     /// Remove `reel.dev/cleanup` (the resource then goes away).

@@ -35,6 +35,7 @@ public enum JobPlanner {
         if !observed.staleJobsWithActiveTasks.isEmpty {
             actions.append(.cancelTasks(observed.staleJobsWithActiveTasks))
         }
+        if !observed.superseded.isEmpty { actions.append(.retire(observed.superseded)) }
         if desired.spec.cancel == true {
             return actions + cancelled(desired, observed, now: now)
         }

@@ -43,6 +43,14 @@ extension Reconciler {
         case .writeStatus(let status):
             try await writeStatus(status, stored: stored, job: job)
             return false
+        case .retire(let jobs):
+            for old in jobs {
+                let removed = try await store.delete(
+                    prefix: OutputLayout.generationPrefix(uid: stored.uid, generation: old.generation))
+                try await database.jobs.retire(old.jobID, by: Int64(stored.generation))
+                logger.info("\(key): generation \(old.generation) retired (\(removed) stored objects removed)")
+            }
+            return false
         case .cleanup(let ids):
             try await cleanUp(stored, job: job, jobIDs: ids)
             return false

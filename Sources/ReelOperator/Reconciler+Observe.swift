@@ -9,10 +9,14 @@ extension Reconciler {
     func observe(uid: String, generation: Int64) async throws -> Observation {
         var observation = Observation()
         var others: [Int64] = []
+        var older: [SupersededJob] = []
         for row in try await database.jobs.generations(resourceUID: uid) {
             observation.allJobIDs.append(row.id)
             guard row.generation == generation else {
                 others.append(row.id)
+                if row.generation < generation, !row.retired {
+                    older.append(SupersededJob(jobID: row.id, generation: row.generation))
+                }
                 continue
             }
             observation.current = ObservedJob(
@@ -20,6 +24,7 @@ extension Reconciler {
                 finishedAt: row.finishedAt, render: row.render)
         }
         observation.staleJobsWithActiveTasks = try await queue.jobsWithActiveTasks(others)
+        observation.superseded = older.filter { !observation.staleJobsWithActiveTasks.contains($0.jobID) }
         guard var current = observation.current else { return observation }
         for row in try await queue.taskCounts(jobID: current.jobID) {
             var tasks = current.stages[row.stage] ?? StageTasks()

@@ -22,7 +22,7 @@ struct IngestStage: StageHandler {
             return try await ingestUpload(work, id: String(uri.dropFirst("upload://".count)))
         }
         let name = Self.objectName(uri)
-        let key = OutputLayout.sourceKey(uid: job.uid, name: name)
+        let key = OutputLayout.sourceKey(uid: job.uid, generation: job.row.generation, name: name)
         // A local copy to probe before anything is stored: the file itself, or a download in scratch space.
         let local: String
         var download: String?
@@ -40,7 +40,10 @@ struct IngestStage: StageHandler {
         } else if uri.hasPrefix("http://") || uri.hasPrefix("https://") {
             let scratch = try context.scratchPath("download-\(work.lease.taskID)")
             download = scratch
-            _ = try await HTTPClient.download(uri, to: scratch, maxBytes: context.configuration.maxSourceBytes)
+            let configuration = context.configuration
+            _ = try await HTTPClient.download(
+                uri, to: scratch, maxBytes: configuration.maxSourceBytes,
+                connectTimeout: configuration.sourceConnectTimeout, lowSpeedTimeout: configuration.sourceStallTimeout)
             local = scratch
         } else if uri.hasPrefix("s3://") {
             let scratch = try context.scratchPath("download-\(work.lease.taskID)")

@@ -10,6 +10,11 @@ public struct PipelineConfiguration: Sendable {
     public var allowedRoots: AllowedRoots
     /// Largest source accepted from HTTP.
     public var maxSourceBytes: Int
+    /// An HTTP source that sends nothing for this long fails its attempt (a transport error, retried with
+    /// backoff), instead of holding an ingest slot indefinitely.
+    public var sourceStallTimeout: Duration = .seconds(30)
+    /// How long connecting to an HTTP source (DNS, TCP, TLS) may take.
+    public var sourceConnectTimeout: Duration = .seconds(10)
     /// Where stages keep temporary files.
     public var scratchDirectory: String
     /// Reads a key of a Secret in a job's namespace (Kubernetes: `reel worker --kube-secrets`): the Gemini key an

@@ -29,7 +29,8 @@ struct SplitStage: StageHandler {
         var rows: [NewChunk] = []
         for chunk in chunks {
             let key = OutputLayout.chunkKey(
-                uid: job.uid, index: chunk.index, ext: (chunk.path as NSString).pathExtension)
+                uid: job.uid, generation: job.row.generation, index: chunk.index,
+                ext: (chunk.path as NSString).pathExtension)
             let stored = try await context.store.put(key, movingFile: chunk.path)
             rows.append(
                 NewChunk(

@@ -11,51 +11,6 @@ import ReelSupport
     import Glibc
 #endif
 
-/// How a worker runs. Every field has a default except the stages it works on.
-public struct WorkerConfiguration: Sendable {
-    /// Unique id, also the lease owner: `<host>-<pid>-<random>` by default.
-    public var id: String
-    public var stages: [Stage]
-    /// Tasks run at once.
-    public var concurrency: Int
-    /// Lease length; renewed every third of it while a task runs.
-    public var lease: Duration
-    /// How often the queue is polled when no NOTIFY arrives.
-    public var pollInterval: Duration
-    /// How long a graceful shutdown waits for running tasks before releasing them.
-    public var drainTimeout: Duration
-    /// The WorkerPool this worker belongs to, if any.
-    public var pool: String?
-    /// Stop (gracefully) when this process is no longer our parent: children of a killed `reel local`.
-    public var parentPID: Int32?
-
-    public init(
-        stages: [Stage], concurrency: Int = 1, lease: Duration = .seconds(30),
-        pollInterval: Duration = .seconds(1), drainTimeout: Duration = .seconds(25), pool: String? = nil,
-        parentPID: Int32? = nil, id: String? = nil
-    ) {
-        self.stages = stages
-        self.concurrency = max(1, concurrency)
-        self.lease = lease
-        self.pollInterval = pollInterval
-        self.drainTimeout = drainTimeout
-        self.pool = pool
-        self.parentPID = parentPID
-        let host = WorkerConfiguration.hostname.split(separator: ".").first.map(String.init) ?? "host"
-        self.id = id ?? "\(host)-\(getpid())-\(UUID().uuidString.prefix(6).lowercased())"
-    }
-}
-
-extension WorkerConfiguration {
-    /// The kernel's host name. (Foundation's `ProcessInfo.hostName` resolves it through DNS, which can stall for
-    /// many seconds on a machine without a resolver.)
-    static var hostname: String {
-        var buffer = [CChar](repeating: 0, count: 256)
-        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "host" }
-        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
-}
-
 /// Claims tasks of its stages, runs them with the pipeline while renewing their leases, and completes or fails
 /// them. Graceful shutdown stops claiming, waits up to `drainTimeout` for running tasks, then releases the rest.
 /// Keeps its `workers` row alive. Workers never decide what comes next: the reconciler does.
@@ -69,6 +24,8 @@ public final class Worker: Service {
     private let wake = WakeSignal()
     private let stopping = Mutex(false)
     private let running = Mutex(0)
+    /// Of the running tasks, the ingest ones (they have slots of their own).
+    private let ingesting = Mutex(0)
     private let counters = Mutex((completed: 0, failed: 0))
 
     public init(configuration: WorkerConfiguration, queue: TaskQueue, pipeline: Pipeline, logger: Logger) {
@@ -121,24 +78,28 @@ public final class Worker: Service {
                 break
             }
             let generation = wake.generation
-            let free = configuration.concurrency - running.withLock { $0 }
-            if free > 0 {
+            var filled = false
+            for (stages, free) in freeSlots() where free > 0 {
                 do {
                     let claimed = try await queue.claim(
-                        stages: configuration.stages, limit: free, worker: configuration.id, lease: configuration.lease)
+                        stages: stages, limit: free, worker: configuration.id, lease: configuration.lease)
                     for task in claimed {
+                        let ingest = task.stageName == Stage.ingest.rawValue
                         running.withLock { $0 += 1 }
+                        if ingest { ingesting.withLock { $0 += 1 } }
                         group.addTask { [self] in
                             await execute(task)
+                            if ingest { ingesting.withLock { $0 -= 1 } }
                             running.withLock { $0 -= 1 }
                             wake.signal()
                         }
                     }
-                    if claimed.count == free { continue }
+                    filled = filled || claimed.count == free
                 } catch {
                     logger.warning("claim failed", metadata: ["reel.error": "\(error)"])
                 }
             }
+            if filled { continue }
             if ContinuousClock.now - lastBeat > .seconds(10) {
                 lastBeat = .now
                 do {
@@ -152,6 +113,19 @@ public final class Worker: Service {
             }
             await wake.wait(after: generation, timeout: configuration.pollInterval)
         }
+    }
+
+    /// The stages to claim and how many tasks of them there is room for: ingest in its own slots, the rest in
+    /// `concurrency`.
+    private func freeSlots() -> [([Stage], Int)] {
+        let (total, ingest) = (running.withLock { $0 }, ingesting.withLock { $0 })
+        let others = configuration.stages.filter { $0 != .ingest }
+        var slots: [([Stage], Int)] = []
+        if !others.isEmpty { slots.append((others, configuration.concurrency - (total - ingest))) }
+        if configuration.stages.contains(.ingest) {
+            slots.append(([.ingest], configuration.ingestConcurrency - ingest))
+        }
+        return slots
     }
 
     /// Waits for running tasks up to the drain timeout, then cancels them (they release their leases).

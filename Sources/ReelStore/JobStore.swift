@@ -29,6 +29,9 @@ public struct JobGenerationRow: Sendable, Equatable {
     public var startedAt: Date
     public var finishedAt: Date?
     public var render: RenderFacts?
+    /// Finished, with no stored source and no chunk rows left: nothing of it to remove when a newer generation
+    /// replaces it.
+    public var retired = false
 }
 
 /// What a stage found out about the source (ingest).
@@ -102,8 +105,10 @@ public struct JobStore: Sendable {
     public func generations(resourceUID uid: String) async throws -> [JobGenerationRow] {
         let rows = try await pool.query(
             """
-            SELECT id, generation, phase, outputs, coalesce(started_at, created_at), finished_at, render_facts
-            FROM processing_jobs WHERE resource_uid = $1 ORDER BY id
+            SELECT id, generation, phase, outputs, coalesce(started_at, created_at), finished_at, render_facts,
+                   phase IN ('Succeeded', 'Failed') AND source_key IS NULL
+                       AND NOT EXISTS (SELECT 1 FROM video_chunks c WHERE c.job_id = p.id)
+            FROM processing_jobs p WHERE resource_uid = $1 ORDER BY id
             """, [uid])
         return try rows.map { row in
             let phase: String = try row.decode(at: 2)
@@ -114,7 +119,26 @@ public struct JobStore: Sendable {
                 id: try row.decode(at: 0), generation: try row.decode(at: 1), phase: known,
                 outputs: try row.decode(JSONDocument.self, at: 3).decode(JobOutputs.self),
                 startedAt: try row.decode(at: 4), finishedAt: try row.decodeIfPresent(at: 5),
-                render: try row.decodeIfPresent(JSONDocument.self, at: 6)?.decode(RenderFacts.self))
+                render: try row.decodeIfPresent(JSONDocument.self, at: 6)?.decode(RenderFacts.self),
+                retired: try row.decode(at: 7))
+        }
+    }
+
+    /// Retires a generation a newer one replaced, once its tasks have stopped: it ends `Failed` (`Superseded`)
+    /// unless it had finished, and forgets its stored source and its chunks (whose objects the caller removed).
+    public func retire(_ id: Int64, by generation: Int64) async throws {
+        try await pool.transaction { connection in
+            try await connection.query(
+                """
+                UPDATE processing_jobs
+                SET phase = CASE WHEN phase IN ('Succeeded', 'Failed') THEN phase ELSE 'Failed' END,
+                    error_reason = CASE WHEN phase IN ('Succeeded', 'Failed') THEN error_reason ELSE 'Superseded' END,
+                    error_message = CASE WHEN phase IN ('Succeeded', 'Failed') THEN error_message
+                                         ELSE 'generation ' || $2::bigint::text || ' replaced it' END,
+                    source_key = NULL, finished_at = coalesce(finished_at, now()), updated_at = now()
+                WHERE id = $1
+                """, [id, generation])
+            try await connection.query("DELETE FROM video_chunks WHERE job_id = $1", [id])
         }
     }
 

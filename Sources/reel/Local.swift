@@ -27,6 +27,7 @@ struct Local: AsyncParsableCommand {
     @OptionGroup var data: StoreOptions
 
     @OptionGroup var budgets: GeminiBudgetOptions
+    @OptionGroup var sources: SourceOptions
 
     @Flag(help: "Exit once every VideoJob has succeeded or failed.")
     var untilDone = false
@@ -72,7 +73,7 @@ struct Local: AsyncParsableCommand {
         settings.resync = .seconds(resyncSeconds)
         settings.poll = .seconds(pollSeconds)
         settings.grace = .seconds(graceSeconds)
-        settings.workerArguments = budgets.workerArguments
+        settings.workerArguments = budgets.workerArguments + sources.workerArguments
         settings.api = apiAddr.map { api.options(address: $0) }
         let local = try await CLIFailure.building { try await ReelApplication.local(settings, logger: logger) }
         logger.info("reel local: resources \(resourcesDirectory), state \(settings.state), storage \(local.storeURI)")

@@ -113,6 +113,7 @@ struct OperatorCLI: AsyncParsableCommand {
     @OptionGroup var data: StoreOptions
 
     @OptionGroup var budgets: GeminiBudgetOptions
+    @OptionGroup var sources: SourceOptions
 
     enum WorkerRuntime: String, ExpressibleByArgument, CaseIterable {
         case process, kubernetes
@@ -159,7 +160,7 @@ struct OperatorCLI: AsyncParsableCommand {
         options.lease = .seconds(leaseSeconds)
         options.grace = .seconds(graceSeconds)
         options.resync = .seconds(resyncSeconds)
-        options.workerArguments = budgets.workerArguments
+        options.workerArguments = budgets.workerArguments + sources.workerArguments
         if let apiAddr {
             options.api = api.options(address: apiAddr)
             if options.api?.signingKeyFile == nil, workerRuntime == .process {

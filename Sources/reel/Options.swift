@@ -31,3 +31,16 @@ struct GeminiBudgetOptions: ParsableArguments {
             + (geminiTokensPerMinute.map { ["--gemini-tokens-per-minute", "\($0)"] } ?? [])
     }
 }
+
+/// How workers treat HTTP sources (given to the workers `reel local` and `reel operator` start).
+struct SourceOptions: ParsableArguments {
+    @Option(help: "An HTTP source that sends nothing for this many seconds fails its attempt (retried with backoff).")
+    var sourceStallSeconds: Double = 30
+
+    func validate() throws {
+        guard sourceStallSeconds >= 1 else { throw ValidationError("--source-stall-seconds must be at least 1") }
+    }
+
+    /// The same setting as `reel worker` arguments.
+    var workerArguments: [String] { ["--source-stall-seconds", "\(sourceStallSeconds)"] }
+}

@@ -28,6 +28,7 @@ struct WorkerCLI: AsyncParsableCommand {
     @OptionGroup var data: StoreOptions
 
     @OptionGroup var budgets: GeminiBudgetOptions
+    @OptionGroup var sources: SourceOptions
 
     @Option(help: "The WorkerPool this worker belongs to.")
     var pool: String?
@@ -92,6 +93,7 @@ struct WorkerCLI: AsyncParsableCommand {
             faultDelays: try settings.faultDelays(),
             gemini: gemini, scratchLimit: scratchMaxBytes)
         pipeline.secretReader = secretReader
+        pipeline.sourceStallTimeout = .milliseconds(Int(sources.sourceStallSeconds * 1000))
         let application = try await ReelApplication.worker(
             WorkerSettings(
                 databaseURL: url, storage: storageURL,

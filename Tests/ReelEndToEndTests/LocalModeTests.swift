@@ -86,6 +86,16 @@ import ReelSupport
         }
     }
 
+    /// Every file under `root`, as a key relative to it.
+    static func files(under root: String) throws -> [String] {
+        guard let walker = FileManager.default.enumerator(atPath: root) else { return [] }
+        return walker.compactMap { $0 as? String }.filter { path in
+            var isDirectory: ObjCBool = false
+            return FileManager.default.fileExists(atPath: "\(root)/\(path)", isDirectory: &isDirectory)
+                && !isDirectory.boolValue
+        }
+    }
+
     static func condition(_ status: [String: Any], _ type: String) -> [String: Any]? {
         (status["conditions"] as? [[String: Any]])?.first { $0["type"] as? String == type }
     }
@@ -179,6 +189,43 @@ import ReelSupport
         await setup.pool.close()
     }
 
+    /// A source that sends its headers and then nothing holds one ingest slot, not the worker: ingest tasks run in
+    /// slots of their own, so a job reading a local file goes through while the download hangs.
+    @Test func aStalledSourceDoesNotHoldUpAnotherJobsIngest() async throws {
+        let setup = try await Setup("e2e-stalled-source")
+        let release = DispatchSemaphore(value: 0)
+        let server = try TestHTTPServer { _ in
+            .stream(status: 200, headers: [("Content-Type", "video/mp4")]) { _ in
+                release.wait()  // headers sent; nothing more until the test ends
+                return false
+            }
+        }
+        defer {
+            server.stop()
+            for _ in 0..<16 { release.signal() }
+        }
+        try setup.job("stalled", source: "http://127.0.0.1:\(server.port)/talk.mp4")
+        let local = try setup.start(["--source-stall-seconds", "600"])
+        let running = "SELECT count(*)::bigint FROM job_queue WHERE stage = 'ingest' AND state = 'running'"
+        let downloading = try await BackgroundProcess.eventually { (try? await setup.int(running)) == 1 }
+        try #require(downloading, "the stalled job's ingest never started: \(local.output.suffix(2000))")
+        try setup.job("local")
+        let done = try await BackgroundProcess.eventually(timeout: .seconds(240)) {
+            (try? await setup.statuses()["local"]?["phase"] as? String) == "Succeeded"
+        }
+        #expect(done, "\(local.output.suffix(3000))")
+        // It did not wait for the stalled download to give up: that attempt is still the first, still running.
+        let stalled = try await setup.pool.query(
+            """
+            SELECT q.state, q.attempt FROM job_queue q JOIN processing_jobs p ON p.id = q.job_id
+            WHERE p.name = 'stalled' AND q.stage = 'ingest'
+            """)
+        #expect(try stalled.first?.decode(String.self, at: 0) == "running")
+        #expect(try stalled.first?.decode(Int.self, at: 1) == 1)
+        local.send(SIGTERM)
+        _ = await local.wait()
+    }
+
     @Test func aWorkerKilledMidAnalysisLosesOnlyItsLease() async throws {
         let setup = try await Setup("e2e-kill-worker")
         try setup.job("a")
@@ -254,12 +301,48 @@ import ReelSupport
             try await setup.statuses()["a"]?["phase"] as? String == "Analyzing"
         }
         try #require(analyzing, "the job never reached Analyzing")
-        try setup.job("a", extra: "  timeline: {strategy: highlights, maxSeconds: 4}\n  render: {enabled: false}")
+        // Longer chunks: the new generation stores two chunks where the first stored three.
+        try setup.directory.write(
+            "resources/a.yaml",
+            """
+            apiVersion: reel.dev/v1alpha1
+            kind: VideoJob
+            metadata:
+              name: a
+            spec:
+              source:
+                uri: file://./sample.mp4
+              split:
+                targetSeconds: 6
+              timeline: {strategy: highlights, maxSeconds: 4}
+              render: {enabled: false}
+            """)
         let edited = try await BackgroundProcess.eventually {
             let status = try await setup.statuses()["a"]
             return status?["observedGeneration"] as? Int == 2 && status?["phase"] as? String == "Succeeded"
         }
         #expect(edited, "\(local.output)")
+        // The first generation is retired, not left Analyzing, and nothing it stored is left behind.
+        let retired = try await BackgroundProcess.eventually {
+            try await setup.int(
+                "SELECT count(*)::bigint FROM processing_jobs WHERE generation = 1 AND source_key IS NULL") == 1
+        }
+        #expect(retired, "\(local.output.suffix(2000))")
+        let first = try await setup.pool.query(
+            "SELECT phase, error_reason FROM processing_jobs WHERE generation = 1")
+        #expect(try first.first?.decode(String.self, at: 0) == "Failed")
+        #expect(try first.first?.decode(String.self, at: 1) == "Superseded")
+        #expect(
+            try await setup.int(
+                "SELECT count(*)::bigint FROM video_chunks WHERE job_id IN "
+                    + "(SELECT id FROM processing_jobs WHERE generation = 1)") == 0)
+        let keys = try await setup.pool.query(
+            """
+            SELECT storage_key FROM video_chunks WHERE job_id IN (SELECT id FROM processing_jobs WHERE generation = 2)
+            UNION ALL SELECT source_key FROM processing_jobs WHERE generation = 2
+            """
+        ).map { try $0.decode(String.self, at: 0) }
+        #expect(keys.count == 3, "two chunks and the source: \(keys)")
         #expect(
             try await setup.int(
                 "SELECT count(*)::bigint FROM job_queue WHERE generation = 1 AND state IN ('available', "
@@ -272,6 +355,8 @@ import ReelSupport
             String.self, at: 0)
         let storeDirectory = setup.directory.path("state/store/jobs/\(uid)")
         #expect(FileManager.default.fileExists(atPath: storeDirectory))
+        let stored = try Self.files(under: setup.directory.path("state/store")).filter { $0.contains("/g") }
+        #expect(Set(stored) == Set(keys), "stored objects of the job's generations: \(stored)")
         try FileManager.default.removeItem(atPath: file)
         let cleaned = try await BackgroundProcess.eventually {
             try await setup.int("SELECT count(*)::bigint FROM resources") == 0

@@ -210,6 +210,17 @@ import Testing
         #expect(off.contains(.createJob))
     }
 
+    @Test func replacedGenerationsAreRetiredOnceTheirTasksStopped() {
+        let old = SupersededJob(jobID: 3, generation: 1)
+        let actions = JobPlanner.plan(
+            desired(generation: 2), Observation(current: job(), allJobIDs: [3, 7], superseded: [old]), now: now)
+        #expect(actions.contains(.retire([old])))
+        let busy = JobPlanner.plan(
+            desired(generation: 2), Observation(current: job(), staleJobsWithActiveTasks: [3], allJobIDs: [3, 7]),
+            now: now)
+        #expect(busy.contains(.cancelTasks([3])) && !busy.contains { if case .retire = $0 { true } else { false } })
+    }
+
     @Test func deletionCancelsCleansUpAndDropsTheFinalizer() {
         let actions = JobPlanner.plan(
             desired(deleting: true), Observation(current: job(), staleJobsWithActiveTasks: [3], allJobIDs: [3, 7]),
