@@ -27,10 +27,7 @@ extension IngestStage {
         }
         let name = Self.objectName(upload.filename)
         let (info, bytes, sha256) = try await context.store.withLocalFile(upload.objectKey) { local in
-            let info: MediaInfo
-            do throws(MediaError) { info = try await MediaEngine.probe(local) } catch {
-                throw TaskFailure.permanent("InvalidMedia", "\(name): \(error.message)")
-            }
+            let info = try await inspect(local, name: name)
             let (bytes, sha256) = try await BlockingExecutor.files.run { () throws -> (Int, String) in
                 try FileHashing.hash(local, key: upload.objectKey)
             }

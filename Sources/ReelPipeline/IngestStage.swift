@@ -56,10 +56,7 @@ struct IngestStage: StageHandler {
             let scheme = uri.split(separator: ":").first.map(String.init) ?? uri
             throw TaskFailure.permanent("SourceUnsupported", "\(scheme):// sources are not supported by this build")
         }
-        let info: MediaInfo
-        do { info = try await MediaEngine.probe(local) } catch {
-            throw TaskFailure.permanent("InvalidMedia", "\(name): \(error.message)")
-        }
+        let info = try await inspect(local, name: name)
         let stored =
             download == nil
             ? try await context.store.put(key, fromFile: local) : try await context.store.put(key, movingFile: local)
@@ -78,6 +75,18 @@ struct IngestStage: StageHandler {
         await context.log(
             work, "source stored",
             fields: ["bytes": "\(stored.bytes)", "sha256": stored.sha256 ?? "", "duration": "\(info.duration ?? 0)"])
+    }
+
+    /// What the file holds, after a demux pass over every packet: a damaged or truncated file fails here, in the
+    /// first seconds, not at analysis. Messages name the source (`name`), never a scratch or store path.
+    func inspect(_ local: String, name: String) async throws(TaskFailure) -> MediaInfo {
+        do throws(MediaError) {
+            let info = try await MediaEngine.probe(local)
+            _ = try await MediaEngine.verify(local)
+            return info
+        } catch {
+            throw TaskFailure.permanent("InvalidMedia", "\(name): \(error.message)")
+        }
     }
 
     /// A video this job can use: a video stream, in a codec the render can cut.

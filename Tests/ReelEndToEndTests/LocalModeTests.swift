@@ -164,6 +164,16 @@ import ReelSupport
         try setup.job("corrupt", source: "file://./corrupt.mp4")
         try setup.job("missing", source: "file://./missing.mp4")
         try setup.job("outside", source: "file://\(foreign)")
+        // A fast-start MP4 cut in half: its header still declares the whole length, so only reading every packet
+        // finds out. And outputs outside the allowed roots. Both fail at ingest, not at analysis or assembly.
+        try await SampleMedia.ffmpeg([
+            "-i", "\(setup.resources)/sample.mp4", "-c", "copy", "-movflags", "+faststart",
+            setup.directory.path("faststart.mp4"),
+        ])
+        let whole = try Data(contentsOf: URL(fileURLWithPath: setup.directory.path("faststart.mp4")))
+        try whole.prefix(whole.count / 2).write(to: URL(fileURLWithPath: "\(setup.resources)/truncated.mp4"))
+        try setup.job("truncated", source: "file://./truncated.mp4")
+        try setup.job("badoutput", extra: "  output: {uri: \"file://\(outside.path("out"))/\"}")
         _ = try setup.directory.write(
             "resources/broken.yaml",
             "apiVersion: reel.dev/v1alpha1\nkind: VideoJob\nmetadata: {name: broken}\nspec:\n  source: {uri: "
@@ -175,12 +185,19 @@ import ReelSupport
         #expect(statuses["good"]?["phase"] as? String == "Succeeded")
         for (name, reason) in [
             ("corrupt", "InvalidMedia"), ("missing", "SourceNotFound"), ("outside", "SourceNotAllowed"),
+            ("truncated", "InvalidMedia"), ("badoutput", "OutputNotAllowed"),
         ] {
             let job = try #require(statuses[name], "\(name)")
             #expect(job["phase"] as? String == "Failed")
             #expect(Self.condition(job, "Succeeded")?["reason"] as? String == reason, "\(name)")
             #expect(Self.condition(job, "Ingested")?["reason"] as? String == reason, "\(name)")
+            #expect((job["progress"] as? Int ?? 100) < 10, "\(name) failed late: \(job)")
         }
+        let truncatedStatus = try #require(statuses["truncated"])
+        let truncated = try #require(Self.condition(truncatedStatus, "Ingested"))
+        let message = truncated["message"] as? String ?? ""
+        #expect(message.contains("truncated.mp4") && message.contains("truncated or damaged"), "\(message)")
+        #expect(!message.contains(setup.directory.path("state")) && !message.contains("scratch"), "\(message)")
         #expect(statuses["broken"] == nil)
         #expect(local.output.contains("broken.yaml:6:13: spec.priority:"), "\(local.output)")
         #expect(try await setup.int("SELECT max(attempt) FROM job_queue WHERE stage = 'ingest'") == 1, "no retry storm")
