@@ -103,6 +103,8 @@ public struct Observation: Sendable, Equatable {
     public var allJobIDs: [Int64]
     /// Older generations whose tasks have stopped and whose stored source or chunks are still there.
     public var superseded: [SupersededJob]
+    /// Another VideoJob (`namespace/name`) already writes to this job's `spec.output.uri`.
+    public var outputOwner: String?
 
     public init(
         current: ObservedJob? = nil, staleJobsWithActiveTasks: [Int64] = [], allJobIDs: [Int64] = [],

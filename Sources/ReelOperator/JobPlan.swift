@@ -4,6 +4,9 @@ import ReelCore
 
 /// The reconciler's brain: desired + observed → actions. Pure; `now` is the only clock.
 public enum JobPlanner {
+    /// Failures that stop a job from outside its stages (every unfinished stage then says why).
+    static let stops: Set<String> = ["Cancelled", "OutputConflict"]
+
     /// Stage conditions, in pipeline order.
     static let conditionTypes: [(Stage, String, String)] = [
         (.ingest, "Ingested", "SourceStored"),
@@ -39,7 +42,14 @@ public enum JobPlanner {
         if desired.spec.cancel == true {
             return actions + cancelled(desired, observed, now: now)
         }
+        if let owner = observed.outputOwner {
+            return actions + conflicted(desired, observed, owner: owner, now: now)
+        }
         guard let job = observed.current else {
+            // Refused before any processing (a conflict since resolved): it stays as it ended.
+            if let status = desired.status, status.observedGeneration == desired.generation, status.phase == .Failed {
+                return actions
+            }
             if desired.spec.suspend {
                 actions.append(.writeStatus(status(desired, nil, phase: .Suspended, failure: nil, now: now)))
             } else {
@@ -168,8 +178,8 @@ public enum JobPlanner {
                 set(type, .true, doneReason, doneMessage(stage, job!))
             } else if tasks.discarded > 0, let failure {
                 set(type, .false, failure.reason, failure.message)
-            } else if phase == .Failed, failure?.reason == cancellation.reason {
-                set(type, .false, cancellation.reason, cancellation.message)
+            } else if phase == .Failed, let failure, job == nil || stops.contains(failure.reason) {
+                set(type, .false, failure.reason, failure.message)
             } else if phase == .Failed {
                 set(type, .false, "Skipped", "an earlier stage failed")
             } else if phase == .Suspended {

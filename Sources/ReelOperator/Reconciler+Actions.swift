@@ -15,6 +15,7 @@ extension Reconciler {
             try await resources.addFinalizer(stored, API.cleanupFinalizer)
             return true
         case .createJob:
+            guard try await claimOutput(stored, job) else { return true }  // another job's output: plan again
             try await database.jobs.upsertJob(
                 resourceUID: stored.uid, namespace: key.namespace, name: key.name, generation: stored.generation,
                 spec: try stored.processingSpec())

@@ -82,10 +82,15 @@ extension Reconciler {
     func cleanUp(_ stored: StoredResource, job: VideoJob, jobIDs ids: [Int64]) async throws {
         let key = stored.key
         let removed = try await store.delete(prefix: OutputLayout.jobPrefix(stored.uid))
-        if let directory = outputDirectory(job, stored: stored) {
-            for name in OutputLayout.outputs { removeIfPresent("\(directory)/\(name)") }
+        // Outside the store, exactly the files its generations recorded writing — never whatever else the folder
+        // holds (a job refused for another's output wrote nothing there).
+        for written in try await database.jobs.generations(resourceUID: stored.uid).map(\.outputs) {
+            for uri in [written.timeline, written.otio, written.edl, written.render].compactMap({ $0 }) {
+                if let path = writtenFile(uri) { removeIfPresent(path) }
+            }
         }
         try await database.jobs.deleteAll(resourceUID: stored.uid)
+        try await database.outputClaims.release(uid: stored.uid)
         jobKeys.withLock { map in for id in ids { map[id] = nil } }
         if let directory = configuration.statusDirectory { removeIfPresent(Self.mirrorPath(directory, key)) }
         logger.info("\(key) deleted: \(removed) stored objects and \(ids.count) job records removed")
@@ -94,14 +99,11 @@ extension Reconciler {
             note: "removed \(removed) stored objects and \(ids.count) job records")
     }
 
-    /// The `file://` output directory a job wrote to, when it lies inside the allowed roots.
-    private func outputDirectory(_ job: VideoJob, stored: StoredResource) -> String? {
-        guard let uri = job.spec.output?.uri, uri.hasPrefix("file://") else { return nil }
+    /// The local file an output URI names, when it lies inside the allowed roots.
+    private func writtenFile(_ uri: String) -> String? {
+        guard uri.hasPrefix("file://") else { return nil }
         let roots = configuration.allowedRoots
-        // An output that does not resolve was refused at ingest: nothing was written there.
-        guard let path = try? roots.lexicalPath(fileURI: uri, base: stored.sourceBase), roots.contains(path) else {
-            return nil
-        }
+        guard let path = try? roots.lexicalPath(fileURI: uri, base: nil), roots.contains(path) else { return nil }
         return path
     }
 

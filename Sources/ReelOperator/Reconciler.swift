@@ -172,7 +172,8 @@ public final class Reconciler: Service {
                 uid: stored.uid, namespace: key.namespace, name: key.name, generation: Int(stored.generation),
                 spec: job.spec, status: job.status, finalizers: stored.finalizers,
                 deleting: stored.deletionTimestamp != nil)
-            let observed = try await observe(uid: stored.uid, generation: stored.generation)
+            var observed = try await observe(uid: stored.uid, generation: stored.generation)
+            observed.outputOwner = try await outputOwner(stored, job)
             if let id = observed.current?.jobID { jobKeys.withLock { $0[id] = key } }
             let actions = JobPlanner.plan(desired, observed, now: Date())
             var again = false

@@ -40,6 +40,7 @@ public struct Database: Sendable {
 
     public var jobs: JobStore { JobStore(pool: pool) }
     public var chunks: ChunkStore { ChunkStore(pool: pool) }
+    public var outputClaims: OutputClaims { OutputClaims(pool: pool) }
     public var logs: LogStore { LogStore(pool: pool) }
     public var resources: ResourceTable { ResourceTable(pool: pool) }
     public var workers: WorkerRegistry { WorkerRegistry(pool: pool) }

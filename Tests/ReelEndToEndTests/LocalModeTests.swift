@@ -243,6 +243,50 @@ import ReelSupport
         _ = await local.wait()
     }
 
+    /// Two jobs naming one output folder: the second is refused before any task, and deleting it leaves the first
+    /// one's files alone; deleting the first removes exactly what it wrote.
+    @Test func aJobCannotWriteIntoAnotherJobsOutput() async throws {
+        let setup = try await Setup("e2e-output-claims", sampleSeconds: 4)
+        let out = setup.directory.path("resources/out")
+        let mine = try setup.directory.write("resources/out/notes.txt", "the user's own file")
+        try setup.job("first", extra: "  output: {uri: \"file://./out/\"}")
+        let local = try setup.start()
+        let succeeded = try await BackgroundProcess.eventually {
+            (try? await setup.statuses()["first"]?["phase"] as? String) == "Succeeded"
+        }
+        #expect(succeeded, "\(local.output.suffix(2000))")
+        let written = try FileManager.default.contentsOfDirectory(atPath: out).sorted()
+        #expect(written == ["notes.txt", "render.mp4", "timeline.edl", "timeline.json", "timeline.otio"])
+        // Another spelling of the same folder.
+        let second = try setup.job("second", extra: "  output: {uri: \"file://\(out)/../out\"}")
+        let refused = try await BackgroundProcess.eventually {
+            (try? await setup.statuses()["second"]?["phase"] as? String) == "Failed"
+        }
+        #expect(refused, "\(local.output.suffix(2000))")
+        let status = try #require(try await setup.statuses()["second"])
+        let reason = try #require(Self.condition(status, "Succeeded"))
+        #expect(reason["reason"] as? String == "OutputConflict")
+        #expect((reason["message"] as? String)?.contains("default/first") == true, "\(reason)")
+        #expect(try await setup.int("SELECT count(*)::bigint FROM processing_jobs WHERE name = 'second'") == 0)
+        try FileManager.default.removeItem(atPath: second)
+        let gone = try await BackgroundProcess.eventually {
+            try await setup.int("SELECT count(*)::bigint FROM resources WHERE name = 'second'") == 0
+        }
+        #expect(gone)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: out).sorted() == written)
+        try FileManager.default.removeItem(atPath: setup.directory.path("resources/first.yaml"))
+        let cleaned = try await BackgroundProcess.eventually {
+            try await setup.int("SELECT count(*)::bigint FROM resources") == 0
+        }
+        #expect(cleaned)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: out) == ["notes.txt"], "only what it wrote")
+        #expect(try String(contentsOfFile: mine, encoding: .utf8) == "the user's own file")
+        #expect(try await setup.int("SELECT count(*)::bigint FROM output_claims") == 0)
+        local.send(SIGTERM)
+        #expect(await local.wait() == 0)
+        await setup.pool.close()
+    }
+
     @Test func aWorkerKilledMidAnalysisLosesOnlyItsLease() async throws {
         let setup = try await Setup("e2e-kill-worker")
         try setup.job("a")

@@ -210,6 +210,22 @@ import Testing
         #expect(off.contains(.createJob))
     }
 
+    @Test func aJobWhoseOutputAnotherWritesFailsBeforeAnyTaskAndStaysFailed() throws {
+        var conflict = Observation()
+        conflict.outputOwner = "default/first"
+        let actions = JobPlanner.plan(desired(), conflict, now: now)
+        #expect(!actions.contains(.createJob) && enqueues(actions).isEmpty)
+        let status = try #require(written(actions))
+        #expect(status.phase == .Failed && status.progress == 0)
+        let reason = status.conditions?.first { $0.type == "Succeeded" }
+        #expect(reason?.reason == "OutputConflict" && reason?.message.contains("default/first") == true)
+        #expect(status.conditions?.first { $0.type == "Ingested" }?.reason == "OutputConflict")
+        // The other job went away: a job refused before processing stays as it ended (no surprise start).
+        #expect(!JobPlanner.plan(desired(status: status), Observation(), now: later).contains(.createJob))
+        // A new generation (the user changed the spec) is a new start.
+        #expect(JobPlanner.plan(desired(generation: 2, status: status), Observation(), now: later).contains(.createJob))
+    }
+
     @Test func replacedGenerationsAreRetiredOnceTheirTasksStopped() {
         let old = SupersededJob(jobID: 3, generation: 1)
         let actions = JobPlanner.plan(
