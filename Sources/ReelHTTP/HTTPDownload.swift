@@ -18,6 +18,8 @@ public struct HTTPError: Error, Sendable, CustomStringConvertible {
         case tooLarge
         /// The local file could not be written.
         case io
+        /// The address is one the policy does not allow (`AddressPolicy`).
+        case refused
     }
 
     public var code: Code
@@ -39,7 +41,7 @@ public struct HTTPError: Error, Sendable, CustomStringConvertible {
         switch code {
         case .transport: true
         case .status: httpStatus.map { $0 == 408 || $0 == 429 || $0 >= 500 } ?? false
-        case .tooLarge, .io: false
+        case .tooLarge, .io, .refused: false
         }
     }
 }
@@ -98,7 +100,7 @@ public enum HTTPClient {
     /// A status ≥ 400 is an error and leaves no file behind.
     public static func download(
         _ url: String, to path: String, maxBytes: Int, connectTimeout: Duration = .seconds(15),
-        lowSpeedTimeout: Duration = .seconds(60)
+        lowSpeedTimeout: Duration = .seconds(60), addresses: AddressPolicy = .any
     ) async throws(HTTPError) -> HTTPDownload {
         _ = globalInit
         let result: Result<HTTPDownload, HTTPError> = await withCheckedContinuation { continuation in
@@ -108,7 +110,7 @@ public enum HTTPClient {
                         returning: .success(
                             try transfer(
                                 url, to: path, maxBytes: maxBytes, connectTimeout: connectTimeout,
-                                lowSpeedTimeout: lowSpeedTimeout)))
+                                lowSpeedTimeout: lowSpeedTimeout, addresses: addresses)))
                 } catch { continuation.resume(returning: .failure(error)) }
             }
         }
@@ -116,7 +118,8 @@ public enum HTTPClient {
     }
 
     private static func transfer(
-        _ url: String, to path: String, maxBytes: Int, connectTimeout: Duration, lowSpeedTimeout: Duration
+        _ url: String, to path: String, maxBytes: Int, connectTimeout: Duration, lowSpeedTimeout: Duration,
+        addresses: AddressPolicy
     ) throws(HTTPError) -> HTTPDownload {
         let easy = try EasyHandle()
         guard let file = fopen(path, "wb") else {
@@ -125,12 +128,15 @@ public enum HTTPClient {
         let sink = DownloadSink(file: file, maxBytes: maxBytes)
         let context = Unmanaged.passRetained(sink)
         defer { context.release() }
+        let gate = Unmanaged.passRetained(AddressGate(addresses))
+        defer { gate.release() }
         var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
         let code: CURLcode = errorBuffer.withUnsafeMutableBufferPointer { errorPointer in
             let h = easy.handle
             reel_curl_setopt_string(h, CURLOPT_URL, url)
             reel_curl_setopt_long(h, CURLOPT_FOLLOWLOCATION, 1)
             reel_curl_setopt_long(h, CURLOPT_MAXREDIRS, 5)
+            if !addresses.unrestricted { AddressGate.install(on: h, gate.toOpaque()) }
             reel_curl_setopt_long(h, CURLOPT_NOSIGNAL, 1)
             reel_curl_setopt_string(h, CURLOPT_PROTOCOLS_STR, "http,https")
             reel_curl_setopt_string(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https")
@@ -174,6 +180,9 @@ public enum HTTPClient {
         }
         if sink.writeFailed || closed != 0 {
             throw fail(HTTPError(.io, "cannot write \(path): \(String(cString: strerror(errno)))", url: url))
+        }
+        if let refusal = gate.takeUnretainedValue().refusal {
+            throw fail(HTTPError(.refused, refusal, url: url))
         }
         guard code == CURLE_OK else {
             throw fail(HTTPError(.transport, curlMessage(code, errorBuffer), url: url))

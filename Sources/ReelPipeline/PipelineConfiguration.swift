@@ -2,6 +2,7 @@ import Foundation
 import ReelAPI
 import ReelAnalysis
 import ReelCore
+import ReelHTTP
 import ReelSupport
 
 /// How the stages run: where they may read, how much they may download, where scratch files go.
@@ -15,6 +16,12 @@ public struct PipelineConfiguration: Sendable {
     public var sourceStallTimeout: Duration = .seconds(30)
     /// How long connecting to an HTTP source (DNS, TCP, TLS) may take.
     public var sourceConnectTimeout: Duration = .seconds(10)
+    /// Which addresses an HTTP source may be fetched from: public ones, plus what the operator allowed.
+    public var sourceAddresses = AddressPolicy()
+    /// The largest picture (width × height) a source may have: 8192 × 4320 (8K).
+    public var maxPixels = 8192 * 4320
+    /// The longest source accepted.
+    public var maxDuration: Duration = .seconds(12 * 3600)
     /// Where stages keep temporary files.
     public var scratchDirectory: String
     /// Reads a key of a Secret in a job's namespace (Kubernetes: `reel worker --kube-secrets`): the Gemini key an

@@ -31,6 +31,7 @@ extension TaskFailure {
                 return .permanent("SourceNotFound", http.description)
             }
             if http.code == .tooLarge { return .permanent("SourceTooLarge", http.description) }
+            if http.code == .refused { return .permanent("SourceForbidden", http.description) }
             return TaskFailure("SourceUnavailable", http.description, retryable: http.isRetryable)
         case let analysis as AnalysisError:
             return TaskFailure(analysis.reason, analysis.message, retryable: analysis.retryable)

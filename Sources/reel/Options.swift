@@ -1,3 +1,5 @@
+import ReelPipeline
+import ReelHTTP
 import ArgumentParser
 
 /// Where Reel keeps its state and which files it may touch: `reel local`, `reel operator` and `reel worker`.
@@ -32,15 +34,47 @@ struct GeminiBudgetOptions: ParsableArguments {
     }
 }
 
-/// How workers treat HTTP sources (given to the workers `reel local` and `reel operator` start).
+/// What sources workers accept (given to the workers `reel local` and `reel operator` start).
 struct SourceOptions: ParsableArguments {
     @Option(help: "An HTTP source that sends nothing for this many seconds fails its attempt (retried with backoff).")
     var sourceStallSeconds: Double = 30
 
+    @Option(
+        help: ArgumentHelp(
+            "A host, address or CIDR HTTP sources may reach although it is loopback, link-local or private "
+                + "(repeatable; by default sources reach public addresses only).", valueName: "host-or-cidr"))
+    var allowSourceHost: [String] = []
+
+    @Option(help: "The largest picture a source may have, in pixels (width × height).")
+    var maxPixels = 8192 * 4320
+
+    @Option(help: "The longest source accepted, in seconds.")
+    var maxDurationSeconds = 12 * 3600
+
     func validate() throws {
         guard sourceStallSeconds >= 1 else { throw ValidationError("--source-stall-seconds must be at least 1") }
+        guard maxPixels > 0, maxDurationSeconds > 0 else {
+            throw ValidationError("--max-pixels and --max-duration-seconds must be positive")
+        }
+        do { _ = try AddressPolicy.parsing(allowSourceHost) } catch let error as HTTPError {
+            throw ValidationError("--allow-source-host: \(error.message)")
+        }
     }
 
-    /// The same setting as `reel worker` arguments.
-    var workerArguments: [String] { ["--source-stall-seconds", "\(sourceStallSeconds)"] }
+    /// The pipeline's source settings.
+    func apply(to pipeline: inout PipelineConfiguration) throws {
+        pipeline.sourceStallTimeout = .milliseconds(Int(sourceStallSeconds * 1000))
+        pipeline.sourceAddresses = try AddressPolicy.parsing(allowSourceHost)
+        pipeline.maxPixels = maxPixels
+        pipeline.maxDuration = .seconds(maxDurationSeconds)
+    }
+
+    /// The same settings as `reel worker` arguments.
+    var workerArguments: [String] {
+        [
+            "--source-stall-seconds", "\(sourceStallSeconds)", "--max-pixels", "\(maxPixels)",
+            "--max-duration-seconds", "\(maxDurationSeconds)",
+        ]
+            + allowSourceHost.flatMap { ["--allow-source-host", $0] }
+    }
 }

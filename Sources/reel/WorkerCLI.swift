@@ -93,7 +93,7 @@ struct WorkerCLI: AsyncParsableCommand {
             faultDelays: try settings.faultDelays(),
             gemini: gemini, scratchLimit: scratchMaxBytes)
         pipeline.secretReader = secretReader
-        pipeline.sourceStallTimeout = .milliseconds(Int(sources.sourceStallSeconds * 1000))
+        try sources.apply(to: &pipeline)
         let application = try await ReelApplication.worker(
             WorkerSettings(
                 databaseURL: url, storage: storageURL,

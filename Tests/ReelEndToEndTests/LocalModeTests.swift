@@ -222,7 +222,7 @@ import ReelSupport
             for _ in 0..<16 { release.signal() }
         }
         try setup.job("stalled", source: "http://127.0.0.1:\(server.port)/talk.mp4")
-        let local = try setup.start(["--source-stall-seconds", "600"])
+        let local = try setup.start(["--source-stall-seconds", "600", "--allow-source-host", "127.0.0.1"])
         let running = "SELECT count(*)::bigint FROM job_queue WHERE stage = 'ingest' AND state = 'running'"
         let downloading = try await BackgroundProcess.eventually { (try? await setup.int(running)) == 1 }
         try #require(downloading, "the stalled job's ingest never started: \(local.output.suffix(2000))")

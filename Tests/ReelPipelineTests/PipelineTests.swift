@@ -1,4 +1,5 @@
 import Foundation
+import ReelHTTP
 import ReelCore
 import ReelAPI
 import ReelMedia
@@ -28,11 +29,14 @@ import ReelSupport
             queue = database.queue()
             directory = try TemporaryDirectory(prefix: prefix)
             store = try FileSystemStore(root: directory.path("store"))
-            pipeline = Pipeline(
-                database: database, store: store,
-                configuration: PipelineConfiguration(
-                    allowedRoots: AllowedRoots([directory.url.path]), scratchDirectory: directory.path("scratch")))
+            var configuration = PipelineConfiguration(
+                allowedRoots: AllowedRoots([directory.url.path]), scratchDirectory: directory.path("scratch"))
+            configuration.sourceAddresses = Self.loopback
+            pipeline = Pipeline(database: database, store: store, configuration: configuration)
         }
+
+        /// The test servers' addresses, which a default policy refuses.
+        static let loopback = AddressPolicy(allowing: [AddressPolicy.Range("127.0.0.0/8")!])
 
         /// A job row as the reconciler writes it for a resource declared in `directory/job.yaml`.
         func job(_ spec: VideoJobSpec, uid: String = UUID().uuidString.lowercased()) async throws -> Int64 {
@@ -242,11 +246,10 @@ import ReelSupport
         let missing = try await fixture.job(VideoJobSpec(source: SourceSpec(uri: "\(base)/nope.mp4")))
         #expect(try await fixture.run(missing, .ingest)?.reason == "SourceNotFound")
 
-        let small = Pipeline(
-            database: fixture.database, store: fixture.store,
-            configuration: PipelineConfiguration(
-                allowedRoots: AllowedRoots([]), maxSourceBytes: 1000,
-                scratchDirectory: fixture.directory.path("scratch")))
+        var limited = PipelineConfiguration(
+            allowedRoots: AllowedRoots([]), maxSourceBytes: 1000, scratchDirectory: fixture.directory.path("scratch"))
+        limited.sourceAddresses = Fixture.loopback
+        let small = Pipeline(database: fixture.database, store: fixture.store, configuration: limited)
         let big = try await fixture.job(VideoJobSpec(source: SourceSpec(uri: "\(base)/clip.mp4")))
         let task = try await fixture.claim(big, .ingest)
         var failure: TaskFailure?
@@ -255,5 +258,45 @@ import ReelSupport
         let refused = try await fixture.job(VideoJobSpec(source: SourceSpec(uri: "http://127.0.0.1:1/x.mp4")))
         let transport = try await fixture.run(refused, .ingest)
         #expect(transport?.reason == "SourceUnavailable" && transport?.retryable == true)
+
+        // By default a source may reach public addresses only: this machine is refused, for good, with the reason.
+        for (uri, policy) in [
+            ("\(base)/clip.mp4", AddressPolicy()), ("http://localhost:\(port)/clip.mp4", AddressPolicy()),
+        ] {
+            var guarded = PipelineConfiguration(
+                allowedRoots: AllowedRoots([]), scratchDirectory: fixture.directory.path("scratch"))
+            guarded.sourceAddresses = policy
+            let pipeline = Pipeline(database: fixture.database, store: fixture.store, configuration: guarded)
+            let task = try await fixture.claim(
+                try await fixture.job(VideoJobSpec(source: SourceSpec(uri: uri))), .ingest)
+            var failure: TaskFailure?
+            do throws(TaskFailure) { try await pipeline.run(task) { _ in } } catch { failure = error }
+            #expect(
+                failure?.reason == "SourceForbidden" && failure?.retryable == false,
+                "\(uri): \(String(describing: failure))")
+            #expect(failure?.message.contains("a loopback address") == true, "\(failure?.message ?? "")")
+            #expect(failure?.message.contains("--allow-source-host") == true)
+        }
+    }
+
+    @Test func aSourcePastThePixelOrDurationLimitIsRefusedAtIngest() async throws {
+        let fixture = try await Fixture(prefix: "limits")
+        _ = try await SampleMedia.sample(in: fixture.directory, seconds: 4)  // 320 × 240
+        for (pixels, seconds, what) in [(320 * 240 - 1, 3600, "76800 pixels"), (320 * 240, 3, "lasts 4 s")] {
+            var configuration = PipelineConfiguration(
+                allowedRoots: AllowedRoots([fixture.directory.url.path]),
+                scratchDirectory: fixture.directory.path("scratch"))
+            configuration.maxPixels = pixels
+            configuration.maxDuration = .seconds(seconds)
+            let pipeline = Pipeline(database: fixture.database, store: fixture.store, configuration: configuration)
+            let job = try await fixture.job(VideoJobSpec(source: SourceSpec(uri: "file://./sample.mp4")))
+            let task = try await fixture.claim(job, .ingest)
+            var failure: TaskFailure?
+            do throws(TaskFailure) { try await pipeline.run(task) { _ in } } catch { failure = error }
+            #expect(failure?.reason == "SourceTooLarge" && failure?.retryable == false)
+            #expect(failure?.message.contains(what) == true, "\(failure?.message ?? "")")
+        }
+        let within = try await fixture.job(VideoJobSpec(source: SourceSpec(uri: "file://./sample.mp4")))
+        #expect(try await fixture.run(within, .ingest) == nil)
     }
 }
