@@ -1,21 +1,12 @@
 import Foundation
+import ReelCore
 import ReelPostgres
 
 /// Which VideoJob writes each output location (`spec.output.uri`, normalized by the caller): one writer per
 /// location, so that two jobs never write into one folder and deleting one never removes the other's files.
 public struct OutputClaims: Sendable {
-    /// The job that holds a claim.
-    public struct Owner: Sendable, Equatable {
-        public var uid: String
-        public var namespace: String
-        public var name: String
-
-        public init(uid: String, namespace: String, name: String) {
-            self.uid = uid
-            self.namespace = namespace
-            self.name = name
-        }
-    }
+    /// The job that holds a claim: its identity, as a task's payload carries it.
+    public typealias Owner = TaskPayload
 
     static let sql = """
         -- One writer per output location (spec.output.uri, normalized): the reconciler claims it before a job's
