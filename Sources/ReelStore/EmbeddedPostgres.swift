@@ -127,6 +127,7 @@ public final class EmbeddedPostgres: Sendable {
             logger.info(
                 "reusing the PostgreSQL server already running",
                 metadata: ["reel.postgres.data": "\(dataDirectory.path)"])
+            try await waitUntilAccepting()
             return
         }
         var options = ["-k", socketDirectory.path, "-c", "listen_addresses=", "-c", "max_connections=200"]
@@ -150,6 +151,22 @@ public final class EmbeddedPostgres: Sendable {
         }
         startedHere.withLock { $0 = true }
         logger.info("PostgreSQL started", metadata: ["reel.postgres.socket": "\(socketDirectory.path)"])
+    }
+
+    /// Waits until the server takes connections: one another process (`reel local`) is still starting has
+    /// written its pid file but not yet opened its socket, and a command attaching to it then (`reel token create
+    /// --state`) would fail to connect.
+    func waitUntilAccepting(timeout: Duration = .seconds(60)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            let ready = try await run("pg_isready", ["-q", "-h", socketDirectory.path, "-U", "postgres"])
+            if ready.status == 0 { return }
+            guard ContinuousClock.now < deadline else {
+                throw Failure(
+                    description: "the PostgreSQL server on \(dataDirectory.path) runs but takes no connections")
+            }
+            try await Task.sleep(for: .milliseconds(100))  // pg_isready is the only signal a starting server gives
+        }
     }
 
     /// Whether a server runs on the data directory.

@@ -2,6 +2,7 @@ import Foundation
 import ReelPostgres
 import ReelStore
 import ReelTestSupport
+import Synchronization
 import Testing
 
 #if canImport(Glibc)
@@ -22,6 +23,36 @@ import Testing
         } throws: { error in
             "\(error)".contains("the postgres user cannot reach") && "\(error)".contains("chmod o+x")
         }
+    }
+}
+
+@Suite struct AttachingTests {
+    /// `reel token create --state` beside a `reel local` that is still starting its server found the pid file but
+    /// no socket yet, and failed to connect (seen in CI). Attaching now waits until the server takes connections.
+    @Test func attachingToAServerThatIsNotTakingConnectionsYetWaitsForIt() async throws {
+        let directory = try TemporaryDirectory(prefix: "attach")
+        chmod(directory.url.path, 0o755)
+        let configuration = EmbeddedPostgres.Configuration(directory: directory.url, unsafeFast: true)
+        let first = try EmbeddedPostgres(configuration, logger: TestPostgres.logger)
+        try await first.start()
+        defer { Task { try? await first.stop() } }
+        // The socket's name gone for a moment: as for a server that has not opened it yet.
+        let socket = directory.path(".s.PGSQL.5432")
+        let hidden = directory.path("hidden-socket")
+        #expect(rename(socket, hidden) == 0)
+        let second = try EmbeddedPostgres(configuration, logger: TestPostgres.logger)
+        let attached = Mutex(false)
+        let attaching = Task {
+            try await second.start()
+            attached.withLock { $0 = true }
+        }
+        try await Task.sleep(for: .milliseconds(1500))  // pg_ctl status, then a few pg_isready rounds see no server
+        #expect(!attached.withLock { $0 }, "it attached to a server that took no connections")
+        #expect(rename(hidden, socket) == 0)
+        try await attaching.value
+        let connection = try await PostgresConnection.connect(second.url())
+        #expect(try await connection.query("SELECT 1").first?.decode(Int.self, at: 0) == 1)
+        await connection.close()
     }
 }
 
