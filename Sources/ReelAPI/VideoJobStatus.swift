@@ -1,6 +1,12 @@
 /// Where a job is in the pipeline.
 public enum VideoJobPhase: String, Codable, Sendable, CaseIterable {
     case Pending, Ingesting, Splitting, Analyzing, Assembling, Rendering, Succeeded, Failed, Suspended
+    /// Finished, then its outputs and records removed `ttlSecondsAfterFinished` later, where the resource itself
+    /// cannot be deleted (a file's job); it stays so until the spec changes.
+    case Expired
+
+    /// Nothing more will happen to it in this generation.
+    public var isFinished: Bool { self == .Succeeded || self == .Failed || self == .Expired }
 }
 
 /// Chunk counts of a job.

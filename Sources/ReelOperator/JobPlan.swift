@@ -46,8 +46,11 @@ public enum JobPlanner {
             return actions + conflicted(desired, observed, owner: owner, now: now)
         }
         guard let job = observed.current else {
-            // Refused before any processing (a conflict since resolved): it stays as it ended.
-            if let status = desired.status, status.observedGeneration == desired.generation, status.phase == .Failed {
+            // Refused before any processing (a conflict since resolved), or expired: it stays as it ended until
+            // the spec changes.
+            if let status = desired.status, status.observedGeneration == desired.generation,
+                status.phase == .Failed || status.phase == .Expired
+            {
                 return actions
             }
             if desired.spec.suspend {

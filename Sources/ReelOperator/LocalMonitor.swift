@@ -71,9 +71,12 @@ public final class LocalMonitor: Service {
         var failed = false
         for job in jobs {
             guard let status = job.status, status.observedGeneration == job.metadata.generation,
-                let phase = status.phase, phase == .Succeeded || phase == .Failed
+                let phase = status.phase, phase.isFinished
             else { return nil }
-            if phase == .Failed { failed = true }
+            // An expired job counts as it ended.
+            if phase == .Failed || status.conditions?.first(where: { $0.type == "Succeeded" })?.status == .false {
+                failed = true
+            }
         }
         let problems = try await table.problems()
         if !problems.isEmpty {

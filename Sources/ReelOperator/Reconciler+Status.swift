@@ -81,6 +81,16 @@ extension Reconciler {
     /// tasks and logs go with them) and its status mirror.
     func cleanUp(_ stored: StoredResource, job: VideoJob, jobIDs ids: [Int64]) async throws {
         let key = stored.key
+        let removed = try await removeEverything(stored, jobIDs: ids)
+        if let directory = configuration.statusDirectory { removeIfPresent(Self.mirrorPath(directory, key)) }
+        logger.info("\(key) deleted: \(removed) stored objects and \(ids.count) job records removed")
+        await events?.record(
+            stored, type: "Normal", reason: "CleanedUp", action: "Cleanup",
+            note: "removed \(removed) stored objects and \(ids.count) job records")
+    }
+
+    /// Removes what a job stored and wrote, and its rows and output claim; returns the stored objects removed.
+    func removeEverything(_ stored: StoredResource, jobIDs ids: [Int64]) async throws -> Int {
         let removed = try await store.delete(prefix: OutputLayout.jobPrefix(stored.uid))
         // Outside the store, exactly the files its generations recorded writing — never whatever else the folder
         // holds (a job refused for another's output wrote nothing there).
@@ -92,11 +102,29 @@ extension Reconciler {
         try await database.jobs.deleteAll(resourceUID: stored.uid)
         try await database.outputClaims.release(uid: stored.uid)
         jobKeys.withLock { map in for id in ids { map[id] = nil } }
-        if let directory = configuration.statusDirectory { removeIfPresent(Self.mirrorPath(directory, key)) }
-        logger.info("\(key) deleted: \(removed) stored objects and \(ids.count) job records removed")
-        await events?.record(
-            stored, type: "Normal", reason: "CleanedUp", action: "Cleanup",
-            note: "removed \(removed) stored objects and \(ids.count) job records")
+        return removed
+    }
+
+    /// `ttlSecondsAfterFinished` where the resource cannot be deleted (a file's job): its outputs and records go,
+    /// and its status says `Expired` (the `Expired` condition with when and why) until the spec changes.
+    func expire(_ stored: StoredResource, job: VideoJob, status: VideoJobStatus, ttl: Int) async throws {
+        let ids = try await database.jobs.generations(resourceUID: stored.uid).map(\.id)
+        let removed = try await removeEverything(stored, jobIDs: ids)
+        var expired = status
+        expired.phase = .Expired
+        expired.outputs = nil
+        expired.chunks = nil
+        let note = "outputs and records removed \(ttl) s after it finished (ttlSecondsAfterFinished)"
+        expired.conditions =
+            (status.conditions ?? []).filter { $0.type != "Expired" } + [
+                Condition(
+                    type: "Expired", status: .true, reason: "TTLExpired", message: note,
+                    lastTransitionTime: Timestamp(Date()),
+                    observedGeneration: Int(stored.generation))
+            ]
+        try await writeStatus(expired, stored: stored, job: job)
+        logger.info("\(stored.key) expired: \(removed) stored objects and \(ids.count) job records removed")
+        await events?.record(stored, type: "Normal", reason: "Expired", action: "Cleanup", note: note)
     }
 
     /// The local file an output URI names, when it lies inside the allowed roots.

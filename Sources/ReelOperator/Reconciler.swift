@@ -189,7 +189,7 @@ public final class Reconciler: Service {
     }
 
     /// `ttlSecondsAfterFinished`: deletes a finished job once its time is up (its finalizer then cleans up), or
-    /// comes back when it will be. Only where the backend lets Reel delete (Kubernetes; not files).
+    /// comes back when it will be. Where the backend cannot delete it (a file's job), it expires instead.
     private func expireIfDue(_ key: ResourceKey) async throws {
         guard let stored = try await resources.get(key), stored.deletionTimestamp == nil else { return }
         let job = try stored.videoJob()
@@ -205,6 +205,8 @@ public final class Reconciler: Service {
             await events?.record(
                 stored, type: "Normal", reason: "Expired", action: "Delete",
                 note: "deleted \(ttl) s after it finished (ttlSecondsAfterFinished)")
+        } else {
+            try await expire(stored, job: job, status: status, ttl: ttl)
         }
     }
 }

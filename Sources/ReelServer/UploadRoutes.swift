@@ -186,7 +186,7 @@ extension APIHandlers {
         if let uid = found.jobUID,
             let job = try await writer(token.namespace).get(
                 kind: VideoJob.names.kind, namespace: token.namespace, uid: uid),
-            !["Succeeded", "Failed"].contains(try job.videoJob().status?.phase?.rawValue ?? "")
+            !(try job.videoJob().status?.phase?.isFinished ?? false)
         {
             throw APIFailure.conflict("job \(job.key.name) reads this upload; delete it or let it finish first")
         }

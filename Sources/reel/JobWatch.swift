@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ReelAPI
 import ReelHTTP
 
 /// Follows jobs over a server's event stream (`/api/events`, Server-Sent Events) until each has finished,
@@ -60,7 +61,7 @@ struct JobWatch {
                 let why = phase == "Failed" ? message.map { ": \($0)" } ?? "" : ""
                 print("job \(names[uid] ?? uid): \(phase)\(detail)\(why)")
             }
-            return uids.allSatisfy { ["Succeeded", "Failed"].contains(phases[$0] ?? "") }
+            return uids.allSatisfy { VideoJobPhase(rawValue: phases[$0] ?? "")?.isFinished ?? false }
         }
         func outcome() -> Int32 { uids.allSatisfy { phases[$0] == "Succeeded" } ? 0 : 1 }
         for try await event in stream {

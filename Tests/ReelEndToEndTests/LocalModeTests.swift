@@ -287,6 +287,42 @@ import ReelSupport
         await setup.pool.close()
     }
 
+    /// `ttlSecondsAfterFinished` for a file's job, which Reel cannot delete: its outputs and records go, it says
+    /// `Expired`, and it is not run again until the spec changes (it used to be accepted and ignored).
+    @Test func aFinishedFileJobExpiresAndIsNotRunAgainUntilItsSpecChanges() async throws {
+        let setup = try await Setup("e2e-ttl", sampleSeconds: 4)
+        let file = try setup.job("short", extra: "  ttlSecondsAfterFinished: 1")
+        let local = try setup.start()
+        let expired = try await BackgroundProcess.eventually {
+            (try? await setup.statuses()["short"]?["phase"] as? String) == "Expired"
+        }
+        #expect(expired, "\(local.output.suffix(2000))")
+        let status = try #require(try await setup.statuses()["short"])
+        #expect(Self.condition(status, "Expired")?["reason"] as? String == "TTLExpired")
+        #expect(Self.condition(status, "Succeeded")?["status"] as? String == "True", "how it ended is kept")
+        #expect(status["outputs"] == nil)
+        #expect(try await setup.int("SELECT count(*)::bigint FROM processing_jobs") == 0)
+        let uid = try await setup.pool.query("SELECT uid::text FROM resources WHERE name = 'short'").first!.decode(
+            String.self, at: 0)
+        #expect(!FileManager.default.fileExists(atPath: setup.directory.path("state/store/jobs/\(uid)")))
+        // The same file written again, then a few resync passes (2 s each): nothing runs.
+        try String(contentsOfFile: file, encoding: .utf8).write(toFile: file, atomically: true, encoding: .utf8)
+        try await Task.sleep(for: .seconds(5))  // the absence of work has no event to wait for
+        #expect(try await setup.int("SELECT count(*)::bigint FROM processing_jobs") == 0)
+        #expect(try await setup.statuses()["short"]?["phase"] as? String == "Expired")
+        // A new spec is a new generation: it runs, and expires again.
+        try setup.job("short", extra: "  ttlSecondsAfterFinished: 1\n  priority: high")
+        let again = try await BackgroundProcess.eventually {
+            let status = try await setup.statuses()["short"]
+            return status?["observedGeneration"] as? Int == 2 && status?["phase"] as? String == "Expired"
+        }
+        #expect(again, "\(local.output.suffix(2000))")
+        #expect(local.output.components(separatedBy: "processing generation").count - 1 == 2)
+        local.send(SIGTERM)
+        #expect(await local.wait() == 0)
+        await setup.pool.close()
+    }
+
     @Test func aWorkerKilledMidAnalysisLosesOnlyItsLease() async throws {
         let setup = try await Setup("e2e-kill-worker")
         try setup.job("a")

@@ -226,6 +226,12 @@ import Testing
         #expect(JobPlanner.plan(desired(generation: 2, status: status), Observation(), now: later).contains(.createJob))
     }
 
+    @Test func anExpiredJobIsNotRunAgainUntilItsSpecChanges() {
+        let expired = VideoJobStatus(observedGeneration: 1, phase: .Expired, progress: 100)
+        #expect(JobPlanner.plan(desired(status: expired), Observation(), now: now).isEmpty)
+        #expect(JobPlanner.plan(desired(generation: 2, status: expired), Observation(), now: now).contains(.createJob))
+    }
+
     @Test func replacedGenerationsAreRetiredOnceTheirTasksStopped() {
         let old = SupersededJob(jobID: 3, generation: 1)
         let actions = JobPlanner.plan(

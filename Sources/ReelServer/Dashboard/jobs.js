@@ -7,7 +7,7 @@ import { jobs } from "./store.js";
 import { age, badge, confirmAction, h, phaseLabel, phaseOf, progressBar, replace, terminal, toast } from "./ui.js";
 
 const PHASES = ["Pending", "Ingesting", "Splitting", "Analyzing", "Assembling", "Rendering", "Succeeded", "Failed",
-  "Cancelled", "Suspended"];
+  "Cancelled", "Suspended", "Expired"];
 const SORTS = {
   newest: (a, b) => created(b) - created(a) || cmp(b.metadata.uid, a.metadata.uid),
   oldest: (a, b) => created(a) - created(b) || cmp(a.metadata.uid, b.metadata.uid),

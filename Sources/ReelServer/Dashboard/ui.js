@@ -64,7 +64,7 @@ export function age(time, now = Date.now()) {
 }
 
 export const phaseOf = (job) => job.status?.phase || "Pending";
-export const terminal = (phase) => phase === "Succeeded" || phase === "Failed";
+export const terminal = (phase) => phase === "Succeeded" || phase === "Failed" || phase === "Expired";
 export const succeededCondition = (job) => (job.status?.conditions || []).find((c) => c.type === "Succeeded");
 
 // What a person calls the phase: a cancelled job is Failed with the reason Cancelled.
