@@ -89,6 +89,16 @@ public struct AddressPolicy: Sendable, Equatable {
         return Self.restricted.first { $0.0.contains(address) }?.1
     }
 
+    /// Why `host` may not be reached — a refused address literal, or a name with a refused address among those
+    /// it resolves to now — or `nil` when it may (a name that does not resolve fails later, on its own terms).
+    public func refusal(host: String) -> String? {
+        let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+        for address in Self.parse(bare).map({ [$0] }) ?? Self.resolve(bare) {
+            if let what = refusal(address) { return "\(host) is \(Self.text(address)), \(what)" }
+        }
+        return nil
+    }
+
     static func parse(_ text: String) -> [UInt8]? {
         var v4 = in_addr()
         if inet_pton(AF_INET, text, &v4) == 1 { return withUnsafeBytes(of: &v4) { Array($0) } }

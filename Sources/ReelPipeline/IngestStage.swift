@@ -134,6 +134,7 @@ struct IngestStage: StageHandler {
         }
         let key = String(location.prefix.dropLast())
         guard !key.isEmpty else { throw TaskFailure.permanent("InvalidSource", "\(uri) names a bucket, not an object") }
+        try context.checkEndpoint(uri, of: "source")
         let query = uri.firstIndex(of: "?").map { String(uri[$0...]) } ?? ""
         let credentials = try await sourceCredentials(job)
         do {

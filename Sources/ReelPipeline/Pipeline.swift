@@ -78,6 +78,7 @@ struct StageContext: Sendable {
     func outputLocation(_ job: JobRecord) throws -> (store: any ObjectStore, prefix: String) {
         guard let uri = job.spec.output?.uri else { return (store, OutputLayout.jobPrefix(job.uid)) }
         if uri.hasPrefix("s3://") {
+            try checkEndpoint(uri, of: "output")
             do {
                 return (try ObjectStores.s3(uri, like: store, scratch: configuration.scratchDirectory), "")
             } catch let error as StorageError {
@@ -93,6 +94,20 @@ struct StageContext: Sendable {
             throw TaskFailure.permanent("OutputNotAllowed", "output \(path) is outside the allowed roots")
         }
         return (try FileSystemStore(root: path), "")
+    }
+
+    /// An `s3://…?endpoint=URL` the job names is a place the worker sends signed requests to: its host must pass
+    /// the sources' address policy like any HTTP source (`SourceForbidden` / `OutputForbidden` otherwise).
+    func checkEndpoint(_ uri: String, of role: String) throws(TaskFailure) {
+        guard let endpoint = URLComponents(string: uri)?.queryItems?.first(where: { $0.name == "endpoint" })?.value,
+            let host = URLComponents(string: endpoint)?.host
+        else { return }
+        if let refusal = configuration.sourceAddresses.refusal(host: host) {
+            throw TaskFailure.permanent(
+                role == "source" ? "SourceForbidden" : "OutputForbidden",
+                "the \(role)'s S3 endpoint \(endpoint): \(refusal); jobs may not send requests to this machine or its "
+                    + "private networks unless the operator allows the host (--allow-source-host)")
+        }
     }
 
     /// A path for a temporary file in the scratch directory.

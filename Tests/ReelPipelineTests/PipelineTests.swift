@@ -279,6 +279,16 @@ import ReelSupport
         }
     }
 
+    @Test func anS3OutputWhoseEndpointIsAPrivateAddressIsRefusedAtIngest() async throws {
+        let fixture = try await Fixture(prefix: "endpoint")
+        _ = try await SampleMedia.sample(in: fixture.directory, seconds: 2)
+        var spec = VideoJobSpec(source: SourceSpec(uri: "file://./sample.mp4"))
+        spec.output = OutputSpec(uri: "s3://bucket/out/?region=us-east-1&endpoint=http://169.254.169.254")
+        let failure = try await fixture.run(try await fixture.job(spec), .ingest)
+        #expect(failure?.reason == "OutputForbidden" && failure?.retryable == false)
+        #expect(failure?.message.contains("169.254.169.254, a link-local address") == true, "\(failure?.message ?? "")")
+    }
+
     @Test func aSourcePastThePixelOrDurationLimitIsRefusedAtIngest() async throws {
         let fixture = try await Fixture(prefix: "limits")
         _ = try await SampleMedia.sample(in: fixture.directory, seconds: 4)  // 320 × 240

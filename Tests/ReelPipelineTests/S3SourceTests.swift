@@ -1,6 +1,7 @@
 import Foundation
 import ReelAPI
 import ReelCore
+import ReelHTTP
 import ReelPipeline
 import ReelStorage
 import ReelStore
@@ -18,10 +19,11 @@ import Testing
         _ = try await moto.boto3("s3.upload_file(\(MotoServer.python(sample)), bucket, 'in/clip.mp4')")
         let uri = "s3://\(moto.bucket)/in/clip.mp4?region=us-east-1&endpoint=\(moto.endpoint)"
         let spec = VideoJobSpec(source: SourceSpec(uri: uri, credentialsSecretRef: SecretRef(name: "source-keys")))
-        func pipeline(secret: String?) -> Pipeline {
+        func pipeline(secret: String?, policy: AddressPolicy = PipelineTests.Fixture.loopback) -> Pipeline {
             var configuration = PipelineConfiguration(
                 allowedRoots: AllowedRoots([fixture.directory.url.path]),
                 scratchDirectory: fixture.directory.path("scratch"))
+            configuration.sourceAddresses = policy
             if let secret {
                 configuration.secretReader = { namespace, ref in
                     #expect(namespace == "default" && ref.name == "source-keys")
@@ -45,5 +47,9 @@ import Testing
         #expect(wrong?.message.contains("not-the-secret") == false)
         let outside = try await ingest(pipeline(secret: nil))
         #expect(outside?.reason == "SourceCredentialsUnavailable" && outside?.retryable == false)
+        // The endpoint a job names is where the worker sends signed requests: by default not this machine.
+        let guarded = try await ingest(pipeline(secret: moto.secretAccessKey, policy: AddressPolicy()))
+        #expect(guarded?.reason == "SourceForbidden" && guarded?.retryable == false)
+        #expect(guarded?.message.contains("127.0.0.1, a loopback address") == true, "\(guarded?.message ?? "")")
     }
 }
