@@ -43,9 +43,10 @@ struct UploadCommandTests {
         let environment = ["REEL_CACHE_DIR": directory.path("cache"), "REEL_TOKEN": token, "REEL_SERVER": server]
         let arguments = ["upload", video, "--chunk-size", "1", "--title", "Resumed"]
 
-        // Slowly, so that it can be killed half-way: once the server holds a chunk, kill -9.
+        // Slowly (12 s for the file, so a loaded machine still catches it half-way): once the server holds a chunk,
+        // kill -9.
         let first = try BackgroundProcess(
-            try ReelPaths.reelBinary, arguments + ["--limit-rate", "400000"], environment: environment,
+            try ReelPaths.reelBinary, arguments + ["--limit-rate", "150000"], environment: environment,
             outputPath: directory.path("first.log"))
         var held = 0
         let progressed = try await BackgroundProcess.eventually(timeout: .seconds(60)) {

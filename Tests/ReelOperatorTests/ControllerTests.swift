@@ -37,7 +37,7 @@ import Testing
             defer { done.flag.withLock { $0 = true } }
             try await controller.run()
         }
-        let ended = try await BackgroundProcess.eventually(timeout: .seconds(20)) { done.flag.withLock { $0 } }
+        let ended = try await BackgroundProcess.eventually(timeout: .seconds(60)) { done.flag.withLock { $0 } }
         if !ended { outcome.cancel() }
         #expect(ended, "the controller kept running after a leader service failed")
         await #expect(throws: Broken()) { try await outcome.value }
