@@ -26,8 +26,7 @@ final class AddressGate: Sendable {
                 var bytes = [UInt8](repeating: 0, count: 16)
                 let count = Int(reel_curl_sockaddr_ip(address, &bytes))
                 let ip = Array(bytes.prefix(count))
-                if count == 0 || gate.policy.refusal(ip) != nil {
-                    let what = count == 0 ? "an address of an unknown family" : gate.policy.refusal(ip)!
+                if let what = count == 0 ? "an address of an unknown family" : gate.policy.refusal(ip) {
                     gate.refused.withLock {
                         $0 =
                             "it connects to \(count == 0 ? "?" : AddressPolicy.text(ip)), \(what); sources may not "

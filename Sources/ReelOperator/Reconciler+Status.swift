@@ -81,7 +81,7 @@ extension Reconciler {
     /// tasks and logs go with them) and its status mirror.
     func cleanUp(_ stored: StoredResource, job: VideoJob, jobIDs ids: [Int64]) async throws {
         let key = stored.key
-        let removed = try await removeEverything(stored, jobIDs: ids)
+        let removed = try await removeEverything(stored).objects
         if let directory = configuration.statusDirectory { removeIfPresent(Self.mirrorPath(directory, key)) }
         logger.info("\(key) deleted: \(removed) stored objects and \(ids.count) job records removed")
         await events?.record(
@@ -89,27 +89,28 @@ extension Reconciler {
             note: "removed \(removed) stored objects and \(ids.count) job records")
     }
 
-    /// Removes what a job stored and wrote, and its rows and output claim; returns the stored objects removed.
-    func removeEverything(_ stored: StoredResource, jobIDs ids: [Int64]) async throws -> Int {
+    /// Removes what a job stored and wrote, and its rows and output claim; returns how many stored objects and
+    /// job records (generations) went.
+    func removeEverything(_ stored: StoredResource) async throws -> (objects: Int, records: Int) {
         let removed = try await store.delete(prefix: OutputLayout.jobPrefix(stored.uid))
+        let generations = try await database.jobs.generations(resourceUID: stored.uid)
         // Outside the store, exactly the files its generations recorded writing — never whatever else the folder
         // holds (a job refused for another's output wrote nothing there).
-        for written in try await database.jobs.generations(resourceUID: stored.uid).map(\.outputs) {
+        for written in generations.map(\.outputs) {
             for uri in [written.timeline, written.otio, written.edl, written.render].compactMap({ $0 }) {
                 if let path = writtenFile(uri) { removeIfPresent(path) }
             }
         }
         try await database.jobs.deleteAll(resourceUID: stored.uid)
         try await database.outputClaims.release(uid: stored.uid)
-        jobKeys.withLock { map in for id in ids { map[id] = nil } }
-        return removed
+        jobKeys.withLock { map in for generation in generations { map[generation.id] = nil } }
+        return (removed, generations.count)
     }
 
     /// `ttlSecondsAfterFinished` where the resource cannot be deleted (a file's job): its outputs and records go,
     /// and its status says `Expired` (the `Expired` condition with when and why) until the spec changes.
     func expire(_ stored: StoredResource, job: VideoJob, status: VideoJobStatus, ttl: Int) async throws {
-        let ids = try await database.jobs.generations(resourceUID: stored.uid).map(\.id)
-        let removed = try await removeEverything(stored, jobIDs: ids)
+        let removed = try await removeEverything(stored)
         var expired = status
         expired.phase = .Expired
         expired.outputs = nil
@@ -123,7 +124,8 @@ extension Reconciler {
                     observedGeneration: Int(stored.generation))
             ]
         try await writeStatus(expired, stored: stored, job: job)
-        logger.info("\(stored.key) expired: \(removed) stored objects and \(ids.count) job records removed")
+        logger.info(
+            "\(stored.key) expired: \(removed.objects) stored objects and \(removed.records) job records removed")
         await events?.record(stored, type: "Normal", reason: "Expired", action: "Cleanup", note: note)
     }
 
