@@ -164,7 +164,8 @@ let package = Package(
         .testTarget(
             name: "ReelAppTests",
             dependencies: [
-                "ReelApp", "ReelCore", "ReelPipeline", "ReelStore", "ReelTestSupport", "ReelHTTP", "ReelAPI", "reel",
+                "ReelApp", "ReelCore", "ReelPostgres", "ReelPipeline", "ReelStore", "ReelTestSupport", "ReelHTTP",
+                "ReelAPI", "reel",
             ]),
         .testTarget(
             name: "ReelCLITests",

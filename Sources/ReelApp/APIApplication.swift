@@ -26,14 +26,15 @@ public struct APIOptions: Sendable {
 
 extension ReelApplication {
     /// The API server over `databaseURL` and `store`, writing resources through `writer`; `state` is where a
-    /// signing key is kept when no file is named. Returns the service and what to close after it.
+    /// signing key is kept when no file is named. Returns the service and what to close after it. The service
+    /// first waits for `migrated` (the database's tables), then prepares the API's role, then serves.
     static func api(
         _ options: APIOptions, databaseURL: String, store: any ObjectStore, state: String?,
         writer: (@Sendable (APIDatabase, String) -> any ResourceWriter)? = nil, logger: Logger,
         readiness: @escaping @Sendable () -> Readiness = { Readiness(ready: true, detail: "ok") },
+        migrated: @escaping @Sendable () async throws -> Void = {},
         onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
-    ) async throws -> (service: APIServer, database: APIDatabase) {
-        try await APIDatabase.prepareRole(serviceURL: databaseURL)
+    ) async throws -> (service: Preceded, database: APIDatabase) {
         let address = try HealthServer.address(options.address)
         let keyPath: String
         if let file = options.signingKeyFile {
@@ -55,7 +56,12 @@ extension ReelApplication {
             settings: settings, database: database, store: store, signingKey: key,
             writer: { namespace in write(database, namespace) }, registry: OperatorMetrics.bootstrap(), logger: logger,
             readiness: readiness, onRunning: onRunning)
-        return (server, database)
+        let prepared = Preceded(
+            before: {
+                try await migrated()
+                try await APIDatabase.prepareRole(serviceURL: databaseURL)
+            }, service: server)
+        return (prepared, database)
     }
 }
 

@@ -96,20 +96,22 @@ extension ReelApplication {
             rescueInterval: ChildWorkers.rescueInterval(lease: settings.lease), logger: logger)
         let monitor = LocalMonitor(
             table: table, backend: backend, untilDone: settings.untilDone, timeout: settings.timeout, logger: logger)
+        let databaseMonitor = DatabaseMonitor(database: pool, logger: logger)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: backend), .init(service: reconciler), .init(service: autoscaler),
+            .init(service: databaseMonitor, successTerminationBehavior: .ignore),
             .init(
                 service: monitor, successTerminationBehavior: settings.untilDone ? .gracefullyShutdownGroup : .ignore),
             .init(
                 service: APIHousekeeping(database: pool, store: store, logger: logger),
                 successTerminationBehavior: .ignore),
         ]
-        var built: (service: APIServer, database: APIDatabase)?
+        var built: (service: Preceded, database: APIDatabase)?
         if let options = settings.api {
             do {
                 built = try await api(
                     options, databaseURL: database.url, store: store, state: state, logger: logger,
-                    onRunning: settings.onAPIRunning)
+                    readiness: { databaseMonitor.readiness }, onRunning: settings.onAPIRunning)
             } catch {
                 await pool.close()
                 await database.close(force: true)

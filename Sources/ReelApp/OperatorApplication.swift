@@ -5,6 +5,7 @@ import ReelCore
 import ReelKube
 import ReelOperator
 import ReelServer
+import ReelStorage
 import ReelStore
 import ServiceLifecycle
 
@@ -63,9 +64,11 @@ extension ReelApplication {
     /// actuator, the optional leader elector, and the health and metrics server.
     public static func `operator`(_ settings: OperatorSettings, logger: Logger) async throws -> ReelApplication {
         let client = KubeClient(connection: settings.connection)
-        let (database, store) = try await open(
-            databaseURL: settings.databaseURL, storage: settings.storage, scratch: settings.scratch, connections: 12,
-            logger: logger)
+        // The database is waited for and migrated by the monitor, while /healthz answers and /readyz says why it
+        // is not ready; what needs the tables starts after it.
+        let store = try await ObjectStores.connect(settings.storage, scratch: settings.scratch)
+        let database = Database(url: settings.databaseURL, maxConnections: 12)
+        let monitor = DatabaseMonitor(database: database, migrate: true, logger: logger)
         let registry = OperatorMetrics.bootstrap()
         let events = KubeEventSink(
             recorder: EventRecorder(client: client, instance: settings.identity), logger: logger)
@@ -104,18 +107,21 @@ extension ReelApplication {
             }
         }
         let controller = Controller(
-            backend: backend, reconciler: reconciler, autoscaler: autoscaler, elector: elector, logger: logger)
+            backend: backend, reconciler: reconciler, autoscaler: autoscaler, elector: elector, logger: logger,
+            prerequisite: { try await monitor.untilMigrated() })
+        let readiness: @Sendable () -> Readiness = {
+            let state = controller.readiness
+            return monitor.readiness.and(Readiness(ready: state.ready, detail: state.detail))
+        }
         let server = HealthServer(
             healthAddress: settings.healthAddress, metricsAddress: settings.metricsAddress, registry: registry,
-            logger: logger
-        ) {
-            let state = controller.readiness
-            return Readiness(ready: state.ready, detail: state.detail)
-        }
+            logger: logger, readiness: readiness)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: controller), .init(service: server),
+            .init(service: monitor), .init(service: controller), .init(service: server),
             .init(
-                service: APIHousekeeping(database: database, store: store, logger: logger),
+                service: Preceded(
+                    before: { try await monitor.untilMigrated() },
+                    service: APIHousekeeping(database: database, store: store, logger: logger)),
                 successTerminationBehavior: .ignore),
         ]
         var apiDatabase: APIDatabase?
@@ -123,7 +129,8 @@ extension ReelApplication {
             do {
                 let api = try await api(
                     options, databaseURL: settings.databaseURL, store: store, state: settings.apiState,
-                    writer: { _, _ in KubernetesWriter(client: client) }, logger: logger)
+                    writer: { _, _ in KubernetesWriter(client: client) }, logger: logger, readiness: readiness,
+                    migrated: { try await monitor.untilMigrated() })
                 services.append(.init(service: api.service))
                 apiDatabase = api.database
             } catch {

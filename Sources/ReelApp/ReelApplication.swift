@@ -28,13 +28,17 @@ public struct ReelApplication {
         await close()
     }
 
+    /// How long a process waits at start for PostgreSQL to take connections (down, starting, restarting).
+    public static let databasePatience: Duration = .seconds(300)
+
     /// The store and a migrated database pool: what every process opens first. A store that cannot be opened (an
-    /// S3 bucket that is missing or out of the credentials' reach) fails before the database is touched.
+    /// S3 bucket that is missing or out of the credentials' reach) fails before the database is touched; a
+    /// database that does not take connections yet is waited for (`databasePatience`).
     static func open(databaseURL: String, storage: String, scratch: String, connections: Int, logger: Logger)
         async throws -> (Database, any ObjectStore)
     {
         let store = try await ObjectStores.connect(storage, scratch: scratch)
-        try await Database.migrate(url: databaseURL, logger: logger)
+        try await Database.migrate(url: databaseURL, logger: logger, patience: databasePatience)
         return (Database(url: databaseURL, maxConnections: connections), store)
     }
 }

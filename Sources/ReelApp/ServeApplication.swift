@@ -6,6 +6,7 @@ import ReelOperator
 import ReelServer
 import ReelStorage
 import ReelStore
+import ServiceLifecycle
 
 /// What `reel serve` runs on.
 public struct ServeSettings: Sendable {
@@ -43,10 +44,14 @@ extension ReelApplication {
                 let client = KubeClient(connection: connection)
                 writer = { _, _ in KubernetesWriter(client: client) }
             }
+            let monitor = DatabaseMonitor(database: pool, logger: logger)
             let api = try await api(
                 settings.api, databaseURL: database.url, store: store, state: settings.state, writer: writer,
-                logger: logger, onRunning: settings.onRunning)
-            return ReelApplication(services: [.init(service: api.service)], logger: logger) {
+                logger: logger, readiness: { monitor.readiness }, onRunning: settings.onRunning)
+            let services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+                .init(service: api.service), .init(service: monitor, successTerminationBehavior: .ignore),
+            ]
+            return ReelApplication(services: services, logger: logger) {
                 await api.database.close()
                 await pool.close()
                 await database.close()

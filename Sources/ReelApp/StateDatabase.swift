@@ -45,7 +45,7 @@ public struct StateDatabase: Sendable {
             try await embedded.createDatabase(databaseName)
             database = StateDatabase(url: embedded.url(database: databaseName), embedded: embedded)
         }
-        try await Database.migrate(url: database.url, logger: logger)
+        try await Database.migrate(url: database.url, logger: logger, patience: ReelApplication.databasePatience)
         return database
     }
 

@@ -15,22 +15,31 @@ public final class Controller: Service {
     let leaderServices: [any Service]
     public let elector: LeaderElector?
     let logger: Logger
+    /// Awaited before the leader services start (the database's migration).
+    let prerequisite: @Sendable () async throws -> Void
     private let leading = Mutex(false)
     private let leaderGauge = Gauge(label: "reel_leader")
 
+    /// A controller whose reconciler and autoscaler start, once it leads, after `prerequisite` has returned.
     public convenience init(
         backend: KubernetesBackend, reconciler: Reconciler, autoscaler: Autoscaler, elector: LeaderElector?,
-        logger: Logger
+        logger: Logger, prerequisite: @escaping @Sendable () async throws -> Void = {}
     ) {
-        self.init(backend: backend, leaderServices: [reconciler, autoscaler], elector: elector, logger: logger)
+        self.init(
+            backend: backend, leaderServices: [reconciler, autoscaler], elector: elector, logger: logger,
+            prerequisite: prerequisite)
     }
 
     /// A controller that runs `leaderServices` while it leads.
-    init(backend: KubernetesBackend, leaderServices: [any Service], elector: LeaderElector?, logger: Logger) {
+    init(
+        backend: KubernetesBackend, leaderServices: [any Service], elector: LeaderElector?, logger: Logger,
+        prerequisite: @escaping @Sendable () async throws -> Void = {}
+    ) {
         self.backend = backend
         self.leaderServices = leaderServices
         self.elector = elector
         self.logger = logger
+        self.prerequisite = prerequisite
         leaderGauge.record(0)
     }
 
@@ -79,6 +88,7 @@ public final class Controller: Service {
             leaderGauge.record(0)
         }
         do {
+            try await prerequisite()
             try await withThrowingDiscardingTaskGroup { group in
                 for service in leaderServices {
                     group.addTask { try await Self.untilCancelled { try await service.run() } }
