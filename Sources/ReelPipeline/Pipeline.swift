@@ -33,11 +33,22 @@ struct StageWork: Sendable {
 /// What the handlers share: the database, the store, the configuration, and a few helpers.
 struct StageContext: Sendable {
     let database: Database
-    let store: any ObjectStore
+    /// The store as opened (for what asks what kind of store it is).
+    let baseStore: any ObjectStore
+    /// Where the running task's storage writes are recorded (`nil` outside a task).
+    var writes: TaskWrites?
     let configuration: PipelineConfiguration
     let logger: Logger
     /// The worker's scratch budget (`PipelineConfiguration.scratchLimit`), shared by its tasks.
     let scratch: ByteBudget?
+
+    /// The store; writes through it are recorded in `writes`.
+    var store: any ObjectStore { recording(baseStore) }
+
+    /// `store`, recording its writes in the task's `writes`.
+    func recording(_ store: any ObjectStore) -> any ObjectStore {
+        writes.map { RecordingStore(base: store, writes: $0) } ?? store
+    }
 
     /// Runs `body` holding `bytes` of the scratch budget.
     func withScratch<T>(_ work: StageWork, bytes: Int, _ body: () async throws -> T) async throws -> T {
@@ -62,7 +73,7 @@ struct StageContext: Sendable {
     /// Scratch bytes a task reading `key` needs: `outputs` times the object's size for what it writes there, plus
     /// one more when the store's object must be copied here first (S3; a file store's is read in place).
     func scratchNeed(reading key: String, outputs: Int) async throws -> Int {
-        let copies = outputs + (store is S3Store ? 1 : 0)
+        let copies = outputs + (baseStore is S3Store ? 1 : 0)
         guard copies > 0, scratch != nil else { return 0 }
         return copies * (try await store.head(key)?.bytes ?? 0)
     }
@@ -80,7 +91,9 @@ struct StageContext: Sendable {
         if uri.hasPrefix("s3://") {
             try checkEndpoint(uri, of: "output")
             do {
-                return (try ObjectStores.s3(uri, like: store, scratch: configuration.scratchDirectory), "")
+                return (
+                    recording(try ObjectStores.s3(uri, like: baseStore, scratch: configuration.scratchDirectory)), ""
+                )
             } catch let error as StorageError {
                 throw TaskFailure.permanent("OutputUnsupported", "output \(uri): \(error.message)")
             }
@@ -93,7 +106,7 @@ struct StageContext: Sendable {
         guard configuration.allowedRoots.contains(path) else {
             throw TaskFailure.permanent("OutputNotAllowed", "output \(path) is outside the allowed roots")
         }
-        return (try FileSystemStore(root: path), "")
+        return (recording(try FileSystemStore(root: path)), "")
     }
 
     /// An `s3://…?endpoint=URL` the job names is a place the worker sends signed requests to: its host must pass
@@ -128,7 +141,7 @@ public struct Pipeline: Sendable {
     let context: StageContext
 
     public var database: Database { context.database }
-    public var store: any ObjectStore { context.store }
+    public var store: any ObjectStore { context.baseStore }
     public var configuration: PipelineConfiguration { context.configuration }
     /// The scratch budget its tasks share (`configuration.scratchLimit`), if any.
     public var scratchBudget: ByteBudget? { context.scratch }
@@ -138,7 +151,7 @@ public struct Pipeline: Sendable {
         logger: Logger = Logger(label: "reel.pipeline")
     ) {
         context = StageContext(
-            database: database, store: store, configuration: configuration, logger: logger,
+            database: database, baseStore: store, configuration: configuration, logger: logger,
             scratch: configuration.scratchLimit.map { ByteBudget(limit: $0) })
     }
 
@@ -153,8 +166,13 @@ public struct Pipeline: Sendable {
         }
     }
 
-    /// Runs one claimed task to the point where it may be completed.
-    public func run(_ task: ClaimedTask, progress: @escaping @Sendable (Double) -> Void) async throws(TaskFailure) {
+    /// Runs one claimed task to the point where it may be completed, recording what it writes to storage in
+    /// `writes`; a task that finds its lease gone because its job was deleted removes those objects again.
+    public func run(
+        _ task: ClaimedTask, writes: TaskWrites = TaskWrites(), progress: @escaping @Sendable (Double) -> Void
+    ) async throws(TaskFailure) {
+        var context = context
+        context.writes = writes
         do {
             guard let stage = task.stage else {
                 throw TaskFailure.permanent("UnknownStage", "no handler for stage \(task.stageName)")
@@ -164,7 +182,9 @@ public struct Pipeline: Sendable {
             let work = StageWork(task: task, job: job, progress: progress)
             try await Self.handler(for: stage, context).run(work)
         } catch {
-            throw TaskFailure.from(error)
+            let failure = TaskFailure.from(error)
+            if failure.reason == TaskFailure.leaseLost.reason { _ = await discardIfJobGone(task, writes) }
+            throw failure
         }
     }
 

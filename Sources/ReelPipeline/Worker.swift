@@ -158,11 +158,12 @@ public final class Worker: Service {
             job: task.jobID, task: task.lease.taskID, level: "info", "\(task.stageName) started",
             fields: ["attempt": "\(task.attempt)", "worker": configuration.id], fallback: logger)
         let progress = ProgressCell()
+        let writes = TaskWrites()
         let started = ContinuousClock.now
         let outcome: Outcome = await withTaskGroup(of: Outcome?.self) { group in
             group.addTask { [pipeline] in
                 do throws(TaskFailure) {
-                    try await pipeline.run(task) { value in progress.set(value) }
+                    try await pipeline.run(task, writes: writes) { value in progress.set(value) }
                     return .finished(.success(()))
                 } catch { return .finished(.failure(error)) }
             }
@@ -200,6 +201,7 @@ public final class Worker: Service {
                         fields: ["seconds": seconds], fallback: logger)
                 } else {
                     logger.warning("task finished but its lease was lost; result discarded")
+                    _ = await pipeline.discardIfJobGone(task, writes)
                 }
             } catch {
                 logger.error(
@@ -243,8 +245,10 @@ public final class Worker: Service {
             }
         case .cancelled:
             logger.info("task cancelled (the job changed or was deleted)")
+            _ = await pipeline.discardIfJobGone(task, writes)
         case .leaseLost:
             logger.warning("lease lost while running")
+            _ = await pipeline.discardIfJobGone(task, writes)
         }
     }
 
