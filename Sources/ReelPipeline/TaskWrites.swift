@@ -89,9 +89,10 @@ extension Pipeline {
         }
         let removed = await writes.removeAll(logger: context.logger)
         if removed > 0 {
+            let stage = task.stageName
             context.logger.notice(
-                "job \(task.jobID) was deleted while its \(task.stageName) task ran: removed the \(removed) object(s) the task had written"
-            )
+                "job deleted while its \(stage) task ran: removed the \(removed) object(s) the task had written",
+                metadata: ["reel.job": "\(task.jobID)"])
         }
         return removed
     }
