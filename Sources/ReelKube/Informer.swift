@@ -69,7 +69,7 @@ public final class Informer: Sendable {
                     resourceVersion = try await relist(handle)
                 }
                 stats.withLock { $0.watches += 1 }
-                for try await event in client.watch(
+                for try await event in try await client.watch(
                     resource, namespace: namespace, resourceVersion: resourceVersion,
                     timeoutSeconds: watchTimeoutSeconds)
                 {
@@ -98,6 +98,8 @@ public final class Informer: Sendable {
                 resourceVersion = nil  // too old: list again
             } catch {
                 if Task.isCancelled { return }
+                // A refused token (401) is an exec plugin's to renew before the next watch.
+                if let error = error as? KubeError, error.code == 401 { await client.connection.exec?.invalidate(nil) }
                 failures += 1
                 // Cancelled while waiting: the loop's condition ends it.
                 try? await Task.sleep(for: backoff.delay(after: failures))

@@ -30,14 +30,37 @@ public struct KubeClient: Sendable {
             ?? value
     }
 
-    /// Sends and returns the body of a 2xx answer; anything else throws the server's Status.
+    /// Sends and returns the body of a 2xx answer; anything else throws the server's Status. With an exec
+    /// plugin, the request carries its current token, and a 401 runs the plugin again and retries once.
     func send(_ request: HTTPRequest) async throws -> Data {
-        let response: HTTPResponse
-        do { response = try await HTTPClient.send(request) } catch {
-            throw KubeError(code: 0, reason: "TransportError", message: error.description)
+        var (request, token) = try await authorized(request)
+        var response = try await transfer(request)
+        if response.status == 401, let exec = connection.exec, let token {
+            await exec.invalidate(token)
+            (request, _) = try await authorized(request)
+            response = try await transfer(request)
         }
         guard (200..<300).contains(response.status) else { throw Self.status(response.status, response.body) }
         return response.body
+    }
+
+    private func transfer(_ request: HTTPRequest) async throws -> HTTPResponse {
+        do { return try await HTTPClient.send(request) } catch {
+            throw KubeError(code: 0, reason: "TransportError", message: error.description)
+        }
+    }
+
+    /// `request` with the exec plugin's current token (unchanged without a plugin), and that token.
+    func authorized(_ request: HTTPRequest) async throws -> (HTTPRequest, String?) {
+        guard connection.exec != nil else { return (request, nil) }
+        let token: String?
+        do { token = try await connection.bearerToken() } catch {
+            throw KubeError(code: 401, reason: "Unauthorized", message: "\(error)")
+        }
+        var request = request
+        request.headers.removeAll { $0.name == "Authorization" }
+        if let token { request.headers.append(("Authorization", "Bearer \(token)")) }
+        return (request, token)
     }
 
     static func status(_ code: Int, _ body: Data) -> KubeError {
@@ -168,12 +191,13 @@ public struct KubeClient: Sendable {
     /// Watches from `resourceVersion` with bookmarks. The sequence ends when the server closes the watch; a
     /// `410 Gone` (or an `ERROR` event) is thrown as a `KubeError` (`isGone`: the caller relists).
     public func watch(_ resource: KubeResource, namespace: String?, resourceVersion: String?, timeoutSeconds: Int = 300)
-        -> WatchEvents
+        async throws -> WatchEvents
     {
         var query = ["watch": "true", "allowWatchBookmarks": "true", "timeoutSeconds": "\(timeoutSeconds)"]
         if let resourceVersion { query["resourceVersion"] = resourceVersion }
-        return WatchEvents(
-            http: HTTPClient.stream(request("GET", resource.path(namespace: namespace), query: query, timeout: nil)))
+        let (request, _) = try await authorized(
+            request("GET", resource.path(namespace: namespace), query: query, timeout: nil))
+        return WatchEvents(http: HTTPClient.stream(request))
     }
 
     static func watchEvent(_ line: Data) throws -> WatchEvent {

@@ -15,10 +15,12 @@ public struct KubeConnection: Sendable {
     /// Where the token lives when it is rotated on disk (`tokenFile`, the in-cluster service account token,
     /// which the kubelet refreshes): read again for every request, `token` being the fallback.
     public var tokenFile: String?
+    /// An exec credential plugin: its token replaces `token`, and is renewed when it expires.
+    public var exec: ExecCredentials?
 
     public init(
         server: String, tls: TLSOptions = TLSOptions(), token: String? = nil, namespace: String = "default",
-        tokenFile: String? = nil
+        tokenFile: String? = nil, exec: ExecCredentials? = nil
     ) {
         var server = server
         while server.hasSuffix("/") { server.removeLast() }
@@ -27,6 +29,13 @@ public struct KubeConnection: Sendable {
         self.token = token
         self.namespace = namespace
         self.tokenFile = tokenFile
+        self.exec = exec
+    }
+
+    /// The token to send now: the exec plugin's (run again when it has expired), else `currentToken`.
+    public func bearerToken() async throws -> String? {
+        if let exec { return try await exec.token() }
+        return currentToken
     }
 
     /// The token to send now: the file's current content when there is a file, else `token`.
@@ -180,44 +189,20 @@ public enum KubeConfig {
             }
             token = text.trimmingCharacters(in: .whitespacesAndNewlines)
         }
-        if token == nil, let exec = user?.exec { token = try await runExec(exec, configPath: path) }
+        var credentials: ExecCredentials?
+        if token == nil, let exec = user?.exec {
+            var env: [String: String] = [:]
+            for variable in exec.env ?? [] { env[variable.name] = variable.value }
+            credentials = try ExecCredentials(
+                .init(
+                    apiVersion: exec.apiVersion, command: exec.command, args: exec.args ?? [], env: env,
+                    configPath: path))
+            // Run now, so that a plugin that gives no token fails at start rather than at the first request.
+            _ = try await credentials?.token()
+        }
         return KubeConnection(
             server: cluster.server, tls: tls, token: token, namespace: named.context.namespace ?? "default",
-            tokenFile: user?.token == nil ? resolve(user?.tokenFile) : nil)
-    }
-
-    /// Runs an exec credential plugin and returns its token (`ExecCredential` `status.token`).
-    static func runExec(_ exec: File.NamedUser.User.Exec, configPath: String) async throws -> String {
-        let version = exec.apiVersion ?? "client.authentication.k8s.io/v1"
-        guard version == "client.authentication.k8s.io/v1" || version == "client.authentication.k8s.io/v1beta1" else {
-            throw KubeConfigError("\(configPath): exec plugin apiVersion \(version) is not supported")
-        }
-        let process = Process()
-        let command = exec.command.contains("/") ? exec.command : "/usr/bin/env"
-        process.executableURL = URL(fileURLWithPath: command)
-        process.arguments = (exec.command.contains("/") ? [] : [exec.command]) + (exec.args ?? [])
-        var environment = ProcessInfo.processInfo.environment
-        for variable in exec.env ?? [] { environment[variable.name] = variable.value }
-        environment["KUBERNETES_EXEC_INFO"] =
-            #"{"apiVersion":"\#(version)","kind":"ExecCredential","spec":{"interactive":false}}"#
-        process.environment = environment
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        struct Credential: Decodable {
-            struct Status: Decodable { var token: String? }
-            var status: Status?
-        }
-        guard process.terminationStatus == 0,
-            let token = (try? JSONDecoder().decode(Credential.self, from: data))?.status?.token
-        else {
-            throw KubeConfigError(
-                "\(configPath): exec plugin \(exec.command) gave no token (exit \(process.terminationStatus))")
-        }
-        return token
+            tokenFile: user?.token == nil ? resolve(user?.tokenFile) : nil, exec: credentials)
     }
 
     /// The connection `reel` commands use: the kubeconfig at `kubeconfig` when given; else in-cluster when

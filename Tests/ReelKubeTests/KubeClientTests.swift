@@ -28,6 +28,7 @@ struct KubeClientTests {
             try await exercise(server)
             try await electLeaders(server)
             try await recordEvents(server)
+            try await renewExecTokens(server)
         } catch {
             await server.stop()
             throw error
@@ -45,7 +46,8 @@ struct KubeClientTests {
 
         // A watch opened before the writes sees them in order.
         let start = try await client.list(jobs, namespace: "default")
-        let watch = client.watch(jobs, namespace: "default", resourceVersion: start.resourceVersion, timeoutSeconds: 30)
+        let watch = try await client.watch(
+            jobs, namespace: "default", resourceVersion: start.resourceVersion, timeoutSeconds: 30)
         let events = TimedEvents(watch, limit: .seconds(30))
 
         let created = try await client.create(jobs, namespace: "default", Self.job("a"))
@@ -112,7 +114,9 @@ struct KubeClientTests {
 
         // A resourceVersion older than the server keeps is 410 Gone: the caller must list again.
         await #expect {
-            for try await _ in client.watch(jobs, namespace: "default", resourceVersion: "1", timeoutSeconds: 10) {}
+            for try await _ in try await client.watch(
+                jobs, namespace: "default", resourceVersion: "1", timeoutSeconds: 10)
+            {}
         } throws: { ($0 as? KubeError)?.isGone == true }
 
         // The informer: a full list first, then the watch's changes, in order.
@@ -185,6 +189,66 @@ struct KubeClientTests {
         }
         let inCluster = try? KubeConfig.inCluster(environment: [:])
         #expect(inCluster == nil)
+    }
+}
+
+extension KubeClientTests {
+    /// An exec credential plugin's token is renewed when the server refuses it (401) and when it expires: a
+    /// long-running operator outlives its first token.
+    func renewExecTokens(_ server: KubeAPIServer) async throws {
+        let directory = try TemporaryDirectory(prefix: "exec-plugin")
+        let runs = directory.path("runs")
+        // The first run gives a token the server refuses; every later run the real one, valid for 20 s.
+        let plugin = try directory.write(
+            "plugin.sh",
+            """
+            #!/bin/bash
+            set -e
+            n=$(( $(cat "\(runs)" 2>/dev/null || echo 0) + 1 ))
+            echo "$n" > "\(runs)"
+            token=\(server.token)
+            [ "$n" = 1 ] && token=refused-token
+            expiry=$(date -u -d '+20 seconds' +%Y-%m-%dT%H:%M:%SZ)
+            v1=client.authentication.k8s.io/v1
+            printf '{"apiVersion":"%s","kind":"ExecCredential","status":{"token":"%s","expirationTimestamp":"%s"}}' \\
+                "$v1" "$token" "$expiry"
+            """)
+        chmod(plugin, 0o755)
+        let config = try directory.write(
+            "config",
+            """
+            apiVersion: v1
+            kind: Config
+            current-context: exec
+            clusters:
+            - name: c
+              cluster: {server: "\(server.url)", certificate-authority: "\(server.caFile)"}
+            users:
+            - name: u
+              user:
+                exec: {apiVersion: client.authentication.k8s.io/v1, command: "\(plugin)", args: []}
+            contexts:
+            - name: exec
+              context: {cluster: c, user: u}
+            """)
+        let connection = try await KubeConfig.load(path: config)
+        let exec = try #require(connection.exec)
+        #expect(await exec.runs == 1)
+        let client = KubeClient(connection: connection)
+        // Refused (401): the plugin runs again, and the request is retried once with the new token.
+        let list = try await client.list(Self.videoJobs, namespace: "default", limit: 1, continueToken: nil)
+        #expect(list.resourceVersion != nil)
+        #expect(await exec.runs == 2)
+        _ = try await client.list(Self.videoJobs, namespace: "default", limit: 1, continueToken: nil)
+        #expect(await exec.runs == 2, "a token that has not expired is reused")
+        // Past its expiry (less the margin), the token is replaced before the next request.
+        _ = try await exec.token(now: Date().addingTimeInterval(15))
+        #expect(await exec.runs == 3)
+        let watch = try await client.watch(
+            Self.videoJobs, namespace: "default", resourceVersion: list.resourceVersion, timeoutSeconds: 1)
+        for try await _ in watch {}
+        #expect(
+            try String(contentsOfFile: runs, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) == "3")
     }
 }
 
