@@ -80,6 +80,9 @@ hack/check-api.sh "$bin/reel" "$venv"
 echo "== the web dashboard in a real browser (Selenium + chromium headless on a live reel local --api-addr)"
 hack/check-dashboard.sh "$bin/reel" --screenshots "${REEL_SCREENSHOTS:-$scratch/screenshots}"
 
+echo "== chaos, short form (hack/chaos.sh: workers and reel local killed, PostgreSQL restarted, connections cut)"
+hack/chaos.sh "$bin/reel" --jobs 3 --minutes 1
+
 echo "== reel validate on the shipped manifests"
 "$bin/reel" validate -f examples manifests/samples
 
