@@ -63,6 +63,9 @@ if [ "${REEL_SKIP_KUBE:-0}" != 1 ]; then
     hack/kube-up.sh "$kube_state"
     "$venv/bin/python" hack/check-apiserver.py \
         --kubectl "${REEL_KUBE_DIR:-$HOME/.cache/reel/kube}/bin/kubectl" --state "$kube_state"
+    echo "== RBAC on the real kube-apiserver (kubectl auth can-i as the operator's and the workers' ServiceAccounts)"
+    "$venv/bin/python" hack/check-rbac.py \
+        --kubectl "${REEL_KUBE_DIR:-$HOME/.cache/reel/kube}/bin/kubectl" --state "$kube_state"
 else
     echo "== CRDs on a real kube-apiserver: skipped (REEL_SKIP_KUBE=1)"
 fi
