@@ -47,6 +47,10 @@ let package = Package(
         .target(name: "ReelCore", dependencies: ["ReelAPI", "ReelSupport"]),
         .target(name: "ReelPostgres", dependencies: ["CPostgres", "ReelSupport"]),
         .target(name: "ReelMedia", dependencies: ["CFFmpeg", "ReelSupport"]),
+        // Fuzz targets (hack/fuzz.sh builds reel-fuzz under libFuzzer and AddressSanitizer).
+        .target(
+            name: "ReelFuzzTargets", dependencies: ["ReelAPI", "ReelKube", "ReelMedia", "ReelSupport", "ReelYAML"]),
+        .executableTarget(name: "reel-fuzz", dependencies: ["ReelFuzzTargets"]),
         .target(
             name: "ReelStore",
             dependencies: [
@@ -167,6 +171,7 @@ let package = Package(
                 "ReelApp", "ReelCore", "ReelPostgres", "ReelPipeline", "ReelStore", "ReelTestSupport", "ReelHTTP",
                 "ReelAPI", "reel",
             ]),
+        .testTarget(name: "ReelFuzzTargetsTests", dependencies: ["ReelFuzzTargets", "ReelTestSupport"]),
         .testTarget(
             name: "ReelCLITests",
             dependencies: ["reel", "ReelAPI", "ReelCore", "ReelStore", "ReelSupport", "ReelTestSupport", "ReelHTTP"]),

@@ -63,7 +63,7 @@ public struct KubeClient: Sendable {
         return (request, token)
     }
 
-    static func status(_ code: Int, _ body: Data) -> KubeError {
+    package static func status(_ code: Int, _ body: Data) -> KubeError {
         struct Status: Decodable {
             var code: Int?
             var reason: String?
@@ -94,7 +94,7 @@ public struct KubeClient: Sendable {
     }
 
     /// A list response: each item kept as its own JSON object.
-    static func decodeList(_ data: Data) throws -> KubeList {
+    package static func decodeList(_ data: Data) throws -> KubeList {
         let list: ListEnvelope
         do { list = try JSONDecoder().decode(ListEnvelope.self, from: data) } catch {
             throw KubeError(code: 0, reason: "InvalidResponse", message: "a list that is not a list: \(error)")
@@ -200,7 +200,7 @@ public struct KubeClient: Sendable {
         return WatchEvents(http: HTTPClient.stream(request))
     }
 
-    static func watchEvent(_ line: Data) throws -> WatchEvent {
+    package static func watchEvent(_ line: Data) throws -> WatchEvent {
         let event: WatchLine
         do { event = try JSONDecoder().decode(WatchLine.self, from: line) } catch {
             throw KubeError(code: 0, reason: "InvalidResponse", message: "a watch line that is not an event")

@@ -15,15 +15,27 @@ public struct Rational: Sendable, Hashable, Codable, CustomStringConvertible {
     /// The value as a double (0 for a zero denominator).
     public var seconds: Double { denominator == 0 ? 0 : Double(numerator) / Double(denominator) }
 
-    /// `ticks` of this time base, reduced.
+    /// `ticks` of this time base, reduced; exact unless the product passes Int64, then to the microsecond.
     public func times(_ ticks: Int64) -> Rational {
-        var n = numerator * ticks, d = denominator
+        guard ticks != .min, numerator != .min else { return Self.approximately(seconds * Double(ticks)) }
+        // Reduce before multiplying, so that only a value past Int64 itself overflows.
+        let common = Self.gcd(abs(ticks), abs(denominator))
+        let (product, overflow) = numerator.multipliedReportingOverflow(by: ticks / common)
+        guard !overflow else { return Self.approximately(seconds * Double(ticks)) }
+        var n = product, d = denominator / common
         let g = Self.gcd(abs(n), abs(d))
         if g > 1 {
             n /= g
             d /= g
         }
         return Rational(n, d)
+    }
+
+    /// `value` in microseconds, clamped to what Int64 holds.
+    static func approximately(_ value: Double) -> Rational {
+        let micros = (value * 1e6).rounded()
+        guard micros.isFinite else { return Rational(value < 0 ? Int64.min + 1 : Int64.max, 1_000_000) }
+        return Rational(Int64(max(-9.2e18, min(9.2e18, micros))), 1_000_000)
     }
 
     static func gcd(_ a: Int64, _ b: Int64) -> Int64 { b == 0 ? max(a, 1) : gcd(b, a % b) }

@@ -111,6 +111,14 @@ struct Splitter {
             let streamIndex = Int(p.pointee.stream_index)
             // A packet cut short (the file ends inside it) would leave a chunk that does not decode.
             guard kept.contains(streamIndex), p.pointee.flags & AV_PKT_FLAG_CORRUPT == 0 else { continue }
+            // Timestamps past ±2^52 ticks (a damaged file) would overflow the arithmetic below.
+            guard Self.inRange(p.pointee.pts), Self.inRange(p.pointee.dts), (0...1 << 40).contains(p.pointee.duration)
+            else {
+                throw MediaError(
+                    .invalidData,
+                    "a packet of stream \(streamIndex) has timestamps out of any sane range (pts \(p.pointee.pts), "
+                        + "duration \(p.pointee.duration)): the file is damaged", path: input.path)
+            }
             let isReference = streamIndex == reference
 
             if isReference, p.pointee.pts != reel_av_nopts_value() {
@@ -139,14 +147,20 @@ struct Splitter {
             try write(p, to: &chunk)
             current = chunk
         }
-        if current == nil, let start = firstTicks ?? early.first??.pointee.pts {
+        let earliest = early.lazy.compactMap { $0?.pointee.pts }.first { $0 != reel_av_nopts_value() }
+        if current == nil, !early.isEmpty {
             // A stream with no reference timestamps at all: one chunk of what there is.
-            var only = try open(at: start)
+            var only = try open(at: firstTicks ?? earliest ?? 0)
             for held in early { if let held { try write(held, to: &only) } }
             current = only
         }
         guard let last = current else { throw MediaError(.invalidData, "no packets", path: input.path) }
         try close(last, endTicks: endTicks)
         return chunks
+    }
+
+    /// A packet timestamp that is either absent or within ±2^52 ticks.
+    static func inRange(_ ticks: Int64) -> Bool {
+        ticks == reel_av_nopts_value() || (-(1 << 52)...(1 << 52)).contains(ticks)
     }
 }
