@@ -10,7 +10,7 @@ venv="$tools/venv"
 apt_packages=(
     pkg-config libpq-dev libyaml-dev libcurl4-openssl-dev
     libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev
-    postgresql ffmpeg python3 python3-venv python3-pip ca-certificates curl libxml2 wrk
+    postgresql ffmpeg python3 python3-venv python3-pip ca-certificates curl libxml2 wrk procps
 )
 # A real browser for the dashboard's tests (Selenium drives it headless); the demo does not need it
 # (REEL_SKIP_BROWSER=1).
