@@ -10,6 +10,7 @@ hack/chaos.sh [--jobs N] [--minutes M] [--seed S]   (the short form in hack/test
 import argparse
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -119,7 +120,9 @@ class Run:
     # -- faults
 
     def worker_pids(self):
-        rows = subprocess.run(["pgrep", "-f", f"reel worker .*{self.state}"], capture_output=True, text=True)
+        # `reel local` runs its own executable as `EXECUTABLE worker … --storage file://STATE/store …`.
+        pattern = f"^{re.escape(self.args.reel)} worker .*{re.escape(str(self.state))}"
+        rows = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True)
         return [int(pid) for pid in rows.stdout.split()]
 
     def inject(self, kind):
@@ -285,6 +288,7 @@ def main():
     parser.add_argument("--keep", action="store_true", help="keep the run's directory")
     args = parser.parse_args()
     args.limit = args.limit or args.minutes * 60 + 900
+    args.reel = os.path.realpath(args.reel)
     run = Run(args)
     try:
         code = run.run()
