@@ -134,6 +134,8 @@ def main():
         "chart (variant)": {
             "database": {"existingSecret": "reel-db"}, "watchNamespace": "media", "workerRuntime": "process",
             "persistence": {"enabled": False}, "replicaCount": 1, "leaderElection": {"enabled": False},
+            "sources": {"allowHosts": ["10.0.0.0/8", "media.internal"], "maxPixels": 8294400,
+                        "maxDurationSeconds": 3600, "stallSeconds": 15},
             "gemini": {"requestsPerMinute": 60, "tokensPerMinute": 100000},
             "pools": [
                 {"name": "analyze", "spec": {"stages": ["analyze"], "maxReplicas": 4}},
@@ -173,6 +175,12 @@ def main():
                 problems.append(f"{label}: expected 2 WorkerPools, rendered {len(pools)}")
             if any(o.get("kind") == "Secret" for o in objects):
                 problems.append(f"{label}: an existing Secret was named; the chart must not create one")
+            operator = next(o for o in objects if o.get("kind") == "Deployment" and "operator" in o["metadata"]["name"])
+            operator_args = operator["spec"]["template"]["spec"]["containers"][0]["args"]
+            wanted = ["--allow-source-host=10.0.0.0/8", "--allow-source-host=media.internal", "--max-pixels=8294400",
+                      "--max-duration-seconds=3600", "--source-stall-seconds=15"]
+            if any(arg not in operator_args for arg in wanted):
+                problems.append(f"{label}: sources.* must become the operator's source flags: {operator_args}")
         if "api" in label:
             problems += check_api(objects, label)
         elif any(o.get("kind") == "Service" and o["metadata"]["name"].endswith("-api") for o in objects):
