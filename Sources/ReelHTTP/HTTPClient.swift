@@ -104,6 +104,10 @@ extension HTTPClient {
         }
         Self.apply(request.tls, to: h)
         reel_curl_setopt_long(h, CURLOPT_CONNECTTIMEOUT_MS, 15_000)
+        // A peer that vanished without closing (a dropped NAT mapping, a dead node) is noticed in about a minute.
+        reel_curl_setopt_long(h, CURLOPT_TCP_KEEPALIVE, 1)
+        reel_curl_setopt_long(h, CURLOPT_TCP_KEEPIDLE, 30)
+        reel_curl_setopt_long(h, CURLOPT_TCP_KEEPINTVL, 10)
         reel_curl_setopt_string(h, CURLOPT_USERAGENT, "reel/0.1")
         reel_curl_setopt_slist(h, CURLOPT_HTTPHEADER, headers)
         if let body = request.body {

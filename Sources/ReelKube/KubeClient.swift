@@ -195,8 +195,11 @@ public struct KubeClient: Sendable {
     {
         var query = ["watch": "true", "allowWatchBookmarks": "true", "timeoutSeconds": "\(timeoutSeconds)"]
         if let resourceVersion { query["resourceVersion"] = resourceVersion }
+        // The server ends the watch after timeoutSeconds; a watch still open well past that is on a connection
+        // that went silent (a proxy that holds it, a peer gone without a word): give it up and watch again.
+        let deadline = Duration.seconds(timeoutSeconds + max(5, timeoutSeconds / 10))
         let (request, _) = try await authorized(
-            request("GET", resource.path(namespace: namespace), query: query, timeout: nil))
+            request("GET", resource.path(namespace: namespace), query: query, timeout: deadline))
         return WatchEvents(http: HTTPClient.stream(request))
     }
 

@@ -66,6 +66,7 @@ struct KubeFaultTests {
             try await serverErrorsOnListAreRetried(direct, proxied, proxy)
             try await conflictStormsOnStatusAreRetriedThenReported(direct, proxied, proxy)
             try await aCompactedHistoryLeadsToARelistThatReportsEveryChange(direct, proxied, proxy, server)
+            try await aSilentWatchIsGivenUpPastItsTimeout(proxied, proxy)
         } catch {
             proxy.stop()
             await server.stop()
@@ -181,5 +182,24 @@ struct KubeFaultTests {
             ((try JSONSerialization.jsonObject(with: b) as? [String: Any])?["metadata"] as? [String: Any])?["labels"]
             as? [String: String]
         #expect(labels?["edited"] == "yes")
+    }
+
+    /// A watch whose connection goes silent (the proxy holds it: a head, then nothing) ends a little after its
+    /// timeoutSeconds instead of hanging until somebody closes it, so the informer watches again.
+    func aSilentWatchIsGivenUpPastItsTimeout(_ proxied: KubeClient, _ proxy: KubeFaultProxy) async throws {
+        proxy.holdWatches()
+        let ended = Counter()
+        let watching = Task {
+            do {
+                for try await _ in try await proxied.watch(
+                    Self.jobs, namespace: "default", resourceVersion: nil, timeoutSeconds: 2)
+                {}
+            } catch {}
+            _ = ended.increment()
+        }
+        let gaveUp = await BackgroundProcess.eventually(timeout: .seconds(30)) { ended.value == 1 }
+        proxy.release()
+        await watching.value
+        #expect(gaveUp, "a held watch with timeoutSeconds 2 was still open after 30 s")
     }
 }
