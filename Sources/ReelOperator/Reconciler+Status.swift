@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ReelAPI
 import ReelCore
+import ReelStorage
 import ReelStore
 import ReelSupport
 
@@ -96,9 +97,14 @@ extension Reconciler {
         let generations = try await database.jobs.generations(resourceUID: stored.uid)
         // Outside the store, exactly the files its generations recorded writing — never whatever else the folder
         // holds (a job refused for another's output wrote nothing there).
+        let output = try? stored.videoJob().spec.output?.uri
         for written in generations.map(\.outputs) {
             for uri in [written.timeline, written.otio, written.edl, written.render].compactMap({ $0 }) {
-                if let path = writtenFile(uri) { removeIfPresent(path) }
+                if let path = writtenFile(uri) {
+                    removeIfPresent(path)
+                } else if uri.hasPrefix("s3://") {
+                    await removeWrittenObject(uri, output: output)
+                }
             }
         }
         try await database.jobs.deleteAll(resourceUID: stored.uid)
@@ -135,6 +141,26 @@ extension Reconciler {
         let roots = configuration.allowedRoots
         guard let path = try? roots.lexicalPath(fileURI: uri, base: nil), roots.contains(path) else { return nil }
         return path
+    }
+
+    /// Deletes one object a job wrote to an `s3://` output (that key only: the prefix may hold the user's own),
+    /// reached like the store, or at the endpoint the job's output names for that bucket.
+    private func removeWrittenObject(_ uri: String, output: String?) async {
+        let rest = uri.dropFirst("s3://".count)
+        guard let slash = rest.firstIndex(of: "/") else { return }
+        let bucket = String(rest[..<slash])
+        let key = String(rest[rest.index(after: slash)...])
+        var base = "s3://\(bucket)/"
+        if let output, output.hasPrefix(base), let query = output.split(separator: "?", maxSplits: 1).dropFirst().first
+        {
+            base += "?" + query
+        }
+        do {
+            let bucketStore = try ObjectStores.s3(base, like: store, scratch: NSTemporaryDirectory())
+            if try await bucketStore.list(prefix: key).contains(key) { try await bucketStore.delete(prefix: key) }
+        } catch {
+            logger.warning("cannot remove \(uri), which a deleted job wrote: \(error)")
+        }
     }
 
     private func removeIfPresent(_ path: String) {

@@ -139,7 +139,8 @@ struct IngestStage: StageHandler {
         let credentials = try await sourceCredentials(job)
         do {
             let bucket = try ObjectStores.s3(
-                "s3://\(location.bucket)\(query)", like: context.store, scratch: context.configuration.scratchDirectory,
+                "s3://\(location.bucket)\(query)", like: context.baseStore,
+                scratch: context.configuration.scratchDirectory,
                 credentials: credentials)
             let size = try await bucket.head(key)
             guard let size else { throw TaskFailure.permanent("SourceNotFound", "\(uri) does not exist") }

@@ -68,14 +68,18 @@ import Testing
         // No scratch copies stay behind.
         let scratch = (try? FileManager.default.contentsOfDirectory(atPath: directory.path("state/scratch"))) ?? []
         #expect(scratch.isEmpty, "\(scratch)")
-        // Deleting the resource deletes every object under the job's prefix; the exports are the user's.
+        // Deleting the resource deletes every object under the job's prefix and exactly the outputs it wrote; what
+        // else the export prefix holds is somebody else's and stays.
+        _ = try await moto.boto3("s3.put_object(Bucket=bucket, Key='exports/talk/notes.txt', Body=b'mine')")
         try FileManager.default.removeItem(atPath: "\(resources)/talk.yaml")
         let emptied = try await BackgroundProcess.eventually(timeout: .seconds(60)) {
             keys = try await moto.boto3(listing).split(separator: "\n").map(String.init)
-            return !keys.contains { $0.hasPrefix("reel/") }
+            return !keys.contains {
+                $0.hasPrefix("reel/") || ($0.hasPrefix("exports/talk/") && $0 != "exports/talk/notes.txt")
+            }
         }
         #expect(emptied, "left behind: \(keys)")
-        #expect(keys.contains("exports/talk/render.mp4"))
+        #expect(keys.contains("exports/talk/notes.txt"), "\(keys)")
         local.send(SIGTERM)
         #expect(await local.wait() == 0, "\(local.output)")
     }
