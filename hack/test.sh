@@ -89,6 +89,11 @@ hack/chaos.sh "$bin/reel" --jobs 3 --minutes 1
 echo "== fuzzing smoke (hack/fuzz.sh: 60 s per target under libFuzzer and AddressSanitizer)"
 hack/fuzz.sh --seconds "${REEL_FUZZ_SECONDS:-60}"
 
+if [ "${REEL_SANITIZE:-0}" = 1 ]; then
+    echo "== the suites under ThreadSanitizer and AddressSanitizer (hack/sanitize.sh; REEL_SANITIZE=1)"
+    hack/sanitize.sh
+fi
+
 echo "== reel validate on the shipped manifests"
 "$bin/reel" validate -f examples manifests/samples
 

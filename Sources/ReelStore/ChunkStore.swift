@@ -169,7 +169,9 @@ public struct ChunkStore: Sendable {
     }
 
     /// Analyze: caches the analysis, records it on the chunk and adds what was paid to the job, under the
-    /// task's lease.
+    /// task's lease — once per chunk: when an earlier attempt's write committed although its worker never heard
+    /// (the connection dropped with the commit's answer in flight, and the task ran again), the chunk keeps that
+    /// analysis and nothing is counted twice.
     public func recordAnalysis(jobID: Int64, index: Int, _ record: AnalysisRecord, lease: Lease) async throws {
         let (key, paid) = (record.cacheKey, record.paid)
         try await TaskQueue.fenced(pool, lease) { connection in
@@ -183,13 +185,14 @@ public struct ChunkStore: Sendable {
                     key.chunkSHA256, key.analyzer, key.model, key.parametersHash, record.relative,
                     record.usage.promptTokens, record.usage.outputTokens,
                 ])
-            try await connection.query(
+            let recorded = try await connection.query(
                 """
                 UPDATE video_chunks
                 SET analysis = $3::jsonb, analyzed_at = now(), analysis_writes = analysis_writes + 1,
                     prompt_tokens = $4, output_tokens = $5, requests = $6
-                WHERE job_id = $1 AND chunk_index = $2
+                WHERE job_id = $1 AND chunk_index = $2 AND analyzed_at IS NULL
                 """, [jobID, index, record.absolute, paid.promptTokens, paid.outputTokens, paid.requests])
+            guard recorded.affectedRows > 0 else { return }
             try await connection.query(
                 """
                 UPDATE processing_jobs
