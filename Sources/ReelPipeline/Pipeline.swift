@@ -47,7 +47,8 @@ struct StageContext: Sendable {
 
     /// `store`, recording its writes in the task's `writes`.
     func recording(_ store: any ObjectStore) -> any ObjectStore {
-        writes.map { RecordingStore(base: store, writes: $0) } ?? store
+        guard let writes else { return store }
+        return WatchedStore(base: store) { key in writes.record(store, key) }
     }
 
     /// Runs `body` holding `bytes` of the scratch budget.

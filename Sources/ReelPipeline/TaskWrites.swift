@@ -42,26 +42,27 @@ public final class TaskWrites: Sendable {
     }
 }
 
-/// A store that records the keys written through it in a task's `TaskWrites`.
-struct RecordingStore: ObjectStore {
+/// A store that tells `beforeWrite` the key of every write before passing it to `base`: how a task's writes are
+/// recorded in its `TaskWrites` (and how a test holds a write back).
+struct WatchedStore: ObjectStore {
     let base: any ObjectStore
-    let writes: TaskWrites
+    let beforeWrite: @Sendable (String) async -> Void
 
     var baseURI: String { base.baseURI }
     func uri(for key: String) -> String { base.uri(for: key) }
 
     func put(_ key: String, fromFile path: String) async throws -> StoredObject {
-        writes.record(base, key)
+        await beforeWrite(key)
         return try await base.put(key, fromFile: path)
     }
 
     func put(_ key: String, movingFile path: String) async throws -> StoredObject {
-        writes.record(base, key)
+        await beforeWrite(key)
         return try await base.put(key, movingFile: path)
     }
 
     func put(_ key: String, data: Data) async throws -> StoredObject {
-        writes.record(base, key)
+        await beforeWrite(key)
         return try await base.put(key, data: data)
     }
 

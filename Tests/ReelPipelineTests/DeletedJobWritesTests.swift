@@ -12,47 +12,24 @@ import Testing
 /// task's write lands. Its database write is fenced (the lease is gone with the rows); its storage write is not,
 /// so the task removes what it wrote, and no object is left that no job owns.
 @Suite struct DeletedJobWritesTests {
-    /// A store whose writes wait until `open()`, after telling `entered`.
-    final class GatedStore: ObjectStore {
-        let base: FileSystemStore
+    /// Holds every write back until `open()`, after telling `entered` its key.
+    final class Gate: Sendable {
         let entered: AsyncStream<String>.Continuation
         let enteredKeys: AsyncStream<String>
         let gate: AsyncStream<Void>.Continuation
         let opened: AsyncStream<Void>
 
-        init(_ base: FileSystemStore) {
-            self.base = base
+        init() {
             (enteredKeys, entered) = AsyncStream.makeStream(of: String.self)
             (opened, gate) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .unbounded)
         }
 
         func open() { gate.finish() }
 
-        private func pass(_ key: String) async {
+        func pass(_ key: String) async {
             entered.yield(key)
             for await _ in opened {}
         }
-
-        var baseURI: String { base.baseURI }
-        func uri(for key: String) -> String { base.uri(for: key) }
-        func put(_ key: String, fromFile path: String) async throws -> StoredObject {
-            await pass(key)
-            return try await base.put(key, fromFile: path)
-        }
-        func put(_ key: String, movingFile path: String) async throws -> StoredObject {
-            await pass(key)
-            return try await base.put(key, movingFile: path)
-        }
-        func put(_ key: String, data: Data) async throws -> StoredObject {
-            await pass(key)
-            return try await base.put(key, data: data)
-        }
-        func withLocalFile<T: Sendable>(_ key: String, _ body: (String) async throws -> T) async throws -> T {
-            try await base.withLocalFile(key, body)
-        }
-        func head(_ key: String) async throws -> StoredObject? { try await base.head(key) }
-        func delete(prefix: String) async throws -> Int { try await base.delete(prefix: prefix) }
-        func list(prefix: String) async throws -> [String] { try await base.list(prefix: prefix) }
     }
 
     @Test func aTaskOfAJobDeletedWhileItWroteRemovesWhatItWrote() async throws {
@@ -60,9 +37,10 @@ import Testing
         _ = try await SampleMedia.sample(in: fixture.directory, seconds: 4)
         let uid = UUID().uuidString.lowercased()
         let job = try await fixture.job(VideoJobSpec(source: SourceSpec(uri: "file://./sample.mp4")), uid: uid)
-        let gated = GatedStore(fixture.store)
+        let gated = Gate()
         let pipeline = Pipeline(
-            database: fixture.database, store: gated, configuration: fixture.pipeline.configuration)
+            database: fixture.database, store: WatchedStore(base: fixture.store) { await gated.pass($0) },
+            configuration: fixture.pipeline.configuration)
         let task = try await fixture.claim(job, .ingest)
         let writes = TaskWrites()
         let running = Task { () -> TaskFailure? in
