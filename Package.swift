@@ -169,7 +169,7 @@ let package = Package(
             name: "ReelAppTests",
             dependencies: [
                 "ReelApp", "ReelCore", "ReelPostgres", "ReelPipeline", "ReelStore", "ReelTestSupport", "ReelHTTP",
-                "ReelAPI", "reel",
+                "ReelAPI", "ReelServer", "reel",
             ]),
         .testTarget(name: "ReelFuzzTargetsTests", dependencies: ["ReelFuzzTargets", "ReelTestSupport"]),
         .testTarget(

@@ -87,11 +87,11 @@ final class DatabaseMonitor: Service, Sendable {
 }
 
 extension Readiness {
-    /// Ready when both are; the first reason otherwise.
+    /// Ready when both are, saying what `other` says then (its detail is the more specific: "ok: standing by");
+    /// this one's reason when it is not ready, `other`'s when only that is not.
     func and(_ other: Readiness) -> Readiness {
         guard ready else { return self }
-        guard other.ready else { return other }
-        return self
+        return other
     }
 }
 

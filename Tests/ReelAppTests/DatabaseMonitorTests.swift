@@ -1,5 +1,6 @@
 import Foundation
 import ReelPostgres
+import ReelServer
 import ReelStore
 import ReelTestSupport
 import Testing
@@ -71,5 +72,17 @@ import Testing
                 url: server.url(database: "nosuch"), logger: TestPostgres.logger, patience: .seconds(60))
         }
         #expect(ContinuousClock.now - refused < .seconds(30))
+    }
+
+    /// The operator's /readyz joins the database's answer and the controller's: when both are ready it says what
+    /// the controller says ("ok: standing by"), otherwise the reason that is not ready.
+    @Test func readinessJoinsKeepTheMoreSpecificAnswer() {
+        let up = Readiness(ready: true, detail: "ok")
+        let down = Readiness(ready: false, detail: "PostgreSQL unreachable: refused")
+        let standby = Readiness(ready: true, detail: "ok: standing by (another instance holds the lease)")
+        let syncing = Readiness(ready: false, detail: "waiting for the caches to sync")
+        #expect(up.and(standby).detail == standby.detail)
+        #expect(up.and(syncing).detail == syncing.detail && !up.and(syncing).ready)
+        #expect(down.and(standby).detail == down.detail && !down.and(standby).ready)
     }
 }
