@@ -157,7 +157,7 @@ extension Reconciler {
         }
         do {
             let bucketStore = try ObjectStores.s3(base, like: store, scratch: NSTemporaryDirectory())
-            if try await bucketStore.list(prefix: key).contains(key) { try await bucketStore.delete(prefix: key) }
+            try await bucketStore.deleteObject(key)
         } catch {
             logger.warning("cannot remove \(uri), which a deleted job wrote: \(error)")
         }

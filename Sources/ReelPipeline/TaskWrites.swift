@@ -30,10 +30,7 @@ public final class TaskWrites: Sendable {
         var removed = 0
         for (store, key) in all {
             do {
-                // Deleting is by prefix: only when the key itself is there.
-                if try await store.list(prefix: key).contains(key) {
-                    removed += try await store.delete(prefix: key) > 0 ? 1 : 0
-                }
+                if try await store.deleteObject(key) { removed += 1 }
             } catch {
                 logger.warning("cannot remove \(store.uri(for: key)) written for a deleted job: \(error)")
             }

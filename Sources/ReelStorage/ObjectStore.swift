@@ -63,6 +63,16 @@ public protocol ObjectStore: Sendable {
     func list(prefix: String) async throws -> [String]
 }
 
+extension ObjectStore {
+    /// Deletes the object at `key` when it is there; returns whether it was. (Deleting is by prefix, so a key that
+    /// is absent must not be handed to `delete(prefix:)`, where it would name whatever starts with it.)
+    @discardableResult
+    public func deleteObject(_ key: String) async throws -> Bool {
+        guard try await list(prefix: key).contains(key) else { return false }
+        return try await delete(prefix: key) > 0
+    }
+}
+
 /// Opens stores from their URLs.
 public enum ObjectStores {
     /// `file:///dir` or a plain directory path: a `FileSystemStore`; `s3://bucket/prefix?…`: an `S3Store` with the
