@@ -7,6 +7,13 @@ public enum VideoJobPhase: String, Codable, Sendable, CaseIterable {
 
     /// Nothing more will happen to it in this generation.
     public var isFinished: Bool { self == .Succeeded || self == .Failed || self == .Expired }
+
+    /// Nothing happens to it until an event: it is finished, or suspended (a task still running when it was
+    /// suspended ends with a `NOTIFY`).
+    public var isSettled: Bool { isFinished || self == .Suspended }
+
+    /// The settled phases.
+    public static let settled = allCases.filter(\.isSettled)
 }
 
 /// Chunk counts of a job.

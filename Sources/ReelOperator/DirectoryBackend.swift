@@ -35,6 +35,8 @@ public final class DirectoryBackend: Service {
         var versions: [ResourceKey: Int64] = [:]
         var reported: [String: [ManifestProblem]] = [:]
         var scans = 0
+        /// A declaration could not be applied (its resource was still being deleted): the next scan tries again.
+        var retrying = false
     }
 
     /// A backend over `directory`; `onChange` gets the keys of resources created, changed or deleted.
@@ -48,6 +50,9 @@ public final class DirectoryBackend: Service {
         self.pollInterval = pollInterval
         self.onChange = onChange
     }
+
+    /// Resources applied in one scan past which the table's statistics are refreshed.
+    static let bulkLoad = 500
 
     /// How many scans have completed.
     public var scans: Int { state.withLock { $0.scans } }
@@ -107,12 +112,26 @@ public final class DirectoryBackend: Service {
         var changedFiles: Set<String> = []
         var reports: [String: (stamp: FileStamp, report: ManifestReport)] = [:]
         let cached = state.withLock { $0.files }
+        var stamps: [String: FileStamp] = [:]
         for file in files {
             var info = stat()
             guard stat(file, &info) == 0 else { continue }
-            let stamp = FileStamp(
+            stamps[file] = FileStamp(
                 seconds: info.st_mtim.tv_sec, nanoseconds: info.st_mtim.tv_nsec, size: Int(info.st_size),
                 inode: UInt(info.st_ino))
+        }
+        // Nothing to read when no file changed and every declaration is in the table: an idle poll costs a stat
+        // per file, whatever the number of resources.
+        let unchanged = state.withLock { state -> Bool in
+            guard state.scans > 0, !state.retrying, stamps.count == state.files.count,
+                stamps.allSatisfy({ state.files[$0.key]?.stamp == $0.value })
+            else { return false }
+            state.scans += 1
+            return true
+        }
+        if unchanged { return [] }
+        for file in files {
+            guard let stamp = stamps[file] else { continue }
             let report: ManifestReport
             if let previous = cached[file], previous.stamp == stamp {
                 report = previous.report
@@ -149,6 +168,7 @@ public final class DirectoryBackend: Service {
         }
         var changed: [ResourceKey] = []
         var versions: [ResourceKey: Int64] = [:]
+        var applied = 0
         let known = state.withLock { $0.versions }
         for (key, item) in declared.sorted(by: { $0.key < $1.key }) {
             if !changedFiles.contains(item.file), let version = known[key], version > 0 {
@@ -164,26 +184,37 @@ public final class DirectoryBackend: Service {
             let version = try await table.apply(
                 key, labels: meta.labels, annotations: meta.annotations, spec: spec, sourceFile: item.file)
             versions[key] = version
+            applied += 1
         }
-        // Only what a file declared: resources created over HTTP have no file and are not the directory's.
-        for stored in try await table.list() where declared[stored.key] == nil && stored.sourceFile != nil {
-            // A file that failed to read keeps its resources: a bad edit must not delete running work.
-            if let file = stored.sourceFile, troubled.contains(file) { continue }
-            if stored.deletionTimestamp == nil, try await table.requestDeletion(stored.key) {
-                logger.info("\(stored.key) removed from \(stored.sourceFile ?? directory); deleting")
-                changed.append(stored.key)
+        // A bulk load outgrows the statistics the server planned with (a lookup by name planned as a scan of a
+        // nearly empty table stays one until autovacuum analyzes, up to a minute later): refresh them now.
+        if applied >= Self.bulkLoad { try await table.analyze() }
+        // A declaration disappears only with a file that changed or went away: when none did (and this is not
+        // the first scan) the table already matches the files, and reading it again would cost a pass over every
+        // resource each poll.
+        let filesChanged = !changedFiles.isEmpty || Set(cached.keys) != Set(files) || scans == 0
+        if filesChanged {
+            // Only what a file declared: resources created over HTTP have no file and are not the directory's.
+            for stored in try await table.declarations() where declared[stored.key] == nil && stored.sourceFile != nil {
+                // A file that failed to read keeps its resources: a bad edit must not delete running work.
+                if let file = stored.sourceFile, troubled.contains(file) { continue }
+                if !stored.deleting, try await table.requestDeletion(stored.key) {
+                    logger.info("\(stored.key) removed from \(stored.sourceFile ?? directory); deleting")
+                    changed.append(stored.key)
+                }
             }
+            for file in files where changedFiles.contains(file) || cached[file] == nil {
+                try await table.recordProblems(file: file, problems[file] ?? [])
+            }
+            try await table.forgetProblems(except: files)
         }
-        for file in files where changedFiles.contains(file) || cached[file] == nil {
-            try await table.recordProblems(file: file, problems[file] ?? [])
-        }
-        try await table.forgetProblems(except: files)
         let newlyReported = state.withLock { state -> [ManifestProblem] in
             var fresh: [ManifestProblem] = []
             for (file, list) in problems where state.reported[file] != list { fresh += list }
             state.reported = problems
             for (key, version) in versions where state.versions[key] != version { changed.append(key) }
             state.versions = versions
+            state.retrying = versions.values.contains { $0 <= 0 }
             state.files = reports
             state.scans += 1
             return fresh

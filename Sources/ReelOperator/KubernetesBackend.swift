@@ -40,6 +40,8 @@ public final class KubernetesBackend: ResourceSource, Service {
         var resourceVersion: String
         var resource: StoredResource?
         var problems: [FieldProblem]
+        /// A VideoJob settled in its current generation (`ResourceSource.unsettledKeys`).
+        var settled = false
     }
 
     /// What of an object wakes the reconciler when it changes.
@@ -167,7 +169,19 @@ public final class KubernetesBackend: ResourceSource, Service {
             return Parsed(resourceVersion: resourceVersion, resource: nil, problems: problems)
         }
         if case .resource = outcome { state.withLock { $0.lastValid[key] = (stored.uid, stored.spec) } }
-        return Parsed(resourceVersion: resourceVersion, resource: stored, problems: [])
+        return Parsed(
+            resourceVersion: resourceVersion, resource: stored, problems: [],
+            settled: key.kind == VideoJob.names.kind && Self.isSettled(decoded))
+    }
+
+    /// A VideoJob's status says it is settled (`VideoJobPhase.isSettled`) in its current generation, and it is
+    /// not being deleted.
+    static func isSettled(_ object: KubeObject) -> Bool {
+        guard object.metadata.deletionTimestamp == nil, case .object(let status)? = object.status,
+            case .string(let phase)? = status["phase"], VideoJobPhase(rawValue: phase)?.isSettled == true,
+            case .int(let observed)? = status["observedGeneration"], observed == object.metadata.generation
+        else { return false }
+        return true
     }
 
     /// An object as a `StoredResource`, validated and defaulted like a file (`nil` when invalid, unless a
@@ -237,6 +251,18 @@ public final class KubernetesBackend: ResourceSource, Service {
             }
         }
         return result.sorted { $0.key < $1.key }
+    }
+
+    public func keys(kind: String) async throws -> [ResourceKey] {
+        guard let informer = informer(for: kind) else { return [] }
+        return informer.objects.keys.map { Self.resourceKey(kind: kind, $0) }.sorted()
+    }
+
+    public func unsettledKeys(kind: String) async throws -> [ResourceKey] {
+        guard let informer = informer(for: kind) else { return [] }
+        let parsed = state.withLock { $0.parsed }
+        return informer.objects.keys.map { Self.resourceKey(kind: kind, $0) }.filter { parsed[$0]?.settled != true }
+            .sorted()
     }
 
     public func get(_ key: ResourceKey) async throws -> StoredResource? {

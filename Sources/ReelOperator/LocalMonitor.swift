@@ -44,8 +44,20 @@ public final class LocalMonitor: Service {
     /// How the run ended (`nil` while running or when not waiting for completion).
     public var outcome: Outcome? { result.withLock { $0 } }
 
+    /// What the monitor keeps of a job: its display line and whether it has ended.
+    struct Entry {
+        var key: String
+        var line: String
+        /// `nil` while it still runs in its current generation.
+        var ended: Outcome?
+    }
+
     public func run() async throws {
         let started = ContinuousClock.now
+        // Read only what changed since the clock last seen: a pass costs what changed, not what exists.
+        var clock: ResourceClock?
+        var jobs: [String: Entry] = [:]
+        var decided = false
         while !Task.isCancelledOrShuttingDown {
             if let timeout, ContinuousClock.now - started > timeout {
                 logger.error("timed out after \(timeout) with jobs still running")
@@ -53,12 +65,20 @@ public final class LocalMonitor: Service {
                 return
             }
             do {
-                let jobs = try await table.list(kind: VideoJob.names.kind).filter { $0.deletionTimestamp == nil }
-                let views = try jobs.map { try $0.videoJob() }
-                show(views)
-                if untilDone, backend.scans > 0, let outcome = try await finished(views) {
-                    result.withLock { $0 = outcome }
-                    return
+                var changed = false
+                if try await clock != table.clock() {
+                    let changes = try await table.changes(kind: VideoJob.names.kind, since: clock)
+                    changed = try Self.apply(changes, to: &jobs) || clock == nil
+                    clock = changes.clock
+                }
+                if changed { show(jobs.values.sorted { $0.key < $1.key }) }
+                // Decide again once the directory was read, and then whenever something changed.
+                if untilDone, backend.scans > 0, changed || !decided {
+                    decided = true
+                    if let outcome = try await finished(jobs.values) {
+                        result.withLock { $0 = outcome }
+                        return
+                    }
                 }
             } catch {
                 logger.warning("progress read failed: \(error)")
@@ -67,16 +87,45 @@ public final class LocalMonitor: Service {
         }
     }
 
-    private func finished(_ jobs: [VideoJob]) async throws -> Outcome? {
+    /// Brings `jobs` (by uid) in line with `changes`; returns whether any line or ending changed.
+    static func apply(_ changes: ResourceChanges, to jobs: inout [String: Entry]) throws -> Bool {
+        var changed = false
+        if let present = changes.present {
+            let before = jobs.count
+            jobs = jobs.filter { present.contains($0.key) }
+            changed = jobs.count != before
+        }
+        for stored in changes.changed {
+            guard stored.deletionTimestamp == nil else {
+                if jobs.removeValue(forKey: stored.uid) != nil { changed = true }
+                continue
+            }
+            let job = try stored.videoJob()
+            let entry = Entry(
+                key: "\(job.metadata.effectiveNamespace)/\(job.metadata.name)", line: line(job), ended: ended(job))
+            if let old = jobs[stored.uid], old.line == entry.line, old.ended == entry.ended { continue }
+            jobs[stored.uid] = entry
+            changed = true
+        }
+        return changed
+    }
+
+    /// How a job ended in its current generation, or `nil` while it runs. An expired job counts as it ended.
+    static func ended(_ job: VideoJob) -> Outcome? {
+        guard let status = job.status, status.observedGeneration == job.metadata.generation,
+            let phase = status.phase, phase.isFinished
+        else { return nil }
+        if phase == .Failed || status.conditions?.first(where: { $0.type == "Succeeded" })?.status == .false {
+            return .failed
+        }
+        return .succeeded
+    }
+
+    private func finished(_ jobs: some Collection<Entry>) async throws -> Outcome? {
         var failed = false
         for job in jobs {
-            guard let status = job.status, status.observedGeneration == job.metadata.generation,
-                let phase = status.phase, phase.isFinished
-            else { return nil }
-            // An expired job counts as it ended.
-            if phase == .Failed || status.conditions?.first(where: { $0.type == "Succeeded" })?.status == .false {
-                failed = true
-            }
+            guard let ended = job.ended else { return nil }
+            if ended == .failed { failed = true }
         }
         let problems = try await table.problems()
         if !problems.isEmpty {
@@ -98,8 +147,8 @@ public final class LocalMonitor: Service {
         return text
     }
 
-    private func show(_ jobs: [VideoJob]) {
-        let lines = jobs.map { (key: "\($0.metadata.effectiveNamespace)/\($0.metadata.name)", line: Self.line($0)) }
+    private func show(_ jobs: [Entry]) {
+        let lines = jobs.map { (key: $0.key, line: $0.line) }
         if terminal {
             let output = shown.withLock { state -> String? in
                 let text = lines.map(\.line)

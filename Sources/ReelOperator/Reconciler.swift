@@ -92,9 +92,10 @@ public final class Reconciler: Service {
                 }
             }
             group.addTask { [self] in
+                // The listener's first `.listening` queued every job; from then on only the unsettled ones.
                 while !Task.isCancelledOrShuttingDown {
-                    await resyncAll()
                     try? await Task.sleep(for: configuration.resyncInterval)
+                    await resyncUnsettled()
                 }
             }
             group.addTask { [workQueue, metrics] in
@@ -120,10 +121,21 @@ public final class Reconciler: Service {
         }
     }
 
-    /// Queues every VideoJob.
+    /// Queues every VideoJob: at the start and whenever the database listener reconnects (a notification may
+    /// have been missed while it was away).
     public func resyncAll() async {
         do {
-            await workQueue.add(try await resources.list(kind: VideoJob.names.kind).map(\.key))
+            await workQueue.add(try await resources.keys(kind: VideoJob.names.kind))
+        } catch {
+            logger.warning("resync failed: \(error)")
+        }
+    }
+
+    /// Queues the VideoJobs that are not settled (`ResourceSource.unsettledKeys`): the periodic resync, whose cost
+    /// follows the work in flight, not the number of finished jobs.
+    public func resyncUnsettled() async {
+        do {
+            await workQueue.add(try await resources.unsettledKeys(kind: VideoJob.names.kind))
         } catch {
             logger.warning("resync failed: \(error)")
         }

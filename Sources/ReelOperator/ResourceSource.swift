@@ -12,6 +12,13 @@ public protocol ResourceSource: Sendable {
     func list(kind: String?) async throws -> [StoredResource]
     /// One resource, or `nil`.
     func get(_ key: ResourceKey) async throws -> StoredResource?
+    /// The key of every resource of `kind`, without reading their specs or statuses.
+    func keys(kind: String) async throws -> [ResourceKey]
+    /// The keys of the resources of `kind` that can still change by themselves, which the periodic resync looks
+    /// at: every one but a VideoJob settled in its current generation (`VideoJobPhase.isSettled`, not being
+    /// deleted). A settled job changes only through an event that queues it anyway: its spec, its deletion, its
+    /// tasks (`NOTIFY reel_jobs`), its `ttlSecondsAfterFinished` timer.
+    func unsettledKeys(kind: String) async throws -> [ResourceKey]
     /// Writes the status when it differs from the stored one; returns whether it wrote.
     @discardableResult
     func updateStatus(_ resource: StoredResource, status: ResourceStatus) async throws -> Bool
@@ -45,6 +52,11 @@ public protocol ResourceEventSink: Sendable {
 }
 
 extension ResourceTable: ResourceSource {
+    public func unsettledKeys(kind: String) async throws -> [ResourceKey] {
+        try await unsettledKeys(
+            kind: kind, settledPhases: kind == VideoJob.names.kind ? VideoJobPhase.settled.map(\.rawValue) : [])
+    }
+
     @discardableResult
     public func updateStatus(_ resource: StoredResource, status: ResourceStatus) async throws -> Bool {
         try await updateStatus(uid: resource.uid, status: try status.document())

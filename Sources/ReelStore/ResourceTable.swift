@@ -22,20 +22,25 @@ public struct ResourceTable: Sendable {
         ].map { prefix + $0 }.joined(separator: ", ")
     }
 
-    static func decode(_ row: PostgresRow) throws -> StoredResource {
+    static func decode(_ row: PostgresRow) throws -> StoredResource { try decode(row, offset: 0) }
+
+    /// A resource from `columns` starting at column `offset`.
+    static func decode(_ row: PostgresRow, offset: Int) throws -> StoredResource {
         struct Meta: Decodable {
             var labels: [String: String]?
             var annotations: [String: String]?
         }
-        let meta = try row.decode(JSONDocument.self, at: 6).decode(Meta.self)
+        let meta = try row.decode(JSONDocument.self, at: offset + 6).decode(Meta.self)
         return StoredResource(
-            uid: try row.decode(UUID.self, at: 0).uuidString.lowercased(),
+            uid: try row.decode(UUID.self, at: offset).uuidString.lowercased(),
             key: ResourceKey(
-                kind: try row.decode(at: 1), namespace: try row.decode(at: 2), name: try row.decode(at: 3)),
-            generation: try row.decode(at: 4), resourceVersion: try row.decode(at: 5), labels: meta.labels ?? [:],
-            annotations: meta.annotations ?? [:], spec: try row.decode(at: 7), status: try row.decodeIfPresent(at: 8),
-            finalizers: try row.decode(at: 9), deletionTimestamp: try row.decodeIfPresent(at: 10),
-            creationTimestamp: try row.decode(at: 11), sourceFile: try row.decodeIfPresent(at: 12))
+                kind: try row.decode(at: offset + 1), namespace: try row.decode(at: offset + 2),
+                name: try row.decode(at: offset + 3)),
+            generation: try row.decode(at: offset + 4), resourceVersion: try row.decode(at: offset + 5),
+            labels: meta.labels ?? [:], annotations: meta.annotations ?? [:], spec: try row.decode(at: offset + 7),
+            status: try row.decodeIfPresent(at: offset + 8), finalizers: try row.decode(at: offset + 9),
+            deletionTimestamp: try row.decodeIfPresent(at: offset + 10),
+            creationTimestamp: try row.decode(at: offset + 11), sourceFile: try row.decodeIfPresent(at: offset + 12))
     }
 
     /// Creates or updates a resource from its declaration; returns its resourceVersion. A resource being
@@ -71,6 +76,9 @@ public struct ResourceTable: Sendable {
         return try rows.first?.decode(Int64.self, at: 0) ?? -1
     }
 
+    /// Refreshes the planner's statistics of the table (after a bulk load).
+    public func analyze() async throws { try await pool.query("ANALYZE resources") }
+
     /// Asks for deletion: with finalizers, sets `deletionTimestamp`; without, deletes the row. Returns whether
     /// anything changed.
     @discardableResult
@@ -93,6 +101,40 @@ public struct ResourceTable: Sendable {
             "SELECT \(Self.columns) FROM resources WHERE $1::text IS NULL OR kind = $1 ORDER BY kind, namespace, name",
             [kind])
         return try rows.map(Self.decode)
+    }
+
+    /// The key of every resource of `kind`, by namespace and name.
+    public func keys(kind: String) async throws -> [ResourceKey] {
+        try await pool.query(
+            "SELECT namespace, name FROM resources WHERE kind = $1 ORDER BY namespace, name", [kind]
+        ).map { ResourceKey(kind: kind, namespace: try $0.decode(at: 0), name: try $0.decode(at: 1)) }
+    }
+
+    /// The keys of the resources of `kind` not settled: no status for their generation, a status whose `phase`
+    /// is not one of `settledPhases`, or being deleted.
+    public func unsettledKeys(kind: String, settledPhases: [String]) async throws -> [ResourceKey] {
+        try await pool.query(
+            """
+            SELECT namespace, name FROM resources
+            WHERE kind = $1 AND (deletion_timestamp IS NOT NULL
+                OR status->'observedGeneration' IS DISTINCT FROM to_jsonb(generation)
+                OR NOT coalesce(status->>'phase' = ANY($2::text[]), false))
+            ORDER BY namespace, name
+            """, [kind, settledPhases]
+        ).map { ResourceKey(kind: kind, namespace: try $0.decode(at: 0), name: try $0.decode(at: 1)) }
+    }
+
+    /// What the directory backend compares its files with: each resource's key, declaring file and whether it
+    /// is being deleted, without specs or statuses.
+    public func declarations() async throws -> [(key: ResourceKey, sourceFile: String?, deleting: Bool)] {
+        try await pool.query(
+            "SELECT kind, namespace, name, source_file, deletion_timestamp IS NOT NULL FROM resources"
+        ).map {
+            (
+                ResourceKey(kind: try $0.decode(at: 0), namespace: try $0.decode(at: 1), name: try $0.decode(at: 2)),
+                try $0.decodeIfPresent(at: 3), try $0.decode(at: 4)
+            )
+        }
     }
 
     /// One resource, or `nil`.

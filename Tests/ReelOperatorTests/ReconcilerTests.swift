@@ -100,15 +100,10 @@ import ReelSupport
         await pool.close()
     }
 
-    @Test func anIdleResyncOfAHundredFinishedJobsWritesNothing() async throws {
-        let (pool, url, directory) = try await setUp()
-        let table = ResourceTable(pool: pool)
-        let store = try FileSystemStore(root: directory.path("store"))
-        let reconciler = Reconciler(
-            database: Database(pool: pool, url: url), store: store, configuration: ReconcilerConfiguration(),
-            logger: TestPostgres.logger)
+    /// `count` VideoJobs whose every task succeeded, each with its finalizer, its job row and one chunk.
+    static func finishedJobs(_ count: Int, table: ResourceTable, pool: PostgresPool) async throws -> [ResourceKey] {
         var keys: [ResourceKey] = []
-        for index in 0..<100 {
+        for index in 0..<count {
             let key = ResourceKey(kind: "VideoJob", namespace: "default", name: "job-\(index)")
             keys.append(key)
             let spec = VideoJobSpec(source: SourceSpec(uri: "file:///data/\(index).mp4"))
@@ -135,6 +130,17 @@ import ReelSupport
                 FROM unnest(ARRAY['ingest', 'split', 'analyze', 'assemble', 'render']) s
                 """, [job])
         }
+        return keys
+    }
+
+    @Test func anIdleResyncOfAHundredFinishedJobsWritesNothing() async throws {
+        let (pool, url, directory) = try await setUp()
+        let table = ResourceTable(pool: pool)
+        let store = try FileSystemStore(root: directory.path("store"))
+        let reconciler = Reconciler(
+            database: Database(pool: pool, url: url), store: store, configuration: ReconcilerConfiguration(),
+            logger: TestPostgres.logger)
+        let keys = try await Self.finishedJobs(100, table: table, pool: pool)
         for key in keys { try await reconciler.reconcile(key) }
         let afterFirst = reconciler.counts.statusWrites
         #expect(afterFirst == 100)
@@ -144,6 +150,35 @@ import ReelSupport
         for key in keys { try await reconciler.reconcile(key) }
         #expect(reconciler.counts.statusWrites == afterFirst, "an idle resync writes no status")
         #expect(try await table.list(kind: "VideoJob").map(\.resourceVersion) == versions)
+        await pool.close()
+    }
+
+    @Test func thePeriodicResyncQueuesOnlyJobsThatAreNotSettled() async throws {
+        let (pool, url, directory) = try await setUp()
+        let table = ResourceTable(pool: pool)
+        let reconciler = Reconciler(
+            database: Database(pool: pool, url: url), store: try FileSystemStore(root: directory.path("store")),
+            configuration: ReconcilerConfiguration(), logger: TestPostgres.logger)
+        let keys = try await Self.finishedJobs(10, table: table, pool: pool)
+        let suspended = ResourceKey(kind: "VideoJob", namespace: "default", name: "suspended")
+        let spec = VideoJobSpec(source: SourceSpec(uri: "file:///data/s.mp4"), suspend: true)
+        try await table.apply(
+            suspended, labels: nil, annotations: nil, spec: try JSONDocument(encoding: spec), sourceFile: nil)
+        #expect(try await table.unsettledKeys(kind: "VideoJob") == keys + [suspended], "no status yet: all unsettled")
+        for key in keys + [suspended] { try await reconciler.reconcile(key) }
+        #expect(try await table.get(suspended).map { try $0.videoJob().status?.phase } == .Suspended)
+        #expect(try await table.unsettledKeys(kind: "VideoJob").isEmpty)
+        await reconciler.resyncUnsettled()
+        #expect(await reconciler.workQueue.depth == 0, "nothing settled is looked at again by the periodic resync")
+        await reconciler.resyncAll()
+        #expect(await reconciler.workQueue.depth == 11, "a full resync (start, reconnect) still looks at everything")
+
+        // A new generation and a deletion each unsettle their job until it is reconciled.
+        let changed = VideoJobSpec(source: SourceSpec(uri: "file:///data/changed.mp4"))
+        try await table.apply(
+            keys[3], labels: nil, annotations: nil, spec: try JSONDocument(encoding: changed), sourceFile: nil)
+        #expect(try await table.requestDeletion(keys[7]))
+        #expect(try await table.unsettledKeys(kind: "VideoJob") == [keys[3], keys[7]])
         await pool.close()
     }
 
