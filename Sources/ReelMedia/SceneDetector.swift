@@ -23,10 +23,16 @@ public struct SceneReport: Sendable, Codable, Equatable {
     public var scenes: [SceneSummary]
 }
 
-/// Decodes the video (libavcodec, with the codec's own threads), scales each frame's luma down (libswscale) and
-/// scores each frame against the previous one as FFmpeg's `scdet` does: the mean absolute frame difference
-/// (MAFD, percent of full scale), and the score min(MAFD, |MAFD − previous MAFD|). A frame whose score reaches the
-/// threshold is a cut, unless it comes sooner than `minSceneSeconds` after the last one.
+/// Finds hard cuts as FFmpeg's `scdet` scores them (see `ScoreState`) on 160-pixel luma thumbnails, decoding as
+/// little as that needs:
+///
+/// 1. One pass decodes only the frames other frames refer to (`skip_frame = AVDISCARD_NONREF`: most B-frames are
+///    never decoded), without the deblocking filter (it changes nothing a thumbnail can see) and with the
+///    decoder's non-bit-exact shortcuts, scoring each decoded frame against the one before it, the MAFD scaled to
+///    the frame steps between them.
+/// 2. A cut found across two or more skipped frames is looked at again: from the keyframe before it, every frame
+///    is decoded up to the cut, and the cut moves to the frame that scores highest. Across one skipped frame the
+///    cut is reported on the decoded frame after it: at most one frame late.
 struct SceneDetector {
     let input: InputFile
     let threshold: Double
@@ -39,49 +45,86 @@ struct SceneDetector {
             throw MediaError(.unsupported, "no video stream", path: input.path)
         }
         let stream = input.stream(videoIndex)
-        let timeBase = Rational(stream.pointee.time_base)
-        // Scores compare 160-pixel luma thumbnails: the deblocking filter changes nothing they can see, so skip
-        // it, and allow the decoder's non-bit-exact shortcuts.
+        let rate = stream.pointee.avg_frame_rate.num > 0 ? stream.pointee.avg_frame_rate : stream.pointee.r_frame_rate
+        var frameDuration = rate.num > 0 ? Double(rate.den) / Double(rate.num) : 0
+        var state = ScoreState(threshold: threshold, minSceneSeconds: minSceneSeconds)
+        var last: Double?
+        try decode(videoIndex, skipping: AVDISCARD_NONREF) { thumb, time in
+            var steps = 1
+            if let last, time > last {
+                if frameDuration <= 0 || time - last < frameDuration * 0.75 { frameDuration = time - last }
+                steps = max(1, Int(((time - last) / frameDuration).rounded()))
+            }
+            last = time
+            state.add(thumb, time: time, steps: steps)
+            return true
+        }
+        var report = state.report()
+        for (index, span) in state.spans.enumerated() where span.steps > 2 {
+            if let exact = try closer(videoIndex, after: span.after, through: report.cuts[index].time, frameDuration) {
+                report.move(cut: index, to: exact)
+            }
+        }
+        return report
+    }
+
+    /// The frame of (`after`, `through`] that scores highest when every frame from `after` on is decoded, if it
+    /// reaches the threshold.
+    private func closer(_ videoIndex: Int, after: Double, through: Double, _ frameDuration: Double)
+        throws(MediaError) -> SceneCut?
+    {
+        let timeBase = Rational(input.stream(videoIndex).pointee.time_base)
+        // From the keyframe at or before the frame before `after`: its MAFD is the first score's reference.
+        let target = Int64(((after - 1.5 * frameDuration) / timeBase.seconds).rounded(.down))
+        guard av_seek_frame(input.context, Int32(videoIndex), max(0, target), AVSEEK_FLAG_BACKWARD) >= 0 else {
+            return nil
+        }
+        var frames: [(time: Double, thumb: [UInt8])] = []
+        try decode(videoIndex, skipping: AVDISCARD_DEFAULT) { thumb, time in
+            if time >= after - 1.5 * frameDuration { frames.append((time, thumb)) }
+            return time < through + 0.5 * frameDuration
+        }
+        var best: SceneCut?
+        var previousMAFD = 0.0
+        for i in frames.indices.dropFirst() {
+            let mafd = ScoreState.mafd(frames[i].thumb, frames[i - 1].thumb)
+            let score = ScoreState.score(mafd: mafd, steps: 1, previousMAFD: previousMAFD, previousSteps: 1)
+            previousMAFD = mafd
+            let time = frames[i].time
+            guard time > after + frameDuration / 4, time <= through + frameDuration / 4, score >= threshold,
+                score > best?.score ?? 0
+            else { continue }
+            best = SceneCut(time: time, score: (score * 1000).rounded() / 1000)
+        }
+        return best
+    }
+
+    /// Decodes the video stream from where the input stands, skipping what `skipping` says, and hands each
+    /// frame's luma thumbnail and time to `body` until it returns false or the stream ends.
+    private func decode(
+        _ videoIndex: Int, skipping: AVDiscard, _ body: ([UInt8], Double) throws(MediaError) -> Bool
+    ) throws(MediaError) {
+        let timeBase = Rational(input.stream(videoIndex).pointee.time_base)
         let decoder = try Decoder(input, stream: videoIndex) { codec in
             codec.pointee.thread_type = 1 | 2  // FF_THREAD_FRAME | FF_THREAD_SLICE
+            codec.pointee.skip_frame = skipping
             codec.pointee.skip_loop_filter = AVDISCARD_ALL
             codec.pointee.flags2 |= 1  // AV_CODEC_FLAG2_FAST
         }
-
         var packet = av_packet_alloc()
         var frame = av_frame_alloc()
         defer {
             av_packet_free(&packet)
             av_frame_free(&frame)
         }
-        var state = ScoreState(threshold: threshold, minSceneSeconds: minSceneSeconds)
-        var scaler: OpaquePointer?
-        defer { sws_freeContext(scaler) }
-        var thumb: [UInt8] = []
-        var thumbWidth = 0, thumbHeight = 0
-
+        let thumbnails = Thumbnails(width: analysisWidth, path: input.path)
+        var going = true
         func take(_ frame: UnsafeMutablePointer<AVFrame>) throws(MediaError) {
-            let f = frame.pointee
-            if scaler == nil {
-                thumbWidth = min(analysisWidth, Int(f.width))
-                thumbHeight = max(1, Int((Double(f.height) * Double(thumbWidth) / Double(max(1, f.width))).rounded()))
-                scaler = sws_getContext(
-                    f.width, f.height, AVPixelFormat(f.format), Int32(thumbWidth), Int32(thumbHeight),
-                    AV_PIX_FMT_GRAY8, 1 /* SWS_FAST_BILINEAR */, nil, nil, nil)
-                guard scaler != nil else {
-                    throw MediaError(.unsupported, "cannot scale pixel format \(f.format)", path: input.path)
-                }
-                thumb = [UInt8](repeating: 0, count: thumbWidth * thumbHeight)
-            }
-            thumb.withUnsafeMutableBufferPointer { buffer in
-                let destination: [UnsafeMutablePointer<UInt8>?] = [buffer.baseAddress, nil, nil, nil]
-                let stride: [Int32] = [Int32(thumbWidth), 0, 0, 0]
-                _ = scale(scaler!, frame, into: destination, strides: stride)
-            }
-            state.add(thumb, time: timeBase.times(presentationTicks(frame) ?? 0).seconds)
+            guard going else { return }
+            let thumb = try thumbnails.luma(of: frame)
+            going = try body(thumb, timeBase.times(presentationTicks(frame) ?? 0).seconds)
         }
-
-        while true {
+        while going {
             let rc = av_read_frame(input.context, packet)
             if rc == reel_averror_eof() { break }
             guard rc >= 0 else { throw MediaError.ffmpeg(rc, "cannot read a packet", path: input.path) }
@@ -89,68 +132,44 @@ struct SceneDetector {
             guard Int(packet!.pointee.stream_index) == videoIndex else { continue }
             try decoder.decode(packet, into: frame!, path: input.path, take)
         }
-        try decoder.decode(nil, into: frame!, path: input.path, take)
-        return state.report()
+        if going { try decoder.decode(nil, into: frame!, path: input.path, take) }
     }
 }
 
-/// The scdet arithmetic and the scene bookkeeping, apart from FFmpeg so it can be reasoned about alone.
-struct ScoreState {
-    let threshold: Double
-    let minSceneSeconds: Double
-    private var previous: [UInt8]?
-    private var previousMAFD = 0.0
-    private(set) var cuts: [SceneCut] = []
-    private var scenes: [SceneSummary] = []
-    private var sceneStart: Double?
-    private var lumaSum = 0.0, motionSum = 0.0, frames = 0
-    private var lastTime = 0.0, frameDuration = 0.0
+/// Gray thumbnails of frames, `width` pixels wide (libswscale, fast bilinear), one scaler for the stream.
+final class Thumbnails {
+    let width: Int
+    let path: String
+    private var scaler: OpaquePointer?
+    private var size = (width: 0, height: 0)
 
-    init(threshold: Double, minSceneSeconds: Double) {
-        self.threshold = threshold
-        self.minSceneSeconds = minSceneSeconds
+    init(width: Int, path: String) {
+        self.width = width
+        self.path = path
     }
 
-    mutating func add(_ luma: [UInt8], time: Double) {
-        var sum = 0
-        for v in luma { sum += Int(v) }
-        let meanLuma = Double(sum) / Double(max(1, luma.count)) / 255
-        var mafd = 0.0
-        if let previous, previous.count == luma.count {
-            var sad = 0
-            for i in 0..<luma.count { sad += abs(Int(luma[i]) - Int(previous[i])) }
-            mafd = Double(sad) * 100 / Double(luma.count) / 256
-            let score = min(mafd, abs(mafd - previousMAFD))
-            let sinceLast = time - (cuts.last?.time ?? sceneStart ?? time)
-            if score >= threshold, sinceLast >= minSceneSeconds {
-                closeScene(at: time)
-                cuts.append(SceneCut(time: time, score: (score * 1000).rounded() / 1000))
-                sceneStart = time
+    deinit { sws_freeContext(scaler) }
+
+    func luma(of frame: UnsafeMutablePointer<AVFrame>) throws(MediaError) -> [UInt8] {
+        let f = frame.pointee
+        if scaler == nil {
+            let thumbWidth = min(width, Int(f.width))
+            size = (
+                thumbWidth, max(1, Int((Double(f.height) * Double(thumbWidth) / Double(max(1, f.width))).rounded()))
+            )
+            scaler = sws_getContext(
+                f.width, f.height, AVPixelFormat(f.format), Int32(size.width), Int32(size.height), AV_PIX_FMT_GRAY8,
+                1 /* SWS_FAST_BILINEAR */, nil, nil, nil)
+            guard scaler != nil else {
+                throw MediaError(.unsupported, "cannot scale pixel format \(f.format)", path: path)
             }
         }
-        if sceneStart == nil { sceneStart = time }
-        if time > lastTime { frameDuration = time - lastTime }
-        lastTime = time
-        previousMAFD = mafd
-        previous = luma
-        lumaSum += meanLuma
-        motionSum += mafd / 100
-        frames += 1
-    }
-
-    private mutating func closeScene(at end: Double) {
-        guard let start = sceneStart, frames > 0 else { return }
-        scenes.append(
-            SceneSummary(
-                start: start, end: end, meanLuma: (lumaSum / Double(frames) * 1000).rounded() / 1000,
-                motion: (motionSum / Double(frames) * 1000).rounded() / 1000))
-        lumaSum = 0
-        motionSum = 0
-        frames = 0
-    }
-
-    mutating func report() -> SceneReport {
-        closeScene(at: lastTime + frameDuration)
-        return SceneReport(cuts: cuts, scenes: scenes)
+        var thumb = [UInt8](repeating: 0, count: size.width * size.height)
+        thumb.withUnsafeMutableBufferPointer { buffer in
+            let destination: [UnsafeMutablePointer<UInt8>?] = [buffer.baseAddress, nil, nil, nil]
+            let stride: [Int32] = [Int32(size.width), 0, 0, 0]
+            _ = scale(scaler!, frame, into: destination, strides: stride)
+        }
+        return thumb
     }
 }

@@ -1,0 +1,94 @@
+/// The scdet arithmetic and the scene bookkeeping, apart from FFmpeg so it can be reasoned about alone.
+///
+/// scdet scores each frame against the one before: MAFD (the mean absolute difference, percent of full scale) and
+/// the score min(MAFD, |MAFD − previous MAFD|), so that steady motion (a steady MAFD) scores low and a cut (a
+/// jump) scores high. When frames in between were not decoded (`steps` > 1: the decoder skipped non-reference
+/// frames), the previous MAFD is scaled to the same number of frame steps before comparing, so that motion over two
+/// steps is compared with motion over two steps.
+struct ScoreState {
+    let threshold: Double
+    let minSceneSeconds: Double
+    private var previous: [UInt8]?
+    private var previousMAFD = 0.0
+    private var previousSteps = 1
+    private(set) var cuts: [SceneCut] = []
+    /// For each cut, the time of the frame compared with and how many frame steps apart they were: a cut found
+    /// across skipped frames lies somewhere after `after`, up to and including the cut's time.
+    private(set) var spans: [(after: Double, steps: Int)] = []
+    private var scenes: [SceneSummary] = []
+    private var sceneStart: Double?
+    private var lumaSum = 0.0, motionSum = 0.0, frames = 0
+    private var lastTime = 0.0, frameDuration = 0.0
+
+    init(threshold: Double, minSceneSeconds: Double) {
+        self.threshold = threshold
+        self.minSceneSeconds = minSceneSeconds
+    }
+
+    /// The mean absolute difference of two thumbnails, percent of full scale.
+    static func mafd(_ a: [UInt8], _ b: [UInt8]) -> Double {
+        var sad = 0
+        for i in 0..<min(a.count, b.count) { sad += abs(Int(a[i]) - Int(b[i])) }
+        return Double(sad) * 100 / Double(max(1, a.count)) / 256
+    }
+
+    /// scdet's score of a frame whose MAFD over `steps` frame steps is `mafd`, after one of `previousMAFD` over
+    /// `previousSteps`.
+    static func score(mafd: Double, steps: Int, previousMAFD: Double, previousSteps: Int) -> Double {
+        min(mafd, abs(mafd - previousMAFD * Double(steps) / Double(max(1, previousSteps))))
+    }
+
+    /// Takes the next decoded frame's thumbnail, `steps` frame durations after the previous decoded one.
+    mutating func add(_ luma: [UInt8], time: Double, steps: Int = 1) {
+        var sum = 0
+        for v in luma { sum += Int(v) }
+        let meanLuma = Double(sum) / Double(max(1, luma.count)) / 255
+        var mafd = 0.0
+        if let previous, previous.count == luma.count {
+            mafd = Self.mafd(luma, previous)
+            let score = Self.score(
+                mafd: mafd, steps: steps, previousMAFD: previousMAFD, previousSteps: previousSteps)
+            let sinceLast = time - (cuts.last?.time ?? sceneStart ?? time)
+            if score >= threshold, sinceLast >= minSceneSeconds {
+                closeScene(at: time)
+                cuts.append(SceneCut(time: time, score: (score * 1000).rounded() / 1000))
+                spans.append((lastTime, steps))
+                sceneStart = time
+            }
+        }
+        if sceneStart == nil { sceneStart = time }
+        if time > lastTime { frameDuration = (time - lastTime) / Double(max(1, steps)) }
+        lastTime = time
+        previousMAFD = mafd
+        previousSteps = max(1, steps)
+        previous = luma
+        lumaSum += meanLuma
+        motionSum += mafd / 100 / Double(max(1, steps))
+        frames += 1
+    }
+
+    private mutating func closeScene(at end: Double) {
+        guard let start = sceneStart, frames > 0 else { return }
+        scenes.append(
+            SceneSummary(
+                start: start, end: end, meanLuma: (lumaSum / Double(frames) * 1000).rounded() / 1000,
+                motion: (motionSum / Double(frames) * 1000).rounded() / 1000))
+        lumaSum = 0
+        motionSum = 0
+        frames = 0
+    }
+
+    mutating func report() -> SceneReport {
+        closeScene(at: lastTime + frameDuration)
+        return SceneReport(cuts: cuts, scenes: scenes)
+    }
+}
+
+extension SceneReport {
+    /// Moves cut `index` (and the scenes it separates) to `cut`, found by looking closer.
+    mutating func move(cut index: Int, to cut: SceneCut) {
+        cuts[index] = cut
+        if scenes.indices.contains(index) { scenes[index].end = cut.time }
+        if scenes.indices.contains(index + 1) { scenes[index + 1].start = cut.time }
+    }
+}
