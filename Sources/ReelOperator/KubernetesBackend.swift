@@ -37,6 +37,8 @@ public final class KubernetesBackend: ResourceSource, Service {
     let state = Mutex(State())
 
     struct Parsed {
+        /// The object as read: an unchanged object is not decoded again.
+        var raw: Data
         var resourceVersion: String
         var resource: StoredResource?
         var problems: [FieldProblem]
@@ -148,6 +150,7 @@ public final class KubernetesBackend: ResourceSource, Service {
 
     /// An object as a `StoredResource`, validated and defaulted like a file; `resource` is `nil` when invalid.
     private func parse(_ object: Data, key: ResourceKey) -> Parsed? {
+        if let cached = state.withLock({ $0.parsed[key] }), cached.raw == object { return cached }
         let decoded: KubeObject
         do { decoded = try JSONDecoder().decode(KubeObject.self, from: object) } catch {
             logger.warning("\(key): cannot read the object: \(error)")
@@ -155,9 +158,10 @@ public final class KubernetesBackend: ResourceSource, Service {
         }
         let metadata = decoded.metadata
         let resourceVersion = metadata.resourceVersion ?? ""
-        if let cached = state.withLock({ $0.parsed[key] }), cached.resourceVersion == resourceVersion,
+        if var cached = state.withLock({ $0.parsed[key] }), cached.resourceVersion == resourceVersion,
             !resourceVersion.isEmpty
         {
+            cached.raw = object
             return cached
         }
         let fallback = state.withLock { $0.lastValid[key] }
@@ -166,11 +170,11 @@ public final class KubernetesBackend: ResourceSource, Service {
             fallback: metadata.deletionTimestamp != nil && fallback?.uid == metadata.uid ? fallback?.spec : nil)
         guard let stored else {
             guard case .invalid(let problems) = outcome else { return nil }
-            return Parsed(resourceVersion: resourceVersion, resource: nil, problems: problems)
+            return Parsed(raw: object, resourceVersion: resourceVersion, resource: nil, problems: problems)
         }
         if case .resource = outcome { state.withLock { $0.lastValid[key] = (stored.uid, stored.spec) } }
         return Parsed(
-            resourceVersion: resourceVersion, resource: stored, problems: [],
+            raw: object, resourceVersion: resourceVersion, resource: stored, problems: [],
             settled: key.kind == VideoJob.names.kind && Self.isSettled(decoded))
     }
 
@@ -270,7 +274,10 @@ public final class KubernetesBackend: ResourceSource, Service {
         else {
             return nil
         }
-        return parse(object, key: key)?.resource
+        guard let parsed = parse(object, key: key) else { return nil }
+        // The next read of the same object (most reads follow this client's own writes) decodes nothing.
+        state.withLock { $0.parsed[key] = parsed }
+        return parsed.resource
     }
 }
 

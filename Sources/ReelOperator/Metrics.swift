@@ -7,6 +7,8 @@ import ReelSupport
 struct ReconcilerMetrics: Sendable {
     let reconciles: Counter
     let errors: Counter
+    /// Status writes that changed something (an idle operator makes none).
+    let statusWrites: Counter
     let time: Metrics.Timer
     let depth: Gauge
 
@@ -15,6 +17,7 @@ struct ReconcilerMetrics: Sendable {
         depth = Gauge(label: "reel_workqueue_depth", dimensions: [("name", controller)])
         reconciles = Counter(label: "reel_reconcile_total", dimensions: dimensions)
         errors = Counter(label: "reel_reconcile_errors_total", dimensions: dimensions)
+        statusWrites = Counter(label: "reel_status_writes_total", dimensions: dimensions)
         time = Metrics.Timer(
             label: "reel_reconcile_time_seconds", dimensions: dimensions, preferredDisplayUnit: .seconds)
     }

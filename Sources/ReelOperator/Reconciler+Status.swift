@@ -12,6 +12,7 @@ extension Reconciler {
     func writeStatus(_ status: VideoJobStatus, stored: StoredResource, job: VideoJob) async throws {
         guard try await resources.updateStatus(stored, status: .videoJob(status)) else { return }
         stats.withLock { $0.statusWrites += 1 }
+        metrics.statusWrites.increment()
         await publish(job.status == nil ? "job.added" : "job.changed", stored: stored, status: status)
         if configuration.statusDirectory != nil {
             var mirrored = job
