@@ -36,7 +36,7 @@ extension KubernetesBackend {
             wrote = true
             return try JSONEncoder().encode(JSONValue.object(object))
         }
-        informer(for: key.kind)?.remember(updated)
+        remember(updated, key: key)
         return wrote
     }
 
@@ -63,6 +63,14 @@ extension KubernetesBackend {
         }
     }
 
+    /// Puts an object this client just wrote into the cache and parses it now: the periodic resync asks whether
+    /// it is settled before its watch event arrives (under load, many seconds later), and a job whose own status
+    /// write made it settled must not be looked at again for want of that event.
+    func remember(_ object: Data, key: ResourceKey) {
+        informer(for: key.kind)?.remember(object)
+        if let parsed = parse(object, key: key) { state.withLock { $0.parsed[key] = parsed } }
+    }
+
     /// Sets the finalizer list, conditional on the resourceVersion the decision was made at (a `409 Conflict`
     /// sends the key back to the queue, to decide again on fresh state).
     func patchFinalizers(_ resource: StoredResource, _ finalizers: [String]) async throws {
@@ -79,7 +87,7 @@ extension KubernetesBackend {
         do {
             let updated = try await client.mergePatch(
                 api, namespace: resource.key.namespace, name: resource.key.name, try JSONDocument(encoding: patch).data)
-            informer(for: resource.key.kind)?.remember(updated)
+            remember(updated, key: resource.key)
         } catch let error as KubeError where error.isNotFound && finalizers.isEmpty {
             return  // already gone
         }

@@ -149,7 +149,7 @@ public final class KubernetesBackend: ResourceSource, Service {
     // MARK: reading
 
     /// An object as a `StoredResource`, validated and defaulted like a file; `resource` is `nil` when invalid.
-    private func parse(_ object: Data, key: ResourceKey) -> Parsed? {
+    func parse(_ object: Data, key: ResourceKey) -> Parsed? {
         if let cached = state.withLock({ $0.parsed[key] }), cached.raw == object { return cached }
         let decoded: KubeObject
         do { decoded = try JSONDecoder().decode(KubeObject.self, from: object) } catch {

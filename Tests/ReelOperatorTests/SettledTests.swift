@@ -1,4 +1,9 @@
 import Foundation
+import Logging
+import ReelAPI
+import ReelCore
+import ReelKube
+import ReelTestSupport
 import Testing
 
 @testable import ReelOperator
@@ -34,5 +39,53 @@ import Testing
             let object = try Self.object(generation: generation, status: status, deleting: deleting)
             #expect(!KubernetesBackend.isSettled(object), "\(status ?? "no status") deleting: \(deleting)")
         }
+    }
+}
+
+/// Against a real kube-apiserver: a job its own status write settles is settled at once, without its watch event.
+@Suite(.disabled(if: KubeAPIServer.skipped, "REEL_SKIP_KUBE=1"))
+struct SettledByOwnWriteTests {
+    @Test func aStatusWriteThatSettlesAJobTakesItOutOfThePeriodicResyncBeforeItsWatchEvent() async throws {
+        let server = try await KubeAPIServer()
+        do {
+            let client = KubeClient(connection: try await KubeConfig.load(path: server.kubeconfig))
+            let object = try await client.create(
+                .videoJobs, namespace: "default",
+                Data(
+                    #"{"apiVersion":"reel.dev/v1alpha1","kind":"VideoJob","metadata":{"name":"a"},"spec":{"source":{"uri":"file:///a.mp4"},"suspend":true}}"#
+                        .utf8))
+            // No informer runs: the cache holds only what this test and the backend's own writes put there.
+            let backend = KubernetesBackend(
+                client: client, namespace: "default", events: nil, logger: Logger(label: "test")
+            ) { _ in }
+            backend.jobs.remember(object)
+            let key = ResourceKey(kind: "VideoJob", namespace: "default", name: "a")
+            #expect(try await backend.unsettledKeys(kind: "VideoJob") == [key])
+            let stored = try #require(try await backend.get(key))
+            let status = VideoJobStatus(observedGeneration: 1, phase: .Suspended)
+            #expect(try await backend.updateStatus(stored, status: .videoJob(status)))
+            #expect(try await backend.unsettledKeys(kind: "VideoJob").isEmpty)
+        } catch {
+            await server.stop()
+            throw error
+        }
+        await server.stop()
+    }
+}
+
+/// The reconciler's queue hands keys out first in, first out, however many wait.
+@Suite struct WorkQueueOrderTests {
+    @Test func tenThousandKeysComeOutInOrderWhileMoreAreAdded() async throws {
+        let queue = WorkQueue<Int>()
+        await queue.add(0..<10_000)
+        var taken: [Int] = []
+        for _ in 0..<6_000 { taken.append(try #require(await queue.next())) }
+        await queue.add(10_000..<12_000)
+        #expect(await queue.depth == 6_000)
+        while await queue.depth > 0 { taken.append(try #require(await queue.next())) }
+        #expect(taken == Array(0..<12_000))
+        for key in taken { await queue.done(key) }
+        await queue.add(5)
+        #expect(await queue.next() == 5, "a key done is queued again when added")
     }
 }
