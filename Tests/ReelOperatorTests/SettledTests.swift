@@ -52,8 +52,8 @@ struct SettledByOwnWriteTests {
             let object = try await client.create(
                 .videoJobs, namespace: "default",
                 Data(
-                    #"{"apiVersion":"reel.dev/v1alpha1","kind":"VideoJob","metadata":{"name":"a"},"spec":{"source":{"uri":"file:///a.mp4"},"suspend":true}}"#
-                        .utf8))
+                    (#"{"apiVersion":"reel.dev/v1alpha1","kind":"VideoJob","metadata":{"name":"a"},"#
+                        + #""spec":{"source":{"uri":"file:///a.mp4"},"suspend":true}}"#).utf8))
             // No informer runs: the cache holds only what this test and the backend's own writes put there.
             let backend = KubernetesBackend(
                 client: client, namespace: "default", events: nil, logger: Logger(label: "test")
