@@ -30,9 +30,11 @@ public struct SceneReport: Sendable, Codable, Equatable {
 ///    never decoded), without the deblocking filter (it changes nothing a thumbnail can see) and with the
 ///    decoder's non-bit-exact shortcuts, scoring each decoded frame against the one before it, the MAFD scaled to
 ///    the frame steps between them.
-/// 2. A cut found across two or more skipped frames is looked at again: from the keyframe before it, every frame
-///    is decoded up to the cut, and the cut moves to the frame that scores highest. Across one skipped frame the
-///    cut is reported on the decoded frame after it: at most one frame late.
+/// 2. A cut found across skipped frames is looked at again on a second opening of the file: from the keyframe
+///    before it, every frame is decoded up to the cut; the cut moves to the frame that scores highest, or is
+///    dropped when none reaches the threshold (content that changes fast but not linearly, which the scaled MAFD
+///    mistakes for a cut). Cuts between consecutive frames — on keyframes, P-frames, reference B-frames — need
+///    nothing more.
 struct SceneDetector {
     let input: InputFile
     let threshold: Double
@@ -49,38 +51,39 @@ struct SceneDetector {
         var frameDuration = rate.num > 0 ? Double(rate.den) / Double(rate.num) : 0
         var state = ScoreState(threshold: threshold, minSceneSeconds: minSceneSeconds)
         var last: Double?
-        try decode(videoIndex, skipping: AVDISCARD_NONREF) { thumb, time in
+        // Cuts across skipped frames are confirmed on a second opening of the file, so this pass reads on.
+        var second: FrameSource?
+        let main = try FrameSource(input, videoIndex, width: analysisWidth, skipping: AVDISCARD_NONREF, threads: 0)
+        try main.frames { (thumb, time) throws(MediaError) -> Bool in
             var steps = 1
             if let last, time > last {
                 if frameDuration <= 0 || time - last < frameDuration * 0.75 { frameDuration = time - last }
                 steps = max(1, Int(((time - last) / frameDuration).rounded()))
             }
             last = time
-            state.add(thumb, time: time, steps: steps)
+            try state.add(thumb, time: time, steps: steps) { after, time throws(MediaError) in
+                if second == nil {
+                    // Few frames each time: one thread, no frame-threading delay.
+                    second = try FrameSource(
+                        try InputFile(path: input.path), videoIndex, width: analysisWidth, skipping: AVDISCARD_DEFAULT,
+                        threads: 1)
+                }
+                return try closer(second!, after: after, through: time, frameDuration)
+            }
             return true
         }
-        var report = state.report()
-        for (index, span) in state.spans.enumerated() where span.steps > 2 {
-            if let exact = try closer(videoIndex, after: span.after, through: report.cuts[index].time, frameDuration) {
-                report.move(cut: index, to: exact)
-            }
-        }
-        return report
+        return state.report()
     }
 
     /// The frame of (`after`, `through`] that scores highest when every frame from `after` on is decoded, if it
     /// reaches the threshold.
-    private func closer(_ videoIndex: Int, after: Double, through: Double, _ frameDuration: Double)
+    private func closer(_ source: FrameSource, after: Double, through: Double, _ frameDuration: Double)
         throws(MediaError) -> SceneCut?
     {
-        let timeBase = Rational(input.stream(videoIndex).pointee.time_base)
         // From the keyframe at or before the frame before `after`: its MAFD is the first score's reference.
-        let target = Int64(((after - 1.5 * frameDuration) / timeBase.seconds).rounded(.down))
-        guard av_seek_frame(input.context, Int32(videoIndex), max(0, target), AVSEEK_FLAG_BACKWARD) >= 0 else {
-            return nil
-        }
+        guard source.seek(to: after - 1.5 * frameDuration) else { return nil }
         var frames: [(time: Double, thumb: [UInt8])] = []
-        try decode(videoIndex, skipping: AVDISCARD_DEFAULT) { thumb, time in
+        try source.frames { (thumb, time) throws(MediaError) -> Bool in
             if time >= after - 1.5 * frameDuration { frames.append((time, thumb)) }
             return time < through + 0.5 * frameDuration
         }
@@ -98,26 +101,51 @@ struct SceneDetector {
         }
         return best
     }
+}
 
-    /// Decodes the video stream from where the input stands, skipping what `skipping` says, and hands each
-    /// frame's luma thumbnail and time to `body` until it returns false or the stream ends.
-    private func decode(
-        _ videoIndex: Int, skipping: AVDiscard, _ body: ([UInt8], Double) throws(MediaError) -> Bool
-    ) throws(MediaError) {
-        let timeBase = Rational(input.stream(videoIndex).pointee.time_base)
-        let decoder = try Decoder(input, stream: videoIndex) { codec in
+/// One video stream decoded from where its input stands, as luma thumbnails with their times.
+final class FrameSource {
+    let input: InputFile
+    let videoIndex: Int
+    let decoder: Decoder
+    let thumbnails: Thumbnails
+    let timeBase: Rational
+    private var packet = av_packet_alloc()
+    private var frame = av_frame_alloc()
+
+    /// `skipping` says which frames the decoder leaves out; `threads` 0 lets it choose.
+    init(_ input: InputFile, _ videoIndex: Int, width: Int, skipping: AVDiscard, threads: Int32) throws(MediaError) {
+        self.input = input
+        self.videoIndex = videoIndex
+        timeBase = Rational(input.stream(videoIndex).pointee.time_base)
+        thumbnails = Thumbnails(width: width, path: input.path)
+        decoder = try Decoder(input, stream: videoIndex) { codec in
+            codec.pointee.thread_count = threads
             codec.pointee.thread_type = 1 | 2  // FF_THREAD_FRAME | FF_THREAD_SLICE
             codec.pointee.skip_frame = skipping
+            // Thumbnails cannot see the deblocking filter; allow the decoder's non-bit-exact shortcuts.
             codec.pointee.skip_loop_filter = AVDISCARD_ALL
             codec.pointee.flags2 |= 1  // AV_CODEC_FLAG2_FAST
         }
-        var packet = av_packet_alloc()
-        var frame = av_frame_alloc()
-        defer {
-            av_packet_free(&packet)
-            av_frame_free(&frame)
+    }
+
+    deinit {
+        av_packet_free(&packet)
+        av_frame_free(&frame)
+    }
+
+    /// Moves to the keyframe at or before `seconds` and forgets what the decoder holds; false if it cannot.
+    func seek(to seconds: Double) -> Bool {
+        let target = Int64((seconds / timeBase.seconds).rounded(.down))
+        guard av_seek_frame(input.context, Int32(videoIndex), max(0, target), AVSEEK_FLAG_BACKWARD) >= 0 else {
+            return false
         }
-        let thumbnails = Thumbnails(width: analysisWidth, path: input.path)
+        decoder.flush()
+        return true
+    }
+
+    /// Hands each decoded frame's thumbnail and time to `body` until it returns false or the stream ends.
+    func frames(_ body: ([UInt8], Double) throws(MediaError) -> Bool) throws(MediaError) {
         var going = true
         func take(_ frame: UnsafeMutablePointer<AVFrame>) throws(MediaError) {
             guard going else { return }

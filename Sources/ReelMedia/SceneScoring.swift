@@ -3,8 +3,9 @@
 /// scdet scores each frame against the one before: MAFD (the mean absolute difference, percent of full scale) and
 /// the score min(MAFD, |MAFD − previous MAFD|), so that steady motion (a steady MAFD) scores low and a cut (a
 /// jump) scores high. When frames in between were not decoded (`steps` > 1: the decoder skipped non-reference
-/// frames), the previous MAFD is scaled to the same number of frame steps before comparing, so that motion over two
-/// steps is compared with motion over two steps.
+/// frames), the MAFD is compared both with the previous one as it is and scaled to the same number of frame steps:
+/// steady motion grows with the steps, content that changes completely every frame does not, and a cut is a jump
+/// from either.
 struct ScoreState {
     let threshold: Double
     let minSceneSeconds: Double
@@ -12,9 +13,6 @@ struct ScoreState {
     private var previousMAFD = 0.0
     private var previousSteps = 1
     private(set) var cuts: [SceneCut] = []
-    /// For each cut, the time of the frame compared with and how many frame steps apart they were: a cut found
-    /// across skipped frames lies somewhere after `after`, up to and including the cut's time.
-    private(set) var spans: [(after: Double, steps: Int)] = []
     private var scenes: [SceneSummary] = []
     private var sceneStart: Double?
     private var lumaSum = 0.0, motionSum = 0.0, frames = 0
@@ -35,11 +33,17 @@ struct ScoreState {
     /// scdet's score of a frame whose MAFD over `steps` frame steps is `mafd`, after one of `previousMAFD` over
     /// `previousSteps`.
     static func score(mafd: Double, steps: Int, previousMAFD: Double, previousSteps: Int) -> Double {
-        min(mafd, abs(mafd - previousMAFD * Double(steps) / Double(max(1, previousSteps))))
+        let scaled = previousMAFD * Double(steps) / Double(max(1, previousSteps))
+        return min(mafd, abs(mafd - previousMAFD), abs(mafd - scaled))
     }
 
-    /// Takes the next decoded frame's thumbnail, `steps` frame durations after the previous decoded one.
-    mutating func add(_ luma: [UInt8], time: Double, steps: Int = 1) {
+    /// Takes the next decoded frame's thumbnail, `steps` frame durations after the previous decoded one. A cut
+    /// across skipped frames (`steps` > 1) is what `confirm` (given the previous decoded frame's time and this
+    /// one's) says it is: the exact cut, or `nil` for none.
+    mutating func add(
+        _ luma: [UInt8], time: Double, steps: Int = 1,
+        confirm: (Double, Double) throws(MediaError) -> SceneCut? = { _, time in SceneCut(time: time, score: 0) }
+    ) throws(MediaError) {
         var sum = 0
         for v in luma { sum += Int(v) }
         let meanLuma = Double(sum) / Double(max(1, luma.count)) / 255
@@ -50,10 +54,12 @@ struct ScoreState {
                 mafd: mafd, steps: steps, previousMAFD: previousMAFD, previousSteps: previousSteps)
             let sinceLast = time - (cuts.last?.time ?? sceneStart ?? time)
             if score >= threshold, sinceLast >= minSceneSeconds {
-                closeScene(at: time)
-                cuts.append(SceneCut(time: time, score: (score * 1000).rounded() / 1000))
-                spans.append((lastTime, steps))
-                sceneStart = time
+                let found = SceneCut(time: time, score: (score * 1000).rounded() / 1000)
+                if let cut = steps > 1 ? try confirm(lastTime, time) : found {
+                    closeScene(at: cut.time)
+                    cuts.append(cut)
+                    sceneStart = cut.time
+                }
             }
         }
         if sceneStart == nil { sceneStart = time }
@@ -81,14 +87,5 @@ struct ScoreState {
     mutating func report() -> SceneReport {
         closeScene(at: lastTime + frameDuration)
         return SceneReport(cuts: cuts, scenes: scenes)
-    }
-}
-
-extension SceneReport {
-    /// Moves cut `index` (and the scenes it separates) to `cut`, found by looking closer.
-    mutating func move(cut index: Int, to cut: SceneCut) {
-        cuts[index] = cut
-        if scenes.indices.contains(index) { scenes[index].end = cut.time }
-        if scenes.indices.contains(index + 1) { scenes[index + 1].start = cut.time }
     }
 }
