@@ -13,7 +13,7 @@ timestamps from PostgreSQL). Prints one JSON object.
 
 usage: hack/bench-scale.py --reel .build/release/reel --mode local|kube [--jobs 10000] [--idle 60]
 """
-import argparse, json, os, shutil, ssl, statistics, subprocess, sys, tempfile, time, urllib.request
+import argparse, datetime, json, os, shutil, ssl, statistics, subprocess, sys, tempfile, time, urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchlib import ROOT, Postgres, cpu_ticks, run, status_kb, TICK  # noqa: E402
@@ -122,7 +122,7 @@ def main():
             command = [reel, "local", "--resources", f"{work}/jobs", "--state", f"{work}/state", "--database-url",
                        postgres.url, "--allow-root", f"{work}/media"]
         log = open(f"{work}/reel.log", "w")
-        started = time.monotonic()
+        started, started_wall = time.monotonic(), time.time()
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
 
         def all_settled():
@@ -145,7 +145,9 @@ def main():
         result["start_to_all_settled_s"] = round(time.monotonic() - started, 1)
         if kube:
             synced = [l for l in open(f"{work}/reel.log") if "VideoJob cache synced" in l]
-            result["cache_synced_log_line"] = synced[0].split()[0] if synced else None
+            if synced:
+                stamp = datetime.datetime.fromisoformat(synced[0].split()[0]).timestamp()
+                result["start_to_cache_synced_s"] = round(stamp - started_wall, 1)  # the log has whole seconds
 
         # Let the failed jobs' workers scale away (scaleDownDelay), then measure doing nothing.
         children = lambda: subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True).stdout.strip()

@@ -22,6 +22,7 @@ fi
 python_tools=(
     kubernetes-validate jsonschema ruamel.yaml PyYAML opentimelineio otio-cmx3600-adapter helm-python-sdk
     "moto[server]" boto3 schemathesis tuspy selenium
+    pgqueuer asyncpg  # hack/bench-queue-peers.py
 )
 
 if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
