@@ -154,12 +154,13 @@ def main():
         wait(lambda: not children(), 180, 1)
         time.sleep(5)
         def writes():
-            """Status writes: the operator's counter in kube mode, every write to the resources table in local mode."""
+            """Status writes: the operator's counter in kube mode; in local mode every write to a resource (each
+            bumps its resource_version)."""
             if kube:
                 metrics = urllib.request.urlopen("http://127.0.0.1:18191/metrics").read().decode()
                 return int(sum(float(l.split()[-1]) for l in metrics.splitlines()
                                if l.startswith("reel_status_writes_total")))
-            return int(postgres.sql("SELECT revision FROM resource_clock"))
+            return int(postgres.sql("SELECT coalesce(sum(resource_version), 0) FROM resources"))
 
         before = (cpu_ticks(process.pid), postgres.cpu(), writes())
         rss_before = status_kb(process.pid, "VmRSS")

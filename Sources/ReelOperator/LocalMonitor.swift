@@ -46,6 +46,7 @@ public final class LocalMonitor: Service {
 
     /// What the monitor keeps of a job: its display line and whether it has ended.
     struct Entry {
+        var resourceVersion: Int64
         var key: String
         var line: String
         /// `nil` while it still runs in its current generation.
@@ -54,8 +55,8 @@ public final class LocalMonitor: Service {
 
     public func run() async throws {
         let started = ContinuousClock.now
-        // Read only what changed since the clock last seen: a pass costs what changed, not what exists.
-        var clock: ResourceClock?
+        // Read only what changed since the last read: a pass costs what changed, not what exists.
+        var cursor: ResourceCursor?
         var jobs: [String: Entry] = [:]
         var decided = false
         while !Task.isCancelledOrShuttingDown {
@@ -65,12 +66,9 @@ public final class LocalMonitor: Service {
                 return
             }
             do {
-                var changed = false
-                if try await clock != table.clock() {
-                    let changes = try await table.changes(kind: VideoJob.names.kind, since: clock)
-                    changed = try Self.apply(changes, to: &jobs) || clock == nil
-                    clock = changes.clock
-                }
+                let changes = try await table.changes(kind: VideoJob.names.kind, since: cursor)
+                let changed = try Self.apply(changes, to: &jobs) || cursor == nil
+                cursor = changes.cursor
                 if changed { show(jobs.values.sorted { $0.key < $1.key }) }
                 // Decide again once the directory was read, and then whenever something changed.
                 if untilDone, backend.scans > 0, changed || !decided {
@@ -100,11 +98,14 @@ public final class LocalMonitor: Service {
                 if jobs.removeValue(forKey: stored.uid) != nil { changed = true }
                 continue
             }
+            // A row read again (an older transaction was still open at the last read) is not decoded again.
+            if jobs[stored.uid]?.resourceVersion == stored.resourceVersion { continue }
             let job = try stored.videoJob()
             let entry = Entry(
-                key: "\(job.metadata.effectiveNamespace)/\(job.metadata.name)", line: line(job), ended: ended(job))
-            if let old = jobs[stored.uid], old.line == entry.line, old.ended == entry.ended { continue }
-            jobs[stored.uid] = entry
+                resourceVersion: stored.resourceVersion, key: "\(job.metadata.effectiveNamespace)/\(job.metadata.name)",
+                line: line(job), ended: ended(job))
+            let old = jobs.updateValue(entry, forKey: stored.uid)
+            if let old, old.line == entry.line, old.ended == entry.ended { continue }
             changed = true
         }
         return changed

@@ -253,6 +253,6 @@ public enum Migrator {
         Migration(version: 6, name: "HTTP front door: origins, tokens, audit, events, tenants", sql: APISchema.sql),
         Migration(version: 7, name: "resumable uploads", sql: UploadSchema.sql),
         Migration(version: 8, name: "output claims", sql: OutputClaims.sql),
-        Migration(version: 9, name: "resource revisions", sql: ResourceTable.clockSQL),
+        Migration(version: 9, name: "resource change feed", sql: ResourceTable.changesSQL),
     ]
 }

@@ -231,7 +231,7 @@ struct MigrationTests {
         #expect(
             tables == [
                 "analysis_cache", "api_tokens", "audit_log", "events", "idempotency_keys", "job_logs", "job_queue",
-                "manifest_problems", "output_claims", "processing_jobs", "rate_limit_events", "resource_clock",
+                "manifest_problems", "output_claims", "processing_jobs", "rate_limit_events", "resource_deletions",
                 "resources",
                 "schema_migrations", "uploads", "video_chunks", "workers",
             ])
