@@ -68,7 +68,7 @@ extension KubernetesBackend {
     /// write made it settled must not be looked at again for want of that event.
     func remember(_ object: Data, key: ResourceKey) {
         informer(for: key.kind)?.remember(object)
-        if let parsed = parse(object, key: key) { state.withLock { $0.parsed[key] = parsed } }
+        _ = parse(object, key: key)
     }
 
     /// Sets the finalizer list, conditional on the resourceVersion the decision was made at (a `409 Conflict`

@@ -116,7 +116,6 @@ public final class KubernetesBackend: ResourceSource, Service {
             guard let parsed = parse(object, key: key) else { return }
             let trigger = Self.trigger(object)
             let changed = state.withLock { state -> Bool in
-                state.parsed[key] = parsed
                 guard state.triggers[key] != trigger else { return false }
                 state.triggers[key] = trigger
                 return true
@@ -149,7 +148,15 @@ public final class KubernetesBackend: ResourceSource, Service {
     // MARK: reading
 
     /// An object as a `StoredResource`, validated and defaulted like a file; `resource` is `nil` when invalid.
+    /// The result is kept (`State.parsed`): the next parse of the same bytes, or of the same resourceVersion,
+    /// decodes nothing — most reads follow a watch event or this client's own write of the object.
     func parse(_ object: Data, key: ResourceKey) -> Parsed? {
+        guard let parsed = decodeParsed(object, key: key) else { return nil }
+        state.withLock { $0.parsed[key] = parsed }
+        return parsed
+    }
+
+    private func decodeParsed(_ object: Data, key: ResourceKey) -> Parsed? {
         if let cached = state.withLock({ $0.parsed[key] }), cached.raw == object { return cached }
         let decoded: KubeObject
         do { decoded = try JSONDecoder().decode(KubeObject.self, from: object) } catch {
@@ -274,10 +281,7 @@ public final class KubernetesBackend: ResourceSource, Service {
         else {
             return nil
         }
-        guard let parsed = parse(object, key: key) else { return nil }
-        // The next read of the same object (most reads follow this client's own writes) decodes nothing.
-        state.withLock { $0.parsed[key] = parsed }
-        return parsed.resource
+        return parse(object, key: key)?.resource
     }
 }
 
