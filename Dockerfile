@@ -1,6 +1,6 @@
 # Reel's image: `reel` for the operator and the workers (docker build -t ghcr.io/reel-dev/reel:0.1.0 .).
-# Stage 1 builds a release binary with the Swift runtime linked in; stage 2 is Debian slim with only the four
-# C libraries Reel links (libpq, libyaml, libcurl, FFmpeg's libav*) and runs as an unprivileged user.
+# Stage 1 builds a release binary with the Swift runtime linked in; stage 2 is Debian slim with only the C
+# libraries Reel links (libpq, libyaml, libcurl) or opens on first use (FFmpeg's libav*), run as an unprivileged user.
 FROM swift:6.3-bookworm AS build
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \

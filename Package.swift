@@ -35,11 +35,9 @@ let package = Package(
         .systemLibrary(
             name: "CCurl", pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"])]),
-        .systemLibrary(
-            name: "CFFmpeg", pkgConfig: "libavformat",
-            providers: [
-                .apt(["libavformat-dev", "libavcodec-dev", "libavutil-dev", "libswscale-dev", "libswresample-dev"])
-            ]),
+        // FFmpeg's headers (Debian: libavformat-dev, libavcodec-dev, libavutil-dev, libswscale-dev,
+        // libswresample-dev); the libraries are opened on first use, not linked (Sources/CFFmpeg/loader.c).
+        .target(name: "CFFmpeg"),
 
         .target(name: "ReelSupport", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "ReelYAML", dependencies: ["CYAML"]),
@@ -113,7 +111,7 @@ let package = Package(
             dependencies: [
                 "ReelAPI", "ReelCore", "ReelYAML", "ReelStore", "ReelMedia", "ReelStorage", "ReelAnalysis",
                 "ReelSupport",
-                "ReelPipeline", "ReelOperator", "ReelKube", "ReelServer", "ReelApp", "ReelHTTP", "CCurl", "CFFmpeg",
+                "ReelPipeline", "ReelOperator", "ReelKube", "ReelServer", "ReelApp", "ReelHTTP", "CCurl",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -9,6 +9,7 @@ final class InputFile {
 
     init(path: String) throws(MediaError) {
         self.path = path
+        try MediaEngine.requireLibraries(for: path)
         // A file, or an object of Reel's own store through a presigned URL (read by range, never copied whole).
         let remote = path.hasPrefix("http://") || path.hasPrefix("https://")
         guard remote || FileManager.default.fileExists(atPath: path) else {

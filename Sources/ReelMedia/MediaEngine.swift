@@ -7,13 +7,32 @@ import ReelSupport
 /// dispatch queue (on Linux Swift's tasks run on libdispatch's few threads, which long blocking work starves):
 /// libavformat reads and writes files with blocking calls.
 public enum MediaEngine {
-    /// FFmpeg logs to stderr at info level by default; Reel reports failures itself, so keep only errors.
-    private static let quietLogs: Void = av_log_set_level(16 /* AV_LOG_ERROR */)
+    /// Why FFmpeg's libraries cannot be loaded, or nil once they are. They are opened on first use, not when the
+    /// process starts (Sources/CFFmpeg/loader.c). FFmpeg logs to stderr at info level by default; Reel reports
+    /// failures itself, so it keeps only errors.
+    private static let unloadable: String? = {
+        if let reason = reel_ffmpeg_load() { return String(cString: reason) }
+        av_log_set_level(16 /* AV_LOG_ERROR */)
+        return nil
+    }()
+
+    /// Loads FFmpeg's libraries unless they are; every file Reel opens with FFmpeg goes through here first.
+    static func requireLibraries(for path: String) throws(MediaError) {
+        if let unloadable { throw MediaError(.unsupported, "cannot load FFmpeg: \(unloadable)", path: path) }
+    }
+
+    /// The FFmpeg Reel runs on, as `reel version` prints it (this loads the libraries).
+    public static var libraryVersion: String {
+        if let unloadable { return "FFmpeg cannot be loaded: \(unloadable)" }
+        let lavf = avformat_version()
+        return "libavformat \(lavf >> 16).\((lavf >> 8) & 0xff).\(lavf & 0xff) (FFmpeg "
+            + "\(String(cString: av_version_info())))"
+    }
 
     static func offload<T: Sendable>(_ work: @escaping @Sendable () throws(MediaError) -> T)
         async throws(MediaError) -> T
     {
-        _ = quietLogs
+        _ = unloadable
         return try await BlockingExecutor.media.run(work)
     }
 

@@ -27,6 +27,7 @@ final class OutputFile {
     /// An output with no streams yet: add them, then `begin`.
     init(path: String, format: String) throws(MediaError) {
         self.path = path
+        try MediaEngine.requireLibraries(for: path)
         temporaryPath = path + ".partial"
         var context: UnsafeMutablePointer<AVFormatContext>?
         let rc = avformat_alloc_output_context2(&context, nil, format, temporaryPath)

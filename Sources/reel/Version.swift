@@ -1,7 +1,7 @@
 import ArgumentParser
 import CCurl
-import CFFmpeg
 import ReelAPI
+import ReelMedia
 import ReelStore
 import ReelYAML
 
@@ -10,14 +10,10 @@ struct Version: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Print Reel's version and its libraries' versions.")
 
     func run() {
-        let lavf = avformat_version()
         print("reel \(API.reelVersion) (API \(API.version))")
         print("libpq \(Database.libraryVersion)")
         print("libyaml \(YAMLParser.libraryVersion)")
         print(String(cString: curl_version()).split(separator: " ").first.map(String.init) ?? "libcurl")
-        print(
-            "libavformat \(lavf >> 16).\((lavf >> 8) & 0xff).\(lavf & 0xff) (FFmpeg "
-                + "\(String(cString: av_version_info())))"
-        )
+        print(MediaEngine.libraryVersion)
     }
 }

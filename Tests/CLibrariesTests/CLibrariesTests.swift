@@ -39,6 +39,9 @@ struct CLibrariesTests {
         #expect(avcodec_version() >> 16 >= 59)
         #expect(avutil_version() >> 16 >= 57)
         #expect(swscale_version() >> 16 >= 6)
+        #expect(swresample_version() >> 16 >= 4)
+        // Opened on first use (Sources/CFFmpeg/loader.c): the libraries the headers name are there.
+        #expect(reel_ffmpeg_load() == nil)
         #expect(reel_averror_eof() < 0)
         #expect(reel_av_nopts_value() == Int64.min)
         #expect(reel_av_time_base_q().den == reel_av_time_base())

@@ -35,6 +35,29 @@ struct CLITests {
         }
     }
 
+    /// Debian's FFmpeg brings ~150 shared libraries (~28 MB of RSS); a command that touches no video must not load
+    /// them. glibc's `LD_DEBUG=files` names every library the dynamic loader opens, on stderr.
+    @Test func ffmpegIsLoadedOnlyByCommandsThatUseIt() async throws {
+        var environment = ProcessInfo.processInfo.environment
+        environment["LD_DEBUG"] = "files"
+        func loaded(_ arguments: [String]) async throws -> String {
+            let result = try await ProcessRunner.capture(
+                try ReelPaths.reelBinary, arguments, in: ReelPaths.packageRoot.path, environment: environment)
+            #expect(result.status == 0, "\(arguments): \(result.stderr.suffix(2000))")
+            #expect(result.stderr.contains("file=libpq.so.5"), "LD_DEBUG printed nothing: \(result.stderr.prefix(500))")
+            return result.stderr
+        }
+        for arguments in [["--help"], ["validate", "-f", "examples"]] {
+            let log = try await loaded(arguments)
+            for library in ["libavformat", "libavcodec", "libx265"] {
+                #expect(!log.contains("file=\(library)"), "reel \(arguments) loaded \(library)")
+            }
+        }
+        let version = try await loaded(["version"])
+        #expect(version.contains("file=libavformat.so."))
+        #expect(version.contains("file=libswresample.so."))
+    }
+
     @Test func validExamplesExitZero() async throws {
         let result = try await ReelPaths.reel(["validate", "-f", "examples", "manifests/samples"])
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
