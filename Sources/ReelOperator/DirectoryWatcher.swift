@@ -15,7 +15,7 @@ final class DirectoryWatcher: Sendable {
     let changed = WakeSignal()
     private let descriptor: Int32
     private let watched = Mutex<Set<String>>([])
-    private let stopped = Mutex(false)
+    private let stopped = StopSignal()
 
     /// `nil` when inotify is not available.
     init?() {
@@ -44,14 +44,12 @@ final class DirectoryWatcher: Sendable {
     }
 
     /// Stops the thread and closes the descriptor.
-    func stop() { stopped.withLock { $0 = true } }
+    func stop() { stopped.set() }
 
     private func loop() {
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
-        while !stopped.withLock({ $0 }) {
-            var entry = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
-            let ready = poll(&entry, 1, 250)
-            guard ready > 0 else { continue }
+        while !stopped.isSet {
+            guard stopped.wait(readable: descriptor) else { continue }
             var any = false
             while buffer.withUnsafeMutableBytes({ read(descriptor, $0.baseAddress, $0.count) }) > 0 { any = true }
             if any {

@@ -99,10 +99,14 @@ public final class Reconciler: Service {
                 }
             }
             group.addTask { [workQueue, metrics] in
+                // Sleeps until the next delayed key is due or an earlier one is added; at least once a second for
+                // the depth gauge (a fixed 100 ms tick woke an idle operator ten times a second).
                 while !Task.isCancelledOrShuttingDown {
-                    await workQueue.promoteDue()
+                    let generation = workQueue.delayedChanged.generation
+                    let next = await workQueue.promoteDue()
                     metrics.depth.record(await workQueue.depth)
-                    try? await Task.sleep(for: .milliseconds(100))
+                    let wait = min(.seconds(1), next.map { $0 - .now } ?? .seconds(1))
+                    await workQueue.delayedChanged.wait(after: generation, timeout: max(wait, .milliseconds(1)))
                 }
             }
             for _ in 0..<configuration.concurrency {

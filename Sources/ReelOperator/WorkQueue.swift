@@ -89,10 +89,15 @@ public actor WorkQueue<Key: Hashable & Sendable> {
         return Backoff(initial: baseDelay, maximum: maxDelay, jitter: 0).delay(after: count)
     }
 
+    /// Signalled whenever a key is delayed to an earlier instant than it was: the caller's timer, which calls
+    /// `promoteDue` and sleeps until the instant it returns, looks again.
+    public nonisolated let delayedChanged = WakeSignal()
+
     /// Queues `key` at `instant` (the caller's timer calls `promoteDue`).
     public func add(_ key: Key, at instant: ContinuousClock.Instant) {
         if let existing = delayed[key], existing <= instant { return }
         delayed[key] = instant
+        delayedChanged.signal()
     }
 
     /// Moves delayed keys that are due into the queue; returns the next due instant, if any.

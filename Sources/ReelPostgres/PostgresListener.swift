@@ -29,7 +29,7 @@ public enum PostgresListenerEvent: Sendable, Equatable {
 public final class PostgresListener: Sendable {
     /// The events, until `stop()` or until the consumer stops iterating.
     public let events: AsyncStream<PostgresListenerEvent>
-    private let stopped = StopFlag()
+    private let stopped = StopSignal()
 
     /// Starts listening on `channels` (lower-case identifiers) of the server at `url`.
     public init(url: String, channels: [String]) throws(PostgresError) {
@@ -59,7 +59,7 @@ public final class PostgresListener: Sendable {
     }
 
     private static func loop(
-        url: String, channels: [String], stopped: StopFlag,
+        url: String, channels: [String], stopped: StopSignal,
         continuation: AsyncStream<PostgresListenerEvent>.Continuation
     ) {
         let backoff = Backoff(initial: .milliseconds(50), maximum: .seconds(2))
@@ -68,7 +68,7 @@ public final class PostgresListener: Sendable {
         while !stopped.isSet {
             guard let handle = listen(url: url, channels: channels) else {
                 failures += 1
-                Thread.sleep(forTimeInterval: backoff.delay(after: failures).seconds)
+                _ = stopped.sleep(for: backoff.delay(after: failures))
                 reconnected = true
                 continue
             }
@@ -101,14 +101,11 @@ public final class PostgresListener: Sendable {
 
     /// Delivers notifications until the connection fails or the listener stops.
     private static func pump(
-        _ handle: OpaquePointer, stopped: StopFlag, continuation: AsyncStream<PostgresListenerEvent>.Continuation
+        _ handle: OpaquePointer, stopped: StopSignal, continuation: AsyncStream<PostgresListenerEvent>.Continuation
     ) {
         let socket = PQsocket(handle)
         while !stopped.isSet {
-            var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
-            let ready = poll(&descriptor, 1, 100)
-            if ready < 0 && errno != EINTR { return }
-            if ready > 0 {
+            if stopped.wait(readable: socket) {
                 guard PQconsumeInput(handle) == 1 else { return }
                 while let notify = PQnotifies(handle) {
                     let n = notify.pointee
@@ -123,11 +120,4 @@ public final class PostgresListener: Sendable {
             if PQstatus(handle) != CONNECTION_OK { return }
         }
     }
-}
-
-/// A flag one thread sets and another polls.
-final class StopFlag: Sendable {
-    private let value = Mutex(false)
-    var isSet: Bool { value.withLock { $0 } }
-    func set() { value.withLock { $0 = true } }
 }
