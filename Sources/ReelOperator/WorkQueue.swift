@@ -89,15 +89,21 @@ public actor WorkQueue<Key: Hashable & Sendable> {
         return Backoff(initial: baseDelay, maximum: maxDelay, jitter: 0).delay(after: count)
     }
 
-    /// Signalled whenever a key is delayed to an earlier instant than it was: the caller's timer, which calls
-    /// `promoteDue` and sleeps until the instant it returns, looks again.
+    /// Signalled when a key is delayed to an instant earlier than any other delayed key's: the caller's timer,
+    /// which calls `promoteDue` and sleeps until the instant it returns, looks again.
     public nonisolated let delayedChanged = WakeSignal()
+    /// No later than the earliest delayed instant (a key queued early may leave it earlier: the timer then wakes
+    /// once for nothing); nil when nothing was delayed since the last `promoteDue`.
+    private var earliestDelayed: ContinuousClock.Instant?
 
     /// Queues `key` at `instant` (the caller's timer calls `promoteDue`).
     public func add(_ key: Key, at instant: ContinuousClock.Instant) {
         if let existing = delayed[key], existing <= instant { return }
         delayed[key] = instant
-        delayedChanged.signal()
+        if earliestDelayed.map({ instant < $0 }) ?? true {
+            earliestDelayed = instant
+            delayedChanged.signal()
+        }
     }
 
     /// Moves delayed keys that are due into the queue; returns the next due instant, if any.
@@ -107,7 +113,8 @@ public actor WorkQueue<Key: Hashable & Sendable> {
             delayed[key] = nil
             add(key)
         }
-        return delayed.values.min()
+        earliestDelayed = delayed.values.min()
+        return earliestDelayed
     }
 
     /// Takes keys again after a `shutdown` (a leader that lost and regained its lease).

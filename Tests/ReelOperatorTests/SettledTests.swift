@@ -88,4 +88,26 @@ struct SettledByOwnWriteTests {
         await queue.add(5)
         #expect(await queue.next() == 5, "a key done is queued again when added")
     }
+
+    /// The reconciler's timer sleeps until the instant `promoteDue` returns, and is woken only by a key delayed to
+    /// an earlier instant (it ticked every 100 ms, waking an idle operator ten times a second).
+    @Test func delayedKeysWakeTheTimerOnlyWhenTheyAreDueFirst() async throws {
+        let queue = WorkQueue<Int>()
+        let now = ContinuousClock.now
+        let signal = queue.delayedChanged
+        await queue.add(1, at: now + .seconds(10))
+        #expect(signal.generation == 1)
+        await queue.add(2, at: now + .seconds(20))
+        await queue.add(1, at: now + .seconds(30))
+        #expect(signal.generation == 1, "a later instant does not wake the timer")
+        await queue.add(3, at: now + .seconds(5))
+        #expect(signal.generation == 2)
+        #expect(await queue.promoteDue(now: now + .seconds(6)) == now + .seconds(10))
+        #expect(await queue.depth == 1)
+        #expect(await queue.next() == 3)
+        await queue.add(4, at: now + .seconds(8))
+        #expect(signal.generation == 3, "earlier than the next due key")
+        #expect(await queue.promoteDue(now: now + .seconds(25)) == nil)
+        #expect(await queue.depth == 3)
+    }
 }
