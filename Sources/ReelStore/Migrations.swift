@@ -254,5 +254,20 @@ public enum Migrator {
         Migration(version: 7, name: "resumable uploads", sql: UploadSchema.sql),
         Migration(version: 8, name: "output claims", sql: OutputClaims.sql),
         Migration(version: 9, name: "resource change feed", sql: ResourceTable.changesSQL),
+        Migration(
+            version: 10, name: "queue indexes whose plans do not depend on statistics",
+            sql: """
+                -- A claim walks one stage's ready tasks in claim order, whatever else waits: with the stage first
+                -- the index hands them over in order, and no plan sorts the backlog (which the old index, led by
+                -- priority, left the planner free to do when it thought a stage rare).
+                DROP INDEX job_queue_ready;
+                CREATE INDEX job_queue_ready ON job_queue (stage, priority, run_at, id)
+                    WHERE state IN ('available', 'retryable');
+                -- The same running tasks as before (only they hold a lease expiry), but a fenced write's
+                -- "state = 'running'" no longer matches the predicate: with statistics taken while nothing ran,
+                -- the planner read this whole index instead of the primary key.
+                DROP INDEX job_queue_leases;
+                CREATE INDEX job_queue_leases ON job_queue (lease_expires_at) WHERE lease_expires_at IS NOT NULL;
+                """),
     ]
 }

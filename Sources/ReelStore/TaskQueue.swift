@@ -202,14 +202,8 @@ public struct TaskQueue: Sendable {
     ) async throws -> (completed: Set<Int64>, claimed: [ClaimedTask]) {
         let rows = try await claimGate.withPermit {
             try await pool.query(
-                """
-                WITH \(Self.claimCTE),
-                \(Self.completeCTE(ids: "$5", tokens: "$6"))
-                SELECT *, NULL::bigint AS completed_id FROM claimed WHERE (SELECT count(*) FROM claim_notified) >= 0
-                UNION ALL
-                SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, id FROM done
-                WHERE (SELECT count(*) FROM notified) >= 0
-                """, [stages, limit, worker, lease.seconds, finished.map(\.taskID), finished.map(\.token)])
+                Self.completeAndClaimSQL,
+                [stages, limit, worker, lease.seconds, finished.map(\.taskID), finished.map(\.token)])
         }
         var completed: Set<Int64> = []
         var claimedRows: [PostgresRow] = []
@@ -219,22 +213,40 @@ public struct TaskQueue: Sendable {
         return (completed, try Self.claimedTasks(claimedRows))
     }
 
+    /// Completes $5 (ids) fenced by $6 (tokens) and claims as `claimCTE` does: claimed rows, then completed ids.
+    static let completeAndClaimSQL = """
+        WITH \(claimCTE),
+        \(completeCTE(ids: "$5", tokens: "$6"))
+        SELECT *, NULL::bigint AS completed_id FROM claimed WHERE (SELECT count(*) FROM claim_notified) >= 0
+        UNION ALL
+        SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, id FROM done
+        WHERE (SELECT count(*) FROM notified) >= 0
+        """
+
     /// Picks ready tasks with `FOR UPDATE SKIP LOCKED` and leases them (`claimed`), notifying their jobs
-    /// (`claim_notified`): $1 stages, $2 limit, $3 worker, $4 seconds.
+    /// (`claim_notified`): $1 stages, $2 limit, $3 worker, $4 seconds. Each stage's ready tasks are read in claim
+    /// order from `job_queue_ready` (stage first), the first `limit` of each locked, the first `limit` of those
+    /// claimed: the cost depends on the limit, not on how many tasks wait. The rows are updated by id through the
+    /// primary key (`= ANY(ARRAY(…))`, not a join a generic plan may hash against the whole table).
     private static let claimCTE = """
         next AS (
-            SELECT id FROM job_queue
-            WHERE state IN ('available', 'retryable') AND stage = ANY($1::text[]) AND run_at <= now()
-            ORDER BY priority, run_at, id
+            SELECT c.id FROM (SELECT DISTINCT stage FROM unnest($1::text[]) AS s(stage)) s
+            CROSS JOIN LATERAL (
+                SELECT q.id, q.priority, q.run_at FROM job_queue q
+                WHERE q.state IN ('available', 'retryable') AND q.stage = s.stage AND q.run_at <= now()
+                ORDER BY q.priority, q.run_at, q.id
+                LIMIT $2
+                FOR UPDATE SKIP LOCKED
+            ) c
+            ORDER BY c.priority, c.run_at, c.id
             LIMIT $2
-            FOR UPDATE SKIP LOCKED
         ),
         claimed AS (
             UPDATE job_queue q
             SET state = 'running', attempt = q.attempt + 1, lease_owner = $3, lease_token = gen_random_uuid(),
                 lease_expires_at = now() + make_interval(secs => $4), heartbeat_at = now(), progress = 0,
                 started_at = coalesce(q.started_at, now()), updated_at = now()
-            FROM next WHERE q.id = next.id
+            WHERE q.id = ANY(ARRAY(SELECT id FROM next))
             RETURNING q.id, q.lease_token, q.job_id, q.generation, q.stage, q.chunk_index, q.attempt, q.max_attempts,
                       q.payload, q.lease_expires_at
         ),

@@ -86,6 +86,24 @@ struct QueueTests {
         await f.pool.close()
     }
 
+    @Test func aClaimOverSeveralStagesTakesTheMostUrgentAcrossThemAndLeavesTheRestReady() async throws {
+        let f = try await QueueFixture("stages")
+        var render = f.tasks(4, stage: .render)
+        render[3].priority = 0
+        render[1].priority = 1
+        try await f.queue.enqueue(f.tasks(4) + render)
+        func names(_ tasks: [ClaimedTask]) -> Set<String> { Set(tasks.map { "\($0.stageName)\($0.chunkIndex ?? -1)" }) }
+        // Each stage offers its first three; the three most urgent of the six are claimed, a stage named twice once.
+        let first = try await f.queue.claim(
+            stages: [.analyze, .render, .analyze], limit: 3, worker: "a", lease: .seconds(60))
+        #expect(names(first) == ["render3", "render1", "analyze0"])
+        // The rows offered but not claimed were only locked for the statement: all of them are still there.
+        let rest = try await f.queue.claim(stages: [.render, .analyze], limit: 10, worker: "b", lease: .seconds(60))
+        #expect(names(rest) == ["analyze1", "analyze2", "analyze3", "render0", "render2"])
+        #expect(rest.allSatisfy { $0.attempt == 1 })
+        await f.pool.close()
+    }
+
     @Test func expiredLeaseIsRescuedAndTheStaleHolderIsFencedOut() async throws {
         let f = try await QueueFixture("fence")
         try await f.queue.enqueue(f.tasks(1))
