@@ -255,17 +255,18 @@ public struct TaskQueue: Sendable {
         )
         """
 
-    /// Marks the leased tasks succeeded (`done`) and notifies their jobs (`notified`). Each lease finds its row
-    /// through the primary key (a nested loop over the leases); an extra `q.id = ANY(ids)` made the planner scan
-    /// the ids once per lease instead (100 leases: 1.3 ms against 0.16 ms).
+    /// Marks the leased tasks succeeded (`done`) and notifies their jobs (`notified`). The rows are found through
+    /// the primary key and each checked against its own token, with no join a plan could get wrong: joined to the
+    /// leases, a queue analyzed while empty (statistics say no rows) got a hash join over a full primary-key scan
+    /// per completion (100,000 tasks: 7k/s instead of 50k/s), and good statistics a rescan of the leases per row.
     static func completeCTE(ids: String, tokens: String) -> String {
         """
         done AS (
             UPDATE job_queue q
             SET state = 'succeeded', progress = 1, finished_at = now(), updated_at = now(),
                 lease_owner = NULL, lease_expires_at = NULL
-            FROM unnest(\(ids)::bigint[], \(tokens)::uuid[]) AS c(id, token)
-            WHERE q.id = c.id AND q.lease_token = c.token AND q.state = 'running'
+            WHERE q.id = ANY(\(ids)::bigint[]) AND q.state = 'running'
+              AND q.lease_token = (\(tokens)::uuid[])[array_position(\(ids)::bigint[], q.id)]
             RETURNING q.id, q.job_id
         ),
         notified AS (
