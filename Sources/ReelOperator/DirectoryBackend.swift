@@ -29,9 +29,17 @@ public final class DirectoryBackend: Service {
         var inode: UInt
     }
 
+    /// What a scan keeps of a file it read: what it declares and what is wrong with it, enough to scan again
+    /// without reading it. Not the parsed resources: 10,000 specs would stay in memory for nothing.
+    private struct FileSummary {
+        var stamp: FileStamp
+        var declarations: [(key: ResourceKey, nameMark: YAMLMark)]
+        var problems: [FieldProblem]
+    }
+
     private struct ScanState {
-        /// Each file's stamp and report when last read: an unchanged file is neither parsed nor applied again.
-        var files: [String: (stamp: FileStamp, report: ManifestReport)] = [:]
+        /// Each file's summary when last read: an unchanged file is neither parsed nor applied again.
+        var files: [String: FileSummary] = [:]
         var versions: [ResourceKey: Int64] = [:]
         var reported: [String: [ManifestProblem]] = [:]
         var scans = 0
@@ -106,12 +114,13 @@ public final class DirectoryBackend: Service {
     @discardableResult
     public func scanOnce() async throws -> [ResourceKey] {
         let files = Self.manifestFiles(under: directory)
-        var declared: [ResourceKey: (entry: ManifestReport.Entry, file: String)] = [:]
+        // Where each resource is declared; the resource itself only for files read in this scan.
+        var declared: [ResourceKey: (resource: Resource?, nameMark: YAMLMark, file: String)] = [:]
         var problems: [String: [ManifestProblem]] = [:]
         var troubled: Set<String> = []
         var changedFiles: Set<String> = []
-        var reports: [String: (stamp: FileStamp, report: ManifestReport)] = [:]
-        let cached = state.withLock { $0.files }
+        var summaries: [String: FileSummary] = [:]
+        let (cached, known) = state.withLock { ($0.files, $0.versions) }
         var stamps: [String: FileStamp] = [:]
         for file in files {
             var info = stat()
@@ -132,34 +141,43 @@ public final class DirectoryBackend: Service {
         if unchanged { return [] }
         for file in files {
             guard let stamp = stamps[file] else { continue }
-            let report: ManifestReport
-            if let previous = cached[file], previous.stamp == stamp {
-                report = previous.report
+            var summary: FileSummary
+            var resources: [ResourceKey: Resource] = [:]
+            // Unchanged, and every resource it declares is in the table: nothing to read. (A declaration not yet
+            // applied, its resource still being deleted, needs the file read again.)
+            if let previous = cached[file], previous.stamp == stamp,
+                previous.declarations.allSatisfy({ (known[$0.key] ?? 0) > 0 })
+            {
+                summary = previous
             } else {
                 guard let data = FileManager.default.contents(atPath: file) else { continue }
-                report = ManifestReport.read(bytes: Array(data))
+                let report = ManifestReport.read(bytes: Array(data))
+                summary = FileSummary(stamp: stamp, declarations: [], problems: report.problems)
+                for entry in report.resources {
+                    let meta = entry.resource.metadata
+                    let key = ResourceKey(
+                        kind: entry.resource.kind, namespace: meta.effectiveNamespace, name: meta.name)
+                    summary.declarations.append((key, entry.nameMark))
+                    resources[key] = resources[key] ?? entry.resource
+                }
                 changedFiles.insert(file)
             }
-            reports[file] = (stamp, report)
-            var fileProblems = report.problems.map {
+            summaries[file] = summary
+            var fileProblems = summary.problems.map {
                 ManifestProblem(
                     file: file, line: $0.mark.line, column: $0.mark.column, field: $0.path, message: $0.message)
             }
-            for entry in report.resources {
-                let meta = entry.resource.metadata
-                let key = ResourceKey(kind: entry.resource.kind, namespace: meta.effectiveNamespace, name: meta.name)
+            for (key, nameMark) in summary.declarations {
                 if let earlier = declared[key] {
                     fileProblems.append(
                         ManifestProblem(
-                            file: file, line: entry.nameMark.line, column: entry.nameMark.column,
-                            field: "metadata.name",
+                            file: file, line: nameMark.line, column: nameMark.column, field: "metadata.name",
                             message:
                                 "\(key) is already declared at "
-                                + "\(earlier.file):\(earlier.entry.nameMark.line):\(earlier.entry.nameMark.column)"
-                        ))
+                                + "\(earlier.file):\(earlier.nameMark.line):\(earlier.nameMark.column)"))
                     continue
                 }
-                declared[key] = (entry, file)
+                declared[key] = (resources[key], nameMark, file)
             }
             if !fileProblems.isEmpty {
                 problems[file] = fileProblems
@@ -169,15 +187,14 @@ public final class DirectoryBackend: Service {
         var changed: [ResourceKey] = []
         var versions: [ResourceKey: Int64] = [:]
         var applied = 0
-        let known = state.withLock { $0.versions }
         for (key, item) in declared.sorted(by: { $0.key < $1.key }) {
-            if !changedFiles.contains(item.file), let version = known[key], version > 0 {
-                versions[key] = version
+            guard let resource = item.resource else {
+                versions[key] = known[key]
                 continue
             }
-            let meta = item.entry.resource.metadata
+            let meta = resource.metadata
             let spec: JSONDocument
-            switch item.entry.resource {
+            switch resource {
             case .videoJob(let job): spec = try JSONDocument(encoding: job.spec)
             case .workerPool(let pool): spec = try JSONDocument(encoding: pool.spec)
             }
@@ -215,7 +232,7 @@ public final class DirectoryBackend: Service {
             for (key, version) in versions where state.versions[key] != version { changed.append(key) }
             state.versions = versions
             state.retrying = versions.values.contains { $0 <= 0 }
-            state.files = reports
+            state.files = summaries
             state.scans += 1
             return fresh
         }
