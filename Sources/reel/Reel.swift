@@ -1,4 +1,5 @@
 import ArgumentParser
+import ReelSupport
 
 /// The `reel` command line. Thin: each command parses its flags and calls the library.
 @main
@@ -14,4 +15,9 @@ struct Reel: AsyncParsableCommand {
             Validate.self, Manifests.self, Migrate.self,
             Media.self, Bench.self, Version.self,
         ])
+
+    static func main() async {
+        MallocArenas.limit()
+        await main(nil)
+    }
 }
