@@ -99,7 +99,7 @@ public struct KubeClient: Sendable {
         do { list = try JSONDecoder().decode(ListEnvelope.self, from: data) } catch {
             throw KubeError(code: 0, reason: "InvalidResponse", message: "a list that is not a list: \(error)")
         }
-        let items = try (list.items ?? []).map { try Self.body($0) }
+        let items = try (list.items ?? []).map { try Self.body(Self.withoutManagedFields($0)) }
         let token = list.metadata?.continue.flatMap { $0.isEmpty ? nil : $0 }
         return KubeList(items: items, resourceVersion: list.metadata?.resourceVersion, continueToken: token)
     }
@@ -214,6 +214,7 @@ public struct KubeClient: Sendable {
         {
             version = text
         }
-        return WatchEvent(type: event.type, object: try Self.body(event.object), resourceVersion: version)
+        return WatchEvent(
+            type: event.type, object: try Self.body(Self.withoutManagedFields(event.object)), resourceVersion: version)
     }
 }

@@ -104,6 +104,17 @@ public struct PartialObject: Decodable, Sendable {
 extension KubeClient {
     /// Encodes an object for a request body.
     static func body(_ object: some Encodable) throws -> Data { try JSONDocument(encoding: object).data }
+
+    /// The object without `metadata.managedFields`, server-side apply's record of which manager owns which field.
+    /// Listed and watched objects are what caches keep, and nothing in Reel reads that record: left in, the
+    /// operator holding 10,000 VideoJobs took 126 MB instead of 113 (client-go's informers drop it the same way).
+    package static func withoutManagedFields(_ object: JSONValue) -> JSONValue {
+        guard case .object(var fields) = object, case .object(var metadata)? = fields["metadata"],
+            metadata.removeValue(forKey: "managedFields") != nil
+        else { return object }
+        fields["metadata"] = .object(metadata)
+        return .object(fields)
+    }
 }
 
 /// An `ownerReferences` entry.

@@ -142,6 +142,13 @@ struct KubeClientTests {
             for _ in 0..<2 { got.append(try await iterator.next() ?? "") }
             #expect(got == ["upsert default/d", "delete default/b"])
             #expect(informer.objects.keys.sorted() == ["default/a", "default/d"])
+            // The cache keeps objects without server-side apply's bookkeeping, which the server keeps and sends.
+            let stored = try await client.get(jobs, namespace: "default", name: "d")
+            #expect(Self.field(stored, "metadata", "managedFields") != nil)
+            for (key, object) in informer.objects {
+                #expect(Self.field(object, "metadata", "managedFields") == nil, "\(key)")
+                #expect(Self.field(object, "metadata", "uid") != nil, "\(key)")
+            }
             #expect(informer.counts.lists == 1)
             group.cancelAll()
         }
