@@ -172,7 +172,10 @@ let package = Package(
         .testTarget(name: "ReelFuzzTargetsTests", dependencies: ["ReelFuzzTargets", "ReelTestSupport"]),
         .testTarget(
             name: "ReelCLITests",
-            dependencies: ["reel", "ReelAPI", "ReelCore", "ReelStore", "ReelSupport", "ReelTestSupport", "ReelHTTP"]),
+            dependencies: [
+                "reel", "ReelAPI", "ReelCore", "ReelPostgres", "ReelStore", "ReelSupport", "ReelTestSupport",
+                "ReelHTTP",
+            ]),
     ],
     swiftLanguageModes: [.v6]
 )

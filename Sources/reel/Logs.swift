@@ -29,10 +29,13 @@ struct Logs: AsyncParsableCommand {
                     last = max(last, line.id)
                 }
             }
+            // Where the feed stands is noted before the first read: a line logged between the two is read twice
+            // (and printed once, by id), never skipped.
+            let from = follow ? try await pool.events.lastID() : 0
             try await printNew()
             guard follow else { return }
             // New lines arrive as `log` events of the feed; each wakes a read of what is new.
-            try await FeedFollower.follow(pool, from: try await pool.events.lastID()) { event in
+            try await FeedFollower.follow(pool, from: from) { event in
                 if event.type == "log", event.namespace == options.namespace { try await printNew() }
             }
         }

@@ -1,6 +1,7 @@
 import Foundation
 import ReelAPI
 import ReelCore
+import ReelPostgres
 import ReelStore
 import ReelSupport
 import ReelTestSupport
@@ -53,6 +54,48 @@ struct FeedCommandTests {
             follow.output.contains("WARNING second line")
         }
         #expect(followed, "\(follow.output)")
+        await database.close()
+    }
+
+    /// A line logged while `reel logs -f` starts (after its first read, before it notes where the feed stands) is
+    /// printed too. The test holds `events` locked so that the command stops at the feed, then logs the line
+    /// together with its event in the locking transaction, which is what a writer racing the start does.
+    @Test func logsFollowPrintsALineLoggedWhileItStarts() async throws {
+        let url = try await TestPostgres.migratedDatabase("cli-follow-start")
+        let database = Database(url: url, maxConnections: 2)
+        let key = ResourceKey(kind: "VideoJob", namespace: "media", name: "talk")
+        try await database.resources.apply(
+            key, labels: nil, annotations: nil,
+            spec: try JSONDocument(encoding: VideoJobSpec(source: SourceSpec(uri: "https://x/a.mp4"))), sourceFile: nil)
+        let stored = try #require(try await database.resources.get(key))
+        let jobID = try await database.jobs.upsertJob(
+            resourceUID: stored.uid, namespace: "media", name: "talk", generation: 1, spec: stored.spec)
+        await database.logs.write(job: jobID, task: nil, level: "info", "first line", fallback: TestPostgres.logger)
+
+        let locker = try await PostgresConnection.connect(url)
+        try await locker.execute("BEGIN; LOCK TABLE events IN ACCESS EXCLUSIVE MODE")
+        let directory = try TemporaryDirectory(prefix: "cli-follow-start")
+        let follow = try BackgroundProcess(
+            try ReelPaths.reelBinary, ["logs", "talk", "-f", "-n", "media", "--database-url", url],
+            outputPath: directory.path("logs.log"))
+        defer { follow.send(SIGKILL) }
+        let observer = try await PostgresConnection.connect(url)
+        let waiting = try await BackgroundProcess.eventually(timeout: .seconds(30)) {
+            let rows = try await observer.query(
+                "SELECT count(*) FROM pg_locks WHERE relation = 'events'::regclass AND NOT granted")
+            return try rows.first!.decode(Int64.self, at: 0) > 0
+        }
+        #expect(waiting, "reel logs -f never read the feed: \(follow.output)")
+        try await locker.query(
+            "INSERT INTO job_logs (job_id, level, message, fields) VALUES ($1, 'warning', 'second line', '{}')",
+            [jobID])
+        try await locker.execute("COMMIT")
+        let printed = try await BackgroundProcess.eventually(timeout: .seconds(30)) {
+            follow.output.contains("INFO first line") && follow.output.contains("WARNING second line")
+        }
+        #expect(printed, "\(follow.output)")
+        await locker.close()
+        await observer.close()
         await database.close()
     }
 
