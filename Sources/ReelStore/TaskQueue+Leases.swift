@@ -151,7 +151,9 @@ extension TaskQueue {
         return try rows.first?.decode(Int.self, at: 0) ?? 0
     }
 
-    /// Deletes finished tasks (succeeded, discarded, cancelled) that finished more than `retention` ago.
+    /// Deletes finished tasks (succeeded, discarded, cancelled) that finished more than `retention` ago. A
+    /// maintenance call that reads the whole queue: no index of finished tasks is kept for it, which would cost
+    /// every completion an index entry.
     @discardableResult
     public func prune(olderThan retention: Duration) async throws -> Int {
         let rows = try await pool.query(

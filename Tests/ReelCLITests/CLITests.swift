@@ -164,7 +164,7 @@ struct CLITests {
         let url = try await TestPostgres.database("climigrate")
         let first = try await ReelPaths.reel(["migrate", "--database-url", url])
         #expect(first.status == 0, "\(first.stderr)")
-        #expect(first.lines == ["applied migrations 1, 2, 3, 4, 5, 6, 7, 8, 9, 10"])
+        #expect(first.lines == ["applied migrations 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11"])
         let second = try await ReelPaths.reel(["migrate", "--database-url", url])
         #expect(second.lines == ["schema is up to date"])
         let missing = try await ReelPaths.reel([
