@@ -131,7 +131,7 @@ let package = Package(
         .testTarget(
             name: "ReelStoreTests",
             dependencies: ["ReelStore", "ReelAPI", "ReelCore", "ReelPostgres", "ReelSupport", "ReelTestSupport"]),
-        .testTarget(name: "ReelMediaTests", dependencies: ["ReelMedia", "ReelSupport", "ReelTestSupport"]),
+        .testTarget(name: "ReelMediaTests", dependencies: ["CFFmpeg", "ReelMedia", "ReelSupport", "ReelTestSupport"]),
         .testTarget(
             name: "ReelPipelineTests",
             dependencies: [

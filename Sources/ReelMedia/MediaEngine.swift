@@ -61,13 +61,15 @@ public enum MediaEngine {
     }
 
     /// Hard cuts and per-scene summaries, scored as FFmpeg's `scdet` scores them (`threshold` on its 0–100
-    /// scale; 10 is scdet's default), with cuts closer than `minSceneSeconds` suppressed.
-    public static func detectScenes(_ path: String, threshold: Double = 10, minSceneSeconds: Double = 0.5)
-        async throws(MediaError) -> SceneReport
-    {
+    /// scale; 10 is scdet's default), with cuts closer than `minSceneSeconds` suppressed. The frames are decoded in
+    /// `segments` stretches at once (by default one per core, each at least 20 s long); the result is the same as
+    /// one pass's.
+    public static func detectScenes(
+        _ path: String, threshold: Double = 10, minSceneSeconds: Double = 0.5, segments: Int? = nil
+    ) async throws(MediaError) -> SceneReport {
         try await offload { () throws(MediaError) in
             try SceneDetector(input: try InputFile(path: path), threshold: threshold, minSceneSeconds: minSceneSeconds)
-                .run()
+                .run(segments: segments)
         }
     }
 

@@ -35,6 +35,9 @@ public struct SceneReport: Sendable, Codable, Equatable {
 ///    dropped when none reaches the threshold (content that changes fast but not linearly, which the scaled MAFD
 ///    mistakes for a cut). Cuts between consecutive frames — on keyframes, P-frames, reference B-frames — need
 ///    nothing more.
+///
+/// The first pass's decoding is the cost, so a long file is decoded in stretches at once, one per core, each by a
+/// single-threaded decoder (`SceneDetector+Segments`); they join into exactly the measures of one pass.
 struct SceneDetector {
     let input: InputFile
     let threshold: Double
@@ -42,42 +45,77 @@ struct SceneDetector {
     /// Width of the luma thumbnail compared (height keeps the aspect).
     let analysisWidth = 160
 
-    func run() throws(MediaError) -> SceneReport {
+    /// Finds the cuts, measuring the frames in `segments` stretches decoded at once (`SceneDetector+Segments`;
+    /// by default one per core for files of 40 s and more) or in one pass.
+    func run(segments: Int? = nil) throws(MediaError) -> SceneReport {
         guard let videoIndex = input.bestStream(AVMEDIA_TYPE_VIDEO) else {
             throw MediaError(.unsupported, "no video stream", path: input.path)
         }
         let stream = input.stream(videoIndex)
         let rate = stream.pointee.avg_frame_rate.num > 0 ? stream.pointee.avg_frame_rate : stream.pointee.r_frame_rate
-        var frameDuration = rate.num > 0 ? Double(rate.den) / Double(rate.num) : 0
-        var state = ScoreState(threshold: threshold, minSceneSeconds: minSceneSeconds)
+        var scorer = Scorer(
+            detector: self, videoIndex: videoIndex,
+            frameDuration: rate.num > 0 ? Double(rate.den) / Double(rate.num) : 0)
+        let count = segments ?? Self.automaticSegments(duration: Self.timeRange(input, videoIndex)?.duration)
+        if count > 1, let measures = measureInSegments(videoIndex, count: count) {
+            for frame in measures { try scorer.take(frame) }
+        } else {
+            // One pass; after a try in stretches that did not join, on a fresh opening of the file.
+            let file = count > 1 ? try InputFile(path: input.path) : input
+            let main = try FrameSource(file, videoIndex, width: analysisWidth, skipping: AVDISCARD_NONREF, threads: 0)
+            var measurer = FrameMeasurer()
+            try main.frames { (thumb, time) throws(MediaError) -> Bool in
+                try scorer.take(measurer.measure(thumb, time: time))
+                return true
+            }
+        }
+        return scorer.state.report()
+    }
+
+    /// Scores measured frames in order: the frame steps between decoded frames, and the second look at a cut found
+    /// across skipped frames.
+    struct Scorer {
+        let detector: SceneDetector
+        let videoIndex: Int
+        var frameDuration: Double
+        var state: ScoreState
         var last: Double?
-        // Cuts across skipped frames are confirmed on a second opening of the file, so this pass reads on.
+        /// Cuts across skipped frames are confirmed on a second opening of the file.
         var second: FrameSource?
-        let main = try FrameSource(input, videoIndex, width: analysisWidth, skipping: AVDISCARD_NONREF, threads: 0)
-        try main.frames { (thumb, time) throws(MediaError) -> Bool in
+
+        init(detector: SceneDetector, videoIndex: Int, frameDuration: Double) {
+            self.detector = detector
+            self.videoIndex = videoIndex
+            self.frameDuration = frameDuration
+            state = ScoreState(threshold: detector.threshold, minSceneSeconds: detector.minSceneSeconds)
+        }
+
+        mutating func take(_ frame: FrameMeasure) throws(MediaError) {
+            let time = frame.time
             var steps = 1
             if let last, time > last {
                 if frameDuration <= 0 || time - last < frameDuration * 0.75 { frameDuration = time - last }
                 steps = max(1, Int(((time - last) / frameDuration).rounded()))
             }
             last = time
-            try state.add(thumb, time: time, steps: steps) { after, time throws(MediaError) in
+            var second = self.second
+            defer { self.second = second }
+            let (detector, videoIndex, frameDuration) = (self.detector, self.videoIndex, self.frameDuration)
+            try state.add(frame, steps: steps) { after, time throws(MediaError) in
                 if second == nil {
                     // Few frames each time: one thread, no frame-threading delay.
                     second = try FrameSource(
-                        try InputFile(path: input.path), videoIndex, width: analysisWidth, skipping: AVDISCARD_DEFAULT,
-                        threads: 1)
+                        try InputFile(path: detector.input.path), videoIndex, width: detector.analysisWidth,
+                        skipping: AVDISCARD_DEFAULT, threads: 1)
                 }
-                return try closer(second!, after: after, through: time, frameDuration)
+                return try detector.closer(second!, after: after, through: time, frameDuration)
             }
-            return true
         }
-        return state.report()
     }
 
     /// The frame of (`after`, `through`] that scores highest when every frame from `after` on is decoded, if it
     /// reaches the threshold.
-    private func closer(_ source: FrameSource, after: Double, through: Double, _ frameDuration: Double)
+    func closer(_ source: FrameSource, after: Double, through: Double, _ frameDuration: Double)
         throws(MediaError) -> SceneCut?
     {
         // From the keyframe at or before the frame before `after`: its MAFD is the first score's reference.

@@ -9,7 +9,6 @@
 struct ScoreState {
     let threshold: Double
     let minSceneSeconds: Double
-    private var previous: [UInt8]?
     private var previousMAFD = 0.0
     private var previousSteps = 1
     private(set) var cuts: [SceneCut] = []
@@ -37,19 +36,15 @@ struct ScoreState {
         return min(mafd, abs(mafd - previousMAFD), abs(mafd - scaled))
     }
 
-    /// Takes the next decoded frame's thumbnail, `steps` frame durations after the previous decoded one. A cut
-    /// across skipped frames (`steps` > 1) is what `confirm` (given the previous decoded frame's time and this
-    /// one's) says it is: the exact cut, or `nil` for none.
+    /// Takes the next decoded frame, measured (`FrameMeasure`), `steps` frame durations after the previous decoded
+    /// one. A cut across skipped frames (`steps` > 1) is what `confirm` (given the previous decoded frame's time and
+    /// this one's) says it is: the exact cut, or `nil` for none.
     mutating func add(
-        _ luma: [UInt8], time: Double, steps: Int = 1,
+        _ frame: FrameMeasure, steps: Int = 1,
         confirm: (Double, Double) throws(MediaError) -> SceneCut? = { _, time in SceneCut(time: time, score: 0) }
     ) throws(MediaError) {
-        var sum = 0
-        for v in luma { sum += Int(v) }
-        let meanLuma = Double(sum) / Double(max(1, luma.count)) / 255
-        var mafd = 0.0
-        if let previous, previous.count == luma.count {
-            mafd = Self.mafd(luma, previous)
+        let time = frame.time
+        if let mafd = frame.mafd {
             let score = Self.score(
                 mafd: mafd, steps: steps, previousMAFD: previousMAFD, previousSteps: previousSteps)
             let sinceLast = time - (cuts.last?.time ?? sceneStart ?? time)
@@ -65,11 +60,10 @@ struct ScoreState {
         if sceneStart == nil { sceneStart = time }
         if time > lastTime { frameDuration = (time - lastTime) / Double(max(1, steps)) }
         lastTime = time
-        previousMAFD = mafd
+        previousMAFD = frame.mafd ?? 0
         previousSteps = max(1, steps)
-        previous = luma
-        lumaSum += meanLuma
-        motionSum += mafd / 100 / Double(max(1, steps))
+        lumaSum += frame.meanLuma
+        motionSum += (frame.mafd ?? 0) / 100 / Double(max(1, steps))
         frames += 1
     }
 
@@ -87,5 +81,27 @@ struct ScoreState {
     mutating func report() -> SceneReport {
         closeScene(at: lastTime + frameDuration)
         return SceneReport(cuts: cuts, scenes: scenes)
+    }
+}
+
+/// What scoring needs of one decoded frame: its time, mean luma (0–1) and MAFD against the frame decoded before it
+/// (`nil` for the first, or when the sizes differ). Measured where the frame is decoded, so that stretches of a file
+/// decoded apart give the same measures as one pass.
+struct FrameMeasure: Sendable, Equatable {
+    var time: Double
+    var meanLuma: Double
+    var mafd: Double?
+}
+
+/// Measures each thumbnail against the one before it.
+struct FrameMeasurer {
+    private var previous: [UInt8]?
+
+    mutating func measure(_ luma: [UInt8], time: Double) -> FrameMeasure {
+        var sum = 0
+        for v in luma { sum += Int(v) }
+        let mafd = previous.flatMap { $0.count == luma.count ? ScoreState.mafd(luma, $0) : nil }
+        previous = luma
+        return FrameMeasure(time: time, meanLuma: Double(sum) / Double(max(1, luma.count)) / 255, mafd: mafd)
     }
 }

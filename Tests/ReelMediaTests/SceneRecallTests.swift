@@ -57,6 +57,8 @@ struct SceneRecallTests {
             #expect(cuts.contains { abs($0 - frame) <= 1 }, "no cut at frame \(frame); cuts \(cuts)")
         }
         #expect(found.count == cuts.count, "found \(found), cuts \(cuts)")
+        // Decoded in three stretches at once (boundaries at 4 and 8 s), the same cuts and scenes.
+        #expect(try await MediaEngine.detectScenes(path, minSceneSeconds: 0, segments: 3) == report)
         let types = try await pictureTypes(path)
         #expect(types.count == lengths.reduce(0, +))
         return Set(cuts.map { types[$0] })

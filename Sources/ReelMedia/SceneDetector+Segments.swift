@@ -1,0 +1,124 @@
+import CFFmpeg
+import Foundation
+
+/// Measuring a file's frames in stretches decoded at once, one decoder and one thread each.
+///
+/// A decoder's own frame threads scale poorly on the reference frames scene detection decodes: each waits on the
+/// one before it (on the 10-minute sample, two cores were 71 % busy). Stretches that start at keyframes depend on
+/// nothing before them, so each gets a single-threaded decoder of its own. Every stretch after the first starts
+/// decoding at the keyframe at least `warmUp` seconds before its first frame, so that frame is measured against
+/// the same previous frame as in one pass; and every stretch before the last decodes one frame past its end,
+/// which must measure exactly as the next stretch's first frame does. When it does not (an open GOP that decodes
+/// differently after a seek, an imprecise seek), or anything fails, the caller measures the file in one pass.
+extension SceneDetector {
+    /// Seconds decoded before a stretch's first frame.
+    static let warmUp = 1.0
+
+    /// How many stretches to measure `duration` seconds in: one per core, each at least 20 s long.
+    static func automaticSegments(duration: Double?) -> Int {
+        guard let duration, duration.isFinite, duration > 0 else { return 1 }
+        return max(1, min(ProcessInfo.processInfo.activeProcessorCount, Int(duration / 20)))
+    }
+
+    /// Where the stream starts and how long it lasts, in seconds, when the container says.
+    static func timeRange(_ input: InputFile, _ videoIndex: Int) -> (start: Double, duration: Double)? {
+        let stream = input.stream(videoIndex).pointee
+        let timeBase = Rational(stream.time_base)
+        let start = stream.start_time == reel_av_nopts_value() ? 0 : timeBase.times(stream.start_time).seconds
+        if stream.duration > 0 { return (start, timeBase.times(stream.duration).seconds) }
+        let total = input.context.pointee.duration
+        guard total > 0 else { return nil }
+        return (start, Double(total) / Double(reel_av_time_base()))
+    }
+
+    /// One stretch's measures, the time of the first frame its decoder gave, and the frame after its end.
+    struct Segment: Sendable {
+        var measures: [FrameMeasure] = []
+        var firstDecoded: Double?
+        var next: FrameMeasure?
+    }
+
+    /// The measures of every reference frame, in order, decoded in `count` stretches at once; `nil` when the
+    /// stretches do not join exactly (then one pass must do).
+    func measureInSegments(_ videoIndex: Int, count: Int) -> [FrameMeasure]? {
+        guard count > 1, let range = Self.timeRange(input, videoIndex) else { return nil }
+        let bounds = (0...count).map { range.start + range.duration * Double($0) / Double(count) }
+        let path = input.path
+        let width = analysisWidth
+        let results = SegmentResults(count: count)
+        let spawned = (1..<count).map { index in
+            Thread {
+                results.set(
+                    index,
+                    Result { () throws(MediaError) -> Segment in
+                        try Self.measure(
+                            try InputFile(path: path), videoIndex, width: width, from: bounds[index],
+                            upTo: index == count - 1 ? nil : bounds[index + 1])
+                    })
+            }
+        }
+        spawned.forEach { $0.start() }
+        // The first stretch here, on the file already open.
+        results.set(
+            0,
+            Result { () throws(MediaError) -> Segment in
+                try Self.measure(input, videoIndex, width: width, from: nil, upTo: bounds[1])
+            })
+        guard let segments = try? results.wait().map({ try $0.get() }) else { return nil }
+        for index in 1..<count {
+            let segment = segments[index]
+            if segment.measures.isEmpty && segments[index - 1].next == nil { continue }
+            guard let first = segment.firstDecoded, first < bounds[index],
+                segments[index - 1].next == segment.measures.first
+            else { return nil }
+        }
+        return segments.flatMap(\.measures)
+    }
+
+    /// The measures of the frames in [`from`, `upTo`) (from the start without `from`, to the end without `upTo`),
+    /// and of the first frame at or after `upTo`.
+    static func measure(_ input: InputFile, _ videoIndex: Int, width: Int, from: Double?, upTo: Double?)
+        throws(MediaError) -> Segment
+    {
+        let source = try FrameSource(input, videoIndex, width: width, skipping: AVDISCARD_NONREF, threads: 1)
+        if let from, !source.seek(to: from - warmUp) {
+            throw MediaError(.unsupported, "cannot seek to \(from - warmUp) s", path: input.path)
+        }
+        var measurer = FrameMeasurer()
+        var segment = Segment()
+        try source.frames { (thumb, time) throws(MediaError) -> Bool in
+            let measured = measurer.measure(thumb, time: time)
+            if segment.firstDecoded == nil { segment.firstDecoded = time }
+            if let upTo, time >= upTo {
+                segment.next = measured
+                return false
+            }
+            if time >= from ?? -.infinity { segment.measures.append(measured) }
+            return true
+        }
+        return segment
+    }
+}
+
+/// The stretches' results as their threads finish, and a wait for all of them.
+private final class SegmentResults: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var results: [Result<SceneDetector.Segment, MediaError>?]
+
+    init(count: Int) { results = Array(repeating: nil, count: count) }
+
+    func set(_ index: Int, _ result: Result<SceneDetector.Segment, MediaError>) {
+        condition.lock()
+        results[index] = result
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Every result, once all are in.
+    func wait() -> [Result<SceneDetector.Segment, MediaError>] {
+        condition.lock()
+        defer { condition.unlock() }
+        while results.contains(where: { $0 == nil }) { condition.wait() }
+        return results.map { $0! }
+    }
+}

@@ -1,0 +1,72 @@
+import CFFmpeg
+import Foundation
+import ReelTestSupport
+import Testing
+
+@testable import ReelMedia
+
+/// Scene detection decodes a file in stretches at once (`SceneDetector+Segments`): the stretches must join into
+/// exactly the measures of one pass — so the cuts and scenes are the same — or be given up for one pass.
+@Suite("Scene detection in stretches")
+struct SceneSegmentTests {
+    /// The measures of `path`'s reference frames decoded in `segments` stretches (`nil` if they did not join), and
+    /// in one pass, as the detector takes them; on the media executor.
+    static func measures(_ path: String, segments: Int) async throws -> ([FrameMeasure]?, [FrameMeasure]) {
+        try await MediaEngine.offload { () throws(MediaError) in
+            let detector = SceneDetector(input: try InputFile(path: path), threshold: 10, minSceneSeconds: 0)
+            guard let videoIndex = detector.input.bestStream(AVMEDIA_TYPE_VIDEO) else {
+                throw MediaError(.unsupported, "no video stream", path: path)
+            }
+            let joined = detector.measureInSegments(videoIndex, count: segments)
+            let source = try FrameSource(
+                try InputFile(path: path), videoIndex, width: 160, skipping: AVDISCARD_NONREF, threads: 0)
+            var measurer = FrameMeasurer()
+            var whole: [FrameMeasure] = []
+            try source.frames { (thumb, time) throws(MediaError) -> Bool in
+                whole.append(measurer.measure(thumb, time: time))
+                return true
+            }
+            return (joined, whole)
+        }
+    }
+
+    /// The sample's cuts fall every 2 s on keyframes: six stretches start exactly on cuts, three on two of them,
+    /// two between.
+    @Test(arguments: [2, 3, 6]) func stretchesJoinIntoOnePassAndFindTheSameCuts(segments: Int) async throws {
+        let dir = try TemporaryDirectory(prefix: "scene-segments")
+        let path = try await SampleMedia.sample(in: dir)
+        let (joined, whole) = try await Self.measures(path, segments: segments)
+        #expect(joined != nil, "the stretches did not join")
+        #expect(joined == whole)
+        #expect(whole.count > 200)
+        let apart = try await MediaEngine.detectScenes(path, minSceneSeconds: 0, segments: segments)
+        let together = try await MediaEngine.detectScenes(path, minSceneSeconds: 0, segments: 1)
+        #expect(apart == together)
+        // Every hard cut, and at no minimum scene length scdet's own hit in the fast-changing `life` scene (10.08 s).
+        #expect(apart.cuts.map { ($0.time * 25).rounded() / 25 } == [2, 4, 6, 8, 10, 10.08])
+    }
+
+    /// MPEG-TS seeks by estimate, not by an index: whether its stretches join or are given up, the cuts are those of
+    /// one pass.
+    @Test func aTransportStreamFindsWhatOnePassFinds() async throws {
+        let dir = try TemporaryDirectory(prefix: "scene-segments-ts")
+        let mp4 = try await SampleMedia.sample(in: dir, seconds: 24)
+        let ts = dir.path("sample.ts")
+        try await SampleMedia.ffmpeg(["-i", mp4, "-c", "copy", "-f", "mpegts", ts])
+        let apart = try await MediaEngine.detectScenes(ts, minSceneSeconds: 0, segments: 4)
+        let together = try await MediaEngine.detectScenes(ts, minSceneSeconds: 0, segments: 1)
+        #expect(apart == together)
+        // Times are the stream's, which MPEG-TS starts at 1.48 s here.
+        let start = try #require(apart.scenes.first?.start)
+        let found = Set(apart.cuts.map { (($0.time - start) * 25).rounded() / 25 })
+        #expect(found.isSuperset(of: stride(from: 2.0, through: 22, by: 2)), "\(found)")
+    }
+
+    @Test func filesUnder40SecondsOrOfUnknownLengthAreOnePass() {
+        #expect(SceneDetector.automaticSegments(duration: nil) == 1)
+        #expect(SceneDetector.automaticSegments(duration: 12) == 1)
+        #expect(SceneDetector.automaticSegments(duration: 39) == 1)
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        #expect(SceneDetector.automaticSegments(duration: 600) == min(cores, 30))
+    }
+}
