@@ -9,7 +9,8 @@ import Foundation
 /// decoding at the keyframe at least `warmUp` seconds before its first frame, so that frame is measured against
 /// the same previous frame as in one pass; and every stretch before the last decodes one frame past its end,
 /// which must measure exactly as the next stretch's first frame does. When it does not (an open GOP that decodes
-/// differently after a seek, an imprecise seek), or anything fails, the caller measures the file in one pass.
+/// differently after a seek, an imprecise seek), frames come out of time order, or anything fails, the caller
+/// measures the file in one pass.
 extension SceneDetector {
     /// Seconds decoded before a stretch's first frame.
     static let warmUp = 1.0
@@ -36,11 +37,13 @@ extension SceneDetector {
         var measures: [FrameMeasure] = []
         var firstDecoded: Double?
         var next: FrameMeasure?
+        /// Frames came out in time order (where stretches meet is decided by time).
+        var ordered = true
     }
 
     /// The measures of every reference frame, in order, decoded in `count` stretches at once; `nil` when the
     /// stretches do not join exactly (then one pass must do).
-    func measureInSegments(_ videoIndex: Int, count: Int) -> [FrameMeasure]? {
+    func measureInSegments(_ videoIndex: Int, count: Int, warmUp: Double = warmUp) -> [FrameMeasure]? {
         guard count > 1, let range = Self.timeRange(input, videoIndex) else { return nil }
         let bounds = (0...count).map { range.start + range.duration * Double($0) / Double(count) }
         let path = input.path
@@ -53,7 +56,7 @@ extension SceneDetector {
                     Result { () throws(MediaError) -> Segment in
                         try Self.measure(
                             try InputFile(path: path), videoIndex, width: width, from: bounds[index],
-                            upTo: index == count - 1 ? nil : bounds[index + 1])
+                            upTo: index == count - 1 ? nil : bounds[index + 1], warmUp: warmUp)
                     })
             }
         }
@@ -62,13 +65,13 @@ extension SceneDetector {
         results.set(
             0,
             Result { () throws(MediaError) -> Segment in
-                try Self.measure(input, videoIndex, width: width, from: nil, upTo: bounds[1])
+                try Self.measure(input, videoIndex, width: width, from: nil, upTo: bounds[1], warmUp: warmUp)
             })
         guard let segments = try? results.wait().map({ try $0.get() }) else { return nil }
         for index in 1..<count {
             let segment = segments[index]
             if segment.measures.isEmpty && segments[index - 1].next == nil { continue }
-            guard let first = segment.firstDecoded, first < bounds[index],
+            guard segment.ordered, segments[index - 1].ordered, let first = segment.firstDecoded, first < bounds[index],
                 segments[index - 1].next == segment.measures.first
             else { return nil }
         }
@@ -77,9 +80,9 @@ extension SceneDetector {
 
     /// The measures of the frames in [`from`, `upTo`) (from the start without `from`, to the end without `upTo`),
     /// and of the first frame at or after `upTo`.
-    static func measure(_ input: InputFile, _ videoIndex: Int, width: Int, from: Double?, upTo: Double?)
-        throws(MediaError) -> Segment
-    {
+    static func measure(
+        _ input: InputFile, _ videoIndex: Int, width: Int, from: Double?, upTo: Double?, warmUp: Double
+    ) throws(MediaError) -> Segment {
         let source = try FrameSource(input, videoIndex, width: width, skipping: AVDISCARD_NONREF, threads: 1)
         if let from, !source.seek(to: from - warmUp) {
             throw MediaError(.unsupported, "cannot seek to \(from - warmUp) s", path: input.path)
@@ -88,6 +91,7 @@ extension SceneDetector {
         var segment = Segment()
         try source.frames { (thumb, time) throws(MediaError) -> Bool in
             let measured = measurer.measure(thumb, time: time)
+            if let last = segment.measures.last?.time, time <= last { segment.ordered = false }
             if segment.firstDecoded == nil { segment.firstDecoded = time }
             if let upTo, time >= upTo {
                 segment.next = measured

@@ -11,13 +11,15 @@ import Testing
 struct SceneSegmentTests {
     /// The measures of `path`'s reference frames decoded in `segments` stretches (`nil` if they did not join), and
     /// in one pass, as the detector takes them; on the media executor.
-    static func measures(_ path: String, segments: Int) async throws -> ([FrameMeasure]?, [FrameMeasure]) {
+    static func measures(_ path: String, segments: Int, warmUp: Double = SceneDetector.warmUp) async throws
+        -> ([FrameMeasure]?, [FrameMeasure])
+    {
         try await MediaEngine.offload { () throws(MediaError) in
             let detector = SceneDetector(input: try InputFile(path: path), threshold: 10, minSceneSeconds: 0)
             guard let videoIndex = detector.input.bestStream(AVMEDIA_TYPE_VIDEO) else {
                 throw MediaError(.unsupported, "no video stream", path: path)
             }
-            let joined = detector.measureInSegments(videoIndex, count: segments)
+            let joined = detector.measureInSegments(videoIndex, count: segments, warmUp: warmUp)
             let source = try FrameSource(
                 try InputFile(path: path), videoIndex, width: 160, skipping: AVDISCARD_NONREF, threads: 0)
             var measurer = FrameMeasurer()
@@ -44,6 +46,16 @@ struct SceneSegmentTests {
         #expect(apart == together)
         // Every hard cut, and at no minimum scene length scdet's own hit in the fast-changing `life` scene (10.08 s).
         #expect(apart.cuts.map { ($0.time * 25).rounded() / 25 } == [2, 4, 6, 8, 10, 10.08])
+    }
+
+    /// Without the warm-up, a stretch that starts on a keyframe measures its first frame against nothing: that
+    /// does not join, and is given up.
+    @Test func stretchesThatDoNotJoinAreGivenUp() async throws {
+        let dir = try TemporaryDirectory(prefix: "scene-segments-cold")
+        let path = try await SampleMedia.sample(in: dir)
+        let (cold, whole) = try await Self.measures(path, segments: 6, warmUp: 0)
+        #expect(cold == nil)
+        #expect(whole.count > 200)
     }
 
     /// MPEG-TS seeks by estimate, not by an index: whether its stretches join or are given up, the cuts are those of
