@@ -6,9 +6,10 @@ import Foundation
 /// A decoder's own frame threads scale poorly on the reference frames scene detection decodes: each waits on the
 /// one before it (on the 10-minute sample, two cores were 71 % busy). Stretches that start at keyframes depend on
 /// nothing before them, so each gets a single-threaded decoder of its own. Every stretch after the first starts
-/// decoding at the keyframe at least `warmUp` seconds before its first frame, so that frame is measured against
-/// the same previous frame as in one pass; and every stretch before the last decodes one frame past its end,
-/// which must measure exactly as the next stretch's first frame does. When it does not (an open GOP that decodes
+/// on a keyframe and measures from the frame after it, so that frame is measured against the same previous frame
+/// as in one pass (where the container cannot name the keyframe, decoding starts `warmUp` seconds early); and
+/// every stretch before the last decodes one frame past its end, which must measure exactly as the next
+/// stretch's first frame does. When it does not (an open GOP that decodes
 /// differently after a seek, an imprecise seek), frames come out of time order, or anything fails, the caller
 /// measures the file in one pass.
 extension SceneDetector {
@@ -42,12 +43,24 @@ extension SceneDetector {
     }
 
     /// The measures of every reference frame, in order, decoded in `count` stretches at once; `nil` when the
-    /// stretches do not join exactly (then one pass must do).
-    func measureInSegments(_ videoIndex: Int, count: Int, warmUp: Double = warmUp) -> [FrameMeasure]? {
+    /// stretches do not join exactly (then one pass must do). Each stretch after the first starts on the keyframe
+    /// at or before its share of the file (`snapToKeyframes`), or else `warmUp` seconds before it.
+    func measureInSegments(_ videoIndex: Int, count: Int, snapToKeyframes: Bool = true, warmUp: Double = warmUp)
+        -> [FrameMeasure]?
+    {
         guard count > 1, let range = Self.timeRange(input, videoIndex) else { return nil }
-        let bounds = (0...count).map { range.start + range.duration * Double($0) / Double(count) }
-        let path = input.path
-        let width = analysisWidth
+        var bounds = (0...count).map { range.start + range.duration * Double($0) / Double(count) }
+        var starts = bounds.map { $0 - warmUp }
+        if snapToKeyframes, let probe = try? InputFile(path: input.path) {
+            for index in 1..<count {
+                guard let keyframe = Self.keyframe(probe, videoIndex, atOrBefore: bounds[index]) else { continue }
+                bounds[index] = keyframe
+                starts[index] = keyframe
+            }
+        }
+        // A file of fewer keyframes than stretches: one pass.
+        guard zip(bounds, bounds.dropFirst()).allSatisfy({ $0 < $1 }) else { return nil }
+        let (path, width, edges, from) = (input.path, analysisWidth, bounds, starts)
         let results = SegmentResults(count: count)
         let spawned = (1..<count).map { index in
             Thread {
@@ -55,8 +68,8 @@ extension SceneDetector {
                     index,
                     Result { () throws(MediaError) -> Segment in
                         try Self.measure(
-                            try InputFile(path: path), videoIndex, width: width, from: bounds[index],
-                            upTo: index == count - 1 ? nil : bounds[index + 1], warmUp: warmUp)
+                            try InputFile(path: path), videoIndex, width: width, after: edges[index],
+                            through: index == count - 1 ? nil : edges[index + 1], decodingFrom: from[index])
                     })
             }
         }
@@ -65,27 +78,56 @@ extension SceneDetector {
         results.set(
             0,
             Result { () throws(MediaError) -> Segment in
-                try Self.measure(input, videoIndex, width: width, from: nil, upTo: bounds[1], warmUp: warmUp)
+                try Self.measure(input, videoIndex, width: width, after: nil, through: bounds[1], decodingFrom: nil)
             })
         guard let segments = try? results.wait().map({ try $0.get() }) else { return nil }
-        for index in 1..<count {
+        return Self.join(segments, bounds: bounds)
+    }
+
+    /// The stretches' measures as one, if they join exactly: each stretch after the first decoded a frame at or
+    /// before its start (so its first measure has the previous frame of one pass), frames came in time order, and
+    /// the frame each stretch decoded past its end measures exactly as the next stretch's first.
+    static func join(_ segments: [Segment], bounds: [Double]) -> [FrameMeasure]? {
+        for index in segments.indices.dropFirst() {
             let segment = segments[index]
             if segment.measures.isEmpty && segments[index - 1].next == nil { continue }
-            guard segment.ordered, segments[index - 1].ordered, let first = segment.firstDecoded, first < bounds[index],
-                segments[index - 1].next == segment.measures.first
+            guard segment.ordered, segments[index - 1].ordered, let first = segment.firstDecoded,
+                first <= bounds[index], segments[index - 1].next == segment.measures.first
             else { return nil }
         }
         return segments.flatMap(\.measures)
     }
 
-    /// The measures of the frames in [`from`, `upTo`) (from the start without `from`, to the end without `upTo`),
-    /// and of the first frame at or after `upTo`.
+    /// The presentation time of the keyframe a seek to `seconds` lands on, read from the first video packet after
+    /// it (no decoding); `nil` when the container cannot say.
+    static func keyframe(_ input: InputFile, _ videoIndex: Int, atOrBefore seconds: Double) -> Double? {
+        let timeBase = Rational(input.stream(videoIndex).pointee.time_base)
+        let target = Int64((seconds / timeBase.seconds).rounded(.down))
+        guard av_seek_frame(input.context, Int32(videoIndex), max(0, target), AVSEEK_FLAG_BACKWARD) >= 0 else {
+            return nil
+        }
+        var packet = av_packet_alloc()
+        defer { av_packet_free(&packet) }
+        while av_read_frame(input.context, packet) >= 0 {
+            defer { av_packet_unref(packet) }
+            guard Int(packet!.pointee.stream_index) == videoIndex else { continue }
+            let pts = packet!.pointee.pts
+            guard packet!.pointee.flags & AV_PKT_FLAG_KEY != 0, pts != reel_av_nopts_value() else { return nil }
+            // The seek goes by decoding time: the keyframe may show a little after `seconds`.
+            return timeBase.times(pts).seconds
+        }
+        return nil
+    }
+
+    /// The measures of the frames after `after` through `through` (from the start without `after`, to the end
+    /// without `through`), decoding from the keyframe at or before `decodingFrom`, and of the first frame after
+    /// `through`.
     static func measure(
-        _ input: InputFile, _ videoIndex: Int, width: Int, from: Double?, upTo: Double?, warmUp: Double
+        _ input: InputFile, _ videoIndex: Int, width: Int, after: Double?, through: Double?, decodingFrom: Double?
     ) throws(MediaError) -> Segment {
         let source = try FrameSource(input, videoIndex, width: width, skipping: AVDISCARD_NONREF, threads: 1)
-        if let from, !source.seek(to: from - warmUp) {
-            throw MediaError(.unsupported, "cannot seek to \(from - warmUp) s", path: input.path)
+        if let decodingFrom, !source.seek(to: decodingFrom) {
+            throw MediaError(.unsupported, "cannot seek to \(decodingFrom) s", path: input.path)
         }
         var measurer = FrameMeasurer()
         var segment = Segment()
@@ -93,11 +135,11 @@ extension SceneDetector {
             let measured = measurer.measure(thumb, time: time)
             if let last = segment.measures.last?.time, time <= last { segment.ordered = false }
             if segment.firstDecoded == nil { segment.firstDecoded = time }
-            if let upTo, time >= upTo {
+            if let through, time > through {
                 segment.next = measured
                 return false
             }
-            if time >= from ?? -.infinity { segment.measures.append(measured) }
+            if time > after ?? -.infinity { segment.measures.append(measured) }
             return true
         }
         return segment

@@ -11,7 +11,7 @@ import Testing
 struct SceneSegmentTests {
     /// The measures of `path`'s reference frames decoded in `segments` stretches (`nil` if they did not join), and
     /// in one pass, as the detector takes them; on the media executor.
-    static func measures(_ path: String, segments: Int, warmUp: Double = SceneDetector.warmUp) async throws
+    static func measures(_ path: String, segments: Int, snapToKeyframes: Bool = true) async throws
         -> ([FrameMeasure]?, [FrameMeasure])
     {
         try await MediaEngine.offload { () throws(MediaError) in
@@ -19,7 +19,7 @@ struct SceneSegmentTests {
             guard let videoIndex = detector.input.bestStream(AVMEDIA_TYPE_VIDEO) else {
                 throw MediaError(.unsupported, "no video stream", path: path)
             }
-            let joined = detector.measureInSegments(videoIndex, count: segments, warmUp: warmUp)
+            let joined = detector.measureInSegments(videoIndex, count: segments, snapToKeyframes: snapToKeyframes)
             let source = try FrameSource(
                 try InputFile(path: path), videoIndex, width: 160, skipping: AVDISCARD_NONREF, threads: 0)
             var measurer = FrameMeasurer()
@@ -33,11 +33,12 @@ struct SceneSegmentTests {
     }
 
     /// The sample's cuts fall every 2 s on keyframes: six stretches start exactly on cuts, three on two of them,
-    /// two between.
-    @Test(arguments: [2, 3, 6]) func stretchesJoinIntoOnePassAndFindTheSameCuts(segments: Int) async throws {
+    /// two between; stretches that start on keyframes, or a second early where no keyframe is named.
+    @Test(arguments: [(2, true), (3, true), (6, true), (3, false), (5, false)])
+    func stretchesJoinIntoOnePassAndFindTheSameCuts(segments: Int, snapToKeyframes: Bool) async throws {
         let dir = try TemporaryDirectory(prefix: "scene-segments")
         let path = try await SampleMedia.sample(in: dir)
-        let (joined, whole) = try await Self.measures(path, segments: segments)
+        let (joined, whole) = try await Self.measures(path, segments: segments, snapToKeyframes: snapToKeyframes)
         #expect(joined != nil, "the stretches did not join")
         #expect(joined == whole)
         #expect(whole.count > 200)
@@ -48,14 +49,31 @@ struct SceneSegmentTests {
         #expect(apart.cuts.map { ($0.time * 25).rounded() / 25 } == [2, 4, 6, 8, 10, 10.08])
     }
 
-    /// Without the warm-up, a stretch that starts on a keyframe measures its first frame against nothing: that
-    /// does not join, and is given up.
-    @Test func stretchesThatDoNotJoinAreGivenUp() async throws {
-        let dir = try TemporaryDirectory(prefix: "scene-segments-cold")
-        let path = try await SampleMedia.sample(in: dir)
-        let (cold, whole) = try await Self.measures(path, segments: 6, warmUp: 0)
-        #expect(cold == nil)
-        #expect(whole.count > 200)
+    /// Stretches join only where each measured its first frame against a frame it decoded, frames came in time
+    /// order, and the frame one decoded past its end measures as the next one's first.
+    @Test func stretchesThatDoNotJoinAreGivenUp() {
+        func frame(_ time: Double, _ mafd: Double?) -> FrameMeasure {
+            FrameMeasure(time: time, meanLuma: 0.5, mafd: mafd)
+        }
+        typealias Segment = SceneDetector.Segment
+        let first = Segment(measures: [frame(0, nil), frame(1, 2)], firstDecoded: 0, next: frame(2, 3))
+        let second = Segment(measures: [frame(2, 3), frame(3, 1)], firstDecoded: 1.5)
+        #expect(SceneDetector.join([first, second], bounds: [0, 1.5, 4]) == first.measures + second.measures)
+        // The next stretch measured its first frame against another one, or against nothing.
+        var other = second
+        other.measures[0].mafd = 4
+        #expect(SceneDetector.join([first, other], bounds: [0, 1.5, 4]) == nil)
+        // It began decoding after its start.
+        other = second
+        other.firstDecoded = 2
+        #expect(SceneDetector.join([first, other], bounds: [0, 1.5, 4]) == nil)
+        // Its frames came out of time order.
+        other = second
+        other.ordered = false
+        #expect(SceneDetector.join([first, other], bounds: [0, 1.5, 4]) == nil)
+        // A last stretch past the last frame is empty, and joins.
+        let ended = Segment(measures: [frame(0, nil), frame(1, 2)], firstDecoded: 0)
+        #expect(SceneDetector.join([ended, Segment(firstDecoded: nil)], bounds: [0, 1.5, 4]) == ended.measures)
     }
 
     /// MPEG-TS seeks by estimate, not by an index: whether its stretches join or are given up, the cuts are those of
