@@ -120,6 +120,9 @@ struct SceneDetector {
     {
         // From the keyframe at or before the frame before `after`: its MAFD is the first score's reference.
         guard source.seek(to: after - 1.5 * frameDuration) else { return nil }
+        // Up to there only the frames others refer to: in a long GOP a cut can be hundreds of frames past the
+        // keyframe, and decoding all of them made a second look cost more than scdet's whole pass.
+        source.referenceOnlyBefore = after - 2 * frameDuration
         var frames: [(time: Double, thumb: [UInt8])] = []
         try source.frames { (thumb, time) throws(MediaError) -> Bool in
             if time >= after - 1.5 * frameDuration { frames.append((time, thumb)) }
@@ -150,6 +153,9 @@ final class FrameSource {
     let timeBase: Rational
     private var packet = av_packet_alloc()
     private var frame = av_frame_alloc()
+    /// While set, a packet shown before this time is decoded only if other frames refer to it (read per packet:
+    /// for a decoder without frame threads).
+    var referenceOnlyBefore: Double?
 
     /// `skipping` says which frames the decoder leaves out; `threads` 0 lets it choose.
     init(_ input: InputFile, _ videoIndex: Int, width: Int, skipping: AVDiscard, threads: Int32) throws(MediaError) {
@@ -196,6 +202,11 @@ final class FrameSource {
             guard rc >= 0 else { throw MediaError.ffmpeg(rc, "cannot read a packet", path: input.path) }
             defer { av_packet_unref(packet) }
             guard Int(packet!.pointee.stream_index) == videoIndex else { continue }
+            if let before = referenceOnlyBefore {
+                let pts = packet!.pointee.pts
+                let early = pts != reel_av_nopts_value() && timeBase.times(pts).seconds < before
+                decoder.context.pointee.skip_frame = early ? AVDISCARD_NONREF : AVDISCARD_DEFAULT
+            }
             try decoder.decode(packet, into: frame!, path: input.path, take)
         }
         if going { try decoder.decode(nil, into: frame!, path: input.path, take) }

@@ -81,6 +81,16 @@ struct SceneRecallTests {
         #expect(types.isSuperset(of: ["I", "B"]), "cuts fell on \(types)")
     }
 
+    @Test func cutsFarFromTheirKeyframeInOneLongGOP() async throws {
+        let dir = try TemporaryDirectory(prefix: "recall-long-gop")
+        // One keyframe for the whole clip: the second look at each cut decodes from frame 0, every frame only near
+        // the cut.
+        let (path, cuts) = try await Self.clip(
+            in: dir, name: "long-gop.mp4", x264: "bframes=3:b-pyramid=normal:keyint=300:min-keyint=300:scenecut=0")
+        let types = try await Self.expectRecall(path, cuts: cuts)
+        #expect(!types.contains("I"), "cuts fell on \(types)")
+    }
+
     @Test func cutsBetweenKeyframesOfAClipWithoutBFrames() async throws {
         let dir = try TemporaryDirectory(prefix: "recall-p")
         let (path, cuts) = try await Self.clip(in: dir, name: "p.mp4", x264: "bframes=0")
