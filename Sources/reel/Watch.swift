@@ -6,6 +6,8 @@ extension Get {
     /// Prints a row for every job event after `from` that this command's namespaces and name select, as they come.
     func follow(_ pool: Database, from: Int64, known rows: [StoredResource]) async throws {
         var known = Dictionary(rows.map { ($0.uid, $0) }, uniquingKeysWith: { a, _ in a })
+        // After "No videojobs found." the first row comes with the header the empty table did not print.
+        var headed = !rows.isEmpty
         try await FeedFollower.follow(pool, from: from) { event in
             guard event.type.hasPrefix("job."), let uid = event.jobUID,
                 options.allNamespaces || event.namespace == options.namespace
@@ -16,8 +18,10 @@ extension Get {
             }
             guard let row, name == nil || row.key.name == name else { return }
             known[uid] = row
-            let line = try Tables.render([row], kind: kind, wide: output == .wide, namespaces: options.allNamespaces)
-                .split(separator: "\n").dropFirst().joined(separator: "\n")
+            let table = try Tables.render([row], kind: kind, wide: output == .wide, namespaces: options.allNamespaces)
+                .split(separator: "\n")
+            let line = table.dropFirst(headed ? 1 : 0).joined(separator: "\n")
+            headed = true
             let text = event.type == "job.deleted" ? line + "   (deleted)" : line
             FileHandle.standardOutput.write(Data((text + "\n").utf8))
         }

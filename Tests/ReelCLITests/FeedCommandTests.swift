@@ -19,15 +19,15 @@ struct FeedCommandTests {
         let url = try await TestPostgres.migratedDatabase("cli-feed")
         let database = Database(url: url, maxConnections: 2)
         let directory = try TemporaryDirectory(prefix: "cli-feed")
-        let watch = try BackgroundProcess(
-            try ReelPaths.reelBinary, ["get", "vj", "-w", "-A", "--database-url", url],
-            outputPath: directory.path("watch.log"))
-        defer { watch.send(SIGKILL) }
         let key = ResourceKey(kind: "VideoJob", namespace: "media", name: "talk")
         try await database.resources.apply(
             key, labels: nil, annotations: nil,
             spec: try JSONDocument(encoding: VideoJobSpec(source: SourceSpec(uri: "https://x/a.mp4"))), sourceFile: nil)
         let stored = try #require(try await database.resources.get(key))
+        let watch = try BackgroundProcess(
+            try ReelPaths.reelBinary, ["get", "vj", "-w", "-A", "--database-url", url],
+            outputPath: directory.path("watch.log"))
+        defer { watch.send(SIGKILL) }
         // The table is printed first; wait for it, so the change below comes after the watch began.
         // The first minute of the whole suite, every suite starting at once, can hold a command's start up for many
         // seconds: the waits return as soon as the output is there, and wait long otherwise.
@@ -58,6 +58,33 @@ struct FeedCommandTests {
             follow.output.contains("WARNING second line")
         }
         #expect(followed, "\(follow.output)")
+        await database.close()
+    }
+
+    /// `reel get vj -w` that began on no jobs prints the header with the first row that comes.
+    @Test func aWatchThatBeganEmptyPrintsTheHeaderWithItsFirstRow() async throws {
+        let url = try await TestPostgres.migratedDatabase("cli-feed-empty")
+        let database = Database(url: url, maxConnections: 2)
+        let directory = try TemporaryDirectory(prefix: "cli-feed-empty")
+        let watch = try BackgroundProcess(
+            try ReelPaths.reelBinary, ["get", "vj", "-w", "-A", "--database-url", url],
+            outputPath: directory.path("watch.log"))
+        defer { watch.send(SIGKILL) }
+        let empty = try await BackgroundProcess.eventually { watch.output.contains("No videojobs found.") }
+        try #require(empty, "\(watch.output)")
+        let key = ResourceKey(kind: "VideoJob", namespace: "media", name: "talk")
+        try await database.resources.apply(
+            key, labels: nil, annotations: nil,
+            spec: try JSONDocument(encoding: VideoJobSpec(source: SourceSpec(uri: "https://x/a.mp4"))), sourceFile: nil)
+        let stored = try #require(try await database.resources.get(key))
+        try await database.events.publish(
+            namespace: "media", type: "job.changed", jobUID: stored.uid, data: .emptyObject)
+        let printed = try await BackgroundProcess.eventually { watch.output.contains("talk") }
+        #expect(printed, "\(watch.output)")
+        let lines = watch.output.split(separator: "\n").map(String.init)
+        #expect(lines.count == 3, "\(lines)")
+        #expect(lines.dropFirst().first?.hasPrefix("NAMESPACE") == true, "\(lines)")
+        #expect(lines.last?.hasPrefix("media") == true && lines.last?.contains("talk") == true, "\(lines)")
         await database.close()
     }
 
