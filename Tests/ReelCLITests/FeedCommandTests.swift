@@ -15,15 +15,20 @@ import Testing
 /// API streams (no polling), the last keeps only hashes and audits every change.
 @Suite("Feed-following commands and tokens")
 struct FeedCommandTests {
-    @Test func watchAndFollowPrintChangesAsTheFeedAnnouncesThem() async throws {
-        let url = try await TestPostgres.migratedDatabase("cli-feed")
-        let database = Database(url: url, maxConnections: 2)
-        let directory = try TemporaryDirectory(prefix: "cli-feed")
+    /// Declares VideoJob media/talk and returns it as stored.
+    static func declareTalk(_ database: Database) async throws -> StoredResource {
         let key = ResourceKey(kind: "VideoJob", namespace: "media", name: "talk")
         try await database.resources.apply(
             key, labels: nil, annotations: nil,
             spec: try JSONDocument(encoding: VideoJobSpec(source: SourceSpec(uri: "https://x/a.mp4"))), sourceFile: nil)
-        let stored = try #require(try await database.resources.get(key))
+        return try #require(try await database.resources.get(key))
+    }
+
+    @Test func watchAndFollowPrintChangesAsTheFeedAnnouncesThem() async throws {
+        let url = try await TestPostgres.migratedDatabase("cli-feed")
+        let database = Database(url: url, maxConnections: 2)
+        let directory = try TemporaryDirectory(prefix: "cli-feed")
+        let stored = try await Self.declareTalk(database)
         let watch = try BackgroundProcess(
             try ReelPaths.reelBinary, ["get", "vj", "-w", "-A", "--database-url", url],
             outputPath: directory.path("watch.log"))
@@ -72,11 +77,7 @@ struct FeedCommandTests {
         defer { watch.send(SIGKILL) }
         let empty = try await BackgroundProcess.eventually { watch.output.contains("No videojobs found.") }
         try #require(empty, "\(watch.output)")
-        let key = ResourceKey(kind: "VideoJob", namespace: "media", name: "talk")
-        try await database.resources.apply(
-            key, labels: nil, annotations: nil,
-            spec: try JSONDocument(encoding: VideoJobSpec(source: SourceSpec(uri: "https://x/a.mp4"))), sourceFile: nil)
-        let stored = try #require(try await database.resources.get(key))
+        let stored = try await Self.declareTalk(database)
         try await database.events.publish(
             namespace: "media", type: "job.changed", jobUID: stored.uid, data: .emptyObject)
         let printed = try await BackgroundProcess.eventually { watch.output.contains("talk") }
@@ -94,11 +95,7 @@ struct FeedCommandTests {
     @Test func logsFollowPrintsALineLoggedWhileItStarts() async throws {
         let url = try await TestPostgres.migratedDatabase("cli-follow-start")
         let database = Database(url: url, maxConnections: 2)
-        let key = ResourceKey(kind: "VideoJob", namespace: "media", name: "talk")
-        try await database.resources.apply(
-            key, labels: nil, annotations: nil,
-            spec: try JSONDocument(encoding: VideoJobSpec(source: SourceSpec(uri: "https://x/a.mp4"))), sourceFile: nil)
-        let stored = try #require(try await database.resources.get(key))
+        let stored = try await Self.declareTalk(database)
         let jobID = try await database.jobs.upsertJob(
             resourceUID: stored.uid, namespace: "media", name: "talk", generation: 1, spec: stored.spec)
         await database.logs.write(job: jobID, task: nil, level: "info", "first line", fallback: TestPostgres.logger)
