@@ -39,6 +39,14 @@ final class InputFile {
 
     func stream(_ index: Int) -> UnsafeMutablePointer<AVStream> { context.pointee.streams[index]! }
 
+    /// Moves reading to the keyframe of stream `index` at or before `seconds` (by decoding time); false if the
+    /// container cannot.
+    func seekBackward(_ index: Int, to seconds: Double) -> Bool {
+        let timeBase = Rational(stream(index).pointee.time_base)
+        let target = Int64((seconds / timeBase.seconds).rounded(.down))
+        return av_seek_frame(context, Int32(index), max(0, target), AVSEEK_FLAG_BACKWARD) >= 0
+    }
+
     /// The index of the best stream of `type`, or `nil`.
     func bestStream(_ type: AVMediaType) -> Int? {
         let index = av_find_best_stream(context, type, -1, -1, nil, 0)

@@ -101,11 +101,8 @@ extension SceneDetector {
     /// The presentation time of the keyframe a seek to `seconds` lands on, read from the first video packet after
     /// it (no decoding); `nil` when the container cannot say.
     static func keyframe(_ input: InputFile, _ videoIndex: Int, atOrBefore seconds: Double) -> Double? {
+        guard input.seekBackward(videoIndex, to: seconds) else { return nil }
         let timeBase = Rational(input.stream(videoIndex).pointee.time_base)
-        let target = Int64((seconds / timeBase.seconds).rounded(.down))
-        guard av_seek_frame(input.context, Int32(videoIndex), max(0, target), AVSEEK_FLAG_BACKWARD) >= 0 else {
-            return nil
-        }
         var packet = av_packet_alloc()
         defer { av_packet_free(&packet) }
         while av_read_frame(input.context, packet) >= 0 {

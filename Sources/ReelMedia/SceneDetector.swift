@@ -180,10 +180,7 @@ final class FrameSource {
 
     /// Moves to the keyframe at or before `seconds` and forgets what the decoder holds; false if it cannot.
     func seek(to seconds: Double) -> Bool {
-        let target = Int64((seconds / timeBase.seconds).rounded(.down))
-        guard av_seek_frame(input.context, Int32(videoIndex), max(0, target), AVSEEK_FLAG_BACKWARD) >= 0 else {
-            return false
-        }
+        guard input.seekBackward(videoIndex, to: seconds) else { return false }
         decoder.flush()
         return true
     }
