@@ -43,20 +43,26 @@ struct UploadCommandTests {
         let environment = ["REEL_CACHE_DIR": directory.path("cache"), "REEL_TOKEN": token, "REEL_SERVER": server]
         let arguments = ["upload", video, "--chunk-size", "1", "--title", "Resumed"]
 
-        // Slowly (12 s for the file, so a loaded machine still catches it half-way): once the server holds a chunk,
-        // kill -9.
+        // Slowly (12 s for the file): once the server holds a chunk, kill -9. Each look stops the client first, so
+        // however long this test waits between its look and the kill (a loaded machine once let the client finish
+        // in between), the client sends nothing more.
         let first = try BackgroundProcess(
             try ReelPaths.reelBinary, arguments + ["--limit-rate", "150000"], environment: environment,
             outputPath: directory.path("first.log"))
         var held = 0
         let progressed = try await BackgroundProcess.eventually(timeout: .seconds(60)) {
             guard let url = Self.rememberedURL(directory.path("cache/uploads")) else { return false }
+            first.send(SIGSTOP)
             let head = try? await HTTPClient.send(
                 HTTPRequest(
                     method: "HEAD", url: url,
                     headers: [("Authorization", "Bearer \(token)"), ("Tus-Resumable", "1.0.0")]))
             held = Int(head?.header("Upload-Offset") ?? "") ?? 0
-            return held >= 1 << 20
+            guard held >= 1 << 20 else {
+                first.send(SIGCONT)
+                return false
+            }
+            return true
         }
         #expect(progressed, "\(first.output)")
         first.send(SIGKILL)
