@@ -123,11 +123,29 @@ struct TusClient: Sendable {
         return location.hasPrefix("http") ? location : server + location
     }
 
-    /// The upload's offset (`HEAD`), or `nil` when the server does not have it (anymore).
+    /// The upload's offset (`HEAD`), or `nil` when the server does not have it (anymore: 404, 410). Answers that
+    /// say nothing of the upload (a proxy's 502 or 503 while the server restarts, 423, 429) are retried like a
+    /// dropped connection: taken for "gone", they made a rerun start over and a run in progress give up.
     func currentOffset(_ url: String) async throws -> Int? {
-        let response = try await send(HTTPRequest(method: "HEAD", url: url, headers: headers))
-        guard response.status == 200 else { return nil }
-        return Int(response.header("Upload-Offset") ?? "")
+        var failures = 0
+        while true {
+            let response = try await send(HTTPRequest(method: "HEAD", url: url, headers: headers))
+            switch response.status {
+            case 200:
+                guard let offset = Int(response.header("Upload-Offset") ?? "") else {
+                    throw UploadFailure(path: url, message: "the server's HEAD answer has no Upload-Offset")
+                }
+                return offset
+            case 404, 410:
+                return nil
+            case 409, 423, 429, 500...599:
+                failures += 1
+                guard failures < attempts else { throw UploadFailure(path: url, response: response) }
+                try await Task.sleep(for: RetryPolicy(maxAttempts: attempts).delay(after: failures))
+            default:
+                throw UploadFailure(path: url, response: response)
+            }
+        }
     }
 
     /// Sends a small request, retrying transport failures.

@@ -86,9 +86,10 @@ final class UploadProgress: Sendable {
         } else {
             let seconds = (ContinuousClock.now - entry.started).seconds
             let sent = entry.done - (entry.start ?? entry.done)
-            let rate = seconds > 0.2 ? Double(sent) / seconds : 0
-            let eta = rate > 0 ? "ETA \(Int((Double(entry.size - entry.done) / rate).rounded(.up)))s" : "ETA --"
-            tail = "\(megabytes(Int(rate))) MB/s  \(eta)"
+            // Under 0.2 s (or nothing sent yet) there is no rate to tell: "--", not a "0.0 MB/s" that reads as a stall.
+            let rate = seconds > 0.2 && sent > 0 ? Double(sent) / seconds : nil
+            let eta = rate.map { "ETA \(Int((Double(entry.size - entry.done) / $0).rounded(.up)))s" } ?? "ETA --"
+            tail = "\(rate.map { megabytes(Int($0)) } ?? "--") MB/s  \(eta)"
         }
         return "\(entry.name.prefix(32))  [\(bar)] \(percent)  \(bytes)  \(tail)"
     }

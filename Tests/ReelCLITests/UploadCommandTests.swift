@@ -2,6 +2,7 @@ import Foundation
 import ReelHTTP
 import ReelSupport
 import ReelTestSupport
+import Synchronization
 import Testing
 
 #if canImport(Glibc)
@@ -83,6 +84,96 @@ struct UploadCommandTests {
         let received = Int(Double(line?.split(separator: " ").last ?? "") ?? 0)
         #expect(received >= size && received <= size + (1 << 20), "received \(received) for \(size)")
         #expect(Self.rememberedURL(directory.path("cache/uploads")) == nil)  // forgotten once complete
+    }
+
+    /// A `HEAD` that says nothing of the upload (503 from a proxy while the server restarts) is retried, both when
+    /// a rerun looks for the upload it remembers and when a run resynchronises after a dropped `PATCH`. Taken for
+    /// "gone", the first made the rerun start a new upload and the second ended the run in an error.
+    @Test func anUnavailableServerDoesNotThrowTheUploadAway() async throws {
+        let directory = try TemporaryDirectory(prefix: "cli-upload-503")
+        let file = directory.path("clip.mp4")
+        try Data((0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 7) }).write(to: URL(fileURLWithPath: file))
+        let fake = try FlakyTusServer(size: 300_000)
+        let environment = [
+            "REEL_CACHE_DIR": directory.path("cache"), "REEL_TOKEN": "t", "REEL_SERVER": fake.server.baseURL,
+        ]
+        let first = try BackgroundProcess(
+            try ReelPaths.reelBinary, ["upload", file], environment: environment,
+            outputPath: directory.path("first.log"))
+        let held = await BackgroundProcess.eventually { fake.patches > 0 }
+        #expect(held, "\(first.output)")
+        first.send(SIGKILL)
+        _ = await first.wait()
+        fake.releasePatch.signal()
+
+        let second = try BackgroundProcess(
+            try ReelPaths.reelBinary, ["upload", file], environment: environment,
+            outputPath: directory.path("second.log"))
+        #expect(await second.wait() == 0, "\(second.output)")
+        #expect(
+            second.output.contains("uploaded as \(fake.server.baseURL)/api/uploads/u1, job job-1"), "\(second.output)")
+        // Before any byte went, there is no rate to tell, and none is made up.
+        #expect(second.output.contains("  0%  0.0/0.3 MB  -- MB/s  ETA --"), "\(second.output)")
+        #expect(
+            fake.log == [
+                "POST 201", "PATCH drop",  // the first run, killed while its PATCH was held
+                "HEAD 503", "HEAD 200", "PATCH drop", "HEAD 503", "HEAD 200", "PATCH 204",
+            ])
+    }
+
+    /// A tus server whose answers are scripted: the first `PATCH` is held until the test releases it, then
+    /// dropped; `HEAD`s answer 503, 200, 503, 200; the second `PATCH` is dropped and the third takes the file.
+    final class FlakyTusServer: Sendable {
+        let script: Script
+        let server: TestHTTPServer
+        var releasePatch: DispatchSemaphore { script.releasePatch }
+        var log: [String] { script.state.withLock { $0.log } }
+        var patches: Int { script.state.withLock { $0.patches } }
+
+        init(size: Int) throws {
+            let script = Script(size: size)
+            self.script = script
+            server = try TestHTTPServer { script.reply(to: $0) }
+        }
+
+        final class Script: Sendable {
+            let size: Int
+            let releasePatch = DispatchSemaphore(value: 0)
+            let state = Mutex((log: [String](), heads: 0, patches: 0, posts: 0))
+
+            init(size: Int) { self.size = size }
+
+            func reply(to request: TestHTTPRequest) -> TestHTTPReply {
+                let step = state.withLock { state -> (String, Int) in
+                    switch request.method {
+                    case "HEAD": state.heads += 1; return ("HEAD", state.heads)
+                    case "PATCH": state.patches += 1; return ("PATCH", state.patches)
+                    default: state.posts += 1; return (request.method, state.posts)
+                    }
+                }
+                let reply: (String, TestHTTPReply)
+                switch step {
+                case ("POST", let n):
+                    reply = ("201", .response(status: 201, headers: [("Location", "/api/uploads/u\(n)")], body: Data()))
+                case ("HEAD", let n) where n % 2 == 1:
+                    reply = ("503", .response(status: 503, headers: [], body: Data("upstream restarting".utf8)))
+                case ("HEAD", _):
+                    reply = ("200", .response(status: 200, headers: [("Upload-Offset", "0")], body: Data()))
+                case ("PATCH", 1):
+                    releasePatch.wait()
+                    reply = ("drop", .drop)
+                case ("PATCH", 2):
+                    reply = ("drop", .drop)
+                case ("PATCH", _):
+                    let headers = [("Upload-Offset", "\(size)"), ("Reel-Job-Id", "job-1")]
+                    reply = ("204", .response(status: 204, headers: headers, body: Data()))
+                default:
+                    reply = ("404", .response(status: 404, headers: [], body: Data()))
+                }
+                state.withLock { $0.log.append("\(step.0) \(reply.0)") }
+                return reply.1
+            }
+        }
     }
 
     /// The upload URL `reel upload` remembered (one file in the cache).
