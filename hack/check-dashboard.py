@@ -221,7 +221,27 @@ marker = driver.execute_script("window.__marker = Math.random(); return window._
 driver.find_element(By.CSS_SELECTOR, "#nav a[data-view=upload]").click()
 wait(driver, lambda d: d.find_elements(By.ID, "files"), "the upload screen")
 driver.execute_script("document.getElementById('opt-title').value = 'Dashboard sample'")
-driver.find_element(By.ID, "files").send_keys(str(pathlib.Path(args.sample).resolve()))
+# The browser remembers an upload of this file from an earlier visit, and the first HEAD on it answers 503 (a proxy
+# while the server restarts): the upload stops with the server's answer and keeps what it remembers, and Retry
+# asks again (now the server's own 404 for an upload it never had, so a new upload starts).
+sample = pathlib.Path(args.sample).resolve()
+fingerprint = f"{sample.name}|{sample.stat().st_size}|{sample.stat().st_mtime_ns // 1_000_000}|{base.split('//')[1]}"
+driver.execute_script("""
+localStorage.setItem('reel.uploads', JSON.stringify({[arguments[0]]: '/api/uploads/remembered'}));
+const real = window.fetch;
+window.__heads = [];
+window.fetch = (url, init) => {
+  if (init?.method !== 'HEAD') return real(url, init);
+  window.__heads.push(String(url));
+  return window.__heads.length === 1 ? Promise.resolve(new Response(null, { status: 503 })) : real(url, init);
+};""", fingerprint)
+driver.find_element(By.ID, "files").send_keys(str(sample))
+wait(driver, lambda d: "503" in text(d, "li.upload .error") and text(d, "li.upload button.secondary") == "Retry",
+     "the upload to stop on the HEAD's 503 and offer Retry")
+kept = driver.execute_script("return JSON.parse(localStorage.getItem('reel.uploads'))[arguments[0]]", fingerprint)
+if kept != "/api/uploads/remembered":
+    fail(f"after a 503 the browser remembers {kept!r} for the file, not the upload it had")
+driver.find_element(By.CSS_SELECTOR, "li.upload button.secondary").click()
 wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "li.upload progress"), "the upload's progress bar")
 link = wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "li.upload .state a"),
             "the upload to finish and name its job")[0]
@@ -230,6 +250,10 @@ numbers = driver.find_element(By.CSS_SELECTOR, "li.upload .numbers").text
 if progress != "100" or " / " not in numbers:
     fail(f"the finished upload shows {progress}% and {numbers!r}")
 uid = link.get_attribute("href").split("#/jobs/")[1]
+heads = driver.execute_script("return window.__heads")
+if heads != ["/api/uploads/remembered"] * 2:
+    fail(f"the remembered upload was asked for by {heads!r}, not once and once more on Retry")
+ok("a 503 on the remembered upload stopped it with Retry; Retry asked again, then started afresh on the 404")
 ok(f"uploaded the sample through the file input: {numbers}, 100 %, job {uid}")
 labelled(driver, "upload")
 screenshot(driver, "upload-1440")
@@ -253,7 +277,7 @@ if shift > 0.05:
 ok(f"no layout shift while events arrived (CLS {shift:.4f})")
 labelled(driver, "jobs")
 screenshot(driver, "jobs-1440")
-console_errors(driver)
+console_errors(driver, allowed=["/api/uploads/remembered"])  # the remembered upload, on purpose
 
 # Keyboard only: tab to the job's link and open it.
 driver.find_element(By.TAG_NAME, "body").click()

@@ -41,9 +41,12 @@ export class Upload {
       if (head.ok) {
         this.offset = Number(head.headers.get("Upload-Offset") || 0);
         this.options.onState?.(this.offset ? `resuming at ${Math.round((100 * this.offset) / this.file.size)}%` : "");
-      } else {
+      } else if (head.status === 404 || head.status === 410) {
         remember(this.fingerprint, null);
         this.url = null;
+      } else {
+        // Says nothing of the upload (a proxy's 503 while the server restarts): keep it, so Retry resumes it.
+        throw await failure(head);
       }
     }
     if (!this.url) await this.create();
