@@ -40,14 +40,23 @@ extension SceneDetector {
         var next: FrameMeasure?
         /// Frames came out in time order (where stretches meet is decided by time).
         var ordered = true
+        /// The second looks its cuts across skipped frames need, made on its thread (`looks(at:…)`).
+        var looks: [Look: SceneCut?] = [:]
     }
 
-    /// The measures of every reference frame, in order, decoded in `count` stretches at once; `nil` when the
-    /// stretches do not join exactly (then one pass must do). Each stretch after the first starts on the keyframe
-    /// at or before its share of the file (`snapToKeyframes`), or else `warmUp` seconds before it.
-    func measureInSegments(_ videoIndex: Int, count: Int, snapToKeyframes: Bool = true, warmUp: Double = warmUp)
-        -> [FrameMeasure]?
-    {
+    /// The stretches' measures as one pass would give them, and the second looks they made.
+    struct Joined {
+        var measures: [FrameMeasure]
+        var looks: [Look: SceneCut?]
+    }
+
+    /// The measures of every reference frame, in order, decoded in `count` stretches at once, with the second
+    /// looks each stretch's cuts need (from `frameDuration`, the stream's); `nil` when the stretches do not join
+    /// exactly (then one pass must do). Each stretch after the first starts on the keyframe at or before its share
+    /// of the file (`snapToKeyframes`), or else `warmUp` seconds before it.
+    func measureInSegments(
+        _ videoIndex: Int, count: Int, frameDuration: Double, snapToKeyframes: Bool = true, warmUp: Double = warmUp
+    ) -> Joined? {
         guard count > 1, let range = Self.timeRange(input, videoIndex) else { return nil }
         var bounds = (0...count).map { range.start + range.duration * Double($0) / Double(count) }
         var starts = bounds.map { $0 - warmUp }
@@ -60,28 +69,62 @@ extension SceneDetector {
         }
         // A file of fewer keyframes than stretches: one pass.
         guard zip(bounds, bounds.dropFirst()).allSatisfy({ $0 < $1 }) else { return nil }
-        let (path, width, edges, from) = (input.path, analysisWidth, bounds, starts)
+        let (path, width, edges, from, threshold) = (input.path, analysisWidth, bounds, starts, threshold)
         let results = SegmentResults(count: count)
-        let spawned = (1..<count).map { index in
-            Thread {
-                results.set(
-                    index,
-                    Result { () throws(MediaError) -> Segment in
-                        try Self.measure(
-                            try InputFile(path: path), videoIndex, width: width, after: edges[index],
-                            through: index == count - 1 ? nil : edges[index + 1], decodingFrom: from[index])
-                    })
+        @Sendable func stretch(_ index: Int, _ file: () throws(MediaError) -> InputFile) -> Result<Segment, MediaError>
+        {
+            Result { () throws(MediaError) -> Segment in
+                var segment = try Self.measure(
+                    try file(), videoIndex, width: width, after: index == 0 ? nil : edges[index],
+                    through: index == count - 1 ? nil : edges[index + 1], decodingFrom: index == 0 ? nil : from[index])
+                segment.looks = try Self.looks(
+                    at: segment.measures, path: path, videoIndex, width: width, frameDuration: frameDuration,
+                    threshold: threshold)
+                return segment
             }
+        }
+        let spawned = (1..<count).map { index in
+            Thread { results.set(index, stretch(index) { () throws(MediaError) in try InputFile(path: path) }) }
         }
         spawned.forEach { $0.start() }
         // The first stretch here, on the file already open.
-        results.set(
-            0,
-            Result { () throws(MediaError) -> Segment in
-                try Self.measure(input, videoIndex, width: width, after: nil, through: bounds[1], decodingFrom: nil)
-            })
-        guard let segments = try? results.wait().map({ try $0.get() }) else { return nil }
-        return Self.join(segments, bounds: bounds)
+        results.set(0, stretch(0) { () throws(MediaError) in input })
+        guard let segments = try? results.wait().map({ try $0.get() }),
+            let measures = Self.join(segments, bounds: bounds)
+        else { return nil }
+        return Joined(measures: measures, looks: segments.reduce(into: [:]) { $0.merge($1.looks) { a, _ in a } })
+    }
+
+    /// The second looks that scoring `measures` in order would ask for (`Scorer`), made at once on one more opening
+    /// of the file, each going on from the one before where it can. Whether a cut is kept depends on the cuts kept
+    /// before it (`minSceneSeconds`), which a stretch cannot know, so every cut across skipped frames is looked at;
+    /// the first measure, whose previous frame another stretch holds, is left to the scorer, as is any look whose
+    /// frame duration here differs from the one-pass scorer's (the key includes it).
+    static func looks(
+        at measures: [FrameMeasure], path: String, _ videoIndex: Int, width: Int, frameDuration: Double,
+        threshold: Double
+    ) throws(MediaError) -> [Look: SceneCut?] {
+        var steps = FrameSteps(frameDuration: frameDuration)
+        var previous: (mafd: Double, steps: Int)?
+        var source: FrameSource?
+        var found: [Look: SceneCut?] = [:]
+        for frame in measures {
+            let after = steps.last
+            let count = steps.advance(to: frame.time)
+            defer { previous = (frame.mafd ?? 0, count) }
+            guard count > 1, let after, let mafd = frame.mafd, let previous,
+                ScoreState.score(mafd: mafd, steps: count, previousMAFD: previous.mafd, previousSteps: previous.steps)
+                    >= threshold
+            else { continue }
+            if source == nil {
+                source = try FrameSource(
+                    try InputFile(path: path), videoIndex, width: width, skipping: AVDISCARD_DEFAULT, threads: 1)
+            }
+            let look = Look(after: after, through: frame.time, frameDuration: steps.frameDuration)
+            found[look] = .some(
+                try closer(source!, after: after, through: frame.time, steps.frameDuration, threshold: threshold))
+        }
+        return found
     }
 
     /// The stretches' measures as one, if they join exactly: each stretch after the first decoded a frame at or

@@ -48,17 +48,23 @@ struct SceneDetector {
     /// Finds the cuts, measuring the frames in `segments` stretches decoded at once (`SceneDetector+Segments`;
     /// by default one per core for files of 40 s and more) or in one pass.
     func run(segments: Int? = nil) throws(MediaError) -> SceneReport {
+        var scorer = try detect(segments: segments)
+        return scorer.state.report()
+    }
+
+    /// `run`'s work: the scorer that took every measured frame.
+    func detect(segments: Int? = nil) throws(MediaError) -> Scorer {
         guard let videoIndex = input.bestStream(AVMEDIA_TYPE_VIDEO) else {
             throw MediaError(.unsupported, "no video stream", path: input.path)
         }
         let stream = input.stream(videoIndex)
         let rate = stream.pointee.avg_frame_rate.num > 0 ? stream.pointee.avg_frame_rate : stream.pointee.r_frame_rate
-        var scorer = Scorer(
-            detector: self, videoIndex: videoIndex,
-            frameDuration: rate.num > 0 ? Double(rate.den) / Double(rate.num) : 0)
+        let frameDuration = rate.num > 0 ? Double(rate.den) / Double(rate.num) : 0
+        var scorer = Scorer(detector: self, videoIndex: videoIndex, frameDuration: frameDuration)
         let count = segments ?? Self.automaticSegments(duration: Self.timeRange(input, videoIndex)?.duration)
-        if count > 1, let measures = measureInSegments(videoIndex, count: count) {
-            for frame in measures { try scorer.take(frame) }
+        if count > 1, let joined = measureInSegments(videoIndex, count: count, frameDuration: frameDuration) {
+            scorer.looks = joined.looks
+            for frame in joined.measures { try scorer.take(frame) }
         } else {
             // One pass; after a try in stretches that did not join, on a fresh opening of the file.
             let file = count > 1 ? try InputFile(path: input.path) : input
@@ -69,63 +75,90 @@ struct SceneDetector {
                 return true
             }
         }
-        return scorer.state.report()
+        return scorer
     }
 
     /// Scores measured frames in order: the frame steps between decoded frames, and the second look at a cut found
-    /// across skipped frames.
+    /// across skipped frames (made already, on a stretch's thread, when it is in `looks`).
     struct Scorer {
         let detector: SceneDetector
         let videoIndex: Int
-        var frameDuration: Double
+        var steps: FrameSteps
         var state: ScoreState
-        var last: Double?
+        var looks: [Look: SceneCut?] = [:]
+        /// Second looks made here, in order (the rest came from `looks`).
+        var looked = 0
         /// Cuts across skipped frames are confirmed on a second opening of the file.
         var second: FrameSource?
 
         init(detector: SceneDetector, videoIndex: Int, frameDuration: Double) {
             self.detector = detector
             self.videoIndex = videoIndex
-            self.frameDuration = frameDuration
+            steps = FrameSteps(frameDuration: frameDuration)
             state = ScoreState(threshold: detector.threshold, minSceneSeconds: detector.minSceneSeconds)
         }
 
         mutating func take(_ frame: FrameMeasure) throws(MediaError) {
-            let time = frame.time
-            var steps = 1
-            if let last, time > last {
-                if frameDuration <= 0 || time - last < frameDuration * 0.75 { frameDuration = time - last }
-                steps = max(1, Int(((time - last) / frameDuration).rounded()))
-            }
-            last = time
-            var second = self.second
-            defer { self.second = second }
-            let (detector, videoIndex, frameDuration) = (self.detector, self.videoIndex, self.frameDuration)
-            try state.add(frame, steps: steps) { after, time throws(MediaError) in
+            let count = steps.advance(to: frame.time)
+            var (second, looked) = (self.second, self.looked)
+            defer { (self.second, self.looked) = (second, looked) }
+            let (detector, videoIndex, frameDuration, looks) = (
+                self.detector, self.videoIndex, steps.frameDuration, self.looks
+            )
+            try state.add(frame, steps: count) { after, time throws(MediaError) in
+                if let made = looks[Look(after: after, through: time, frameDuration: frameDuration)] { return made }
                 if second == nil {
                     // Few frames each time: one thread, no frame-threading delay.
                     second = try FrameSource(
                         try InputFile(path: detector.input.path), videoIndex, width: detector.analysisWidth,
                         skipping: AVDISCARD_DEFAULT, threads: 1)
                 }
-                return try detector.closer(second!, after: after, through: time, frameDuration)
+                looked += 1
+                return try SceneDetector.closer(
+                    second!, after: after, through: time, frameDuration, threshold: detector.threshold)
             }
+        }
+    }
+
+    /// A second look's question: the decoded frames it falls between, at the frame duration then known.
+    struct Look: Hashable, Sendable {
+        var after: Double
+        var through: Double
+        var frameDuration: Double
+    }
+
+    /// The frame steps between decoded frames, from their times: the stream's frame duration until a shorter gap
+    /// between two decoded frames shows the real one.
+    struct FrameSteps {
+        var frameDuration: Double
+        var last: Double?
+
+        mutating func advance(to time: Double) -> Int {
+            var steps = 1
+            if let last, time > last {
+                if frameDuration <= 0 || time - last < frameDuration * 0.75 { frameDuration = time - last }
+                steps = max(1, Int(((time - last) / frameDuration).rounded()))
+            }
+            last = time
+            return steps
         }
     }
 
     /// The frame of (`after`, `through`] that scores highest when every frame from `after` on is decoded, if it
     /// reaches the threshold.
-    func closer(_ source: FrameSource, after: Double, through: Double, _ frameDuration: Double)
-        throws(MediaError) -> SceneCut?
-    {
-        // From the keyframe at or before the frame before `after`: its MAFD is the first score's reference.
-        guard source.seek(to: after - 1.5 * frameDuration) else { return nil }
+    static func closer(
+        _ source: FrameSource, after: Double, through: Double, _ frameDuration: Double, threshold: Double
+    ) throws(MediaError) -> SceneCut? {
+        // From the frame before `after` (its MAFD is the first score's reference): on from the last look when that
+        // stopped before it in the same GOP, else from the keyframe at or before it.
+        guard source.position(at: after - 1.5 * frameDuration, frameDuration: frameDuration) else { return nil }
         // Up to there only the frames others refer to: in a long GOP a cut can be hundreds of frames past the
         // keyframe, and decoding all of them made a second look cost more than scdet's whole pass.
         source.referenceOnlyBefore = after - 2 * frameDuration
+        source.handOnFrom = after - 1.5 * frameDuration
         var frames: [(time: Double, thumb: [UInt8])] = []
         try source.frames { (thumb, time) throws(MediaError) -> Bool in
-            if time >= after - 1.5 * frameDuration { frames.append((time, thumb)) }
+            frames.append((time, thumb))
             return time < through + 0.5 * frameDuration
         }
         var best: SceneCut?
@@ -141,109 +174,5 @@ struct SceneDetector {
             best = SceneCut(time: time, score: (score * 1000).rounded() / 1000)
         }
         return best
-    }
-}
-
-/// One video stream decoded from where its input stands, as luma thumbnails with their times.
-final class FrameSource {
-    let input: InputFile
-    let videoIndex: Int
-    let decoder: Decoder
-    let thumbnails: Thumbnails
-    let timeBase: Rational
-    private var packet = av_packet_alloc()
-    private var frame = av_frame_alloc()
-    /// While set, a packet shown before this time is decoded only if other frames refer to it (read per packet:
-    /// for a decoder without frame threads).
-    var referenceOnlyBefore: Double?
-
-    /// `skipping` says which frames the decoder leaves out; `threads` 0 lets it choose.
-    init(_ input: InputFile, _ videoIndex: Int, width: Int, skipping: AVDiscard, threads: Int32) throws(MediaError) {
-        self.input = input
-        self.videoIndex = videoIndex
-        timeBase = Rational(input.stream(videoIndex).pointee.time_base)
-        thumbnails = Thumbnails(width: width, path: input.path)
-        decoder = try Decoder(input, stream: videoIndex) { codec in
-            codec.pointee.thread_count = threads
-            codec.pointee.thread_type = 1 | 2  // FF_THREAD_FRAME | FF_THREAD_SLICE
-            codec.pointee.skip_frame = skipping
-            // Thumbnails cannot see the deblocking filter; allow the decoder's non-bit-exact shortcuts.
-            codec.pointee.skip_loop_filter = AVDISCARD_ALL
-            codec.pointee.flags2 |= 1  // AV_CODEC_FLAG2_FAST
-        }
-    }
-
-    deinit {
-        av_packet_free(&packet)
-        av_frame_free(&frame)
-    }
-
-    /// Moves to the keyframe at or before `seconds` and forgets what the decoder holds; false if it cannot.
-    func seek(to seconds: Double) -> Bool {
-        guard input.seekBackward(videoIndex, to: seconds) else { return false }
-        decoder.flush()
-        return true
-    }
-
-    /// Hands each decoded frame's thumbnail and time to `body` until it returns false or the stream ends.
-    func frames(_ body: ([UInt8], Double) throws(MediaError) -> Bool) throws(MediaError) {
-        var going = true
-        func take(_ frame: UnsafeMutablePointer<AVFrame>) throws(MediaError) {
-            guard going else { return }
-            let thumb = try thumbnails.luma(of: frame)
-            going = try body(thumb, timeBase.times(presentationTicks(frame) ?? 0).seconds)
-        }
-        while going {
-            let rc = av_read_frame(input.context, packet)
-            if rc == reel_averror_eof() { break }
-            guard rc >= 0 else { throw MediaError.ffmpeg(rc, "cannot read a packet", path: input.path) }
-            defer { av_packet_unref(packet) }
-            guard Int(packet!.pointee.stream_index) == videoIndex else { continue }
-            if let before = referenceOnlyBefore {
-                let pts = packet!.pointee.pts
-                let early = pts != reel_av_nopts_value() && timeBase.times(pts).seconds < before
-                decoder.context.pointee.skip_frame = early ? AVDISCARD_NONREF : AVDISCARD_DEFAULT
-            }
-            try decoder.decode(packet, into: frame!, path: input.path, take)
-        }
-        if going { try decoder.decode(nil, into: frame!, path: input.path, take) }
-    }
-}
-
-/// Gray thumbnails of frames, `width` pixels wide (libswscale, fast bilinear), one scaler for the stream.
-final class Thumbnails {
-    let width: Int
-    let path: String
-    private var scaler: OpaquePointer?
-    private var size = (width: 0, height: 0)
-
-    init(width: Int, path: String) {
-        self.width = width
-        self.path = path
-    }
-
-    deinit { sws_freeContext(scaler) }
-
-    func luma(of frame: UnsafeMutablePointer<AVFrame>) throws(MediaError) -> [UInt8] {
-        let f = frame.pointee
-        if scaler == nil {
-            let thumbWidth = min(width, Int(f.width))
-            size = (
-                thumbWidth, max(1, Int((Double(f.height) * Double(thumbWidth) / Double(max(1, f.width))).rounded()))
-            )
-            scaler = sws_getContext(
-                f.width, f.height, AVPixelFormat(f.format), Int32(size.width), Int32(size.height), AV_PIX_FMT_GRAY8,
-                1 /* SWS_FAST_BILINEAR */, nil, nil, nil)
-            guard scaler != nil else {
-                throw MediaError(.unsupported, "cannot scale pixel format \(f.format)", path: path)
-            }
-        }
-        var thumb = [UInt8](repeating: 0, count: size.width * size.height)
-        thumb.withUnsafeMutableBufferPointer { buffer in
-            let destination: [UnsafeMutablePointer<UInt8>?] = [buffer.baseAddress, nil, nil, nil]
-            let stride: [Int32] = [Int32(size.width), 0, 0, 0]
-            _ = scale(scaler!, frame, into: destination, strides: stride)
-        }
-        return thumb
     }
 }

@@ -19,7 +19,8 @@ struct SceneSegmentTests {
             guard let videoIndex = detector.input.bestStream(AVMEDIA_TYPE_VIDEO) else {
                 throw MediaError(.unsupported, "no video stream", path: path)
             }
-            let joined = detector.measureInSegments(videoIndex, count: segments, snapToKeyframes: snapToKeyframes)
+            let joined = detector.measureInSegments(
+                videoIndex, count: segments, frameDuration: 0, snapToKeyframes: snapToKeyframes)?.measures
             let source = try FrameSource(
                 try InputFile(path: path), videoIndex, width: 160, skipping: AVDISCARD_NONREF, threads: 0)
             var measurer = FrameMeasurer()
@@ -98,5 +99,52 @@ struct SceneSegmentTests {
         #expect(SceneDetector.automaticSegments(duration: 39) == 1)
         let cores = ProcessInfo.processInfo.activeProcessorCount
         #expect(SceneDetector.automaticSegments(duration: 600) == min(cores, 30))
+    }
+}
+
+/// The second looks at cuts found across skipped frames: made in the stretches' threads, and each going on from the
+/// one before in the same GOP rather than decoding it again from its keyframe.
+@Suite("Scene detection's second looks")
+struct SceneLookTests {
+    /// What detecting `path`'s cuts in `segments` stretches did: its report, the looks the stretches made, and the
+    /// looks and seeks the scorer made itself.
+    struct Detection: Sendable {
+        var report: SceneReport
+        var madeInStretches: Int
+        var looked: Int
+        var seeks: Int?
+    }
+
+    static func detect(_ path: String, segments: Int) async throws -> Detection {
+        try await MediaEngine.offload { () throws(MediaError) in
+            let detector = SceneDetector(input: try InputFile(path: path), threshold: 10, minSceneSeconds: 0)
+            var scorer = try detector.detect(segments: segments)
+            return Detection(
+                report: scorer.state.report(), madeInStretches: scorer.looks.count, looked: scorer.looked,
+                seeks: scorer.second?.seeks)
+        }
+    }
+
+    @Test func stretchesMakeTheirOwnSecondLooks() async throws {
+        let dir = try TemporaryDirectory(prefix: "looks-stretches")
+        // Runs of three non-reference B-frames: most cuts fall in them and need a second look.
+        let (path, _) = try await SceneRecallTests.clip(
+            in: dir, name: "flat.mp4", x264: "bframes=3:b-pyramid=none:b-adapt=0")
+        let one = try await Self.detect(path, segments: 1)
+        let three = try await Self.detect(path, segments: 3)
+        #expect(one.looked >= 4, "looks in one pass: \(one.looked)")
+        #expect(three.madeInStretches >= one.looked, "looks made in the stretches: \(three.madeInStretches)")
+        #expect(three.looked == 0, "looks left to the scorer: \(three.looked)")
+        #expect(three.report == one.report)
+    }
+
+    @Test func looksInOneGOPGoOnFromEachOther() async throws {
+        let dir = try TemporaryDirectory(prefix: "looks-gop")
+        // One keyframe for the whole clip.
+        let (path, cuts) = try await SceneRecallTests.clip(
+            in: dir, name: "long-gop.mp4", x264: "bframes=3:b-pyramid=normal:keyint=300:min-keyint=300:scenecut=0")
+        let one = try await Self.detect(path, segments: 1)
+        #expect(one.looked >= cuts.count / 2, "looks: \(one.looked) for \(cuts.count) cuts")
+        #expect(one.seeks == 1, "seeks: \(String(describing: one.seeks))")
     }
 }
