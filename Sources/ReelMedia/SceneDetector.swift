@@ -30,14 +30,15 @@ public struct SceneReport: Sendable, Codable, Equatable {
 ///    never decoded), without the deblocking filter (it changes nothing a thumbnail can see) and with the
 ///    decoder's non-bit-exact shortcuts, scoring each decoded frame against the one before it, the MAFD scaled to
 ///    the frame steps between them.
-/// 2. A cut found across skipped frames is looked at again on a second opening of the file: from the keyframe
-///    before it, every frame is decoded up to the cut; the cut moves to the frame that scores highest, or is
-///    dropped when none reaches the threshold (content that changes fast but not linearly, which the scaled MAFD
-///    mistakes for a cut). Cuts between consecutive frames — on keyframes, P-frames, reference B-frames — need
-///    nothing more.
+/// 2. A cut found across skipped frames is looked at again on a second opening of the file: every frame around
+///    it is decoded (the referenced ones from the keyframe before it, or on from the previous look in the same
+///    GOP); the cut moves to the frame that scores highest, or is dropped when none reaches the threshold (content
+///    that changes fast but not linearly, which the scaled MAFD mistakes for a cut). Cuts between consecutive
+///    frames — on keyframes, P-frames, reference B-frames — need nothing more.
 ///
 /// The first pass's decoding is the cost, so a long file is decoded in stretches at once, one per core, each by a
-/// single-threaded decoder (`SceneDetector+Segments`); they join into exactly the measures of one pass.
+/// single-threaded decoder (`SceneDetector+Segments`); they join into exactly the measures of one pass, and each
+/// makes the second looks its own cuts need.
 struct SceneDetector {
     let input: InputFile
     let threshold: Double
