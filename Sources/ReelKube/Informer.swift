@@ -10,15 +10,18 @@ public enum InformerEvent: Sendable {
     case delete(key: String)
 }
 
-/// List, then watch from the list's resourceVersion, keeping a cache of the objects by `namespace/name`:
-/// bookmarks move the resume point, a dropped watch resumes from the last version seen (after a backoff of
-/// 0.8 s doubling to 30 s, with jitter), and `410 Gone` leads to a fresh list whose differences from the cache
-/// are reported, so no change is lost.
+/// List, then watch from the list's resourceVersion, keeping which objects exist by `namespace/name` and the
+/// resourceVersion last seen of each — not the objects: the handler keeps what it needs of them (the Kubernetes
+/// backend, each object parsed), and a second copy of every object's JSON cost an operator holding 10,000 jobs
+/// about 16 MB. Bookmarks move the resume point, a dropped watch resumes from the last version seen (after a
+/// backoff of 0.8 s doubling to 30 s, with jitter), and `410 Gone` leads to a fresh list whose differences from
+/// the cache are reported, so no change is lost.
 public final class Informer: Sendable {
     public let client: KubeClient
     public let resource: KubeResource
     public let namespace: String?
-    private let cache = Mutex<[String: Data]>([:])
+    /// resourceVersion by `namespace/name` (`Int64.min` where an object had none).
+    private let cache = Mutex<[String: Int64]>([:])
     private let stats = Mutex((lists: 0, watches: 0))
 
     public init(client: KubeClient, resource: KubeResource, namespace: String?) {
@@ -27,8 +30,10 @@ public final class Informer: Sendable {
         self.namespace = namespace
     }
 
-    /// The cached objects by `namespace/name`.
-    public var objects: [String: Data] { cache.withLock { $0 } }
+    /// The objects' `namespace/name`, unordered.
+    public var keys: [String] { cache.withLock { Array($0.keys) } }
+    /// Whether the object `namespace/name` exists, as far as the cache knows.
+    public func contains(_ key: String) -> Bool { cache.withLock { $0[key] != nil } }
     /// How many full lists and watch connections it has made.
     public var counts: (lists: Int, watches: Int) { stats.withLock { $0 } }
 
@@ -36,10 +41,15 @@ public final class Informer: Sendable {
     /// it, so a read right after a write sees the write (the watch event for it arrives later and changes nothing).
     public func remember(_ object: Data) {
         guard let key = Self.key(object) else { return }
-        let version = Self.resourceVersion(object)
+        _ = record(key, version: Self.resourceVersion(object))
+    }
+
+    /// Notes `version` of `key` unless the cache holds a later one; whether it did.
+    private func record(_ key: String, version: Int64?) -> Bool {
         cache.withLock { cache in
-            if let cached = cache[key], let old = Self.resourceVersion(cached), let version, old > version { return }
-            cache[key] = object
+            if let old = cache[key], let version, old > version { return false }
+            cache[key] = version ?? .min
+            return true
         }
     }
 
@@ -80,17 +90,9 @@ public final class Informer: Sendable {
                         cache.withLock { _ = $0.removeValue(forKey: key) }
                         await handle(.delete(key: key))
                     } else {
-                        let version = Self.resourceVersion(event.object)
-                        let newer = cache.withLock { cache -> Bool in
-                            if let cached = cache[key], let old = Self.resourceVersion(cached), let version,
-                                old > version
-                            {
-                                return false
-                            }
-                            cache[key] = event.object
-                            return true
+                        if record(key, version: Self.resourceVersion(event.object)) {
+                            await handle(.upsert(key: key, object: event.object))
                         }
-                        if newer { await handle(.upsert(key: key, object: event.object)) }
                     }
                 }
                 // The server closed the watch (its timeout): resume from where we are.
@@ -115,7 +117,7 @@ public final class Informer: Sendable {
         for item in list.items { if let key = Self.key(item) { fresh[key] = item } }
         let gone = cache.withLock { old -> [String] in
             let gone = old.keys.filter { fresh[$0] == nil }
-            old = fresh
+            old = fresh.mapValues { Self.resourceVersion($0) ?? .min }
             return gone.sorted()
         }
         await handle(.synced)

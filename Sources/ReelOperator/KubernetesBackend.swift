@@ -36,9 +36,9 @@ public final class KubernetesBackend: ResourceSource, Service {
     let pools: Informer
     let state = Mutex(State())
 
+    /// An object as last read (the backend's cache of it: the informer keeps only keys and versions).
     struct Parsed {
-        /// The object as read: an unchanged object is not decoded again.
-        var raw: Data
+        /// An object read again at the same resourceVersion is not decoded again.
         var resourceVersion: String
         var resource: StoredResource?
         var problems: [FieldProblem]
@@ -148,16 +148,17 @@ public final class KubernetesBackend: ResourceSource, Service {
     // MARK: reading
 
     /// An object as a `StoredResource`, validated and defaulted like a file; `resource` is `nil` when invalid.
-    /// The result is kept (`State.parsed`): the next parse of the same bytes, or of the same resourceVersion,
-    /// decodes nothing — most reads follow a watch event or this client's own write of the object.
+    /// The result is what reads return (`State.parsed`; none for an object that does not decode or is not
+    /// Reel's): objects are parsed as their watch events come and as this client writes them, and an object at a
+    /// resourceVersion already parsed is not decoded again.
+    @discardableResult
     func parse(_ object: Data, key: ResourceKey) -> Parsed? {
-        guard let parsed = decodeParsed(object, key: key) else { return nil }
+        let parsed = decodeParsed(object, key: key)
         state.withLock { $0.parsed[key] = parsed }
         return parsed
     }
 
     private func decodeParsed(_ object: Data, key: ResourceKey) -> Parsed? {
-        if let cached = state.withLock({ $0.parsed[key] }), cached.raw == object { return cached }
         let decoded: KubeObject
         do { decoded = try JSONDecoder().decode(KubeObject.self, from: object) } catch {
             logger.warning("\(key): cannot read the object: \(error)")
@@ -165,10 +166,9 @@ public final class KubernetesBackend: ResourceSource, Service {
         }
         let metadata = decoded.metadata
         let resourceVersion = metadata.resourceVersion ?? ""
-        if var cached = state.withLock({ $0.parsed[key] }), cached.resourceVersion == resourceVersion,
+        if let cached = state.withLock({ $0.parsed[key] }), cached.resourceVersion == resourceVersion,
             !resourceVersion.isEmpty
         {
-            cached.raw = object
             return cached
         }
         let fallback = state.withLock { $0.lastValid[key] }
@@ -177,11 +177,11 @@ public final class KubernetesBackend: ResourceSource, Service {
             fallback: metadata.deletionTimestamp != nil && fallback?.uid == metadata.uid ? fallback?.spec : nil)
         guard let stored else {
             guard case .invalid(let problems) = outcome else { return nil }
-            return Parsed(raw: object, resourceVersion: resourceVersion, resource: nil, problems: problems)
+            return Parsed(resourceVersion: resourceVersion, resource: nil, problems: problems)
         }
         if case .resource = outcome { state.withLock { $0.lastValid[key] = (stored.uid, stored.spec) } }
         return Parsed(
-            raw: object, resourceVersion: resourceVersion, resource: stored, problems: [],
+            resourceVersion: resourceVersion, resource: stored, problems: [],
             settled: key.kind == VideoJob.names.kind && Self.isSettled(decoded))
     }
 
@@ -255,10 +255,9 @@ public final class KubernetesBackend: ResourceSource, Service {
         var result: [StoredResource] = []
         for kind in kinds {
             guard let informer = informer(for: kind) else { continue }
-            for (cacheKey, object) in informer.objects {
-                if let stored = parse(object, key: Self.resourceKey(kind: kind, cacheKey))?.resource {
-                    result.append(stored)
-                }
+            let parsed = state.withLock { $0.parsed }
+            for cacheKey in informer.keys {
+                if let stored = parsed[Self.resourceKey(kind: kind, cacheKey)]?.resource { result.append(stored) }
             }
         }
         return result.sorted { $0.key < $1.key }
@@ -266,22 +265,21 @@ public final class KubernetesBackend: ResourceSource, Service {
 
     public func keys(kind: String) async throws -> [ResourceKey] {
         guard let informer = informer(for: kind) else { return [] }
-        return informer.objects.keys.map { Self.resourceKey(kind: kind, $0) }.sorted()
+        return informer.keys.map { Self.resourceKey(kind: kind, $0) }.sorted()
     }
 
     public func unsettledKeys(kind: String) async throws -> [ResourceKey] {
         guard let informer = informer(for: kind) else { return [] }
         let parsed = state.withLock { $0.parsed }
-        return informer.objects.keys.map { Self.resourceKey(kind: kind, $0) }.filter { parsed[$0]?.settled != true }
+        return informer.keys.map { Self.resourceKey(kind: kind, $0) }.filter { parsed[$0]?.settled != true }
             .sorted()
     }
 
     public func get(_ key: ResourceKey) async throws -> StoredResource? {
-        guard let informer = informer(for: key.kind), let object = informer.objects["\(key.namespace)/\(key.name)"]
-        else {
+        guard let informer = informer(for: key.kind), informer.contains("\(key.namespace)/\(key.name)") else {
             return nil
         }
-        return parse(object, key: key)?.resource
+        return state.withLock { $0.parsed[key]?.resource }
     }
 }
 

@@ -122,12 +122,15 @@ struct KubeClientTests {
         // The informer: a full list first, then the watch's changes, in order.
         let informer = Informer(client: client, resource: jobs, namespace: "default")
         let (changes, sink) = AsyncStream.makeStream(of: String.self)
+        let handed = Handed()
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 await informer.run { event in
                     switch event {
                     case .synced: sink.yield("synced")
-                    case .upsert(let key, _): sink.yield("upsert \(key)")
+                    case .upsert(let key, let object):
+                        handed.objects.withLock { $0[key] = object }
+                        sink.yield("upsert \(key)")
                     case .delete(let key): sink.yield("delete \(key)")
                     }
                 }
@@ -141,11 +144,12 @@ struct KubeClientTests {
             got = []
             for _ in 0..<2 { got.append(try await iterator.next() ?? "") }
             #expect(got == ["upsert default/d", "delete default/b"])
-            #expect(informer.objects.keys.sorted() == ["default/a", "default/d"])
-            // The cache keeps objects without server-side apply's bookkeeping, which the server keeps and sends.
+            #expect(informer.keys.sorted() == ["default/a", "default/d"])
+            // The informer hands on objects without server-side apply's bookkeeping, which the server keeps and
+            // sends.
             let stored = try await client.get(jobs, namespace: "default", name: "d")
             #expect(Self.field(stored, "metadata", "managedFields") != nil)
-            for (key, object) in informer.objects {
+            for (key, object) in handed.objects.withLock({ $0 }) {
                 #expect(Self.field(object, "metadata", "managedFields") == nil, "\(key)")
                 #expect(Self.field(object, "metadata", "uid") != nil, "\(key)")
             }
@@ -153,6 +157,11 @@ struct KubeClientTests {
             group.cancelAll()
         }
     }
+}
+
+/// The objects an informer handed on, by key (the last of each).
+final class Handed: Sendable {
+    let objects = Mutex<[String: Data]>([:])
 }
 
 /// Kubeconfig resolution needs no server: it runs with or without REEL_SKIP_KUBE.

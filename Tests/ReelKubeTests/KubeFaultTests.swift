@@ -23,6 +23,8 @@ struct KubeFaultTests {
     final class Recorder: Sendable {
         final class Log: Sendable {
             let lines = Mutex<[String]>([])
+            /// The last object handed on for each key still there.
+            let objects = Mutex<[String: Data]>([:])
         }
 
         let informer: Informer
@@ -35,18 +37,23 @@ struct KubeFaultTests {
             self.log = log
             task = Task {
                 await informer.run(watchTimeoutSeconds: 60) { event in
-                    let text: String =
-                        switch event {
-                        case .synced: "synced"
-                        case .upsert(let key, _): "upsert \(key)"
-                        case .delete(let key): "delete \(key)"
-                        }
+                    let text: String
+                    switch event {
+                    case .synced: text = "synced"
+                    case .upsert(let key, let object):
+                        log.objects.withLock { $0[key] = object }
+                        text = "upsert \(key)"
+                    case .delete(let key):
+                        log.objects.withLock { _ = $0.removeValue(forKey: key) }
+                        text = "delete \(key)"
+                    }
                     log.lines.withLock { $0.append(text) }
                 }
             }
         }
 
         var all: [String] { log.lines.withLock { $0 } }
+        var objects: [String: Data] { log.objects.withLock { $0 } }
 
         func stop() { task.cancel() }
     }
@@ -93,7 +100,7 @@ struct KubeFaultTests {
         defer { recorder.stop() }
         #expect(await BackgroundProcess.eventually(timeout: .seconds(30)) { recorder.all.contains("synced") })
         for index in 0..<6 { _ = try await direct.create(Self.jobs, namespace: "cut", Self.job("job-\(index)")) }
-        let all = await BackgroundProcess.eventually(timeout: .seconds(60)) { recorder.informer.objects.count == 6 }
+        let all = await BackgroundProcess.eventually(timeout: .seconds(60)) { recorder.informer.keys.count == 6 }
         #expect(all, "\(recorder.all)")
         let upserted = Set(recorder.all.filter { $0.hasPrefix("upsert") })
         #expect(upserted == Set((0..<6).map { "upsert cut/job-\($0)" }), "every creation reported: \(recorder.all)")
@@ -153,7 +160,7 @@ struct KubeFaultTests {
         for name in ["a", "b"] { _ = try await direct.create(Self.jobs, namespace: "compact", Self.job(name)) }
         let recorder = Recorder(Informer(client: proxied, resource: Self.jobs, namespace: "compact"))
         defer { recorder.stop() }
-        #expect(await BackgroundProcess.eventually(timeout: .seconds(30)) { recorder.informer.objects.count == 2 })
+        #expect(await BackgroundProcess.eventually(timeout: .seconds(30)) { recorder.informer.keys.count == 2 })
         #expect(await BackgroundProcess.eventually(timeout: .seconds(30)) { recorder.informer.counts.watches >= 1 })
 
         // The informer is cut off; meanwhile a is deleted, b changes, c appears, and etcd forgets the history.
@@ -176,8 +183,9 @@ struct KubeFaultTests {
         let after = Array(recorder.all.dropFirst(before))
         #expect(after.contains("delete compact/a"), "the deletion missed while disconnected is reported: \(after)")
         #expect(after.contains("upsert compact/c") && after.contains("upsert compact/b"), "\(after)")
-        #expect(Set(recorder.informer.objects.keys) == ["compact/b", "compact/c"])
-        let b = try #require(recorder.informer.objects["compact/b"])
+        #expect(Set(recorder.informer.keys) == ["compact/b", "compact/c"])
+        #expect(Set(recorder.objects.keys) == ["compact/b", "compact/c"])
+        let b = try #require(recorder.objects["compact/b"])
         let labels =
             ((try JSONSerialization.jsonObject(with: b) as? [String: Any])?["metadata"] as? [String: Any])?["labels"]
             as? [String: String]

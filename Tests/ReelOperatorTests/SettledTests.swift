@@ -58,8 +58,8 @@ struct SettledByOwnWriteTests {
             let backend = KubernetesBackend(
                 client: client, namespace: "default", events: nil, logger: Logger(label: "test")
             ) { _ in }
-            backend.jobs.remember(object)
             let key = ResourceKey(kind: "VideoJob", namespace: "default", name: "a")
+            backend.remember(object, key: key)
             #expect(try await backend.unsettledKeys(kind: "VideoJob") == [key])
             let stored = try #require(try await backend.get(key))
             let status = VideoJobStatus(observedGeneration: 1, phase: .Suspended)
