@@ -57,20 +57,11 @@ final class FrameSource {
     /// the keyframe at or before `seconds`. False if it cannot seek.
     func position(at seconds: Double, frameDuration: Double) -> Bool {
         if let through = decodedThrough, through < seconds - frameDuration / 4,
-            let keyframe = keyframe(atOrBefore: seconds), keyframe <= through
+            let keyframe = input.indexedKeyframe(videoIndex, atOrBefore: seconds), keyframe <= through
         {
             return true
         }
         return seek(to: seconds)
-    }
-
-    /// The time of the keyframe at or before `seconds` in the demuxer's index, if it has one.
-    func keyframe(atOrBefore seconds: Double) -> Double? {
-        let stream = input.stream(videoIndex)
-        let index = av_index_search_timestamp(
-            stream, Int64((seconds / timeBase.seconds).rounded(.down)), AVSEEK_FLAG_BACKWARD)
-        guard index >= 0, let entry = avformat_index_get_entry(stream, index) else { return nil }
-        return timeBase.times(entry.pointee.timestamp).seconds
     }
 
     /// Hands each decoded frame's thumbnail and time to `body` until it returns false or the stream ends.

@@ -42,9 +42,19 @@ final class InputFile {
     /// Moves reading to the keyframe of stream `index` at or before `seconds` (by decoding time); false if the
     /// container cannot.
     func seekBackward(_ index: Int, to seconds: Double) -> Bool {
-        let timeBase = Rational(stream(index).pointee.time_base)
-        let target = Int64((seconds / timeBase.seconds).rounded(.down))
-        return av_seek_frame(context, Int32(index), max(0, target), AVSEEK_FLAG_BACKWARD) >= 0
+        av_seek_frame(context, Int32(index), max(0, ticks(index, seconds)), AVSEEK_FLAG_BACKWARD) >= 0
+    }
+
+    /// The time of stream `index`'s keyframe at or before `seconds` in the demuxer's index, if it keeps one.
+    func indexedKeyframe(_ index: Int, atOrBefore seconds: Double) -> Double? {
+        let entry = av_index_search_timestamp(stream(index), ticks(index, seconds), AVSEEK_FLAG_BACKWARD)
+        guard entry >= 0, let found = avformat_index_get_entry(stream(index), entry) else { return nil }
+        return Rational(stream(index).pointee.time_base).times(found.pointee.timestamp).seconds
+    }
+
+    /// `seconds` in stream `index`'s time base, rounded down.
+    private func ticks(_ index: Int, _ seconds: Double) -> Int64 {
+        Int64((seconds / Rational(stream(index).pointee.time_base).seconds).rounded(.down))
     }
 
     /// The index of the best stream of `type`, or `nil`.

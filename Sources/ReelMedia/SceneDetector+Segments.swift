@@ -97,32 +97,27 @@ extension SceneDetector {
 
     /// The second looks that scoring `measures` in order would ask for (`Scorer`), made at once on one more opening
     /// of the file, each going on from the one before where it can. Whether a cut is kept depends on the cuts kept
-    /// before it (`minSceneSeconds`), which a stretch cannot know, so every cut across skipped frames is looked at;
-    /// the first measure, whose previous frame another stretch holds, is left to the scorer, as is any look whose
-    /// frame duration here differs from the one-pass scorer's (the key includes it).
+    /// before it (`minSceneSeconds`), which a stretch cannot know, so every cut across skipped frames is looked at
+    /// (the same scoring with no minimum scene length); the first measure, whose previous frame another stretch
+    /// holds, is left to the scorer, as is any look whose frame duration here differs from the one-pass scorer's
+    /// (the key includes it).
     static func looks(
         at measures: [FrameMeasure], path: String, _ videoIndex: Int, width: Int, frameDuration: Double,
         threshold: Double
     ) throws(MediaError) -> [Look: SceneCut?] {
         var steps = FrameSteps(frameDuration: frameDuration)
-        var previous: (mafd: Double, steps: Int)?
+        var scoring = ScoreState(threshold: threshold, minSceneSeconds: 0)
         var source: FrameSource?
         var found: [Look: SceneCut?] = [:]
         for frame in measures {
-            let after = steps.last
             let count = steps.advance(to: frame.time)
-            defer { previous = (frame.mafd ?? 0, count) }
-            guard count > 1, let after, let mafd = frame.mafd, let previous,
-                ScoreState.score(mafd: mafd, steps: count, previousMAFD: previous.mafd, previousSteps: previous.steps)
-                    >= threshold
-            else { continue }
-            if source == nil {
-                source = try FrameSource(
-                    try InputFile(path: path), videoIndex, width: width, skipping: AVDISCARD_DEFAULT, threads: 1)
+            let frameDuration = steps.frameDuration
+            try scoring.add(frame, steps: count) { after, time throws(MediaError) in
+                if source == nil { source = try lookSource(path, videoIndex, width: width) }
+                let cut = try closer(source!, after: after, through: time, frameDuration, threshold: threshold)
+                found[Look(after: after, through: time, frameDuration: frameDuration)] = .some(cut)
+                return cut
             }
-            let look = Look(after: after, through: frame.time, frameDuration: steps.frameDuration)
-            found[look] = .some(
-                try closer(source!, after: after, through: frame.time, steps.frameDuration, threshold: threshold))
         }
         return found
     }

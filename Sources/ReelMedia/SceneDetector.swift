@@ -109,10 +109,8 @@ struct SceneDetector {
             try state.add(frame, steps: count) { after, time throws(MediaError) in
                 if let made = looks[Look(after: after, through: time, frameDuration: frameDuration)] { return made }
                 if second == nil {
-                    // Few frames each time: one thread, no frame-threading delay.
-                    second = try FrameSource(
-                        try InputFile(path: detector.input.path), videoIndex, width: detector.analysisWidth,
-                        skipping: AVDISCARD_DEFAULT, threads: 1)
+                    second = try SceneDetector.lookSource(
+                        detector.input.path, videoIndex, width: detector.analysisWidth)
                 }
                 looked += 1
                 return try SceneDetector.closer(
@@ -143,6 +141,12 @@ struct SceneDetector {
             last = time
             return steps
         }
+    }
+
+    /// A second opening of the file for second looks: every frame, few each time, so one thread and no
+    /// frame-threading delay.
+    static func lookSource(_ path: String, _ videoIndex: Int, width: Int) throws(MediaError) -> FrameSource {
+        try FrameSource(try InputFile(path: path), videoIndex, width: width, skipping: AVDISCARD_DEFAULT, threads: 1)
     }
 
     /// The frame of (`after`, `through`] that scores highest when every frame from `after` on is decoded, if it

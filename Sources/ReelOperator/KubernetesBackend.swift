@@ -253,9 +253,9 @@ public final class KubernetesBackend: ResourceSource, Service {
     public func list(kind: String?) async throws -> [StoredResource] {
         let kinds = kind.map { [$0] } ?? [VideoJob.names.kind, WorkerPool.names.kind]
         var result: [StoredResource] = []
+        let parsed = state.withLock { $0.parsed }
         for kind in kinds {
             guard let informer = informer(for: kind) else { continue }
-            let parsed = state.withLock { $0.parsed }
             for cacheKey in informer.keys {
                 if let stored = parsed[Self.resourceKey(kind: kind, cacheKey)]?.resource { result.append(stored) }
             }
