@@ -44,10 +44,11 @@ struct KubeClientTests {
         let client = KubeClient(connection: connection)
         let jobs = Self.videoJobs
 
-        // A watch opened before the writes sees them in order.
+        // A watch opened before the writes sees them in order. The server ends it after `timeoutSeconds`: under a
+        // loaded CI run the writes below once took longer than 30 s, and the last two events came after its end.
         let start = try await client.list(jobs, namespace: "default")
         let watch = try await client.watch(
-            jobs, namespace: "default", resourceVersion: start.resourceVersion, timeoutSeconds: 30)
+            jobs, namespace: "default", resourceVersion: start.resourceVersion, timeoutSeconds: 600)
         let events = TimedEvents(watch, limit: .seconds(30))
 
         let created = try await client.create(jobs, namespace: "default", Self.job("a"))
