@@ -26,7 +26,7 @@ public struct S3Client: Sendable {
         var bodyFile: FileSlice?
         /// Where a 2xx body goes (instead of memory).
         var toFile: String?
-        /// Statuses that are answers, not errors (404 for `head`).
+        /// Statuses that are answers, not errors (404 for `head`), returned as they are, error document and all.
         var accept: Set<Int> = []
     }
 
@@ -47,7 +47,8 @@ public struct S3Client: Sendable {
             } catch {
                 throw StorageError(.ioError, "\(what): \(error.message)", key: call.objectKey ?? location.bucket)
             }
-            if (200..<300).contains(response.status) || call.accept.contains(response.status) {
+            if call.accept.contains(response.status) { return response }  // an answer, its error document too
+            if (200..<300).contains(response.status) {
                 // CompleteMultipartUpload and CopyObject can fail after a 200 has been sent.
                 if let error = Self.embeddedError(response) {
                     guard attempt < attempts, Self.retryable(status: 500, code: error.code) else {

@@ -33,7 +33,8 @@ extension S3Store {
             }
             try await completeUpload(objectKey, uploadID: uploadID, parts: etags.sorted { $0.key < $1.key })
         } catch {
-            try? await abortUpload(objectKey, uploadID: uploadID)  // the abandoned-upload pass catches a failure here
+            // The abandoned-upload pass catches a failure here.
+            _ = try? await abortUpload(objectKey, uploadID: uploadID)
             throw error
         }
     }
@@ -71,13 +72,17 @@ extension S3Store {
                 headers: [("Content-Type", "application/xml")], body: Data(body.utf8)))
     }
 
-    func abortUpload(_ objectKey: String, uploadID: String) async throws {
-        _ = try await client.send(
+    /// Aborts an upload; false when S3 no longer knows it (completed, or aborted by someone else).
+    @discardableResult
+    func abortUpload(_ objectKey: String, uploadID: String) async throws -> Bool {
+        let response = try await client.send(
             .init(method: "DELETE", objectKey: objectKey, query: [("uploadId", uploadID)], accept: [404]))
+        return response.status != 404
     }
 
     /// Aborts the multipart uploads under the store's prefix started more than `age` ago (ones a killed worker
-    /// left behind: their parts cost storage and never become objects); returns how many. Resumable uploads
+    /// left behind: their parts cost storage and never become objects); returns how many (not counting ones that
+    /// went while it listed: another replica's pass, or a slow upload completing). Resumable uploads
     /// (under `resumablePrefix`) are spared: they last until their own expiry, and the upload cleanup ends them.
     @discardableResult
     public func abortAbandonedUploads(olderThan age: Duration, now: Date = Date()) async throws -> Int {
@@ -95,8 +100,7 @@ extension S3Store {
                 let started = upload.text("Initiated").flatMap(Self.parseTime) ?? .distantPast
                 guard now.timeIntervalSince(started) >= age.seconds, !key.hasPrefix(objectKey(Self.resumablePrefix))
                 else { continue }
-                try await abortUpload(key, uploadID: id)
-                aborted += 1
+                if try await abortUpload(key, uploadID: id) { aborted += 1 }
             }
             if root.text("IsTruncated") == "true", let key = root.text("NextKeyMarker"),
                 let upload = root.text("NextUploadIdMarker")
