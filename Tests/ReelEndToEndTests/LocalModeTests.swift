@@ -328,8 +328,10 @@ import ReelSupport
         try setup.job("a")
         let local = try setup.start(
             ["--until-done", "--timeout", "240"], environment: ["REEL_FAULT_DELAY": "analyze=1.5"])
-        var owner = ""
         var taskID: Int64 = 0
+        var pid: Int32 = 0
+        // The worker is stopped, then its task looked at again: still running under its lease, it cannot finish
+        // before the kill however long this test waits in between.
         let running = try await BackgroundProcess.eventually {
             // (The tables appear once reel local has migrated the database.)
             let rows = try? await setup.pool.query(
@@ -338,13 +340,17 @@ import ReelSupport
             )
             guard let row = rows?.first else { return false }
             taskID = try row.decode(at: 0)
-            owner = try row.decode(at: 1)
-            return true
+            let owner: String = try row.decode(at: 1)
+            let parts = owner.split(separator: "-")
+            guard parts.count >= 2, let worker = Int32(parts[parts.count - 2]) else { return false }
+            pid = worker
+            kill(pid, SIGSTOP)
+            let still = try await setup.pool.query(
+                "SELECT 1 FROM job_queue WHERE id = $1 AND state = 'running' AND lease_owner = $2", [taskID, owner])
+            if still.isEmpty { kill(pid, SIGCONT) }
+            return !still.isEmpty
         }
         try #require(running, "no analyze task was running within the time limit")
-        let parts = owner.split(separator: "-")
-        try #require(parts.count >= 2, "lease owner \(owner)")
-        let pid = try #require(Int32(parts[parts.count - 2]))
         kill(pid, SIGKILL)
         #expect(await local.wait() == 0, "\(local.output)")
         #expect(try await setup.statuses()["a"]?["phase"] as? String == "Succeeded")
