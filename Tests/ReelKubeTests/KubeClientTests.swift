@@ -28,6 +28,7 @@ struct KubeClientTests {
             try await exercise(server)
             try await electLeaders(server)
             try await recordEvents(server)
+            try await forgetEvents(server)
             try await renewExecTokens(server)
         } catch {
             await server.stop()
@@ -367,5 +368,40 @@ extension KubeClientTests {
         #expect(
             summary == ["Normal SourceStored 2", "Warning InvalidMedia 1"], "a repeat joins the first event's series")
         #expect(ours.allSatisfy { Self.field($0, "reportingController") as? String == "reel.dev/operator" })
+    }
+
+    /// The recorder remembers a bounded number of Events, the least recently used forgotten first, and a repeat of
+    /// an Event the server no longer has (expired) starts a new one instead of failing to patch it.
+    func forgetEvents(_ server: KubeAPIServer) async throws {
+        let client = KubeClient(connection: try await KubeConfig.load(path: server.kubeconfig))
+        let created = try await client.create(Self.videoJobs, namespace: "default", Self.job("forgetful"))
+        let uid = try #require(Self.field(created, "metadata", "uid") as? String)
+        let reference = ObjectReference(
+            apiVersion: "reel.dev/v1alpha1", kind: "VideoJob", namespace: "default", name: "forgetful", uid: uid)
+        let recorder = EventRecorder(client: client, instance: "test-2", capacity: 2)
+        for reason in ["Alpha", "Beta", "Alpha", "Gamma", "Alpha", "Beta"] {
+            #expect(await recorder.record(reference, reason: reason, action: "Test", note: reason) == nil)
+            #expect(recorder.remembered <= 2)
+        }
+        let events = KubeResource(group: "events.k8s.io", version: "v1", plural: "events")
+        func ours() async throws -> [Data] {
+            try await client.listAll(events, namespace: "default").items.filter {
+                (Self.field($0, "regarding", "uid") as? String) == uid
+            }
+        }
+        func summary(_ items: [Data]) -> [String] {
+            items.map {
+                "\(Self.field($0, "reason") as? String ?? "") \(Self.field($0, "series", "count") as? Int ?? 1)"
+            }
+            .sorted()
+        }
+        // Gamma pushed out Beta (Alpha was used since); Beta came back as a new Event.
+        #expect(try await summary(ours()) == ["Alpha 3", "Beta 1", "Beta 1", "Gamma 1"])
+
+        let alpha = try #require(try await ours().first { Self.field($0, "reason") as? String == "Alpha" })
+        let name = try #require(Self.field(alpha, "metadata", "name") as? String)
+        try await client.delete(events, namespace: "default", name: name)
+        #expect(await recorder.record(reference, reason: "Alpha", action: "Test", note: "Alpha") == nil)
+        #expect(try await summary(ours()) == ["Alpha 1", "Beta 1", "Beta 1", "Gamma 1"])
     }
 }
