@@ -58,13 +58,15 @@ public actor WorkQueue<Key: Hashable & Sendable> {
         let key = queue[head]
         head += 1
         if head == queue.count {
-            queue.removeAll(keepingCapacity: true)
+            // A burst (every job at start) leaves its room behind unless let go: 1.6 MB for 10,000 keys.
+            queue.removeAll(keepingCapacity: queue.capacity <= 1024)
             head = 0
         } else if head >= 1024, head * 2 >= queue.count {
             queue.removeFirst(head)
             head = 0
         }
         dirty.remove(key)
+        if dirty.isEmpty, dirty.capacity > 1024 { dirty = [] }
         processing.insert(key)
         return key
     }
