@@ -40,6 +40,7 @@ struct TusClient: Sendable {
         }
         progress(offset)
         var failures = 0
+        var retryAfter: Duration?
         var jobUID: String?
         while offset < size {
             let length = min(chunkSize, size - offset)
@@ -62,18 +63,24 @@ struct TusClient: Sendable {
                     jobUID = response.header("Reel-Job-Id")
                     failures = 0
                     continue
-                case 409, 460, 423, 500...599:
+                case 409, 423, 429, 460, 500...599:
+                    // Offset or checksum off, busy, rate-limited, unavailable: look at the offset and go on.
                     failures += 1
                     guard failures < attempts else { throw UploadFailure(path: path, response: response) }
+                    retryAfter = response.retryAfter
+                case 400, 404, 410, 413, 415:
+                    cache.forget(fingerprint)  // gone, or refused for good: a rerun starts afresh
+                    throw UploadFailure(path: path, response: response)
                 default:
-                    cache.forget(fingerprint)  // refused for good: a rerun starts afresh
+                    // Said of the request, not the upload (401 with an expired token, 403): a rerun resumes.
                     throw UploadFailure(path: path, response: response)
                 }
             } catch let error as HTTPError {
                 failures += 1
                 guard failures < attempts else { throw UploadFailure(path: path, message: error.message) }
             }
-            try await Task.sleep(for: RetryPolicy(maxAttempts: attempts).delay(after: failures))
+            try await Task.sleep(for: retryAfter ?? RetryPolicy(maxAttempts: attempts).delay(after: failures))
+            retryAfter = nil
             guard let held = try await currentOffset(url) else {
                 throw UploadFailure(path: path, message: "the server no longer has upload \(url)")
             }
@@ -141,7 +148,8 @@ struct TusClient: Sendable {
             case 409, 423, 429, 500...599:
                 failures += 1
                 guard failures < attempts else { throw UploadFailure(path: url, response: response) }
-                try await Task.sleep(for: RetryPolicy(maxAttempts: attempts).delay(after: failures))
+                try await Task.sleep(
+                    for: response.retryAfter ?? RetryPolicy(maxAttempts: attempts).delay(after: failures))
             default:
                 throw UploadFailure(path: url, response: response)
             }

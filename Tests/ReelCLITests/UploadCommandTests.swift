@@ -51,7 +51,7 @@ struct UploadCommandTests {
             try ReelPaths.reelBinary, arguments + ["--limit-rate", "150000"], environment: environment,
             outputPath: directory.path("first.log"))
         var held = 0
-        let progressed = try await BackgroundProcess.eventually(timeout: .seconds(60)) {
+        let progressed = await BackgroundProcess.eventually(timeout: .seconds(60)) {
             guard let url = Self.rememberedURL(directory.path("cache/uploads")) else { return false }
             first.send(SIGSTOP)
             let head = try? await HTTPClient.send(
@@ -93,7 +93,22 @@ struct UploadCommandTests {
         let directory = try TemporaryDirectory(prefix: "cli-upload-503")
         let file = directory.path("clip.mp4")
         try Data((0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 7) }).write(to: URL(fileURLWithPath: file))
-        let fake = try FlakyTusServer(size: 300_000)
+        // The first PATCH is held until the test releases it, then dropped; HEADs answer 503, 200, 503, 200; the
+        // second PATCH is dropped and the third takes the file.
+        let releasePatch = DispatchSemaphore(value: 0)
+        let fake = try ScriptedTusServer { method, count in
+            switch (method, count) {
+            case ("POST", _): return ScriptedTusServer.created(count)
+            case ("HEAD", _) where count % 2 == 1: return ScriptedTusServer.status(503)
+            case ("HEAD", _): return ScriptedTusServer.status(200, [("Upload-Offset", "0")])
+            case ("PATCH", 1):
+                releasePatch.wait()
+                return ("drop", .drop)
+            case ("PATCH", 2): return ("drop", .drop)
+            case ("PATCH", _): return ScriptedTusServer.took(300_000)
+            default: return ScriptedTusServer.status(404)
+            }
+        }
         let environment = [
             "REEL_CACHE_DIR": directory.path("cache"), "REEL_TOKEN": "t", "REEL_SERVER": fake.server.baseURL,
         ]
@@ -104,7 +119,7 @@ struct UploadCommandTests {
         #expect(held, "\(first.output)")
         first.send(SIGKILL)
         _ = await first.wait()
-        fake.releasePatch.signal()
+        releasePatch.signal()
 
         let second = try BackgroundProcess(
             try ReelPaths.reelBinary, ["upload", file], environment: environment,
@@ -121,58 +136,71 @@ struct UploadCommandTests {
             ])
     }
 
-    /// A tus server whose answers are scripted: the first `PATCH` is held until the test releases it, then
-    /// dropped; `HEAD`s answer 503, 200, 503, 200; the second `PATCH` is dropped and the third takes the file.
-    final class FlakyTusServer: Sendable {
-        let script: Script
-        let server: TestHTTPServer
-        var releasePatch: DispatchSemaphore { script.releasePatch }
-        var log: [String] { script.state.withLock { $0.log } }
-        var patches: Int { script.state.withLock { $0.patches } }
+    /// A `PATCH` answered 429 (with `Retry-After`) is retried after the wait the server asked for, and one answered
+    /// 401 ends the run but keeps the upload: a rerun with a good token resumes it. Both made the client forget the
+    /// upload, so that the rerun started from byte 0.
+    @Test func aRateLimitedOrUnauthorizedPatchKeepsTheUpload() async throws {
+        let directory = try TemporaryDirectory(prefix: "cli-upload-429")
+        let file = directory.path("clip.mp4")
+        try Data((0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 13) }).write(to: URL(fileURLWithPath: file))
+        let fake = try ScriptedTusServer { method, count in
+            switch (method, count) {
+            case ("POST", _): return ScriptedTusServer.created(count)
+            case ("HEAD", _): return ScriptedTusServer.status(200, [("Upload-Offset", "0")])
+            case ("PATCH", 1): return ScriptedTusServer.status(429, [("Retry-After", "1")])
+            case ("PATCH", 2): return ScriptedTusServer.status(401)
+            case ("PATCH", _): return ScriptedTusServer.took(200_000)
+            default: return ScriptedTusServer.status(404)
+            }
+        }
+        let environment = ProcessInfo.processInfo.environment.merging([
+            "REEL_CACHE_DIR": directory.path("cache"), "REEL_TOKEN": "t", "REEL_SERVER": fake.server.baseURL,
+        ]) { $1 }
+        let first = try await ProcessRunner.capture(
+            try ReelPaths.reelBinary, ["upload", file], environment: environment)
+        #expect(first.status != 0 && first.stderr.contains("HTTP 401"), "\(first.stdout)\(first.stderr)")
+        #expect(Self.rememberedURL(directory.path("cache/uploads")) == "\(fake.server.baseURL)/api/uploads/u1")
+        let second = try await ProcessRunner.capture(
+            try ReelPaths.reelBinary, ["upload", file], environment: environment)
+        #expect(second.status == 0, "\(second.stdout)\(second.stderr)")
+        #expect(fake.log == ["POST 201", "PATCH 429", "HEAD 200", "PATCH 401", "HEAD 200", "PATCH 204"])
+    }
 
-        init(size: Int) throws {
-            let script = Script(size: size)
-            self.script = script
-            server = try TestHTTPServer { script.reply(to: $0) }
+    /// A tus server whose answers are scripted by request: `answer` is given the method and how many requests of
+    /// that method came before (1 for the first) and returns a label for the log and the reply.
+    final class ScriptedTusServer: Sendable {
+        final class Record: Sendable {
+            let state = Mutex((log: [String](), counts: [String: Int]()))
+        }
+        let record = Record()
+        let server: TestHTTPServer
+        var log: [String] { record.state.withLock { $0.log } }
+        var patches: Int { record.state.withLock { $0.counts["PATCH"] ?? 0 } }
+
+        init(answer: @escaping @Sendable (_ method: String, _ count: Int) -> (String, TestHTTPReply)) throws {
+            let record = self.record
+            server = try TestHTTPServer { request in
+                let count = record.state.withLock { state -> Int in
+                    state.counts[request.method, default: 0] += 1
+                    return state.counts[request.method]!
+                }
+                let (label, reply) = answer(request.method, count)
+                record.state.withLock { $0.log.append("\(request.method) \(label)") }
+                return reply
+            }
         }
 
-        final class Script: Sendable {
-            let size: Int
-            let releasePatch = DispatchSemaphore(value: 0)
-            let state = Mutex((log: [String](), heads: 0, patches: 0, posts: 0))
+        static func created(_ count: Int) -> (String, TestHTTPReply) {
+            ("201", .response(status: 201, headers: [("Location", "/api/uploads/u\(count)")], body: Data()))
+        }
 
-            init(size: Int) { self.size = size }
+        static func took(_ size: Int) -> (String, TestHTTPReply) {
+            let headers = [("Upload-Offset", "\(size)"), ("Reel-Job-Id", "job-1")]
+            return ("204", .response(status: 204, headers: headers, body: Data()))
+        }
 
-            func reply(to request: TestHTTPRequest) -> TestHTTPReply {
-                let step = state.withLock { state -> (String, Int) in
-                    switch request.method {
-                    case "HEAD": state.heads += 1; return ("HEAD", state.heads)
-                    case "PATCH": state.patches += 1; return ("PATCH", state.patches)
-                    default: state.posts += 1; return (request.method, state.posts)
-                    }
-                }
-                let reply: (String, TestHTTPReply)
-                switch step {
-                case ("POST", let n):
-                    reply = ("201", .response(status: 201, headers: [("Location", "/api/uploads/u\(n)")], body: Data()))
-                case ("HEAD", let n) where n % 2 == 1:
-                    reply = ("503", .response(status: 503, headers: [], body: Data("upstream restarting".utf8)))
-                case ("HEAD", _):
-                    reply = ("200", .response(status: 200, headers: [("Upload-Offset", "0")], body: Data()))
-                case ("PATCH", 1):
-                    releasePatch.wait()
-                    reply = ("drop", .drop)
-                case ("PATCH", 2):
-                    reply = ("drop", .drop)
-                case ("PATCH", _):
-                    let headers = [("Upload-Offset", "\(size)"), ("Reel-Job-Id", "job-1")]
-                    reply = ("204", .response(status: 204, headers: headers, body: Data()))
-                default:
-                    reply = ("404", .response(status: 404, headers: [], body: Data()))
-                }
-                state.withLock { $0.log.append("\(step.0) \(reply.0)") }
-                return reply.1
-            }
+        static func status(_ code: Int, _ headers: [(String, String)] = []) -> (String, TestHTTPReply) {
+            ("\(code)", .response(status: code, headers: headers, body: Data("scripted \(code)".utf8)))
         }
     }
 
