@@ -376,9 +376,20 @@ import ReelSupport
         let embedded = try EmbeddedPostgres(
             .init(directory: URL(fileURLWithPath: state + "/postgres")), logger: TestPostgres.logger)
         let pool = PostgresPool(url: embedded.url(database: "reel"), maxConnections: 2)
+        // Once a chunk is analyzed, reel local is stopped and the job looked at again (SIGCONT if it is done):
+        // stopped, it cannot finish the job and exit on its own however long this test takes before the kill. (Not
+        // stopped before its first look: stopped inside its migrations, it would hold the tables this test reads.)
         let analyzed = try await BackgroundProcess.eventually {
             let rows = try? await pool.query("SELECT count(*)::bigint FROM video_chunks WHERE analyzed_at IS NOT NULL")
-            return (try? rows?.first?.decode(Int.self, at: 0)) ?? 0 >= 1
+            guard (try? rows?.first?.decode(Int.self, at: 0)) ?? 0 >= 1 else { return false }
+            first.send(SIGSTOP)
+            let rendered = try? await pool.query(
+                "SELECT 1 FROM job_queue WHERE stage = 'render' AND state = 'succeeded' LIMIT 1")
+            guard let rendered, rendered.isEmpty else {
+                first.send(SIGCONT)
+                return false
+            }
+            return true
         }
         try #require(analyzed, "no chunk was analyzed within the time limit")
         first.send(SIGKILL)
