@@ -341,12 +341,21 @@ extension KubeClientTests {
 }
 
 extension KubeClientTests {
-    func recordEvents(_ server: KubeAPIServer) async throws {
+    /// A new VideoJob named `name` to record Events about: a client, and the job's reference.
+    func eventedJob(_ server: KubeAPIServer, _ name: String) async throws -> (KubeClient, ObjectReference) {
         let client = KubeClient(connection: try await KubeConfig.load(path: server.kubeconfig))
-        let created = try await client.create(Self.videoJobs, namespace: "default", Self.job("evented"))
+        let created = try await client.create(Self.videoJobs, namespace: "default", Self.job(name))
         let uid = try #require(Self.field(created, "metadata", "uid") as? String)
-        let reference = ObjectReference(
-            apiVersion: "reel.dev/v1alpha1", kind: "VideoJob", namespace: "default", name: "evented", uid: uid)
+        return (
+            client,
+            ObjectReference(
+                apiVersion: "reel.dev/v1alpha1", kind: "VideoJob", namespace: "default", name: name, uid: uid)
+        )
+    }
+
+    func recordEvents(_ server: KubeAPIServer) async throws {
+        let (client, reference) = try await eventedJob(server, "evented")
+        let uid = reference.uid
         let recorder = EventRecorder(client: client, instance: "test-1")
         #expect(
             await recorder.record(reference, reason: "SourceStored", action: "Ingest", note: "the source is stored")
@@ -373,11 +382,8 @@ extension KubeClientTests {
     /// The recorder remembers a bounded number of Events, the least recently used forgotten first, and a repeat of
     /// an Event the server no longer has (expired) starts a new one instead of failing to patch it.
     func forgetEvents(_ server: KubeAPIServer) async throws {
-        let client = KubeClient(connection: try await KubeConfig.load(path: server.kubeconfig))
-        let created = try await client.create(Self.videoJobs, namespace: "default", Self.job("forgetful"))
-        let uid = try #require(Self.field(created, "metadata", "uid") as? String)
-        let reference = ObjectReference(
-            apiVersion: "reel.dev/v1alpha1", kind: "VideoJob", namespace: "default", name: "forgetful", uid: uid)
+        let (client, reference) = try await eventedJob(server, "forgetful")
+        let uid = reference.uid
         let recorder = EventRecorder(client: client, instance: "test-2", capacity: 2)
         for reason in ["Alpha", "Beta", "Alpha", "Gamma", "Alpha", "Beta"] {
             #expect(await recorder.record(reference, reason: reason, action: "Test", note: reason) == nil)
