@@ -52,6 +52,7 @@ actor SharedServer {
     private var waiters: [CheckedContinuation<Void, Never>] = []
 
     func server() async throws -> EmbeddedPostgres {
+        Watchdog.start()
         while starting { await withCheckedContinuation { waiters.append($0) } }
         if let running { return running }
         starting = true
