@@ -1,8 +1,11 @@
 import Foundation
 import ReelSupport
 
-/// Diagnostic: with REEL_TEST_WATCHDOG=1, a thread that checks every 250 ms that a task gets a cooperative thread
-/// within 3 s, and dumps every thread's stack with gdb when one does not.
+/// Diagnostic for a test run (`REEL_TEST_WATCHDOG=1 swift test`), started with the first test database: a thread
+/// that checks every 250 ms that a new task gets a cooperative thread within 3 s and, when one does not, writes
+/// every thread's stack to `/tmp/reel-watchdog-PID-N.txt` with gdb (three times at most). gdb stops the process
+/// while it reads the stacks, so a test waiting on a deadline then may fail: for finding what holds the threads,
+/// not for CI.
 enum Watchdog {
     nonisolated(unsafe) static var started = false
 
