@@ -253,12 +253,12 @@ public final class KubernetesBackend: ResourceSource, Service {
     public func list(kind: String?) async throws -> [StoredResource] {
         let kinds = kind.map { [$0] } ?? [VideoJob.names.kind, WorkerPool.names.kind]
         var result: [StoredResource] = []
-        let parsed = state.withLock { $0.parsed }
         for kind in kinds {
             guard let informer = informer(for: kind) else { continue }
-            for cacheKey in informer.keys {
-                if let stored = parsed[Self.resourceKey(kind: kind, cacheKey)]?.resource { result.append(stored) }
-            }
+            let keys = informer.keys.map { Self.resourceKey(kind: kind, $0) }
+            // Looked up under the lock, not in a snapshot of the dictionary: a parse while a snapshot is held
+            // copies the whole dictionary (4 MB at 10,000 jobs).
+            result += state.withLock { state in keys.compactMap { state.parsed[$0]?.resource } }
         }
         return result.sorted { $0.key < $1.key }
     }
@@ -270,9 +270,8 @@ public final class KubernetesBackend: ResourceSource, Service {
 
     public func unsettledKeys(kind: String) async throws -> [ResourceKey] {
         guard let informer = informer(for: kind) else { return [] }
-        let parsed = state.withLock { $0.parsed }
-        return informer.keys.map { Self.resourceKey(kind: kind, $0) }.filter { parsed[$0]?.settled != true }
-            .sorted()
+        let keys = informer.keys.map { Self.resourceKey(kind: kind, $0) }
+        return state.withLock { state in keys.filter { state.parsed[$0]?.settled != true } }.sorted()
     }
 
     public func get(_ key: ResourceKey) async throws -> StoredResource? {
