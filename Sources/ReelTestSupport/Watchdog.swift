@@ -10,7 +10,7 @@ enum Watchdog {
     nonisolated(unsafe) static var started = false
 
     static func start() {
-        guard ProcessInfo.processInfo.environment["REEL_TEST_WATCHDOG"] == "1", !started else { return }
+        guard !started, ProcessInfo.processInfo.environment["REEL_TEST_WATCHDOG"] == "1" else { return }
         started = true
         let thread = Thread {
             var dumps = 0
