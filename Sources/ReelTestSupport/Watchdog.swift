@@ -7,10 +7,11 @@ import ReelSupport
 /// while it reads the stacks, so a test waiting on a deadline then may fail: for finding what holds the threads,
 /// not for CI.
 enum Watchdog {
+    static let enabled = ProcessInfo.processInfo.environment["REEL_TEST_WATCHDOG"] == "1"
     nonisolated(unsafe) static var started = false
 
     static func start() {
-        guard !started, ProcessInfo.processInfo.environment["REEL_TEST_WATCHDOG"] == "1" else { return }
+        guard enabled, !started else { return }
         started = true
         let thread = Thread {
             var dumps = 0
