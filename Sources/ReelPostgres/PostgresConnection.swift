@@ -70,7 +70,7 @@ public final class PostgresConnection: @unchecked Sendable {
     }
 
     /// Runs `work` with the live handle in the connection's lane.
-    private func withHandle<T: Sendable>(
+    func withHandle<T: Sendable>(
         _ work: @escaping @Sendable (OpaquePointer) throws(PostgresError) -> T
     ) async throws(PostgresError) -> T {
         try await lane.run { [self] () throws(PostgresError) -> T in
@@ -162,7 +162,7 @@ public final class PostgresConnection: @unchecked Sendable {
         }
     }
 
-    private static func check(_ result: OpaquePointer?, _ handle: OpaquePointer, _ sql: String) throws(PostgresError) {
+    static func check(_ result: OpaquePointer?, _ handle: OpaquePointer, _ sql: String) throws(PostgresError) {
         guard let result else {
             let message = String(cString: PQerrorMessage(handle)).trimmingTrailingNewlines
             throw PostgresError(

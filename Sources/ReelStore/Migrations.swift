@@ -276,5 +276,6 @@ public enum Migrator {
                 -- never makes (a job's tasks go with the job), read it: burn-down ran about 8 % faster without it.
                 DROP INDEX IF EXISTS job_queue_finished;
                 """),
+        Migration(version: 12, name: "jobs of queued tasks checked per statement", sql: QueueSchema.perStatementJobs),
     ]
 }

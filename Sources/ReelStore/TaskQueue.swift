@@ -137,41 +137,6 @@ public struct TaskQueue: Sendable {
         self.claimGate = AsyncSemaphore(permits: maxConcurrentClaims)
     }
 
-    /// Inserts `tasks` in one statement; tasks already present (same job, generation, stage, chunk) are left as
-    /// they are. Returns how many were new.
-    @discardableResult
-    public func enqueue(_ tasks: [NewTask]) async throws -> Int {
-        guard !tasks.isEmpty else { return 0 }
-        let rows = try await pool.query(
-            """
-            WITH inserted AS (
-                INSERT INTO job_queue (job_id, generation, stage, chunk_index, priority, max_attempts, backoff_seconds,
-                                       max_backoff_seconds, run_at, payload)
-                SELECT t.job_id, t.generation, t.stage, t.chunk_index, t.priority, t.max_attempts, t.backoff_seconds,
-                       t.max_backoff_seconds, coalesce(t.run_at, now()), t.payload
-                FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::integer[], $5::smallint[], $6::integer[],
-                            $7::double precision[], $8::double precision[], $9::timestamptz[], $10::jsonb[])
-                     AS t(job_id, generation, stage, chunk_index, priority, max_attempts, backoff_seconds,
-                          max_backoff_seconds, run_at, payload)
-                ON CONFLICT (job_id, generation, stage, (coalesce(chunk_index, -1))) DO NOTHING
-                RETURNING stage, job_id
-            ),
-            notified AS (
-                SELECT pg_notify('\(Self.queueChannel)', stage) FROM (SELECT DISTINCT stage FROM inserted) s
-                UNION ALL
-                SELECT pg_notify('\(Self.jobsChannel)', job_id::text) FROM (SELECT DISTINCT job_id FROM inserted) j
-            )
-            SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM notified)
-            """,
-            [
-                tasks.map(\.jobID), tasks.map(\.generation), tasks.map(\.stageName),
-                NullableArray(tasks.map(\.chunkIndex)), tasks.map(\.priority), tasks.map(\.maxAttempts),
-                tasks.map(\.backoffSeconds), tasks.map(\.maxBackoffSeconds), NullableArray(tasks.map(\.runAt)),
-                tasks.map(\.payload),
-            ])
-        return try rows.first?.decode(Int.self, at: 0) ?? 0
-    }
-
     /// Claims up to `limit` ready tasks of `stages` for `worker`, most urgent first (priority, run_at, id),
     /// skipping rows other claimers hold. Each claim counts an attempt and issues a new fencing token.
     public func claim(stages: [Stage], limit: Int, worker: String, lease: Duration) async throws -> [ClaimedTask] {
