@@ -6,6 +6,11 @@ import ReelStore
 extension Reconciler {
     /// Reads what the database holds about a resource's jobs: the current generation's row with its tasks and
     /// chunks, and the other generations that still have work in the queue.
+    ///
+    /// The reads are not one snapshot, so they go in the reverse order of the writes they observe: a stage
+    /// records what it made (chunks, outputs, render facts) before its task completes, so the tasks are read
+    /// before the chunks and the row's outputs. A task seen finished then always comes with what it made; read
+    /// the other way, a render that finished between the two reads made a job `Succeeded` without its render.
     func observe(uid: String, generation: Int64) async throws -> Observation {
         var observation = Observation()
         var others: [Int64] = []
@@ -49,6 +54,12 @@ extension Reconciler {
         current.chunksStored = chunks.stored
         current.chunksAnalyzed = chunks.analyzed
         current.usage = chunks.usage
+        if let row = try await database.jobs.generations(resourceUID: uid).first(where: { $0.id == current.jobID }) {
+            current.phase = row.phase
+            current.outputs = row.outputs
+            current.finishedAt = row.finishedAt
+            current.render = row.render
+        }
         observation.current = current
         return observation
     }
