@@ -21,8 +21,8 @@ import Testing
         // The render has not finished: its task runs, and the job's row names no render yet.
         try await pool.query(
             """
-            UPDATE job_queue SET state = 'running', finished_at = NULL, lease_owner = 'w', lease_token = gen_random_uuid(),
-                lease_expires_at = now() + interval '1 hour'
+            UPDATE job_queue SET state = 'running', finished_at = NULL, lease_owner = 'w',
+                lease_token = gen_random_uuid(), lease_expires_at = now() + interval '1 hour'
             WHERE stage = 'render'
             """)
         let reconciler = Reconciler(
@@ -40,7 +40,8 @@ import Testing
         try await writer.execute(
             """
             UPDATE processing_jobs SET outputs = outputs || '{"render": "file:///out/render.mp4"}';
-            UPDATE job_queue SET state = 'succeeded', finished_at = now(), lease_expires_at = NULL WHERE stage = 'render';
+            UPDATE job_queue SET state = 'succeeded', finished_at = now(), lease_expires_at = NULL
+            WHERE stage = 'render';
             COMMIT
             """)
         try await reconciling.value
