@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """Where an enqueue's time goes in the server: one client (asyncpg) times statements of 1,000 tasks of one job,
-one after another (each its own transaction, fsync and synchronous commit on), against a database `reel` migrated,
+one after another (each its own transaction, fsync and synchronous commit on), against a database `reel migrate` made,
 alternating the variants in rounds so that the machine's drift falls on all of them:
 
   copy              what `TaskQueue.enqueue` sends: COPY job_queue … FROM STDIN (asyncpg sends it binary; Reel
                     sends text), the statement trigger checking the jobs and notifying
   insert            the INSERT … ON CONFLICT DO NOTHING from arrays that `enqueue` falls back to
   copy+foreign-key  COPY with migration 12 undone: the per-row foreign key back, the trigger only notifying
+  insert+foreign-key  the same INSERT there: what an enqueue was before migration 12 (which notified in the
+                    statement instead of in a trigger)
   pgmq              pgmq.send_batch of 1,000 '{}' messages (the peer in hack/bench-queue-peers.py)
 
 Prints the median and the fastest statement of each variant per round, in milliseconds.
@@ -60,11 +62,11 @@ async def main():
     postgres = Postgres(work)
     try:
         databases = {}
-        for name in ("reel", "reelfk"):
+        for name in ("queue", "queuefk"):
             url = postgres.create_database(name)
             run(os.path.abspath(args.reel), "migrate", "--database-url", url)
             databases[name] = await asyncpg.connect(postgres.dsn(name))
-        await databases["reelfk"].execute(FOREIGN_KEY)
+        await databases["queuefk"].execute(FOREIGN_KEY)
         postgres.create_database("pgmq")
         pgmq = await asyncpg.connect(postgres.dsn("pgmq"))
         await pgmq.execute(peers.pgmq_sql())
@@ -84,15 +86,16 @@ async def main():
         async def copy(name):
             await databases[name].copy_records_to_table("job_queue", records=rows(jobs[name]), columns=COLUMNS)
 
-        async def insert():
-            columns = list(zip(*rows(jobs["reel"])))
+        async def insert(name):
+            columns = list(zip(*rows(jobs[name])))
             arrays = [list(column) for column in columns[:8]] + [[None] * 1000, list(columns[8])]
-            await databases["reel"].fetchval(INSERT, *arrays)
+            await databases[name].fetchval(INSERT, *arrays)
 
         async def send():
             await pgmq.execute("SELECT pgmq.send_batch('bench', $1::jsonb[])", ["{}"] * 1000)
 
-        variants = [("copy", lambda: copy("reel")), ("insert", insert), ("copy+foreign-key", lambda: copy("reelfk")),
+        variants = [("copy", lambda: copy("queue")), ("insert", lambda: insert("queue")),
+                    ("copy+foreign-key", lambda: copy("queuefk")), ("insert+foreign-key", lambda: insert("queuefk")),
                     ("pgmq", send)]
         for round_number in range(1, args.rounds + 1):
             for name, statement in variants:
@@ -101,7 +104,7 @@ async def main():
                     began = time.perf_counter()
                     await statement()
                     times.append((time.perf_counter() - began) * 1000)
-                print(f"round {round_number}  {name:17s} median {statistics.median(times):6.2f} ms   "
+                print(f"round {round_number}  {name:18s} median {statistics.median(times):6.2f} ms   "
                       f"fastest {min(times):6.2f} ms", flush=True)
     finally:
         postgres.stop()
