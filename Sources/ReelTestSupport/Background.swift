@@ -1,6 +1,7 @@
 import Foundation
 import ReelStore
 import ReelSupport
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -13,6 +14,7 @@ public final class BackgroundProcess: Sendable {
     public let pid: Int32
     public let outputPath: String
     private let exit: Task<Int32, Never>
+    private let ended: ExitFlag
 
     /// Starts `executable` with `arguments`; `environment` is added to this process's own.
     public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:], outputPath: String)
@@ -21,8 +23,17 @@ public final class BackgroundProcess: Sendable {
         let pid = try ProcessRunner.start(executable, arguments, environment: environment, outputPath: outputPath)
         self.pid = pid
         self.outputPath = outputPath
-        self.exit = Task { await ProcessRunner.waitForExit(pid) }
+        let ended = ExitFlag()
+        self.ended = ended
+        self.exit = Task {
+            let status = await ProcessRunner.waitForExit(pid)
+            ended.set()
+            return status
+        }
     }
+
+    /// Whether it has exited (and been waited for).
+    public var hasExited: Bool { ended.value }
 
     /// What it has printed so far.
     public var output: String { (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "" }
@@ -46,6 +57,13 @@ public final class BackgroundProcess: Sendable {
         }
         return try await condition()
     }
+}
+
+/// Set once, read from anywhere.
+private final class ExitFlag: Sendable {
+    private let state = Mutex(false)
+    var value: Bool { state.withLock { $0 } }
+    func set() { state.withLock { $0 = true } }
 }
 
 extension ReelPaths {

@@ -13,7 +13,8 @@ struct StorageBench: AsyncParsableCommand {
         discussion: """
             The object is random bytes written to a temporary file (never held in memory). For s3:// stores the \
             peer runs with $REEL_PYTHON (or python3) and the same credentials and endpoint; --no-peer skips it. \
-            The objects are deleted afterwards.
+            The objects are deleted afterwards. Fault injection for tests: REEL_FAULT_STOP=multipart-complete stops \
+            the process (SIGSTOP) once an upload has sent every part, before it completes.
             """)
 
     @Option(help: "The store: s3://BUCKET/PREFIX?… or file:///dir (default: $REEL_STORAGE).")

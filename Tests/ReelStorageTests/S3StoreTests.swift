@@ -183,33 +183,39 @@ import Testing
         }
     }
 
-    /// A Reel upload killed mid-way (the process, between parts) leaves an unfinished multipart upload; the
-    /// cleanup pass aborts it and nothing of it remains.
+    /// A Reel upload killed mid-way (the process, its parts sent, not completed) leaves an unfinished multipart
+    /// upload; the cleanup pass aborts it and nothing of it remains.
     @Test func anUploadKilledMidWayIsGoneOnceCleanupRuns() async throws {
         let moto = try await MotoServer()
         let directory = try TemporaryDirectory(prefix: "s3-killed")
+        // The bench stops itself with every part sent and the upload not completed (REEL_FAULT_STOP), and is
+        // killed there: looking and then killing raced with the upload's completion on a loaded machine.
+        var environment = moto.environment
+        environment["REEL_FAULT_STOP"] = "multipart-complete"
         let bench = try BackgroundProcess(
             try ReelPaths.reelBinary,
             ["bench", "storage", "--storage", moto.storageURL(prefix: "killed"), "--bytes", "150000000", "--no-peer"],
-            environment: moto.environment, outputPath: directory.path("bench.log"))
-        let listing = "print(len(s3.list_multipart_uploads(Bucket=bucket).get('Uploads', [])))"
-        // Each look stops the bench first (SIGCONT when it is not there yet): on a loaded machine the bench once
-        // completed its upload between the look and the kill.
-        let started = try await BackgroundProcess.eventually(timeout: .seconds(120)) {
-            bench.send(SIGSTOP)
-            guard try await moto.boto3(listing).trimmingCharacters(in: .whitespacesAndNewlines) == "1" else {
-                bench.send(SIGCONT)
-                return false
-            }
-            return true
+            environment: environment, outputPath: directory.path("bench.log"))
+        let stopped = try await BackgroundProcess.eventually(timeout: .seconds(120)) {
+            bench.hasExited || Self.processState(bench.pid) == "T"
         }
+        #expect(stopped && !bench.hasExited, "the bench did not stop before completing: \(bench.output)")
         bench.send(SIGKILL)
         _ = await bench.wait()
-        #expect(started, "no multipart upload began: \(bench.output)")
+        let listing = "print(len(s3.list_multipart_uploads(Bucket=bucket).get('Uploads', [])))"
+        #expect(try await moto.boto3(listing).trimmingCharacters(in: .whitespacesAndNewlines) == "1")
         let store = try Self.store(moto, prefix: "killed/")
         #expect(try await store.abortAbandonedUploads(olderThan: .seconds(60)) == 1)
         #expect(try await moto.boto3(listing).trimmingCharacters(in: .whitespacesAndNewlines) == "0")
         #expect(try await store.list(prefix: "").isEmpty, "a killed upload left an object")
+    }
+
+    /// A process's state letter from `/proc/PID/stat` (`T` when stopped by a signal).
+    static func processState(_ pid: Int32) -> String? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.range(of: ")", options: .backwards)
+        else { return nil }
+        return stat[close.upperBound...].split(separator: " ").first.map(String.init)
     }
 
     /// An upload that went while the cleanup listed it (another replica's pass aborted it, or it completed) is
