@@ -1,7 +1,7 @@
 import CPostgres
 
 extension PostgresConnection {
-    /// Runs `sql`, a `COPY … FROM STDIN` in text format, sending `data` (rows as `copyRow` writes them) as its
+    /// Runs `sql`, a `COPY … FROM STDIN` in text format, sending `data` (rows as `CopyRows` writes them) as its
     /// input; returns the rows copied. One statement: all rows go in, or none (the server's error, such as a
     /// unique violation, is thrown with its SQLSTATE) — and the connection is ready for the next statement either
     /// way.

@@ -35,6 +35,14 @@ public final class BackgroundProcess: Sendable {
     /// Whether it has exited (and been waited for).
     public var hasExited: Bool { ended.value }
 
+    /// Whether a signal has stopped it (`SIGSTOP`, sent or raised): state `T` in `/proc/PID/stat`.
+    public var isStopped: Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.range(of: ")", options: .backwards)
+        else { return false }
+        return stat[close.upperBound...].split(separator: " ").first == "T"
+    }
+
     /// What it has printed so far.
     public var output: String { (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "" }
 

@@ -197,7 +197,7 @@ import Testing
             ["bench", "storage", "--storage", moto.storageURL(prefix: "killed"), "--bytes", "150000000", "--no-peer"],
             environment: environment, outputPath: directory.path("bench.log"))
         let stopped = try await BackgroundProcess.eventually(timeout: .seconds(120)) {
-            bench.hasExited || Self.processState(bench.pid) == "T"
+            bench.hasExited || bench.isStopped
         }
         #expect(stopped && !bench.hasExited, "the bench did not stop before completing: \(bench.output)")
         bench.send(SIGKILL)
@@ -208,14 +208,6 @@ import Testing
         #expect(try await store.abortAbandonedUploads(olderThan: .seconds(60)) == 1)
         #expect(try await moto.boto3(listing).trimmingCharacters(in: .whitespacesAndNewlines) == "0")
         #expect(try await store.list(prefix: "").isEmpty, "a killed upload left an object")
-    }
-
-    /// A process's state letter from `/proc/PID/stat` (`T` when stopped by a signal).
-    static func processState(_ pid: Int32) -> String? {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-            let close = stat.range(of: ")", options: .backwards)
-        else { return nil }
-        return stat[close.upperBound...].split(separator: " ").first.map(String.init)
     }
 
     /// An upload that went while the cleanup listed it (another replica's pass aborted it, or it completed) is
