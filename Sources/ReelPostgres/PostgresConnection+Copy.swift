@@ -47,11 +47,7 @@ extension PostgresPool {
     /// when the first turns out dead.
     @discardableResult
     public func copyIn(_ sql: String, data: [UInt8]) async throws -> Int {
-        do {
-            return try await withConnection { try await $0.copyIn(sql, data: data) }
-        } catch let error as PostgresError where error.code == .connectionLost {
-            return try await withConnection { try await $0.copyIn(sql, data: data) }
-        }
+        try await retryingOnceIfDead { try await $0.copyIn(sql, data: data) }
     }
 }
 

@@ -104,10 +104,16 @@ public actor PostgresPool {
     /// once more on a fresh one: a statement the server never received is safe to send again.
     @discardableResult
     public func query(_ sql: String, _ parameters: [(any PostgresEncodable)?] = []) async throws -> PostgresRows {
+        try await retryingOnceIfDead { try await $0.query(sql, parameters) }
+    }
+
+    /// Runs one statement (`body`) on a pooled connection, and once more on a fresh one when the first turns out
+    /// dead: what `query` and `copyIn` share.
+    func retryingOnceIfDead<T: Sendable>(_ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         do {
-            return try await withConnection { try await $0.query(sql, parameters) }
+            return try await withConnection(body)
         } catch let error as PostgresError where error.code == .connectionLost {
-            return try await withConnection { try await $0.query(sql, parameters) }
+            return try await withConnection(body)
         }
     }
 
