@@ -16,6 +16,8 @@ public struct ReelConfiguration: Sendable {
         case rateLimitWindowSeconds = "REEL_RATE_LIMIT_WINDOW_SECONDS"
         /// Test-only: pauses before stages record their results (`analyze=2,render=1`).
         case faultDelay = "REEL_FAULT_DELAY"
+        /// Test-only: `multipart-complete` stops the process before an S3 upload completes (`reel bench storage`).
+        case faultStop = "REEL_FAULT_STOP"
 
         /// What the setting is for, for help texts.
         public var summary: String {
@@ -28,6 +30,7 @@ public struct ReelConfiguration: Sendable {
             case .geminiEndpoint: "the Gemini API's base URL"
             case .rateLimitWindowSeconds: "the Gemini budgets' window in seconds (tests)"
             case .faultDelay: "stage=seconds pauses before results are recorded (tests)"
+            case .faultStop: "multipart-complete stops reel bench storage before its upload completes (tests)"
             }
         }
     }

@@ -3,10 +3,6 @@ import ReelHTTP
 import ReelSupport
 
 extension S3Store {
-    /// Fault injection for tests: with `REEL_FAULT_STOP=multipart-complete` the process stops itself (`SIGSTOP`)
-    /// once a multipart upload has sent every part and before it completes, so a test can kill it exactly there.
-    static let stopBeforeComplete = ProcessInfo.processInfo.environment["REEL_FAULT_STOP"] == "multipart-complete"
-
     /// Uploads a file in parts: initiate, `partConcurrency` parts at a time (each retried by the client),
     /// complete with the parts' ETags — or abort, so that a failed upload leaves no parts behind.
     func uploadMultipart(_ objectKey: String, path: String, size: Int) async throws {
@@ -35,7 +31,7 @@ extension S3Store {
                     _ = start()
                 }
             }
-            if Self.stopBeforeComplete { raise(SIGSTOP) }
+            if stopBeforeComplete { raise(SIGSTOP) }
             try await completeUpload(objectKey, uploadID: uploadID, parts: etags.sorted { $0.key < $1.key })
         } catch {
             // The abandoned-upload pass catches a failure here.

@@ -14,6 +14,9 @@ public struct S3Store: ObjectStore {
     /// Part size (S3: at least 5 MiB except the last; at most 10,000 parts).
     public var partSize = 8 << 20
     public var partConcurrency = 8
+    /// Fault injection for tests: the process stops itself (`SIGSTOP`) once a multipart upload has sent every part
+    /// and before it completes, so a test can kill it exactly there (`REEL_FAULT_STOP=multipart-complete`).
+    public var stopBeforeComplete = false
     /// Where `withLocalFile` puts the objects it downloads (removed after use).
     public var scratchDirectory: String
 

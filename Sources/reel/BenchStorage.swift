@@ -40,7 +40,8 @@ struct StorageBench: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let url = try ReelConfiguration().require(storage, .storage, flagName: "--storage")
+        let settings = ReelConfiguration()
+        let url = try settings.require(storage, .storage, flagName: "--storage")
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "reel-bench-storage-\(UUID().uuidString.prefix(8))"
         ).path
@@ -48,7 +49,11 @@ struct StorageBench: AsyncParsableCommand {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let source = "\(directory)/object.bin"
         try await BlockingExecutor.files.run { try Self.randomFile(source, bytes: bytes) }
-        let store = try await ObjectStores.connect(url, scratch: directory)
+        var store = try await ObjectStores.connect(url, scratch: directory)
+        if var s3 = store as? S3Store, settings.value(nil, .faultStop) == "multipart-complete" {
+            s3.stopBeforeComplete = true
+            store = s3
+        }
         let key = "bench/\(UUID().uuidString.lowercased()).bin"
         let clock = ContinuousClock()
         let putStart = clock.now
