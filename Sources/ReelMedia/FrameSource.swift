@@ -14,6 +14,20 @@ final class FrameSource {
     var referenceOnlyBefore: Double?
     /// While set, frames shown before this time are decoded but neither scaled nor handed on.
     var handOnFrom: Double?
+    /// While set, packets are read up to `lookahead` ahead of the decoder, and the non-reference frames shown where
+    /// a cut is likely are decoded too and handed on as not measured (for a decoder without frame threads).
+    var likelyCuts: LikelyCuts?
+    /// Times of the non-reference frames left undecoded while `likelyCuts` was set, in decoding order; the reader
+    /// forgets what it no longer needs (`forgetSkips`).
+    private(set) var skipped: [Double] = []
+    /// False once a frame the decoder may have skipped could not be told apart or timed: `skipped` is incomplete.
+    private(set) var skipsKnown = true
+    private let kinds: PacketKinds?
+    private var ahead: [(packet: UnsafeMutablePointer<AVPacket>, kind: PacketKind?)] = []
+    private var aheadBytes = 0
+    private var extraTicks: Set<Int64> = []
+    static let lookahead = 24
+    static let lookaheadBytes = 16 << 20
 
     /// `skipping` says which frames the decoder leaves out; `threads` 0 lets it choose.
     init(_ input: InputFile, _ videoIndex: Int, width: Int, skipping: AVDiscard, threads: Int32) throws(MediaError) {
@@ -21,6 +35,7 @@ final class FrameSource {
         self.videoIndex = videoIndex
         timeBase = Rational(input.stream(videoIndex).pointee.time_base)
         thumbnails = Thumbnails(width: width, path: input.path)
+        kinds = PacketKinds(input.stream(videoIndex).pointee.codecpar)
         decoder = try Decoder(input, stream: videoIndex) { codec in
             codec.pointee.thread_count = threads
             codec.pointee.thread_type = 1 | 2  // FF_THREAD_FRAME | FF_THREAD_SLICE
@@ -32,6 +47,7 @@ final class FrameSource {
     }
 
     deinit {
+        dropAhead()
         av_packet_free(&packet)
         av_frame_free(&frame)
     }
@@ -45,6 +61,7 @@ final class FrameSource {
     /// Moves to the keyframe at or before `seconds` and forgets what the decoder holds; false if it cannot.
     func seek(to seconds: Double) -> Bool {
         guard input.seekBackward(videoIndex, to: seconds) else { return false }
+        dropAhead()
         decoder.flush()
         decodedThrough = nil
         seeks += 1
@@ -66,30 +83,108 @@ final class FrameSource {
 
     /// Hands each decoded frame's thumbnail and time to `body` until it returns false or the stream ends.
     func frames(_ body: ([UInt8], Double) throws(MediaError) -> Bool) throws(MediaError) {
+        try frames { (thumb, time, _) throws(MediaError) -> Bool in try body(thumb, time) }
+    }
+
+    /// Hands each decoded frame's thumbnail, time, and whether it is measured (not one of the extra frames
+    /// `likelyCuts` picked) to `body` until it returns false or the stream ends. Packets read ahead and not
+    /// decoded when it stops are dropped.
+    func frames(marking body: ([UInt8], Double, Bool) throws(MediaError) -> Bool) throws(MediaError) {
         var going = true
         func take(_ frame: UnsafeMutablePointer<AVFrame>) throws(MediaError) {
             let time = timeBase.times(presentationTicks(frame) ?? 0).seconds
             decodedThrough = max(decodedThrough ?? time, time)
+            let extra = !extraTicks.isEmpty && extraTicks.remove(frame.pointee.pts) != nil
             guard going, time >= handOnFrom ?? -.infinity else { return }
-            going = try body(try thumbnails.luma(of: frame), time)
+            going = try body(try thumbnails.luma(of: frame), time, !extra)
         }
-        while going {
-            let rc = av_read_frame(input.context, packet)
-            if rc == reel_averror_eof() { break }
-            guard rc >= 0 else { throw MediaError.ffmpeg(rc, "cannot read a packet", path: input.path) }
-            defer { av_packet_unref(packet) }
-            guard Int(packet!.pointee.stream_index) == videoIndex else { continue }
-            if let before = referenceOnlyBefore {
-                let pts = packet!.pointee.pts
-                let early = pts != reel_av_nopts_value() && timeBase.times(pts).seconds < before
+        defer { dropAhead() }
+        while going, let (next, kind) = try nextPacket() {
+            defer {
+                if likelyCuts == nil {
+                    av_packet_unref(next)
+                } else {
+                    var held: UnsafeMutablePointer<AVPacket>? = next
+                    av_packet_free(&held)
+                }
+            }
+            let pts = next.pointee.pts
+            let time = pts == reel_av_nopts_value() ? nil : timeBase.times(pts).seconds
+            if let likelyCuts {
+                var skip = AVDISCARD_NONREF
+                if let kind, !kind.reference, let time {
+                    if likelyCuts.decodes(nonReferenceAt: time) {
+                        skip = AVDISCARD_DEFAULT
+                        extraTicks.insert(pts)
+                    } else {
+                        skipped.append(time)
+                    }
+                } else if kind == nil || time == nil {
+                    skipsKnown = false
+                }
+                decoder.context.pointee.skip_frame = skip
+            } else if let before = referenceOnlyBefore {
+                let early = time.map { $0 < before } ?? false
                 decoder.context.pointee.skip_frame = early ? AVDISCARD_NONREF : AVDISCARD_DEFAULT
             }
-            try decoder.decode(packet, into: frame!, path: input.path, take)
+            try decoder.decode(next, into: frame!, path: input.path, take)
         }
         if going {
             try decoder.decode(nil, into: frame!, path: input.path, take)
             decodedThrough = .infinity
         }
+    }
+
+    /// Forgets the skipped frames read before any shown at or after `time` (the reader needs none before it).
+    func forgetSkips(before time: Double) {
+        let stale = skipped.prefix { $0 < time }.count
+        if stale > 64 { skipped.removeFirst(stale) }
+    }
+
+    /// The next packet of the video stream in decoding order, with its kind when `likelyCuts` is set (then read
+    /// ahead, and the caller frees it); nil at the end.
+    private func nextPacket() throws(MediaError) -> (UnsafeMutablePointer<AVPacket>, PacketKind?)? {
+        guard likelyCuts != nil else { return try readVideo().map { ($0, nil) } }
+        while ahead.count < Self.lookahead, aheadBytes < Self.lookaheadBytes, let read = try readVideo() {
+            let held = av_packet_alloc()!
+            av_packet_move_ref(held, read)
+            let kind = held.pointee.data.flatMap {
+                kinds?.kind(of: UnsafeBufferPointer(start: $0, count: Int(held.pointee.size)))
+            }
+            if let kind, kind.reference, held.pointee.pts != reel_av_nopts_value() {
+                likelyCuts?.read(
+                    .init(
+                        time: timeBase.times(held.pointee.pts).seconds, size: Int(held.pointee.size), kind: kind.kind,
+                        key: held.pointee.flags & AV_PKT_FLAG_KEY != 0))
+            }
+            ahead.append((held, kind))
+            aheadBytes += Int(held.pointee.size)
+        }
+        guard !ahead.isEmpty else { return nil }
+        let first = ahead.removeFirst()
+        aheadBytes -= Int(first.packet.pointee.size)
+        return first
+    }
+
+    /// The next packet of the video stream, in `packet`; nil at the end.
+    private func readVideo() throws(MediaError) -> UnsafeMutablePointer<AVPacket>? {
+        while true {
+            let rc = av_read_frame(input.context, packet)
+            if rc == reel_averror_eof() { return nil }
+            guard rc >= 0 else { throw MediaError.ffmpeg(rc, "cannot read a packet", path: input.path) }
+            if Int(packet!.pointee.stream_index) == videoIndex { return packet! }
+            av_packet_unref(packet)
+        }
+    }
+
+    private func dropAhead() {
+        for entry in ahead {
+            var doomed: UnsafeMutablePointer<AVPacket>? = entry.packet
+            av_packet_free(&doomed)
+        }
+        ahead = []
+        aheadBytes = 0
+        extraTicks = []
     }
 }
 

@@ -40,14 +40,17 @@ extension SceneDetector {
         var next: FrameMeasure?
         /// Frames came out in time order (where stretches meet is decided by time).
         var ordered = true
-        /// The second looks its cuts across skipped frames need, made on its thread (`looks(at:…)`).
+        /// The second looks its cuts across skipped frames need, made on its thread (`PassLooks`, `decodeLooks`).
         var looks: [Look: SceneCut?] = [:]
+        var answeredInPass = 0
     }
 
     /// The stretches' measures as one pass would give them, and the second looks they made.
     struct Joined {
         var measures: [FrameMeasure]
         var looks: [Look: SceneCut?]
+        /// Looks answered from the frames the stretches decoded while measuring (`PassLooks`).
+        var answeredInPass = 0
     }
 
     /// The measures of every reference frame, in order, decoded in `count` stretches at once, with the second
@@ -74,12 +77,15 @@ extension SceneDetector {
         @Sendable func stretch(_ index: Int, _ file: () throws(MediaError) -> InputFile) -> Result<Segment, MediaError>
         {
             Result { () throws(MediaError) -> Segment in
+                var looks = PassLooks(threshold: threshold, frameDuration: frameDuration)
                 var segment = try Self.measure(
                     try file(), videoIndex, width: width, after: index == 0 ? nil : edges[index],
-                    through: index == count - 1 ? nil : edges[index + 1], decodingFrom: index == 0 ? nil : from[index])
-                segment.looks = try Self.looks(
-                    at: segment.measures, path: path, videoIndex, width: width, frameDuration: frameDuration,
-                    threshold: threshold)
+                    through: index == count - 1 ? nil : edges[index + 1], decodingFrom: index == 0 ? nil : from[index],
+                    looks: &looks)
+                segment.looks = looks.answered
+                segment.answeredInPass = looks.answered.count
+                try Self.decodeLooks(
+                    looks.left, into: &segment.looks, path: path, videoIndex, width: width, threshold: threshold)
                 return segment
             }
         }
@@ -92,34 +98,27 @@ extension SceneDetector {
         guard let segments = try? results.wait().map({ try $0.get() }),
             let measures = Self.join(segments, bounds: bounds)
         else { return nil }
-        return Joined(measures: measures, looks: segments.reduce(into: [:]) { $0.merge($1.looks) { a, _ in a } })
+        return Joined(
+            measures: measures, looks: segments.reduce(into: [:]) { $0.merge($1.looks) { a, _ in a } },
+            answeredInPass: segments.reduce(0) { $0 + $1.answeredInPass })
     }
 
-    /// The second looks that scoring `measures` in order would ask for (`Scorer`), made at once on one more opening
+    /// The second looks a stretch's pass could not answer (`PassLooks.left`, in order), made on one more opening
     /// of the file, each going on from the one before where it can. Whether a cut is kept depends on the cuts kept
-    /// before it (`minSceneSeconds`), which a stretch cannot know, so every cut across skipped frames is looked at
-    /// (the same scoring with no minimum scene length); the first measure, whose previous frame another stretch
-    /// holds, is left to the scorer, as is any look whose frame duration here differs from the one-pass scorer's
-    /// (the key includes it).
-    static func looks(
-        at measures: [FrameMeasure], path: String, _ videoIndex: Int, width: Int, frameDuration: Double,
+    /// before it (`minSceneSeconds`), which a stretch cannot know, so every cut across skipped frames is looked at;
+    /// the first measure, whose previous frame another stretch holds, is left to the scorer, as is any look whose
+    /// frame duration here differs from the one-pass scorer's (the key includes it).
+    static func decodeLooks(
+        _ questions: [Look], into found: inout [Look: SceneCut?], path: String, _ videoIndex: Int, width: Int,
         threshold: Double
-    ) throws(MediaError) -> [Look: SceneCut?] {
-        var steps = FrameSteps(frameDuration: frameDuration)
-        var scoring = ScoreState(threshold: threshold, minSceneSeconds: 0)
-        var source: FrameSource?
-        var found: [Look: SceneCut?] = [:]
-        for frame in measures {
-            let count = steps.advance(to: frame.time)
-            let frameDuration = steps.frameDuration
-            try scoring.add(frame, steps: count) { after, time throws(MediaError) in
-                if source == nil { source = try lookSource(path, videoIndex, width: width) }
-                let cut = try closer(source!, after: after, through: time, frameDuration, threshold: threshold)
-                found[Look(after: after, through: time, frameDuration: frameDuration)] = .some(cut)
-                return cut
-            }
+    ) throws(MediaError) {
+        guard !questions.isEmpty else { return }
+        let source = try lookSource(path, videoIndex, width: width)
+        for look in questions {
+            found[look] = .some(
+                try closer(
+                    source, after: look.after, through: look.through, look.frameDuration, threshold: threshold))
         }
-        return found
     }
 
     /// The stretches' measures as one, if they join exactly: each stretch after the first decoded a frame at or
@@ -158,25 +157,36 @@ extension SceneDetector {
     /// without `through`), decoding from the keyframe at or before `decodingFrom`, and of the first frame after
     /// `through`.
     static func measure(
-        _ input: InputFile, _ videoIndex: Int, width: Int, after: Double?, through: Double?, decodingFrom: Double?
+        _ input: InputFile, _ videoIndex: Int, width: Int, after: Double?, through: Double?, decodingFrom: Double?,
+        looks: inout PassLooks
     ) throws(MediaError) -> Segment {
         let source = try FrameSource(input, videoIndex, width: width, skipping: AVDISCARD_NONREF, threads: 1)
         if let decodingFrom, !source.seek(to: decodingFrom) {
             throw MediaError(.unsupported, "cannot seek to \(decodingFrom) s", path: input.path)
         }
+        source.likelyCuts = LikelyCuts(frameDuration: looks.frameDuration)
         var measurer = FrameMeasurer()
         var segment = Segment()
-        try source.frames { (thumb, time) throws(MediaError) -> Bool in
+        try source.frames { (thumb, time, isMeasured) throws(MediaError) -> Bool in
+            guard isMeasured else {
+                looks.decoded(thumb, time: time, measure: nil)
+                return true
+            }
             let measured = measurer.measure(thumb, time: time)
+            looks.decoded(thumb, time: time, measure: measured)
             if let last = segment.measures.last?.time, time <= last { segment.ordered = false }
             if segment.firstDecoded == nil { segment.firstDecoded = time }
             if let through, time > through {
                 segment.next = measured
                 return false
             }
-            if time > after ?? -.infinity { segment.measures.append(measured) }
+            if time > after ?? -.infinity {
+                segment.measures.append(measured)
+                try looks.measured(measured, source: source)
+            }
             return true
         }
+        looks.finish(source)
         return segment
     }
 }

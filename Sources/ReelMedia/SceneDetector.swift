@@ -38,7 +38,9 @@ public struct SceneReport: Sendable, Codable, Equatable {
 ///
 /// The first pass's decoding is the cost, so a long file is decoded in stretches at once, one per core, each by a
 /// single-threaded decoder (`SceneDetector+Segments`); they join into exactly the measures of one pass, and each
-/// makes the second looks its own cuts need.
+/// makes the second looks its own cuts need. A stretch reads packets ahead of its decoder and also decodes the
+/// skipped frames where packet sizes make a cut likely (`LikelyCuts`), so most second looks are answered from frames
+/// already decoded (`PassLooks`) instead of decoding a GOP's reference frames again.
 struct SceneDetector {
     let input: InputFile
     let threshold: Double
@@ -65,6 +67,7 @@ struct SceneDetector {
         let count = segments ?? Self.automaticSegments(duration: Self.timeRange(input, videoIndex)?.duration)
         if count > 1, let joined = measureInSegments(videoIndex, count: count, frameDuration: frameDuration) {
             scorer.looks = joined.looks
+            scorer.answeredInPass = joined.answeredInPass
             for frame in joined.measures { try scorer.take(frame) }
         } else {
             // One pass; after a try in stretches that did not join, on a fresh opening of the file.
@@ -89,6 +92,8 @@ struct SceneDetector {
         var looks: [Look: SceneCut?] = [:]
         /// Second looks made here, in order (the rest came from `looks`).
         var looked = 0
+        /// Of `looks`, those the stretches answered from frames they decoded anyway (`PassLooks`).
+        var answeredInPass = 0
         /// Cuts across skipped frames are confirmed on a second opening of the file.
         var second: FrameSource?
 
@@ -166,13 +171,23 @@ struct SceneDetector {
             frames.append((time, thumb))
             return time < through + 0.5 * frameDuration
         }
+        let changes = frames.indices.dropFirst().map { i in
+            (time: frames[i].time, mafd: ScoreState.mafd(frames[i].thumb, frames[i - 1].thumb))
+        }
+        return strongest(changes, after: after, through: through, frameDuration, threshold: threshold)
+    }
+
+    /// The frame of (`after`, `through`] that scores highest, if it reaches the threshold, given each frame's MAFD
+    /// against the one shown before it, in order, from the frame after the first decoded.
+    static func strongest(
+        _ changes: [(time: Double, mafd: Double)], after: Double, through: Double, _ frameDuration: Double,
+        threshold: Double
+    ) -> SceneCut? {
         var best: SceneCut?
         var previousMAFD = 0.0
-        for i in frames.indices.dropFirst() {
-            let mafd = ScoreState.mafd(frames[i].thumb, frames[i - 1].thumb)
+        for (time, mafd) in changes {
             let score = ScoreState.score(mafd: mafd, steps: 1, previousMAFD: previousMAFD, previousSteps: 1)
             previousMAFD = mafd
-            let time = frames[i].time
             guard time > after + frameDuration / 4, time <= through + frameDuration / 4, score >= threshold,
                 score > best?.score ?? 0
             else { continue }

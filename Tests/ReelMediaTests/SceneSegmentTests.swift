@@ -112,6 +112,8 @@ struct SceneLookTests {
         var report: SceneReport
         var madeInStretches: Int
         var looked: Int
+        var answeredInPass: Int
+        var looks: [SceneDetector.Look: SceneCut?]
         var seeks: Int?
     }
 
@@ -121,7 +123,7 @@ struct SceneLookTests {
             var scorer = try detector.detect(segments: segments)
             return Detection(
                 report: scorer.state.report(), madeInStretches: scorer.looks.count, looked: scorer.looked,
-                seeks: scorer.second?.seeks)
+                answeredInPass: scorer.answeredInPass, looks: scorer.looks, seeks: scorer.second?.seeks)
         }
     }
 
@@ -136,6 +138,40 @@ struct SceneLookTests {
         #expect(three.madeInStretches >= one.looked, "looks made in the stretches: \(three.madeInStretches)")
         #expect(three.looked == 0, "looks left to the scorer: \(three.looked)")
         #expect(three.report == one.report)
+    }
+
+    /// Where packet sizes show a likely cut, a stretch decodes the skipped frames there as it measures, and answers
+    /// the cut's second look from them instead of decoding again from the keyframe: the report is one pass's.
+    @Test(arguments: [
+        "bframes=3:b-pyramid=normal:keyint=100:min-keyint=100:scenecut=0", "bframes=3:b-pyramid=none:b-adapt=0",
+    ])
+    func looksAreAnsweredFromTheFramesAroundLikelyCuts(x264: String) async throws {
+        let dir = try TemporaryDirectory(prefix: "looks-in-pass")
+        let (path, cuts) = try await SceneRecallTests.clip(in: dir, name: "clip.mp4", x264: x264)
+        let one = try await Self.detect(path, segments: 1)
+        let three = try await Self.detect(path, segments: 3)
+        #expect(three.report == one.report)
+        let found = three.report.cuts.map { Int(($0.time * 25).rounded()) }
+        #expect(found.count == cuts.count && zip(found, cuts).allSatisfy { abs($0 - $1) <= 1 }, "\(found) \(cuts)")
+        #expect(three.looked == 0, "looks left to the scorer: \(three.looked)")
+        #expect(
+            three.answeredInPass * 4 >= three.madeInStretches * 3,
+            "answered in the pass: \(three.answeredInPass) of \(three.madeInStretches)")
+        // Each answer is what a second look decoding every frame gives.
+        let looks = three.looks
+        let decoded = try await MediaEngine.offload { () throws(MediaError) in
+            let input = try InputFile(path: path)
+            let videoIndex = input.bestStream(AVMEDIA_TYPE_VIDEO) ?? 0
+            return try looks.keys.sorted { $0.after < $1.after }.map { look throws(MediaError) in
+                let source = try SceneDetector.lookSource(path, videoIndex, width: 160)
+                return (
+                    look,
+                    try SceneDetector.closer(
+                        source, after: look.after, through: look.through, look.frameDuration, threshold: 10)
+                )
+            }
+        }
+        for (look, cut) in decoded { #expect(looks[look] == .some(cut), "\(look)") }
     }
 
     @Test func looksInOneGOPGoOnFromEachOther() async throws {
