@@ -14,6 +14,12 @@ final class FrameSource {
     var referenceOnlyBefore: Double?
     /// While set, frames shown before this time are decoded but neither scaled nor handed on.
     var handOnFrom: Double?
+    /// While set, nothing is handed on after a seek until a keyframe (or intra frame) is decoded: a seek by
+    /// estimate can land on a frame whose references were never decoded.
+    var keyframeAfterSeek = false
+    private var awaitingKeyframe = false
+    /// Frames not handed on since the last seek for want of a keyframe (`keyframeAfterSeek`).
+    private(set) var droppedSinceSeek = 0
     /// While set, packets are read up to `lookahead` ahead of the decoder, and the non-reference frames shown where
     /// a cut is likely are decoded too and handed on as not measured (for a decoder without frame threads).
     var likelyCuts: LikelyCuts?
@@ -63,6 +69,8 @@ final class FrameSource {
         guard input.seekBackward(videoIndex, to: seconds) else { return false }
         dropAhead()
         decoder.flush()
+        awaitingKeyframe = keyframeAfterSeek
+        droppedSinceSeek = 0
         decodedThrough = nil
         seeks += 1
         return true
@@ -94,6 +102,13 @@ final class FrameSource {
         func take(_ frame: UnsafeMutablePointer<AVFrame>) throws(MediaError) {
             let time = timeBase.times(presentationTicks(frame) ?? 0).seconds
             decodedThrough = max(decodedThrough ?? time, time)
+            if awaitingKeyframe {
+                guard frame.pointee.key_frame != 0 || frame.pointee.pict_type == AV_PICTURE_TYPE_I else {
+                    droppedSinceSeek += 1
+                    return
+                }
+                awaitingKeyframe = false
+            }
             let extra = !extraTicks.isEmpty && extraTicks.remove(frame.pointee.pts) != nil
             guard going, time >= handOnFrom ?? -.infinity else { return }
             going = try body(try thumbnails.luma(of: frame), time, !extra)

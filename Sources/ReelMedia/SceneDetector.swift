@@ -151,7 +151,10 @@ struct SceneDetector {
     /// A second opening of the file for second looks: every frame, few each time, so one thread and no
     /// frame-threading delay.
     static func lookSource(_ path: String, _ videoIndex: Int, width: Int) throws(MediaError) -> FrameSource {
-        try FrameSource(try InputFile(path: path), videoIndex, width: width, skipping: AVDISCARD_DEFAULT, threads: 1)
+        let source = try FrameSource(
+            try InputFile(path: path), videoIndex, width: width, skipping: AVDISCARD_DEFAULT, threads: 1)
+        source.keyframeAfterSeek = true
+        return source
     }
 
     /// The frame of (`after`, `through`] that scores highest when every frame from `after` on is decoded, if it
@@ -161,15 +164,31 @@ struct SceneDetector {
     ) throws(MediaError) -> SceneCut? {
         // From the frame before `after` (its MAFD is the first score's reference): on from the last look when that
         // stopped before it in the same GOP, else from the keyframe at or before it.
-        guard source.position(at: after - 1.5 * frameDuration, frameDuration: frameDuration) else { return nil }
+        let from = after - 1.5 * frameDuration
+        guard source.position(at: from, frameDuration: frameDuration) else { return nil }
         // Up to there only the frames others refer to: in a long GOP a cut can be hundreds of frames past the
         // keyframe, and decoding all of them made a second look cost more than scdet's whole pass.
         source.referenceOnlyBefore = after - 2 * frameDuration
-        source.handOnFrom = after - 1.5 * frameDuration
-        var frames: [(time: Double, thumb: [UInt8])] = []
-        try source.frames { (thumb, time) throws(MediaError) -> Bool in
-            frames.append((time, thumb))
-            return time < through + 0.5 * frameDuration
+        source.handOnFrom = from
+        func collect() throws(MediaError) -> [(time: Double, thumb: [UInt8])] {
+            var frames: [(time: Double, thumb: [UInt8])] = []
+            try source.frames { (thumb, time) throws(MediaError) -> Bool in
+                frames.append((time, thumb))
+                return time < through + 0.5 * frameDuration
+            }
+            return frames
+        }
+        var frames = try collect()
+        // A container without an index (MPEG-TS) seeks by estimate, often to a frame that is no keyframe, whose
+        // pictures decode from missing references: `lookSource` hands nothing on after a seek until a keyframe.
+        // When that keyframe came after the frame before `after`, seek further back.
+        var earlier = 0.0
+        while frames.first.map({ $0.time > after - frameDuration / 2 }) ?? true, source.droppedSinceSeek > 0,
+            earlier < 32, from - earlier > 0
+        {
+            earlier = max(1, 2 * earlier)
+            guard source.seek(to: max(0, from - earlier)) else { break }
+            frames = try collect()
         }
         let changes = frames.indices.dropFirst().map { i in
             (time: frames[i].time, mafd: ScoreState.mafd(frames[i].thumb, frames[i - 1].thumb))

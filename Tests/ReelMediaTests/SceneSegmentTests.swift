@@ -93,6 +93,29 @@ struct SceneSegmentTests {
         #expect(found.isSuperset(of: stride(from: 2.0, through: 22, by: 2)), "\(found)")
     }
 
+    /// A second look in MPEG-TS seeks by estimate, often to a frame that is no keyframe; HEVC then decodes pictures
+    /// from references it never had. The looks wait for a keyframe, so the cuts and their scores are the MP4's: in
+    /// one pass and in stretches (where most looks are answered from the pass and the rest seek).
+    @Test func aLongGOPTransportStreamScoresItsCutsAsItsMP4Does() async throws {
+        let dir = try TemporaryDirectory(prefix: "scene-segments-hevc-ts")
+        let (h264, cuts) = try await SceneRecallTests.clip(in: dir, name: "clip.mp4", x264: "bframes=3")
+        let mp4 = dir.path("hevc.mp4")
+        try await SampleMedia.ffmpeg([
+            "-i", h264, "-c:v", "libx265", "-preset", "ultrafast", "-x265-params",
+            "keyint=100:min-keyint=100:scenecut=0:bframes=4:b-pyramid=1:log-level=error", mp4,
+        ])
+        let ts = dir.path("hevc.ts")
+        try await SampleMedia.ffmpeg(["-i", mp4, "-c", "copy", "-f", "mpegts", ts])
+        let reference = try await MediaEngine.detectScenes(mp4, minSceneSeconds: 0, segments: 1)
+        #expect(reference.cuts.count == cuts.count, "\(reference.cuts) \(cuts)")
+        for segments in [1, 3] {
+            let report = try await MediaEngine.detectScenes(ts, minSceneSeconds: 0, segments: segments)
+            let start = try #require(report.scenes.first?.start)
+            let shifted = report.cuts.map { SceneCut(time: (($0.time - start) * 25).rounded() / 25, score: $0.score) }
+            #expect(shifted == reference.cuts, "in \(segments) stretches")
+        }
+    }
+
     @Test func filesUnder40SecondsOrOfUnknownLengthAreOnePass() {
         #expect(SceneDetector.automaticSegments(duration: nil) == 1)
         #expect(SceneDetector.automaticSegments(duration: 12) == 1)
