@@ -60,36 +60,48 @@ enum H264 {
 
     /// NAL units of an Annex B byte stream (start codes removed).
     static func annexBUnits(_ bytes: [UInt8]) -> [[UInt8]] {
-        var starts: [(code: Int, payload: Int)] = []
-        var i = 0
-        while i + 2 < bytes.count {
-            if bytes[i] == 0, bytes[i + 1] == 0, bytes[i + 2] == 1 {
-                starts.append((i > 0 && bytes[i - 1] == 0 ? i - 1 : i, i + 3))
-                i += 3
-            } else {
-                i += 1
+        var units: [[UInt8]] = []
+        bytes.withUnsafeBufferPointer { buffer in
+            forEachUnit(buffer, lengthSize: nil) { unit in
+                units.append(Array(unit))
+                return true
             }
         }
-        return starts.indices.map { n in
-            let end = n + 1 < starts.count ? starts[n + 1].code : bytes.count
-            return Array(bytes[starts[n].payload..<max(starts[n].payload, end)])
-        }.filter { !$0.isEmpty }
+        return units
     }
 
-    /// NAL units of a length-prefixed packet.
-    static func lengthPrefixedUnits(_ bytes: UnsafeBufferPointer<UInt8>, lengthSize: Int) -> [ArraySlice<UInt8>] {
-        var units: [ArraySlice<UInt8>] = []
-        let all = Array(bytes)
-        var at = 0
-        while at + lengthSize <= all.count {
-            var length = 0
-            for k in 0..<lengthSize { length = length << 8 | Int(all[at + k]) }
-            at += lengthSize
-            guard length > 0, at + length <= all.count else { break }
-            units.append(all[at..<at + length])
-            at += length
+    /// Calls `body` with each NAL unit of `bytes` until it returns false, without copying: units prefixed by
+    /// their length in `lengthSize` bytes (`avcC`, `hvcC`), or Annex B start codes (nil; a unit ends before the
+    /// next start code and its leading zero byte, if any).
+    static func forEachUnit(
+        _ bytes: UnsafeBufferPointer<UInt8>, lengthSize: Int?, _ body: (UnsafeBufferPointer<UInt8>) -> Bool
+    ) {
+        let count = bytes.count
+        if let lengthSize {
+            var at = 0
+            while at + lengthSize <= count {
+                var length = 0
+                for k in 0..<lengthSize { length = length << 8 | Int(bytes[at + k]) }
+                at += lengthSize
+                guard length > 0, at + length <= count else { return }
+                guard body(UnsafeBufferPointer(rebasing: bytes[at..<at + length])) else { return }
+                at += length
+            }
+            return
         }
-        return units
+        var start: Int?
+        var i = 0
+        while i + 2 < count {
+            guard bytes[i] == 0, bytes[i + 1] == 0, bytes[i + 2] == 1 else {
+                i += 1
+                continue
+            }
+            let code = i > 0 && bytes[i - 1] == 0 ? i - 1 : i
+            if let start, start < code, !body(UnsafeBufferPointer(rebasing: bytes[start..<code])) { return }
+            start = i + 3
+            i += 3
+        }
+        if let start, start < count { _ = body(UnsafeBufferPointer(rebasing: bytes[start..<count])) }
     }
 
     /// A length-prefixed access unit from Annex B, without access unit delimiters and parameter sets (those
@@ -106,7 +118,12 @@ enum H264 {
     /// Whether a length-prefixed access unit holds an IDR slice (a closed start: nothing after it in decode
     /// order refers to anything before it).
     static func isIDR(_ bytes: UnsafeBufferPointer<UInt8>, lengthSize: Int) -> Bool {
-        lengthPrefixedUnits(bytes, lengthSize: lengthSize).contains { ($0.first ?? 0) & 0x1f == 5 }
+        var found = false
+        forEachUnit(bytes, lengthSize: lengthSize) { unit in
+            found = (unit.first ?? 0) & 0x1f == 5
+            return !found
+        }
+        return found
     }
 
     /// `seq_parameter_set_id` of an SPS NAL unit.

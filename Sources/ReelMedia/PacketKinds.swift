@@ -33,48 +33,14 @@ struct PacketKinds {
         }
     }
 
-    init(codec: Codec, lengthSize: Int?) {
-        self.codec = codec
-        self.lengthSize = lengthSize
-    }
-
     /// The kind of the first picture slice in `bytes`; nil when there is none or it cannot be read.
     func kind(of bytes: UnsafeBufferPointer<UInt8>) -> PacketKind? {
         var found: PacketKind?
-        forEachUnit(bytes) { unit in
+        H264.forEachUnit(bytes, lengthSize: lengthSize) { unit in
             found = slice(unit)
             return found == nil
         }
         return found
-    }
-
-    /// Calls `body` with each NAL unit until it returns false.
-    private func forEachUnit(_ bytes: UnsafeBufferPointer<UInt8>, _ body: (UnsafeBufferPointer<UInt8>) -> Bool) {
-        let count = bytes.count
-        if let lengthSize {
-            var at = 0
-            while at + lengthSize <= count {
-                var length = 0
-                for k in 0..<lengthSize { length = length << 8 | Int(bytes[at + k]) }
-                at += lengthSize
-                guard length > 0, at + length <= count else { return }
-                guard body(UnsafeBufferPointer(rebasing: bytes[at..<at + length])) else { return }
-                at += length
-            }
-            return
-        }
-        var start: Int?
-        var i = 0
-        while i + 2 < count {
-            if bytes[i] == 0, bytes[i + 1] == 0, bytes[i + 2] == 1 {
-                if let start, start < i, !body(UnsafeBufferPointer(rebasing: bytes[start..<i])) { return }
-                start = i + 3
-                i += 3
-            } else {
-                i += 1
-            }
-        }
-        if let start, start < count { _ = body(UnsafeBufferPointer(rebasing: bytes[start..<count])) }
     }
 
     /// The kind of a picture slice NAL unit; nil for any other unit.
