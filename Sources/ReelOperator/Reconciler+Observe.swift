@@ -54,7 +54,7 @@ extension Reconciler {
         current.chunksStored = chunks.stored
         current.chunksAnalyzed = chunks.analyzed
         current.usage = chunks.usage
-        if let row = try await database.jobs.generations(resourceUID: uid).first(where: { $0.id == current.jobID }) {
+        if let row = try await database.jobs.generation(current.jobID) {
             current.phase = row.phase
             current.outputs = row.outputs
             current.finishedAt = row.finishedAt

@@ -103,13 +103,24 @@ public struct JobStore: Sendable {
 
     /// Every generation's row of a resource.
     public func generations(resourceUID uid: String) async throws -> [JobGenerationRow] {
+        try await generationRows(where: "resource_uid = $1 ORDER BY id", uid)
+    }
+
+    /// Job `id`'s generation row (what `generations` gives for it), or `nil` when it is gone.
+    public func generation(_ id: Int64) async throws -> JobGenerationRow? {
+        try await generationRows(where: "id = $1", id).first
+    }
+
+    private func generationRows(where condition: String, _ parameter: any PostgresEncodable) async throws
+        -> [JobGenerationRow]
+    {
         let rows = try await pool.query(
             """
             SELECT id, generation, phase, outputs, coalesce(started_at, created_at), finished_at, render_facts,
                    phase IN ('Succeeded', 'Failed') AND source_key IS NULL
                        AND NOT EXISTS (SELECT 1 FROM video_chunks c WHERE c.job_id = p.id)
-            FROM processing_jobs p WHERE resource_uid = $1 ORDER BY id
-            """, [uid])
+            FROM processing_jobs p WHERE \(condition)
+            """, [parameter])
         return try rows.map { row in
             let phase: String = try row.decode(at: 2)
             guard let known = VideoJobPhase(rawValue: phase) else {
