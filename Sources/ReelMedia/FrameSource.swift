@@ -28,6 +28,10 @@ final class FrameSource {
     private(set) var skipped: [Double] = []
     /// False once a frame the decoder may have skipped could not be told apart or timed: `skipped` is incomplete.
     private(set) var skipsKnown = true
+    /// The keyframes read while `likelyCuts` was set.
+    private(set) var keyframes = KeyframeTable()
+    /// Where seeks go when the container keeps no index of its own (`KeyframeTable`).
+    var knownKeyframes: KeyframeTable?
     private let kinds: PacketKinds?
     private var ahead: [(packet: UnsafeMutablePointer<AVPacket>, kind: PacketKind?)] = []
     private var aheadBytes = 0
@@ -66,7 +70,11 @@ final class FrameSource {
 
     /// Moves to the keyframe at or before `seconds` and forgets what the decoder holds; false if it cannot.
     func seek(to seconds: Double) -> Bool {
-        guard input.seekBackward(videoIndex, to: seconds) else { return false }
+        if let keyframe = knownKeyframes?.atOrBefore(seconds) {
+            guard input.seek(toByte: keyframe.position) else { return false }
+        } else {
+            guard input.seekBackward(videoIndex, to: seconds) else { return false }
+        }
         dropAhead()
         decoder.flush()
         awaitingKeyframe = keyframeAfterSeek
@@ -82,7 +90,9 @@ final class FrameSource {
     /// the keyframe at or before `seconds`. False if it cannot seek.
     func position(at seconds: Double, frameDuration: Double) -> Bool {
         if let through = decodedThrough, through < seconds - frameDuration / 4,
-            let keyframe = input.indexedKeyframe(videoIndex, atOrBefore: seconds), keyframe <= through
+            let keyframe = knownKeyframes?.atOrBefore(seconds)?.time
+                ?? input.indexedKeyframe(videoIndex, atOrBefore: seconds),
+            keyframe <= through
         {
             return true
         }
@@ -166,11 +176,15 @@ final class FrameSource {
             let kind = held.pointee.data.flatMap {
                 kinds?.kind(of: UnsafeBufferPointer(start: $0, count: Int(held.pointee.size)))
             }
+            let key = held.pointee.flags & AV_PKT_FLAG_KEY != 0
+            if key, held.pointee.pts != reel_av_nopts_value() {
+                keyframes.add(time: timeBase.times(held.pointee.pts).seconds, position: held.pointee.pos)
+            }
             if let kind, kind.reference, held.pointee.pts != reel_av_nopts_value() {
                 likelyCuts?.read(
                     .init(
                         time: timeBase.times(held.pointee.pts).seconds, size: Int(held.pointee.size), kind: kind.kind,
-                        key: held.pointee.flags & AV_PKT_FLAG_KEY != 0))
+                        key: key))
             }
             ahead.append((held, kind))
             aheadBytes += Int(held.pointee.size)

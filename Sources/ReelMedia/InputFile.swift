@@ -45,6 +45,14 @@ final class InputFile {
         av_seek_frame(context, Int32(index), max(0, ticks(index, seconds)), AVSEEK_FLAG_BACKWARD) >= 0
     }
 
+    /// Moves to byte `position` of the file (where a packet starts) and forgets what the demuxer had read.
+    func seek(toByte position: Int64) -> Bool {
+        av_seek_frame(context, -1, position, AVSEEK_FLAG_BYTE) >= 0
+    }
+
+    /// Whether the demuxer holds an index of stream `index` (MP4 and Matroska from the start; MPEG-TS none).
+    func hasIndex(_ index: Int) -> Bool { avformat_index_get_entry(stream(index), 0) != nil }
+
     /// The time of stream `index`'s keyframe at or before `seconds` in the demuxer's index, if it keeps one.
     func indexedKeyframe(_ index: Int, atOrBefore seconds: Double) -> Double? {
         let entry = av_index_search_timestamp(stream(index), ticks(index, seconds), AVSEEK_FLAG_BACKWARD)

@@ -43,6 +43,8 @@ extension SceneDetector {
         /// The second looks its cuts across skipped frames need, made on its thread (`PassLooks`, `decodeLooks`).
         var looks: [Look: SceneCut?] = [:]
         var answeredInPass = 0
+        /// The keyframes its pass read, for the looks its pass could not answer.
+        var keyframes = KeyframeTable()
     }
 
     /// The stretches' measures as one pass would give them, and the second looks they made.
@@ -63,16 +65,26 @@ extension SceneDetector {
         guard count > 1, let range = Self.timeRange(input, videoIndex) else { return nil }
         var bounds = (0...count).map { range.start + range.duration * Double($0) / Double(count) }
         var starts = bounds.map { $0 - warmUp }
+        // Where the container keeps no index, a stretch seeks to its keyframe's byte (`KeyframeTable`).
+        var startBytes = [Int64?](repeating: nil, count: count + 1)
         if snapToKeyframes, let probe = try? InputFile(path: input.path) {
+            let indexed = probe.hasIndex(videoIndex)
             for index in 1..<count {
-                guard let keyframe = Self.keyframe(probe, videoIndex, atOrBefore: bounds[index]) else { continue }
-                bounds[index] = keyframe
-                starts[index] = keyframe
+                guard
+                    let keyframe = Self.keyframe(
+                        probe, videoIndex, near: bounds[index], within: bounds[index - 1], bounds[index + 1],
+                        indexed: indexed)
+                else { continue }
+                bounds[index] = keyframe.time
+                starts[index] = keyframe.time
+                if !indexed { startBytes[index] = keyframe.position }
             }
         }
         // A file of fewer keyframes than stretches: one pass.
         guard zip(bounds, bounds.dropFirst()).allSatisfy({ $0 < $1 }) else { return nil }
-        let (path, width, edges, from, threshold) = (input.path, analysisWidth, bounds, starts, threshold)
+        let (path, width, edges, from, threshold, bytes) = (
+            input.path, analysisWidth, bounds, starts, threshold, startBytes
+        )
         let results = SegmentResults(count: count)
         @Sendable func stretch(_ index: Int, _ file: () throws(MediaError) -> InputFile) -> Result<Segment, MediaError>
         {
@@ -81,11 +93,12 @@ extension SceneDetector {
                 var segment = try Self.measure(
                     try file(), videoIndex, width: width, after: index == 0 ? nil : edges[index],
                     through: index == count - 1 ? nil : edges[index + 1], decodingFrom: index == 0 ? nil : from[index],
-                    looks: &looks)
+                    startByte: bytes[index], looks: &looks)
                 segment.looks = looks.answered
                 segment.answeredInPass = looks.answered.count
                 try Self.decodeLooks(
-                    looks.left, into: &segment.looks, path: path, videoIndex, width: width, threshold: threshold)
+                    looks.left, into: &segment.looks, path: path, videoIndex, width: width, threshold: threshold,
+                    keyframes: segment.keyframes)
                 return segment
             }
         }
@@ -110,10 +123,10 @@ extension SceneDetector {
     /// frame duration here differs from the one-pass scorer's (the key includes it).
     static func decodeLooks(
         _ questions: [Look], into found: inout [Look: SceneCut?], path: String, _ videoIndex: Int, width: Int,
-        threshold: Double
+        threshold: Double, keyframes: KeyframeTable
     ) throws(MediaError) {
         guard !questions.isEmpty else { return }
-        let source = try lookSource(path, videoIndex, width: width)
+        let source = try lookSource(path, videoIndex, width: width, keyframes: keyframes)
         for look in questions {
             found[look] = .some(
                 try closer(
@@ -135,34 +148,70 @@ extension SceneDetector {
         return segments.flatMap(\.measures)
     }
 
-    /// The presentation time of the keyframe a seek to `seconds` lands on, read from the first video packet after
-    /// it (no decoding); `nil` when the container cannot say.
-    static func keyframe(_ input: InputFile, _ videoIndex: Int, atOrBefore seconds: Double) -> Double? {
-        guard input.seekBackward(videoIndex, to: seconds) else { return nil }
+    /// Where a stretch that starts near `seconds` can begin decoding: the keyframe at or before `seconds` (and
+    /// after `lower`), read from the video packets (no decoding), and the byte its packet starts at. A container
+    /// with an index seeks to it. One without (`indexed` false: MPEG-TS) seeks by estimate, often past it, so the
+    /// packets are read from 1, 2, 4 … seconds earlier until one is found; failing that, the first keyframe after
+    /// `seconds` and before `upper`. `nil` when there is none or the container cannot say.
+    static func keyframe(
+        _ input: InputFile, _ videoIndex: Int, near seconds: Double, within lower: Double, _ upper: Double,
+        indexed: Bool
+    ) -> (time: Double, position: Int64)? {
+        var earlier = 0.0
+        while true {
+            guard input.seekBackward(videoIndex, to: max(lower, seconds - earlier)) else { return nil }
+            let (before, after) = keyframes(input, videoIndex, around: seconds, before: upper, firstOnly: indexed)
+            if let before, before.time > lower { return before }
+            if indexed { return after.flatMap { $0.time < upper ? $0 : nil } }
+            guard seconds - earlier > lower, earlier < 64 else { return after }
+            earlier = max(1, 2 * earlier)
+        }
+    }
+
+    /// The last keyframe shown at or before `seconds` and the first after it (before `limit`), reading video
+    /// packets from where the input stands; `firstOnly` stops at the first video packet, keyframe or not.
+    private static func keyframes(
+        _ input: InputFile, _ videoIndex: Int, around seconds: Double, before limit: Double, firstOnly: Bool
+    ) -> (before: (time: Double, position: Int64)?, after: (time: Double, position: Int64)?) {
         let timeBase = Rational(input.stream(videoIndex).pointee.time_base)
         var packet = av_packet_alloc()
         defer { av_packet_free(&packet) }
+        var before: (time: Double, position: Int64)?
         while av_read_frame(input.context, packet) >= 0 {
             defer { av_packet_unref(packet) }
             guard Int(packet!.pointee.stream_index) == videoIndex else { continue }
             let pts = packet!.pointee.pts
-            guard packet!.pointee.flags & AV_PKT_FLAG_KEY != 0, pts != reel_av_nopts_value() else { return nil }
-            // The seek goes by decoding time: the keyframe may show a little after `seconds`.
-            return timeBase.times(pts).seconds
+            guard pts != reel_av_nopts_value() else { return (before, nil) }
+            let time = timeBase.times(pts).seconds
+            if packet!.pointee.flags & AV_PKT_FLAG_KEY != 0 {
+                let keyframe = (time: time, position: packet!.pointee.pos)
+                // The seek goes by decoding time: the keyframe it lands on may show a little after `seconds`.
+                if firstOnly || time > seconds { return (before, keyframe) }
+                before = keyframe
+            }
+            if firstOnly || time >= limit { break }
         }
-        return nil
+        return (before, nil)
     }
 
     /// The measures of the frames after `after` through `through` (from the start without `after`, to the end
     /// without `through`), decoding from the keyframe at or before `decodingFrom`, and of the first frame after
-    /// `through`.
+    /// `through`: from the byte `startByte` when given (a keyframe's, in a container without an index).
     static func measure(
         _ input: InputFile, _ videoIndex: Int, width: Int, after: Double?, through: Double?, decodingFrom: Double?,
-        looks: inout PassLooks
+        startByte: Int64? = nil, looks: inout PassLooks
     ) throws(MediaError) -> Segment {
         let source = try FrameSource(input, videoIndex, width: width, skipping: AVDISCARD_NONREF, threads: 1)
-        if let decodingFrom, !source.seek(to: decodingFrom) {
-            throw MediaError(.unsupported, "cannot seek to \(decodingFrom) s", path: input.path)
+        if let decodingFrom {
+            if let startByte {
+                var start = KeyframeTable()
+                start.add(time: decodingFrom, position: startByte)
+                source.knownKeyframes = start
+            }
+            guard source.seek(to: decodingFrom) else {
+                throw MediaError(.unsupported, "cannot seek to \(decodingFrom) s", path: input.path)
+            }
+            source.knownKeyframes = nil
         }
         source.likelyCuts = LikelyCuts(frameDuration: looks.frameDuration)
         var measurer = FrameMeasurer()
@@ -187,6 +236,7 @@ extension SceneDetector {
             return true
         }
         looks.finish(source)
+        segment.keyframes = source.keyframes
         return segment
     }
 }

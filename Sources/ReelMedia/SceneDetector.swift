@@ -149,11 +149,14 @@ struct SceneDetector {
     }
 
     /// A second opening of the file for second looks: every frame, few each time, so one thread and no
-    /// frame-threading delay.
-    static func lookSource(_ path: String, _ videoIndex: Int, width: Int) throws(MediaError) -> FrameSource {
+    /// frame-threading delay. Where the container keeps no index, it seeks to the `keyframes` a pass read.
+    static func lookSource(
+        _ path: String, _ videoIndex: Int, width: Int, keyframes: KeyframeTable? = nil
+    ) throws(MediaError) -> FrameSource {
         let source = try FrameSource(
             try InputFile(path: path), videoIndex, width: width, skipping: AVDISCARD_DEFAULT, threads: 1)
         source.keyframeAfterSeek = true
+        if let keyframes, !keyframes.isEmpty, !source.input.hasIndex(videoIndex) { source.knownKeyframes = keyframes }
         return source
     }
 
