@@ -1,4 +1,10 @@
-import Foundation
+import FoundationEssentials
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// The regular expressions Reel's schemas use, and the name rules Kubernetes applies to metadata.
 ///
@@ -102,12 +108,14 @@ public enum Patterns {
 /// Compiled patterns by their text. `Regex` is not `Sendable` (its output types need not be); a compiled
 /// `Regex<AnyRegexOutput>` is immutable, so sharing it for matching under this lock is safe.
 private final class RegexCache: @unchecked Sendable {
-    private let lock = NSLock()
+    private let lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private var compiled: [String: Regex<AnyRegexOutput>?] = [:]
 
+    init() { pthread_mutex_init(lock, nil) }
+
     func regex(_ pattern: String) -> Regex<AnyRegexOutput>? {
-        lock.lock()
-        defer { lock.unlock() }
+        pthread_mutex_lock(lock)
+        defer { pthread_mutex_unlock(lock) }
         if let known = compiled[pattern] { return known }
         let regex = try? Regex(pattern)
         compiled[pattern] = regex

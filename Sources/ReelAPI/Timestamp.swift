@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// A point in time written as RFC 3339 (`2026-01-02T15:04:05Z`), as Kubernetes' `metav1.Time` is. Fractional
 /// seconds and offsets are read; UTC with whole seconds is written.

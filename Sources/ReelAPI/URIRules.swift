@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// What a source or output URI must look like beyond its scheme.
 enum URIRules {
@@ -37,7 +37,7 @@ enum URIRules {
     }
 
     private static func split(_ uri: String) -> (String, String)? {
-        guard let range = uri.range(of: "://") else { return nil }
+        guard let range = uri.firstRange(of: "://") else { return nil }
         return (String(uri[..<range.lowerBound]), String(uri[range.upperBound...]))
     }
 

@@ -1,7 +1,8 @@
-import Foundation
+import FoundationEssentials
 import ReelHTTP
 import ReelMedia
 import ReelSupport
+import ReelAPI
 
 /// A shared budget of requests and tokens (per API key), consulted before each billable call.
 public protocol RequestBudget: Sendable {
@@ -98,15 +99,15 @@ public struct GeminiAnalyzer: Analyzer {
         let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
         let mimeType = Self.mimeType(path)
         var session = GeminiSession(configuration: configuration)
-        let videoPart: [String: Any]
+        let videoPart: JSONValue
         if size <= configuration.inlineMaxBytes {
             guard let data = FileManager.default.contents(atPath: path) else {
                 throw AnalysisError(reason: "AnalysisFailed", message: "cannot read \(path)", retryable: true)
             }
-            videoPart = ["inline_data": ["mime_type": mimeType, "data": data.base64EncodedString()]]
+            videoPart = ["inline_data": ["mime_type": .string(mimeType), "data": .string(data.base64EncodedString())]]
         } else {
             let uri = try await session.upload(path: path, size: size, mimeType: mimeType)
-            videoPart = ["file_data": ["mime_type": mimeType, "file_uri": uri]]
+            videoPart = ["file_data": ["mime_type": .string(mimeType), "file_uri": .string(uri)]]
         }
         var answer = try await session.generate(videoPart: videoPart, brief: false)
         if answer == nil {

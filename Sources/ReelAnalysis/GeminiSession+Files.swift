@@ -1,5 +1,12 @@
-import Foundation
+import FoundationEssentials
 import ReelHTTP
+import ReelSupport
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 extension GeminiSession {
     // MARK: Files API
@@ -13,9 +20,7 @@ extension GeminiSession {
                 ("X-Goog-Upload-Header-Content-Length", "\(size)"), ("X-Goog-Upload-Header-Content-Type", mimeType),
                 ("Content-Type", "application/json"),
             ],
-            body: try? JSONSerialization.data(withJSONObject: [
-                "file": ["display_name": (path as NSString).lastPathComponent]
-            ]))
+            body: try? JSONEncoder().encode(["file": ["display_name": Paths.lastComponent(path)]]))
         let started = try await call(start, what: "upload start")
         guard let uploadURL = started.header("X-Goog-Upload-URL") else {
             throw AnalysisError(
@@ -26,18 +31,20 @@ extension GeminiSession {
             granularity > 0
             ? max(granularity, configuration.uploadChunkBytes / granularity * granularity)
             : configuration.uploadChunkBytes
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw AnalysisError(reason: "AnalysisFailed", message: "cannot read \(path)", retryable: true)
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            throw AnalysisError(
+                reason: "AnalysisFailed", message: "cannot read \(path): \(String(cString: strerror(errno)))",
+                retryable: true)
         }
-        defer { try? handle.close() }
+        defer { close(descriptor) }
         var offset = 0
         var finalResponse: HTTPResponse?
         var breaks = 0
         while finalResponse == nil {
             let bytes: Data
             do {
-                try handle.seek(toOffset: UInt64(offset))
-                bytes = try handle.read(upToCount: chunkSize) ?? Data()
+                bytes = try Self.read(descriptor, at: offset, count: chunkSize)
             } catch {
                 // An upload of short or empty chunks would store a broken file under a valid name.
                 throw AnalysisError(
@@ -123,5 +130,22 @@ extension GeminiSession {
             state = (try? JSONDecoder().decode(File.self, from: response.body))?.state
         }
         return uri
+    }
+
+    /// Up to `count` bytes of the file at `offset` (fewer only at its end).
+    static func read(_ descriptor: Int32, at offset: Int, count: Int) throws -> Data {
+        var bytes = Data(count: count)
+        var filled = 0
+        while filled < count {
+            let read = bytes.withUnsafeMutableBytes {
+                pread(descriptor, $0.baseAddress! + filled, count - filled, off_t(offset + filled))
+            }
+            if read < 0 && errno == EINTR { continue }
+            guard read >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+            if read == 0 { break }
+            filled += read
+        }
+        bytes.count = filled
+        return bytes
     }
 }

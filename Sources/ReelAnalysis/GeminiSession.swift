@@ -1,5 +1,6 @@
-import Foundation
+import FoundationEssentials
 import ReelHTTP
+import ReelAPI
 
 /// One chunk's conversation with the API: calls with retries, the resumable upload, polling, generateContent.
 /// Counts the requests and tokens it spent.
@@ -88,16 +89,17 @@ struct GeminiSession {
     // MARK: generateContent
 
     /// Asks for the scenes. `nil` when the answer was cut off at MAX_TOKENS (the caller asks again, briefer).
-    mutating func generate(videoPart: [String: Any], brief: Bool) async throws(AnalysisError) -> GeminiAnswer? {
+    mutating func generate(videoPart: JSONValue, brief: Bool) async throws(AnalysisError) -> GeminiAnswer? {
         var prompt = configuration.prompt
         if brief { prompt += " Keep it short: at most 8 scenes, descriptions of at most 12 words." }
-        let body: [String: Any] = [
-            "contents": [["role": "user", "parts": [videoPart, ["text": prompt]]]],
+        let body: JSONValue = [
+            "contents": [["role": "user", "parts": [videoPart, ["text": .string(prompt)]]]],
             "generationConfig": [
-                "responseMimeType": "application/json", "responseJsonSchema": Self.responseSchema, "temperature": 0.2,
+                "responseMimeType": "application/json", "responseJsonSchema": Self.responseSchema,
+                "temperature": .double(0.2),
             ],
         ]
-        guard let data = try? JSONSerialization.data(withJSONObject: body) else {
+        guard let data = try? JSONEncoder().encode(body) else {
             throw AnalysisError(reason: "AnalysisFailed", message: "cannot encode the request", retryable: false)
         }
         let estimate = 300 + data.count / 1000
@@ -178,7 +180,7 @@ struct GeminiSession {
         text.lowercased().split(separator: "_").map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined()
     }
 
-    static var responseSchema: [String: Any] {
+    static var responseSchema: JSONValue {
         [
             "type": "object", "required": ["summary", "scenes"],
             "properties": [

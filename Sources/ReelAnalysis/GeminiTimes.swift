@@ -1,11 +1,12 @@
-import Foundation
+import FoundationEssentials
+import ReelSupport
 
 /// Model timestamps to trustworthy seconds: parsed (`MM:SS`, `MM:SS.s`, `HH:MM:SS`, or a number of seconds),
 /// clamped to the chunk, and snapped to the nearest detected cut within a tolerance.
 public enum GeminiTimes {
     /// Seconds from `MM:SS`, `MM:SS.fff`, `HH:MM:SS(.fff)` or a plain number; `nil` when it is none of these.
     public static func seconds(_ text: String) -> Double? {
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        let trimmed = text.trimmingWhitespace
         if let plain = Double(trimmed) { return plain >= 0 ? plain : nil }
         let parts = trimmed.split(separator: ":", omittingEmptySubsequences: false)
         guard (2...3).contains(parts.count), let last = Double(parts.last!), last >= 0, last < 60 else { return nil }

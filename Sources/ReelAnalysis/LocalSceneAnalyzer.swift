@@ -1,5 +1,6 @@
-import Foundation
+import FoundationEssentials
 import ReelMedia
+import ReelSupport
 
 /// The offline analyzer: FFmpeg-style scene detection (ReelMedia), each scene described from its picture
 /// statistics. Importance favours motion, then a strong cut into the scene, then length; labels say brightness,
@@ -51,7 +52,7 @@ public struct LocalSceneAnalyzer: Analyzer {
             1, 0.5 * min(1, scene.motion * 8) + 0.3 * min(1, cutScore / 100) + 0.2 * min(1, length / 10))
         return SceneAnalysis(
             start: scene.start, end: scene.end, importance: (importance * 1000).rounded() / 1000,
-            description: "\(brightness), \(motion) scene of \(String(format: "%.1f", length)) s",
+            description: "\(brightness), \(motion) scene of \(cFormat("%.1f", length)) s",
             labels: [brightness, motion, pace], meanLuma: scene.meanLuma, motion: scene.motion)
     }
 }

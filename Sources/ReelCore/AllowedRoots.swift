@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import ReelSupport
 
 #if canImport(Glibc)
     import Glibc
@@ -35,7 +36,7 @@ public struct AllowedRoots: Sendable, Equatable {
     public func lexicalPath(fileURI uri: String, base: String?) throws(TaskFailure) -> String {
         guard uri.hasPrefix("file://") else { throw .permanent("InvalidSource", "\(uri) is not a file:// URI") }
         var rest = String(uri.dropFirst("file://".count))
-        rest = rest.removingPercentEncoding ?? rest
+        rest = PercentEncoding.decode(rest) ?? rest
         if rest.hasPrefix("/") { return Self.normalize(rest) }
         guard let base else { throw .permanent("InvalidSource", "\(uri) is relative but no base directory is known") }
         return Self.normalize(base + "/" + rest)

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import ReelSupport
 
 /// What the reconciler puts in every task's payload: which resource the task serves. (Relative `file://./x` URIs
 /// are made absolute in the job's stored spec, so no backend detail rides along.)
@@ -33,7 +34,7 @@ public struct RenderFacts: Codable, Sendable, Equatable {
 
     /// The `Rendered` condition's message.
     public var message: String {
-        let made = "render written: \(frames) frames, \(String(format: "%.3f", seconds)) s, \(mode) mode"
+        let made = "render written: \(frames) frames, \(cFormat("%.3f", seconds)) s, \(mode) mode"
         return fallbackReason.map { "\(made) (\($0))" } ?? made
     }
 }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Reel's settings, resolved in one place and one order: a command-line flag when given, else the environment
 /// variable, else the default. An empty variable counts as unset. Every `REEL_*` variable Reel reads is a

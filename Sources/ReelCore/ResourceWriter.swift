@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import ReelSupport
 
 /// A resource to create: its key, metadata, and spec (validated and defaulted by `ResourceDecoder` already).

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import ReelAPI
 import ReelSupport
 
@@ -58,7 +58,7 @@ public struct StoredResource: Sendable {
     }
 
     /// The directory of the declaring file, against which relative `file://./x` URIs resolve.
-    public var sourceBase: String? { sourceFile.map { ($0 as NSString).deletingLastPathComponent } }
+    public var sourceBase: String? { sourceFile.map(Paths.deletingLastComponent) }
 
     /// The spec a job is processed with: the stored spec with its relative `file://` URIs (`source.uri`,
     /// `output.uri`) made absolute against `sourceBase`, so that workers need to know nothing of where the resource
@@ -66,7 +66,7 @@ public struct StoredResource: Sendable {
     /// fails at ingest as it always has.
     public func processingSpec() throws -> JSONDocument {
         guard let base = sourceBase, case .object(var fields) = try spec.decode(JSONValue.self) else { return spec }
-        let encodedBase = base.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? base
+        let encodedBase = PercentEncoding.encode(base, allowing: PercentEncoding.pathAllowed)
         var changed = false
         for section in ["source", "output"] {
             guard case .object(var object)? = fields[section], case .string(let uri)? = object["uri"],

@@ -1,8 +1,14 @@
 import CCurl
 import Dispatch
-import Foundation
+import FoundationEssentials
 import Synchronization
 import ReelSupport
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 extension HTTPClient {
     /// Sends `request` and returns the response, whatever its status; throws only for transport failures.

@@ -1,6 +1,6 @@
 import CCurl
 import Dispatch
-import Foundation
+import FoundationEssentials
 import Synchronization
 import ReelSupport
 
@@ -77,12 +77,12 @@ public struct HTTPResponse: Sendable {
 
     /// The last value of header `name` (case-insensitive).
     public func header(_ name: String) -> String? {
-        headers.last { $0.name.caseInsensitiveCompare(name) == .orderedSame }?.value
+        headers.last { $0.name.lowercased() == name.lowercased() }?.value
     }
 
     /// `Retry-After` as a duration (delta-seconds or an HTTP date).
     public var retryAfter: Duration? {
-        guard let value = header("Retry-After")?.trimmingCharacters(in: .whitespaces) else { return nil }
+        guard let value = header("Retry-After")?.trimmingWhitespace else { return nil }
         if let seconds = Double(value) { return .milliseconds(Int(max(0, seconds) * 1000)) }
         guard let date = Self.httpDate(value) else { return nil }
         return .milliseconds(Int(max(0, date.timeIntervalSinceNow) * 1000))
@@ -110,8 +110,7 @@ public struct HTTPResponse: Sendable {
         lines.compactMap { line in
             guard let colon = line.firstIndex(of: ":"), !line.hasPrefix("HTTP/") else { return nil }
             return (
-                String(line[..<colon]).trimmingCharacters(in: .whitespaces),
-                String(line[line.index(after: colon)...]).trimmingCharacters(in: .whitespacesAndNewlines)
+                line[..<colon].trimmingWhitespace, line[line.index(after: colon)...].trimmingWhitespace
             )
         }
     }

@@ -1,5 +1,5 @@
 import CCurl
-import Foundation
+import FoundationEssentials
 import Synchronization
 
 /// What a streamed response delivers: its head once, then its body as it arrives.

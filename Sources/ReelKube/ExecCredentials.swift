@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import ReelSupport
 
 /// A kubeconfig user's exec credential plugin (`client.authentication.k8s.io/v1` or `v1beta1`): run when a token
@@ -78,7 +78,7 @@ public actor ExecCredentials {
         }
         let status = (try? JSONDecoder().decode(Credential.self, from: Data(result.stdout.utf8)))?.status
         guard result.status == 0, let token = status?.token else {
-            let said = result.stderr.trimmingCharacters(in: .whitespacesAndNewlines).prefix(300)
+            let said = result.stderr.trimmingWhitespace.prefix(300)
             throw KubeConfigError(
                 "\(plugin.configPath): exec plugin \(plugin.command) gave no token (exit \(result.status))"
                     + (said.isEmpty ? "" : ": \(said)"))

@@ -1,5 +1,6 @@
-import Foundation
+import FoundationEssentials
 import ReelHTTP
+import ReelSupport
 
 /// A JSON client of the Kubernetes API over libcurl: get, list (paged), watch (bookmarks, resume), create,
 /// merge patch, server-side apply, the status subresource, delete. Errors are the server's `Status`.
@@ -26,8 +27,7 @@ public struct KubeClient: Sendable {
     }
 
     static func escape(_ value: String) -> String {
-        value.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~")))
-            ?? value
+        PercentEncoding.encode(value, allowing: "")
     }
 
     /// Sends and returns the body of a 2xx answer; anything else throws the server's Status. With an exec

@@ -1,6 +1,7 @@
-import Foundation
+import FoundationEssentials
 import ReelHTTP
 import ReelYAML
+import ReelSupport
 
 /// Where and how to reach an API server: the resolved result of a kubeconfig context or of the in-cluster
 /// service account.
@@ -41,7 +42,7 @@ public struct KubeConnection: Sendable {
     /// The token to send now: the file's current content when there is a file, else `token`.
     public var currentToken: String? {
         if let tokenFile, let text = try? String(contentsOfFile: tokenFile, encoding: .utf8) {
-            let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            let trimmed = text.trimmingWhitespace
             if !trimmed.isEmpty { return trimmed }
         }
         return token
@@ -135,7 +136,7 @@ public enum KubeConfig {
     ) -> String {
         if let explicit { return explicit }
         if let list = environment["KUBECONFIG"], let first = list.split(separator: ":").first { return String(first) }
-        return (environment["HOME"] ?? NSHomeDirectory()) + "/.kube/config"
+        return (environment["HOME"] ?? FileManager.default.homeDirectoryForCurrentUser.path) + "/.kube/config"
     }
 
     /// Resolves `context` (the current one by default) of the kubeconfig at `path`. Relative file paths in it are
@@ -155,7 +156,7 @@ public enum KubeConfig {
         } catch {
             throw KubeConfigError("\(path): \(error)")
         }
-        let base = (path as NSString).deletingLastPathComponent
+        let base = Paths.deletingLastComponent(path)
         func resolve(_ file: String?) -> String? { file.map { $0.hasPrefix("/") ? $0 : "\(base)/\($0)" } }
         guard let contextName = context ?? file.currentContext else {
             throw KubeConfigError("\(path): no current-context")
@@ -187,7 +188,7 @@ public enum KubeConfig {
             guard let text = try? String(contentsOfFile: tokenFile, encoding: .utf8) else {
                 throw KubeConfigError("\(path): cannot read tokenFile \(tokenFile)")
             }
-            token = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            token = text.trimmingWhitespace
         }
         var credentials: ExecCredentials?
         if token == nil, let exec = user?.exec {
@@ -230,12 +231,11 @@ public enum KubeConfig {
             throw KubeConfigError("cannot read the service account token in \(directory)")
         }
         let namespace =
-            (try? String(contentsOfFile: "\(directory)/namespace", encoding: .utf8))?
-            .trimmingCharacters(in: .whitespacesAndNewlines) ?? "default"
+            (try? String(contentsOfFile: "\(directory)/namespace", encoding: .utf8))?.trimmingWhitespace ?? "default"
         let hostPart = host.contains(":") ? "[\(host)]" : host
         return KubeConnection(
             server: "https://\(hostPart):\(port)", tls: TLSOptions(caFile: "\(directory)/ca.crt"),
-            token: token.trimmingCharacters(in: .whitespacesAndNewlines), namespace: namespace,
+            token: token.trimmingWhitespace, namespace: namespace,
             tokenFile: "\(directory)/token")
     }
 }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import ReelHTTP
 
 /// A `Status` the API server answered with (or a transport failure): code, reason, message.

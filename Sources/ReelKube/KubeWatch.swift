@@ -1,5 +1,6 @@
-import Foundation
+import FoundationEssentials
 import ReelHTTP
+import ReelSupport
 
 /// A watch's events, parsed line by line from the streamed response as the consumer asks for them.
 public struct WatchEvents: AsyncSequence, Sendable {
@@ -50,7 +51,7 @@ extension KubeClient {
             throw KubeError(code: 0, reason: "InvalidResponse", message: "Secret \(namespace)/\(name) is not a Secret")
         }
         if let encoded = secret.data?[key], let decoded = Data(base64Encoded: encoded) {
-            return String(decoding: decoded, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            return String(decoding: decoded, as: UTF8.self).trimmingWhitespace
         }
         if let plain = secret.stringData?[key] { return plain }
         throw KubeError(code: 404, reason: "NotFound", message: "Secret \(namespace)/\(name) has no key \"\(key)\"")

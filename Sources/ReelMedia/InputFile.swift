@@ -1,5 +1,5 @@
 import CFFmpeg
-import Foundation
+import FoundationEssentials
 
 /// An opened media file: owns its `AVFormatContext` and closes it in `deinit`. Not thread-safe; used by one
 /// operation at a time, off Swift's cooperative threads (see `MediaEngine`).

@@ -1,6 +1,6 @@
 import CFFmpeg
 import Dispatch
-import Foundation
+import FoundationEssentials
 import ReelSupport
 
 /// Reel's media operations. Each runs on a thread of its own, never on Swift's cooperative threads nor on a shared
@@ -50,7 +50,7 @@ public enum MediaEngine {
         do {
             try FileManager.default.createDirectory(atPath: outputDirectory, withIntermediateDirectories: true)
         } catch {
-            throw MediaError(.ioError, "cannot create \(outputDirectory): \(error.localizedDescription)", path: path)
+            throw MediaError(.ioError, "cannot create \(outputDirectory): \(describe(error))", path: path)
         }
         return try await offload { () throws(MediaError) in
             try Splitter(

@@ -1,5 +1,11 @@
 import CFFmpeg
-import Foundation
+import FoundationEssentials
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// A media file being written: owns its `AVFormatContext` and I/O, writes under a temporary name and renames it
 /// into place only when the trailer is written, so a crash never leaves a half file under the final name.

@@ -1,5 +1,5 @@
 import CFFmpeg
-import Foundation
+import FoundationEssentials
 
 /// What a media file holds.
 public struct MediaInfo: Sendable, Codable, Equatable {

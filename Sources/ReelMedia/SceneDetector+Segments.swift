@@ -1,5 +1,6 @@
 import CFFmpeg
-import Foundation
+import FoundationEssentials
+import ReelSupport
 
 /// Measuring a file's frames in stretches decoded at once, one decoder and one thread each.
 ///
@@ -102,10 +103,11 @@ extension SceneDetector {
                 return segment
             }
         }
-        let spawned = (1..<count).map { index in
-            Thread { results.set(index, stretch(index) { () throws(MediaError) in try InputFile(path: path) }) }
+        for index in 1..<count {
+            startThread(name: "reel.scenes") {
+                results.set(index, stretch(index) { () throws(MediaError) in try InputFile(path: path) })
+            }
         }
-        spawned.forEach { $0.start() }
         // The first stretch here, on the file already open.
         results.set(0, stretch(0) { () throws(MediaError) in input })
         guard let segments = try? results.wait().map({ try $0.get() }),
@@ -243,7 +245,7 @@ extension SceneDetector {
 
 /// The stretches' results as their threads finish, and a wait for all of them.
 private final class SegmentResults: @unchecked Sendable {
-    private let condition = NSCondition()
+    private let condition = ConditionLock()
     private var results: [Result<SceneDetector.Segment, MediaError>?]
 
     init(count: Int) { results = Array(repeating: nil, count: count) }

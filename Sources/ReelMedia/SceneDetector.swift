@@ -1,5 +1,5 @@
 import CFFmpeg
-import Foundation
+import FoundationEssentials
 
 /// A hard cut: where it is and how strongly the picture changed there (FFmpeg scdet's score, 0–100).
 public struct SceneCut: Sendable, Codable, Equatable {

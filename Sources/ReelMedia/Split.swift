@@ -1,5 +1,6 @@
 import CFFmpeg
-import Foundation
+import FoundationEssentials
+import ReelSupport
 
 /// One chunk written by `split`.
 public struct Chunk: Sendable, Codable, Equatable {
@@ -66,7 +67,7 @@ struct Splitter {
 
         func open(at ticks: Int64) throws(MediaError) -> Open {
             let index = chunks.count  // the previous chunk is always closed first
-            let path = (outputDirectory as NSString).appendingPathComponent(String(format: "%05d.%@", index, ext))
+            let path = Paths.appending(outputDirectory, cFormat("%05ld.", index) + ext)
             let file = try OutputFile(
                 path: path, format: format, copying: kept.map { input.stream($0) }, inputIndices: kept)
             return Open(file: file, index: index, startTicks: ticks)

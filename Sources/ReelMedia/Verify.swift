@@ -1,5 +1,6 @@
 import CFFmpeg
-import Foundation
+import FoundationEssentials
+import ReelSupport
 
 /// What a demux pass over every packet of a file found.
 public struct MediaVerification: Sendable, Equatable {
@@ -39,7 +40,7 @@ extension InputFile {
             let rc = av_read_frame(context, packet)
             if rc == reel_averror_eof() { break }
             guard rc >= 0 else {
-                throw MediaError.ffmpeg(rc, String(format: "unreadable after %.2f s", end), path: path)
+                throw MediaError.ffmpeg(rc, cFormat("unreadable after %.2f s", end), path: path)
             }
             let p = packet!.pointee
             packets += 1
@@ -57,9 +58,9 @@ extension InputFile {
         if let declared, end < declared - Self.truncationTolerance(declared) {
             throw MediaError(
                 .invalidData,
-                String(
-                    format: "the video ends at %.2f s of the %.2f s its header declares: the file is truncated or "
-                        + "damaged", end, declared), path: path)
+                cFormat(
+                    "the video ends at %.2f s of the %.2f s its header declares: the file is truncated or damaged",
+                    end, declared), path: path)
         }
         return MediaVerification(packets: packets, videoEnd: end, declaredVideoDuration: declared)
     }

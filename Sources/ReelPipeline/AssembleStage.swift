@@ -1,9 +1,10 @@
-import Foundation
+import FoundationEssentials
 import ReelAPI
 import ReelAnalysis
 import ReelCore
 import ReelStorage
 import ReelStore
+import ReelSupport
 
 /// Builds the timeline from the chunks' analyses and writes it as JSON, OpenTimelineIO and EDL.
 struct AssembleStage: StageHandler {
@@ -43,7 +44,7 @@ struct AssembleStage: StageHandler {
             work, "timeline assembled",
             fields: [
                 "scenes": "\(scenes.count)", "clips": "\(clips.count)",
-                "seconds": String(format: "%.2f", timeline.duration),
+                "seconds": cFormat("%.2f", timeline.duration),
             ])
     }
 }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import ReelAPI
 import ReelCore
 import ReelHTTP
@@ -6,6 +6,12 @@ import ReelMedia
 import ReelStorage
 import ReelStore
 import ReelSupport
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// Stores the source (from a `file://` root or over HTTP), checks its sha256, probes it, and refuses before any
 /// other work what would fail only at the end.
@@ -33,8 +39,8 @@ struct IngestStage: StageHandler {
         }
         if uri.hasPrefix("file://") {
             local = try context.configuration.allowedRoots.resolve(fileURI: uri, base: nil)
-            var isDirectory: ObjCBool = false
-            if FileManager.default.fileExists(atPath: local, isDirectory: &isDirectory), isDirectory.boolValue {
+            var isDirectory = false
+            if FileManager.default.fileExists(atPath: local, isDirectory: &isDirectory), isDirectory {
                 throw TaskFailure.permanent("SourceNotFound", "\(local) is a directory, not a video file")
             }
         } else if uri.hasPrefix("http://") || uri.hasPrefix("https://") {

@@ -1,9 +1,16 @@
-import Foundation
+import FoundationEssentials
 import ReelAPI
 import ReelCore
 import ReelMedia
 import ReelStorage
 import ReelStore
+import ReelSupport
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// Renders the timeline's clips from the source into one video, in the job's render mode.
 struct RenderStage: StageHandler {
@@ -46,7 +53,7 @@ struct RenderStage: StageHandler {
             fallbackReason: result.fallbackReason)
         try await context.database.jobs.recordRender(job.id, uri: stored.uri, facts: facts, lease: work.lease)
         var fields = [
-            "bytes": "\(stored.bytes)", "duration": String(format: "%.3f", result.duration),
+            "bytes": "\(stored.bytes)", "duration": cFormat("%.3f", result.duration),
             "mode": result.mode.rawValue, "frames": "\(result.frames)",
         ]
         if let reason = result.fallbackReason { fields["fallback"] = reason }

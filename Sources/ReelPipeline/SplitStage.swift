@@ -1,9 +1,10 @@
-import Foundation
+import FoundationEssentials
 import ReelAPI
 import ReelCore
 import ReelMedia
 import ReelStorage
 import ReelStore
+import ReelSupport
 
 /// Splits the stored source into keyframe-aligned chunks (stream copy) and stores them.
 struct SplitStage: StageHandler {
@@ -30,7 +31,7 @@ struct SplitStage: StageHandler {
         for chunk in chunks {
             let key = OutputLayout.chunkKey(
                 uid: job.uid, generation: job.row.generation, index: chunk.index,
-                ext: (chunk.path as NSString).pathExtension)
+                ext: Paths.fileExtension(chunk.path))
             let stored = try await context.store.put(key, movingFile: chunk.path)
             rows.append(
                 NewChunk(

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import ReelAnalysis
 
 /// One clip of a timeline: a stretch of the source, in source seconds.

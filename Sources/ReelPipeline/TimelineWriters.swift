@@ -1,4 +1,6 @@
-import Foundation
+import FoundationEssentials
+import ReelAPI
+import ReelSupport
 
 /// Writes a timeline as `timeline.json`, OpenTimelineIO JSON and a CMX 3600 EDL.
 public enum TimelineWriters {
@@ -15,48 +17,54 @@ public enum TimelineWriters {
         let rate = timeline.source.frameRate > 0 ? timeline.source.frameRate : 25
         // Whole frames: start and end are each rounded, the duration is their difference (as the EDL counts).
         func frames(_ seconds: Double) -> Double { (seconds * rate).rounded() }
-        func time(_ frames: Double) -> [String: Any] {
-            ["OTIO_SCHEMA": "RationalTime.1", "rate": rate, "value": frames]
+        func time(_ frames: Double) -> JSONValue {
+            ["OTIO_SCHEMA": "RationalTime.1", "rate": .double(rate), "value": .double(frames)]
         }
-        func range(_ start: Double, _ end: Double) -> [String: Any] {
+        func range(_ start: Double, _ end: Double) -> JSONValue {
             [
                 "OTIO_SCHEMA": "TimeRange.1", "start_time": time(frames(start)),
                 "duration": time(frames(end) - frames(start)),
             ]
         }
-        let clips: [[String: Any]] = timeline.clips.enumerated().map { index, clip in
+        let clips: [JSONValue] = timeline.clips.enumerated().map { index, clip in
             [
                 "OTIO_SCHEMA": "Clip.2",
-                "name": "Scene \(index + 1)",
+                "name": .string("Scene \(index + 1)"),
                 "metadata": [
-                    "reel": ["importance": clip.importance, "description": clip.description, "labels": clip.labels]
+                    "reel": [
+                        "importance": .double(clip.importance), "description": .string(clip.description),
+                        "labels": .array(clip.labels.map(JSONValue.string)),
+                    ]
                 ],
                 "source_range": range(clip.start, clip.end),
-                "effects": [Any](), "markers": [Any](), "enabled": true,
+                "effects": [], "markers": [], "enabled": true,
                 "media_references": [
                     "DEFAULT_MEDIA": [
-                        "OTIO_SCHEMA": "ExternalReference.1", "name": timeline.source.name, "metadata": [String: Any](),
-                        "target_url": timeline.source.uri,
+                        "OTIO_SCHEMA": "ExternalReference.1", "name": .string(timeline.source.name), "metadata": [:],
+                        "target_url": .string(timeline.source.uri),
                         "available_range": range(0, timeline.source.duration),
-                        "available_image_bounds": NSNull(),
-                    ] as [String: Any]
+                        "available_image_bounds": .null,
+                    ]
                 ],
                 "active_media_reference_key": "DEFAULT_MEDIA",
             ]
         }
-        let track: [String: Any] = [
-            "OTIO_SCHEMA": "Track.1", "name": "Video", "kind": "Video", "metadata": [String: Any](),
-            "source_range": NSNull(), "effects": [Any](), "markers": [Any](), "enabled": true, "children": clips,
+        let track: JSONValue = [
+            "OTIO_SCHEMA": "Track.1", "name": "Video", "kind": "Video", "metadata": [:],
+            "source_range": .null, "effects": [], "markers": [], "enabled": true, "children": .array(clips),
         ]
-        let document: [String: Any] = [
-            "OTIO_SCHEMA": "Timeline.1", "name": timeline.name, "metadata": ["reel": ["strategy": timeline.strategy]],
-            "global_start_time": NSNull(),
+        let document: JSONValue = [
+            "OTIO_SCHEMA": "Timeline.1", "name": .string(timeline.name),
+            "metadata": ["reel": ["strategy": .string(timeline.strategy)]],
+            "global_start_time": .null,
             "tracks": [
-                "OTIO_SCHEMA": "Stack.1", "name": "tracks", "metadata": [String: Any](), "source_range": NSNull(),
-                "effects": [Any](), "markers": [Any](), "enabled": true, "children": [track],
-            ] as [String: Any],
+                "OTIO_SCHEMA": "Stack.1", "name": "tracks", "metadata": [:], "source_range": .null,
+                "effects": [], "markers": [], "enabled": true, "children": [track],
+            ],
         ]
-        return try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys])
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return try encoder.encode(document)
     }
 
     /// A CMX 3600 EDL: one cut event per clip on reel `AX` (the source named by a `FROM CLIP NAME` comment),
@@ -65,7 +73,7 @@ public enum TimelineWriters {
         let fps = max(1, Int(timeline.source.frameRate.rounded()))
         func timecode(_ frames: Int) -> String {
             let f = frames % fps, s = frames / fps % 60, m = frames / fps / 60 % 60, h = frames / fps / 3600
-            return String(format: "%02d:%02d:%02d:%02d", h, m, s, f)
+            return cFormat("%02ld:%02ld:%02ld:%02ld", h, m, s, f)
         }
         let title = timeline.name.uppercased().filter { $0.isASCII && !$0.isNewline }.prefix(70)
         var lines = ["TITLE: \(title)", "FCM: NON-DROP FRAME", ""]
@@ -76,7 +84,7 @@ public enum TimelineWriters {
             guard sourceOut > sourceIn else { continue }
             let length = sourceOut - sourceIn
             lines.append(
-                String(format: "%03d  AX       V     C        ", index + 1)
+                cFormat("%03ld  AX       V     C        ", index + 1)
                     + "\(timecode(sourceIn)) \(timecode(sourceOut)) \(timecode(record)) \(timecode(record + length))")
             lines.append("* FROM CLIP NAME: \(timeline.source.name)")
             lines.append("")

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Logging
 import ReelAPI
 import ReelCore
@@ -189,7 +189,7 @@ public final class Worker: Service {
             group.cancelAll()
             return first ?? .cancelled
         }
-        let seconds = String(format: "%.3f", (ContinuousClock.now - started) / .seconds(1))
+        let seconds = cFormat("%.3f", (ContinuousClock.now - started) / .seconds(1))
         switch outcome {
         case .finished(.success):
             do {

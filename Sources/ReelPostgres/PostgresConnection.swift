@@ -1,6 +1,12 @@
 import CPostgres
 import ReelSupport
-import Foundation
+import FoundationEssentials
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// One connection to Postgres. It owns its `PGconn*` and frees it in `deinit`; every libpq call runs in the
 /// connection's own `SerialLane` on `BlockingExecutor.database`, never on Swift's cooperative threads nor on a

@@ -1,5 +1,5 @@
 import CPostgres
-import Foundation
+import FoundationEssentials
 import Synchronization
 import ReelSupport
 
@@ -40,11 +40,9 @@ public final class PostgresListener: Sendable {
         events = stream
         let stopped = self.stopped
         continuation.onTermination = { _ in stopped.set() }
-        let thread = Thread {
+        startThread(name: "reel.postgres.listener") {
             Self.loop(url: url, channels: channels, stopped: stopped, continuation: continuation)
         }
-        thread.name = "reel.postgres.listener"
-        thread.start()
     }
 
     deinit { stop() }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// A bounded pool of connections. A caller waits (in order) when every connection is busy; a connection idle
 /// longer than `healthCheckAfter` is checked before it is handed out; a statement that finds its connection

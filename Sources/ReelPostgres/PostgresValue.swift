@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import ReelSupport
 
 /// A Swift value that can be sent as a statement parameter, in Postgres' text format.
@@ -122,9 +122,9 @@ extension Date: PostgresEncodable, PostgresDecodable {
         let days = seconds >= 0 ? seconds / 86400 : (seconds - 86399) / 86400
         let secondOfDay = seconds - days * 86400
         let (y, m, d) = CivilDate.fromDays(days)
-        return String(
-            format: "%04lld-%02lld-%02lld %02lld:%02lld:%02lld.%06lld+00", y, m, d, secondOfDay / 3600,
-            secondOfDay % 3600 / 60, secondOfDay % 60, fraction)
+        let (hour, minute, second) = (secondOfDay / 3600, secondOfDay % 3600 / 60, secondOfDay % 60)
+        return cFormat(
+            "%04lld-%02lld-%02lld %02lld:%02lld:%02lld.%06lld+00", y, m, d, hour, minute, second, fraction)
     }
 
     /// Reads `2026-11-29 10:00:00.123456+00` (any offset, optional fraction).

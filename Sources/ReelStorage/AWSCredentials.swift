@@ -1,6 +1,13 @@
-import Foundation
+import FoundationEssentials
 import ReelHTTP
 import Synchronization
+import ReelSupport
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// An access key, with the session token that temporary keys carry. `description` never shows the secret.
 public struct AWSCredentials: Sendable, Equatable, CustomStringConvertible {
@@ -91,8 +98,7 @@ public final class AWSCredentialProvider: Sendable {
     {
         let token: String
         do {
-            token = try String(contentsOfFile: tokenFile, encoding: .utf8).trimmingCharacters(
-                in: .whitespacesAndNewlines)
+            token = try String(contentsOfFile: tokenFile, encoding: .utf8).trimmingWhitespace
         } catch {
             throw StorageError(.unauthorized, "cannot read the web identity token \(tokenFile): \(error)", key: "sts")
         }

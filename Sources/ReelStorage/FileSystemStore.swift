@@ -1,6 +1,6 @@
 import Crypto
 import Dispatch
-import Foundation
+import FoundationEssentials
 import ReelSupport
 
 #if canImport(Glibc)
@@ -21,7 +21,7 @@ public struct FileSystemStore: ObjectStore {
         do {
             try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         } catch {
-            throw StorageError(.ioError, "cannot create the store directory: \(error.localizedDescription)", key: root)
+            throw StorageError(.ioError, "cannot create the store directory: \(describe(error))", key: root)
         }
     }
 
@@ -80,7 +80,7 @@ public struct FileSystemStore: ObjectStore {
                 throw error
             } catch {
                 unlink(temporary)
-                throw StorageError(.ioError, "cannot write: \(error.localizedDescription)", key: key)
+                throw StorageError(.ioError, "cannot write: \(describe(error))", key: key)
             }
             let digest = sha256Hex(data)
             return StoredObject(key: key, bytes: data.count, sha256: digest, uri: "file://\(destination)")
@@ -111,7 +111,7 @@ public struct FileSystemStore: ObjectStore {
         try await offload {
             guard FileManager.default.fileExists(atPath: target) else { return }
             do { try FileManager.default.removeItem(atPath: target) } catch {
-                throw StorageError(.ioError, "cannot delete: \(error.localizedDescription)", key: prefix)
+                throw StorageError(.ioError, "cannot delete: \(describe(error))", key: prefix)
             }
         }
         return keys.count
@@ -119,15 +119,15 @@ public struct FileSystemStore: ObjectStore {
 
     public func list(prefix: String) async throws -> [String] {
         let base = path(prefix)
-        var isDirectory: ObjCBool = false
+        var isDirectory = false
         guard FileManager.default.fileExists(atPath: base, isDirectory: &isDirectory) else { return [] }
-        guard isDirectory.boolValue else { return [prefix] }
+        guard isDirectory else { return [prefix] }
         let trimmed = prefix.hasSuffix("/") ? String(prefix.dropLast()) : prefix
-        let entries = FileManager.default.enumerator(atPath: base)?.compactMap { $0 as? String } ?? []
+        let entries = (try? FileManager.default.subpathsOfDirectory(atPath: base)) ?? []
         return entries.filter { entry in
-            var directory: ObjCBool = false
+            var directory = false
             FileManager.default.fileExists(atPath: "\(base)/\(entry)", isDirectory: &directory)
-            return !directory.boolValue && !entry.contains(".partial-")
+            return !directory && !entry.contains(".partial-")
         }.map { "\(trimmed)/\($0)" }.sorted()
     }
 
@@ -137,11 +137,11 @@ public struct FileSystemStore: ObjectStore {
 
     /// Creates the destination's directory and names a temporary file beside it.
     private static func temporary(for destination: String, key: String) throws -> String {
-        let directory = (destination as NSString).deletingLastPathComponent
+        let directory = Paths.deletingLastComponent(destination)
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
-            throw StorageError(.ioError, "cannot create \(directory): \(error.localizedDescription)", key: key)
+            throw StorageError(.ioError, "cannot create \(directory): \(describe(error))", key: key)
         }
         return "\(destination).partial-\(UUID().uuidString.prefix(8))"
     }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import ReelSupport
 
 #if canImport(Glibc)
@@ -142,11 +142,11 @@ extension FileSystemStore: PartialObjectStore {
         try ObjectStores.validate(key)
         let file = partialPath(key)
         try await BlockingExecutor.files.run { () throws -> Void in
-            let directory = (file as NSString).deletingLastPathComponent
+            let directory = Paths.deletingLastComponent(file)
             do {
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             } catch {
-                throw StorageError(.ioError, "cannot create \(directory): \(error.localizedDescription)", key: key)
+                throw StorageError(.ioError, "cannot create \(directory): \(describe(error))", key: key)
             }
             _ = try AppendFile(path: file, size: 0, key: key)
         }
@@ -183,7 +183,7 @@ extension FileSystemStore: PartialObjectStore {
             unlink(file)
             unlink(destination)
             // The upload's directory, when it held nothing else.
-            rmdir((destination as NSString).deletingLastPathComponent)
+            rmdir(Paths.deletingLastComponent(destination))
         }
     }
 

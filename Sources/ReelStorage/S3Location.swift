@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import ReelSupport
 
 /// Where an S3 store lives, from `s3://BUCKET/PREFIX?region=R&endpoint=URL&pathStyle=true`.
 /// Without `endpoint` it is AWS (`https://s3.REGION.amazonaws.com`, virtual-hosted addressing); with one
@@ -61,7 +62,7 @@ public struct S3Location: Sendable, Equatable {
         let region =
             query["region"] ?? environment["AWS_REGION"] ?? environment["AWS_DEFAULT_REGION"] ?? "us-east-1"
         return S3Location(
-            bucket: bucket, prefix: components.percentEncodedPath.removingPercentEncoding ?? components.path,
+            bucket: bucket, prefix: PercentEncoding.decode(components.percentEncodedPath) ?? components.path,
             region: region, endpoint: query["endpoint"], pathStyle: pathStyle)
     }
 
@@ -75,7 +76,7 @@ public struct S3Location: Sendable, Equatable {
 
     /// The URL of the bucket's root (`…/` with a trailing slash).
     public var bucketURL: String {
-        guard !pathStyle, let range = endpoint.range(of: "://") else { return "\(endpoint)/\(bucket)/" }
+        guard !pathStyle, let range = endpoint.firstRange(of: "://") else { return "\(endpoint)/\(bucket)/" }
         return "\(endpoint[..<range.upperBound])\(bucket).\(endpoint[range.upperBound...])/"
     }
 
@@ -98,7 +99,7 @@ public struct S3Location: Sendable, Equatable {
             case UInt8(ascii: "/") where keepSlash:
                 out.append("/")
             default:
-                out += String(format: "%%%02X", byte)
+                out += cFormat("%%%02X", byte)
             }
         }
         return out

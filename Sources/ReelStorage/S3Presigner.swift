@@ -1,5 +1,5 @@
 import Crypto
-import Foundation
+import FoundationEssentials
 import ReelSupport
 
 extension S3Store {
@@ -49,6 +49,6 @@ enum S3Presigner {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "UTC")!
         let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
-        return String(format: "%04d%02d%02dT%02d%02d%02dZ", c.year!, c.month!, c.day!, c.hour!, c.minute!, c.second!)
+        return cFormat("%04ld%02ld%02ldT%02ld%02ld%02ldZ", c.year!, c.month!, c.day!, c.hour!, c.minute!, c.second!)
     }
 }

@@ -1,6 +1,12 @@
-import Foundation
+import FoundationEssentials
 import ReelHTTP
 import ReelSupport
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 extension S3Store {
     /// Uploads a file in parts: initiate, `partConcurrency` parts at a time (each retried by the client),

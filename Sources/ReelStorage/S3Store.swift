@@ -1,7 +1,13 @@
 import Crypto
-import Foundation
+import FoundationEssentials
 import ReelHTTP
 import ReelSupport
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// Objects in an S3 bucket under a prefix (`s3://bucket/prefix/`), on any S3-compatible endpoint. Uploads stream
 /// from files; objects over `multipartThreshold` go up in parts, `partConcurrency` at a time, each retried on its

@@ -1,6 +1,12 @@
-import Foundation
+import FoundationEssentials
 import Logging
 import ReelSupport
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 extension EmbeddedPostgres {
     /// Where the cluster of state directory `state` lives: `STATE/postgres`, unless the server (run as the
@@ -14,8 +20,8 @@ extension EmbeddedPostgres {
         let stateURL = URL(fileURLWithPath: state).standardizedFileURL
         let inside = stateURL.appendingPathComponent("postgres")
         let record = stateURL.appendingPathComponent("postgres.location")
-        if let recorded = try? String(contentsOf: record, encoding: .utf8)
-            .trimmingCharacters(in: .whitespacesAndNewlines), recorded.hasPrefix("/")
+        if let recorded = try? String(contentsOf: record, encoding: .utf8).trimmingWhitespace,
+            recorded.hasPrefix("/")
         {
             return URL(fileURLWithPath: recorded)
         }

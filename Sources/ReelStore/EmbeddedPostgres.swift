@@ -1,8 +1,14 @@
-import Foundation
+import FoundationEssentials
 import Logging
 import ReelPostgres
 import Synchronization
 import ReelSupport
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// A PostgreSQL server of the system's own binaries, kept in a directory: `initdb` once, then started on a Unix
 /// socket inside that directory with no TCP listener. As root it runs the server as the `postgres` user
@@ -80,7 +86,7 @@ public final class EmbeddedPostgres: Sendable {
     }
 
     private static func quote(_ value: String) -> String {
-        "'" + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'") + "'"
+        "'" + value.replacing("\\", with: "\\\\").replacing("'", with: "\\'") + "'"
     }
 
     /// Runs a server binary, as the `postgres` user when we are root.
@@ -138,7 +144,7 @@ public final class EmbeddedPostgres: Sendable {
             options += ["-c", "\(name)=\(value)"]
         }
         // pg_ctl hands -o to a shell: quote every word.
-        let optionText = options.map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(
+        let optionText = options.map { "'" + $0.replacing("'", with: "'\\''") + "'" }.joined(
             separator: " ")
         let log = configuration.directory.appendingPathComponent("postgres.log").path
         let start = try await run(
@@ -204,7 +210,7 @@ public final class EmbeddedPostgres: Sendable {
             let exists = try await connection.query("SELECT 1 FROM pg_database WHERE datname = $1", [name])
             if exists.isEmpty {
                 // Identifiers cannot be bound parameters: quote it.
-                try await connection.execute("CREATE DATABASE \"\(name.replacingOccurrences(of: "\"", with: "\"\""))\"")
+                try await connection.execute("CREATE DATABASE \"\(name.replacing("\"", with: "\"\""))\"")
             }
             await connection.close()
         } catch {

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Where blocking calls run: libavformat reading a file, libcurl waiting on the network, a file hashed, a child
 /// waited for. Never on Swift's cooperative threads nor on a dispatch queue — on Linux Swift's tasks run on
@@ -13,7 +13,7 @@ public final class BlockingExecutor: BlockingSubmitter, @unchecked Sendable {
     public let idleTimeout: Duration
 
     // Guarded by `condition`.
-    private let condition = NSCondition()
+    private let condition = ConditionLock()
     private var pending: [@Sendable () -> Void] = []
     private var head = 0
     private var idle = 0
@@ -53,9 +53,7 @@ public final class BlockingExecutor: BlockingSubmitter, @unchecked Sendable {
         if waiting > idle && threads < maxThreads {
             threads += 1
             peak = max(peak, threads)
-            let thread = Thread { [self] in loop() }
-            thread.name = name
-            thread.start()
+            startThread(name: name) { [self] in loop() }
         }
         condition.signal()
         condition.unlock()
@@ -66,7 +64,7 @@ public final class BlockingExecutor: BlockingSubmitter, @unchecked Sendable {
         while true {
             while head == pending.count {
                 idle += 1
-                let woken = condition.wait(until: Date(timeIntervalSinceNow: idleTimeout.seconds))
+                let woken = condition.wait(timeout: idleTimeout)
                 idle -= 1
                 if !woken && head == pending.count {
                     threads -= 1

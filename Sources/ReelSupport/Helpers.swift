@@ -1,5 +1,5 @@
 import Crypto
-import Foundation
+import FoundationEssentials
 
 extension Duration {
     /// The duration in seconds.
@@ -30,13 +30,15 @@ public func sha256Hex(_ text: String) -> String { sha256Hex(Data(text.utf8)) }
 /// Base64 with the URL- and filename-safe alphabet and no padding (RFC 4648 §5): tokens, signatures, cursors.
 public enum Base64URL {
     public static func encode(_ data: Data) -> String {
-        data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        String(
+            data.base64EncodedString().compactMap { character in
+                character == "+" ? "-" : character == "/" ? "_" : character == "=" ? nil : character
+            })
     }
 
     /// The bytes of `text`, or `nil` when it is not base64url.
     public static func decode(_ text: String) -> Data? {
-        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        var base64 = String(text.map { $0 == "-" ? "+" : $0 == "_" ? "/" : $0 })
         base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
         return Data(base64Encoded: base64)
     }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// A JSON document kept as its text: specs, statuses and payloads on their way between a typed value and a
 /// store. Encoding sorts keys, so equal values give equal text (the stores compare statuses by text).
