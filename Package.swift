@@ -8,6 +8,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "reel", targets: ["reel"]),
+        .executable(name: "reel-worker", targets: ["reel-worker"]),
         .library(name: "ReelAPI", targets: ["ReelAPI"]),
         .library(name: "ReelYAML", targets: ["ReelYAML"]),
         .library(name: "ReelStore", targets: ["ReelStore"]),
@@ -97,11 +98,33 @@ let package = Package(
             ],
             // The dashboard's files, compiled into the binary (`PackageResources`): nothing to install beside it.
             resources: [.embedInCode("Dashboard")]),
+        // What a worker process needs and nothing more (no API server, no operator): `reel-worker` is built from
+        // these, and none of the modules below them imports Foundation (FoundationEssentials only).
+        .target(
+            name: "ReelProcess",
+            dependencies: [
+                "ReelPipeline", "ReelStore", "ReelStorage",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ]),
+        .target(
+            name: "ReelWorkerCLI",
+            dependencies: [
+                "ReelAPI", "ReelCore", "ReelHTTP", "ReelKube", "ReelPipeline", "ReelProcess", "ReelSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .executableTarget(
+            name: "reel-worker",
+            dependencies: [
+                "ReelSupport", "ReelWorkerCLI", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
         .target(
             name: "ReelApp",
             dependencies: [
-                "ReelCore", "ReelOperator", "ReelPipeline", "ReelServer", "ReelKube", "ReelStore", "ReelStorage",
-                "ReelSupport",
+                "ReelCore", "ReelOperator", "ReelPipeline", "ReelProcess", "ReelServer", "ReelKube", "ReelStore",
+                "ReelStorage", "ReelSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -112,6 +135,7 @@ let package = Package(
                 "ReelAPI", "ReelCore", "ReelYAML", "ReelStore", "ReelMedia", "ReelStorage", "ReelAnalysis",
                 "ReelSupport",
                 "ReelPipeline", "ReelOperator", "ReelKube", "ReelServer", "ReelApp", "ReelHTTP", "CCurl",
+                "ReelProcess", "ReelWorkerCLI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -167,7 +191,7 @@ let package = Package(
             name: "ReelAppTests",
             dependencies: [
                 "ReelApp", "ReelCore", "ReelPostgres", "ReelPipeline", "ReelStore", "ReelTestSupport", "ReelHTTP",
-                "ReelAPI", "ReelServer", "reel",
+                "ReelAPI", "ReelServer", "ReelProcess", "reel",
             ]),
         .testTarget(name: "ReelFuzzTargetsTests", dependencies: ["ReelFuzzTargets", "ReelTestSupport"]),
         .testTarget(

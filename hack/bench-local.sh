@@ -10,6 +10,7 @@ cd "$root"
 jobs="${1:-8}"
 seconds="${2:-60}"
 swift build -c release --product reel >/dev/null
+swift build -c release --product reel-worker >/dev/null
 reel="$(swift build -c release --show-bin-path)/reel"
 work="$(mktemp -d /tmp/reel-bench-local.XXXXXX)"
 chmod 755 "$work"  # the embedded PostgreSQL runs as the postgres user when we are root

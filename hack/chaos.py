@@ -120,8 +120,10 @@ class Run:
     # -- faults
 
     def worker_pids(self):
-        # `reel local` runs its own executable as `EXECUTABLE worker … --storage file://STATE/store …`.
-        pattern = f"^{re.escape(self.args.reel)} worker .*{re.escape(str(self.state))}"
+        # `reel local` runs its own executable as `EXECUTABLE worker … --storage file://STATE/store …`, which hands
+        # itself to `EXECUTABLE-worker …` (reel-worker beside it) when that exists.
+        reel = re.escape(self.args.reel)
+        pattern = f"^{reel}(-worker| worker) .*{re.escape(str(self.state))}"
         rows = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True)
         return [int(pid) for pid in rows.stdout.split()]
 

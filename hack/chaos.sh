@@ -8,7 +8,7 @@ if [ $# -gt 0 ] && [ "${1#--}" = "$1" ]; then
     reel="$1"
     shift
 else
-    (cd "$root" && swift build --product reel >/dev/null)
+    (cd "$root" && swift build --product reel >/dev/null && swift build --product reel-worker >/dev/null)
     reel="$(cd "$root" && swift build --show-bin-path)/reel"
 fi
 exec python3 "$root/hack/chaos.py" --reel "$reel" "$@"

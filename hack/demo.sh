@@ -10,6 +10,7 @@ cd "$root"
 REEL_SKIP_KUBE=1 REEL_SKIP_BROWSER=1 hack/setup.sh
 echo "== building reel (release)"
 swift build -c release --product reel
+swift build -c release --product reel-worker
 reel="$(swift build -c release --show-bin-path)/reel"
 
 if [ ! -f examples/local/sample.mp4 ]; then

@@ -5,6 +5,7 @@ import ReelServer
 import ReelStorage
 import ReelStore
 import ServiceLifecycle
+import ReelProcess
 
 /// How the REST API is served, resolved from flags: `reel serve`, and `--api-addr` of `reel local` and
 /// `reel operator`.

@@ -4,6 +4,7 @@ import ReelStore
 import ReelSupport
 import ServiceLifecycle
 import Synchronization
+import ReelProcess
 
 /// Watches the database while a process runs: a ping every `interval`, the answer kept for `/readyz` (not ready
 /// while PostgreSQL does not answer), and a line in the log when it goes away and when it is back. The pools

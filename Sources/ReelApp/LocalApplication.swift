@@ -7,6 +7,7 @@ import ReelStorage
 import ReelStore
 import ServiceLifecycle
 import UnixSignals
+import ReelProcess
 
 /// What `reel local` runs on: resolved settings (the command line's flags, `REEL_*` and defaults already applied).
 public struct LocalSettings: Sendable {

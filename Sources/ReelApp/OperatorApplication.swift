@@ -8,6 +8,7 @@ import ReelServer
 import ReelStorage
 import ReelStore
 import ServiceLifecycle
+import ReelProcess
 
 /// What `reel operator` runs on: resolved settings, with the API server already connected.
 public struct OperatorSettings: Sendable {

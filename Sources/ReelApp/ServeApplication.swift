@@ -7,6 +7,7 @@ import ReelServer
 import ReelStorage
 import ReelStore
 import ServiceLifecycle
+import ReelProcess
 
 /// What `reel serve` runs on.
 public struct ServeSettings: Sendable {

@@ -3,6 +3,7 @@ import ReelCore
 import Logging
 import ReelOperator
 import ReelStore
+import ReelProcess
 
 /// Where `reel local` and the inspection commands find their database: `--database-url`, then
 /// `$REEL_DATABASE_URL`, then the embedded PostgreSQL in the state directory.

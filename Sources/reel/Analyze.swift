@@ -3,6 +3,7 @@ import Foundation
 import ReelCore
 import ReelAnalysis
 import ReelMedia
+import ReelWorkerCLI
 
 /// `reel analyze`: one file, ad hoc, with either analyzer.
 struct Analyze: AsyncParsableCommand {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ReelStore
+import ReelWorkerCLI
 
 /// `reel bench …`: measurements recorded in docs/benchmarks.md.
 struct Bench: AsyncParsableCommand {

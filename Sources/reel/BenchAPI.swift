@@ -7,6 +7,7 @@ import ReelServer
 import ReelStorage
 import ReelStore
 import ReelSupport
+import ReelWorkerCLI
 
 /// `reel bench api`: the REST API under load — `GET /api/jobs/{uid}` and `POST /api/jobs` driven by `wrk`, and
 /// the SSE fan-out of events to many streams — on an embedded PostgreSQL and a server in this process.

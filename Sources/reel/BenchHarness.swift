@@ -4,6 +4,7 @@ import ReelOperator
 import ReelServer
 import ReelStorage
 import ReelStore
+import ReelWorkerCLI
 
 /// What the benches start for themselves: a throwaway PostgreSQL, and the API server in this process.
 enum BenchHarness {

@@ -3,6 +3,7 @@ import Foundation
 import ReelCore
 import ReelStorage
 import ReelSupport
+import ReelWorkerCLI
 
 /// `reel bench storage`: put and get throughput of one large object, and this process's peak RSS, beside boto3's
 /// transfer manager (`upload_file`/`download_file`) against the same store in the same run.

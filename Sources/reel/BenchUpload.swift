@@ -7,6 +7,7 @@ import ReelServer
 import ReelStorage
 import ReelStore
 import ReelSupport
+import ReelWorkerCLI
 
 /// `reel bench upload`: a large upload through the tus server, by `reel upload` and by `curl -T`, with the
 /// server's memory while the bytes stream through.

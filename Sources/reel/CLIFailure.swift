@@ -26,10 +26,3 @@ struct CLIFailure: Error, CustomStringConvertible {
         }
     }
 }
-
-extension ReelConfiguration {
-    /// A setting the command cannot run without; missing, it is a command-line mistake (usage follows).
-    func require(_ flag: String?, _ setting: Setting, flagName: String) throws -> String {
-        do { return try required(flag, setting, flagName: flagName) } catch { throw ValidationError(error.description) }
-    }
-}

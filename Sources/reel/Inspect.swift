@@ -6,6 +6,7 @@ import ReelApp
 import ReelOperator
 import ReelCore
 import ReelStore
+import ReelWorkerCLI
 
 /// Options every inspection command shares: where the state is.
 struct StateOptions: ParsableArguments {

@@ -6,6 +6,8 @@ import ReelCore
 import ReelOperator
 import ReelServer
 import ReelStore
+import ReelWorkerCLI
+import ReelProcess
 
 /// `reel local`: the whole system on one machine.
 struct Local: AsyncParsableCommand {

@@ -3,6 +3,7 @@ import Foundation
 import ReelCore
 import Logging
 import ReelStore
+import ReelWorkerCLI
 
 /// `reel migrate`: applies Reel's schema to a database.
 struct Migrate: AsyncParsableCommand {
@@ -19,15 +20,5 @@ struct Migrate: AsyncParsableCommand {
         print(
             applied.isEmpty
                 ? "schema is up to date" : "applied migrations \(applied.map(String.init).joined(separator: ", "))")
-    }
-}
-
-/// How the CLI logs: to standard error, info and worse unless `REEL_LOG_LEVEL` says otherwise.
-enum CLILogging {
-    static func logger(_ label: String, level: Logger.Level? = nil) -> Logger {
-        var logger = Logger(label: label) { StreamLogHandler.standardError(label: $0) }
-        let fromEnvironment = ReelConfiguration().value(nil, .logLevel).flatMap(Logger.Level.init(rawValue:))
-        logger.logLevel = fromEnvironment ?? level ?? .info
-        return logger
     }
 }

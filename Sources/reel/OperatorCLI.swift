@@ -8,6 +8,8 @@ import ReelOperator
 import ReelCore
 import ReelServer
 import ReelStore
+import ReelWorkerCLI
+import ReelProcess
 
 /// `reel operator`: the Kubernetes controller.
 struct OperatorCLI: AsyncParsableCommand {

@@ -1,6 +1,10 @@
 import ArgumentParser
 import ReelSupport
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// The `reel` command line. Thin: each command parses its flags and calls the library.
 @main
 struct Reel: AsyncParsableCommand {
@@ -18,6 +22,31 @@ struct Reel: AsyncParsableCommand {
 
     static func main() async {
         MallocArenas.limit()
+        if CommandLine.arguments.dropFirst().first == "worker" { WorkerHandOff.execSibling() }
         await main(nil)
+    }
+}
+
+/// `reel worker` runs as `reel-worker` when that executable sits beside `reel` (the image and `swift build`
+/// install both): the same options and worker, without the API server, the operator and Foundation in memory, in
+/// the same process (`execv` keeps the PID that `reel local` and Kubernetes watch). Without it, `reel` runs the
+/// worker itself.
+enum WorkerHandOff {
+    static func execSibling() {
+        #if os(Linux)
+            var buffer = [CChar](repeating: 0, count: 4096)
+            let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+            guard length > 0 else { return }
+            let own = String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            guard let slash = own.lastIndex(of: "/") else { return }
+            let sibling = String(own[...slash]) + "reel-worker"
+            guard access(sibling, X_OK) == 0 else { return }
+            let arguments = [sibling] + CommandLine.arguments.dropFirst(2)
+            var pointers = arguments.map { strdup($0) }
+            pointers.append(nil)
+            execv(sibling, pointers)
+            // Still here: it could not be run; `reel` runs the worker itself.
+            pointers.forEach { free($0) }
+        #endif
     }
 }

@@ -7,6 +7,8 @@ import ReelOperator
 import ReelStore
 import ReelKube
 import ReelServer
+import ReelWorkerCLI
+import ReelProcess
 
 /// The REST API's flags, shared by `reel serve`, `reel local --api-addr` and `reel operator --api-addr`.
 struct APIFlags: ParsableArguments {

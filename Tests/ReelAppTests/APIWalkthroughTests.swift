@@ -6,6 +6,7 @@ import ReelHTTP
 import ReelStore
 import ReelTestSupport
 import Testing
+import ReelProcess
 
 /// The README's walk-through as a test: `reel local --api-addr`, a token, a job posted over HTTP, followed live
 /// through `/api/events`, its render fetched through a signed link, and its deletion.

@@ -5,6 +5,7 @@ import ReelPipeline
 import ReelStore
 import ReelTestSupport
 import Testing
+import ReelProcess
 
 /// The builder `reel local`, `reel operator` and `reel worker` share, used in-process.
 @Suite(.serialized) struct ReelApplicationTests {

@@ -86,6 +86,30 @@ import ReelSupport
         _ = directory
     }
 
+    /// `reel worker` hands itself to `reel-worker` beside it (same PID, so signals and `--parent-pid` still
+    /// reach it), which runs the same worker without Foundation's ICU-backed libraries or the API server in memory.
+    @Test func reelWorkerRunsAsTheSmallerReelWorkerInTheSameProcess() async throws {
+        let (worker, pool, directory) = try await start(delay: 1, drain: 60)
+        let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(worker.pid)/exe")
+        #expect(executable.hasSuffix("/reel-worker"), "\(executable)")
+        // A /proc file says it is empty: read it to its end.
+        let maps = String(
+            decoding: try #require(try FileHandle(forReadingAtPath: "/proc/\(worker.pid)/maps")?.readToEnd()),
+            as: UTF8.self)
+        #expect(maps.contains("/reel-worker") && maps.contains("libpq.so"), "\(maps.prefix(2000))")
+        for library in [
+            "libFoundation.so", "libFoundationInternationalization.so", "libFoundationXML.so", "_FoundationICU",
+        ] {
+            #expect(maps.contains(library) == false, "\(library) is mapped")
+        }
+        worker.send(SIGTERM)
+        #expect(await worker.wait() == 0, "\(worker.output)")
+        let state = try await pool.query("SELECT state FROM job_queue").first
+        #expect(try state?.decode(String.self, at: 0) == "succeeded")
+        await pool.close()
+        _ = directory
+    }
+
     @Test func sigtermHandsBackATaskThatCannotFinishInTime() async throws {
         let (worker, pool, directory) = try await start(delay: 600, drain: 0.5)
         worker.send(SIGTERM)

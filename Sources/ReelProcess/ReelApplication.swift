@@ -5,13 +5,23 @@ import ServiceLifecycle
 import UnixSignals
 
 /// A Reel process put together: its services and what to close once they have stopped. `reel local`,
-/// `reel operator`, `reel worker` and the tests build theirs here (`local`, `operator`, `worker`), from settings
-/// the command line (or a test) has already resolved, so that there is one way to assemble each.
+/// `reel operator`, `reel worker` and the tests build theirs with `local`, `operator` (ReelApp) and `worker` (here,
+/// without the API server, so that `reel-worker` links none of it), from settings the command line (or a test)
+/// has already resolved, so that there is one way to assemble each.
 public struct ReelApplication {
     public var services: [ServiceGroupConfiguration.ServiceConfiguration]
     public var logger: Logger
     /// Closes the database pool (and whatever else the build opened), after the services have stopped.
-    var close: @Sendable () async -> Void
+    package var close: @Sendable () async -> Void
+
+    package init(
+        services: [ServiceGroupConfiguration.ServiceConfiguration], logger: Logger,
+        close: @escaping @Sendable () async -> Void
+    ) {
+        self.services = services
+        self.logger = logger
+        self.close = close
+    }
 
     /// Runs the services until they end or one of `signals` arrives, then closes what the build opened — also
     /// when a service fails, whose error is then thrown.
@@ -34,7 +44,7 @@ public struct ReelApplication {
     /// The store and a migrated database pool: what every process opens first. A store that cannot be opened (an
     /// S3 bucket that is missing or out of the credentials' reach) fails before the database is touched; a
     /// database that does not take connections yet is waited for (`databasePatience`).
-    static func open(databaseURL: String, storage: String, scratch: String, connections: Int, logger: Logger)
+    package static func open(databaseURL: String, storage: String, scratch: String, connections: Int, logger: Logger)
         async throws -> (Database, any ObjectStore)
     {
         let store = try await ObjectStores.connect(storage, scratch: scratch)
