@@ -21,7 +21,8 @@ public final class LocalMonitor: Service {
     }
 
     let table: ResourceTable
-    let backend: DirectoryBackend
+    /// Whether the directory has been read once (then an empty table means no jobs, not jobs not read yet).
+    let scanned: @Sendable () async -> Bool
     let untilDone: Bool
     let timeout: Duration?
     let terminal: Bool
@@ -29,12 +30,21 @@ public final class LocalMonitor: Service {
     private let result = Mutex<Outcome?>(nil)
     private let shown = Mutex<(text: [String], last: [String: String])>(([], [:]))
 
-    public init(
+    public convenience init(
         table: ResourceTable, backend: DirectoryBackend, untilDone: Bool, timeout: Duration?, logger: Logger,
         terminal: Bool = isatty(STDOUT_FILENO) == 1
     ) {
+        self.init(
+            table: table, scanned: { backend.scans > 0 }, untilDone: untilDone, timeout: timeout, logger: logger,
+            terminal: terminal)
+    }
+
+    init(
+        table: ResourceTable, scanned: @escaping @Sendable () async -> Bool, untilDone: Bool, timeout: Duration?,
+        logger: Logger, terminal: Bool
+    ) {
         self.table = table
-        self.backend = backend
+        self.scanned = scanned
         self.untilDone = untilDone
         self.timeout = timeout
         self.logger = logger
@@ -66,12 +76,15 @@ public final class LocalMonitor: Service {
                 return
             }
             do {
+                // Whether the directory had been read before the table is: asked after, a scan that finished in
+                // between made an empty read look like a directory without jobs, and `--until-done` ended at once.
+                let directoryRead = untilDone ? await scanned() : false
                 let changes = try await table.changes(kind: VideoJob.names.kind, since: cursor)
                 let changed = try Self.apply(changes, to: &jobs) || cursor == nil
                 cursor = changes.cursor
                 if changed { show(jobs.values.sorted { $0.key < $1.key }) }
                 // Decide again once the directory was read, and then whenever something changed.
-                if untilDone, backend.scans > 0, changed || !decided {
+                if untilDone, directoryRead, changed || !decided {
                     decided = true
                     if let outcome = try await finished(jobs.values) {
                         result.withLock { $0 = outcome }
