@@ -1,5 +1,3 @@
-import Foundation
-import ReelPostgres
 import ReelStore
 import ReelTestSupport
 import Testing
@@ -12,9 +10,7 @@ import Testing
     /// after reading: a first scan that finished in between made the empty read look like a directory without
     /// jobs, and the run ended at once with exit status 0 and nothing done (seen in CI on a Gemini job).
     @Test func untilDoneWaitsForTheJobsOfAScanThatFinishesDuringItsFirstRead() async throws {
-        let url = try await TestPostgres.migratedDatabase("local-monitor")
-        let pool = PostgresPool(url: url, maxConnections: 4)
-        let directory = try TemporaryDirectory(prefix: "local-monitor")
+        let (pool, _, directory) = try await ReconcilerTests().setUp()
         let table = ResourceTable(pool: pool)
         let backend = DirectoryBackend(directory: directory.url.path, table: table, logger: TestPostgres.logger) { _ in
         }
