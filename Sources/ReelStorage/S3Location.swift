@@ -89,20 +89,7 @@ public struct S3Location: Sendable, Equatable {
     /// RFC 3986 encoding as SigV4 wants it: unreserved characters stay, every other byte is `%XX` (upper case);
     /// in paths `/` stays too.
     public static func encode(_ text: String, keepSlash: Bool = false) -> String {
-        var out = ""
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."),
-                UInt8(ascii: "~"):
-                out.unicodeScalars.append(UnicodeScalar(byte))
-            case UInt8(ascii: "/") where keepSlash:
-                out.append("/")
-            default:
-                out += cFormat("%%%02X", byte)
-            }
-        }
-        return out
+        PercentEncoding.encode(text, allowing: keepSlash ? "/" : "")
     }
 
     static func encodePath(_ key: String) -> String { encode(key, keepSlash: true) }

@@ -73,11 +73,15 @@ public enum PercentEncoding {
             if unreserved || keep.contains(byte) {
                 out.unicodeScalars.append(Unicode.Scalar(byte))
             } else {
-                out += cFormat("%%%02X", byte)
+                out.unicodeScalars.append("%")
+                out.unicodeScalars.append(Unicode.Scalar(hexDigits[Int(byte >> 4)]))
+                out.unicodeScalars.append(Unicode.Scalar(hexDigits[Int(byte & 0x0F)]))
             }
         }
         return out
     }
+
+    private static let hexDigits = Array("0123456789ABCDEF".utf8)
 
     /// What a URL path may hold unescaped besides the unreserved characters (Foundation's `urlPathAllowed`).
     public static let pathAllowed = "!$&'()*+,;=:@/"
