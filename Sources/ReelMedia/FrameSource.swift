@@ -68,10 +68,11 @@ final class FrameSource {
     /// Seeks made so far.
     private(set) var seeks = 0
 
-    /// Moves to the keyframe at or before `seconds` and forgets what the decoder holds; false if it cannot.
-    func seek(to seconds: Double) -> Bool {
-        if let keyframe = knownKeyframes?.atOrBefore(seconds) {
-            guard input.seek(toByte: keyframe.position) else { return false }
+    /// Moves to the keyframe at or before `seconds` and forgets what the decoder holds; false if it cannot. The
+    /// keyframe is found by its byte when that is given or known (`knownKeyframes`), else by the demuxer.
+    func seek(to seconds: Double, byte: Int64? = nil) -> Bool {
+        if let byte = byte ?? knownKeyframes?.atOrBefore(seconds)?.position {
+            guard input.seek(toByte: byte) else { return false }
         } else {
             guard input.seekBackward(videoIndex, to: seconds) else { return false }
         }

@@ -204,16 +204,8 @@ extension SceneDetector {
         startByte: Int64? = nil, looks: inout PassLooks
     ) throws(MediaError) -> Segment {
         let source = try FrameSource(input, videoIndex, width: width, skipping: AVDISCARD_NONREF, threads: 1)
-        if let decodingFrom {
-            if let startByte {
-                var start = KeyframeTable()
-                start.add(time: decodingFrom, position: startByte)
-                source.knownKeyframes = start
-            }
-            guard source.seek(to: decodingFrom) else {
-                throw MediaError(.unsupported, "cannot seek to \(decodingFrom) s", path: input.path)
-            }
-            source.knownKeyframes = nil
+        if let decodingFrom, !source.seek(to: decodingFrom, byte: startByte) {
+            throw MediaError(.unsupported, "cannot seek to \(decodingFrom) s", path: input.path)
         }
         source.likelyCuts = LikelyCuts(frameDuration: looks.frameDuration)
         var measurer = FrameMeasurer()
