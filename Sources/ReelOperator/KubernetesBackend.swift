@@ -26,6 +26,10 @@ extension KubeResource {
 /// Only changes that matter to the reconciler wake it: a new generation (spec), deletion, finalizers, labels
 /// or annotations. Status and resourceVersion changes — most of them its own writes — do not, so a status write
 /// never causes another reconcile.
+///
+/// A settled VideoJob that nothing has read for `coldAfter` is kept as its resourceVersion only (`State.cold`),
+/// and read from the API server the next time the reconciler asks for it: the cost of 10,000 finished jobs is
+/// their keys, versions and triggers, not their specs and statuses.
 public final class KubernetesBackend: ResourceSource, Service {
     public let client: KubeClient
     public let namespace: String?
@@ -35,6 +39,8 @@ public final class KubernetesBackend: ResourceSource, Service {
     let jobs: Informer
     let pools: Informer
     let state = Mutex(State())
+    /// How long a settled VideoJob stays parsed after its last read (`compactSettled`).
+    let coldAfter: Duration
 
     /// An object as last read (the backend's cache of it: the informer keeps only keys and versions).
     struct Parsed {
@@ -44,6 +50,8 @@ public final class KubernetesBackend: ResourceSource, Service {
         var problems: [FieldProblem]
         /// A VideoJob settled in its current generation (`ResourceSource.unsettledKeys`).
         var settled = false
+        /// Read or parsed since the last `compactSettled`.
+        var touched = true
     }
 
     /// What of an object wakes the reconciler when it changes.
@@ -57,6 +65,8 @@ public final class KubernetesBackend: ResourceSource, Service {
 
     struct State {
         var parsed: [ResourceKey: Parsed] = [:]
+        /// Settled VideoJobs not read for a while, by resourceVersion: not parsed; `get` reads them again.
+        var cold: [ResourceKey: String] = [:]
         /// The last valid spec seen of each object (by uid): an object edited into an invalid spec and then
         /// deleted is still cleaned up with it, so its finalizer does not hang.
         var lastValid: [ResourceKey: (uid: String, spec: JSONDocument)] = [:]
@@ -69,8 +79,9 @@ public final class KubernetesBackend: ResourceSource, Service {
 
     public init(
         client: KubeClient, namespace: String?, events: KubeEventSink?, logger: Logger,
-        onChange: @escaping @Sendable ([ResourceKey]) async -> Void
+        coldAfter: Duration = .seconds(10), onChange: @escaping @Sendable ([ResourceKey]) async -> Void
     ) {
+        self.coldAfter = coldAfter
         self.client = client
         self.namespace = namespace
         self.events = events
@@ -92,6 +103,12 @@ public final class KubernetesBackend: ResourceSource, Service {
                     await informer.run { event in await self.handle(event, kind: kind) }
                 }
             }
+            group.addTask { [self] in
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: coldAfter)
+                    compactSettled()
+                }
+            }
             try? await gracefulShutdown()
             group.cancelAll()
         }
@@ -107,12 +124,15 @@ public final class KubernetesBackend: ResourceSource, Service {
             state.withLock { state in
                 state.lastValid[key] = nil
                 state.parsed[key] = nil
+                state.cold[key] = nil
                 state.triggers[key] = nil
                 state.reportedInvalid[key] = nil
             }
             await wake([key])
         case .upsert(let cacheKey, let object):
             let key = Self.resourceKey(kind: kind, cacheKey)
+            // A cold object at the version it went cold at (a relist, a late watch event) is left cold.
+            if isCold(key, object) { return }
             guard let parsed = parse(object, key: key) else { return }
             let trigger = Self.trigger(object)
             let changed = state.withLock { state -> Bool in
@@ -154,11 +174,14 @@ public final class KubernetesBackend: ResourceSource, Service {
     @discardableResult
     func parse(_ object: Data, key: ResourceKey) -> Parsed? {
         let parsed = decodeParsed(object, key: key)
-        state.withLock { $0.parsed[key] = parsed }
+        state.withLock { state in
+            state.parsed[key] = parsed
+            state.cold[key] = nil
+        }
         return parsed
     }
 
-    private func decodeParsed(_ object: Data, key: ResourceKey) -> Parsed? {
+    func decodeParsed(_ object: Data, key: ResourceKey) -> Parsed? {
         let decoded: KubeObject
         do { decoded = try JSONDecoder().decode(KubeObject.self, from: object) } catch {
             logger.warning("\(key): cannot read the object: \(error)")
@@ -248,37 +271,6 @@ public final class KubernetesBackend: ResourceSource, Service {
         case WorkerPool.names.kind: .workerPools
         default: nil
         }
-    }
-
-    public func list(kind: String?) async throws -> [StoredResource] {
-        let kinds = kind.map { [$0] } ?? [VideoJob.names.kind, WorkerPool.names.kind]
-        var result: [StoredResource] = []
-        for kind in kinds {
-            guard let informer = informer(for: kind) else { continue }
-            let keys = informer.keys.map { Self.resourceKey(kind: kind, $0) }
-            // Looked up under the lock, not in a snapshot of the dictionary: a parse while a snapshot is held
-            // copies the whole dictionary (4 MB at 10,000 jobs).
-            result += state.withLock { state in keys.compactMap { state.parsed[$0]?.resource } }
-        }
-        return result.sorted { $0.key < $1.key }
-    }
-
-    public func keys(kind: String) async throws -> [ResourceKey] {
-        guard let informer = informer(for: kind) else { return [] }
-        return informer.keys.map { Self.resourceKey(kind: kind, $0) }.sorted()
-    }
-
-    public func unsettledKeys(kind: String) async throws -> [ResourceKey] {
-        guard let informer = informer(for: kind) else { return [] }
-        let keys = informer.keys.map { Self.resourceKey(kind: kind, $0) }
-        return state.withLock { state in keys.filter { state.parsed[$0]?.settled != true } }.sorted()
-    }
-
-    public func get(_ key: ResourceKey) async throws -> StoredResource? {
-        guard let informer = informer(for: key.kind), informer.contains("\(key.namespace)/\(key.name)") else {
-            return nil
-        }
-        return state.withLock { $0.parsed[key]?.resource }
     }
 }
 

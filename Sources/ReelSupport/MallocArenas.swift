@@ -24,4 +24,18 @@ public enum MallocArenas {
             return false
         #endif
     }
+
+    /// Gives the pages malloc holds free back to the system (`malloc_trim(0)`: the top of each heap and, since
+    /// glibc 2.8, every whole free page inside it). Worth calling once after a large structure was let go, not
+    /// on a hot path: it walks every arena. Returns whether anything was released.
+    @discardableResult
+    public static func trim() -> Bool {
+        #if canImport(Glibc)
+            typealias MallocTrim = @convention(c) (Int) -> Int32
+            guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") else { return false }
+            return unsafeBitCast(symbol, to: MallocTrim.self)(0) == 1
+        #else
+            return false
+        #endif
+    }
 }
