@@ -78,7 +78,8 @@ extension ReelApplication {
         // What files may name, and what HTTP callers may (`--api-allow-root`).
         let roots = settings.allowedRoots + (settings.api?.fileRoots ?? [])
         let backend = KubernetesBackend(
-            client: client, namespace: settings.namespace, events: events, logger: logger
+            client: client, namespace: settings.namespace, events: events, logger: logger,
+            pending: { await keys.pending }
         ) { await keys.addVideoJobs($0) }
         let reconciler = Reconciler(
             database: database, store: store,

@@ -78,14 +78,15 @@ extension KubernetesBackend {
 
     /// Lets go of the parsed form of every settled VideoJob that no read and no new version has touched since the
     /// last call, keeping its resourceVersion (`State.cold`); returns how many. Runs every `coldAfter`, so a job
-    /// goes cold between one and two periods after it was last read. The memory freed goes back to the system.
+    /// goes cold between one and two periods after it was last read; keys in `pending` (queued for a reconcile)
+    /// stay. The memory freed goes back to the system.
     @discardableResult
-    func compactSettled() -> Int {
+    func compactSettled(except pending: Set<ResourceKey> = []) -> Int {
         let moved = state.withLock { state -> Int in
             var untouched: [ResourceKey] = []
             var cooling: [ResourceKey] = []
             for (key, entry) in state.parsed where entry.settled {
-                if entry.touched { untouched.append(key) } else { cooling.append(key) }
+                if entry.touched || pending.contains(key) { untouched.append(key) } else { cooling.append(key) }
             }
             // After the loop: a write while the loop holds the dictionary would copy it whole.
             for key in untouched { state.parsed[key]?.touched = false }

@@ -41,6 +41,8 @@ public final class KubernetesBackend: ResourceSource, Service {
     let state = Mutex(State())
     /// How long a settled VideoJob stays parsed after its last read (`compactSettled`).
     let coldAfter: Duration
+    /// The keys the reconciler is about to read, which stay parsed (at start, every job is queued).
+    let pending: @Sendable () async -> Set<ResourceKey>
 
     /// An object as last read (the backend's cache of it: the informer keeps only keys and versions).
     struct Parsed {
@@ -79,9 +81,11 @@ public final class KubernetesBackend: ResourceSource, Service {
 
     public init(
         client: KubeClient, namespace: String?, events: KubeEventSink?, logger: Logger,
-        coldAfter: Duration = .seconds(10), onChange: @escaping @Sendable ([ResourceKey]) async -> Void
+        coldAfter: Duration = .seconds(10), pending: @escaping @Sendable () async -> Set<ResourceKey> = { [] },
+        onChange: @escaping @Sendable ([ResourceKey]) async -> Void
     ) {
         self.coldAfter = coldAfter
+        self.pending = pending
         self.client = client
         self.namespace = namespace
         self.events = events
@@ -106,7 +110,7 @@ public final class KubernetesBackend: ResourceSource, Service {
             group.addTask { [self] in
                 while !Task.isCancelled {
                     try? await Task.sleep(for: coldAfter)
-                    compactSettled()
+                    compactSettled(except: await pending())
                 }
             }
             try? await gracefulShutdown()

@@ -28,6 +28,9 @@ public actor WorkQueue<Key: Hashable & Sendable> {
     /// Keys waiting (not counting those being processed).
     public var depth: Int { queue.count - head }
 
+    /// Every key waiting or being processed.
+    public var pending: Set<Key> { dirty.union(processing) }
+
     /// Queues `key` unless it is already waiting.
     public func add(_ key: Key) {
         guard !shutDown, !dirty.contains(key) else { return }

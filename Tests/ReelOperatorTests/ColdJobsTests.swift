@@ -43,6 +43,7 @@ struct ColdJobsTests {
             try await backend.updateStatus(stored, status: .videoJob(.init(observedGeneration: 1, phase: .Suspended))))
 
         #expect(backend.compactSettled() == 0, "read since the last pass: it stays")
+        #expect(backend.compactSettled(except: [key]) == 0, "queued for a reconcile: it stays")
         #expect(backend.compactSettled() == 1, "untouched for a whole pass: it goes cold")
         #expect(backend.state.withLock { ($0.parsed[key] == nil, $0.cold[key] != nil) } == (true, true))
         #expect(try await backend.unsettledKeys(kind: "VideoJob").isEmpty, "a cold job is settled")
