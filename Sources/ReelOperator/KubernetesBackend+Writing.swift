@@ -71,6 +71,20 @@ extension KubernetesBackend {
         _ = parse(object, key: key)
     }
 
+    /// Records the finalizers of an object this client just patched as seen, when nothing else that wakes the
+    /// reconciler differs from what was seen: the watch event of its own patch then wakes nobody (the reconciler
+    /// reads again after the patch anyway). That event used to queue every new job a second time, a queue's
+    /// length after the first, when the job had long settled.
+    func rememberFinalizers(_ object: Data, key: ResourceKey) {
+        var patched = Self.trigger(object)
+        state.withLock { state in
+            guard let seen = state.triggers[key] else { return }
+            let finalizers = patched.finalizers
+            patched.finalizers = seen.finalizers
+            if patched == seen { state.triggers[key]?.finalizers = finalizers }
+        }
+    }
+
     /// Sets the finalizer list, conditional on the resourceVersion the decision was made at (a `409 Conflict`
     /// sends the key back to the queue, to decide again on fresh state).
     func patchFinalizers(_ resource: StoredResource, _ finalizers: [String]) async throws {
@@ -88,6 +102,7 @@ extension KubernetesBackend {
             let updated = try await client.mergePatch(
                 api, namespace: resource.key.namespace, name: resource.key.name, try JSONDocument(encoding: patch).data)
             remember(updated, key: resource.key)
+            rememberFinalizers(updated, key: resource.key)
         } catch let error as KubeError where error.isNotFound && finalizers.isEmpty {
             return  // already gone
         }

@@ -29,7 +29,7 @@ extension KubeResource {
 ///
 /// A settled VideoJob that nothing has read for `coldAfter` is kept as its resourceVersion only (`State.cold`),
 /// and read from the API server the next time the reconciler asks for it: the cost of 10,000 finished jobs is
-/// their keys, versions and triggers, not their specs and statuses.
+/// their keys, versions, triggers and last valid specs, not their parsed objects and statuses.
 public final class KubernetesBackend: ResourceSource, Service {
     public let client: KubeClient
     public let namespace: String?
@@ -118,7 +118,7 @@ public final class KubernetesBackend: ResourceSource, Service {
         }
     }
 
-    private func handle(_ event: InformerEvent, kind: String) async {
+    func handle(_ event: InformerEvent, kind: String) async {
         switch event {
         case .synced:
             state.withLock { _ = $0.synced.insert(kind) }
@@ -160,7 +160,7 @@ public final class KubernetesBackend: ResourceSource, Service {
     }
 
     /// What in an object makes the reconciler look again.
-    private static func trigger(_ object: Data) -> Trigger {
+    static func trigger(_ object: Data) -> Trigger {
         // An object that does not decode triggers as an empty one: `parse` reports it.
         let metadata = (try? JSONDecoder().decode(PartialObject.self, from: object))?.metadata
         return Trigger(

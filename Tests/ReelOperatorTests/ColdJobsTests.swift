@@ -77,3 +77,49 @@ struct ColdJobsTests {
         #expect(fallback.deletionTimestamp != nil && fallback.spec == stored.spec)
     }
 }
+
+/// Against a real kube-apiserver: which watch events wake the reconciler.
+@Suite(.disabled(if: KubeAPIServer.skipped, "REEL_SKIP_KUBE=1"))
+struct OwnWriteEventTests {
+    @Test func theEventOfTheBackendsOwnFinalizerPatchWakesNobodyAndOthersChangesDo() async throws {
+        let server = try await KubeAPIServer()
+        do {
+            try await events(KubeClient(connection: try await KubeConfig.load(path: server.kubeconfig)))
+        } catch {
+            await server.stop()
+            throw error
+        }
+        await server.stop()
+    }
+
+    func events(_ client: KubeClient) async throws {
+        let object =
+            #"{"apiVersion":"reel.dev/v1alpha1","kind":"VideoJob","metadata":{"name":"f"},"#
+            + #""spec":{"source":{"uri":"file:///a.mp4"},"suspend":true}}"#
+        let created = try await client.create(.videoJobs, namespace: "default", Data(object.utf8))
+        let backend = KubernetesBackend(client: client, namespace: "default", events: nil, logger: Logger(label: "t")) {
+            _ in
+        }
+        let key = ResourceKey(kind: "VideoJob", namespace: "default", name: "f")
+        // As the informer would hand them on: the object as listed, then each change.
+        func event(_ object: Data) async {
+            await backend.handle(.upsert(key: "default/f", object: object), kind: key.kind)
+        }
+        backend.remember(created, key: key)
+        await event(created)
+        #expect(backend.wakeups == 1)
+
+        try await backend.addFinalizer(try #require(try await backend.get(key)), API.cleanupFinalizer)
+        await event(try await client.get(.videoJobs, namespace: "default", name: "f"))
+        #expect(backend.wakeups == 1, "the event of the backend's own finalizer patch")
+
+        let labeled = try await client.mergePatch(
+            .videoJobs, namespace: "default", name: "f", Data(#"{"metadata":{"labels":{"team":"a"}}}"#.utf8))
+        await event(labeled)
+        #expect(backend.wakeups == 2, "a label set by someone else")
+        let unfinalized = try await client.mergePatch(
+            .videoJobs, namespace: "default", name: "f", Data(#"{"metadata":{"finalizers":null}}"#.utf8))
+        await event(unfinalized)
+        #expect(backend.wakeups == 3, "the finalizer removed by someone else")
+    }
+}
