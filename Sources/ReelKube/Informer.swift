@@ -4,7 +4,8 @@ import ReelSupport
 
 /// What changed in an informer's cache.
 public enum InformerEvent: Sendable {
-    /// The cache was (re)filled from a full list; every current object follows as `.upsert`.
+    /// The cache was (re)filled from a full list: every current object was handed on as `.upsert` before it,
+    /// and every one gone since the last list as `.delete`.
     case synced
     case upsert(key: String, object: Data)
     case delete(key: String)
@@ -20,11 +21,14 @@ public final class Informer: Sendable {
     public let client: KubeClient
     public let resource: KubeResource
     public let namespace: String?
+    /// Objects per page of a list (each page is handed on before the next is read).
+    public let pageSize: Int
     /// resourceVersion by `namespace/name` (`Int64.min` where an object had none).
     private let cache = Mutex<[String: Int64]>([:])
     private let stats = Mutex((lists: 0, watches: 0))
 
-    public init(client: KubeClient, resource: KubeResource, namespace: String?) {
+    public init(client: KubeClient, resource: KubeResource, namespace: String?, pageSize: Int = 500) {
+        self.pageSize = pageSize
         self.client = client
         self.resource = resource
         self.namespace = namespace
@@ -109,20 +113,33 @@ public final class Informer: Sendable {
         }
     }
 
-    /// Lists everything, reports what changed against the cache, and returns the list's resourceVersion.
+    /// Lists everything, page by page, handing on each page's objects before it reads the next; then reports
+    /// what went away and `.synced`, and returns the list's resourceVersion. A whole list held at once was, at
+    /// 10,000 objects, 10–16 MB of JSON beside the objects parsed from it, and its peak stayed in the process.
     private func relist(_ handle: @Sendable (InformerEvent) async -> Void) async throws -> String? {
-        let list = try await client.listAll(resource, namespace: namespace)
+        var seen: Set<String> = []
+        var token: String? = nil
+        var resourceVersion: String? = nil
+        repeat {
+            let page = try await client.list(resource, namespace: namespace, limit: pageSize, continueToken: token)
+            for item in page.items {
+                guard let key = Self.key(item) else { continue }
+                seen.insert(key)
+                let version = Self.resourceVersion(item) ?? .min
+                cache.withLock { $0[key] = version }
+                await handle(.upsert(key: key, object: item))
+            }
+            resourceVersion = page.resourceVersion
+            token = page.continueToken
+        } while token != nil
         stats.withLock { $0.lists += 1 }
-        var fresh: [String: Data] = [:]
-        for item in list.items { if let key = Self.key(item) { fresh[key] = item } }
-        let gone = cache.withLock { old -> [String] in
-            let gone = old.keys.filter { fresh[$0] == nil }
-            old = fresh.mapValues { Self.resourceVersion($0) ?? .min }
+        let gone = cache.withLock { cache -> [String] in
+            let gone = cache.keys.filter { !seen.contains($0) }
+            for key in gone { cache[key] = nil }
             return gone.sorted()
         }
-        await handle(.synced)
         for key in gone { await handle(.delete(key: key)) }
-        for (key, object) in fresh.sorted(by: { $0.key < $1.key }) { await handle(.upsert(key: key, object: object)) }
-        return list.resourceVersion
+        await handle(.synced)
+        return resourceVersion
     }
 }

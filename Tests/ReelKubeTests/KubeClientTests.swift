@@ -121,8 +121,9 @@ struct KubeClientTests {
             {}
         } throws: { ($0 as? KubeError)?.isGone == true }
 
-        // The informer: a full list first, then the watch's changes, in order.
-        let informer = Informer(client: client, resource: jobs, namespace: "default")
+        // The informer: a full list first, a page of one object at a time (synced once every listed object is
+        // handed on), then the watch's changes, in order.
+        let informer = Informer(client: client, resource: jobs, namespace: "default", pageSize: 1)
         let (changes, sink) = AsyncStream.makeStream(of: String.self)
         let handed = Handed()
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -140,7 +141,7 @@ struct KubeClientTests {
             let iterator = TimedEvents(changes, limit: .seconds(30))
             var got: [String] = []
             for _ in 0..<3 { got.append(try await iterator.next() ?? "") }
-            #expect(got == ["synced", "upsert default/a", "upsert default/b"])
+            #expect(got == ["upsert default/a", "upsert default/b", "synced"])
             _ = try await client.create(jobs, namespace: "default", Self.job("d"))
             try await client.delete(jobs, namespace: "default", name: "b")
             got = []
