@@ -174,15 +174,21 @@ public final class KubernetesBackend: ResourceSource, Service {
     /// An object as a `StoredResource`, validated and defaulted like a file; `resource` is `nil` when invalid.
     /// The result is what reads return (`State.parsed`; none for an object that does not decode or is not
     /// Reel's): objects are parsed as their watch events come and as this client writes them, and an object at a
-    /// resourceVersion already parsed is not decoded again.
+    /// resourceVersion already parsed is not decoded again. An object older than the one cached (a read or a
+    /// write's answer overtaken by a watch event) leaves the cache as it is, and the cached one is returned.
     @discardableResult
     func parse(_ object: Data, key: ResourceKey) -> Parsed? {
         let parsed = decodeParsed(object, key: key)
-        state.withLock { state in
+        return state.withLock { state in
+            if let parsed, let current = state.parsed[key],
+                Int64(current.resourceVersion) ?? .min > Int64(parsed.resourceVersion) ?? .max
+            {
+                return current
+            }
             state.parsed[key] = parsed
             state.cold[key] = nil
+            return parsed
         }
-        return parsed
     }
 
     func decodeParsed(_ object: Data, key: ResourceKey) -> Parsed? {

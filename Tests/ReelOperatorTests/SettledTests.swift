@@ -111,3 +111,31 @@ struct SettledByOwnWriteTests {
         #expect(await queue.depth == 3)
     }
 }
+
+/// The backend's cache keeps the newest version of an object, whatever order the versions are parsed in.
+@Suite struct ParseOrderTests {
+    static func object(version: Int, suspend: Bool) -> Data {
+        Data(
+            (#"{"apiVersion":"reel.dev/v1alpha1","kind":"VideoJob","metadata":{"name":"a","namespace":"default","#
+                + #""uid":"u","generation":\#(version),"resourceVersion":"\#(version)"},"#
+                + #""spec":{"source":{"uri":"file:///a.mp4"},"suspend":\#(suspend)}}"#).utf8)
+    }
+
+    /// A cold job's read from the API server, or a write's answer, can come back after the watch event of a later
+    /// version: parsed last, it replaced the later version, and a spec edited meanwhile went unseen.
+    @Test func anOlderVersionParsedAfterANewerOneLeavesTheNewerCached() throws {
+        let client = KubeClient(connection: KubeConnection(server: "https://127.0.0.1:1"))
+        let backend = KubernetesBackend(client: client, namespace: "default", events: nil, logger: Logger(label: "t")) {
+            _ in
+        }
+        let key = ResourceKey(kind: "VideoJob", namespace: "default", name: "a")
+        backend.parse(Self.object(version: 6, suspend: false), key: key)
+        let kept = backend.parse(Self.object(version: 5, suspend: true), key: key)
+        #expect(kept?.resourceVersion == "6")
+        let cached = try #require(backend.state.withLock { $0.parsed[key]?.resource })
+        let suspended = try cached.videoJob().spec.suspend
+        #expect(cached.generation == 6 && suspended == false)
+        backend.parse(Self.object(version: 7, suspend: true), key: key)
+        #expect(backend.state.withLock { $0.parsed[key]?.resourceVersion } == "7")
+    }
+}
