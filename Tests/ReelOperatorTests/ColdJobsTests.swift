@@ -19,14 +19,7 @@ struct ColdJobsTests {
         + #""suspend":true,"analysis":{"provider":"gemini","apiKeySecretRef":{"name":"k","key":"apiKey"}}}}"#
 
     @Test func aSettledJobGoesColdAndIsReadAgainFromTheAPIServer() async throws {
-        let server = try await KubeAPIServer()
-        do {
-            try await coldJob(KubeClient(connection: try await KubeConfig.load(path: server.kubeconfig)))
-        } catch {
-            await server.stop()
-            throw error
-        }
-        await server.stop()
+        try await withKubeClient(coldJob)
     }
 
     func coldJob(_ client: KubeClient) async throws {
@@ -82,14 +75,7 @@ struct ColdJobsTests {
 @Suite(.disabled(if: KubeAPIServer.skipped, "REEL_SKIP_KUBE=1"))
 struct OwnWriteEventTests {
     @Test func theEventOfTheBackendsOwnFinalizerPatchWakesNobodyAndOthersChangesDo() async throws {
-        let server = try await KubeAPIServer()
-        do {
-            try await events(KubeClient(connection: try await KubeConfig.load(path: server.kubeconfig)))
-        } catch {
-            await server.stop()
-            throw error
-        }
-        await server.stop()
+        try await withKubeClient(events)
     }
 
     func events(_ client: KubeClient) async throws {
@@ -122,4 +108,16 @@ struct OwnWriteEventTests {
         await event(unfinalized)
         #expect(backend.wakeups == 3, "the finalizer removed by someone else")
     }
+}
+
+/// Runs `body` with a client of a fresh kube-apiserver, stopped however `body` ends.
+func withKubeClient(_ body: (KubeClient) async throws -> Void) async throws {
+    let server = try await KubeAPIServer()
+    do {
+        try await body(KubeClient(connection: try await KubeConfig.load(path: server.kubeconfig)))
+    } catch {
+        await server.stop()
+        throw error
+    }
+    await server.stop()
 }

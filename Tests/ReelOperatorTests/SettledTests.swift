@@ -46,9 +46,7 @@ import Testing
 @Suite(.disabled(if: KubeAPIServer.skipped, "REEL_SKIP_KUBE=1"))
 struct SettledByOwnWriteTests {
     @Test func aStatusWriteThatSettlesAJobTakesItOutOfThePeriodicResyncBeforeItsWatchEvent() async throws {
-        let server = try await KubeAPIServer()
-        do {
-            let client = KubeClient(connection: try await KubeConfig.load(path: server.kubeconfig))
+        try await withKubeClient { client in
             let object = try await client.create(
                 .videoJobs, namespace: "default",
                 Data(
@@ -65,11 +63,7 @@ struct SettledByOwnWriteTests {
             let status = VideoJobStatus(observedGeneration: 1, phase: .Suspended)
             #expect(try await backend.updateStatus(stored, status: .videoJob(status)))
             #expect(try await backend.unsettledKeys(kind: "VideoJob").isEmpty)
-        } catch {
-            await server.stop()
-            throw error
         }
-        await server.stop()
     }
 }
 
