@@ -64,8 +64,7 @@ extension KubernetesBackend {
         {
             return nil  // deleted meanwhile: its watch event follows
         }
-        informer.remember(object)
-        return parse(object, key: key)?.resource
+        return remember(object, key: key)?.resource
     }
 
     // MARK: cold objects

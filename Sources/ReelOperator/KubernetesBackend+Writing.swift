@@ -65,10 +65,11 @@ extension KubernetesBackend {
 
     /// Puts an object this client just wrote into the cache and parses it now: the periodic resync asks whether
     /// it is settled before its watch event arrives (under load, many seconds later), and a job whose own status
-    /// write made it settled must not be looked at again for want of that event.
-    func remember(_ object: Data, key: ResourceKey) {
+    /// write made it settled must not be looked at again for want of that event. Returns what `parse` returns.
+    @discardableResult
+    func remember(_ object: Data, key: ResourceKey) -> Parsed? {
         informer(for: key.kind)?.remember(object)
-        _ = parse(object, key: key)
+        return parse(object, key: key)
     }
 
     /// Records the finalizers of an object this client just patched as seen, when nothing else that wakes the
