@@ -1,4 +1,4 @@
-# Reel's image: `reel` for the operator, `reel-worker` for the workers
+# Reel's image: `reel`, with `reel-operator` for the operator and `reel-worker` for the workers
 # (docker build -t ghcr.io/reel-dev/reel:0.1.0 .).
 # Stage 1 builds a release binary with the Swift runtime linked in; stage 2 is Debian slim with only the C
 # libraries Reel links (libpq, libyaml, libcurl) or opens on first use (FFmpeg's libav*), run as an unprivileged user.
@@ -16,8 +16,10 @@ COPY Sources ./Sources
 COPY Tests ./Tests
 RUN swift build -c release --product reel --static-swift-stdlib \
     && swift build -c release --product reel-worker --static-swift-stdlib \
+    && swift build -c release --product reel-operator --static-swift-stdlib \
     && install -D "$(swift build -c release --show-bin-path)/reel" /out/reel \
-    && install -D "$(swift build -c release --show-bin-path)/reel-worker" /out/reel-worker
+    && install -D "$(swift build -c release --show-bin-path)/reel-worker" /out/reel-worker \
+    && install -D "$(swift build -c release --show-bin-path)/reel-operator" /out/reel-operator
 
 FROM debian:bookworm-slim
 RUN apt-get update \
@@ -29,6 +31,8 @@ RUN apt-get update \
 COPY --from=build /out/reel /usr/local/bin/reel
 # `reel worker` runs this when it sits beside `reel`: the same worker with ~10 MB less in memory.
 COPY --from=build /out/reel-worker /usr/local/bin/reel-worker
+# `reel operator` without --api-addr runs this: the same operator without the REST API and Foundation in memory.
+COPY --from=build /out/reel-operator /usr/local/bin/reel-operator
 USER 65532:65532
 ENV TMPDIR=/tmp
 ENTRYPOINT ["/usr/local/bin/reel"]

@@ -9,6 +9,7 @@ let package = Package(
     products: [
         .executable(name: "reel", targets: ["reel"]),
         .executable(name: "reel-worker", targets: ["reel-worker"]),
+        .executable(name: "reel-operator", targets: ["reel-operator"]),
         .library(name: "ReelAPI", targets: ["ReelAPI"]),
         .library(name: "ReelYAML", targets: ["ReelYAML"]),
         .library(name: "ReelStore", targets: ["ReelStore"]),
@@ -82,10 +83,23 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
+        // The operator's health and metrics endpoints, on SwiftNIO (Hummingbird would bring Foundation).
+        .target(
+            name: "ReelHealth",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
         .target(
             name: "ReelServer",
             dependencies: [
-                "ReelAPI", "ReelCore", "ReelStore", "ReelStorage", "ReelMedia", "ReelAnalysis", "ReelSupport",
+                "ReelHealth", "ReelAPI", "ReelCore", "ReelStore", "ReelStorage", "ReelMedia", "ReelAnalysis",
+                "ReelSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -120,10 +134,26 @@ let package = Package(
             dependencies: [
                 "ReelSupport", "ReelWorkerCLI", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
+        // What `reel operator` needs without the REST API (`reel-operator`), on FoundationEssentials too.
+        .target(
+            name: "ReelOperatorApp",
+            dependencies: [
+                "ReelAPI", "ReelCore", "ReelHealth", "ReelKube", "ReelOperator", "ReelProcess", "ReelStorage",
+                "ReelStore", "ReelSupport", "ReelWorkerCLI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
+        .executableTarget(
+            name: "reel-operator",
+            dependencies: [
+                "ReelOperatorApp", "ReelSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
         .target(
             name: "ReelApp",
             dependencies: [
-                "ReelCore", "ReelOperator", "ReelPipeline", "ReelProcess", "ReelServer", "ReelKube", "ReelStore",
+                "ReelOperatorApp", "ReelHealth", "ReelCore", "ReelOperator", "ReelPipeline", "ReelProcess",
+                "ReelServer", "ReelKube", "ReelStore",
                 "ReelStorage", "ReelSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -135,7 +165,7 @@ let package = Package(
                 "ReelAPI", "ReelCore", "ReelYAML", "ReelStore", "ReelMedia", "ReelStorage", "ReelAnalysis",
                 "ReelSupport",
                 "ReelPipeline", "ReelOperator", "ReelKube", "ReelServer", "ReelApp", "ReelHTTP", "CCurl",
-                "ReelProcess", "ReelWorkerCLI",
+                "ReelProcess", "ReelWorkerCLI", "ReelOperatorApp", "ReelHealth",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -167,7 +197,8 @@ let package = Package(
         .testTarget(
             name: "ReelServerTests",
             dependencies: [
-                "ReelServer", "ReelHTTP", "ReelTestSupport", "ReelAPI", "ReelCore", "ReelStore", "ReelStorage",
+                "ReelServer", "ReelHealth", "ReelOperatorApp", "ReelHTTP", "ReelTestSupport", "ReelAPI", "ReelCore",
+                "ReelStore", "ReelStorage",
                 "ReelSupport", "ReelPostgres", .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -191,7 +222,7 @@ let package = Package(
             name: "ReelAppTests",
             dependencies: [
                 "ReelApp", "ReelCore", "ReelPostgres", "ReelPipeline", "ReelStore", "ReelTestSupport", "ReelHTTP",
-                "ReelAPI", "ReelServer", "ReelProcess", "reel",
+                "ReelAPI", "ReelServer", "ReelProcess", "ReelOperatorApp", "ReelHealth", "reel",
             ]),
         .testTarget(name: "ReelFuzzTargetsTests", dependencies: ["ReelFuzzTargets", "ReelTestSupport"]),
         .testTarget(

@@ -12,6 +12,7 @@ jobs="${1:-8}"
 seconds="${2:-60}"
 swift build -c release --product reel >/dev/null 2>&1 || swift build -c release --product reel
 swift build -c release --product reel-worker >/dev/null 2>&1 || swift build -c release --product reel-worker
+swift build -c release --product reel-operator >/dev/null 2>&1 || swift build -c release --product reel-operator
 reel="$(swift build -c release --show-bin-path)/reel"
 kubectl="${REEL_KUBE_DIR:-$HOME/.cache/reel/kube}/bin/kubectl"
 work="$(mktemp -d /tmp/reel-bench-operator.XXXXXX)"

@@ -6,6 +6,10 @@ import ReelStorage
 import ReelStore
 import ServiceLifecycle
 import ReelProcess
+import ReelOperatorApp
+import ReelHealth
+import ReelKube
+import ReelOperator
 
 /// How the REST API is served, resolved from flags: `reel serve`, and `--api-addr` of `reel local` and
 /// `reel operator`.
@@ -66,34 +70,21 @@ extension ReelApplication {
     }
 }
 
-/// The API's housekeeping, at start and every 10 minutes: events older than the retention window go (the feed
-/// behind `/api/events` would grow without end), and so do incomplete uploads past their expiry, bytes first.
-struct APIHousekeeping: Service {
-    let database: Database
-    let store: any ObjectStore
-    var retention: Duration = .seconds(86400)
-    var interval: Duration = .seconds(600)
-    let logger: Logger
-
-    func run() async throws {
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            do {
-                let pruned = try await database.events.prune(olderThan: retention)
-                if pruned > 0 { logger.debug("pruned \(pruned) old event(s)") }
-            } catch {
-                logger.warning("cannot prune old events: \(error)")
-            }
-            do {
-                let removed = try await UploadExpiry.remove(database, store: store)
-                if removed > 0 { logger.info("removed \(removed) expired incomplete upload(s)") }
-            } catch {
-                logger.warning("cannot remove expired uploads: \(error)")
-            }
-            do {
-                try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
-            } catch {
-                return
-            }
+extension ReelApplication {
+    /// `reel operator --api-addr`: the operator, and the REST API writing VideoJobs through the API server; `state`
+    /// is where the API's signing key is kept when `api` names no file.
+    public static func `operator`(
+        _ settings: OperatorSettings, api options: APIOptions, state: String?, logger: Logger
+    ) async throws -> ReelApplication {
+        var settings = settings
+        settings.apiFileRoots = options.fileRoots
+        let databaseURL = settings.databaseURL
+        return try await `operator`(settings, logger: logger) { context in
+            let api = try await api(
+                options, databaseURL: databaseURL, store: context.store, state: state,
+                writer: { _, _ in KubernetesWriter(client: context.client) }, logger: logger,
+                readiness: context.readiness, migrated: context.migrated)
+            return OperatorAddition(services: [.init(service: api.service)]) { await api.database.close() }
         }
     }
 }

@@ -8,6 +8,8 @@ import ReelStore
 import ServiceLifecycle
 import UnixSignals
 import ReelProcess
+import ReelOperatorApp
+import ReelHealth
 
 /// What `reel local` runs on: resolved settings (the command line's flags, `REEL_*` and defaults already applied).
 public struct LocalSettings: Sendable {

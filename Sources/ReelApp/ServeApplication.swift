@@ -8,6 +8,8 @@ import ReelStorage
 import ReelStore
 import ServiceLifecycle
 import ReelProcess
+import ReelOperatorApp
+import ReelHealth
 
 /// What `reel serve` runs on.
 public struct ServeSettings: Sendable {

@@ -4,6 +4,7 @@ import Logging
 import ReelOperator
 import ReelStore
 import ReelProcess
+import ReelSupport
 
 /// Where `reel local` and the inspection commands find their database: `--database-url`, then
 /// `$REEL_DATABASE_URL`, then the embedded PostgreSQL in the state directory.

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import ReelAPI
 
 /// A pool as the autoscaler sizes it: a declared WorkerPool or one of the defaults.
@@ -86,6 +86,6 @@ public enum Autoscaling {
 
     /// Restart delay after `crashes` crashes in a row: 1 s doubling to 30 s.
     public static func crashBackoff(_ crashes: Int) -> TimeInterval {
-        crashes <= 0 ? 0 : min(30, pow(2, Double(crashes - 1)))
+        crashes <= 0 ? 0 : min(30, Double(1 << min(crashes - 1, 5)))
     }
 }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Logging
 import ReelAPI
 import ReelCore
@@ -7,6 +7,10 @@ import ReelYAML
 import ServiceLifecycle
 import Synchronization
 import ReelSupport
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Desired state from a directory tree of YAML files (`.yaml`/`.yml`, multi-document, hidden entries skipped),
 /// kept in the `resources` table with Kubernetes semantics. A file that does not parse or validate is reported
@@ -93,21 +97,7 @@ public final class DirectoryBackend: Service {
 
     /// Every non-hidden directory under `directory`.
     static func directories(under directory: String) -> [String] {
-        guard let enumerator = FileManager.default.enumerator(atPath: directory) else { return [] }
-        var result: [String] = []
-        while let relative = enumerator.nextObject() as? String {
-            let name = (relative as NSString).lastPathComponent
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: "\(directory)/\(relative)", isDirectory: &isDirectory),
-                isDirectory.boolValue
-            else { continue }
-            if name.hasPrefix(".") {
-                enumerator.skipDescendants()
-                continue
-            }
-            result.append("\(directory)/\(relative)")
-        }
-        return result
+        Paths.walk(directory).filter(\.isDirectory).map { "\(directory)/\($0.relative)" }
     }
 
     /// Reads the directory once and brings the table in line; returns the keys that changed.
@@ -244,30 +234,13 @@ public final class DirectoryBackend: Service {
 
     /// `.yaml`/`.yml` files under `directory`, sorted, skipping hidden files and directories.
     static func manifestFiles(under directory: String) -> [String] {
-        guard let enumerator = FileManager.default.enumerator(atPath: directory) else { return [] }
-        var files: [String] = []
-        while let relative = enumerator.nextObject() as? String {
-            let name = (relative as NSString).lastPathComponent
-            if name.hasPrefix(".") {
-                enumerator.skipDescendants()
-                continue
-            }
-            if name.hasSuffix(".yaml") || name.hasSuffix(".yml") { files.append("\(directory)/\(relative)") }
-        }
-        return files.sorted()
+        Paths.walk(directory).filter { entry in
+            !entry.isDirectory && (entry.relative.hasSuffix(".yaml") || entry.relative.hasSuffix(".yml"))
+        }.map { "\(directory)/\($0.relative)" }.sorted()
     }
 }
 
 extension Task where Success == Never, Failure == Never {
     /// Cancelled, or the service group is shutting down gracefully.
     static var isCancelledOrShuttingDown: Bool { Task.isCancelled || Task.isShuttingDownGracefully }
-}
-
-/// Path helpers.
-public enum Paths {
-    /// `path` made absolute against the working directory and standardized, without a trailing slash.
-    public static func absolute(_ path: String) -> String {
-        ((path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path) as NSString)
-            .standardizingPath
-    }
 }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import ReelStore
 import Synchronization
 import ReelSupport
@@ -22,9 +22,7 @@ final class DirectoryWatcher: Sendable {
         let fd = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
         guard fd >= 0 else { return nil }
         descriptor = fd
-        let thread = Thread { [self] in loop() }
-        thread.name = "reel.directory.watch"
-        thread.start()
+        startThread(name: "reel.directory.watch") { [self] in loop() }
     }
 
     /// Watches `directories` (each one; adding one already watched is a no-op). Returns whether all were added.

@@ -1,10 +1,11 @@
-import Foundation
+import FoundationEssentials
 import Logging
 import ReelAPI
 import ReelCore
 import ReelStore
 import ServiceLifecycle
 import Synchronization
+import ReelSupport
 
 #if canImport(Glibc)
     import Glibc
@@ -172,14 +173,14 @@ public final class LocalMonitor: Service {
                 state.text = text
                 return output
             }
-            if let output { FileHandle.standardOutput.write(Data(output.utf8)) }
+            if let output { StandardOutput.write(output) }
         } else {
             let changed = shown.withLock { state -> [String] in
                 let changed = lines.filter { state.last[$0.key] != $0.line }.map(\.line)
                 for line in lines { state.last[line.key] = line.line }
                 return changed
             }
-            if !changed.isEmpty { FileHandle.standardOutput.write(Data(changed.map { $0 + "\n" }.joined().utf8)) }
+            if !changed.isEmpty { StandardOutput.write(changed.map { $0 + "\n" }.joined()) }
         }
     }
 }

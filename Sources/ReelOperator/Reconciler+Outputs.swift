@@ -1,7 +1,8 @@
-import Foundation
+import FoundationEssentials
 import ReelAPI
 import ReelCore
 import ReelStore
+import ReelSupport
 
 /// One writer per output location: a job's `spec.output.uri` is claimed before its first task, and a second job
 /// naming the same location is refused (`OutputConflict`) instead of writing into the first one's folder.
@@ -13,11 +14,11 @@ extension Reconciler {
         guard var uri = job.spec.output?.uri else { return nil }
         if uri.hasPrefix("file://") {
             var path = String(uri.dropFirst("file://".count))
-            path = path.removingPercentEncoding ?? path
+            path = PercentEncoding.decode(path) ?? path
             if !path.hasPrefix("/") {
-                path = "\(stored.sourceBase ?? FileManager.default.currentDirectoryPath)/\(path)"
+                path = "\(stored.sourceBase ?? Paths.currentDirectory())/\(path)"
             }
-            uri = "file://" + (path as NSString).standardizingPath
+            uri = "file://" + Paths.standardized(path)
         } else if let query = uri.firstIndex(of: "?") {
             uri = String(uri[..<query])  // s3://bucket/prefix/?endpoint=…: the endpoint does not make another place
         }

@@ -1,10 +1,14 @@
-import Foundation
+import FoundationEssentials
 import Logging
 import ReelAPI
 import ReelCore
 import ReelStorage
 import ReelStore
 import ReelSupport
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Status writing (with its YAML mirror and the Events of phase changes) and cleanup of a deleted job.
 extension Reconciler {
@@ -68,11 +72,11 @@ extension Reconciler {
         let path = Self.mirrorPath(directory, key)
         do {
             try FileManager.default.createDirectory(
-                atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                atPath: Paths.deletingLastComponent(path), withIntermediateDirectories: true)
             let temporary = path + ".partial"
             try ResourceRendering.yaml(job).write(toFile: temporary, atomically: false, encoding: .utf8)
             guard rename(temporary, path) == 0 else {
-                throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
+                throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
             }
         } catch {
             logger.warning("cannot mirror status to \(path): \(error)")
@@ -157,7 +161,8 @@ extension Reconciler {
             base += "?" + query
         }
         do {
-            let bucketStore = try ObjectStores.s3(base, like: store, scratch: NSTemporaryDirectory())
+            let bucketStore = try ObjectStores.s3(
+                base, like: store, scratch: FileManager.default.temporaryDirectory.path)
             try await bucketStore.deleteObject(key)
         } catch {
             logger.warning("cannot remove \(uri), which a deleted job wrote: \(error)")

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import ReelAPI
 import ReelCore
 import ReelStore

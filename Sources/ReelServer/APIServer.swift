@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Logging
 import Prometheus
+import ReelHealth
 import ReelCore
 import ReelStorage
 import ReelStore

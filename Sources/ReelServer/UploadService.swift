@@ -3,27 +3,11 @@ import Hummingbird
 import Logging
 import NIOCore
 import Prometheus
+import ReelCore
 import ReelMedia
 import ReelStorage
 import ReelStore
 import ReelSupport
-
-/// Limits and timings of resumable uploads.
-public struct UploadLimits: Sendable {
-    /// The largest upload (`Tus-Max-Size`; `--max-upload-bytes`).
-    public var maxBytes = 64 << 30
-    /// Bytes a tenant's uploads may hold together (`nil`: no quota).
-    public var tenantQuota: Int?
-    /// How long an incomplete upload lasts after its last write.
-    public var expiry: Duration = .seconds(24 * 3600)
-    /// How long a writer holds an upload without showing progress.
-    public var lease: Duration = .seconds(30)
-    /// Bytes and time between checkpoints (durable bytes, recorded offset, renewed lease).
-    public var checkpointBytes = 8 << 20
-    public var checkpointInterval: Duration = .seconds(5)
-
-    public init() {}
-}
 
 /// Receives upload bodies into a partial object: bytes go to the store as they arrive (1 MiB at a time), and
 /// every checkpoint makes them durable and records the offset in Postgres, so a dropped connection keeps what
@@ -202,21 +186,5 @@ final class UploadSession {
         guard let writing else { return }
         self.writing = nil
         try await writing.value
-    }
-}
-
-/// The end of abandoned uploads.
-public enum UploadExpiry {
-    /// Removes the incomplete uploads past their expiry (and not being written): their bytes, then their rows.
-    /// Returns how many.
-    public static func remove(_ database: Database, store: any ObjectStore) async throws -> Int {
-        guard let store = store as? any PartialObjectStore else { return 0 }
-        var removed = 0
-        for upload in try await database.uploads.expired() {
-            try await store.abortPartial(upload.objectKey, state: try upload.partial.decode(PartialState.self))
-            try await database.uploads.delete(upload.id)
-            removed += 1
-        }
-        return removed
     }
 }

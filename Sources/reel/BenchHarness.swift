@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import ReelOperator
+import ReelHealth
 import ReelServer
 import ReelStorage
 import ReelStore

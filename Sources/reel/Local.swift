@@ -8,6 +8,8 @@ import ReelServer
 import ReelStore
 import ReelWorkerCLI
 import ReelProcess
+import ReelOperatorApp
+import ReelSupport
 
 /// `reel local`: the whole system on one machine.
 struct Local: AsyncParsableCommand {

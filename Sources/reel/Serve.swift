@@ -9,36 +9,10 @@ import ReelKube
 import ReelServer
 import ReelWorkerCLI
 import ReelProcess
+import ReelOperatorApp
+import ReelSupport
 
-/// The REST API's flags, shared by `reel serve`, `reel local --api-addr` and `reel operator --api-addr`.
-struct APIFlags: ParsableArguments {
-    @Option(
-        help: ArgumentHelp(
-            "HMAC key of signed file links (32+ bytes). Default: STATE/signing.key, created when missing; "
-                + "in a cluster, mount a Secret."))
-    var signingKeyFile: String?
-
-    @Option(
-        help: ArgumentHelp(
-            "A directory file:// sources and outputs of jobs created over HTTP may name (repeatable; none by "
-                + "default: HTTP callers use http(s)://, s3:// or uploads)."))
-    var apiAllowRoot: [String] = []
-
-    @Option(help: "URL prefix of signed links, for a server behind a proxy (default: the request's Host).")
-    var publicURL: String?
-
-    @Option(help: "How long signed links last (seconds).")
-    var urlLifetimeSeconds = 3600.0
-
-    @Option(help: "The largest upload accepted, in bytes (tus Tus-Max-Size).")
-    var maxUploadBytes = UploadLimits().maxBytes
-
-    @Option(help: "Bytes of uploads one namespace may hold (default: no quota).")
-    var uploadQuotaBytes: Int?
-
-    @Option(help: "Hours an incomplete upload lasts after its last write before it is removed.")
-    var uploadExpiryHours = 24.0
-
+extension APIFlags {
     func options(address: String) -> APIOptions {
         var options = APIOptions(address: address)
         options.signingKeyFile = signingKeyFile.map(Paths.absolute)

@@ -1,11 +1,11 @@
 import Foundation
 import ReelPostgres
-import ReelServer
+import ReelHealth
 import ReelStore
 import ReelTestSupport
 import Testing
 
-@testable import ReelApp
+@testable import ReelOperatorApp
 
 /// PostgreSQL down at start, and gone then back while a process runs: the process waits instead of failing,
 /// `/readyz` says why it is not ready, and it is ready again once the server answers.

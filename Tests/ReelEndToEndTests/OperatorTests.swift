@@ -141,6 +141,10 @@ struct OperatorTests {
             }
             #expect(ready, "\(op.process.output)")
             #expect(await Self.httpGet(op.health, "/healthz")?.status == 200)
+            // Without --api-addr, `reel operator` runs as `reel-operator` (same PID), Foundation not in memory.
+            let image = try ProcessImage(pid: op.process.pid)
+            #expect(image.executable.hasSuffix("/reel-operator"), "\(image.executable)")
+            #expect(image.foundationLibraries.isEmpty, "mapped: \(image.foundationLibraries)")
         }
         var leader = a, standby = b
         let elected = await BackgroundProcess.eventually(timeout: .seconds(30)) {

@@ -90,18 +90,10 @@ import ReelSupport
     /// reach it), which runs the same worker without Foundation's ICU-backed libraries or the API server in memory.
     @Test func reelWorkerRunsAsTheSmallerReelWorkerInTheSameProcess() async throws {
         let (worker, pool, directory) = try await start(delay: 1, drain: 60)
-        let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(worker.pid)/exe")
-        #expect(executable.hasSuffix("/reel-worker"), "\(executable)")
-        // A /proc file says it is empty: read it to its end.
-        let maps = String(
-            decoding: try #require(try FileHandle(forReadingAtPath: "/proc/\(worker.pid)/maps")?.readToEnd()),
-            as: UTF8.self)
-        #expect(maps.contains("/reel-worker") && maps.contains("libpq.so"), "\(maps.prefix(2000))")
-        for library in [
-            "libFoundation.so", "libFoundationInternationalization.so", "libFoundationXML.so", "_FoundationICU",
-        ] {
-            #expect(maps.contains(library) == false, "\(library) is mapped")
-        }
+        let image = try ProcessImage(pid: worker.pid)
+        #expect(image.executable.hasSuffix("/reel-worker"), "\(image.executable)")
+        #expect(image.maps.contains("/reel-worker") && image.maps.contains("libpq.so"), "\(image.maps.prefix(2000))")
+        #expect(image.foundationLibraries.isEmpty, "mapped: \(image.foundationLibraries)")
         worker.send(SIGTERM)
         #expect(await worker.wait() == 0, "\(worker.output)")
         let state = try await pool.query("SELECT state FROM job_queue").first

@@ -3,6 +3,7 @@ import Logging
 import Prometheus
 import ReelAPI
 import ReelCore
+import ReelHealth
 import ReelHTTP
 import ReelStorage
 import ReelStore

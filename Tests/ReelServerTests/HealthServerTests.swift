@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Prometheus
 import ReelHTTP
+import ReelHealth
 import ReelServer
 import ReelTestSupport
 import ServiceLifecycle
@@ -54,6 +55,15 @@ struct HealthServerTests {
         // Each address serves only its own endpoints.
         #expect(try await Self.get(health + "/metrics").status == 404)
         #expect(try await Self.get(metrics + "/healthz").status == 404)
+        // A query string does not change the path; the endpoints are read-only; a probe may send HEAD.
+        #expect(try await Self.get(health + "/healthz?verbose=1") == (200, "ok\n"))
+        let posted = try await HTTPClient.send(
+            HTTPRequest(method: "POST", url: health + "/readyz", body: Data("x".utf8), timeout: .seconds(10)))
+        #expect(posted.status == 405)
+        let head = try await HTTPClient.send(
+            HTTPRequest(method: "HEAD", url: health + "/readyz", timeout: .seconds(10)))
+        #expect(head.status == 200 && head.body.isEmpty)
+        #expect(head.headers.contains { $0.name.lowercased() == "content-length" && $0.value == "8" })
     }
 
     /// The operator runs the server in a ServiceGroup that shuts down on SIGTERM. The server must not listen for

@@ -1,6 +1,8 @@
 import Crypto
 import Foundation
 import ReelAPI
+import ReelCore
+import ReelOperatorApp
 import ReelHTTP
 import ReelPostgres
 import ReelStorage

@@ -5,13 +5,13 @@ import ServiceLifecycle
 /// Aborts the multipart uploads that killed workers left in an S3 store (their parts cost storage and never
 /// become objects): at start, then every `interval`, those begun more than `age` ago. Nothing to do for a
 /// file-system store, whose partial files a crash leaves only under names no reader uses.
-struct StorageJanitor: Service {
+package struct StorageJanitor: Service {
     let store: S3Store
     var age: Duration = .seconds(24 * 3600)
     var interval: Duration = .seconds(3600)
     let logger: Logger
 
-    func run() async throws {
+    package func run() async throws {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
                 let aborted = try await store.abortAbandonedUploads(olderThan: age)
@@ -28,7 +28,8 @@ struct StorageJanitor: Service {
     }
 
     /// The janitor a store needs, if any.
-    static func services(for store: any ObjectStore, logger: Logger) -> [ServiceGroupConfiguration.ServiceConfiguration]
+    package static func services(for store: any ObjectStore, logger: Logger) -> [ServiceGroupConfiguration
+        .ServiceConfiguration]
     {
         guard let s3 = store as? S3Store else { return [] }
         return [.init(service: StorageJanitor(store: s3, logger: logger), successTerminationBehavior: .ignore)]

@@ -1,13 +1,17 @@
-import Foundation
+import FoundationEssentials
 import Logging
 import ReelSupport
 import ReelOperator
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// `reel worker` child processes, as `reel local` and `reel operator --worker-runtime process` start them.
-enum ChildWorkers {
+package enum ChildWorkers {
     /// A process actuator whose workers use this database, storage and roots, keep their logs in `STATE/logs`
     /// and their scratch files in `STATE/scratch`, and exit when this process dies.
-    static func actuator(
+    package static func actuator(
         executable: String, databaseURL: String, storage: String, state: String, roots: [String], lease: Duration,
         grace: Duration, extra: [String], logger: Logger
     ) -> ProcessActuator {
@@ -24,5 +28,5 @@ enum ChildWorkers {
     }
 
     /// How often the autoscaler looks for expired leases: half a lease, at least half a second.
-    static func rescueInterval(lease: Duration) -> Duration { max(.milliseconds(500), lease / 2) }
+    package static func rescueInterval(lease: Duration) -> Duration { max(.milliseconds(500), lease / 2) }
 }

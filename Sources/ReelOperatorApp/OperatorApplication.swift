@@ -1,14 +1,14 @@
-import Foundation
+import FoundationEssentials
 import Logging
-import ReelSupport
 import ReelCore
+import ReelHealth
 import ReelKube
 import ReelOperator
-import ReelServer
+import ReelProcess
 import ReelStorage
 import ReelStore
+import ReelSupport
 import ServiceLifecycle
-import ReelProcess
 
 /// What `reel operator` runs on: resolved settings, with the API server already connected.
 public struct OperatorSettings: Sendable {
@@ -42,10 +42,9 @@ public struct OperatorSettings: Sendable {
     public var scratch: String = FileManager.default.temporaryDirectory.path
     /// Extra `reel worker` arguments for every worker (Gemini budgets).
     public var workerArguments: [String] = []
-    /// Serve the REST API too (`--api-addr`), writing VideoJobs through the API server.
-    public var api: APIOptions?
-    /// Where the API's signing key is kept when `api` names no file.
-    public var apiState: String?
+    /// Directories `file://` URIs of jobs created over HTTP may name (`--api-allow-root`), when the REST API is
+    /// served too.
+    public var apiFileRoots: [String] = []
 
     public init(
         databaseURL: String, storage: String, connection: KubeConnection, identity: String, workers: Workers,
@@ -60,10 +59,36 @@ public struct OperatorSettings: Sendable {
     }
 }
 
+/// What the operator's services share with services a caller adds (the REST API of `reel operator --api-addr`).
+public struct OperatorContext: Sendable {
+    public let client: KubeClient
+    public let store: any ObjectStore
+    /// The operator's readiness (database reachable, caches synced, leading).
+    public let readiness: @Sendable () -> Readiness
+    /// Returns once the database is migrated.
+    public let migrated: @Sendable () async throws -> Void
+}
+
+/// Services added to the operator's, and what to close after they stop.
+public struct OperatorAddition: Sendable {
+    public var services: [ServiceGroupConfiguration.ServiceConfiguration]
+    public var close: @Sendable () async -> Void
+
+    public init(services: [ServiceGroupConfiguration.ServiceConfiguration], close: @escaping @Sendable () async -> Void)
+    {
+        self.services = services
+        self.close = close
+    }
+}
+
 extension ReelApplication {
     /// Builds `reel operator`: the informer-backed backend feeding the reconciler's queue, the autoscaler with its
-    /// actuator, the optional leader elector, and the health and metrics server.
-    public static func `operator`(_ settings: OperatorSettings, logger: Logger) async throws -> ReelApplication {
+    /// actuator, the optional leader elector, and the health and metrics server; `adding` builds services that run
+    /// beside them.
+    public static func `operator`(
+        _ settings: OperatorSettings, logger: Logger,
+        adding: (@Sendable (OperatorContext) async throws -> OperatorAddition)? = nil
+    ) async throws -> ReelApplication {
         let client = KubeClient(connection: settings.connection)
         // The database is waited for and migrated by the monitor, while /healthz answers and /readyz says why it
         // is not ready; what needs the tables starts after it.
@@ -76,7 +101,7 @@ extension ReelApplication {
         // The backend is built first (the reconciler reads through it) and feeds the reconciler's queue.
         let keys = WorkQueue<ResourceKey>()
         // What files may name, and what HTTP callers may (`--api-allow-root`).
-        let roots = settings.allowedRoots + (settings.api?.fileRoots ?? [])
+        let roots = settings.allowedRoots + settings.apiFileRoots
         let backend = KubernetesBackend(
             client: client, namespace: settings.namespace, events: events, logger: logger,
             pending: { await keys.pending }
@@ -126,24 +151,24 @@ extension ReelApplication {
                     service: APIHousekeeping(database: database, store: store, logger: logger)),
                 successTerminationBehavior: .ignore),
         ]
-        var apiDatabase: APIDatabase?
-        if let options = settings.api {
+        var closeAdded: (@Sendable () async -> Void)?
+        if let adding {
             do {
-                let api = try await api(
-                    options, databaseURL: settings.databaseURL, store: store, state: settings.apiState,
-                    writer: { _, _ in KubernetesWriter(client: client) }, logger: logger, readiness: readiness,
-                    migrated: { try await monitor.untilMigrated() })
-                services.append(.init(service: api.service))
-                apiDatabase = api.database
+                let added = try await adding(
+                    OperatorContext(
+                        client: client, store: store, readiness: readiness,
+                        migrated: { try await monitor.untilMigrated() }))
+                services += added.services
+                closeAdded = added.close
             } catch {
                 await database.close()
                 throw error
             }
         }
-        let closeAPI = apiDatabase
+        let closeFirst = closeAdded
         return ReelApplication(services: services + StorageJanitor.services(for: store, logger: logger), logger: logger)
         {
-            await closeAPI?.close()
+            await closeFirst?()
             await database.close()
         }
     }

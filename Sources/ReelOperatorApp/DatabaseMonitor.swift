@@ -1,5 +1,5 @@
 import Logging
-import ReelServer
+import ReelHealth
 import ReelStore
 import ReelSupport
 import ServiceLifecycle
@@ -11,7 +11,7 @@ import ReelProcess
 /// reconnect by themselves; this only tells. With `migrate`, it first waits for the server and migrates (up to
 /// `ReelApplication.databasePatience`), so that a process can serve `/healthz` and an unready `/readyz` while
 /// PostgreSQL is not there yet; what needs the tables waits in `untilMigrated()`.
-final class DatabaseMonitor: Service, Sendable {
+package final class DatabaseMonitor: Service, Sendable {
     let database: Database
     let interval: Duration
     let logger: Logger
@@ -19,7 +19,7 @@ final class DatabaseMonitor: Service, Sendable {
     private let migrated: Mutex<Bool>
     private let migratedSignal = WakeSignal()
 
-    init(database: Database, migrate: Bool = false, interval: Duration = .seconds(2), logger: Logger) {
+    package init(database: Database, migrate: Bool = false, interval: Duration = .seconds(2), logger: Logger) {
         self.database = database
         self.interval = interval
         self.logger = logger
@@ -28,7 +28,7 @@ final class DatabaseMonitor: Service, Sendable {
     }
 
     /// Returns once the database is migrated (at once unless this monitor migrates), or throws when cancelled.
-    func untilMigrated() async throws {
+    package func untilMigrated() async throws {
         while true {
             let generation = migratedSignal.generation
             if migrated.withLock({ $0 }) { return }
@@ -38,14 +38,14 @@ final class DatabaseMonitor: Service, Sendable {
     }
 
     /// Not ready while the last ping failed, with its reason.
-    var readiness: Readiness {
+    package var readiness: Readiness {
         let (reachable, reason) = state.withLock { $0 }
         return reachable
             ? Readiness(ready: true, detail: "ok")
             : Readiness(ready: false, detail: "PostgreSQL unreachable: \(reason)")
     }
 
-    func run() async throws {
+    package func run() async throws {
         if !migrated.withLock({ $0 }) {
             try await cancelWhenGracefulShutdown {
                 try await Database.migrate(
@@ -90,7 +90,7 @@ final class DatabaseMonitor: Service, Sendable {
 extension Readiness {
     /// Ready when both are, saying what `other` says then (its detail is the more specific: "ok: standing by");
     /// this one's reason when it is not ready, `other`'s when only that is not.
-    func and(_ other: Readiness) -> Readiness {
+    package func and(_ other: Readiness) -> Readiness {
         guard ready else { return self }
         return other
     }
@@ -98,11 +98,16 @@ extension Readiness {
 
 /// A service that runs once `before` has returned: what needs the database's tables, after the monitor has
 /// migrated them.
-struct Preceded: Service {
+package struct Preceded: Service {
     let before: @Sendable () async throws -> Void
     let service: any Service
 
-    func run() async throws {
+    package init(before: @escaping @Sendable () async throws -> Void, service: any Service) {
+        self.before = before
+        self.service = service
+    }
+
+    package func run() async throws {
         try await cancelWhenGracefulShutdown { try await before() }
         guard !Task.isShuttingDownGracefully else { return }
         try await service.run()
