@@ -52,19 +52,32 @@ extension KubernetesBackend {
         guard let informer = informer(for: key.kind), informer.contains("\(key.namespace)/\(key.name)") else {
             return nil
         }
-        let (resource, cold) = state.withLock { state -> (StoredResource?, Bool) in
+        let (cached, cold) = state.withLock { state -> (Parsed?, Bool) in
             guard state.parsed[key] != nil else { return (nil, state.cold[key] != nil) }
             state.parsed[key]?.touched = true
-            return (state.parsed[key]?.resource, false)
+            return (state.parsed[key], false)
         }
-        guard cold, let api = self.resource(for: key.kind) else { return resource }
-        let object: Data
-        do { object = try await client.get(api, namespace: key.namespace, name: key.name) } catch let error
-            as KubeError where error.isNotFound
+        var parsed = cached
+        if cold, let api = self.resource(for: key.kind) {
+            let object: Data
+            do { object = try await client.get(api, namespace: key.namespace, name: key.name) } catch let error
+                as KubeError where error.isNotFound
+            {
+                return nil  // deleted meanwhile: its watch event follows
+            }
+            parsed = remember(object, key: key)
+        }
+        guard let deleting = parsed?.deletingInvalid else { return parsed?.resource }
+        // Invalid and being deleted: its cleanup uses the spec it was last processed with. One never processed
+        // left nothing to clean up; its own spec will do for that, if it reads as a VideoJob spec at all.
+        var spec: JSONDocument?
+        if let uid = deleting.metadata.uid { spec = try await lastSpec(uid) }
+        if spec == nil, let own = try? deleting.spec.map({ try JSONDocument(encoding: $0) }),
+            (try? own.decode(VideoJobSpec.self)) != nil
         {
-            return nil  // deleted meanwhile: its watch event follows
+            spec = own
         }
-        return remember(object, key: key)?.resource
+        return spec.flatMap { Self.stored(deleting, key: key, fallback: $0).1 }
     }
 
     // MARK: cold objects

@@ -29,7 +29,9 @@ extension KubeResource {
 ///
 /// A settled VideoJob that nothing has read for `coldAfter` is kept as its resourceVersion only (`State.cold`),
 /// and read from the API server the next time the reconciler asks for it: the cost of 10,000 finished jobs is
-/// their keys, versions, triggers and last valid specs, not their parsed objects and statuses.
+/// their keys, versions and triggers, not their parsed objects and statuses. No spec is kept for later either: a
+/// job edited into an invalid spec and then deleted is cleaned up with the spec it was last processed with, which
+/// Postgres has (`lastSpec`).
 public final class KubernetesBackend: ResourceSource, Service {
     public let client: KubeClient
     public let namespace: String?
@@ -43,6 +45,8 @@ public final class KubernetesBackend: ResourceSource, Service {
     let coldAfter: Duration
     /// The keys the reconciler is about to read, which stay parsed (at start, every job is queued).
     let pending: @Sendable () async -> Set<ResourceKey>
+    /// The spec a VideoJob (by uid) was last processed with, if it ever was.
+    let lastSpec: @Sendable (String) async throws -> JSONDocument?
 
     /// An object as last read (the backend's cache of it: the informer keeps only keys and versions).
     struct Parsed {
@@ -54,6 +58,9 @@ public final class KubernetesBackend: ResourceSource, Service {
         var settled = false
         /// Read or parsed since the last `compactSettled`.
         var touched = true
+        /// An object being deleted whose spec is invalid: `get` reads it with the spec it was last processed with
+        /// (`lastSpec`), so that its finalizer's cleanup still runs.
+        var deletingInvalid: KubeObject?
     }
 
     /// What of an object wakes the reconciler when it changes.
@@ -69,9 +76,6 @@ public final class KubernetesBackend: ResourceSource, Service {
         var parsed: [ResourceKey: Parsed] = [:]
         /// Settled VideoJobs not read for a while, by resourceVersion: not parsed; `get` reads them again.
         var cold: [ResourceKey: String] = [:]
-        /// The last valid spec seen of each object (by uid): an object edited into an invalid spec and then
-        /// deleted is still cleaned up with it, so its finalizer does not hang.
-        var lastValid: [ResourceKey: (uid: String, spec: JSONDocument)] = [:]
         var triggers: [ResourceKey: Trigger] = [:]
         var synced: Set<String> = []
         /// The uid and generation last reported invalid (reported once per generation).
@@ -82,10 +86,12 @@ public final class KubernetesBackend: ResourceSource, Service {
     public init(
         client: KubeClient, namespace: String?, events: KubeEventSink?, logger: Logger,
         coldAfter: Duration = .seconds(10), pending: @escaping @Sendable () async -> Set<ResourceKey> = { [] },
+        lastSpec: @escaping @Sendable (String) async throws -> JSONDocument? = { _ in nil },
         onChange: @escaping @Sendable ([ResourceKey]) async -> Void
     ) {
         self.coldAfter = coldAfter
         self.pending = pending
+        self.lastSpec = lastSpec
         self.client = client
         self.namespace = namespace
         self.events = events
@@ -126,7 +132,6 @@ public final class KubernetesBackend: ResourceSource, Service {
         case .delete(let cacheKey):
             let key = Self.resourceKey(kind: kind, cacheKey)
             state.withLock { state in
-                state.lastValid[key] = nil
                 state.parsed[key] = nil
                 state.cold[key] = nil
                 state.triggers[key] = nil
@@ -204,15 +209,13 @@ public final class KubernetesBackend: ResourceSource, Service {
         {
             return cached
         }
-        let fallback = state.withLock { $0.lastValid[key] }
-        let (outcome, stored) = Self.stored(
-            decoded, key: key,
-            fallback: metadata.deletionTimestamp != nil && fallback?.uid == metadata.uid ? fallback?.spec : nil)
+        let (outcome, stored) = Self.stored(decoded, key: key, fallback: nil)
         guard let stored else {
             guard case .invalid(let problems) = outcome else { return nil }
-            return Parsed(resourceVersion: resourceVersion, resource: nil, problems: problems)
+            return Parsed(
+                resourceVersion: resourceVersion, resource: nil, problems: problems,
+                deletingInvalid: metadata.deletionTimestamp != nil ? decoded : nil)
         }
-        if case .resource = outcome { state.withLock { $0.lastValid[key] = (stored.uid, stored.spec) } }
         return Parsed(
             resourceVersion: resourceVersion, resource: stored, problems: [],
             settled: key.kind == VideoJob.names.kind && Self.isSettled(decoded))

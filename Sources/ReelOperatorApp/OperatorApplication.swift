@@ -104,7 +104,7 @@ extension ReelApplication {
         let roots = settings.allowedRoots + settings.apiFileRoots
         let backend = KubernetesBackend(
             client: client, namespace: settings.namespace, events: events, logger: logger,
-            pending: { await keys.pending }
+            pending: { await keys.pending }, lastSpec: { try await database.jobs.lastSpec(resourceUID: $0) }
         ) { await keys.addVideoJobs($0) }
         let reconciler = Reconciler(
             database: database, store: store,

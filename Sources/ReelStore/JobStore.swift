@@ -95,6 +95,14 @@ public struct JobStore: Sendable {
         }
     }
 
+    /// The spec a resource's latest generation was processed with (as `upsertJob` recorded it), or `nil` when it
+    /// has no job row.
+    public func lastSpec(resourceUID uid: String) async throws -> JSONDocument? {
+        let rows = try await pool.query(
+            "SELECT spec FROM processing_jobs WHERE resource_uid = $1 ORDER BY generation DESC LIMIT 1", [uid])
+        return try rows.first?.decode(JSONDocument.self, at: 0)
+    }
+
     /// The namespace and name of the resource job `id` serves.
     public func resource(ofJob id: Int64) async throws -> (namespace: String, name: String)? {
         let rows = try await pool.query("SELECT namespace, name FROM processing_jobs WHERE id = $1", [id])

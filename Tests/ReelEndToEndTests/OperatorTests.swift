@@ -515,8 +515,9 @@ struct OperatorTests {
         #expect(haystacks.count > 10)
         #expect(!haystacks.contains { $0.contains(fake.apiKey) }, "the API key leaked")
 
-        // Edited into a spec Reel refuses (apiKeySecretRef is for gemini only), then deleted: the finalizer still
-        // runs, with the last valid spec, instead of hanging.
+        // Edited into a spec Reel refuses (apiKeySecretRef is for gemini only), then deleted after the operator
+        // restarted: the finalizer still runs, with the spec the job was processed with (from Postgres: no
+        // operator keeps a valid spec in memory for later), instead of hanging.
         let edited = try await cluster.server.kubectl([
             "patch", "vj", "keyed", "-n", "default", "--type", "merge", "-p",
             #"{"spec":{"analysis":{"provider":"local"}}}"#,
@@ -528,6 +529,14 @@ struct OperatorTests {
             return Self.field(job, "status", "observedGeneration") as? Int == 2 && why == "InvalidSpec"
         }
         #expect(refused, "\(op.process.output)")
+        op.process.send(SIGKILL)
+        _ = await op.process.wait()
+        let restarted = try cluster.startOperator("op-g2", [], environment: ["REEL_GEMINI_ENDPOINT": fake.endpoint])
+        defer { restarted.process.send(SIGKILL) }
+        let ready = await BackgroundProcess.eventually(timeout: .seconds(60)) {
+            await Self.httpGet(restarted.health, "/readyz")?.status == 200
+        }
+        #expect(ready, "\(restarted.process.output)")
         let deleted = try await cluster.server.kubectl([
             "delete", "vj", "keyed", "-n", "default", "--wait=true", "--timeout=60s",
         ])

@@ -3,7 +3,9 @@ import Logging
 import ReelAPI
 import ReelCore
 import ReelKube
+import ReelSupport
 import ReelTestSupport
+import Synchronization
 import Testing
 
 @testable import ReelOperator
@@ -24,13 +26,17 @@ struct ColdJobsTests {
 
     func coldJob(_ client: KubeClient) async throws {
         let created = try await client.create(.videoJobs, namespace: "default", Data(Self.object.utf8))
-        // No informer runs: the cache holds what this test and the backend's own writes put there.
-        let backend = KubernetesBackend(client: client, namespace: "default", events: nil, logger: Logger(label: "t")) {
-            _ in
-        }
+        // No informer runs: the cache holds what this test and the backend's own writes put there. The spec the job
+        // was processed with comes from here (Postgres's `JobStore.lastSpec` in the operator).
+        let processed = Mutex<JSONDocument?>(nil)
+        let backend = KubernetesBackend(
+            client: client, namespace: "default", events: nil, logger: Logger(label: "t"),
+            lastSpec: { _ in processed.withLock { $0 } }
+        ) { _ in }
         let key = ResourceKey(kind: "VideoJob", namespace: "default", name: "a")
         backend.remember(created, key: key)
         let stored = try #require(try await backend.get(key))
+        processed.withLock { $0 = stored.spec }
         #expect(backend.compactSettled() == 0, "not settled yet")
         #expect(
             try await backend.updateStatus(stored, status: .videoJob(.init(observedGeneration: 1, phase: .Suspended))))
@@ -56,8 +62,8 @@ struct ColdJobsTests {
         let sameVersion = try await client.get(.videoJobs, namespace: "default", name: "a")
         #expect(backend.isCold(key, sameVersion), "a relist's copy of a cold job leaves it cold")
 
-        // Edited into a spec Reel refuses, then deleted: the last valid spec still stands in, so the finalizer's
-        // cleanup runs with it.
+        // Edited into a spec Reel refuses, then deleted: the spec it was processed with stands in, so the
+        // finalizer's cleanup runs with it.
         let edited = try await client.mergePatch(
             .videoJobs, namespace: "default", name: "a", Data(#"{"spec":{"analysis":{"provider":"local"}}}"#.utf8))
         #expect(!backend.isCold(key, edited))
@@ -68,6 +74,12 @@ struct ColdJobsTests {
         backend.parse(deleting, key: key)
         let fallback = try #require(try await backend.get(key))
         #expect(fallback.deletionTimestamp != nil && fallback.spec == stored.spec)
+        // Never processed (no spec in Postgres): it left nothing to clean up, and its own spec, which still reads
+        // as a VideoJob spec, does for the finalizer.
+        processed.withLock { $0 = nil }
+        let own = try #require(try await backend.get(key))
+        #expect(own.deletionTimestamp != nil && own.spec != stored.spec)
+        #expect(try own.videoJob().spec.analysis.provider == .local)
     }
 }
 
