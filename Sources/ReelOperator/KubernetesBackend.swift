@@ -48,21 +48,6 @@ public final class KubernetesBackend: ResourceSource, Service {
     /// The spec a VideoJob (by uid) was last processed with, if it ever was.
     let lastSpec: @Sendable (String) async throws -> JSONDocument?
 
-    /// An object as last read (the backend's cache of it: the informer keeps only keys and versions).
-    struct Parsed {
-        /// An object read again at the same resourceVersion is not decoded again.
-        var resourceVersion: String
-        var resource: StoredResource?
-        var problems: [FieldProblem]
-        /// A VideoJob settled in its current generation (`ResourceSource.unsettledKeys`).
-        var settled = false
-        /// Read or parsed since the last `compactSettled`.
-        var touched = true
-        /// An object being deleted whose spec is invalid: `get` reads it with the spec it was last processed with
-        /// (`lastSpec`), so that its finalizer's cleanup still runs.
-        var deletingInvalid: KubeObject?
-    }
-
     /// What of an object wakes the reconciler when it changes.
     struct Trigger: Equatable {
         var generation: Int64
@@ -213,11 +198,11 @@ public final class KubernetesBackend: ResourceSource, Service {
         guard let stored else {
             guard case .invalid(let problems) = outcome else { return nil }
             return Parsed(
-                resourceVersion: resourceVersion, resource: nil, problems: problems,
-                deletingInvalid: metadata.deletionTimestamp != nil ? decoded : nil)
+                resourceVersion: resourceVersion, problems: problems,
+                deleting: metadata.deletionTimestamp != nil ? decoded : nil)
         }
         return Parsed(
-            resourceVersion: resourceVersion, resource: stored, problems: [],
+            resourceVersion: resourceVersion, resource: stored,
             settled: key.kind == VideoJob.names.kind && Self.isSettled(decoded))
     }
 
