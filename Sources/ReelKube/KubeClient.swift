@@ -99,9 +99,8 @@ public struct KubeClient: Sendable {
         do { list = try JSONDecoder().decode(ListEnvelope.self, from: data) } catch {
             throw KubeError(code: 0, reason: "InvalidResponse", message: "a list that is not a list: \(error)")
         }
-        let items = try (list.items ?? []).map { try Self.body(Self.withoutManagedFields($0)) }
         let token = list.metadata?.continue.flatMap { $0.isEmpty ? nil : $0 }
-        return KubeList(items: items, resourceVersion: list.metadata?.resourceVersion, continueToken: token)
+        return KubeList(items: list.items, resourceVersion: list.metadata?.resourceVersion, continueToken: token)
     }
 
     /// Every item, page by page.

@@ -41,6 +41,21 @@ import Testing
         let list = try KubeClient.decodeList(
             Data(#"{"metadata":{"resourceVersion":"7","continue":""},"items":[{"metadata":{"name":"a"}}]}"#.utf8))
         #expect(list.resourceVersion == "7" && list.continueToken == nil && list.items.count == 1)
+        // Item by item, in order, each without server-side apply's managedFields; no items, or null, is none.
+        let page = try KubeClient.decodeList(
+            Data(
+                (#"{"metadata":{"continue":"next"},"items":[{"metadata":{"name":"a","managedFields":[{"manager":"m"}],"#
+                    + #""labels":{"x":"y"}},"spec":{"n":[1,2.5,null,"s"]}},{"metadata":{"name":"b"}}]}"#).utf8))
+        #expect(page.continueToken == "next" && page.items.count == 2)
+        let first = try JSONSerialization.jsonObject(with: page.items[0]) as? [String: Any]
+        let firstMetadata = first?["metadata"] as? [String: Any]
+        #expect(firstMetadata?["managedFields"] == nil && firstMetadata?["labels"] as? [String: String] == ["x": "y"])
+        #expect((first?["spec"] as? [String: Any])?["n"] as? [Any?] != nil)
+        #expect(page.items.map(Informer.key) == ["/a", "/b"])
+        for empty in [#"{"metadata":{}}"#, #"{"items":null}"#, #"{"items":[]}"#] {
+            #expect(try KubeClient.decodeList(Data(empty.utf8)).items.isEmpty, "\(empty)")
+        }
+        #expect(throws: KubeError.self) { try KubeClient.decodeList(Data(#"{"items":{}}"#.utf8)) }
         let event = try KubeClient.watchEvent(
             Data(#"{"type":"MODIFIED","object":{"metadata":{"name":"a","resourceVersion":"9"}}}"#.utf8))
         #expect(event.type == "MODIFIED" && event.resourceVersion == "9")
