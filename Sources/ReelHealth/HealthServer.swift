@@ -18,21 +18,24 @@ public struct Readiness: Sendable {
 }
 
 /// The operator's HTTP endpoints on SwiftNIO's HTTP/1.1 server (not Hummingbird, which loads Foundation into the
-/// operator): `/healthz` (the process answers), `/readyz` (200 once the
-/// caller says it is ready, 503 before, with the reason as text), and `/metrics`, the Prometheus text format of
-/// `registry`. The metrics may be served on an address of their own (`metricsAddress`), as controller-runtime
-/// does.
+/// operator): `/healthz` (the process answers), `/readyz` (200 once the caller says it is ready, 503 before, with
+/// the reason as text), and `/metrics`, the Prometheus text format of `registry`. The metrics may be served on an
+/// address of their own (`metricsAddress`), as controller-runtime does. One request per connection; a connection
+/// that has not sent a whole request within `requestTimeout` is closed.
 public final class HealthServer: Service {
     public let registry: PrometheusCollectorRegistry
     let healthAddress: (host: String, port: Int)
     let metricsAddress: (host: String, port: Int)?
     let readiness: @Sendable () -> Readiness
     let logger: Logger
+    let requestTimeout: Duration
 
     public init(
         healthAddress: (host: String, port: Int), metricsAddress: (host: String, port: Int)?,
-        registry: PrometheusCollectorRegistry, logger: Logger, readiness: @escaping @Sendable () -> Readiness
+        registry: PrometheusCollectorRegistry, logger: Logger, requestTimeout: Duration = .seconds(10),
+        readiness: @escaping @Sendable () -> Readiness
     ) {
+        self.requestTimeout = requestTimeout
         self.healthAddress = healthAddress
         self.metricsAddress = metricsAddress
         self.registry = registry
@@ -94,13 +97,22 @@ public final class HealthServer: Service {
         try await listener.executeThenClose { connections in
             try await withThrowingDiscardingTaskGroup { group in
                 for try await connection in connections {
-                    group.addTask { await self.answer(connection, routes) }
+                    group.addTask {
+                        // Whichever ends first ends the other: the answer, or the time it may take.
+                        await withTaskGroup { race in
+                            race.addTask { await self.answer(connection, routes) }
+                            race.addTask { try? await Task.sleep(for: self.requestTimeout) }
+                            await race.next()
+                            race.cancelAll()
+                        }
+                    }
                 }
             }
         }
     }
 
-    /// Answers one request, then closes the connection (probes and scrapes send one request per interval).
+    /// Answers one request, then closes the connection (probes and scrapes send one request per interval);
+    /// cancelled, closes it unanswered.
     private func answer(_ connection: Connection, _ routes: Routes) async {
         try? await connection.executeThenClose { requests, responses in
             var head: HTTPRequestHead?

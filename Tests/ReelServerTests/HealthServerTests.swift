@@ -4,6 +4,7 @@ import Prometheus
 import ReelHTTP
 import ReelHealth
 import ReelServer
+import ReelSupport
 import ReelTestSupport
 import ServiceLifecycle
 import Synchronization
@@ -87,6 +88,47 @@ struct HealthServerTests {
             #expect(throws: Never.self, "round \(round)") { try outcome.get() }
             if case .failure = outcome { break }
         }
+    }
+
+    /// A client that connects and sends nothing is disconnected once the request time is up, and the server
+    /// answers others meanwhile.
+    @Test func aSilentConnectionIsClosedAfterTheRequestTimeout() async throws {
+        let port = try FreePort.next()
+        let server = HealthServer(
+            healthAddress: ("127.0.0.1", port), metricsAddress: nil, registry: PrometheusCollectorRegistry(),
+            logger: Logger(label: "test"), requestTimeout: .milliseconds(300),
+            readiness: { Readiness(ready: true, detail: "ok") })
+        let running = Task { try await server.run() }
+        defer { running.cancel() }
+        try await Self.waitForServer("http://127.0.0.1:\(port)/healthz")
+        let silent = try Self.connect(port)
+        defer { close(silent) }
+        #expect(try await Self.get("http://127.0.0.1:\(port)/healthz") == (200, "ok\n"))
+        // Blocks in recv until the server closes the connection (0 bytes), or 10 s (SO_RCVTIMEO) pass (-1).
+        let received = await BlockingExecutor.network.run {
+            var buffer = [UInt8](repeating: 0, count: 64)
+            return recv(silent, &buffer, buffer.count, 0)
+        }
+        #expect(received == 0, "the server did not close a connection that sent nothing")
+    }
+
+    /// A connected TCP socket to 127.0.0.1:`port`, its reads timing out after 10 s.
+    static func connect(_ port: Int) throws -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        try #require(fd >= 0)
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+            }
+        }
+        try #require(connected, "connect: \(String(cString: strerror(errno)))")
+        return fd
     }
 
     @Test func addresses() throws {
