@@ -9,7 +9,7 @@ import FoundationEssentials
 extension Paths {
     /// `path` made absolute against the working directory, then standardized.
     public static func absolute(_ path: String) -> String {
-        standardized(path.hasPrefix("/") || path.hasPrefix("~") ? path : currentDirectory() + "/" + path)
+        standardized(path.hasPrefix("/") ? path : currentDirectory() + "/" + path)
     }
 
     /// An absolute path as `NSString.standardizingPath` gives it: a leading `~` expanded, `.`, `..` and repeated
