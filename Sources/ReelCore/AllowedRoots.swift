@@ -48,15 +48,7 @@ public struct AllowedRoots: Sendable, Equatable {
     }
 
     /// Folds `.`, `..` and repeated slashes; never goes above `/`.
-    static func normalize(_ path: String) -> String {
-        var parts: [Substring] = []
-        for part in path.split(separator: "/") {
-            if part == "." { continue }
-            if part == ".." { _ = parts.popLast(); continue }
-            parts.append(part)
-        }
-        return "/" + parts.joined(separator: "/")
-    }
+    static func normalize(_ path: String) -> String { Paths.folded(path) }
 
     /// The real path (symlinks resolved), or `nil` when it does not exist.
     static func canonical(_ path: String) -> String? {

@@ -118,10 +118,7 @@ public final class Informer: Sendable {
     /// 10,000 objects, 10–16 MB of JSON beside the objects parsed from it, and its peak stayed in the process.
     private func relist(_ handle: @Sendable (InformerEvent) async -> Void) async throws -> String? {
         var seen: Set<String> = []
-        var token: String? = nil
-        var resourceVersion: String? = nil
-        repeat {
-            let page = try await client.list(resource, namespace: namespace, limit: pageSize, continueToken: token)
+        let resourceVersion = try await client.forEachPage(resource, namespace: namespace, pageSize: pageSize) { page in
             for item in page.items {
                 guard let key = Self.key(item) else { continue }
                 seen.insert(key)
@@ -129,9 +126,7 @@ public final class Informer: Sendable {
                 cache.withLock { $0[key] = version }
                 await handle(.upsert(key: key, object: item))
             }
-            resourceVersion = page.resourceVersion
-            token = page.continueToken
-        } while token != nil
+        }
         stats.withLock { $0.lists += 1 }
         let gone = cache.withLock { cache -> [String] in
             let gone = cache.keys.filter { !seen.contains($0) }

@@ -105,15 +105,27 @@ public struct KubeClient: Sendable {
 
     /// Every item, page by page.
     public func listAll(_ resource: KubeResource, namespace: String?, pageSize: Int = 500) async throws -> KubeList {
-        var all = KubeList(items: [], resourceVersion: nil, continueToken: nil)
+        var items: [Data] = []
+        let resourceVersion = try await forEachPage(resource, namespace: namespace, pageSize: pageSize) { page in
+            items += page.items
+        }
+        return KubeList(items: items, resourceVersion: resourceVersion, continueToken: nil)
+    }
+
+    /// Lists page by page, handing each page to `body` before the next is read; returns the list's
+    /// resourceVersion.
+    public func forEachPage(
+        _ resource: KubeResource, namespace: String?, pageSize: Int, _ body: (KubeList) async throws -> Void
+    ) async throws -> String? {
         var token: String? = nil
+        var resourceVersion: String? = nil
         repeat {
             let page = try await list(resource, namespace: namespace, limit: pageSize, continueToken: token)
-            all.items += page.items
-            all.resourceVersion = page.resourceVersion
+            try await body(page)
+            resourceVersion = page.resourceVersion
             token = page.continueToken
         } while token != nil
-        return all
+        return resourceVersion
     }
 
     /// Creates an object.

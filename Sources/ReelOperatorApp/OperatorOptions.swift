@@ -169,7 +169,7 @@ public struct OperatorOptions: ParsableArguments {
         let workers: OperatorSettings.Workers
         switch workerRuntime {
         case .process:
-            let stateDirectory = Paths.absolute(settings.value(state, .stateDirectory, default: ".reel-operator"))
+            let stateDirectory = self.stateDirectory
             try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
             let kubeArguments =
                 ["--kube-secrets"] + (kubeconfig.map { ["--kubeconfig", Paths.absolute($0)] } ?? [])

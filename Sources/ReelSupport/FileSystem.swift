@@ -24,10 +24,7 @@ extension Paths {
             while path.count > 1, path.hasSuffix("/") { path.removeLast() }
             return path
         }
-        var parts: [Substring] = []
-        for part in path.split(separator: "/") where part != "." {
-            if part == ".." { _ = parts.popLast() } else { parts.append(part) }
-        }
+        let parts = foldedComponents(path)
         // The longest existing prefix, its symlinks resolved, followed by the parts that do not exist yet.
         var existing = parts.count
         while existing > 0 {
@@ -41,6 +38,18 @@ extension Paths {
             existing -= 1
         }
         return "/" + parts.joined(separator: "/")
+    }
+
+    /// `path` as an absolute path with `.`, `..` and repeated slashes folded (never above `/`), without looking at
+    /// the file system.
+    public static func folded(_ path: String) -> String { "/" + foldedComponents(path).joined(separator: "/") }
+
+    private static func foldedComponents(_ path: String) -> [Substring] {
+        var parts: [Substring] = []
+        for part in path.split(separator: "/") where part != "." {
+            if part == ".." { _ = parts.popLast() } else { parts.append(part) }
+        }
+        return parts
     }
 
     /// The working directory.

@@ -4,7 +4,7 @@ import ReelOperatorApp
 import ReelProcess
 
 /// `reel operator`: the Kubernetes controller. Without `--api-addr`, `reel` hands the command line to
-/// `reel-operator` when that sits beside it (`OperatorHandOff`): the same operator without the REST API,
+/// `reel-operator` when that sits beside it (`SiblingHandOff`): the same operator without the REST API,
 /// Hummingbird and Foundation in memory, in the same process.
 struct OperatorCLI: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
