@@ -65,6 +65,7 @@ extension ReelApplication {
     /// wires the system together. Nothing runs until `run()`.
     public static func local(_ settings: LocalSettings, logger: Logger) async throws -> LocalApplication {
         let state = settings.state
+        let workerProgram = try ChildWorkers.program(beside: settings.workerExecutable)
         try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
         let lock = try StateDatabase.lock(state)
         let database: StateDatabase
@@ -92,7 +93,7 @@ extension ReelApplication {
             directory: settings.resources, table: table, logger: logger, pollInterval: settings.poll
         ) { keys in await reconciler.enqueue(keys) }
         let actuator = ChildWorkers.actuator(
-            executable: settings.workerExecutable, databaseURL: database.url, storage: storage, state: state,
+            program: workerProgram, databaseURL: database.url, storage: storage, state: state,
             roots: roots, lease: settings.lease, grace: settings.grace, extra: settings.workerArguments, logger: logger)
         let autoscaler = Autoscaler(
             database: pool, actuator: actuator, resources: table,

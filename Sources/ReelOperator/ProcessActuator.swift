@@ -10,9 +10,9 @@ import ReelSupport
 
 /// How to start one worker process of a pool.
 public struct WorkerCommand: Sendable {
-    /// The `reel` binary.
+    /// `reel-worker`, or `reel` (with `worker` first in `arguments`).
     public var executable: String
-    /// Arguments for `reel worker`, before the pool's own (`--stages`, `--concurrency`, `--pool`).
+    /// The worker's arguments, before the pool's own (`--stages`, `--concurrency`, `--pool`).
     public var arguments: [String]
     /// Where each pool's workers write their output (`DIR/<pool>.log`).
     public var logDirectory: String
@@ -32,8 +32,9 @@ public struct WorkerCommand: Sendable {
     }
 }
 
-/// Runs pools as local `reel worker` child processes: starts and stops them to match the autoscaler's counts
-/// (SIGTERM, then SIGKILL after the grace period), restarts crashed ones with backoff, and reaps them.
+/// Runs pools as local worker child processes (`reel-worker`, or `reel worker`): starts and stops them to match
+/// the autoscaler's counts (SIGTERM, then SIGKILL after the grace period), restarts crashed ones with backoff, and
+/// reaps them.
 public final class ProcessActuator: WorkerActuator {
     struct Child {
         var pid: Int32

@@ -14,9 +14,9 @@ import ServiceLifecycle
 public struct OperatorSettings: Sendable {
     /// Where the operator's workers run.
     public enum Workers: Sendable {
-        /// `reel worker` child processes; `state` holds their logs and scratch space, `arguments` are added to
-        /// theirs (how they reach the API server for Secrets).
-        case process(state: String, executable: String, arguments: [String])
+        /// Worker child processes run by `program`; `state` holds their logs and scratch space, `arguments` are
+        /// added to theirs (how they reach the API server for Secrets).
+        case process(state: String, program: WorkerProgram, arguments: [String])
         /// One Deployment per pool (roots, lease, grace and worker arguments are filled in from these settings).
         case kubernetes(KubeWorkerConfiguration)
     }
@@ -113,9 +113,9 @@ extension ReelApplication {
             resources: backend, events: events, workQueue: keys, logger: logger)
         let actuator: any WorkerActuator
         switch settings.workers {
-        case .process(let state, let executable, let arguments):
+        case .process(let state, let program, let arguments):
             actuator = ChildWorkers.actuator(
-                executable: executable, databaseURL: settings.databaseURL, storage: settings.storage, state: state,
+                program: program, databaseURL: settings.databaseURL, storage: settings.storage, state: state,
                 roots: roots, lease: settings.lease, grace: settings.grace,
                 extra: settings.workerArguments + arguments, logger: logger)
         case .kubernetes(var configuration):

@@ -126,13 +126,14 @@ public struct OperatorOptions: ParsableArguments {
         Paths.absolute(ReelConfiguration().value(state, .stateDirectory, default: ".reel-operator"))
     }
 
-    /// `reel` in this executable's directory: what `reel-operator` runs its process workers with.
+    /// `reel` in this executable's directory: `reel-operator` runs its process workers as `reel-worker` from there,
+    /// or as `reel worker` (`ChildWorkers.program(beside:)`).
     public static var reelBesideThisExecutable: String {
         Paths.appending(Paths.deletingLastComponent(WorkerCommand.currentExecutable), "reel")
     }
 
     /// Runs the operator that `build` makes of these settings (by default the operator alone); process workers run
-    /// as `WORKER-EXECUTABLE worker …`.
+    /// as `reel-worker …` beside WORKER-EXECUTABLE, or as `WORKER-EXECUTABLE worker …`.
     public func run(
         workerExecutable: String = WorkerCommand.currentExecutable,
         _ build: (OperatorSettings, Logger) async throws -> ReelApplication = { settings, logger in
@@ -169,13 +170,19 @@ public struct OperatorOptions: ParsableArguments {
         let workers: OperatorSettings.Workers
         switch workerRuntime {
         case .process:
+            let program: WorkerProgram
+            do {
+                program = try ChildWorkers.program(beside: workerExecutable)
+            } catch {
+                throw ValidationError(error.description)
+            }
             let stateDirectory = self.stateDirectory
             try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
             let kubeArguments =
                 ["--kube-secrets"] + (kubeconfig.map { ["--kubeconfig", Paths.absolute($0)] } ?? [])
                 + (context.map { ["--context", $0] } ?? [])
             workers = .process(
-                state: stateDirectory, executable: workerExecutable, arguments: kubeArguments)
+                state: stateDirectory, program: program, arguments: kubeArguments)
         case .kubernetes:
             workers = .kubernetes(
                 KubeWorkerConfiguration(

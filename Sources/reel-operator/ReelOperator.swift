@@ -5,7 +5,7 @@ import ReelSupport
 /// `reel-operator`: `reel operator` as an executable of its own, without the REST API, Hummingbird and the rest of
 /// the command line, and without Foundation (its modules use FoundationEssentials), so that the operator holding
 /// many VideoJobs keeps less memory. `reel operator` runs it when it sits beside `reel` and `--api-addr` is not
-/// given; it starts its process workers as `reel worker` from the same directory.
+/// given; it starts its process workers as `reel-worker` from the same directory.
 @main
 struct ReelOperatorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
