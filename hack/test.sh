@@ -86,6 +86,9 @@ hack/check-dashboard.sh "$bin/reel" --screenshots "${REEL_SCREENSHOTS:-$scratch/
 echo "== chaos, short form (hack/chaos.sh: workers and reel local killed, PostgreSQL restarted, connections cut)"
 hack/chaos.sh "$bin/reel" --jobs 3 --minutes 1
 
+echo "== the image's reel-worker (hack/check-small-worker.sh: laid out as built to be; a sample job through it)"
+hack/check-small-worker.sh "$bin/reel"
+
 echo "== fuzzing smoke (hack/fuzz.sh: 60 s per target under libFuzzer and AddressSanitizer)"
 hack/fuzz.sh --seconds "${REEL_FUZZ_SECONDS:-60}"
 
