@@ -16,7 +16,7 @@ public struct WorkerProgram: Sendable, Equatable {
 
 /// Worker child processes, as `reel local` and `reel operator --worker-runtime process` start them.
 package enum ChildWorkers {
-    /// `reel-worker` beside `reel`, or `reel` itself when that is missing, could not be run.
+    /// Neither `reel-worker` beside `reel` nor `reel` itself can be run.
     package struct MissingWorkerProgram: Error, CustomStringConvertible {
         package var directory: String
         package var description: String {
