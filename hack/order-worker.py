@@ -41,11 +41,10 @@ def main():
             [f"{work}/fcov", f"{work}/entries", f"{work}/hits", str(args.seconds), "--", binary,
              "--stages", "ingest,split,analyze,assemble,render", "--storage", f"file://{work}/store",
              "--database-url", postgres.url], check=True, stdout=subprocess.DEVNULL)
-        seen = []
+        seen = {}  # first hit first: a dict keeps the order of insertion
         for line in open(f"{work}/hits"):
             for name in names.get(int(line, 16), []):
-                if name not in seen:
-                    seen.append(name)
+                seen.setdefault(name, None)
         with open(f"{ROOT}/hack/reel-worker.order", "w") as f:
             f.writelines(name + "\n" for name in seen)
         print(f"hack/reel-worker.order: {len(seen)} functions")

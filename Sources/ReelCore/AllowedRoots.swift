@@ -11,7 +11,7 @@ public struct AllowedRoots: Sendable, Equatable {
     public let roots: [String]
 
     public init(_ roots: [String]) {
-        self.roots = roots.map { Self.canonical($0) ?? Self.normalize($0) }
+        self.roots = roots.map { Self.canonical($0) ?? Paths.folded($0) }
     }
 
     /// Resolves a `file://` URI (`file:///abs` or `file://./rel` against `base`) to a readable path inside a root.
@@ -37,18 +37,15 @@ public struct AllowedRoots: Sendable, Equatable {
         guard uri.hasPrefix("file://") else { throw .permanent("InvalidSource", "\(uri) is not a file:// URI") }
         var rest = String(uri.dropFirst("file://".count))
         rest = PercentEncoding.decode(rest) ?? rest
-        if rest.hasPrefix("/") { return Self.normalize(rest) }
+        if rest.hasPrefix("/") { return Paths.folded(rest) }
         guard let base else { throw .permanent("InvalidSource", "\(uri) is relative but no base directory is known") }
-        return Self.normalize(base + "/" + rest)
+        return Paths.folded(base + "/" + rest)
     }
 
     /// Whether `path` is a root or lies under one.
     public func contains(_ path: String) -> Bool {
         roots.contains { root in root == "/" || path == root || path.hasPrefix(root + "/") }
     }
-
-    /// Folds `.`, `..` and repeated slashes; never goes above `/`.
-    static func normalize(_ path: String) -> String { Paths.folded(path) }
 
     /// The real path (symlinks resolved), or `nil` when it does not exist.
     static func canonical(_ path: String) -> String? {
