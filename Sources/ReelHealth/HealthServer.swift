@@ -29,12 +29,15 @@ public final class HealthServer: Service {
     let readiness: @Sendable () -> Readiness
     let logger: Logger
     let requestTimeout: Duration
+    let onListening: @Sendable (_ paths: [String], _ port: Int) async -> Void
 
     public init(
         healthAddress: (host: String, port: Int), metricsAddress: (host: String, port: Int)?,
         registry: PrometheusCollectorRegistry, logger: Logger, requestTimeout: Duration = .seconds(10),
-        readiness: @escaping @Sendable () -> Readiness
+        readiness: @escaping @Sendable () -> Readiness,
+        onListening: @escaping @Sendable (_ paths: [String], _ port: Int) async -> Void = { _, _ in }
     ) {
+        self.onListening = onListening
         self.requestTimeout = requestTimeout
         self.healthAddress = healthAddress
         self.metricsAddress = metricsAddress
@@ -94,6 +97,7 @@ public final class HealthServer: Service {
             }
         let port = listener.channel.localAddress?.port ?? address.port
         logger.info("serving \(routes.paths.joined(separator: ", ")) on \(address.host):\(port)")
+        await onListening(routes.paths, port)
         try await listener.executeThenClose { connections in
             try await withThrowingDiscardingTaskGroup { group in
                 for try await connection in connections {

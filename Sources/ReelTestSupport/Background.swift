@@ -52,6 +52,34 @@ public final class BackgroundProcess: Sendable {
     /// Sends `signal`.
     public func send(_ signal: Int32) { kill(pid, signal) }
 
+    /// The port it says it listens on: the digits after `marker` and a colon in its output. A program told to
+    /// listen on port 0 names the port the kernel gave it, so a test never races other programs for a port it
+    /// picked in advance. Waits for that line; throws with the output when the program exits or `timeout` passes
+    /// first.
+    public func announcedPort(after marker: String, timeout: Duration = .seconds(120)) async throws -> Int {
+        var port: Int?
+        await Self.eventually(timeout: timeout) {
+            port = Self.port(after: marker, in: self.output)
+            return port != nil || self.hasExited
+        }
+        guard let port else {
+            // Reel says where it listens at level info: a REEL_LOG_LEVEL above that hides it.
+            let why = hasExited ? "exited" : "did not say within \(timeout)"
+            throw SampleMedia.Failure(description: "\(outputPath): \(why) where it listens (\(marker)): \(output)")
+        }
+        return port
+    }
+
+    /// The number after the first `marker:` in `text`, once something other than a digit follows it (a line
+    /// written halfway through a port is not read as a shorter port).
+    static func port(after marker: String, in text: String) -> Int? {
+        guard let start = text.range(of: marker + ":")?.upperBound else { return nil }
+        let rest = text[start...]
+        let digits = rest.prefix { $0.isASCII && $0.isNumber }
+        guard digits.count < rest.count, let port = Int(digits), (1...65535).contains(port) else { return nil }
+        return port
+    }
+
     /// Waits until `condition` holds, checking every 50 ms, for at most `timeout`; returns whether it held.
     /// (Used where the only signal is a file or a row: the check is the signal, the timeout a safety net.)
     @discardableResult
@@ -64,6 +92,19 @@ public final class BackgroundProcess: Sendable {
             try? await Task.sleep(for: .milliseconds(50))
         }
         return try await condition()
+    }
+}
+
+extension BackgroundProcess {
+    /// The port of the REST API of `reel local`/`reel operator`/`reel serve` started with `--api-addr 127.0.0.1:0`.
+    public func apiPort() async throws -> Int { try await announcedPort(after: "serving the API on http://127.0.0.1") }
+
+    /// The ports of `reel operator --health-addr 127.0.0.1:0 --metrics-addr 127.0.0.1:0`.
+    public func healthAndMetricsPorts() async throws -> (health: Int, metrics: Int) {
+        (
+            try await announcedPort(after: "serving /healthz, /readyz on 127.0.0.1"),
+            try await announcedPort(after: "serving /metrics on 127.0.0.1")
+        )
     }
 }
 

@@ -23,9 +23,12 @@ public final class KubeAPIServer: Sendable {
     /// them green.
     public static var skipped: Bool { ProcessInfo.processInfo.environment["REEL_SKIP_KUBE"] == "1" }
 
+    /// What hack/kube-up.sh printed (a port it found taken and passed over, the address it is ready on).
+    public let startOutput: String
+
     /// `flags` are added to kube-apiserver's (`--watch-cache=false` makes watches read etcd, so an etcd
-    /// compaction expires old resourceVersions at once).
-    public init(flags: [String] = []) async throws {
+    /// compaction expires old resourceVersions at once); `environment` to kube-up.sh's.
+    public init(flags: [String] = [], environment: [String: String] = [:]) async throws {
         guard Self.available else {
             throw SampleMedia.Failure(
                 description:
@@ -37,10 +40,12 @@ public final class KubeAPIServer: Sendable {
         let up = try await ProcessRunner.run(
             "/usr/bin/env",
             [
-                "REEL_APISERVER_FLAGS=\(flags.joined(separator: " "))", "/bin/bash", "\(root)/hack/kube-up.sh",
-                directory.path("state"),
+                "REEL_APISERVER_FLAGS=\(flags.joined(separator: " "))"
+            ] + environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" } + [
+                "/bin/bash", "\(root)/hack/kube-up.sh", directory.path("state"),
             ])
         guard up.status == 0 else { throw SampleMedia.Failure(description: "kube-up failed: \(up.output)") }
+        startOutput = up.output
         try FileManager.default.copyItem(atPath: directory.path("state/kubeconfig"), toPath: kubeconfig)
         let crds = try await kubectl(["apply", "-f", "\(root)/crds/"])
         guard crds.status == 0 else {

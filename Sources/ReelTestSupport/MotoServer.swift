@@ -18,18 +18,22 @@ public final class MotoServer: Sendable {
     /// Starts a server, sets up the user and the bucket. `authenticated: false` leaves auth off (moto answers
     /// presigned URLs only then).
     public init(bucket: String = "reel-test", authenticated: Bool = true) async throws {
-        let port = try FreePort.next()
+        // Port 0: moto binds a port the kernel picks and names it (" * Running on http://127.0.0.1:PORT"). A port
+        // chosen beforehand could be taken by another test's server before moto binds it; moto then exits, and
+        // that other server answered the check that moto listens.
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("moto-\(UUID().uuidString).log").path
+        process = try BackgroundProcess(
+            ReelPaths.python, ["-m", "moto.server", "-H", "127.0.0.1", "-p", "0"],
+            environment: authenticated ? ["INITIAL_NO_AUTH_ACTION_COUNT": "4"] : [:], outputPath: log)
+        let port: Int
+        do {
+            port = try await process.announcedPort(after: "Running on http://127.0.0.1", timeout: .seconds(60))
+        } catch {
+            process.send(SIGKILL)
+            throw error
+        }
         endpoint = "http://127.0.0.1:\(port)"
         self.bucket = bucket
-        let log = FileManager.default.temporaryDirectory.appendingPathComponent("moto-\(port).log").path
-        process = try BackgroundProcess(
-            ReelPaths.python, ["-m", "moto.server", "-H", "127.0.0.1", "-p", "\(port)"],
-            environment: authenticated ? ["INITIAL_NO_AUTH_ACTION_COUNT": "4"] : [:], outputPath: log)
-        let listening = try await BackgroundProcess.eventually(timeout: .seconds(60)) { Self.accepts(port) }
-        guard listening else {
-            process.send(SIGKILL)
-            throw SampleMedia.Failure(description: "moto did not listen on \(port): \(process.output)")
-        }
         let setup = try await ProcessRunner.capture(ReelPaths.python, ["-c", Self.setupScript, endpoint, bucket])
         let words = setup.stdout.split(whereSeparator: \.isWhitespace).map(String.init)
         guard setup.status == 0, words.count == 2 else {
@@ -78,21 +82,6 @@ public final class MotoServer: Sendable {
     /// `text` as a Python string literal (paths and keys in boto3 snippets).
     public static func python(_ text: String) -> String {
         "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
-    }
-
-    static func accepts(_ port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
-            }
-        }
     }
 
     /// Four unauthenticated calls: the user, its policy, its key, the bucket (with the new key).

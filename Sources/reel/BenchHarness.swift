@@ -59,7 +59,7 @@ enum BenchHarness {
             try await APIDatabase.prepareRole(serviceURL: url)
             let service = Database(url: url, maxConnections: 4)
             let database = APIDatabase(url: url, maxConnections: 16)
-            var settings = APISettings(host: "127.0.0.1", port: try APIBench.freePort())
+            var settings = APISettings(host: "127.0.0.1", port: 0)  // the kernel picks; onRunning tells which
             configure(&settings)
             let (ports, announce) = AsyncStream<Int>.makeStream()
             let server = APIServer(
@@ -69,14 +69,20 @@ enum BenchHarness {
                 registry: OperatorMetrics.bootstrap(),
                 logger: CLILogging.logger("reel.bench.server", level: .critical),  // not its cancellation at the end
                 onRunning: { announce.yield($0) })
-            let running = Task { try await server.run() }
+            let running = Task {
+                defer { announce.finish() }
+                try await server.run()
+            }
             var iterator = ports.makeAsyncIterator()
-            _ = await iterator.next()
+            guard let port = await iterator.next() else {
+                try await running.value
+                throw CLIFailure("the API server ended before it listened")
+            }
             let token = try await service.tokens.create(
                 name: "bench", namespace: "bench", role: .editor, expiresIn: nil
             ).secret
             return API(
-                base: "http://127.0.0.1:\(settings.port)", port: settings.port, token: token, service: service,
+                base: "http://127.0.0.1:\(port)", port: port, token: token, service: service,
                 database: database, running: running)
         }
 

@@ -28,7 +28,7 @@ import ReelProcess
         settings.resync = .seconds(2)
         settings.grace = .seconds(6)
         settings.workerExecutable = try ReelPaths.reelBinary
-        var api = APIOptions(address: "127.0.0.1:\(try FreePort.next())")
+        var api = APIOptions(address: "127.0.0.1:0")
         api.fileRoots = [videos]
         settings.api = api
         let (ports, announce) = AsyncStream<Int>.makeStream()

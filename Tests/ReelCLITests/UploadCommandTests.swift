@@ -23,15 +23,14 @@ struct UploadCommandTests {
             "-g", "50", "-pix_fmt", "yuv420p", video,
         ])
         let size = try #require(try FileManager.default.attributesOfItem(atPath: video)[.size] as? Int)
-        let port = try FreePort.next()
-        let server = "http://127.0.0.1:\(port)"
         let local = try BackgroundProcess(
             try ReelPaths.reelBinary,
             [
                 "local", "--resources", directory.path("jobs"), "--state", directory.path("state"), "--api-addr",
-                "127.0.0.1:\(port)",
+                "127.0.0.1:0",
             ], outputPath: directory.path("local.log"))
         defer { local.send(SIGTERM) }
+        let server = "http://127.0.0.1:\(try await local.apiPort())"
         let up = try await BackgroundProcess.eventually(timeout: .seconds(120)) {
             (try? await HTTPClient.send(HTTPRequest(url: "\(server)/healthz")))?.status == 200
         }

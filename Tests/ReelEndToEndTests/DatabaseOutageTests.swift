@@ -33,10 +33,10 @@ import Testing
         let state = setup.directory.path("own-state")
         let cluster = URL(fileURLWithPath: state + "/postgres")
         defer { EmbeddedPostgres.stopImmediately(directory: cluster) }
-        let port = try FreePort.next()
         let local = try setup.start(
-            ["--until-done", "--timeout", "300", "--api-addr", "127.0.0.1:\(port)"],
+            ["--until-done", "--timeout", "300", "--api-addr", "127.0.0.1:0"],
             environment: ["REEL_FAULT_DELAY": "analyze=1"], state: state)
+        let port = try await local.apiPort()
         let embedded = try EmbeddedPostgres(.init(directory: cluster), logger: TestPostgres.logger)
         let pool = PostgresPool(url: embedded.url(database: "reel"), maxConnections: 2)
         let analyzed = try await BackgroundProcess.eventually(timeout: .seconds(120)) {

@@ -15,11 +15,11 @@ import Testing
 struct OperatorAPITests {
     @Test func aJobMadeOverHTTPIsAVideoJobOfTheCluster() async throws {
         try await OperatorTests.Cluster.with("op-api") { cluster in
-            let port = try FreePort.next()
             let media = cluster.directory.path("media")
-            let op = try cluster.startOperator(
-                "op-api", ["--api-addr", "127.0.0.1:\(port)", "--api-allow-root", media])
+            let op = try await cluster.startOperator(
+                "op-api", ["--api-addr", "127.0.0.1:0", "--api-allow-root", media])
             defer { op.process.send(SIGKILL) }
+            let port = try await op.process.apiPort()
             let base = "http://127.0.0.1:\(port)"
             let up = try await BackgroundProcess.eventually(timeout: .seconds(60)) {
                 await OperatorTests.httpGet(port, "/healthz")?.status == 200

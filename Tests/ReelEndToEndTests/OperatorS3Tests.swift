@@ -16,7 +16,7 @@ struct OperatorS3Tests {
         try await OperatorTests.Cluster.with("op-s3") { cluster in
             let sample = cluster.directory.path("media/sample.mp4")
             _ = try await moto.boto3("s3.upload_file(\(MotoServer.python(sample)), bucket, 'sources/sample.mp4')")
-            let op = try cluster.startOperator(
+            let op = try await cluster.startOperator(
                 "op-s3", [], environment: moto.environment, storage: moto.storageURL(prefix: "reel"))
             defer { op.process.send(SIGKILL) }
             try cluster.directory.write(

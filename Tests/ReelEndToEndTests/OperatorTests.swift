@@ -48,23 +48,28 @@ struct OperatorTests {
             await cluster.stop()
         }
 
-        /// Starts `reel operator`; returns it with its health and metrics ports.
+        /// Starts `reel operator` with health and metrics on ports the kernel picks; returns it with those ports
+        /// once it listens on both.
         func startOperator(
             _ name: String, _ extra: [String], environment: [String: String] = [:], storage: String? = nil
-        ) throws -> (process: BackgroundProcess, health: Int, metrics: Int) {
-            let health = try FreePort.next()
-            let metrics = try FreePort.next()
+        ) async throws -> (process: BackgroundProcess, health: Int, metrics: Int) {
             let arguments =
                 [
                     "operator", "--kubeconfig", server.kubeconfig, "--namespace", "default",
                     "--database-url", databaseURL, "--storage", storage ?? "file://\(directory.path("store"))",
                     "--allow-root", directory.path("media"), "--state", directory.path("state-\(name)"),
-                    "--health-addr", "127.0.0.1:\(health)", "--metrics-addr", "127.0.0.1:\(metrics)",
+                    "--health-addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0",
                     "--lease-seconds", "2", "--grace-seconds", "6", "--identity", name,
                 ] + extra
             let process = try BackgroundProcess(
                 ReelPaths.reelBinary, arguments, environment: environment, outputPath: directory.path("\(name).log"))
-            return (process, health, metrics)
+            do {
+                let ports = try await process.healthAndMetricsPorts()
+                return (process, ports.health, ports.metrics)
+            } catch {
+                process.send(SIGKILL)
+                throw error
+            }
         }
 
         /// A VideoJob `name` over the sample, outputs in `media/NAME-out`; `analysis` replaces the default.
@@ -128,8 +133,8 @@ struct OperatorTests {
     }
 
     func runLeaderElectionScenario(_ cluster: Cluster) async throws {
-        let a = try cluster.startOperator("op-a", ["--leader-elect"])
-        let b = try cluster.startOperator("op-b", ["--leader-elect"])
+        let a = try await cluster.startOperator("op-a", ["--leader-elect"])
+        let b = try await cluster.startOperator("op-b", ["--leader-elect"])
         defer {
             a.process.send(SIGKILL)
             b.process.send(SIGKILL)
@@ -294,7 +299,8 @@ struct OperatorTests {
         let poolUID = try #require(
             Self.field(try await cluster.get("workerpool", "analyzers"), "metadata", "uid") as? String)
 
-        let op = try cluster.startOperator("op-k", ["--worker-runtime", "kubernetes", "--worker-image", "reel:dev"])
+        let op = try await cluster.startOperator(
+            "op-k", ["--worker-runtime", "kubernetes", "--worker-image", "reel:dev"])
         defer { op.process.send(SIGKILL) }
         let created = try await BackgroundProcess.eventually(timeout: .seconds(60)) {
             try await cluster.get("deployment", "reel-worker-analyzers") != nil
@@ -431,7 +437,7 @@ struct OperatorTests {
         let secret = try await cluster.server.kubectl(["apply", "-f", cluster.directory.path("secret.yaml")])
         #expect(secret.status == 0, "\(secret.output)")
         // No GEMINI_API_KEY anywhere: the workers read the Secret the job names.
-        let op = try cluster.startOperator("op-g", [], environment: ["REEL_GEMINI_ENDPOINT": fake.endpoint])
+        let op = try await cluster.startOperator("op-g", [], environment: ["REEL_GEMINI_ENDPOINT": fake.endpoint])
         defer { op.process.send(SIGKILL) }
 
         try await cluster.apply(
@@ -531,7 +537,8 @@ struct OperatorTests {
         #expect(refused, "\(op.process.output)")
         op.process.send(SIGKILL)
         _ = await op.process.wait()
-        let restarted = try cluster.startOperator("op-g2", [], environment: ["REEL_GEMINI_ENDPOINT": fake.endpoint])
+        let restarted = try await cluster.startOperator(
+            "op-g2", [], environment: ["REEL_GEMINI_ENDPOINT": fake.endpoint])
         defer { restarted.process.send(SIGKILL) }
         let ready = await BackgroundProcess.eventually(timeout: .seconds(60)) {
             await Self.httpGet(restarted.health, "/readyz")?.status == 200

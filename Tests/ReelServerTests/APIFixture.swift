@@ -37,7 +37,7 @@ struct APIFixture {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("reel-api-\(UUID().uuidString)")
         let store = try FileSystemStore(root: directory.path)
         let api = APIDatabase(url: url, maxConnections: 8, statementTimeout: statementTimeout)
-        var settings = APISettings(host: "127.0.0.1", port: try FreePort.next())
+        var settings = APISettings(host: "127.0.0.1", port: 0)
         settings.fileRoots = AllowedRoots(fileRoots)
         settings.heartbeat = heartbeat
         settings.statsInterval = .seconds(1)

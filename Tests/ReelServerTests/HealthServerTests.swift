@@ -21,14 +21,26 @@ struct HealthServerTests {
         return (response.status, String(decoding: response.body, as: UTF8.self))
     }
 
-    /// Polls `url` until it answers (the server is starting); fails the test if it never does.
-    static func waitForServer(_ url: String) async throws {
-        var answered = false
-        for _ in 0..<200 where !answered {
-            answered = (try? await get(url)) != nil
-            if !answered { try await Task.sleep(for: .milliseconds(50)) }
+    /// Where a server on port 0 listens: each listener's paths and the port the kernel gave it, as it binds.
+    final class Listening: Sendable {
+        let ports: AsyncStream<(paths: [String], port: Int)>
+        let announce: AsyncStream<(paths: [String], port: Int)>.Continuation
+        init() { (ports, announce) = AsyncStream.makeStream() }
+        var onListening: @Sendable ([String], Int) async -> Void { { self.announce.yield(($0, $1)) } }
+
+        /// Each path's port, once `listeners` listeners have bound (in either order); fails the test if the
+        /// server ends first.
+        func ports(of listeners: Int = 1) async -> [String: Int] {
+            var ports: [String: Int] = [:]
+            var bound = 0
+            for await listener in self.ports {
+                for path in listener.paths { ports[path] = listener.port }
+                bound += 1
+                if bound == listeners { return ports }
+            }
+            Issue.record("the server ended with \(bound) of \(listeners) listeners bound")
+            return ports
         }
-        try #require(answered, "\(url) never answered")
     }
 
     @Test func healthReadinessAndMetricsOverHTTP() async throws {
@@ -36,15 +48,16 @@ struct HealthServerTests {
         let registry = PrometheusCollectorRegistry()
         let counter = registry.makeCounter(name: "reel_test_total")
         counter.increment(by: Int64(3))
-        let (healthPort, metricsPort) = (try FreePort.next(), try FreePort.next())
+        let listening = Listening()
         let server = HealthServer(
-            healthAddress: ("127.0.0.1", healthPort), metricsAddress: ("127.0.0.1", metricsPort), registry: registry,
-            logger: Logger(label: "test"), readiness: { ready.state.withLock { $0 } })
+            healthAddress: ("127.0.0.1", 0), metricsAddress: ("127.0.0.1", 0), registry: registry,
+            logger: Logger(label: "test"), readiness: { ready.state.withLock { $0 } },
+            onListening: listening.onListening)
         let running = Task { try await server.run() }
         defer { running.cancel() }
+        let ports = await listening.ports(of: 2)
+        let (healthPort, metricsPort) = (try #require(ports["/healthz"]), try #require(ports["/metrics"]))
         let health = "http://127.0.0.1:\(healthPort)", metrics = "http://127.0.0.1:\(metricsPort)"
-        try await Self.waitForServer(health + "/healthz")
-        try await Self.waitForServer(metrics + "/metrics")
 
         #expect(try await Self.get(health + "/healthz") == (200, "ok\n"))
         #expect(try await Self.get(health + "/readyz") == (503, "caches syncing\n"))
@@ -73,16 +86,18 @@ struct HealthServerTests {
     /// about once in 25 rounds here, hence fifty; the process-directed `kill` is what `kubectl delete pod` sends.
     @Test func aSIGTERMShutsDownTheGroupNotJustTheServer() async throws {
         for round in 0..<50 {
-            let port = try FreePort.next()
+            let listening = Listening()
             let server = HealthServer(
-                healthAddress: ("127.0.0.1", port), metricsAddress: nil, registry: PrometheusCollectorRegistry(),
-                logger: Logger(label: "test"), readiness: { Readiness(ready: true, detail: "ok") })
+                healthAddress: ("127.0.0.1", 0), metricsAddress: nil, registry: PrometheusCollectorRegistry(),
+                logger: Logger(label: "test"), readiness: { Readiness(ready: true, detail: "ok") },
+                onListening: listening.onListening)
             let group = ServiceGroup(
                 configuration: ServiceGroupConfiguration(
                     services: [.init(service: server)], gracefulShutdownSignals: [.sigterm],
                     logger: Logger(label: "test")))
             let running = Task { try await group.run() }
-            try await Self.waitForServer("http://127.0.0.1:\(port)/healthz")
+            let port = try #require(await listening.ports()["/healthz"])
+            #expect(try await Self.get("http://127.0.0.1:\(port)/healthz") == (200, "ok\n"))
             kill(getpid(), SIGTERM)
             let outcome = await running.result
             #expect(throws: Never.self, "round \(round)") { try outcome.get() }
@@ -93,14 +108,14 @@ struct HealthServerTests {
     /// A client that connects and sends nothing is disconnected once the request time is up, and the server
     /// answers others meanwhile.
     @Test func aSilentConnectionIsClosedAfterTheRequestTimeout() async throws {
-        let port = try FreePort.next()
+        let listening = Listening()
         let server = HealthServer(
-            healthAddress: ("127.0.0.1", port), metricsAddress: nil, registry: PrometheusCollectorRegistry(),
+            healthAddress: ("127.0.0.1", 0), metricsAddress: nil, registry: PrometheusCollectorRegistry(),
             logger: Logger(label: "test"), requestTimeout: .milliseconds(300),
-            readiness: { Readiness(ready: true, detail: "ok") })
+            readiness: { Readiness(ready: true, detail: "ok") }, onListening: listening.onListening)
         let running = Task { try await server.run() }
         defer { running.cancel() }
-        try await Self.waitForServer("http://127.0.0.1:\(port)/healthz")
+        let port = try #require(await listening.ports()["/healthz"])
         let silent = try Self.connect(port)
         defer { close(silent) }
         #expect(try await Self.get("http://127.0.0.1:\(port)/healthz") == (200, "ok\n"))
