@@ -116,7 +116,7 @@ struct HealthServerTests {
         let running = Task { try await server.run() }
         defer { running.cancel() }
         let port = try #require(await listening.ports()["/healthz"])
-        let silent = try Self.connect(port)
+        let silent = try Loopback.connect(port)
         defer { close(silent) }
         #expect(try await Self.get("http://127.0.0.1:\(port)/healthz") == (200, "ok\n"))
         // Blocks in recv until the server closes the connection (0 bytes), or 10 s (SO_RCVTIMEO) pass (-1).
@@ -125,25 +125,6 @@ struct HealthServerTests {
             return recv(silent, &buffer, buffer.count, 0)
         }
         #expect(received == 0, "the server did not close a connection that sent nothing")
-    }
-
-    /// A connected TCP socket to 127.0.0.1:`port`, its reads timing out after 10 s.
-    static func connect(_ port: Int) throws -> Int32 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        try #require(fd >= 0)
-        var timeout = timeval(tv_sec: 10, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
-            }
-        }
-        try #require(connected, "connect: \(String(cString: strerror(errno)))")
-        return fd
     }
 
     @Test func addresses() throws {

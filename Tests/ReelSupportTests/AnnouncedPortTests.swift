@@ -27,7 +27,9 @@ struct AnnouncedPortTests {
             "/usr/bin/python3", ["-c", Self.greeter, "the child"], outputPath: directory.path("out.log"))
         defer { child.send(SIGKILL) }
         let port = try await child.announcedPort(after: "serving on http://127.0.0.1", timeout: .seconds(30))
-        #expect(try Self.greeting(port) == "hello from the child")
+        let fd = try Loopback.connect(port)
+        defer { close(fd) }
+        #expect(String(decoding: Loopback.readAll(fd), as: UTF8.self) == "hello from the child")
     }
 
     @Test func aChildThatExitsFirstIsAnErrorWithItsOutput() async throws {
@@ -53,32 +55,5 @@ struct AnnouncedPortTests {
                 after: "serving /healthz, /readyz on 127.0.0.1",
                 in: "serving /healthz, /readyz, /metrics on 127.0.0.1:81\nserving /healthz, /readyz on 127.0.0.1:82\n")
                 == 82)
-    }
-
-    /// What the server at 127.0.0.1:`port` sends on connecting.
-    static func greeting(_ port: Int) throws -> String {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        try #require(fd >= 0)
-        defer { close(fd) }
-        var timeout = timeval(tv_sec: 10, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
-            }
-        }
-        try #require(connected, "connect: \(String(cString: strerror(errno)))")
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 64)
-        while true {
-            let count = recv(fd, &buffer, buffer.count, 0)
-            if count <= 0 { break }
-            bytes += buffer[..<count]
-        }
-        return String(decoding: bytes, as: UTF8.self)
     }
 }
