@@ -29,7 +29,7 @@ struct HealthServerTests {
         var onListening: @Sendable ([String], Int) async -> Void { { self.announce.yield(($0, $1)) } }
 
         /// Each path's port, once `listeners` listeners have bound (in either order); fails the test if the
-        /// server ends first.
+        /// server ends first (the task that runs it finishes `announce`).
         func ports(of listeners: Int = 1) async -> [String: Int] {
             var ports: [String: Int] = [:]
             var bound = 0
@@ -53,7 +53,10 @@ struct HealthServerTests {
             healthAddress: ("127.0.0.1", 0), metricsAddress: ("127.0.0.1", 0), registry: registry,
             logger: Logger(label: "test"), readiness: { ready.state.withLock { $0 } },
             onListening: listening.onListening)
-        let running = Task { try await server.run() }
+        let running = Task {
+            defer { listening.announce.finish() }
+            try await server.run()
+        }
         defer { running.cancel() }
         let ports = await listening.ports(of: 2)
         let (healthPort, metricsPort) = (try #require(ports["/healthz"]), try #require(ports["/metrics"]))
@@ -95,7 +98,10 @@ struct HealthServerTests {
                 configuration: ServiceGroupConfiguration(
                     services: [.init(service: server)], gracefulShutdownSignals: [.sigterm],
                     logger: Logger(label: "test")))
-            let running = Task { try await group.run() }
+            let running = Task {
+                defer { listening.announce.finish() }
+                try await group.run()
+            }
             let port = try #require(await listening.ports()["/healthz"])
             #expect(try await Self.get("http://127.0.0.1:\(port)/healthz") == (200, "ok\n"))
             kill(getpid(), SIGTERM)
@@ -113,7 +119,10 @@ struct HealthServerTests {
             healthAddress: ("127.0.0.1", 0), metricsAddress: nil, registry: PrometheusCollectorRegistry(),
             logger: Logger(label: "test"), requestTimeout: .milliseconds(300),
             readiness: { Readiness(ready: true, detail: "ok") }, onListening: listening.onListening)
-        let running = Task { try await server.run() }
+        let running = Task {
+            defer { listening.announce.finish() }
+            try await server.run()
+        }
         defer { running.cancel() }
         let port = try #require(await listening.ports()["/healthz"])
         let silent = try Loopback.connect(port)
