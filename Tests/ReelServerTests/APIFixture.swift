@@ -79,10 +79,12 @@ struct APIFixture {
         var all = headers
         if let token { all.append(("Authorization", "Bearer \(token)")) }
         if json != nil { all.append(("Content-Type", "application/json")) }
+        // A safety net, not a limit under test. When `swift test` starts every suite at once on two cores, one call
+        // got 0 bytes in 30 s (CI on e0d45ab: idempotencyKeysReplayTheFirstAnswer took 107 s there, 2.2 s alone).
         let response = try await HTTPClient.send(
             HTTPRequest(
-                method: method, url: base + path, headers: all, body: json.map { Data($0.utf8) }, timeout: .seconds(30))
-        )
+                method: method, url: base + path, headers: all, body: json.map { Data($0.utf8) }, timeout: .seconds(120)
+            ))
         return Reply(response: response)
     }
 
