@@ -14,7 +14,7 @@ venv="${2:-${REEL_TOOLS_DIR:-$HOME/.cache/reel}/venv}"
 state="$(mktemp -d)"
 chmod 755 "$state"  # the embedded PostgreSQL runs as the postgres user
 source "$root/hack/live-reel.sh"
-live_reel "$state" "$state/serve.log" serve --state "$state" --addr "127.0.0.1:PORT"
+live_reel "$state" "$state/serve.log" serve --state "$state" --addr "127.0.0.1:0"
 token="$("$reel" token create --state "$state" --namespace default --role admin --name schemathesis 2>/dev/null)"
 cd "$state"
 "$venv/bin/st" --config-file "$root/hack/schemathesis.toml" --no-color run "$root/docs/openapi.json" --url "http://127.0.0.1:$port" \

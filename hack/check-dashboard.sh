@@ -15,7 +15,7 @@ mkdir -p "$work/resources"
 source "$root/hack/live-reel.sh"
 # (The stalling source of the bulk-cancel check is on this machine, which sources may reach only when allowed.)
 live_reel "$work" "$work/local.log" local --resources "$work/resources" --state "$work/state" \
-    --api-addr "127.0.0.1:PORT" --allow-source-host 127.0.0.1
+    --api-addr "127.0.0.1:0" --allow-source-host 127.0.0.1
 token() { "$reel" token create --state "$work/state" --namespace "$1" --role "$2" --name "dashboard-$2" 2>/dev/null; }
 status=0
 "$venv/bin/python" "$root/hack/check-dashboard.py" --url "http://127.0.0.1:$port" --admin "$(token default admin)" \

@@ -1,13 +1,13 @@
 # Sourced by the checks that need a live server (check-api.sh, check-dashboard.sh):
-#   live_reel WORK_DIR LOG REEL_ARGS…   starts `$reel REEL_ARGS…` with its API on port 0 (the word PORT in
-# REEL_ARGS is replaced by 0: the kernel picks a port, so no other program can take it first), reads the port from
-# the server's log, sets $port and $server, removes WORK_DIR and stops the server on exit, and returns once
-# /readyz answers (or fails with the server's log if it exits first).
+#   live_reel WORK_DIR LOG REEL_ARGS…   starts `$reel REEL_ARGS…`, whose API address the caller gives as
+# 127.0.0.1:0 (the kernel picks a port, so no other program can take it first), reads the port from the server's
+# log, sets $port and $server, removes WORK_DIR and stops the server on exit, and returns once /readyz answers (or
+# fails with the server's log if it exits first).
 live_reel() {
     local work="$1" log="$2"
     shift 2
     port=""
-    "$reel" "${@//PORT/0}" >"$log" 2>&1 &
+    "$reel" "$@" >"$log" 2>&1 &
     server=$!
     # shellcheck disable=SC2064  # the values now, not at exit
     trap "kill $server 2>/dev/null || true; wait $server 2>/dev/null || true; rm -rf '$work'" EXIT
